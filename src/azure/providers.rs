@@ -1,0 +1,83 @@
+//! Subscriptions, locations, resource provider registration and resource groups: what preflight checks.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::{arm_get, arm_put};
+use crate::error::{Error, Result};
+use crate::rest::{Api, Rest};
+
+const SUBSCRIPTIONS_API: &str = "2022-12-01";
+const RESOURCES_API: &str = "2021-04-01";
+
+/// The resource providers the integration needs registered.
+pub const REQUIRED: [&str; 2] = ["Microsoft.Insights", "Microsoft.OperationalInsights"];
+
+pub async fn subscription(rest: &Rest, id: &str) -> Result<Option<Value>> {
+    arm_get(rest, &format!("/subscriptions/{id}"), SUBSCRIPTIONS_API).await
+}
+
+/// The names of the locations a subscription can use (`eastus`, `usgovvirginia`, ...).
+pub async fn location_names(rest: &Rest, subscription: &str) -> Result<Vec<String>> {
+    let url = rest.profile.arm_url(&format!("/subscriptions/{subscription}/locations?api-version={SUBSCRIPTIONS_API}"));
+    let list = value_list(rest.send(Api::Arm, Method::GET, &url, None).await?.body);
+    Ok(list.iter().filter_map(|l| l.get("name")?.as_str().map(str::to_string)).collect())
+}
+
+/// The registration state of a provider namespace.
+pub async fn registration_state(rest: &Rest, subscription: &str, namespace: &str) -> Result<String> {
+    let body = arm_get(rest, &format!("/subscriptions/{subscription}/providers/{namespace}"), RESOURCES_API)
+        .await?
+        .unwrap_or(Value::Null);
+    Ok(body.get("registrationState").and_then(Value::as_str).unwrap_or("NotRegistered").to_string())
+}
+
+/// Registers a provider and waits (up to `timeout`) until it says `Registered`. Register is idempotent.
+pub async fn register_and_wait(rest: &Rest, subscription: &str, namespace: &str, timeout: Duration) -> Result<()> {
+    let url = rest
+        .profile
+        .arm_url(&format!("/subscriptions/{subscription}/providers/{namespace}/register?api-version={RESOURCES_API}"));
+    rest.send_with(Api::Arm, Method::POST, &url, None, true).await?;
+    let started = tokio::time::Instant::now();
+    loop {
+        if registration_state(rest, subscription, namespace).await? == "Registered" {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(Error::input(
+                format!("resource provider {namespace} is still registering after {}s", timeout.as_secs()),
+                format!("wait a few minutes and re-run; `az provider show -n {namespace}` shows its state"),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+pub fn resource_group_id(subscription: &str, name: &str) -> String {
+    format!("/subscriptions/{subscription}/resourceGroups/{name}")
+}
+
+pub async fn resource_group(rest: &Rest, subscription: &str, name: &str) -> Result<Option<Value>> {
+    arm_get(rest, &resource_group_id(subscription, name), RESOURCES_API).await
+}
+
+pub async fn create_resource_group(rest: &Rest, subscription: &str, name: &str, location: &str, tags: Value) -> Result<Value> {
+    let body = json!({ "location": location, "tags": tags });
+    Ok(arm_put(rest, &resource_group_id(subscription, name), RESOURCES_API, &body).await?.body)
+}
+
+pub async fn delete_resource_group(rest: &Rest, subscription: &str, name: &str) -> Result<bool> {
+    super::arm_delete(rest, &resource_group_id(subscription, name), RESOURCES_API, "").await
+}
+
+fn value_list(body: Value) -> Vec<Value> {
+    match body {
+        Value::Object(mut o) => match o.remove("value") {
+            Some(Value::Array(a)) => a,
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}

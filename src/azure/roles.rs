@@ -1,0 +1,123 @@
+//! Role definitions the guide names and role assignments (Microsoft.Authorization, api-version 2022-04-01).
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::rest::{Api, Rest};
+
+pub const API_VERSION: &str = "2022-04-01";
+
+/// A built-in Azure role the guide assigns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Role {
+    LogAnalyticsContributor,
+    MonitoringMetricsPublisher,
+    MonitoringContributor,
+    MonitoringReader,
+}
+
+impl Role {
+    /// The built-in role definition GUID: the same in every Azure cloud.
+    pub fn guid(self) -> &'static str {
+        match self {
+            Role::LogAnalyticsContributor => "92aaf0da-9dab-42b6-94a3-d43ce8d16293",
+            Role::MonitoringMetricsPublisher => "3913510d-42f4-4e42-8a64-420c390055eb",
+            Role::MonitoringContributor => "749f88d5-cbae-40b8-bcfc-e573ddc772fa",
+            Role::MonitoringReader => "43d0d8ad-25c7-4714-9337-8ba259a9fe05",
+        }
+    }
+
+    /// The role's display name, as the portal shows it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Role::LogAnalyticsContributor => "Log Analytics Contributor",
+            Role::MonitoringMetricsPublisher => "Monitoring Metrics Publisher",
+            Role::MonitoringContributor => "Monitoring Contributor",
+            Role::MonitoringReader => "Monitoring Reader",
+        }
+    }
+
+    /// The full role definition id for a subscription.
+    pub fn definition_id(self, subscription: &str) -> String {
+        format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}", self.guid())
+    }
+}
+
+/// A stable assignment name (a GUID) for scope + role + principal, as Bicep's `guid()` makes one:
+/// a re-run that lost its state file PUTs the same name instead of a duplicate.
+pub fn assignment_name(scope: &str, role: Role, principal_id: &str) -> String {
+    let key = format!("{}|{}|{}", scope.to_ascii_lowercase(), role.guid(), principal_id.to_ascii_lowercase());
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes()).to_string()
+}
+
+pub fn assignment_id(scope: &str, name: &str) -> String {
+    format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}")
+}
+
+/// The id of an existing assignment of `role` to `principal_id` exactly at `scope`, if there is one.
+pub async fn find(rest: &Rest, scope: &str, role: Role, principal_id: &str) -> Result<Option<String>> {
+    let mut url = url::Url::parse(&rest.profile.arm_url(&format!("{scope}/providers/Microsoft.Authorization/roleAssignments")))
+        .map_err(|e| Error::Other(format!("bad scope {scope}: {e}")))?;
+    url.query_pairs_mut()
+        .append_pair("api-version", API_VERSION)
+        .append_pair("$filter", &format!("principalId eq '{principal_id}'"));
+    let body = rest.send(Api::Arm, Method::GET, url.as_str(), None).await?.body;
+    let want_role = role.guid();
+    Ok(body.get("value").and_then(Value::as_array).and_then(|list| {
+        list.iter().find_map(|a| {
+            let p = a.get("properties")?;
+            let same_scope = p.get("scope")?.as_str()?.eq_ignore_ascii_case(scope);
+            let same_role = p.get("roleDefinitionId")?.as_str()?.to_ascii_lowercase().ends_with(want_role);
+            let same_principal = p.get("principalId")?.as_str()? == principal_id;
+            (same_scope && same_role && same_principal).then(|| a.get("id")?.as_str().map(str::to_string)).flatten()
+        })
+    }))
+}
+
+/// Assigns `role` at `scope` to a service principal, retrying `PrincipalNotFound` while a new principal
+/// replicates (up to `replication_wait`). Returns the assignment id; `RoleAssignmentExists` counts as done.
+pub async fn create(
+    rest: &Rest,
+    subscription: &str,
+    scope: &str,
+    role: Role,
+    principal_id: &str,
+    replication_wait: Duration,
+    mut on_waiting: impl FnMut(),
+) -> Result<String> {
+    let name = assignment_name(scope, role, principal_id);
+    let id = assignment_id(scope, &name);
+    let body = json!({
+        "properties": {
+            "roleDefinitionId": role.definition_id(subscription),
+            "principalId": principal_id,
+            // Tells ARM not to look the principal up in a replica that may not have it yet.
+            "principalType": "ServicePrincipal"
+        }
+    });
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match super::arm_put(rest, &id, API_VERSION, &body).await {
+            Ok(_) => return Ok(id),
+            Err(Error::Azure(e)) if e.code == "RoleAssignmentExists" => {
+                return Ok(find(rest, scope, role, principal_id).await?.unwrap_or(id));
+            }
+            Err(Error::Azure(e)) if e.code == "PrincipalNotFound" && started.elapsed() < replication_wait => {
+                on_waiting();
+                tracing::info!(principal_id, "waiting for the new service principal to replicate");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Deletes an assignment; false when it was already gone.
+pub async fn delete(rest: &Rest, id: &str) -> Result<bool> {
+    super::arm_delete(rest, id, API_VERSION, "").await
+}

@@ -1,0 +1,243 @@
+//! Command-line definitions: commands, flags, their KEEPER_AZMON_* environment variables and help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::AuthMode;
+use crate::output::Format;
+use crate::plan::RoleSet;
+
+/// Sets up the Azure side of streaming Keeper Security audit events into Azure Monitor / Microsoft Sentinel
+/// (Logs Ingestion API), in Azure Public and Azure US Government.
+#[derive(Debug, Parser)]
+#[command(name = "keeper-azmon", version, about, long_about = None)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug). Secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create (or adopt) everything the Keeper Admin Console needs: guide steps 1-8.
+    Setup(SetupArgs),
+    /// Cloud profiles.
+    Cloud {
+        #[command(subcommand)]
+        command: CloudCommand,
+    },
+    /// Prove the Admin Console values work: a token as the app, sample events posted, (--wait) rows found.
+    Verify(VerifyArgs),
+    /// Each resource of the deployment: present, as expected, drifted or missing; secret expiry. Exit 4 if unhealthy.
+    Status(StatusArgs),
+    /// A new client secret for the Admin Console; the old one is removed once the console has the new one.
+    RotateSecret(RotateArgs),
+    /// Delete what setup created, and only that (reused resources stay).
+    Teardown(TeardownArgs),
+    /// Run setup against the built-in Azure simulator (no Azure account needed), then send the guide's sample events.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CloudCommand {
+    /// Print a profile (built-in name or file) as JSON: the format `--cloud FILE` takes.
+    Show {
+        /// public, usgov, usgov-dod, china, or a profile file.
+        name: String,
+    },
+}
+
+/// Inputs shared by every command that talks to Azure.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Cloud: public, usgov (GCC High), usgov-dod, china, or the path of a cloud profile JSON file.
+    /// Default: the Azure CLI's active cloud.
+    #[arg(long, env = "KEEPER_AZMON_CLOUD")]
+    pub cloud: Option<String>,
+
+    /// How the operator signs in: auto tries env, then workload, then cli.
+    #[arg(long, env = "KEEPER_AZMON_AUTH", value_enum, default_value = "auto")]
+    pub auth: AuthMode,
+
+    /// human: progress and a card; json: one JSON object on stdout.
+    #[arg(long, env = "KEEPER_AZMON_OUTPUT", value_enum, default_value = "human")]
+    pub output: Format,
+
+    /// State file: what this deployment made, never a secret value.
+    #[arg(long, env = "KEEPER_AZMON_STATE", default_value = "keeper-azmon.state.json")]
+    pub state: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Directory (tenant) id. Default: the subscription's tenant.
+    #[arg(long, env = "KEEPER_AZMON_TENANT")]
+    pub tenant: Option<String>,
+
+    /// Subscription id.
+    #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION")]
+    pub subscription: Option<String>,
+
+    /// Resource group for the workspace, DCE and DCR.
+    #[arg(long, env = "KEEPER_AZMON_RESOURCE_GROUP")]
+    pub resource_group: Option<String>,
+
+    /// Create the resource group if it does not exist.
+    #[arg(long, env = "KEEPER_AZMON_CREATE_RESOURCE_GROUP")]
+    pub create_resource_group: bool,
+
+    /// Azure region (e.g. eastus, usgovvirginia).
+    #[arg(long, env = "KEEPER_AZMON_LOCATION")]
+    pub location: Option<String>,
+
+    /// Workspace: a name to create (or adopt), or the resource id of an existing workspace to reuse.
+    #[arg(long, env = "KEEPER_AZMON_WORKSPACE", default_value = "KeeperLogsWorkspace")]
+    pub workspace: String,
+
+    /// App registration display name.
+    #[arg(long, env = "KEEPER_AZMON_APP_NAME", default_value = "KeeperLogging")]
+    pub app_name: String,
+
+    /// Client secret description.
+    #[arg(long, env = "KEEPER_AZMON_SECRET_DESCRIPTION", default_value = "Keeper Azure Monitor Logs")]
+    pub secret_description: String,
+
+    /// Client secret lifetime in days (1-730).
+    #[arg(long, env = "KEEPER_AZMON_SECRET_EXPIRY_DAYS", default_value_t = 180)]
+    pub secret_expiry_days: i64,
+
+    /// Custom table name; Azure appends _CL.
+    #[arg(long, env = "KEEPER_AZMON_TABLE", default_value = "KeeperLogs")]
+    pub table: String,
+
+    /// Data collection endpoint name.
+    #[arg(long, env = "KEEPER_AZMON_DCE_NAME", default_value = "KeeperLogsEndpoint")]
+    pub dce_name: String,
+
+    /// Data collection rule name.
+    #[arg(long, env = "KEEPER_AZMON_DCR_NAME", default_value = "KeeperDCR")]
+    pub dcr_name: String,
+
+    /// Role assignments: guide (the guide's six) or minimal (Monitoring Metrics Publisher on the DCR only).
+    #[arg(long, env = "KEEPER_AZMON_ROLES", value_enum, default_value = "guide")]
+    pub roles: RoleSet,
+
+    /// Deployment name: the value of the keeper-azmon tag on everything created. Default: the resource group.
+    #[arg(long, env = "KEEPER_AZMON_DEPLOYMENT")]
+    pub deployment: Option<String>,
+
+    /// Print the plan (create / reuse / update per step) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Apply without asking.
+    #[arg(long, short = 'y', env = "KEEPER_AZMON_YES")]
+    pub yes: bool,
+
+    /// With --output json: include the new secret's value.
+    #[arg(long)]
+    pub show_secret: bool,
+
+    /// Write the new secret's value to this file (mode 0600) instead of printing it.
+    #[arg(long, env = "KEEPER_AZMON_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// How long role assignments wait for a new service principal to replicate, in seconds.
+    #[arg(long, env = "KEEPER_AZMON_REPLICATION_WAIT", default_value_t = 300)]
+    pub replication_wait: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Which cloud the simulator plays: public or usgov.
+    #[arg(long, default_value = "usgov")]
+    pub cloud: String,
+    /// Where the demo's state file, cloud profile and CA certificate go. Default: a temporary directory.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Directory (tenant) id. Default: from the state file.
+    #[arg(long, env = "KEEPER_AZMON_TENANT")]
+    pub tenant: Option<String>,
+    /// Application (client) id. Default: from the state file.
+    #[arg(long, env = "KEEPER_AZMON_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The Endpoint URL. Default: from the state file.
+    #[arg(long, env = "KEEPER_AZMON_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// File holding the client secret value (else KEEPER_AZMON_CLIENT_SECRET).
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+    /// Workspace (customer) id for the read-back. Default: from the state file.
+    #[arg(long)]
+    pub workspace_id: Option<String>,
+    /// Table for the read-back. Default: from the state file.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Wait until the events are in the table (and through 403s while roles take effect).
+    #[arg(long)]
+    pub wait: bool,
+    /// Time limit for --wait, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Keep the workspace (and so its data).
+    #[arg(long)]
+    pub keep_workspace: bool,
+    /// Keep the table and the workspace: the data stays queryable.
+    #[arg(long)]
+    pub keep_data: bool,
+    /// Delete the workspace for good (no 14-day recovery).
+    #[arg(long)]
+    pub force_delete_workspace: bool,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete without asking.
+    #[arg(long, short = 'y', env = "KEEPER_AZMON_YES")]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Lifetime of the new secret in days (1-730).
+    #[arg(long, env = "KEEPER_AZMON_SECRET_EXPIRY_DAYS", default_value_t = 180)]
+    pub secret_expiry_days: i64,
+    /// Remove the old secret right away (pipelines: after updating the console automatically).
+    #[arg(long)]
+    pub remove_old: bool,
+    /// Only remove old secrets left by an earlier rotate-secret.
+    #[arg(long)]
+    pub finish: bool,
+    /// With --output json: include the new secret's value.
+    #[arg(long)]
+    pub show_secret: bool,
+    /// Write the new secret's value to this file (mode 0600).
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+}

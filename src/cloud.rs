@@ -1,0 +1,260 @@
+//! Cloud profiles (public, usgov, usgov-dod, china, or a custom JSON file): every endpoint and audience in one place.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Every endpoint and token audience the tool needs for one Azure cloud.
+///
+/// The built-in profiles and a custom profile file share this one shape; `keeper-azmon cloud show NAME`
+/// prints it, so a printed profile can be edited and passed back with `--cloud FILE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudProfile {
+    /// A short name for messages; defaults to the file name of a custom profile.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    pub authority_host: String,
+    pub resource_manager_endpoint: String,
+    pub resource_manager_audience: String,
+    pub graph_endpoint: String,
+    pub graph_audience: String,
+    pub monitor_audience: String,
+    pub log_analytics_endpoint: String,
+    pub log_analytics_audience: String,
+    /// A PEM file trusted in addition to the system roots (Azure Stack Hub, azure-sim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<PathBuf>,
+}
+
+/// The names `--cloud` accepts besides a file path.
+pub const BUILTIN_NAMES: [&str; 4] = ["public", "usgov", "usgov-dod", "china"];
+
+#[allow(clippy::too_many_arguments)]
+fn profile(
+    name: &str,
+    authority: &str,
+    arm: &str,
+    arm_aud: &str,
+    graph: &str,
+    monitor: &str,
+    la: &str,
+) -> CloudProfile {
+    CloudProfile {
+        name: name.to_string(),
+        authority_host: authority.to_string(),
+        resource_manager_endpoint: arm.to_string(),
+        resource_manager_audience: arm_aud.to_string(),
+        graph_endpoint: graph.to_string(),
+        graph_audience: graph.to_string(),
+        monitor_audience: monitor.to_string(),
+        log_analytics_endpoint: la.to_string(),
+        log_analytics_audience: la.to_string(),
+        ca_certificate: None,
+    }
+}
+
+/// A built-in profile by name (`public`, `usgov`, `usgov-dod`, `china`).
+pub fn builtin(name: &str) -> Option<CloudProfile> {
+    // Sources: Azure CLI `az cloud show` for each cloud, Microsoft Graph national cloud deployments,
+    // and the Logs Ingestion API docs (monitor audience per cloud).
+    match name {
+        "public" => Some(profile(
+            "public",
+            "https://login.microsoftonline.com",
+            "https://management.azure.com",
+            "https://management.core.windows.net/",
+            "https://graph.microsoft.com",
+            "https://monitor.azure.com",
+            "https://api.loganalytics.io",
+        )),
+        "usgov" => Some(profile(
+            "usgov",
+            "https://login.microsoftonline.us",
+            "https://management.usgovcloudapi.net",
+            "https://management.core.usgovcloudapi.net/",
+            "https://graph.microsoft.us",
+            "https://monitor.azure.us",
+            "https://api.loganalytics.us",
+        )),
+        "usgov-dod" => Some(profile(
+            "usgov-dod",
+            "https://login.microsoftonline.us",
+            "https://management.usgovcloudapi.net",
+            "https://management.core.usgovcloudapi.net/",
+            "https://dod-graph.microsoft.us",
+            "https://monitor.azure.us",
+            "https://api.loganalytics.us",
+        )),
+        "china" => Some(profile(
+            "china",
+            "https://login.chinacloudapi.cn",
+            "https://management.chinacloudapi.cn",
+            "https://management.core.chinacloudapi.cn/",
+            "https://microsoftgraph.chinacloudapi.cn",
+            "https://monitor.azure.cn",
+            "https://api.loganalytics.azure.cn",
+        )),
+        _ => None,
+    }
+}
+
+/// The Azure CLI's name for a built-in profile (`az cloud set --name ...`).
+pub fn az_cli_cloud_name(profile: &str) -> Option<&'static str> {
+    match profile {
+        "public" => Some("AzureCloud"),
+        "usgov" | "usgov-dod" => Some("AzureUSGovernment"),
+        "china" => Some("AzureChinaCloud"),
+        _ => None,
+    }
+}
+
+/// The built-in profile for an Azure CLI cloud name.
+pub fn from_az_cli_cloud_name(az_name: &str) -> Option<&'static str> {
+    match az_name {
+        "AzureCloud" => Some("public"),
+        "AzureUSGovernment" => Some("usgov"),
+        "AzureChinaCloud" => Some("china"),
+        _ => None,
+    }
+}
+
+/// The cloud the Azure CLI is set to (`az cloud set`), read from its config file without running `az`.
+pub fn az_cli_active_cloud() -> Option<String> {
+    let dir = std::env::var_os("AZURE_CONFIG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".azure")))?;
+    let text = std::fs::read_to_string(dir.join("config")).ok()?;
+    let mut in_cloud = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_cloud = line == "[cloud]";
+        } else if in_cloud {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == "name" {
+                    return Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    // A CLI that has never run `az cloud set` is on the public cloud.
+    Some("AzureCloud".to_string())
+}
+
+impl CloudProfile {
+    /// Loads `--cloud`: a built-in name or the path of a JSON profile.
+    pub fn load(arg: &str) -> Result<CloudProfile> {
+        if let Some(p) = builtin(arg) {
+            return Ok(p);
+        }
+        let path = Path::new(arg);
+        if !path.exists() {
+            return Err(Error::input(
+                format!("unknown cloud '{arg}'"),
+                format!(
+                    "use one of {} or the path of a cloud profile JSON file (see `keeper-azmon cloud show public`)",
+                    BUILTIN_NAMES.join(", ")
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::input(format!("cannot read cloud profile {arg}: {e}"), "check the path"))?;
+        let mut p: CloudProfile = serde_json::from_str(&text).map_err(|e| {
+            Error::input(
+                format!("cloud profile {arg} is not valid: {e}"),
+                "print a valid one with `keeper-azmon cloud show public` and edit it",
+            )
+        })?;
+        if p.name.is_empty() {
+            p.name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "custom".into());
+        }
+        if let Some(ca) = &p.ca_certificate {
+            if ca.is_relative() {
+                let base = path.parent().unwrap_or(Path::new("."));
+                p.ca_certificate = Some(base.join(ca));
+            }
+        }
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Every endpoint must be an https URL: azure_identity and bearer tokens refuse anything else.
+    pub fn validate(&self) -> Result<()> {
+        let fields = [
+            ("authority_host", &self.authority_host),
+            ("resource_manager_endpoint", &self.resource_manager_endpoint),
+            ("resource_manager_audience", &self.resource_manager_audience),
+            ("graph_endpoint", &self.graph_endpoint),
+            ("graph_audience", &self.graph_audience),
+            ("monitor_audience", &self.monitor_audience),
+            ("log_analytics_endpoint", &self.log_analytics_endpoint),
+            ("log_analytics_audience", &self.log_analytics_audience),
+        ];
+        for (key, value) in fields {
+            let url = url::Url::parse(value).map_err(|e| {
+                Error::input(
+                    format!("cloud profile '{}': {key} = '{value}' is not a URL ({e})", self.name),
+                    "every endpoint and audience is an absolute https:// URL",
+                )
+            })?;
+            if url.scheme() != "https" {
+                return Err(Error::input(
+                    format!("cloud profile '{}': {key} = '{value}' is not https", self.name),
+                    "Azure credentials are only sent over https; use an https:// URL",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The OAuth scope for an audience: `<audience>/.default`.
+    pub fn scope(audience: &str) -> String {
+        format!("{}/.default", audience.trim_end_matches('/'))
+    }
+
+    /// ARM URL for a path that starts with `/`.
+    pub fn arm_url(&self, path: &str) -> String {
+        format!("{}{}", self.resource_manager_endpoint.trim_end_matches('/'), path)
+    }
+
+    /// Graph v1.0 URL for a path that starts with `/`.
+    pub fn graph_url(&self, path: &str) -> String {
+        format!("{}/v1.0{}", self.graph_endpoint.trim_end_matches('/'), path)
+    }
+
+    /// The Log Analytics query URL for a workspace (by its customer id).
+    pub fn query_url(&self, workspace_customer_id: &str) -> String {
+        format!(
+            "{}/v1/workspaces/{workspace_customer_id}/query",
+            self.log_analytics_endpoint.trim_end_matches('/')
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_are_valid_and_distinct_per_cloud() {
+        for name in BUILTIN_NAMES {
+            let p = builtin(name).expect("builtin");
+            p.validate().expect("valid");
+        }
+        assert_eq!(builtin("usgov").map(|p| p.monitor_audience), Some("https://monitor.azure.us".into()));
+        assert_eq!(CloudProfile::scope("https://management.core.windows.net/"), "https://management.core.windows.net/.default");
+    }
+
+    #[test]
+    fn http_endpoint_is_refused() {
+        let mut p = builtin("public").expect("builtin");
+        p.graph_endpoint = "http://graph.microsoft.com".into();
+        let err = p.validate().expect_err("http must be refused").to_string();
+        assert!(err.contains("graph_endpoint"), "{err}");
+    }
+}

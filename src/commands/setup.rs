@@ -1,0 +1,286 @@
+//! `keeper-azmon setup`: resolve and check the inputs, preflight, plan, confirm, run, print the console values.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::auth::{Auth, AuthMode};
+use crate::azure::providers;
+use crate::cli::SetupArgs;
+use crate::cloud::{self, CloudProfile};
+use crate::error::{Error, Result};
+use crate::names;
+use crate::output::{self, Format, Progress, SecretDelivery};
+use crate::plan::{self, Inputs, WorkspaceChoice};
+use crate::rest::{self, Rest};
+use crate::run::{self, Ctx};
+use crate::state::StateFile;
+
+fn missing(flag: &str, env: &str) -> Error {
+    Error::input(format!("{flag} is required"), format!("pass {flag} or set {env}"))
+}
+
+/// Resolves `--cloud`: the flag, else the Azure CLI's active cloud when it is signed in; never a guess.
+pub fn resolve_cloud(arg: Option<&str>, auth: AuthMode) -> Result<CloudProfile> {
+    let profile = match arg {
+        Some(a) => CloudProfile::load(a)?,
+        None => {
+            let signed_in = std::env::var_os("HOME")
+                .map(|h| Path::new(&h).join(".azure").join("azureProfile.json").exists())
+                .unwrap_or(false);
+            match cloud::az_cli_active_cloud().filter(|_| signed_in).and_then(|c| cloud::from_az_cli_cloud_name(&c)) {
+                Some(name) => CloudProfile::load(name)?,
+                None => {
+                    return Err(Error::input(
+                        "--cloud is required: the Azure CLI is not signed in, so its cloud cannot be used",
+                        "pass --cloud public|usgov|usgov-dod|china (or set KEEPER_AZMON_CLOUD)",
+                    ))
+                }
+            }
+        }
+    };
+    if auth == AuthMode::Cli {
+        if let (Some(active), Some(wanted)) = (cloud::az_cli_active_cloud(), cloud::az_cli_cloud_name(&profile.name)) {
+            if active != wanted {
+                return Err(Error::Auth {
+                    what: format!("the Azure CLI is set to cloud {active}, but --cloud is {}", profile.name),
+                    hint: format!("run `az cloud set --name {wanted}` and `az login`, or pass --cloud to match the CLI"),
+                });
+            }
+        }
+    }
+    Ok(profile)
+}
+
+/// Checks every input that can be checked without Azure, and fills the defaults.
+pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
+    let subscription = args.subscription.clone().ok_or_else(|| missing("--subscription", "KEEPER_AZMON_SUBSCRIPTION"))?;
+    names::guid("--subscription", &subscription)?;
+    if let Some(t) = &args.tenant {
+        names::guid("--tenant", t)?;
+    }
+    let resource_group = args.resource_group.clone().ok_or_else(|| missing("--resource-group", "KEEPER_AZMON_RESOURCE_GROUP"))?;
+    names::resource_group(&resource_group)?;
+    let location = args.location.clone().ok_or_else(|| missing("--location", "KEEPER_AZMON_LOCATION"))?.to_ascii_lowercase();
+    let workspace = if args.workspace.starts_with("/subscriptions/") {
+        let parts: Vec<&str> = args.workspace.split('/').collect();
+        let ok = parts.len() == 9
+            && parts[3].eq_ignore_ascii_case("resourceGroups")
+            && parts[5].eq_ignore_ascii_case("providers")
+            && parts[6].eq_ignore_ascii_case("Microsoft.OperationalInsights")
+            && parts[7].eq_ignore_ascii_case("workspaces");
+        if !ok {
+            return Err(Error::input(
+                format!("--workspace '{}' is not a workspace resource id", args.workspace),
+                "use /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>, or a plain name to create",
+            ));
+        }
+        if !parts[2].eq_ignore_ascii_case(&subscription) {
+            return Err(Error::input(
+                format!("--workspace is in subscription {}, not in --subscription {subscription}", parts[2]),
+                "reuse a workspace of the same subscription, or pass a name to create one",
+            ));
+        }
+        WorkspaceChoice::Existing(args.workspace.clone())
+    } else {
+        names::workspace(&args.workspace)?;
+        WorkspaceChoice::Name(args.workspace.clone())
+    };
+    names::app_display_name(&args.app_name)?;
+    let table = names::table(&args.table)?;
+    names::dce(&args.dce_name)?;
+    names::dcr(&args.dcr_name)?;
+    if !(1..=730).contains(&args.secret_expiry_days) {
+        return Err(Error::input(
+            format!("--secret-expiry-days {} is out of range", args.secret_expiry_days),
+            "choose 1 to 730 days (Microsoft recommends less than 12 months)",
+        ));
+    }
+    if args.secret_description.trim().is_empty() || args.secret_description.len() > 100 {
+        return Err(Error::input("--secret-description must be 1-100 characters", "choose a short description"));
+    }
+    let deployment = args.deployment.clone().unwrap_or_else(|| resource_group.clone());
+    names::deployment(&deployment)?;
+    Ok(Inputs {
+        cloud: cloud_name.to_string(),
+        tenant_id: args.tenant.clone().unwrap_or_default(),
+        subscription,
+        resource_group,
+        create_resource_group: args.create_resource_group,
+        location,
+        workspace,
+        app_name: args.app_name.clone(),
+        secret_description: args.secret_description.clone(),
+        secret_days: args.secret_expiry_days as u32,
+        table,
+        dce_name: args.dce_name.clone(),
+        dcr_name: args.dcr_name.clone(),
+        roles: args.roles,
+        deployment,
+    })
+}
+
+/// Checks what Azure must say before any write: subscription, location, providers, resource group, reused workspace.
+/// Registers missing providers unless `dry_run`; returns the notes for the plan.
+async fn preflight(rest: &Rest, inputs: &mut Inputs, dry_run: bool) -> Result<Vec<String>> {
+    let mut notes = vec![];
+    let sub = providers::subscription(rest, &inputs.subscription).await?.ok_or_else(|| {
+        Error::input(
+            format!("subscription {} was not found, or the signed-in identity cannot see it", inputs.subscription),
+            "check --subscription; `az account list -o table` lists the ones you can use",
+        )
+    })?;
+    let sub_tenant = sub.get("tenantId").and_then(Value::as_str).unwrap_or_default().to_string();
+    if inputs.tenant_id.is_empty() {
+        inputs.tenant_id = sub_tenant;
+    } else if !sub_tenant.is_empty() && !sub_tenant.eq_ignore_ascii_case(&inputs.tenant_id) {
+        return Err(Error::input(
+            format!("subscription {} belongs to tenant {sub_tenant}, not --tenant {}", inputs.subscription, inputs.tenant_id),
+            "drop --tenant or pass the subscription's tenant",
+        ));
+    }
+    if inputs.tenant_id.is_empty() {
+        return Err(Error::input("the tenant id is unknown", "pass --tenant"));
+    }
+    let locations = providers::location_names(rest, &inputs.subscription).await?;
+    if !locations.iter().any(|l| l.eq_ignore_ascii_case(&inputs.location)) {
+        let mut near: Vec<&String> = locations.iter().filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)])).collect();
+        if near.is_empty() {
+            near = locations.iter().take(8).collect();
+        }
+        return Err(Error::input(
+            format!("location '{}' is not available to subscription {}", inputs.location, inputs.subscription),
+            format!("choose one of: {}", near.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+        ));
+    }
+    for ns in providers::REQUIRED {
+        let st = providers::registration_state(rest, &inputs.subscription, ns).await?;
+        if st != "Registered" {
+            if dry_run {
+                notes.push(format!("resource provider {ns} is {st}; setup will register it"));
+            } else {
+                providers::register_and_wait(rest, &inputs.subscription, ns, Duration::from_secs(600)).await?;
+            }
+        }
+    }
+    if !inputs.create_resource_group && providers::resource_group(rest, &inputs.subscription, &inputs.resource_group).await?.is_none() {
+        return Err(Error::input(
+            format!("resource group '{}' does not exist in subscription {}", inputs.resource_group, inputs.subscription),
+            "create it, or pass --create-resource-group",
+        ));
+    }
+    if let WorkspaceChoice::Existing(id) = &inputs.workspace {
+        if crate::azure::workspace::get(rest, id).await?.is_none() {
+            return Err(Error::input(format!("workspace {id} does not exist"), "pass the resource id of an existing workspace, or a name to create one"));
+        }
+    }
+    Ok(notes)
+}
+
+/// Refuses a state file that belongs to another deployment, and records this one's identity in a new one.
+fn check_state(sf: &mut StateFile, inputs: &Inputs) -> Result<()> {
+    let s = &sf.state;
+    if !s.deployment.is_empty()
+        && (s.deployment != inputs.deployment || !s.subscription_id.eq_ignore_ascii_case(&inputs.subscription))
+    {
+        return Err(Error::State {
+            path: sf.path.display().to_string(),
+            what: format!("belongs to deployment '{}' in subscription {}", s.deployment, s.subscription_id),
+            hint: "pass another --state file for this deployment".into(),
+        });
+    }
+    Ok(())
+}
+
+fn confirm(prompt: &str) -> Result<bool> {
+    eprint!("{prompt} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| Error::Other(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// Runs `setup`. `auth` overrides the operator credential (the demo passes the simulator's).
+pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
+    let profile = resolve_cloud(args.common.cloud.as_deref(), args.common.auth)?;
+    let cloud_label = args.common.cloud.clone().unwrap_or_else(|| profile.name.clone());
+    let mut inputs = validate(&args, &cloud_label)?;
+    let http = rest::http_client(&profile)?;
+    let auth = match auth {
+        Some(a) => a,
+        None => Auth::operator(args.common.auth, &profile, &http)?,
+    };
+    let human = args.common.output == Format::Human;
+    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
+    let mut sf = StateFile::open(&args.common.state)?;
+    check_state(&mut sf, &inputs)?;
+    if human {
+        eprintln!("keeper-azmon setup: cloud {}, signed in as {}", profile.name, rest.auth.description);
+    }
+    let notes = preflight(&rest, &mut inputs, args.dry_run).await?;
+    let observed = plan::observe(&rest, &inputs, &sf.state).await?;
+    let the_plan = plan::diff(&inputs, &sf.state, observed);
+
+    if args.dry_run {
+        if human {
+            println!("Plan for deployment '{}' (dry run: nothing was written):", inputs.deployment);
+            print!("{}", output::plan_lines(&the_plan));
+            for n in &notes {
+                println!("  note: {n}");
+            }
+        } else {
+            println!("{}", json!({ "dry_run": true, "deployment": inputs.deployment, "plan": output::plan_json(&the_plan), "notes": notes }));
+        }
+        return Ok(());
+    }
+    if human {
+        eprintln!("Plan for deployment '{}':", inputs.deployment);
+        eprint!("{}", output::plan_lines(&the_plan));
+    }
+    if !args.yes && !the_plan.is_noop() {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::input("setup needs confirmation to apply the plan", "pass --yes (or set KEEPER_AZMON_YES=true) to apply without asking"));
+        }
+        if !confirm("Apply this plan?")? {
+            return Err(Error::input("cancelled: nothing was changed", "re-run and answer y to apply"));
+        }
+    }
+    {
+        let s = &mut sf.state;
+        s.deployment = inputs.deployment.clone();
+        s.cloud = inputs.cloud.clone();
+        s.tenant_id = inputs.tenant_id.clone();
+        s.subscription_id = inputs.subscription.clone();
+        s.resource_group = inputs.resource_group.clone();
+        s.location = inputs.location.clone();
+    }
+    sf.save()?;
+    let state_path = sf.path.clone();
+    let ctx = Arc::new(Ctx {
+        rest: rest.clone(),
+        inputs,
+        state: Mutex::new(sf),
+        reporter: Arc::new(Progress { quiet: !human }),
+        replication_wait: Duration::from_secs(args.replication_wait),
+    });
+    let outcome = run::run(ctx.clone(), the_plan.clone()).await?;
+    let stats = &rest.stats;
+    let extra = json!({
+        "changed": !the_plan.is_noop(),
+        "plan": output::plan_json(&the_plan),
+        "requests": stats.requests.load(std::sync::atomic::Ordering::Relaxed),
+        "writes": stats.writes.load(std::sync::atomic::Ordering::Relaxed),
+    });
+    let delivery = SecretDelivery { show: args.show_secret, file: args.secret_file.as_deref() };
+    let delivered = output::print_outcome(args.common.output, &outcome, &delivery, &state_path, extra)?;
+    if outcome.new_secret.is_some() {
+        if delivered {
+            run::mark_secret_delivered(&ctx)?;
+        } else if !human {
+            eprintln!("note: the new secret's value was not shown (pass --show-secret or --secret-file); the next setup will replace it");
+        }
+    }
+    Ok(())
+}

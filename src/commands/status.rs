@@ -1,0 +1,150 @@
+//! `keeper-azmon status`: each resource of the deployment present, as expected, drifted or missing; secret expiry.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::auth::Auth;
+use crate::azure::{self, dcr, graph, providers, roles, workspace};
+use crate::cli::StatusArgs;
+use crate::commands::setup::resolve_cloud;
+use crate::error::{Error, Result};
+use crate::output::Format;
+use crate::plan::step;
+use crate::rest::{self, Rest};
+use crate::state::StateFile;
+
+/// Health of one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Ok,
+    Drifted,
+    Missing,
+    Expiring,
+    Expired,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Item {
+    item: String,
+    health: Health,
+    detail: String,
+}
+
+fn table_columns_expected() -> Value {
+    serde_json::from_str(crate::plan::TABLE_COLUMNS).unwrap_or(Value::Null)
+}
+
+pub async fn execute(args: StatusArgs) -> Result<()> {
+    if !args.common.state.exists() {
+        return Err(Error::input(format!("no state file at {}", args.common.state.display()), "pass --state with the file setup wrote"));
+    }
+    let sf = StateFile::open(&args.common.state)?;
+    let s = sf.state.clone();
+    drop(sf);
+    let cloud_arg = args.common.cloud.clone().or_else(|| (!s.cloud.is_empty()).then(|| s.cloud.clone()));
+    let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
+    let http = rest::http_client(&profile)?;
+    let auth = Auth::operator(args.common.auth, &profile, &http)?;
+    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile));
+    let mut items = vec![];
+    let mut push = |item: &str, health: Health, detail: String| items.push(Item { item: item.to_string(), health, detail });
+
+    let mut app = None;
+    for (kind, r) in &s.resources {
+        let body: Option<Value> = match kind.as_str() {
+            step::APP => {
+                app = graph::get_application(&rest, &r.id).await?;
+                app.as_ref().map(|a| json!({ "identifierUris": a.identifier_uris, "appId": a.app_id }))
+            }
+            step::SP => rest
+                .get_opt(crate::rest::Api::Graph, &rest.profile.graph_url(&format!("/servicePrincipals/{}", r.id)))
+                .await?,
+            step::RESOURCE_GROUP => providers::resource_group(&rest, &s.subscription_id, &s.resource_group).await?,
+            step::WORKSPACE => workspace::get(&rest, &r.id).await?,
+            step::TABLE => workspace::get_table(&rest, &r.id).await?,
+            step::DCE => azure::dce::get(&rest, &r.id).await?,
+            step::DCR => dcr::get(&rest, &r.id).await?,
+            _ => None,
+        };
+        let Some(body) = body else {
+            push(kind, Health::Missing, format!("{} is gone", r.id));
+            continue;
+        };
+        let drift = match kind.as_str() {
+            step::APP => {
+                let uri = graph::identifier_uri(body["appId"].as_str().unwrap_or_default());
+                (!body["identifierUris"].as_array().is_some_and(|u| u.iter().any(|x| x == &json!(uri)))).then(|| format!("identifier URI is not {uri}"))
+            }
+            step::TABLE => (workspace::table_columns(&body) != workspace::columns_of(Some(&table_columns_expected())))
+                .then(|| "columns differ from templates/table-columns.json".to_string()),
+            step::DCR => {
+                let o = s.outputs.clone().unwrap_or_default();
+                let want = dcr::body(
+                    &s.location,
+                    Value::Null,
+                    &s.resources.get(step::DCE).map(|r| r.id.clone()).unwrap_or_default(),
+                    &s.resources.get(step::WORKSPACE).map(|r| r.id.clone()).unwrap_or_default(),
+                    &o.stream,
+                    &table_columns_expected(),
+                );
+                let immutable_changed = !o.dcr_immutable_id.is_empty() && dcr::immutable_id(&body) != Some(o.dcr_immutable_id.as_str());
+                if immutable_changed {
+                    Some("immutableId changed: the Endpoint URL in the Admin Console is stale".to_string())
+                } else {
+                    (!dcr::matches(&body, &want)).then(|| "stream, endpoint or destination differ from setup".to_string())
+                }
+            }
+            step::DCE => {
+                let o = s.outputs.clone().unwrap_or_default();
+                let now = azure::dce::logs_ingestion_endpoint(&body).unwrap_or_default();
+                (!o.logs_ingestion_endpoint.is_empty() && now != o.logs_ingestion_endpoint)
+                    .then(|| format!("logs ingestion endpoint is now {now}"))
+            }
+            _ => None,
+        };
+        match drift {
+            Some(d) => push(kind, Health::Drifted, d),
+            None => push(kind, Health::Ok, r.id.clone()),
+        }
+    }
+    for ra in &s.role_assignments {
+        let name = format!("role:{}:{}", ra.on, ra.role.display_name());
+        match azure::arm_get(&rest, &ra.id, roles::API_VERSION).await? {
+            Some(_) => push(&name, Health::Ok, ra.id.clone()),
+            None => push(&name, Health::Missing, format!("{} is gone", ra.id)),
+        }
+    }
+    if let Some(sec) = &s.secret {
+        let found = app.as_ref().and_then(|a| a.password_credentials.iter().find(|p| p.key_id == sec.key_id).cloned());
+        match found {
+            None => push(step::SECRET, Health::Missing, format!("key {} is no longer on the app", sec.key_id)),
+            Some(p) => {
+                let end = p.end_date_time.unwrap_or_else(|| sec.end_date_time.clone());
+                let days = time::OffsetDateTime::parse(&end, &time::format_description::well_known::Rfc3339)
+                    .map(|e| (e - time::OffsetDateTime::now_utc()).whole_days())
+                    .unwrap_or(i64::MAX);
+                let h = if days < 0 { Health::Expired } else if days <= 30 { Health::Expiring } else { Health::Ok };
+                push(step::SECRET, h, format!("expires {end} ({days} days)"));
+            }
+        }
+    }
+    let problems = items.iter().filter(|i| i.health != Health::Ok).count();
+    if args.common.output == Format::Json {
+        println!("{}", json!({ "deployment": s.deployment, "healthy": problems == 0, "items": items }));
+    } else {
+        println!("Deployment '{}' ({}):", s.deployment, s.cloud);
+        for i in &items {
+            let mark = if i.health == Health::Ok { "✓" } else { "✗" };
+            println!("  {mark} {:<40} {:<8} {}", i.item, format!("{:?}", i.health).to_lowercase(), i.detail);
+        }
+        if matches!(items.iter().find(|i| i.item == step::SECRET).map(|i| i.health), Some(Health::Expiring | Health::Expired)) {
+            println!("  hint: rotate the secret with `keeper-azmon rotate-secret`");
+        }
+    }
+    if problems > 0 {
+        return Err(Error::Unhealthy(problems));
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! `keeper-azmon teardown`: deletes what setup created, and only that, in reverse dependency order.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::auth::Auth;
+use crate::azure::{dce, dcr, graph, providers, roles, workspace};
+use crate::cli::TeardownArgs;
+use crate::commands::setup::resolve_cloud;
+use crate::error::{Error, Result};
+use crate::output::Format;
+use crate::plan::step;
+use crate::rest::{self, Rest};
+use crate::state::StateFile;
+
+/// One deletion of the teardown plan.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Deletion {
+    pub step: String,
+    pub resource: String,
+    #[serde(skip)]
+    pub id: String,
+}
+
+/// The deletions, in order: role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group.
+pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
+    let s = &sf.state;
+    let mut out = vec![];
+    let mut kept = vec![];
+    for r in &s.role_assignments {
+        if r.created {
+            out.push(Deletion { step: format!("role:{}:{}", r.on, r.role.display_name()), resource: r.id.clone(), id: r.id.clone() });
+        }
+    }
+    let keep_ws = args.keep_workspace || args.keep_data;
+    for kind in [step::DCR, step::TABLE, step::DCE, step::WORKSPACE] {
+        let Some(r) = s.resources.get(kind) else { continue };
+        if !r.created {
+            kept.push(format!("{kind} {} (reused, not ours)", r.id));
+        } else if (kind == step::TABLE && args.keep_data) || (kind == step::WORKSPACE && keep_ws) {
+            kept.push(format!("{kind} {} (kept on request)", r.id));
+        } else {
+            out.push(Deletion { step: kind.into(), resource: r.id.clone(), id: r.id.clone() });
+        }
+    }
+    if let (Some(sec), Some(app)) = (&s.secret, s.resources.get(step::APP)) {
+        out.push(Deletion { step: step::SECRET.into(), resource: format!("key {} on {}", sec.key_id, app.name), id: sec.key_id.clone() });
+    }
+    for kind in [step::SP, step::APP, step::RESOURCE_GROUP] {
+        let Some(r) = s.resources.get(kind) else { continue };
+        if r.created {
+            out.push(Deletion { step: kind.into(), resource: format!("{} ({})", r.name, r.id), id: r.id.clone() });
+        } else {
+            kept.push(format!("{kind} {} (reused, not ours)", r.name));
+        }
+    }
+    (out, kept)
+}
+
+async fn delete_one(rest: &Rest, sf: &StateFile, d: &Deletion, force_ws: bool) -> Result<bool> {
+    let s = &sf.state;
+    match d.step.as_str() {
+        step::DCR => crate::azure::arm_delete(rest, &d.id, dcr::API_VERSION, "").await,
+        step::DCE => crate::azure::arm_delete(rest, &d.id, dce::API_VERSION, "").await,
+        step::TABLE => crate::azure::arm_delete(rest, &d.id, workspace::API_VERSION, "").await,
+        step::WORKSPACE => crate::azure::arm_delete(rest, &d.id, workspace::API_VERSION, if force_ws { "&force=true" } else { "" }).await,
+        step::SECRET => {
+            let app = s.resources.get(step::APP).map(|r| r.id.clone()).unwrap_or_default();
+            graph::remove_password(rest, &app, &d.id).await.map(|_| true)
+        }
+        step::SP => graph::delete_service_principal(rest, &d.id).await,
+        step::APP => graph::delete_application(rest, &d.id).await,
+        step::RESOURCE_GROUP => providers::delete_resource_group(rest, &s.subscription_id, &s.resource_group).await,
+        _ => roles::delete(rest, &d.id).await,
+    }
+}
+
+fn forget(sf: &mut StateFile, d: &Deletion) {
+    let s = &mut sf.state;
+    if d.step == step::SECRET {
+        s.secret = None;
+    } else if d.step.starts_with("role:") {
+        s.role_assignments.retain(|r| r.id != d.id);
+    } else {
+        s.resources.remove(&d.step);
+    }
+}
+
+pub async fn execute(args: TeardownArgs) -> Result<()> {
+    if !args.common.state.exists() {
+        return Err(Error::input(
+            format!("no state file at {}", args.common.state.display()),
+            "pass --state with the file setup wrote; teardown deletes only what that file says setup created",
+        ));
+    }
+    let mut sf = StateFile::open(&args.common.state)?;
+    let cloud_arg = args.common.cloud.clone().or_else(|| (!sf.state.cloud.is_empty()).then(|| sf.state.cloud.clone()));
+    let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
+    let human = args.common.output == Format::Human;
+    let (deletions, kept) = plan(&sf, &args);
+    if human {
+        eprintln!("Teardown of deployment '{}':", sf.state.deployment);
+        for d in &deletions {
+            eprintln!("  delete  {:<40} {}", d.step, d.resource);
+        }
+        for k in &kept {
+            eprintln!("  keep    {k}");
+        }
+        if deletions.iter().any(|d| d.step == step::WORKSPACE) && !args.force_delete_workspace {
+            eprintln!("  note: a deleted workspace is recoverable for 14 days (pass --force-delete-workspace to delete it for good)");
+        }
+    }
+    if args.dry_run {
+        if !human {
+            println!("{}", json!({ "dry_run": true, "delete": deletions, "keep": kept }));
+        }
+        return Ok(());
+    }
+    if !args.yes && !deletions.is_empty() {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::input("teardown needs confirmation", "pass --yes to delete without asking"));
+        }
+        eprint!("Delete these? [y/N] ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| Error::Other(e.to_string()))?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Err(Error::input("cancelled: nothing was deleted", "re-run and answer y"));
+        }
+    }
+    let http = rest::http_client(&profile)?;
+    let auth = Auth::operator(args.common.auth, &profile, &http)?;
+    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile));
+    let mut done = vec![];
+    for d in &deletions {
+        let existed = delete_one(&rest, &sf, d, args.force_delete_workspace).await.map_err(|e| e.in_step(&d.step))?;
+        if human {
+            eprintln!("  ✓ {:<40} {}", d.step, if existed { "deleted" } else { "already gone" });
+        }
+        forget(&mut sf, d);
+        sf.save()?;
+        done.push(json!({ "step": d.step, "resource": d.resource, "existed": existed }));
+    }
+    let all_gone = sf.state.resources.values().all(|r| !r.created) && sf.state.role_assignments.iter().all(|r| !r.created);
+    if all_gone && kept.is_empty() {
+        sf.state.outputs = None;
+        sf.save()?;
+    }
+    if human {
+        println!("teardown: {} deleted, {} kept", done.len(), kept.len());
+    } else {
+        println!("{}", json!({ "deleted": done, "kept": kept }));
+    }
+    Ok(())
+}

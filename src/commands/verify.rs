@@ -1,0 +1,160 @@
+//! `keeper-azmon verify`: proves the Admin Console values work as Keeper uses them: token as the app, events posted, rows found.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::auth::Auth;
+use crate::cli::VerifyArgs;
+use crate::commands::setup::resolve_cloud;
+use crate::error::{Error, Result};
+use crate::output::Format;
+use crate::secret::SecretString;
+use crate::state::{Outputs, StateFile};
+
+/// Which link of the chain broke, in the words an admin can act on.
+fn explain(stage: &str, e: &Error) -> Error {
+    let code = e.azure_code().unwrap_or_default().to_string();
+    let text = e.to_string();
+    let (what, hint) = match stage {
+        "token" if text.contains("invalid_client") || text.contains("AADSTS7000215") => {
+            ("the client secret is wrong or expired", "copy the secret value again, or make a new one with `keeper-azmon rotate-secret`")
+        }
+        "token" if text.contains("unauthorized_client") || text.contains("AADSTS700016") => {
+            ("the client id is not an app in this tenant", "check the tenant id and the Application (client) ID")
+        }
+        "token" if text.contains("invalid_resource") || text.contains("invalid_scope") || text.contains("AADSTS500011") => {
+            ("the monitor scope does not belong to this cloud", "check --cloud: US Government uses https://monitor.azure.us/.default")
+        }
+        "token" => ("no token for the app", "check the tenant id, client id and secret"),
+        "post" if code == "OperationFailed" || text.contains("HTTP 403") => (
+            "the app may not ingest into this DCR: Monitoring Metrics Publisher is missing on the DCR, or was assigned moments ago",
+            "role assignments can take several minutes to take effect; re-run with --wait, or run `keeper-azmon setup` again",
+        ),
+        "post" if code == "NotFound" => ("the DCR immutable id in the Endpoint URL is unknown", "copy the Endpoint URL again from `keeper-azmon setup`"),
+        "post" if code == "InvalidStream" => ("the stream in the Endpoint URL is not declared in the DCR", "the stream is Custom-<table>_CL"),
+        "post" => ("the events were refused", "check the Endpoint URL"),
+        "query" if text.contains("could not be resolved") || code == "BadArgumentError" => {
+            ("the table was not found in the workspace", "run `keeper-azmon setup` again to create it")
+        }
+        _ => ("the rows could not be read back", "check the workspace and that the reader has access to it"),
+    };
+    Error::Other(format!("verify failed at '{stage}': {what}.\n  cause: {text}\nhint: {hint}"))
+}
+
+pub async fn execute(args: VerifyArgs) -> Result<()> {
+    let from_state = if args.common.state.exists() && (args.client_id.is_none() || args.endpoint_url.is_none()) {
+        let sf = StateFile::open(&args.common.state)?;
+        let cloud = sf.state.cloud.clone();
+        Some((sf.state.outputs.clone().unwrap_or_default(), cloud))
+    } else {
+        None
+    };
+    let (mut out, state_cloud) = from_state.unwrap_or_else(|| (Outputs::default(), String::new()));
+    if let Some(t) = &args.tenant {
+        out.tenant_id = t.clone();
+    }
+    if let Some(c) = &args.client_id {
+        out.client_id = c.clone();
+    }
+    if let Some(u) = &args.endpoint_url {
+        out.endpoint_url = u.clone();
+    }
+    if let Some(w) = &args.workspace_id {
+        out.workspace_customer_id = w.clone();
+    }
+    if let Some(t) = &args.table {
+        out.table = crate::names::table(t)?;
+    }
+    for (v, flag) in [(&out.tenant_id, "--tenant"), (&out.client_id, "--client-id"), (&out.endpoint_url, "--endpoint-url")] {
+        if v.is_empty() {
+            return Err(Error::input(format!("{flag} is required (no state file at {})", args.common.state.display()), format!("pass {flag} or --state")));
+        }
+    }
+    let secret = match (&args.secret_file, std::env::var("KEEPER_AZMON_CLIENT_SECRET").ok().filter(|s| !s.is_empty())) {
+        (Some(f), _) => SecretString::new(
+            std::fs::read_to_string(f)
+                .map_err(|e| Error::input(format!("cannot read --secret-file {}: {e}", f.display()), "check the path"))?
+                .trim()
+                .to_string(),
+        ),
+        (None, Some(s)) => SecretString::new(s),
+        (None, None) => {
+            return Err(Error::input("the client secret is required", "pass --secret-file FILE or set KEEPER_AZMON_CLIENT_SECRET"))
+        }
+    };
+    let cloud_arg = args.common.cloud.clone().or_else(|| (!state_cloud.is_empty()).then_some(state_cloud));
+    let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
+    let http = crate::rest::http_client(&profile)?;
+    let app = Auth::client_secret(&out.tenant_id, &out.client_id, secret, &profile, &http)?;
+    let human = args.common.output == Format::Human;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.timeout);
+
+    let token = app.token(&profile.monitor_audience).await.map_err(|e| explain("token", &e))?;
+    if human {
+        eprintln!("  ✓ token for app {} with scope {}", out.client_id, crate::cloud::CloudProfile::scope(&profile.monitor_audience));
+    }
+    let marker = uuid::Uuid::new_v4().to_string();
+    let mut events: Value = serde_json::from_str(crate::ingest::SAMPLE_EVENTS).map_err(|e| Error::Other(e.to_string()))?;
+    let now = crate::output::now_rfc3339();
+    if let Some(list) = events.as_array_mut() {
+        for e in list.iter_mut() {
+            e["TimeGenerated"] = json!(now);
+            e["data"]["keeper_azmon_verify"] = json!(marker);
+        }
+    }
+    let body = serde_json::to_vec(&events).map_err(|e| Error::Other(e.to_string()))?;
+    let sent = events.as_array().map(Vec::len).unwrap_or(0);
+    loop {
+        match crate::ingest::post_batch(&http, &out.endpoint_url, &token, &body).await {
+            Ok(()) => break,
+            Err(e) if args.wait && e.to_string().contains("HTTP 403") && Instant::now() < deadline => {
+                if human {
+                    eprintln!("  … 403 from ingestion: waiting for the role assignment to take effect");
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Err(e) => return Err(explain("post", &e)),
+        }
+    }
+    if human {
+        eprintln!("  ✓ posted {sent} sample events (marker {marker})");
+    }
+    let mut found = None;
+    if args.wait {
+        if out.workspace_customer_id.is_empty() || out.table.is_empty() {
+            return Err(Error::input("--wait needs the workspace and table", "pass --workspace-id and --table, or --state"));
+        }
+        // The app reads with its Log Analytics Contributor role; with --roles minimal it cannot, so the operator reads.
+        let la_token = match app.token(&profile.log_analytics_audience).await {
+            Ok(t) => t,
+            Err(e) => return Err(explain("query", &e)),
+        };
+        let kql = format!("{} | where data contains \"{marker}\" | count", out.table);
+        loop {
+            let rows = crate::ingest::query(&http, &profile, &la_token, &out.workspace_customer_id, &kql).await.map_err(|e| explain("query", &e))?;
+            let n = rows.first().and_then(|r| r.get("Count")).and_then(Value::as_u64).unwrap_or(0);
+            if n as usize >= sent {
+                found = Some(n);
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Other(format!(
+                    "verify failed at 'arrival': {n} of {sent} events are in {} after {}s.\nhint: ingestion can take several minutes; re-run with a longer --timeout",
+                    out.table, args.timeout
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        if human {
+            eprintln!("  ✓ {sent} events arrived in {} ({:.1}s)", out.table, started.elapsed().as_secs_f64());
+        }
+    }
+    if !human {
+        println!("{}", json!({ "ok": true, "posted": sent, "marker": marker, "arrived": found, "seconds": started.elapsed().as_secs_f64() }));
+    } else {
+        println!("verify: the Admin Console values work.");
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The tool's error types: Azure errors keep their code, message and resource, and every error carries a next step.
+
+use std::fmt;
+
+/// An error answered by an Azure API (ARM, Graph, the token endpoint, Logs Ingestion or Log Analytics).
+#[derive(Debug, Clone)]
+pub struct AzureError {
+    /// HTTP status, 0 when no answer came back.
+    pub status: u16,
+    /// Azure's error code (`PrincipalNotFound`, `AuthorizationFailed`, ...).
+    pub code: String,
+    pub message: String,
+    /// `METHOD url-path` of the failing request: the resource it was about.
+    pub resource: String,
+    /// What to do next.
+    pub hint: String,
+}
+
+impl fmt::Display for AzureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed", self.resource)?;
+        if self.status != 0 {
+            write!(f, " with HTTP {}", self.status)?;
+        }
+        write!(f, ": {}: {}", self.code, self.message)?;
+        if !self.hint.is_empty() {
+            write!(f, "\nhint: {}", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong, one variant per kind of cause.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Azure(Box<AzureError>),
+    #[error("{what}\nhint: {hint}")]
+    Input { what: String, hint: String },
+    #[error("sign-in failed: {what}\nhint: {hint}")]
+    Auth { what: String, hint: String },
+    #[error("state file {path}: {what}\nhint: {hint}")]
+    State { path: String, what: String, hint: String },
+    #[error("step '{step}' failed: {source}")]
+    Step {
+        step: String,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("{0} problem(s) found\nhint: re-run `keeper-azmon setup` with the same inputs to repair drifted or missing resources")]
+    Unhealthy(usize),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The tool's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Bad input from the user: what is wrong and how to fix it.
+    pub fn input(what: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Input { what: what.into(), hint: hint.into() }
+    }
+
+    /// Wraps an error with the plan step it happened in.
+    pub fn in_step(self, step: &str) -> Error {
+        match self {
+            e @ Error::Step { .. } => e,
+            e => Error::Step { step: step.to_string(), source: Box::new(e) },
+        }
+    }
+
+    /// The Azure error code, if this is (or wraps) an Azure error.
+    pub fn azure_code(&self) -> Option<&str> {
+        match self {
+            Error::Azure(a) => Some(&a.code),
+            Error::Step { source, .. } => source.azure_code(),
+            _ => None,
+        }
+    }
+
+    /// The process exit code for this error: 2 for bad input, 3 for sign-in, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input { .. } => 2,
+            Error::Auth { .. } => 3,
+            Error::Unhealthy(_) => 4,
+            Error::Step { source, .. } => source.exit_code(),
+            _ => 1,
+        }
+    }
+}
+
+impl From<AzureError> for Error {
+    fn from(e: AzureError) -> Self {
+        Error::Azure(Box::new(e))
+    }
+}
+
+/// The next step for a known Azure error code.
+pub fn hint_for(code: &str, status: u16) -> String {
+    let h = match code {
+        "AuthorizationFailed" | "Authorization_RequestDenied" | "InsufficientAccessError" => {
+            "the signed-in identity lacks permission: it needs Owner (or Contributor + User Access Administrator) on the subscription, and an Entra role that may register applications (Application Administrator or Cloud Application Administrator)"
+        }
+        "PrincipalNotFound" => {
+            "the new service principal has not replicated yet; re-run the same command in a minute, it resumes from the state file"
+        }
+        "MissingSubscriptionRegistration" => {
+            "register the resource provider: az provider register --namespace Microsoft.Insights (and Microsoft.OperationalInsights)"
+        }
+        "SubscriptionNotFound" | "InvalidSubscriptionId" => {
+            "check --subscription; `az account list -o table` shows the subscriptions you can see"
+        }
+        "ResourceGroupNotFound" => "create it or pass --create-resource-group",
+        "InvalidAuthenticationToken" | "InvalidAuthenticationTokenAudience" | "ExpiredAuthenticationToken" => {
+            "sign in again (az login) to the cloud you chose with --cloud"
+        }
+        "RoleAssignmentExists" => "the role is already assigned; re-run to adopt it",
+        "OperationFailed" if status == 403 => {
+            "the app lacks Monitoring Metrics Publisher on the DCR, or the assignment has not taken effect yet (it can take several minutes)"
+        }
+        "NotFound" => "check the DCR immutable id in the Endpoint URL",
+        "InvalidStream" => "check the stream name in the Endpoint URL (Custom-<table>_CL)",
+        "invalid_client" => "the client secret is wrong or expired; rotate it with `keeper-azmon rotate-secret`",
+        "unauthorized_client" => "the client id is unknown in this tenant; check the tenant and client id",
+        "invalid_resource" | "invalid_scope" => "the scope does not match the cloud; check --cloud",
+        _ if status == 429 || status >= 500 => "Azure is busy or failing; re-run the same command later, it resumes from the state file",
+        _ => "re-run the same command after fixing the cause; it resumes from the state file without duplicates",
+    };
+    h.to_string()
+}

@@ -1,0 +1,162 @@
+//! Human card and JSON output, and progress lines; the one place a secret value may be shown.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::plan::{Action, Plan};
+use crate::run::{Outcome, Reporter};
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Progress on stderr, one line per finished step (human output only).
+pub struct Progress {
+    pub quiet: bool,
+}
+
+impl Reporter for Progress {
+    fn started(&self, step: &str) {
+        tracing::debug!(step, "started");
+    }
+    fn waiting(&self, step: &str, why: &str) {
+        if !self.quiet {
+            eprintln!("  … {step}: {why}");
+        }
+    }
+    fn finished(&self, step: &str, action: Action, resource: &str, took: Duration) {
+        if !self.quiet {
+            let verb = match action {
+                Action::Create => "created",
+                Action::Update => "updated",
+                Action::Reuse => "ok",
+            };
+            eprintln!("  ✓ {step:<40} {verb:<8} {resource} ({:.1}s)", took.as_secs_f64());
+        }
+    }
+    fn failed(&self, step: &str, error: &Error) {
+        if !self.quiet {
+            eprintln!("  ✗ {step}: {error}");
+        }
+    }
+}
+
+/// The plan as a table of lines.
+pub fn plan_lines(plan: &Plan) -> String {
+    let mut s = String::new();
+    for st in &plan.steps {
+        s.push_str(&format!("  {:<7} {:<40} {}\n", st.action.to_string(), st.step, st.resource));
+    }
+    s
+}
+
+pub fn plan_json(plan: &Plan) -> Value {
+    serde_json::to_value(&plan.steps).unwrap_or(Value::Null)
+}
+
+/// Writes the secret value to a file only its owner can read.
+pub fn write_secret_file(path: &Path, value: &str) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| Error::input(format!("cannot write --secret-file {}: {e}", path.display()), "choose a writable path"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    f.write_all(value.as_bytes())
+        .map_err(|e| Error::input(format!("cannot write --secret-file {}: {e}", path.display()), "choose a writable path"))
+}
+
+/// How the secret value is to be delivered.
+pub struct SecretDelivery<'a> {
+    pub show: bool,
+    pub file: Option<&'a Path>,
+}
+
+/// Prints the result: the card for a person, or one JSON object. Returns whether the secret value was delivered.
+pub fn print_outcome(format: Format, outcome: &Outcome, delivery: &SecretDelivery, state_path: &Path, extra: Value) -> Result<bool> {
+    let o = &outcome.outputs;
+    let mut delivered = false;
+    if let (Some(new), Some(file)) = (&outcome.new_secret, delivery.file) {
+        write_secret_file(file, new.value.expose())?;
+        delivered = true;
+    }
+    match format {
+        Format::Json => {
+            let secret_value = match (&outcome.new_secret, delivery.show) {
+                (Some(new), true) => {
+                    delivered = true;
+                    Value::String(new.value.expose().to_string())
+                }
+                _ => Value::Null,
+            };
+            let mut v = json!({
+                "tenant_id": o.tenant_id,
+                "client_id": o.client_id,
+                "client_secret": secret_value,
+                "secret_created": outcome.new_secret.is_some(),
+                "secret_key_id": outcome.secret.as_ref().map(|s| s.key_id.clone()),
+                "secret_expires": outcome.secret.as_ref().map(|s| s.end_date_time.clone()),
+                "secret_file": delivery.file.filter(|_| outcome.new_secret.is_some()).map(|p| p.display().to_string()),
+                "endpoint_url": o.endpoint_url,
+                "logs_ingestion_endpoint": o.logs_ingestion_endpoint,
+                "dcr_immutable_id": o.dcr_immutable_id,
+                "stream": o.stream,
+                "table": o.table,
+                "state_file": state_path.display().to_string(),
+            });
+            if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+                m.extend(e);
+            }
+            println!("{v}");
+        }
+        Format::Human => {
+            println!();
+            println!("Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs");
+            println!("  Azure Tenant ID:          {}", o.tenant_id);
+            println!("  Application (client) ID:  {}", o.client_id);
+            match (&outcome.new_secret, delivery.file) {
+                (Some(_), Some(file)) => {
+                    println!("  Client Secret Value:      written to {} (mode 0600)", file.display())
+                }
+                (Some(new), None) => {
+                    // The one place a secret value is printed, on purpose.
+                    println!("  Client Secret Value:      {}", new.value.expose());
+                    delivered = true;
+                }
+                (None, _) => println!(
+                    "  Client Secret Value:      unchanged (key id {}); its value was shown when it was created.\n                            Need a new one? keeper-azmon rotate-secret",
+                    outcome.secret.as_ref().map(|s| s.key_id.as_str()).unwrap_or("?")
+                ),
+            }
+            println!("  Endpoint URL:             {}", o.endpoint_url);
+            println!();
+            if outcome.new_secret.is_some() {
+                println!("  ! The secret value is shown once: store it in your Keeper vault now.");
+            }
+            println!("  State: {}", state_path.display());
+        }
+    }
+    Ok(delivered)
+}

@@ -1,0 +1,357 @@
+//! The one HTTP client for ARM and Graph: bearer tokens, retries with Retry-After, long-running operations, typed errors.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::auth::Auth;
+use crate::cloud::CloudProfile;
+use crate::error::{hint_for, AzureError, Error, Result};
+
+/// Which API a request goes to: decides the token audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Arm,
+    Graph,
+}
+
+/// An answer from Azure that was not an error.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// Request counters, for `--output json` and the benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicUsize,
+    pub writes: AtomicUsize,
+    pub polls: AtomicUsize,
+    pub retries: AtomicUsize,
+}
+
+/// How hard to try before giving up.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Time limit for one long-running operation.
+    pub lro_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            lro_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// The REST client. Cheap to clone.
+#[derive(Clone)]
+pub struct Rest {
+    pub http: reqwest::Client,
+    pub auth: Arc<Auth>,
+    pub profile: Arc<CloudProfile>,
+    pub stats: Arc<Stats>,
+    pub retry: RetryPolicy,
+}
+
+/// Builds the reqwest client every call uses: timeouts, and the profile's extra CA certificate.
+pub fn http_client(profile: &CloudProfile) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(120))
+        .user_agent(concat!("keeper-azmon/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &profile.ca_certificate {
+        let pem = std::fs::read(ca).map_err(|e| {
+            Error::input(
+                format!("cannot read ca_certificate {}: {e}", ca.display()),
+                "fix the path in the cloud profile",
+            )
+        })?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            Error::input(format!("ca_certificate {} is not a PEM certificate: {e}", ca.display()), "fix the file")
+        })?;
+        b = b.tls_certs_merge([cert]);
+    }
+    b.build().map_err(|e| Error::Other(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Seconds from a Retry-After header (delta-seconds form).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// `METHOD /path` without the query: the resource named in errors.
+pub fn describe(method: &Method, url: &str) -> String {
+    let path = url::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_else(|_| url.to_string());
+    format!("{method} {path}")
+}
+
+/// Turns an error answer into an [`AzureError`], whatever the API's error shape.
+pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
+    let err = body.get("error");
+    let (code, message) = match err {
+        Some(Value::Object(o)) => (
+            o.get("code").and_then(Value::as_str).unwrap_or("Unknown").to_string(),
+            o.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+        ),
+        // The token endpoint: {"error": "invalid_client", "error_description": "..."}
+        Some(Value::String(code)) => (
+            code.clone(),
+            body.get("error_description").and_then(Value::as_str).unwrap_or("").to_string(),
+        ),
+        _ => (
+            format!("Http{status}"),
+            match body {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        ),
+    };
+    let hint = hint_for(&code, status);
+    AzureError { status, code, message, resource, hint }
+}
+
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+impl Rest {
+    pub fn new(http: reqwest::Client, auth: Arc<Auth>, profile: Arc<CloudProfile>) -> Rest {
+        Rest { http, auth, profile, stats: Arc::new(Stats::default()), retry: RetryPolicy::default() }
+    }
+
+    fn audience(&self, api: Api) -> &str {
+        match api {
+            Api::Arm => &self.profile.resource_manager_audience,
+            Api::Graph => &self.profile.graph_audience,
+        }
+    }
+
+    /// Backoff before retry `attempt` (1-based): exponential with ±25% jitter, or what Retry-After asks.
+    fn backoff(&self, attempt: u32, asked: Option<Duration>) -> Duration {
+        if let Some(d) = asked {
+            return d;
+        }
+        let exp = self.retry.base_delay.saturating_mul(1 << attempt.min(10).saturating_sub(1));
+        let capped = exp.min(self.retry.max_delay);
+        let jitter = 0.75 + (uuid::Uuid::new_v4().as_u128() % 500) as f64 / 1000.0;
+        capped.mul_f64(jitter)
+    }
+
+    /// Sends one request with retries. `safe_to_repeat` says whether a request that may have reached Azure
+    /// (a 5xx or a dropped connection) can be sent again blindly: true for GET/PUT/DELETE/PATCH, false for a
+    /// POST that creates something (the caller reads back instead). 429 is always retried: Azure refused it.
+    pub async fn send(&self, api: Api, method: Method, url: &str, body: Option<&Value>) -> Result<Response> {
+        let safe = method != Method::POST;
+        self.send_with(api, method, url, body, safe).await
+    }
+
+    /// As [`Rest::send`], with the repeat-safety given explicitly (a POST that is idempotent, like provider register).
+    pub async fn send_with(
+        &self,
+        api: Api,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        safe_to_repeat: bool,
+    ) -> Result<Response> {
+        let resource = describe(&method, url);
+        let is_write = method != Method::GET && method != Method::HEAD;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let token = self.auth.token(self.audience(api)).await?;
+            let mut req = self.http.request(method.clone(), url).bearer_auth(token.expose());
+            if let Some(b) = body {
+                req = req.json(b);
+            } else if is_write {
+                req = req.header(reqwest::header::CONTENT_LENGTH, "0");
+            }
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            if is_write {
+                self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::debug!(%resource, attempt, "request");
+            let outcome = req.send().await;
+            let (retry, asked, err) = match outcome {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let text = resp.text().await.unwrap_or_default();
+                    let body: Value = if text.trim().is_empty() {
+                        Value::Null
+                    } else {
+                        serde_json::from_str(&text).unwrap_or(Value::String(text))
+                    };
+                    tracing::debug!(%resource, status, "response");
+                    if status < 400 {
+                        return Ok(Response { status, headers, body });
+                    }
+                    let err = azure_error(status, &body, resource.clone());
+                    let retry = is_retryable_status(status) && (safe_to_repeat || status == 429);
+                    (retry, retry_after(&headers), err)
+                }
+                Err(e) => {
+                    let err = AzureError {
+                        status: 0,
+                        code: if e.is_timeout() { "Timeout".into() } else { "ConnectionError".into() },
+                        message: error_chain(&e),
+                        resource: resource.clone(),
+                        hint: "check the network path to Azure; re-run the same command, it resumes from the state file".into(),
+                    };
+                    // A request that never connected cannot have reached Azure.
+                    (safe_to_repeat || e.is_connect(), None, err)
+                }
+            };
+            if !retry || attempt >= self.retry.max_attempts {
+                return Err(err.into());
+            }
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            let wait = self.backoff(attempt, asked);
+            tracing::info!(%resource, code = %err.code, ?wait, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// GET that maps 404 to `None`.
+    pub async fn get_opt(&self, api: Api, url: &str) -> Result<Option<Value>> {
+        match self.send(api, Method::GET, url, None).await {
+            Ok(r) => Ok(Some(r.body)),
+            Err(Error::Azure(e)) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits for a long-running operation started by `resp`: through Azure-AsyncOperation if given, else Location.
+    /// Without either header the operation finished with the answer itself.
+    pub async fn wait_lro(&self, api: Api, resource: &str, resp: &Response) -> Result<()> {
+        let async_op = header(&resp.headers, "azure-asyncoperation");
+        let location = header(&resp.headers, "location");
+        let mut wait = retry_after(&resp.headers);
+        let started = tokio::time::Instant::now();
+        let mut polls = 0u32;
+        let (url, by_status) = match (async_op, location) {
+            (Some(u), _) => (u, true),
+            (None, Some(u)) => (u, false),
+            (None, None) => return Ok(()),
+        };
+        loop {
+            polls += 1;
+            tokio::time::sleep(wait.unwrap_or_else(|| poll_interval(polls))).await;
+            if started.elapsed() > self.retry.lro_timeout {
+                return Err(AzureError {
+                    status: 0,
+                    code: "OperationTimedOut".into(),
+                    message: format!("still running after {:?}", self.retry.lro_timeout),
+                    resource: resource.to_string(),
+                    hint: "re-run the same command later; it resumes where this one stopped".into(),
+                }
+                .into());
+            }
+            self.stats.polls.fetch_add(1, Ordering::Relaxed);
+            let r = self.send(api, Method::GET, &url, None).await?;
+            wait = retry_after(&r.headers);
+            if by_status {
+                match r.body.get("status").and_then(Value::as_str).unwrap_or("InProgress") {
+                    "Succeeded" => return Ok(()),
+                    s @ ("Failed" | "Canceled" | "Cancelled") => {
+                        let e = r.body.get("error");
+                        return Err(AzureError {
+                            status: r.status,
+                            code: e
+                                .and_then(|e| e.get("code"))
+                                .and_then(Value::as_str)
+                                .unwrap_or(s)
+                                .to_string(),
+                            message: e
+                                .and_then(|e| e.get("message"))
+                                .and_then(Value::as_str)
+                                .unwrap_or("the long-running operation did not succeed")
+                                .to_string(),
+                            resource: resource.to_string(),
+                            hint: hint_for("LroFailed", 500),
+                        }
+                        .into());
+                    }
+                    _ => {}
+                }
+            } else if r.status != 202 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Polls a resource with GET until `done` says its state is terminal; `failed` turns a terminal failure into an error.
+    pub async fn poll_resource(
+        &self,
+        api: Api,
+        url: &str,
+        done: impl Fn(&Value) -> Option<std::result::Result<(), String>>,
+    ) -> Result<Value> {
+        let started = tokio::time::Instant::now();
+        let mut polls = 0u32;
+        loop {
+            let body = self.send(api, Method::GET, url, None).await?.body;
+            match done(&body) {
+                Some(Ok(())) => return Ok(body),
+                Some(Err(state)) => {
+                    return Err(AzureError {
+                        status: 0,
+                        code: "ProvisioningFailed".into(),
+                        message: format!("provisioningState is {state}"),
+                        resource: describe(&Method::GET, url),
+                        hint: "look at the resource in the portal; delete it and re-run if it stays failed".into(),
+                    }
+                    .into())
+                }
+                None => {}
+            }
+            if started.elapsed() > self.retry.lro_timeout {
+                return Err(Error::Other(format!("{url} did not finish provisioning in time")));
+            }
+            polls += 1;
+            self.stats.polls.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(poll_interval(polls)).await;
+        }
+    }
+}
+
+/// Poll interval when Azure gives no Retry-After: quick at first, then every few seconds.
+fn poll_interval(poll: u32) -> Duration {
+    match poll {
+        0..=2 => Duration::from_millis(250),
+        3..=6 => Duration::from_secs(1),
+        _ => Duration::from_secs(5),
+    }
+}
+
+/// The error and its causes on one line (reqwest's Display alone hides the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,181 @@
+//! The state file: what setup made or reused, written atomically after every step, locked while a run holds it; never a secret value.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use fs2::FileExt;
+use serde::{Deserialize, Serialize};
+
+use crate::azure::roles::Role;
+use crate::error::{Error, Result};
+
+pub const FORMAT: &str = "keeper-azmon-state/1";
+
+/// One Azure or Entra resource the deployment uses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Resource {
+    pub id: String,
+    pub name: String,
+    /// True if this tool created it (teardown deletes only these).
+    pub created: bool,
+}
+
+/// A client secret's metadata; its value is never written here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SecretRecord {
+    pub key_id: String,
+    pub description: String,
+    pub end_date_time: String,
+    /// False until its value has been shown to the admin; an undelivered secret is replaced on the next run.
+    pub delivered: bool,
+}
+
+/// A role assignment the deployment needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RoleRecord {
+    pub id: String,
+    pub role: Role,
+    /// `workspace`, `dcr` or `dce`.
+    pub on: String,
+    pub created: bool,
+}
+
+/// What the Keeper Admin Console needs, minus the secret value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Outputs {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub endpoint_url: String,
+    pub logs_ingestion_endpoint: String,
+    pub dcr_immutable_id: String,
+    pub stream: String,
+    pub table: String,
+    pub workspace_customer_id: String,
+}
+
+/// The whole state of one deployment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct State {
+    pub format: String,
+    pub deployment: String,
+    pub cloud: String,
+    pub tenant_id: String,
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub location: String,
+    /// Keyed by kind: resource_group, application, service_principal, workspace, table, dce, dcr.
+    #[serde(default)]
+    pub resources: BTreeMap<String, Resource>,
+    #[serde(default)]
+    pub role_assignments: Vec<RoleRecord>,
+    #[serde(default)]
+    pub secret: Option<SecretRecord>,
+    /// Key ids of secrets replaced by `rotate-secret` and not removed yet.
+    #[serde(default)]
+    pub retired_secrets: Vec<String>,
+    /// Set just before addPassword: a secret created after this moment and not recorded is an orphan.
+    #[serde(default)]
+    pub secret_pending_since: Option<String>,
+    #[serde(default)]
+    pub outputs: Option<Outputs>,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// An open, locked state file.
+pub struct StateFile {
+    pub path: PathBuf,
+    pub state: State,
+    _lock: File,
+}
+
+fn state_err(path: &Path, what: impl Into<String>, hint: impl Into<String>) -> Error {
+    Error::State { path: path.display().to_string(), what: what.into(), hint: hint.into() }
+}
+
+impl StateFile {
+    /// Opens (or starts) the state file at `path` and takes its lock; a second run on it is refused.
+    pub fn open(path: &Path) -> Result<StateFile> {
+        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| state_err(path, format!("cannot open lock file: {e}"), "check the directory is writable"))?;
+        if lock.try_lock_exclusive().is_err() {
+            let mut holder = String::new();
+            let _ = lock.read_to_string(&mut holder);
+            return Err(state_err(
+                path,
+                format!("another keeper-azmon run holds it ({})", holder.trim()),
+                "wait for that run to finish; two runs on one deployment would create things twice",
+            ));
+        }
+        let _ = lock.set_len(0);
+        let _ = write!(lock, "pid {}", std::process::id());
+        let state = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let s: State = serde_json::from_str(&text).map_err(|e| {
+                    state_err(path, format!("is not a keeper-azmon state file: {e}"), "pass another --state path, or move this file away")
+                })?;
+                if s.format != FORMAT {
+                    return Err(state_err(path, format!("has format '{}', expected '{FORMAT}'", s.format), "pass another --state path"));
+                }
+                s
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State { format: FORMAT.into(), ..State::default() },
+            Err(e) => return Err(state_err(path, format!("cannot read: {e}"), "check permissions")),
+        };
+        Ok(StateFile { path: path.to_path_buf(), state, _lock: lock })
+    }
+
+    /// Writes the state atomically: a temporary file beside it, synced, then renamed over it.
+    pub fn save(&mut self) -> Result<()> {
+        self.state.updated_at = crate::output::now_rfc3339();
+        let text = serde_json::to_string_pretty(&self.state)
+            .map_err(|e| state_err(&self.path, format!("cannot serialize: {e}"), "report this bug"))?;
+        let tmp = PathBuf::from(format!("{}.tmp", self.path.display()));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|e| state_err(&self.path, format!("cannot write: {e}"), "check the directory is writable and has space"))
+    }
+
+    pub fn resource(&self, kind: &str) -> Option<&Resource> {
+        self.state.resources.get(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("s.json");
+        let mut a = StateFile::open(&p).expect("first open");
+        a.state.deployment = "d".into();
+        a.save().expect("save");
+        let err = StateFile::open(&p).err().expect("second open must fail").to_string();
+        assert!(err.contains("another keeper-azmon run holds it"), "{err}");
+        drop(a);
+        let b = StateFile::open(&p).expect("open after release");
+        assert_eq!(b.state.deployment, "d");
+    }
+
+    #[test]
+    fn foreign_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("s.json");
+        std::fs::write(&p, "{\"hello\": 1}").expect("write");
+        assert!(StateFile::open(&p).is_err());
+    }
+}
