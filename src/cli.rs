@@ -36,6 +36,8 @@ pub enum Command {
     Status(StatusArgs),
     /// A new client secret for the Admin Console; the old one is removed once the console has the new one.
     RotateSecret(RotateArgs),
+    /// Upload exported Keeper events (JSON array or JSON lines; files or stdin) to the DCR stream as the app.
+    Send(SendArgs),
     /// Delete what setup created, and only that (reused resources stay).
     Teardown(TeardownArgs),
     /// Run setup against the built-in Azure simulator (no Azure account needed), then send the guide's sample events.
@@ -164,8 +166,9 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// Where events go and as whom: the Admin Console values, from the state file or flags.
 #[derive(Debug, Args, Clone)]
-pub struct VerifyArgs {
+pub struct TargetArgs {
     #[command(flatten)]
     pub common: Common,
     /// Directory (tenant) id. Default: from the state file.
@@ -180,6 +183,12 @@ pub struct VerifyArgs {
     /// File holding the client secret value (else KEEPER_AZMON_CLIENT_SECRET).
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Workspace (customer) id for the read-back. Default: from the state file.
     #[arg(long)]
     pub workspace_id: Option<String>,
@@ -240,4 +249,30 @@ pub struct RotateArgs {
     /// Write the new secret's value to this file (mode 0600).
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
+}
+
+/// `--on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnError {
+    /// Report a malformed event with its line number and go on.
+    Skip,
+    /// Stop at the first malformed event.
+    Fail,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Input files (JSON array or JSON lines); none or `-` reads stdin.
+    pub inputs: Vec<PathBuf>,
+    /// What a malformed event does.
+    #[arg(long, value_enum, default_value = "skip")]
+    pub on_error: OnError,
+    /// Write events the API refused here (JSON lines), to send again later.
+    #[arg(long)]
+    pub failed_file: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
 }

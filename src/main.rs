@@ -6,6 +6,7 @@ mod cli;
 mod cloud;
 mod commands;
 mod error;
+mod events;
 mod ingest;
 mod names;
 mod output;
@@ -48,6 +49,7 @@ fn main() {
             Command::Teardown(args) => commands::teardown::execute(args).await,
             Command::Status(args) => commands::status::execute(args).await,
             Command::RotateSecret(args) => commands::rotate::execute(args).await,
+            Command::Send(args) => commands::send::execute(args).await,
             Command::Demo(args) => commands::demo::execute(args).await,
         }
     });

@@ -88,8 +88,9 @@ fn shared<T: Clone + Send + Sync + 'static>(f: impl std::future::Future<Output =
 /// Ensures the app registration: found (state, then name + tag) or created, then its identifier URI.
 async fn ensure_app(ctx: &Ctx, found: Option<Application>) -> Result<(Application, String)> {
     let i = &ctx.inputs;
+    // Every app this finds carries our deployment tag, so it is ours even when an earlier run made it.
     let (app, created) = match found {
-        Some(a) => (a, false),
+        Some(a) => (a, true),
         None => match graph::create_application(&ctx.rest, &i.app_name, &i.deployment).await {
             Ok(a) => (a, true),
             // The POST may have been applied although its answer was lost: look before creating again.
@@ -111,8 +112,9 @@ async fn ensure_app(ctx: &Ctx, found: Option<Application>) -> Result<(Applicatio
 }
 
 async fn ensure_sp(ctx: &Ctx, app: &Application, found: Option<ServicePrincipal>) -> Result<(ServicePrincipal, String)> {
+    // The service principal of our own app is ours too.
     let (sp, created) = match found {
-        Some(sp) => (sp, false),
+        Some(sp) => (sp, true),
         None => match graph::create_service_principal(&ctx.rest, &app.app_id, &ctx.inputs.deployment).await {
             Ok(sp) => (sp, true),
             Err(Error::Azure(e)) if e.status == 409 || e.status == 0 || e.status >= 500 => {
@@ -224,8 +226,13 @@ async fn ensure_role(ctx: &Ctx, scope: Scope, role: Role, principal: &str, found
     let i = &ctx.inputs;
     let scope_id = i.scope_id(scope);
     let name = plan::role_step(scope, role);
+    let ours = roles::assignment_name(&scope_id, role, principal);
     let (id, created) = match found {
-        Some(id) => (id, false),
+        // An assignment under the name this tool derives was made by this tool, perhaps by a run cut off after it.
+        Some(id) => {
+            let created = crate::azure::name_of(&id).eq_ignore_ascii_case(&ours);
+            (id, created)
+        }
         None => {
             let id = roles::create(&ctx.rest, &i.subscription, &scope_id, role, principal, ctx.replication_wait, || {
                 ctx.reporter.waiting(&name, "waiting for the new service principal to replicate")
@@ -302,11 +309,13 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
     if i.create_resource_group {
         let a = act(step::RESOURCE_GROUP);
         let (c, i) = (ctx.clone(), i.clone());
+        let rg_tagged = obs.resource_group.as_ref().is_some_and(|b| has_tag(b, &i.deployment));
         timed(&ctx, step::RESOURCE_GROUP, a, async move {
             if a == Action::Create {
                 providers::create_resource_group(&c.rest, &i.subscription, &i.resource_group, &i.location, tags(&i.deployment)).await?;
             }
-            c.record_resource(step::RESOURCE_GROUP, &i.rg_id(), &i.resource_group, a == Action::Create)?;
+            let ours = a == Action::Create || rg_tagged;
+            c.record_resource(step::RESOURCE_GROUP, &i.rg_id(), &i.resource_group, ours)?;
             Ok(((), i.rg_id()))
         })
         .await

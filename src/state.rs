@@ -133,6 +133,17 @@ impl StateFile {
         Ok(StateFile { path: path.to_path_buf(), state, _lock: lock })
     }
 
+    /// Reads a state file without locking it (verify and send only read the console values).
+    pub fn read(path: &Path) -> Result<State> {
+        let text = std::fs::read_to_string(path).map_err(|e| state_err(path, format!("cannot read: {e}"), "check the path"))?;
+        let s: State = serde_json::from_str(&text)
+            .map_err(|e| state_err(path, format!("is not a keeper-azmon state file: {e}"), "pass another --state path"))?;
+        if s.format != FORMAT {
+            return Err(state_err(path, format!("has format '{}', expected '{FORMAT}'", s.format), "pass another --state path"));
+        }
+        Ok(s)
+    }
+
     /// Writes the state atomically: a temporary file beside it, synced, then renamed over it.
     pub fn save(&mut self) -> Result<()> {
         self.state.updated_at = crate::output::now_rfc3339();

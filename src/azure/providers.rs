@@ -68,6 +68,13 @@ pub async fn create_resource_group(rest: &Rest, subscription: &str, name: &str, 
     Ok(arm_put(rest, &resource_group_id(subscription, name), RESOURCES_API, &body).await?.body)
 }
 
+/// Names of the resources left in a resource group.
+pub async fn resources_in_group(rest: &Rest, subscription: &str, name: &str) -> Result<Vec<String>> {
+    let url = rest.profile.arm_url(&format!("{}/resources?api-version={RESOURCES_API}", resource_group_id(subscription, name)));
+    let list = value_list(rest.send(Api::Arm, Method::GET, &url, None).await?.body);
+    Ok(list.iter().filter_map(|r| r.get("id")?.as_str().map(str::to_string)).collect())
+}
+
 pub async fn delete_resource_group(rest: &Rest, subscription: &str, name: &str) -> Result<bool> {
     super::arm_delete(rest, &resource_group_id(subscription, name), RESOURCES_API, "").await
 }

@@ -3,6 +3,7 @@
 pub mod cloud;
 pub mod demo;
 pub mod rotate;
+pub mod send;
 pub mod setup;
 pub mod status;
 pub mod teardown;

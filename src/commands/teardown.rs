@@ -50,7 +50,9 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
     }
     for kind in [step::SP, step::APP, step::RESOURCE_GROUP] {
         let Some(r) = s.resources.get(kind) else { continue };
-        if r.created {
+        if kind == step::RESOURCE_GROUP && keep_ws && s.resources.get(step::WORKSPACE).is_some_and(|w| w.created) {
+            kept.push(format!("{kind} {} (holds the kept workspace)", r.name));
+        } else if r.created {
             out.push(Deletion { step: kind.into(), resource: format!("{} ({})", r.name, r.id), id: r.id.clone() });
         } else {
             kept.push(format!("{kind} {} (reused, not ours)", r.name));
@@ -72,7 +74,17 @@ async fn delete_one(rest: &Rest, sf: &StateFile, d: &Deletion, force_ws: bool) -
         }
         step::SP => graph::delete_service_principal(rest, &d.id).await,
         step::APP => graph::delete_application(rest, &d.id).await,
-        step::RESOURCE_GROUP => providers::delete_resource_group(rest, &s.subscription_id, &s.resource_group).await,
+        step::RESOURCE_GROUP => {
+            // Ours, but something else may have moved in since: never delete a group that is not empty.
+            let left = providers::resources_in_group(rest, &s.subscription_id, &s.resource_group).await?;
+            if !left.is_empty() {
+                return Err(Error::input(
+                    format!("resource group {} still holds {} resource(s) this tool did not create: {}", s.resource_group, left.len(), left.join(", ")),
+                    "move or delete them, then re-run teardown; everything else is already gone",
+                ));
+            }
+            providers::delete_resource_group(rest, &s.subscription_id, &s.resource_group).await
+        }
         _ => roles::delete(rest, &d.id).await,
     }
 }

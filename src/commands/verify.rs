@@ -1,13 +1,17 @@
 //! `keeper-azmon verify`: proves the Admin Console values work as Keeper uses them: token as the app, events posted, rows found.
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
-use crate::cli::VerifyArgs;
+use crate::cli::{TargetArgs, VerifyArgs};
+use crate::cloud::CloudProfile;
 use crate::commands::setup::resolve_cloud;
 use crate::error::{Error, Result};
+use crate::ingest::{BatchError, Sender};
 use crate::output::Format;
 use crate::secret::SecretString;
 use crate::state::{Outputs, StateFile};
@@ -42,36 +46,29 @@ fn explain(stage: &str, e: &Error) -> Error {
     Error::Other(format!("verify failed at '{stage}': {what}.\n  cause: {text}\nhint: {hint}"))
 }
 
-pub async fn execute(args: VerifyArgs) -> Result<()> {
-    let from_state = if args.common.state.exists() && (args.client_id.is_none() || args.endpoint_url.is_none()) {
-        let sf = StateFile::open(&args.common.state)?;
-        let cloud = sf.state.cloud.clone();
-        Some((sf.state.outputs.clone().unwrap_or_default(), cloud))
+/// The Admin Console values (from the state file, overridden by flags), the secret and the cloud profile.
+pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, CloudProfile)> {
+    let (mut out, state_cloud) = if t.common.state.exists() {
+        let s = StateFile::read(&t.common.state)?;
+        (s.outputs.unwrap_or_default(), s.cloud)
     } else {
-        None
+        (Outputs::default(), String::new())
     };
-    let (mut out, state_cloud) = from_state.unwrap_or_else(|| (Outputs::default(), String::new()));
-    if let Some(t) = &args.tenant {
-        out.tenant_id = t.clone();
+    if let Some(v) = &t.tenant {
+        out.tenant_id = v.clone();
     }
-    if let Some(c) = &args.client_id {
-        out.client_id = c.clone();
+    if let Some(v) = &t.client_id {
+        out.client_id = v.clone();
     }
-    if let Some(u) = &args.endpoint_url {
-        out.endpoint_url = u.clone();
-    }
-    if let Some(w) = &args.workspace_id {
-        out.workspace_customer_id = w.clone();
-    }
-    if let Some(t) = &args.table {
-        out.table = crate::names::table(t)?;
+    if let Some(v) = &t.endpoint_url {
+        out.endpoint_url = v.clone();
     }
     for (v, flag) in [(&out.tenant_id, "--tenant"), (&out.client_id, "--client-id"), (&out.endpoint_url, "--endpoint-url")] {
         if v.is_empty() {
-            return Err(Error::input(format!("{flag} is required (no state file at {})", args.common.state.display()), format!("pass {flag} or --state")));
+            return Err(Error::input(format!("{flag} is required (no state file at {})", t.common.state.display()), format!("pass {flag} or --state")));
         }
     }
-    let secret = match (&args.secret_file, std::env::var("KEEPER_AZMON_CLIENT_SECRET").ok().filter(|s| !s.is_empty())) {
+    let secret = match (&t.secret_file, std::env::var("KEEPER_AZMON_CLIENT_SECRET").ok().filter(|s| !s.is_empty())) {
         (Some(f), _) => SecretString::new(
             std::fs::read_to_string(f)
                 .map_err(|e| Error::input(format!("cannot read --secret-file {}: {e}", f.display()), "check the path"))?
@@ -79,19 +76,28 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
                 .to_string(),
         ),
         (None, Some(s)) => SecretString::new(s),
-        (None, None) => {
-            return Err(Error::input("the client secret is required", "pass --secret-file FILE or set KEEPER_AZMON_CLIENT_SECRET"))
-        }
+        (None, None) => return Err(Error::input("the client secret is required", "pass --secret-file FILE or set KEEPER_AZMON_CLIENT_SECRET")),
     };
-    let cloud_arg = args.common.cloud.clone().or_else(|| (!state_cloud.is_empty()).then_some(state_cloud));
-    let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
+    let cloud_arg = t.common.cloud.clone().or_else(|| (!state_cloud.is_empty()).then_some(state_cloud));
+    let profile = resolve_cloud(cloud_arg.as_deref(), t.common.auth)?;
+    Ok((out, secret, profile))
+}
+
+pub async fn execute(args: VerifyArgs) -> Result<()> {
+    let (mut out, secret, profile) = console_values(&args.target).await?;
+    if let Some(w) = &args.workspace_id {
+        out.workspace_customer_id = w.clone();
+    }
+    if let Some(t) = &args.table {
+        out.table = crate::names::table(t)?;
+    }
     let http = crate::rest::http_client(&profile)?;
     let app = Auth::client_secret(&out.tenant_id, &out.client_id, secret, &profile, &http)?;
-    let human = args.common.output == Format::Human;
+    let human = args.target.common.output == Format::Human;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.timeout);
 
-    let token = app.token(&profile.monitor_audience).await.map_err(|e| explain("token", &e))?;
+    app.token(&profile.monitor_audience).await.map_err(|e| explain("token", &e))?;
     if human {
         eprintln!("  ✓ token for app {} with scope {}", out.client_id, crate::cloud::CloudProfile::scope(&profile.monitor_audience));
     }
@@ -104,18 +110,31 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             e["data"]["keeper_azmon_verify"] = json!(marker);
         }
     }
-    let body = serde_json::to_vec(&events).map_err(|e| Error::Other(e.to_string()))?;
-    let sent = events.as_array().map(Vec::len).unwrap_or(0);
+    let batch: Vec<Vec<u8>> = events
+        .as_array()
+        .map(|l| l.iter().filter_map(|e| serde_json::to_vec(e).ok()).collect())
+        .unwrap_or_default();
+    let sent = batch.len();
+    let app = Arc::new(app);
+    let sender = Sender {
+        http: http.clone(),
+        endpoint_url: out.endpoint_url.clone(),
+        auth: app.clone(),
+        audience: profile.monitor_audience.clone(),
+        max_attempts: 4,
+        requests: AtomicUsize::new(0),
+        retries: AtomicUsize::new(0),
+    };
     loop {
-        match crate::ingest::post_batch(&http, &out.endpoint_url, &token, &body).await {
+        match sender.send(batch.clone()).await {
             Ok(()) => break,
-            Err(e) if args.wait && e.to_string().contains("HTTP 403") && Instant::now() < deadline => {
+            Err(BatchError::Forbidden(e)) if args.wait && Instant::now() < deadline => {
                 if human {
-                    eprintln!("  … 403 from ingestion: waiting for the role assignment to take effect");
+                    eprintln!("  … {} from ingestion: waiting for the role assignment to take effect", e.status);
                 }
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            Err(e) => return Err(explain("post", &e)),
+            Err(BatchError::Forbidden(e)) | Err(BatchError::Rejected(e, _)) => return Err(explain("post", &e.into())),
         }
     }
     if human {
