@@ -99,37 +99,37 @@ pub struct SetupArgs {
     #[arg(long, env = "KEEPER_AZMON_LOCATION")]
     pub location: Option<String>,
 
-    /// Workspace: a name to create (or adopt), or the resource id of an existing workspace to reuse.
-    #[arg(long, env = "KEEPER_AZMON_WORKSPACE", default_value = "KeeperLogsWorkspace")]
-    pub workspace: String,
+    /// Workspace: a name to create (or adopt), or the resource id of an existing workspace to reuse. [default: KeeperLogsWorkspace]
+    #[arg(long, env = "KEEPER_AZMON_WORKSPACE")]
+    pub workspace: Option<String>,
 
-    /// App registration display name.
-    #[arg(long, env = "KEEPER_AZMON_APP_NAME", default_value = "KeeperLogging")]
-    pub app_name: String,
+    /// App registration display name. [default: KeeperLogging]
+    #[arg(long, env = "KEEPER_AZMON_APP_NAME")]
+    pub app_name: Option<String>,
 
-    /// Client secret description.
-    #[arg(long, env = "KEEPER_AZMON_SECRET_DESCRIPTION", default_value = "Keeper Azure Monitor Logs")]
-    pub secret_description: String,
+    /// Client secret description. [default: Keeper Azure Monitor Logs]
+    #[arg(long, env = "KEEPER_AZMON_SECRET_DESCRIPTION")]
+    pub secret_description: Option<String>,
 
-    /// Client secret lifetime in days (1-730).
-    #[arg(long, env = "KEEPER_AZMON_SECRET_EXPIRY_DAYS", default_value_t = 180)]
-    pub secret_expiry_days: i64,
+    /// Client secret lifetime in days (1-730). [default: 180]
+    #[arg(long, env = "KEEPER_AZMON_SECRET_EXPIRY_DAYS")]
+    pub secret_expiry_days: Option<i64>,
 
-    /// Custom table name; Azure appends _CL.
-    #[arg(long, env = "KEEPER_AZMON_TABLE", default_value = "KeeperLogs")]
-    pub table: String,
+    /// Custom table name; Azure appends _CL. [default: KeeperLogs]
+    #[arg(long, env = "KEEPER_AZMON_TABLE")]
+    pub table: Option<String>,
 
-    /// Data collection endpoint name.
-    #[arg(long, env = "KEEPER_AZMON_DCE_NAME", default_value = "KeeperLogsEndpoint")]
-    pub dce_name: String,
+    /// Data collection endpoint name. [default: KeeperLogsEndpoint]
+    #[arg(long, env = "KEEPER_AZMON_DCE_NAME")]
+    pub dce_name: Option<String>,
 
-    /// Data collection rule name.
-    #[arg(long, env = "KEEPER_AZMON_DCR_NAME", default_value = "KeeperDCR")]
-    pub dcr_name: String,
+    /// Data collection rule name. [default: KeeperDCR]
+    #[arg(long, env = "KEEPER_AZMON_DCR_NAME")]
+    pub dcr_name: Option<String>,
 
-    /// Role assignments: guide (the guide's six) or minimal (Monitoring Metrics Publisher on the DCR only).
-    #[arg(long, env = "KEEPER_AZMON_ROLES", value_enum, default_value = "guide")]
-    pub roles: RoleSet,
+    /// Role assignments: guide (the guide's six) or minimal (Monitoring Metrics Publisher on the DCR only). [default: guide]
+    #[arg(long, env = "KEEPER_AZMON_ROLES", value_enum)]
+    pub roles: Option<RoleSet>,
 
     /// Deployment name: the value of the keeper-azmon tag on everything created. Default: the resource group.
     #[arg(long, env = "KEEPER_AZMON_DEPLOYMENT")]
@@ -275,4 +275,15 @@ pub struct SendArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+}
+
+/// Defaults of `setup`: the guide's names.
+pub mod defaults {
+    pub const WORKSPACE: &str = "KeeperLogsWorkspace";
+    pub const APP_NAME: &str = "KeeperLogging";
+    pub const SECRET_DESCRIPTION: &str = "Keeper Azure Monitor Logs";
+    pub const SECRET_EXPIRY_DAYS: i64 = 180;
+    pub const TABLE: &str = "KeeperLogs";
+    pub const DCE_NAME: &str = "KeeperLogsEndpoint";
+    pub const DCR_NAME: &str = "KeeperDCR";
 }

@@ -49,6 +49,8 @@ pub enum Error {
     },
     #[error("{0} problem(s) found\nhint: re-run `keeper-azmon setup` with the same inputs to repair drifted or missing resources")]
     Unhealthy(usize),
+    #[error("interrupted: the steps in flight finished and are recorded in the state file\nhint: re-run the same command to resume where this one stopped")]
+    Interrupted,
     #[error("{0}")]
     Other(String),
 }
@@ -85,6 +87,7 @@ impl Error {
             Error::Input { .. } => 2,
             Error::Auth { .. } => 3,
             Error::Unhealthy(_) => 4,
+            Error::Interrupted => 130,
             Error::Step { source, .. } => source.exit_code(),
             _ => 1,
         }

@@ -15,6 +15,7 @@ mod rest;
 mod run;
 mod secret;
 mod state;
+mod wizard;
 
 use clap::Parser;
 

@@ -54,6 +54,63 @@ impl Reporter for Progress {
     }
 }
 
+/// Progress on a terminal: a spinner per running step (side by side when steps run side by side), turning into
+/// a check mark with the resource and seconds, or a cross with the error.
+pub struct Spinners {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl Spinners {
+    pub fn new() -> Self {
+        Spinners { multi: indicatif::MultiProgress::new(), bars: std::sync::Mutex::new(std::collections::HashMap::new()) }
+    }
+
+    fn bar(&self, step: &str) -> Option<indicatif::ProgressBar> {
+        self.bars.lock().ok().and_then(|b| b.get(step).cloned())
+    }
+}
+
+impl Default for Spinners {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reporter for Spinners {
+    fn started(&self, step: &str) {
+        let pb = self.multi.add(indicatif::ProgressBar::new_spinner());
+        pb.set_style(indicatif::ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        pb.set_message(step.to_string());
+        pb.enable_steady_tick(Duration::from_millis(100));
+        if let Ok(mut b) = self.bars.lock() {
+            b.insert(step.to_string(), pb);
+        }
+    }
+    fn waiting(&self, step: &str, why: &str) {
+        if let Some(pb) = self.bar(step) {
+            pb.set_message(format!("{step}: {why}"));
+        }
+    }
+    fn finished(&self, step: &str, action: Action, resource: &str, took: Duration) {
+        if let Some(pb) = self.bar(step) {
+            let verb = match action {
+                Action::Create => "created",
+                Action::Update => "updated",
+                Action::Reuse => "ok",
+            };
+            pb.set_style(indicatif::ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+            pb.finish_with_message(format!("{} {step:<40} {verb:<8} {resource} ({:.1}s)", console::style("✓").green(), took.as_secs_f64()));
+        }
+    }
+    fn failed(&self, step: &str, error: &Error) {
+        if let Some(pb) = self.bar(step) {
+            pb.set_style(indicatif::ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+            pb.finish_with_message(format!("{} {step}: {error}", console::style("✗").red()));
+        }
+    }
+}
+
 /// The plan as a table of lines.
 pub fn plan_lines(plan: &Plan) -> String {
     let mut s = String::new();

@@ -41,6 +41,8 @@ pub struct Ctx {
     pub reporter: Arc<dyn Reporter>,
     /// How long role assignments wait for a new service principal to replicate.
     pub replication_wait: Duration,
+    /// Set by Ctrl-C: steps not yet started do not start; the ones in flight finish and are recorded.
+    pub cancelled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ctx {
@@ -66,6 +68,9 @@ impl Ctx {
 
 /// Runs one step with progress reporting and the step name on its error.
 async fn timed<T>(ctx: &Ctx, name: &str, action: Action, f: impl std::future::Future<Output = Result<(T, String)>>) -> std::result::Result<T, SharedErr> {
+    if ctx.cancelled.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(Arc::new(Error::Interrupted));
+    }
     let t0 = Instant::now();
     ctx.reporter.started(name);
     match f.await {

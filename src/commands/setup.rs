@@ -1,6 +1,5 @@
 //! `keeper-azmon setup`: resolve and check the inputs, preflight, plan, confirm, run, print the console values.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,15 +8,17 @@ use serde_json::{json, Value};
 
 use crate::auth::{Auth, AuthMode};
 use crate::azure::providers;
-use crate::cli::SetupArgs;
+use crate::cli::{defaults, SetupArgs};
 use crate::cloud::{self, CloudProfile};
 use crate::error::{Error, Result};
 use crate::names;
-use crate::output::{self, Format, Progress, SecretDelivery};
-use crate::plan::{self, Inputs, WorkspaceChoice};
+use crate::output::{self, Format, Progress, SecretDelivery, Spinners};
+use std::io::IsTerminal;
+use crate::plan::{self, Inputs, RoleSet, WorkspaceChoice};
 use crate::rest::{self, Rest};
 use crate::run::{self, Ctx};
 use crate::state::StateFile;
+use crate::wizard;
 
 fn missing(flag: &str, env: &str) -> Error {
     Error::input(format!("{flag} is required"), format!("pass {flag} or set {env}"))
@@ -65,8 +66,15 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
     let resource_group = args.resource_group.clone().ok_or_else(|| missing("--resource-group", "KEEPER_AZMON_RESOURCE_GROUP"))?;
     names::resource_group(&resource_group)?;
     let location = args.location.clone().ok_or_else(|| missing("--location", "KEEPER_AZMON_LOCATION"))?.to_ascii_lowercase();
-    let workspace = if args.workspace.starts_with("/subscriptions/") {
-        let parts: Vec<&str> = args.workspace.split('/').collect();
+    let ws_arg = args.workspace.clone().unwrap_or_else(|| defaults::WORKSPACE.into());
+    let app_name = args.app_name.clone().unwrap_or_else(|| defaults::APP_NAME.into());
+    let secret_description = args.secret_description.clone().unwrap_or_else(|| defaults::SECRET_DESCRIPTION.into());
+    let secret_days = args.secret_expiry_days.unwrap_or(defaults::SECRET_EXPIRY_DAYS);
+    let table_arg = args.table.clone().unwrap_or_else(|| defaults::TABLE.into());
+    let dce_name = args.dce_name.clone().unwrap_or_else(|| defaults::DCE_NAME.into());
+    let dcr_name = args.dcr_name.clone().unwrap_or_else(|| defaults::DCR_NAME.into());
+    let workspace = if ws_arg.starts_with("/subscriptions/") {
+        let parts: Vec<&str> = ws_arg.split('/').collect();
         let ok = parts.len() == 9
             && parts[3].eq_ignore_ascii_case("resourceGroups")
             && parts[5].eq_ignore_ascii_case("providers")
@@ -74,7 +82,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
             && parts[7].eq_ignore_ascii_case("workspaces");
         if !ok {
             return Err(Error::input(
-                format!("--workspace '{}' is not a workspace resource id", args.workspace),
+                format!("--workspace '{ws_arg}' is not a workspace resource id"),
                 "use /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>, or a plain name to create",
             ));
         }
@@ -84,22 +92,22 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
                 "reuse a workspace of the same subscription, or pass a name to create one",
             ));
         }
-        WorkspaceChoice::Existing(args.workspace.clone())
+        WorkspaceChoice::Existing(ws_arg.clone())
     } else {
-        names::workspace(&args.workspace)?;
-        WorkspaceChoice::Name(args.workspace.clone())
+        names::workspace(&ws_arg)?;
+        WorkspaceChoice::Name(ws_arg.clone())
     };
-    names::app_display_name(&args.app_name)?;
-    let table = names::table(&args.table)?;
-    names::dce(&args.dce_name)?;
-    names::dcr(&args.dcr_name)?;
-    if !(1..=730).contains(&args.secret_expiry_days) {
+    names::app_display_name(&app_name)?;
+    let table = names::table(&table_arg)?;
+    names::dce(&dce_name)?;
+    names::dcr(&dcr_name)?;
+    if !(1..=730).contains(&secret_days) {
         return Err(Error::input(
-            format!("--secret-expiry-days {} is out of range", args.secret_expiry_days),
+            format!("--secret-expiry-days {secret_days} is out of range"),
             "choose 1 to 730 days (Microsoft recommends less than 12 months)",
         ));
     }
-    if args.secret_description.trim().is_empty() || args.secret_description.len() > 100 {
+    if secret_description.trim().is_empty() || secret_description.len() > 100 {
         return Err(Error::input("--secret-description must be 1-100 characters", "choose a short description"));
     }
     let deployment = args.deployment.clone().unwrap_or_else(|| resource_group.clone());
@@ -112,13 +120,13 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         create_resource_group: args.create_resource_group,
         location,
         workspace,
-        app_name: args.app_name.clone(),
-        secret_description: args.secret_description.clone(),
-        secret_days: args.secret_expiry_days as u32,
+        app_name,
+        secret_description,
+        secret_days: secret_days as u32,
         table,
-        dce_name: args.dce_name.clone(),
-        dcr_name: args.dcr_name.clone(),
-        roles: args.roles,
+        dce_name,
+        dcr_name,
+        roles: args.roles.unwrap_or(RoleSet::Guide),
         deployment,
     })
 }
@@ -195,25 +203,31 @@ fn check_state(sf: &mut StateFile, inputs: &Inputs) -> Result<()> {
     Ok(())
 }
 
-fn confirm(prompt: &str) -> Result<bool> {
-    eprint!("{prompt} [y/N] ");
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| Error::Other(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
 /// Runs `setup`. `auth` overrides the operator credential (the demo passes the simulator's).
-pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
+pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
+    let human = args.common.output == Format::Human;
+    let ask = human && !args.dry_run && wizard::interactive();
+    if ask && args.common.cloud.is_none() {
+        args.common.cloud = Some(wizard::ask_cloud()?);
+    }
     let profile = resolve_cloud(args.common.cloud.as_deref(), args.common.auth)?;
     let cloud_label = args.common.cloud.clone().unwrap_or_else(|| profile.name.clone());
-    let mut inputs = validate(&args, &cloud_label)?;
+    if !ask {
+        // Without a person to ask, bad or missing input stops here, before any request.
+        validate(&args, &cloud_label)?;
+    }
     let http = rest::http_client(&profile)?;
     let auth = match auth {
         Some(a) => a,
         None => Auth::operator(args.common.auth, &profile, &http)?,
     };
-    let human = args.common.output == Format::Human;
     let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
+    if ask {
+        rest.auth.token(&profile.resource_manager_audience).await?;
+        eprintln!("Signed in to {} as {}", profile.name, rest.auth.description);
+        wizard::fill(&mut args, &rest).await?;
+    }
+    let mut inputs = validate(&args, &cloud_label)?;
     let mut sf = StateFile::open(&args.common.state)?;
     check_state(&mut sf, &inputs)?;
     if human {
@@ -240,10 +254,10 @@ pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         eprint!("{}", output::plan_lines(&the_plan));
     }
     if !args.yes && !the_plan.is_noop() {
-        if !std::io::stdin().is_terminal() {
+        if !ask {
             return Err(Error::input("setup needs confirmation to apply the plan", "pass --yes (or set KEEPER_AZMON_YES=true) to apply without asking"));
         }
-        if !confirm("Apply this plan?")? {
+        if !wizard::confirm_apply()? {
             return Err(Error::input("cancelled: nothing was changed", "re-run and answer y to apply"));
         }
     }
@@ -258,11 +272,25 @@ pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     }
     sf.save()?;
     let state_path = sf.path.clone();
+    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let cancelled = cancelled.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nCtrl-C: stopping after the steps in flight (press again to quit at once)");
+                cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+    }
     let ctx = Arc::new(Ctx {
+        cancelled,
         rest: rest.clone(),
         inputs,
         state: Mutex::new(sf),
-        reporter: Arc::new(Progress { quiet: !human }),
+        reporter: if human && std::io::stderr().is_terminal() { Arc::new(Spinners::new()) } else { Arc::new(Progress { quiet: !human }) },
         replication_wait: Duration::from_secs(args.replication_wait),
     });
     let outcome = run::run(ctx.clone(), the_plan.clone()).await?;
