@@ -7,9 +7,9 @@ use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, Transport};
 use azure_identity::{
-    AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
-    ManagedIdentityCredential, ManagedIdentityCredentialOptions, WorkloadIdentityCredential,
-    WorkloadIdentityCredentialOptions,
+    AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
@@ -43,7 +43,9 @@ pub struct Auth {
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth").field("description", &self.description).finish_non_exhaustive()
+        f.debug_struct("Auth")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,12 +64,19 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 fn auth_err(what: impl Into<String>, hint: impl Into<String>) -> Error {
-    Error::Auth { what: what.into(), hint: hint.into() }
+    Error::Auth {
+        what: what.into(),
+        hint: hint.into(),
+    }
 }
 
 impl Auth {
     /// Builds the operator credential for `mode` against the profile's authority.
-    pub fn operator(mode: AuthMode, profile: &CloudProfile, http: &reqwest::Client) -> Result<Auth> {
+    pub fn operator(
+        mode: AuthMode,
+        profile: &CloudProfile,
+        http: &reqwest::Client,
+    ) -> Result<Auth> {
         let mode = match mode {
             AuthMode::Auto => {
                 if env_var("AZURE_CLIENT_SECRET").is_some() {
@@ -92,32 +101,68 @@ impl Auth {
                         "set all three, or use --auth cli after `az login`",
                     ));
                 };
-                return Auth::client_secret(&tenant, &client, SecretString::new(secret), profile, http)
-                    .map(|a| Auth { description: format!("service principal {client} (env)"), ..a });
+                return Auth::client_secret(
+                    &tenant,
+                    &client,
+                    SecretString::new(secret),
+                    profile,
+                    http,
+                )
+                .map(|a| Auth {
+                    description: format!("service principal {client} (env)"),
+                    ..a
+                });
             }
             AuthMode::Workload => {
                 let c = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                    credential_options: ClientAssertionCredentialOptions { client_options: opts },
+                    credential_options: ClientAssertionCredentialOptions {
+                        client_options: opts,
+                    },
                     ..Default::default()
                 }))
-                .map_err(|e| auth_err(format!("workload identity: {e}"), "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE"))?;
-                (c, format!("workload identity {}", env_var("AZURE_CLIENT_ID").unwrap_or_default()))
+                .map_err(|e| {
+                    auth_err(
+                        format!("workload identity: {e}"),
+                        "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE",
+                    )
+                })?;
+                (
+                    c,
+                    format!(
+                        "workload identity {}",
+                        env_var("AZURE_CLIENT_ID").unwrap_or_default()
+                    ),
+                )
             }
             AuthMode::Msi => {
                 let c = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-                    user_assigned_id: env_var("AZURE_CLIENT_ID").map(azure_identity::UserAssignedId::ClientId),
+                    user_assigned_id: env_var("AZURE_CLIENT_ID")
+                        .map(azure_identity::UserAssignedId::ClientId),
                     client_options: opts,
                 }))
-                .map_err(|e| auth_err(format!("managed identity: {e}"), "run on an Azure resource with a managed identity"))?;
+                .map_err(|e| {
+                    auth_err(
+                        format!("managed identity: {e}"),
+                        "run on an Azure resource with a managed identity",
+                    )
+                })?;
                 (c, "managed identity".to_string())
             }
             AuthMode::Cli | AuthMode::Auto => {
-                let c = AzureCliCredential::new(None)
-                    .map_err(|e| auth_err(format!("Azure CLI: {e}"), "install the Azure CLI and run `az login`"))?;
+                let c = AzureCliCredential::new(None).map_err(|e| {
+                    auth_err(
+                        format!("Azure CLI: {e}"),
+                        "install the Azure CLI and run `az login`",
+                    )
+                })?;
                 (c, "Azure CLI login".to_string())
             }
         };
-        Ok(Auth { credential, description, cache: Mutex::new(HashMap::new()) })
+        Ok(Auth {
+            credential,
+            description,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// A client-secret credential (the operator's from env, or the new app's in verify).
@@ -132,9 +177,16 @@ impl Auth {
             tenant,
             client_id.to_string(),
             Secret::new(secret.expose().to_string()),
-            Some(ClientSecretCredentialOptions { client_options: client_options(profile, http) }),
+            Some(ClientSecretCredentialOptions {
+                client_options: client_options(profile, http),
+            }),
         )
-        .map_err(|e| auth_err(format!("client secret credential: {e}"), "check the tenant id and client id"))?;
+        .map_err(|e| {
+            auth_err(
+                format!("client secret credential: {e}"),
+                "check the tenant id and client id",
+            )
+        })?;
         Ok(Auth {
             credential: c,
             description: format!("service principal {client_id}"),

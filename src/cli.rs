@@ -70,7 +70,11 @@ pub struct Common {
     pub output: Format,
 
     /// State file: what this deployment made, never a secret value.
-    #[arg(long, env = "KEEPER_AZMON_STATE", default_value = "keeper-azmon.state.json")]
+    #[arg(
+        long,
+        env = "KEEPER_AZMON_STATE",
+        default_value = "keeper-azmon.state.json"
+    )]
     pub state: PathBuf,
 }
 

@@ -159,8 +159,12 @@ impl CloudProfile {
                 ),
             ));
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::input(format!("cannot read cloud profile {arg}: {e}"), "check the path"))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::input(
+                format!("cannot read cloud profile {arg}: {e}"),
+                "check the path",
+            )
+        })?;
         let mut p: CloudProfile = serde_json::from_str(&text).map_err(|e| {
             Error::input(
                 format!("cloud profile {arg} is not valid: {e}"),
@@ -198,13 +202,19 @@ impl CloudProfile {
         for (key, value) in fields {
             let url = url::Url::parse(value).map_err(|e| {
                 Error::input(
-                    format!("cloud profile '{}': {key} = '{value}' is not a URL ({e})", self.name),
+                    format!(
+                        "cloud profile '{}': {key} = '{value}' is not a URL ({e})",
+                        self.name
+                    ),
                     "every endpoint and audience is an absolute https:// URL",
                 )
             })?;
             if url.scheme() != "https" {
                 return Err(Error::input(
-                    format!("cloud profile '{}': {key} = '{value}' is not https", self.name),
+                    format!(
+                        "cloud profile '{}': {key} = '{value}' is not https",
+                        self.name
+                    ),
                     "Azure credentials are only sent over https; use an https:// URL",
                 ));
             }
@@ -219,7 +229,11 @@ impl CloudProfile {
 
     /// ARM URL for a path that starts with `/`.
     pub fn arm_url(&self, path: &str) -> String {
-        format!("{}{}", self.resource_manager_endpoint.trim_end_matches('/'), path)
+        format!(
+            "{}{}",
+            self.resource_manager_endpoint.trim_end_matches('/'),
+            path
+        )
     }
 
     /// Graph v1.0 URL for a path that starts with `/`.
@@ -246,8 +260,14 @@ mod tests {
             let p = builtin(name).expect("builtin");
             p.validate().expect("valid");
         }
-        assert_eq!(builtin("usgov").map(|p| p.monitor_audience), Some("https://monitor.azure.us".into()));
-        assert_eq!(CloudProfile::scope("https://management.core.windows.net/"), "https://management.core.windows.net/.default");
+        assert_eq!(
+            builtin("usgov").map(|p| p.monitor_audience),
+            Some("https://monitor.azure.us".into())
+        );
+        assert_eq!(
+            CloudProfile::scope("https://management.core.windows.net/"),
+            "https://management.core.windows.net/.default"
+        );
     }
 
     #[test]

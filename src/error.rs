@@ -40,7 +40,11 @@ pub enum Error {
     #[error("sign-in failed: {what}\nhint: {hint}")]
     Auth { what: String, hint: String },
     #[error("state file {path}: {what}\nhint: {hint}")]
-    State { path: String, what: String, hint: String },
+    State {
+        path: String,
+        what: String,
+        hint: String,
+    },
     #[error("step '{step}' failed: {source}")]
     Step {
         step: String,
@@ -61,14 +65,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Bad input from the user: what is wrong and how to fix it.
     pub fn input(what: impl Into<String>, hint: impl Into<String>) -> Error {
-        Error::Input { what: what.into(), hint: hint.into() }
+        Error::Input {
+            what: what.into(),
+            hint: hint.into(),
+        }
     }
 
     /// Wraps an error with the plan step it happened in.
     pub fn in_step(self, step: &str) -> Error {
         match self {
             e @ Error::Step { .. } => e,
-            e => Error::Step { step: step.to_string(), source: Box::new(e) },
+            e => Error::Step {
+                step: step.to_string(),
+                source: Box::new(e),
+            },
         }
     }
 

@@ -36,7 +36,13 @@ enum Mode {
 
 impl<R: BufRead> EventReader<R> {
     pub fn new(input: R) -> Self {
-        EventReader { input, line: 1, mode: Mode::Unknown, done: false, scan: Scan::default() }
+        EventReader {
+            input,
+            line: 1,
+            mode: Mode::Unknown,
+            done: false,
+            scan: Scan::default(),
+        }
     }
 
     fn byte(&mut self) -> std::io::Result<Option<u8>> {
@@ -54,7 +60,9 @@ impl<R: BufRead> EventReader<R> {
     fn peek_nonspace(&mut self) -> std::io::Result<Option<u8>> {
         loop {
             let buf = self.input.fill_buf()?;
-            let Some(&b) = buf.first() else { return Ok(None) };
+            let Some(&b) = buf.first() else {
+                return Ok(None);
+            };
             if b.is_ascii_whitespace() {
                 self.byte()?;
             } else {
@@ -79,7 +87,10 @@ impl<R: BufRead> EventReader<R> {
             let buf = self.input.fill_buf()?;
             if buf.is_empty() {
                 self.done = true;
-                return Ok(Some(RawEvent { line: start_line, parsed: Err("the array is not closed".into()) }));
+                return Ok(Some(RawEvent {
+                    line: start_line,
+                    parsed: Err("the array is not closed".into()),
+                }));
             }
             let mut end = None;
             for (i, &b) in buf.iter().enumerate() {
@@ -124,7 +135,10 @@ impl<R: BufRead> EventReader<R> {
             }
         }
         let parsed = parse_event(&text);
-        Ok(Some(RawEvent { line: start_line, parsed }))
+        Ok(Some(RawEvent {
+            line: start_line,
+            parsed,
+        }))
     }
 
     fn next_line(&mut self) -> std::io::Result<Option<RawEvent>> {
@@ -176,7 +190,11 @@ impl<R: BufRead> Iterator for EventReader<R> {
                 Err(e) => return Some(Err(e)),
             }
         }
-        let r = if self.mode == Mode::Array { self.next_array_element() } else { self.next_line() };
+        let r = if self.mode == Mode::Array {
+            self.next_array_element()
+        } else {
+            self.next_line()
+        };
         r.transpose()
     }
 }
@@ -208,7 +226,10 @@ mod tests {
         let got = read("[\n {\"a\": \"x,]}\", \"d\": {\"k\": [1,2]}},\n {\"a\": 2}\n]\n");
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, 2);
-        assert_eq!(got[0].1.as_ref().ok().and_then(|v| v["a"].as_str()), Some("x,]}"));
+        assert_eq!(
+            got[0].1.as_ref().ok().and_then(|v| v["a"].as_str()),
+            Some("x,]}")
+        );
         assert_eq!(got[1].0, 3);
     }
 

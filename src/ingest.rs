@@ -34,14 +34,30 @@ pub struct PostError {
 }
 
 /// Posts one batch (a JSON array already serialized) gzip-compressed to the Endpoint URL, once.
-pub async fn post_once(http: &reqwest::Client, endpoint_url: &str, token: &SecretString, json_array: &[u8]) -> Result<(), PostError> {
+pub async fn post_once(
+    http: &reqwest::Client,
+    endpoint_url: &str,
+    token: &SecretString,
+    json_array: &[u8],
+) -> Result<(), PostError> {
     let resource = describe(&reqwest::Method::POST, endpoint_url);
     let fail = |code: &str, message: String| PostError {
-        error: AzureError { status: 0, code: code.into(), message, resource: resource.clone(), hint: "check the Endpoint URL's host (the DCE logs ingestion endpoint) and the network".into() },
+        error: AzureError {
+            status: 0,
+            code: code.into(),
+            message,
+            resource: resource.clone(),
+            hint: "check the Endpoint URL's host (the DCE logs ingestion endpoint) and the network"
+                .into(),
+        },
         retry_after: None,
     };
-    let mut gz = GzEncoder::new(Vec::with_capacity(json_array.len() / 4 + 64), Compression::fast());
-    gz.write_all(json_array).map_err(|e| fail("Gzip", e.to_string()))?;
+    let mut gz = GzEncoder::new(
+        Vec::with_capacity(json_array.len() / 4 + 64),
+        Compression::fast(),
+    );
+    gz.write_all(json_array)
+        .map_err(|e| fail("Gzip", e.to_string()))?;
     let body = gz.finish().map_err(|e| fail("Gzip", e.to_string()))?;
     let resp = http
         .post(endpoint_url)
@@ -51,7 +67,16 @@ pub async fn post_once(http: &reqwest::Client, endpoint_url: &str, token: &Secre
         .body(body)
         .send()
         .await
-        .map_err(|e| fail(if e.is_timeout() { "Timeout" } else { "ConnectionError" }, e.to_string()))?;
+        .map_err(|e| {
+            fail(
+                if e.is_timeout() {
+                    "Timeout"
+                } else {
+                    "ConnectionError"
+                },
+                e.to_string(),
+            )
+        })?;
     let status = resp.status().as_u16();
     if status < 300 {
         return Ok(());
@@ -64,12 +89,22 @@ pub async fn post_once(http: &reqwest::Client, endpoint_url: &str, token: &Secre
         .map(Duration::from_secs);
     let text = resp.text().await.unwrap_or_default();
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Err(PostError { error: azure_error(status, &body, resource), retry_after })
+    Err(PostError {
+        error: azure_error(status, &body, resource),
+        retry_after,
+    })
 }
 
 /// Posts one batch, as [`post_once`], with an error for the caller.
-pub async fn post_batch(http: &reqwest::Client, endpoint_url: &str, token: &SecretString, json_array: &[u8]) -> Result<()> {
-    post_once(http, endpoint_url, token, json_array).await.map_err(|e| e.error.into())
+pub async fn post_batch(
+    http: &reqwest::Client,
+    endpoint_url: &str,
+    token: &SecretString,
+    json_array: &[u8],
+) -> Result<()> {
+    post_once(http, endpoint_url, token, json_array)
+        .await
+        .map_err(|e| e.error.into())
 }
 
 /// Joins serialized events into one JSON array.
@@ -118,7 +153,13 @@ impl Sender {
                 let token = match self.auth.token(&self.audience).await {
                     Ok(t) => t,
                     Err(e) => {
-                        let err = AzureError { status: 0, code: "TokenFailed".into(), message: e.to_string(), resource: "token".into(), hint: String::new() };
+                        let err = AzureError {
+                            status: 0,
+                            code: "TokenFailed".into(),
+                            message: e.to_string(),
+                            resource: "token".into(),
+                            hint: String::new(),
+                        };
                         return Err(BatchError::Forbidden(err));
                     }
                 };
@@ -164,7 +205,13 @@ pub async fn query(
         .json(&json!({ "query": kql }))
         .send()
         .await
-        .map_err(|e| AzureError { status: 0, code: "ConnectionError".into(), message: e.to_string(), resource: resource.clone(), hint: String::new() })?;
+        .map_err(|e| AzureError {
+            status: 0,
+            code: "ConnectionError".into(),
+            message: e.to_string(),
+            resource: resource.clone(),
+            hint: String::new(),
+        })?;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     if status >= 300 {
@@ -174,9 +221,17 @@ pub async fn query(
     let cols: Vec<String> = table
         .get("columns")
         .and_then(Value::as_array)
-        .map(|c| c.iter().filter_map(|c| c.get("name")?.as_str().map(str::to_string)).collect())
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c.get("name")?.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
-    let rows = table.get("rows").and_then(Value::as_array).cloned().unwrap_or_default();
+    let rows = table
+        .get("rows")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     Ok(rows
         .into_iter()
         .map(|r| {

@@ -29,13 +29,20 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEPER_AZMON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -45,7 +52,9 @@ fn main() {
     let result = rt.block_on(async {
         match cli.command {
             Command::Setup(args) => commands::setup::execute(args, None).await,
-            Command::Cloud { command: CloudCommand::Show { name } } => commands::cloud::show(&name),
+            Command::Cloud {
+                command: CloudCommand::Show { name },
+            } => commands::cloud::show(&name),
             Command::Verify(args) => commands::verify::execute(args).await,
             Command::Teardown(args) => commands::teardown::execute(args).await,
             Command::Status(args) => commands::status::execute(args).await,

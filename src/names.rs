@@ -3,16 +3,22 @@
 use crate::error::{Error, Result};
 
 fn refuse(flag: &str, value: &str, rule: &str) -> Error {
-    Error::input(format!("{flag} '{value}' is not a valid name: {rule}"), format!("choose another {flag}"))
+    Error::input(
+        format!("{flag} '{value}' is not a valid name: {rule}"),
+        format!("choose another {flag}"),
+    )
 }
 
 fn chars_ok(value: &str, extra: &[char]) -> bool {
-    value.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
 }
 
 /// Resource group: 1–90 characters, alphanumerics, underscores, hyphens, periods and parentheses, not ending in a period.
 pub fn resource_group(v: &str) -> Result<()> {
-    if v.is_empty() || v.len() > 90 || !chars_ok(v, &['_', '-', '.', '(', ')']) || v.ends_with('.') {
+    if v.is_empty() || v.len() > 90 || !chars_ok(v, &['_', '-', '.', '(', ')']) || v.ends_with('.')
+    {
         return Err(refuse(
             "--resource-group",
             v,
@@ -27,7 +33,11 @@ pub fn workspace(v: &str) -> Result<()> {
     let ends_ok = v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && v.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     if v.len() < 4 || v.len() > 63 || !chars_ok(v, &['-']) || !ends_ok {
-        return Err(refuse("--workspace", v, "4-63 letters, digits or '-', starting and ending with a letter or digit"));
+        return Err(refuse(
+            "--workspace",
+            v,
+            "4-63 letters, digits or '-', starting and ending with a letter or digit",
+        ));
     }
     Ok(())
 }
@@ -37,7 +47,11 @@ pub fn dce(v: &str) -> Result<()> {
     let ends_ok = v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && v.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     if v.len() < 3 || v.len() > 44 || !chars_ok(v, &['-']) || !ends_ok {
-        return Err(refuse("--dce-name", v, "3-44 letters, digits or '-', starting and ending with a letter or digit"));
+        return Err(refuse(
+            "--dce-name",
+            v,
+            "3-44 letters, digits or '-', starting and ending with a letter or digit",
+        ));
     }
     Ok(())
 }
@@ -45,7 +59,11 @@ pub fn dce(v: &str) -> Result<()> {
 /// Data collection rule: 1–64 characters, alphanumerics, '_', '-' and '.', not ending in '.'.
 pub fn dcr(v: &str) -> Result<()> {
     if v.is_empty() || v.len() > 64 || !chars_ok(v, &['_', '-', '.']) || v.ends_with('.') {
-        return Err(refuse("--dcr-name", v, "1-64 letters, digits, '_', '-' or '.', not ending in '.'"));
+        return Err(refuse(
+            "--dcr-name",
+            v,
+            "1-64 letters, digits, '_', '-' or '.', not ending in '.'",
+        ));
     }
     Ok(())
 }
@@ -56,7 +74,11 @@ pub fn table(v: &str) -> Result<String> {
     let base = v.strip_suffix("_CL").unwrap_or(v);
     let first_ok = base.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     if base.is_empty() || !first_ok || !chars_ok(base, &['_']) || base.len() + 3 > 63 {
-        return Err(refuse("--table", v, "a letter, then letters, digits or '_', at most 60 characters before _CL"));
+        return Err(refuse(
+            "--table",
+            v,
+            "a letter, then letters, digits or '_', at most 60 characters before _CL",
+        ));
     }
     Ok(format!("{base}_CL"))
 }
@@ -71,15 +93,22 @@ pub fn app_display_name(v: &str) -> Result<()> {
 
 /// A GUID such as a tenant or subscription id.
 pub fn guid(flag: &str, v: &str) -> Result<()> {
-    uuid::Uuid::parse_str(v)
-        .map(|_| ())
-        .map_err(|_| Error::input(format!("{flag} '{v}' is not a GUID"), format!("{flag} takes an id like 00000000-0000-0000-0000-000000000000")))
+    uuid::Uuid::parse_str(v).map(|_| ()).map_err(|_| {
+        Error::input(
+            format!("{flag} '{v}' is not a GUID"),
+            format!("{flag} takes an id like 00000000-0000-0000-0000-000000000000"),
+        )
+    })
 }
 
 /// Deployment name (the tag value): 1–64 letters, digits, '-', '_' or '.'.
 pub fn deployment(v: &str) -> Result<()> {
     if v.is_empty() || v.len() > 64 || !chars_ok(v, &['_', '-', '.']) {
-        return Err(refuse("--deployment", v, "1-64 letters, digits, '_', '-' or '.'"));
+        return Err(refuse(
+            "--deployment",
+            v,
+            "1-64 letters, digits, '_', '-' or '.'",
+        ));
     }
     Ok(())
 }
@@ -99,7 +128,10 @@ mod tests {
         assert!(dcr("KeeperDCR").is_ok());
         assert!(dcr("bad name").is_err());
         assert_eq!(table("KeeperLogs").ok(), Some("KeeperLogs_CL".to_string()));
-        assert_eq!(table("KeeperLogs_CL").ok(), Some("KeeperLogs_CL".to_string()));
+        assert_eq!(
+            table("KeeperLogs_CL").ok(),
+            Some("KeeperLogs_CL".to_string())
+        );
         assert!(table("1abc").is_err());
         assert!(table(&"a".repeat(61)).is_err());
         assert!(resource_group("rg-keeper(1)").is_ok());

@@ -44,7 +44,10 @@ impl Reporter for Progress {
                 Action::Update => "updated",
                 Action::Reuse => "ok",
             };
-            eprintln!("  ✓ {step:<40} {verb:<8} {resource} ({:.1}s)", took.as_secs_f64());
+            eprintln!(
+                "  ✓ {step:<40} {verb:<8} {resource} ({:.1}s)",
+                took.as_secs_f64()
+            );
         }
     }
     fn failed(&self, step: &str, error: &Error) {
@@ -63,7 +66,10 @@ pub struct Spinners {
 
 impl Spinners {
     pub fn new() -> Self {
-        Spinners { multi: indicatif::MultiProgress::new(), bars: std::sync::Mutex::new(std::collections::HashMap::new()) }
+        Spinners {
+            multi: indicatif::MultiProgress::new(),
+            bars: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
     }
 
     fn bar(&self, step: &str) -> Option<indicatif::ProgressBar> {
@@ -80,7 +86,10 @@ impl Default for Spinners {
 impl Reporter for Spinners {
     fn started(&self, step: &str) {
         let pb = self.multi.add(indicatif::ProgressBar::new_spinner());
-        pb.set_style(indicatif::ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("  {spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
         pb.set_message(step.to_string());
         pb.enable_steady_tick(Duration::from_millis(100));
         if let Ok(mut b) = self.bars.lock() {
@@ -99,13 +108,23 @@ impl Reporter for Spinners {
                 Action::Update => "updated",
                 Action::Reuse => "ok",
             };
-            pb.set_style(indicatif::ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
-            pb.finish_with_message(format!("{} {step:<40} {verb:<8} {resource} ({:.1}s)", console::style("✓").green(), took.as_secs_f64()));
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            pb.finish_with_message(format!(
+                "{} {step:<40} {verb:<8} {resource} ({:.1}s)",
+                console::style("✓").green(),
+                took.as_secs_f64()
+            ));
         }
     }
     fn failed(&self, step: &str, error: &Error) {
         if let Some(pb) = self.bar(step) {
-            pb.set_style(indicatif::ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
             pb.finish_with_message(format!("{} {step}: {error}", console::style("✗").red()));
         }
     }
@@ -115,7 +134,12 @@ impl Reporter for Spinners {
 pub fn plan_lines(plan: &Plan) -> String {
     let mut s = String::new();
     for st in &plan.steps {
-        s.push_str(&format!("  {:<7} {:<40} {}\n", st.action.to_string(), st.step, st.resource));
+        s.push_str(&format!(
+            "  {:<7} {:<40} {}\n",
+            st.action.to_string(),
+            st.step,
+            st.resource
+        ));
     }
     s
 }
@@ -133,16 +157,23 @@ pub fn write_secret_file(path: &Path, value: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| Error::input(format!("cannot write --secret-file {}: {e}", path.display()), "choose a writable path"))?;
+    let mut f = opts.open(path).map_err(|e| {
+        Error::input(
+            format!("cannot write --secret-file {}: {e}", path.display()),
+            "choose a writable path",
+        )
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
     }
-    f.write_all(value.as_bytes())
-        .map_err(|e| Error::input(format!("cannot write --secret-file {}: {e}", path.display()), "choose a writable path"))
+    f.write_all(value.as_bytes()).map_err(|e| {
+        Error::input(
+            format!("cannot write --secret-file {}: {e}", path.display()),
+            "choose a writable path",
+        )
+    })
 }
 
 /// How the secret value is to be delivered.
@@ -152,7 +183,13 @@ pub struct SecretDelivery<'a> {
 }
 
 /// Prints the result: the card for a person, or one JSON object. Returns whether the secret value was delivered.
-pub fn print_outcome(format: Format, outcome: &Outcome, delivery: &SecretDelivery, state_path: &Path, extra: Value) -> Result<bool> {
+pub fn print_outcome(
+    format: Format,
+    outcome: &Outcome,
+    delivery: &SecretDelivery,
+    state_path: &Path,
+    extra: Value,
+) -> Result<bool> {
     let o = &outcome.outputs;
     let mut delivered = false;
     if let (Some(new), Some(file)) = (&outcome.new_secret, delivery.file) {

@@ -93,7 +93,9 @@ impl Inputs {
     pub fn workspace_id(&self) -> String {
         match &self.workspace {
             WorkspaceChoice::Existing(id) => id.clone(),
-            WorkspaceChoice::Name(n) => workspace::workspace_id(&self.subscription, &self.resource_group, n),
+            WorkspaceChoice::Name(n) => {
+                workspace::workspace_id(&self.subscription, &self.resource_group, n)
+            }
         }
     }
     pub fn table_id(&self) -> String {
@@ -205,12 +207,16 @@ pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Opt
             return Ok(Some(app));
         }
     }
-    let mut found = graph::find_tagged_applications(rest, &inputs.app_name, &inputs.deployment).await?;
+    let mut found =
+        graph::find_tagged_applications(rest, &inputs.app_name, &inputs.deployment).await?;
     match found.len() {
         0 => Ok(None),
         1 => Ok(found.pop()),
         n => Err(Error::input(
-            format!("{n} app registrations named '{}' carry the tag of deployment '{}'", inputs.app_name, inputs.deployment),
+            format!(
+                "{n} app registrations named '{}' carry the tag of deployment '{}'",
+                inputs.app_name, inputs.deployment
+            ),
             "delete the extra ones in Entra ID > App registrations, or choose another --deployment",
         )),
     }
@@ -218,7 +224,12 @@ pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Opt
 
 /// Reads everything the plan depends on, concurrently.
 pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Observed> {
-    let (ws_id, table_id, dce_id, dcr_id) = (inputs.workspace_id(), inputs.table_id(), inputs.dce_id(), inputs.dcr_id());
+    let (ws_id, table_id, dce_id, dcr_id) = (
+        inputs.workspace_id(),
+        inputs.table_id(),
+        inputs.dce_id(),
+        inputs.dcr_id(),
+    );
     let (rg, app, ws, table, dce, dcr) = tokio::try_join!(
         providers::resource_group(rest, &inputs.subscription, &inputs.resource_group),
         find_app(rest, inputs, state),
@@ -238,22 +249,47 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
             Scope::Dcr => dcr.is_some(),
             Scope::Dce => dce.is_some(),
         };
-        let wanted: Vec<(Scope, Role, String)> =
-            inputs.roles.assignments().into_iter().filter(|(s, _)| exists(*s)).map(|(s, r)| (s, r, inputs.scope_id(s))).collect();
-        let found = join_all(wanted.iter().map(|(_, r, scope)| roles::find(rest, scope, *r, &sp.id))).await;
+        let wanted: Vec<(Scope, Role, String)> = inputs
+            .roles
+            .assignments()
+            .into_iter()
+            .filter(|(s, _)| exists(*s))
+            .map(|(s, r)| (s, r, inputs.scope_id(s)))
+            .collect();
+        let found = join_all(
+            wanted
+                .iter()
+                .map(|(_, r, scope)| roles::find(rest, scope, *r, &sp.id)),
+        )
+        .await;
         for ((s, r, _), f) in wanted.into_iter().zip(found) {
             if let Some(id) = f? {
                 roles.insert((s, r), id);
             }
         }
     }
-    Ok(Observed { resource_group: rg, app, sp, workspace: ws, table, dce, dcr, roles })
+    Ok(Observed {
+        resource_group: rg,
+        app,
+        sp,
+        workspace: ws,
+        table,
+        dce,
+        dcr,
+        roles,
+    })
 }
 
 /// Whether the state's secret is still usable (recorded, delivered, and still on the app).
 pub fn secret_is_current(state: &State, app: Option<&Application>) -> bool {
     match (&state.secret, app) {
-        (Some(s), Some(app)) => s.delivered && app.password_credentials.iter().any(|p| p.key_id == s.key_id),
+        (Some(s), Some(app)) => {
+            s.delivered
+                && app
+                    .password_credentials
+                    .iter()
+                    .any(|p| p.key_id == s.key_id)
+        }
         _ => false,
     }
 }
@@ -262,31 +298,69 @@ pub fn secret_is_current(state: &State, app: Option<&Application>) -> bool {
 pub fn diff(inputs: &Inputs, state: &State, observed: Observed) -> Plan {
     let mut steps = vec![];
     let mut push = |step: &str, action: Action, resource: String| {
-        steps.push(PlannedStep { step: step.to_string(), action, resource })
+        steps.push(PlannedStep {
+            step: step.to_string(),
+            action,
+            resource,
+        })
     };
     let create_or_reuse = |o: bool| if o { Action::Reuse } else { Action::Create };
     if inputs.create_resource_group {
-        push(step::RESOURCE_GROUP, create_or_reuse(observed.resource_group.is_some()), inputs.rg_id());
+        push(
+            step::RESOURCE_GROUP,
+            create_or_reuse(observed.resource_group.is_some()),
+            inputs.rg_id(),
+        );
     }
     let app_action = match &observed.app {
         None => Action::Create,
-        Some(a) if !a.identifier_uris.contains(&graph::identifier_uri(&a.app_id)) => Action::Update,
+        Some(a)
+            if !a
+                .identifier_uris
+                .contains(&graph::identifier_uri(&a.app_id)) =>
+        {
+            Action::Update
+        }
         Some(_) => Action::Reuse,
     };
     push(
         step::APP,
         app_action,
-        observed.app.as_ref().map(|a| format!("{} (client id {})", a.display_name, a.app_id)).unwrap_or_else(|| inputs.app_name.clone()),
+        observed
+            .app
+            .as_ref()
+            .map(|a| format!("{} (client id {})", a.display_name, a.app_id))
+            .unwrap_or_else(|| inputs.app_name.clone()),
     );
-    push(step::SP, create_or_reuse(observed.sp.is_some()), observed.sp.as_ref().map(|s| s.id.clone()).unwrap_or_else(|| format!("for {}", inputs.app_name)));
-    push(step::WORKSPACE, create_or_reuse(observed.workspace.is_some()), inputs.workspace_id());
+    push(
+        step::SP,
+        create_or_reuse(observed.sp.is_some()),
+        observed
+            .sp
+            .as_ref()
+            .map(|s| s.id.clone())
+            .unwrap_or_else(|| format!("for {}", inputs.app_name)),
+    );
+    push(
+        step::WORKSPACE,
+        create_or_reuse(observed.workspace.is_some()),
+        inputs.workspace_id(),
+    );
     let table_action = match &observed.table {
         None => Action::Create,
-        Some(t) if workspace::table_columns(t) != workspace::columns_of(Some(&inputs.columns())) => Action::Update,
+        Some(t)
+            if workspace::table_columns(t) != workspace::columns_of(Some(&inputs.columns())) =>
+        {
+            Action::Update
+        }
         Some(_) => Action::Reuse,
     };
     push(step::TABLE, table_action, inputs.table_id());
-    push(step::DCE, create_or_reuse(observed.dce.is_some()), inputs.dce_id());
+    push(
+        step::DCE,
+        create_or_reuse(observed.dce.is_some()),
+        inputs.dce_id(),
+    );
     let desired_dcr = desired_dcr_body(inputs);
     let dcr_action = match &observed.dcr {
         None => Action::Create,
@@ -299,11 +373,19 @@ pub fn diff(inputs: &Inputs, state: &State, observed: Observed) -> Plan {
         push(
             &role_step(s, r),
             create_or_reuse(found.is_some()),
-            format!("{} on {}", r.display_name(), crate::azure::name_of(&inputs.scope_id(s))),
+            format!(
+                "{} on {}",
+                r.display_name(),
+                crate::azure::name_of(&inputs.scope_id(s))
+            ),
         );
     }
     let secret_ok = secret_is_current(state, observed.app.as_ref());
-    push(step::SECRET, create_or_reuse(secret_ok), format!("'{}' on {}", inputs.secret_description, inputs.app_name));
+    push(
+        step::SECRET,
+        create_or_reuse(secret_ok),
+        format!("'{}' on {}", inputs.secret_description, inputs.app_name),
+    );
     Plan { observed, steps }
 }
 

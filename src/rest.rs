@@ -81,11 +81,18 @@ pub fn http_client(profile: &CloudProfile) -> Result<reqwest::Client> {
             )
         })?;
         let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-            Error::input(format!("ca_certificate {} is not a PEM certificate: {e}", ca.display()), "fix the file")
+            Error::input(
+                format!(
+                    "ca_certificate {} is not a PEM certificate: {e}",
+                    ca.display()
+                ),
+                "fix the file",
+            )
         })?;
         b = b.tls_certs_merge([cert]);
     }
-    b.build().map_err(|e| Error::Other(format!("cannot build the HTTP client: {e}")))
+    b.build()
+        .map_err(|e| Error::Other(format!("cannot build the HTTP client: {e}")))
 }
 
 /// Seconds from a Retry-After header (delta-seconds form).
@@ -95,12 +102,17 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// `METHOD /path` without the query: the resource named in errors.
 pub fn describe(method: &Method, url: &str) -> String {
-    let path = url::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_else(|_| url.to_string());
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| url.to_string());
     format!("{method} {path}")
 }
 
@@ -109,13 +121,22 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
     let err = body.get("error");
     let (code, message) = match err {
         Some(Value::Object(o)) => (
-            o.get("code").and_then(Value::as_str).unwrap_or("Unknown").to_string(),
-            o.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+            o.get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("Unknown")
+                .to_string(),
+            o.get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         ),
         // The token endpoint: {"error": "invalid_client", "error_description": "..."}
         Some(Value::String(code)) => (
             code.clone(),
-            body.get("error_description").and_then(Value::as_str).unwrap_or("").to_string(),
+            body.get("error_description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         ),
         _ => (
             format!("Http{status}"),
@@ -127,7 +148,13 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
         ),
     };
     let hint = hint_for(&code, status);
-    AzureError { status, code, message, resource, hint }
+    AzureError {
+        status,
+        code,
+        message,
+        resource,
+        hint,
+    }
 }
 
 fn is_retryable_status(status: u16) -> bool {
@@ -136,7 +163,13 @@ fn is_retryable_status(status: u16) -> bool {
 
 impl Rest {
     pub fn new(http: reqwest::Client, auth: Arc<Auth>, profile: Arc<CloudProfile>) -> Rest {
-        Rest { http, auth, profile, stats: Arc::new(Stats::default()), retry: RetryPolicy::default() }
+        Rest {
+            http,
+            auth,
+            profile,
+            stats: Arc::new(Stats::default()),
+            retry: RetryPolicy::default(),
+        }
     }
 
     fn audience(&self, api: Api) -> &str {
@@ -151,7 +184,10 @@ impl Rest {
         if let Some(d) = asked {
             return d;
         }
-        let exp = self.retry.base_delay.saturating_mul(1 << attempt.min(10).saturating_sub(1));
+        let exp = self
+            .retry
+            .base_delay
+            .saturating_mul(1 << attempt.min(10).saturating_sub(1));
         let capped = exp.min(self.retry.max_delay);
         let jitter = 0.75 + (uuid::Uuid::new_v4().as_u128() % 500) as f64 / 1000.0;
         capped.mul_f64(jitter)
@@ -160,7 +196,13 @@ impl Rest {
     /// Sends one request with retries. `safe_to_repeat` says whether a request that may have reached Azure
     /// (a 5xx or a dropped connection) can be sent again blindly: true for GET/PUT/DELETE/PATCH, false for a
     /// POST that creates something (the caller reads back instead). 429 is always retried: Azure refused it.
-    pub async fn send(&self, api: Api, method: Method, url: &str, body: Option<&Value>) -> Result<Response> {
+    pub async fn send(
+        &self,
+        api: Api,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Response> {
         let safe = method != Method::POST;
         self.send_with(api, method, url, body, safe).await
     }
@@ -180,7 +222,10 @@ impl Rest {
         loop {
             attempt += 1;
             let token = self.auth.token(self.audience(api)).await?;
-            let mut req = self.http.request(method.clone(), url).bearer_auth(token.expose());
+            let mut req = self
+                .http
+                .request(method.clone(), url)
+                .bearer_auth(token.expose());
             if let Some(b) = body {
                 req = req.json(b);
             } else if is_write {
@@ -204,7 +249,11 @@ impl Rest {
                     };
                     tracing::debug!(%resource, status, "response");
                     if status < 400 {
-                        return Ok(Response { status, headers, body });
+                        return Ok(Response {
+                            status,
+                            headers,
+                            body,
+                        });
                     }
                     let err = azure_error(status, &body, resource.clone());
                     let retry = is_retryable_status(status) && (safe_to_repeat || status == 429);
@@ -271,7 +320,12 @@ impl Rest {
             let r = self.send(api, Method::GET, &url, None).await?;
             wait = retry_after(&r.headers);
             if by_status {
-                match r.body.get("status").and_then(Value::as_str).unwrap_or("InProgress") {
+                match r
+                    .body
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("InProgress")
+                {
                     "Succeeded" => return Ok(()),
                     s @ ("Failed" | "Canceled" | "Cancelled") => {
                         let e = r.body.get("error");
@@ -326,7 +380,9 @@ impl Rest {
                 None => {}
             }
             if started.elapsed() > self.retry.lro_timeout {
-                return Err(Error::Other(format!("{url} did not finish provisioning in time")));
+                return Err(Error::Other(format!(
+                    "{url} did not finish provisioning in time"
+                )));
             }
             polls += 1;
             self.stats.polls.fetch_add(1, Ordering::Relaxed);

@@ -48,7 +48,10 @@ pub struct Ctx {
 impl Ctx {
     /// Changes the state and saves it at once.
     fn record(&self, f: impl FnOnce(&mut crate::state::State)) -> Result<()> {
-        let mut s = self.state.lock().map_err(|_| Error::Other("state lock poisoned".into()))?;
+        let mut s = self
+            .state
+            .lock()
+            .map_err(|_| Error::Other("state lock poisoned".into()))?;
         f(&mut s.state);
         s.save()
     }
@@ -56,18 +59,36 @@ impl Ctx {
     fn record_resource(&self, kind: &str, id: &str, name: &str, created: bool) -> Result<()> {
         self.record(|s| {
             // Once created by us, always ours: a re-run that finds it must not forget that.
-            let created = created || s.resources.get(kind).is_some_and(|r| r.created && r.id.eq_ignore_ascii_case(id));
-            s.resources.insert(kind.to_string(), Resource { id: id.to_string(), name: name.to_string(), created });
+            let created = created
+                || s.resources
+                    .get(kind)
+                    .is_some_and(|r| r.created && r.id.eq_ignore_ascii_case(id));
+            s.resources.insert(
+                kind.to_string(),
+                Resource {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    created,
+                },
+            );
         })
     }
 
     fn was_created(&self, kind: &str) -> bool {
-        self.state.lock().map(|s| s.resource(kind).is_some_and(|r| r.created)).unwrap_or(false)
+        self.state
+            .lock()
+            .map(|s| s.resource(kind).is_some_and(|r| r.created))
+            .unwrap_or(false)
     }
 }
 
 /// Runs one step with progress reporting and the step name on its error.
-async fn timed<T>(ctx: &Ctx, name: &str, action: Action, f: impl std::future::Future<Output = Result<(T, String)>>) -> std::result::Result<T, SharedErr> {
+async fn timed<T>(
+    ctx: &Ctx,
+    name: &str,
+    action: Action,
+    f: impl std::future::Future<Output = Result<(T, String)>>,
+) -> std::result::Result<T, SharedErr> {
     if ctx.cancelled.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(Arc::new(Error::Interrupted));
     }
@@ -86,7 +107,9 @@ async fn timed<T>(ctx: &Ctx, name: &str, action: Action, f: impl std::future::Fu
     }
 }
 
-fn shared<T: Clone + Send + Sync + 'static>(f: impl std::future::Future<Output = std::result::Result<T, SharedErr>> + Send + 'static) -> Fut<T> {
+fn shared<T: Clone + Send + Sync + 'static>(
+    f: impl std::future::Future<Output = std::result::Result<T, SharedErr>> + Send + 'static,
+) -> Fut<T> {
     f.boxed().shared()
 }
 
@@ -100,36 +123,52 @@ async fn ensure_app(ctx: &Ctx, found: Option<Application>) -> Result<(Applicatio
             Ok(a) => (a, true),
             // The POST may have been applied although its answer was lost: look before creating again.
             Err(Error::Azure(e)) if e.status == 0 || e.status >= 500 => {
-                match graph::find_tagged_applications(&ctx.rest, &i.app_name, &i.deployment).await?.pop() {
+                match graph::find_tagged_applications(&ctx.rest, &i.app_name, &i.deployment)
+                    .await?
+                    .pop()
+                {
                     Some(a) => (a, true),
-                    None => graph::create_application(&ctx.rest, &i.app_name, &i.deployment).await.map(|a| (a, true))?,
+                    None => graph::create_application(&ctx.rest, &i.app_name, &i.deployment)
+                        .await
+                        .map(|a| (a, true))?,
                 }
             }
             Err(e) => return Err(e),
         },
     };
     ctx.record_resource(step::APP, &app.id, &app.display_name, created)?;
-    if !app.identifier_uris.contains(&graph::identifier_uri(&app.app_id)) {
+    if !app
+        .identifier_uris
+        .contains(&graph::identifier_uri(&app.app_id))
+    {
         graph::set_identifier_uri(&ctx.rest, &app, &i.deployment).await?;
     }
     let label = format!("{} (client id {})", app.display_name, app.app_id);
     Ok((app, label))
 }
 
-async fn ensure_sp(ctx: &Ctx, app: &Application, found: Option<ServicePrincipal>) -> Result<(ServicePrincipal, String)> {
+async fn ensure_sp(
+    ctx: &Ctx,
+    app: &Application,
+    found: Option<ServicePrincipal>,
+) -> Result<(ServicePrincipal, String)> {
     // The service principal of our own app is ours too.
     let (sp, created) = match found {
         Some(sp) => (sp, true),
-        None => match graph::create_service_principal(&ctx.rest, &app.app_id, &ctx.inputs.deployment).await {
-            Ok(sp) => (sp, true),
-            Err(Error::Azure(e)) if e.status == 409 || e.status == 0 || e.status >= 500 => {
-                match graph::find_service_principal(&ctx.rest, &app.app_id).await? {
-                    Some(sp) => (sp, true),
-                    None => return Err(Error::Azure(e)),
+        None => {
+            match graph::create_service_principal(&ctx.rest, &app.app_id, &ctx.inputs.deployment)
+                .await
+            {
+                Ok(sp) => (sp, true),
+                Err(Error::Azure(e)) if e.status == 409 || e.status == 0 || e.status >= 500 => {
+                    match graph::find_service_principal(&ctx.rest, &app.app_id).await? {
+                        Some(sp) => (sp, true),
+                        None => return Err(Error::Azure(e)),
+                    }
                 }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
-        },
+        }
     };
     ctx.record_resource(step::SP, &sp.id, &app.display_name, created)?;
     let id = sp.id.clone();
@@ -142,29 +181,43 @@ async fn ensure_workspace(ctx: &Ctx, found: Option<Value>) -> Result<(Value, Str
     let reused_existing = matches!(i.workspace, plan::WorkspaceChoice::Existing(_));
     let (body, created) = match found {
         Some(b) if plan_state_ok(&b) => {
-            let ours = !reused_existing && (has_tag(&b, &i.deployment) || ctx.was_created(step::WORKSPACE));
+            let ours = !reused_existing
+                && (has_tag(&b, &i.deployment) || ctx.was_created(step::WORKSPACE));
             (b, ours)
         }
         Some(b) => {
             // Still provisioning (a previous run was cut off): wait for it instead of writing again.
             let ours = !reused_existing && has_tag(&b, &i.deployment);
-            let url = ctx.rest.profile.arm_url(&format!("{id}?api-version={}", workspace::API_VERSION));
+            let url = ctx
+                .rest
+                .profile
+                .arm_url(&format!("{id}?api-version={}", workspace::API_VERSION));
             let b = ctx
                 .rest
-                .poll_resource(crate::rest::Api::Arm, &url, |b| match crate::azure::provisioning_state(b) {
-                    Some("Succeeded") => Some(Ok(())),
-                    Some(s @ ("Failed" | "Canceled")) => Some(Err(s.to_string())),
-                    _ => None,
+                .poll_resource(crate::rest::Api::Arm, &url, |b| {
+                    match crate::azure::provisioning_state(b) {
+                        Some("Succeeded") => Some(Ok(())),
+                        Some(s @ ("Failed" | "Canceled")) => Some(Err(s.to_string())),
+                        _ => None,
+                    }
                 })
                 .await?;
             (b, ours)
         }
         None if reused_existing => {
-            return Err(Error::input(format!("workspace {id} does not exist"), "pass the resource id of an existing workspace, or a name to create"))
+            return Err(Error::input(
+                format!("workspace {id} does not exist"),
+                "pass the resource id of an existing workspace, or a name to create",
+            ))
         }
         None => {
             ctx.record_resource(step::WORKSPACE, &id, crate::azure::name_of(&id), true)?;
-            let b = workspace::put_and_wait(&ctx.rest, &id, &workspace::body(&i.location, tags(&i.deployment))).await?;
+            let b = workspace::put_and_wait(
+                &ctx.rest,
+                &id,
+                &workspace::body(&i.location, tags(&i.deployment)),
+            )
+            .await?;
             (b, true)
         }
     };
@@ -173,7 +226,10 @@ async fn ensure_workspace(ctx: &Ctx, found: Option<Value>) -> Result<(Value, Str
 }
 
 fn plan_state_ok(b: &Value) -> bool {
-    matches!(crate::azure::provisioning_state(b), Some("Succeeded") | None)
+    matches!(
+        crate::azure::provisioning_state(b),
+        Some("Succeeded") | None
+    )
 }
 
 async fn ensure_table(ctx: &Ctx, action: Action) -> Result<((), String)> {
@@ -184,7 +240,12 @@ async fn ensure_table(ctx: &Ctx, action: Action) -> Result<((), String)> {
             // Recorded before the long-running PUT: a run cut off now still knows the table is ours.
             ctx.record_resource(step::TABLE, &id, &i.table, true)?;
         }
-        workspace::put_table(&ctx.rest, &id, &workspace::table_body(&i.table, &i.columns())).await?;
+        workspace::put_table(
+            &ctx.rest,
+            &id,
+            &workspace::table_body(&i.table, &i.columns()),
+        )
+        .await?;
     }
     ctx.record_resource(step::TABLE, &id, &i.table, action == Action::Create)?;
     Ok(((), id))
@@ -198,10 +259,15 @@ async fn ensure_dce(ctx: &Ctx, found: Option<Value>) -> Result<(Value, String)> 
             let ours = has_tag(&b, &i.deployment) || ctx.was_created(step::DCE);
             (b, ours)
         }
-        None => (dce::put(&ctx.rest, &id, &dce::body(&i.location, tags(&i.deployment))).await?, true),
+        None => (
+            dce::put(&ctx.rest, &id, &dce::body(&i.location, tags(&i.deployment))).await?,
+            true,
+        ),
     };
     if dce::logs_ingestion_endpoint(&body).is_none() {
-        return Err(Error::Other(format!("DCE {id} has no logsIngestion endpoint in its answer")));
+        return Err(Error::Other(format!(
+            "DCE {id} has no logsIngestion endpoint in its answer"
+        )));
     }
     ctx.record_resource(step::DCE, &id, &i.dce_name, created)?;
     Ok((body, id))
@@ -217,17 +283,28 @@ async fn ensure_dcr(ctx: &Ctx, found: Option<Value>, action: Action) -> Result<(
         }
         (found, _) => {
             let ours = found.as_ref().is_none_or(|b| has_tag(b, &i.deployment));
-            (dcr::put(&ctx.rest, &id, &plan::desired_dcr_body(i)).await?, ours)
+            (
+                dcr::put(&ctx.rest, &id, &plan::desired_dcr_body(i)).await?,
+                ours,
+            )
         }
     };
     if dcr::immutable_id(&body).is_none() {
-        return Err(Error::Other(format!("DCR {id} has no immutableId in its answer")));
+        return Err(Error::Other(format!(
+            "DCR {id} has no immutableId in its answer"
+        )));
     }
     ctx.record_resource(step::DCR, &id, &i.dcr_name, created)?;
     Ok((body, id))
 }
 
-async fn ensure_role(ctx: &Ctx, scope: Scope, role: Role, principal: &str, found: Option<String>) -> Result<((), String)> {
+async fn ensure_role(
+    ctx: &Ctx,
+    scope: Scope,
+    role: Role,
+    principal: &str,
+    found: Option<String>,
+) -> Result<((), String)> {
     let i = &ctx.inputs;
     let scope_id = i.scope_id(scope);
     let name = plan::role_step(scope, role);
@@ -239,35 +316,73 @@ async fn ensure_role(ctx: &Ctx, scope: Scope, role: Role, principal: &str, found
             (id, created)
         }
         None => {
-            let id = roles::create(&ctx.rest, &i.subscription, &scope_id, role, principal, ctx.replication_wait, || {
-                ctx.reporter.waiting(&name, "waiting for the new service principal to replicate")
-            })
+            let id = roles::create(
+                &ctx.rest,
+                &i.subscription,
+                &scope_id,
+                role,
+                principal,
+                ctx.replication_wait,
+                || {
+                    ctx.reporter
+                        .waiting(&name, "waiting for the new service principal to replicate")
+                },
+            )
             .await?;
             (id, true)
         }
     };
     ctx.record(|s| {
-        let created = created || s.role_assignments.iter().any(|r| r.id.eq_ignore_ascii_case(&id) && r.created);
-        s.role_assignments.retain(|r| !(r.role == role && r.on == scope.key()));
-        s.role_assignments.push(RoleRecord { id: id.clone(), role, on: scope.key().to_string(), created });
+        let created = created
+            || s.role_assignments
+                .iter()
+                .any(|r| r.id.eq_ignore_ascii_case(&id) && r.created);
+        s.role_assignments
+            .retain(|r| !(r.role == role && r.on == scope.key()));
+        s.role_assignments.push(RoleRecord {
+            id: id.clone(),
+            role,
+            on: scope.key().to_string(),
+            created,
+        });
     })?;
-    Ok(((), format!("{} on {}", role.display_name(), crate::azure::name_of(&scope_id))))
+    Ok((
+        (),
+        format!(
+            "{} on {}",
+            role.display_name(),
+            crate::azure::name_of(&scope_id)
+        ),
+    ))
 }
 
 /// Adds a client secret unless the state's one is current; removes a secret whose value an earlier,
 /// interrupted run never showed.
-async fn ensure_secret(ctx: &Ctx, app: &Application, action: Action) -> Result<(Option<NewSecret>, String)> {
+async fn ensure_secret(
+    ctx: &Ctx,
+    app: &Application,
+    action: Action,
+) -> Result<(Option<NewSecret>, String)> {
     let i = &ctx.inputs;
     if action == Action::Reuse {
         return Ok((None, format!("'{}' (unchanged)", i.secret_description)));
     }
     let (previous, pending_since) = {
-        let s = ctx.state.lock().map_err(|_| Error::Other("state lock poisoned".into()))?;
+        let s = ctx
+            .state
+            .lock()
+            .map_err(|_| Error::Other("state lock poisoned".into()))?;
         (s.state.secret.clone(), s.state.secret_pending_since.clone())
     };
     let now = time::OffsetDateTime::now_utc();
     ctx.record(|s| s.secret_pending_since = Some(crate::output::now_rfc3339()))?;
-    let new = graph::add_password(&ctx.rest, &app.id, &i.secret_description, now + time::Duration::days(i64::from(i.secret_days))).await?;
+    let new = graph::add_password(
+        &ctx.rest,
+        &app.id,
+        &i.secret_description,
+        now + time::Duration::days(i64::from(i.secret_days)),
+    )
+    .await?;
     ctx.record(|s| {
         s.secret = Some(SecretRecord {
             key_id: new.key_id.clone(),
@@ -279,12 +394,16 @@ async fn ensure_secret(ctx: &Ctx, app: &Application, action: Action) -> Result<(
     })?;
     // Orphans: the undelivered secret of an earlier run, and any secret with our description made after an
     // earlier run announced one but before it could record it.
-    let fresh = graph::get_application(&ctx.rest, &app.id).await?.unwrap_or_else(|| app.clone());
+    let fresh = graph::get_application(&ctx.rest, &app.id)
+        .await?
+        .unwrap_or_else(|| app.clone());
     for p in &fresh.password_credentials {
         if p.key_id == new.key_id {
             continue;
         }
-        let undelivered = previous.as_ref().is_some_and(|s| !s.delivered && s.key_id == p.key_id);
+        let undelivered = previous
+            .as_ref()
+            .is_some_and(|s| !s.delivered && s.key_id == p.key_id);
         let unrecorded = pending_since.is_some()
             && p.display_name.as_deref() == Some(i.secret_description.as_str())
             && previous.as_ref().is_none_or(|s| s.key_id != p.key_id);
@@ -292,7 +411,10 @@ async fn ensure_secret(ctx: &Ctx, app: &Application, action: Action) -> Result<(
             graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
         }
     }
-    let label = format!("'{}' (key id {}, expires {})", i.secret_description, new.key_id, new.end_date_time);
+    let label = format!(
+        "'{}' (key id {}, expires {})",
+        i.secret_description, new.key_id, new.end_date_time
+    );
     Ok((Some(new), label))
 }
 
@@ -314,10 +436,20 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
     if i.create_resource_group {
         let a = act(step::RESOURCE_GROUP);
         let (c, i) = (ctx.clone(), i.clone());
-        let rg_tagged = obs.resource_group.as_ref().is_some_and(|b| has_tag(b, &i.deployment));
+        let rg_tagged = obs
+            .resource_group
+            .as_ref()
+            .is_some_and(|b| has_tag(b, &i.deployment));
         timed(&ctx, step::RESOURCE_GROUP, a, async move {
             if a == Action::Create {
-                providers::create_resource_group(&c.rest, &i.subscription, &i.resource_group, &i.location, tags(&i.deployment)).await?;
+                providers::create_resource_group(
+                    &c.rest,
+                    &i.subscription,
+                    &i.resource_group,
+                    &i.location,
+                    tags(&i.deployment),
+                )
+                .await?;
             }
             let ours = a == Action::Create || rg_tagged;
             c.record_resource(step::RESOURCE_GROUP, &i.rg_id(), &i.resource_group, ours)?;
@@ -354,7 +486,13 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
         shared(async move { timed(&c, step::DCE, a, ensure_dce(&c, found)).await })
     };
     let dcr_f: Fut<Value> = {
-        let (c, found, a, table, dce_f) = (ctx.clone(), obs.dcr.clone(), act(step::DCR), table.clone(), dce_f.clone());
+        let (c, found, a, table, dce_f) = (
+            ctx.clone(),
+            obs.dcr.clone(),
+            act(step::DCR),
+            table.clone(),
+            dce_f.clone(),
+        );
         shared(async move {
             let (t, d) = futures::join!(table, dce_f);
             t?;
@@ -376,13 +514,20 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
                     Scope::Dce => dce_f.await.map(|_| ())?,
                     Scope::Dcr => dcr_f.await.map(|_| ())?,
                 }
-                timed(&c, &name, a, ensure_role(&c, scope, role, &principal.id, found)).await
+                timed(
+                    &c,
+                    &name,
+                    a,
+                    ensure_role(&c, scope, role, &principal.id, found),
+                )
+                .await
             }
             .boxed(),
         );
     }
     let roles_done = futures::future::join_all(role_futs);
-    let (role_results, ws_r, dce_r, dcr_r, app_r) = futures::join!(roles_done, ws, dce_f, dcr_f, app);
+    let (role_results, ws_r, dce_r, dcr_r, app_r) =
+        futures::join!(roles_done, ws, dce_f, dcr_f, app);
     // The secret comes last: its value is shown the moment it exists, so no later failure can lose it.
     let mut first_err: Option<SharedErr> = None;
     for r in role_results {
@@ -402,9 +547,14 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
             return Err(unshare(e));
         }
     };
-    let new_secret = timed(&ctx, step::SECRET, act(step::SECRET), ensure_secret(&ctx, &app, act(step::SECRET)))
-        .await
-        .map_err(unshare)?;
+    let new_secret = timed(
+        &ctx,
+        step::SECRET,
+        act(step::SECRET),
+        ensure_secret(&ctx, &app, act(step::SECRET)),
+    )
+    .await
+    .map_err(unshare)?;
 
     let outputs = Outputs {
         tenant_id: i.tenant_id.clone(),
@@ -414,18 +564,31 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
             dcr::immutable_id(&dcr_b).unwrap_or_default(),
             &i.stream(),
         ),
-        logs_ingestion_endpoint: dce::logs_ingestion_endpoint(&dce_b).unwrap_or_default().to_string(),
+        logs_ingestion_endpoint: dce::logs_ingestion_endpoint(&dce_b)
+            .unwrap_or_default()
+            .to_string(),
         dcr_immutable_id: dcr::immutable_id(&dcr_b).unwrap_or_default().to_string(),
         stream: i.stream(),
         table: i.table.clone(),
-        workspace_customer_id: workspace::customer_id(&ws_b).unwrap_or_default().to_string(),
+        workspace_customer_id: workspace::customer_id(&ws_b)
+            .unwrap_or_default()
+            .to_string(),
     };
     let secret = {
         let o = outputs.clone();
         ctx.record(|s| s.outputs = Some(o))?;
-        ctx.state.lock().map_err(|_| Error::Other("state lock poisoned".into()))?.state.secret.clone()
+        ctx.state
+            .lock()
+            .map_err(|_| Error::Other("state lock poisoned".into()))?
+            .state
+            .secret
+            .clone()
     };
-    Ok(Outcome { outputs, new_secret, secret })
+    Ok(Outcome {
+        outputs,
+        new_secret,
+        secret,
+    })
 }
 
 /// Marks the new secret as shown to the admin: from now on a re-run keeps it.

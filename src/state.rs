@@ -92,7 +92,11 @@ pub struct StateFile {
 }
 
 fn state_err(path: &Path, what: impl Into<String>, hint: impl Into<String>) -> Error {
-    Error::State { path: path.display().to_string(), what: what.into(), hint: hint.into() }
+    Error::State {
+        path: path.display().to_string(),
+        what: what.into(),
+        hint: hint.into(),
+    }
 }
 
 impl StateFile {
@@ -105,7 +109,13 @@ impl StateFile {
             .create(true)
             .truncate(false)
             .open(&lock_path)
-            .map_err(|e| state_err(path, format!("cannot open lock file: {e}"), "check the directory is writable"))?;
+            .map_err(|e| {
+                state_err(
+                    path,
+                    format!("cannot open lock file: {e}"),
+                    "check the directory is writable",
+                )
+            })?;
         if lock.try_lock_exclusive().is_err() {
             let mut holder = String::new();
             let _ = lock.read_to_string(&mut holder);
@@ -120,26 +130,57 @@ impl StateFile {
         let state = match std::fs::read_to_string(path) {
             Ok(text) => {
                 let s: State = serde_json::from_str(&text).map_err(|e| {
-                    state_err(path, format!("is not a keeper-azmon state file: {e}"), "pass another --state path, or move this file away")
+                    state_err(
+                        path,
+                        format!("is not a keeper-azmon state file: {e}"),
+                        "pass another --state path, or move this file away",
+                    )
                 })?;
                 if s.format != FORMAT {
-                    return Err(state_err(path, format!("has format '{}', expected '{FORMAT}'", s.format), "pass another --state path"));
+                    return Err(state_err(
+                        path,
+                        format!("has format '{}', expected '{FORMAT}'", s.format),
+                        "pass another --state path",
+                    ));
                 }
                 s
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State { format: FORMAT.into(), ..State::default() },
-            Err(e) => return Err(state_err(path, format!("cannot read: {e}"), "check permissions")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State {
+                format: FORMAT.into(),
+                ..State::default()
+            },
+            Err(e) => {
+                return Err(state_err(
+                    path,
+                    format!("cannot read: {e}"),
+                    "check permissions",
+                ))
+            }
         };
-        Ok(StateFile { path: path.to_path_buf(), state, _lock: lock })
+        Ok(StateFile {
+            path: path.to_path_buf(),
+            state,
+            _lock: lock,
+        })
     }
 
     /// Reads a state file without locking it (verify and send only read the console values).
     pub fn read(path: &Path) -> Result<State> {
-        let text = std::fs::read_to_string(path).map_err(|e| state_err(path, format!("cannot read: {e}"), "check the path"))?;
-        let s: State = serde_json::from_str(&text)
-            .map_err(|e| state_err(path, format!("is not a keeper-azmon state file: {e}"), "pass another --state path"))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| state_err(path, format!("cannot read: {e}"), "check the path"))?;
+        let s: State = serde_json::from_str(&text).map_err(|e| {
+            state_err(
+                path,
+                format!("is not a keeper-azmon state file: {e}"),
+                "pass another --state path",
+            )
+        })?;
         if s.format != FORMAT {
-            return Err(state_err(path, format!("has format '{}', expected '{FORMAT}'", s.format), "pass another --state path"));
+            return Err(state_err(
+                path,
+                format!("has format '{}', expected '{FORMAT}'", s.format),
+                "pass another --state path",
+            ));
         }
         Ok(s)
     }
@@ -147,8 +188,13 @@ impl StateFile {
     /// Writes the state atomically: a temporary file beside it, synced, then renamed over it.
     pub fn save(&mut self) -> Result<()> {
         self.state.updated_at = crate::output::now_rfc3339();
-        let text = serde_json::to_string_pretty(&self.state)
-            .map_err(|e| state_err(&self.path, format!("cannot serialize: {e}"), "report this bug"))?;
+        let text = serde_json::to_string_pretty(&self.state).map_err(|e| {
+            state_err(
+                &self.path,
+                format!("cannot serialize: {e}"),
+                "report this bug",
+            )
+        })?;
         let tmp = PathBuf::from(format!("{}.tmp", self.path.display()));
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
@@ -156,7 +202,13 @@ impl StateFile {
             f.sync_all()?;
             std::fs::rename(&tmp, &self.path)
         };
-        write().map_err(|e| state_err(&self.path, format!("cannot write: {e}"), "check the directory is writable and has space"))
+        write().map_err(|e| {
+            state_err(
+                &self.path,
+                format!("cannot write: {e}"),
+                "check the directory is writable and has space",
+            )
+        })
     }
 
     pub fn resource(&self, kind: &str) -> Option<&Resource> {
@@ -175,7 +227,10 @@ mod tests {
         let mut a = StateFile::open(&p).expect("first open");
         a.state.deployment = "d".into();
         a.save().expect("save");
-        let err = StateFile::open(&p).err().expect("second open must fail").to_string();
+        let err = StateFile::open(&p)
+            .err()
+            .expect("second open must fail")
+            .to_string();
         assert!(err.contains("another keeper-azmon run holds it"), "{err}");
         drop(a);
         let b = StateFile::open(&p).expect("open after release");

@@ -21,7 +21,10 @@ pub fn interactive() -> bool {
 }
 
 fn prompt_err(e: dialoguer::Error) -> Error {
-    Error::input(format!("prompt ended: {e}"), "nothing was created; run setup again, or pass the inputs as flags")
+    Error::input(
+        format!("prompt ended: {e}"),
+        "nothing was created; run setup again, or pass the inputs as flags",
+    )
 }
 
 fn theme() -> ColorfulTheme {
@@ -30,34 +33,68 @@ fn theme() -> ColorfulTheme {
 
 /// Asks for the cloud, preselected from the Azure CLI's active cloud.
 pub fn ask_cloud() -> Result<String> {
-    let items = ["Azure Public", "Azure US Government (GCC High)", "Azure US Government DoD", "Azure China"];
+    let items = [
+        "Azure Public",
+        "Azure US Government (GCC High)",
+        "Azure US Government DoD",
+        "Azure China",
+    ];
     let names = ["public", "usgov", "usgov-dod", "china"];
     let default = cloud::az_cli_active_cloud()
         .and_then(|c| cloud::from_az_cli_cloud_name(&c))
         .and_then(|n| names.iter().position(|x| *x == n))
         .unwrap_or(0);
-    let i = Select::with_theme(&theme()).with_prompt("Azure cloud").items(items).default(default).interact().map_err(prompt_err)?;
+    let i = Select::with_theme(&theme())
+        .with_prompt("Azure cloud")
+        .items(items)
+        .default(default)
+        .interact()
+        .map_err(prompt_err)?;
     Ok(names[i].to_string())
 }
 
 async fn list(rest: &Rest, path: &str) -> Result<Vec<Value>> {
-    let body = rest.send(Api::Arm, Method::GET, &rest.profile.arm_url(path), None).await?.body;
-    Ok(body.get("value").and_then(Value::as_array).cloned().unwrap_or_default())
+    let body = rest
+        .send(Api::Arm, Method::GET, &rest.profile.arm_url(path), None)
+        .await?
+        .body;
+    Ok(body
+        .get("value")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
 }
 
 fn s(v: &Value, k: &str) -> String {
-    v.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn pick(prompt: &str, items: &[String], default: usize) -> Result<usize> {
     if items.len() > 10 {
-        FuzzySelect::with_theme(&theme()).with_prompt(prompt).items(items).default(default).interact().map_err(prompt_err)
+        FuzzySelect::with_theme(&theme())
+            .with_prompt(prompt)
+            .items(items)
+            .default(default)
+            .interact()
+            .map_err(prompt_err)
     } else {
-        Select::with_theme(&theme()).with_prompt(prompt).items(items).default(default).interact().map_err(prompt_err)
+        Select::with_theme(&theme())
+            .with_prompt(prompt)
+            .items(items)
+            .default(default)
+            .interact()
+            .map_err(prompt_err)
     }
 }
 
-fn ask_text(prompt: &str, default: &str, check: impl Fn(&String) -> std::result::Result<(), String>) -> Result<String> {
+fn ask_text(
+    prompt: &str,
+    default: &str,
+    check: impl Fn(&String) -> std::result::Result<(), String>,
+) -> Result<String> {
     Input::with_theme(&theme())
         .with_prompt(prompt)
         .default(default.to_string())
@@ -76,21 +113,41 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
     if args.subscription.is_none() {
         let subs = list(rest, "/subscriptions?api-version=2022-12-01").await?;
         if subs.is_empty() {
-            return Err(Error::input("the signed-in identity sees no subscription", "sign in with an account that has one (az login), or pass --subscription"));
+            return Err(Error::input(
+                "the signed-in identity sees no subscription",
+                "sign in with an account that has one (az login), or pass --subscription",
+            ));
         }
-        let items: Vec<String> = subs.iter().map(|v| format!("{} ({})", s(v, "displayName"), s(v, "subscriptionId"))).collect();
+        let items: Vec<String> = subs
+            .iter()
+            .map(|v| format!("{} ({})", s(v, "displayName"), s(v, "subscriptionId")))
+            .collect();
         let i = pick("Subscription", &items, 0)?;
         args.subscription = Some(s(&subs[i], "subscriptionId"));
     }
     let sub = args.subscription.clone().unwrap_or_default();
     let locations = providers::location_names(rest, &sub).await?;
     if args.resource_group.is_none() {
-        let groups = list(rest, &format!("/subscriptions/{sub}/resourcegroups?api-version=2021-04-01")).await?;
+        let groups = list(
+            rest,
+            &format!("/subscriptions/{sub}/resourcegroups?api-version=2021-04-01"),
+        )
+        .await?;
         let mut items: Vec<String> = vec![format!("{}", style("+ new resource group").green())];
-        items.extend(groups.iter().map(|g| format!("{} ({})", s(g, "name"), s(g, "location"))));
-        let i = pick("Resource group", &items, if groups.is_empty() { 0 } else { 1 })?;
+        items.extend(
+            groups
+                .iter()
+                .map(|g| format!("{} ({})", s(g, "name"), s(g, "location"))),
+        );
+        let i = pick(
+            "Resource group",
+            &items,
+            if groups.is_empty() { 0 } else { 1 },
+        )?;
         if i == 0 {
-            let name = ask_text("New resource group name", "rg-keeper-logs", |v| rule(names::resource_group(v)))?;
+            let name = ask_text("New resource group name", "rg-keeper-logs", |v| {
+                rule(names::resource_group(v))
+            })?;
             args.resource_group = Some(name);
             args.create_resource_group = true;
         } else {
@@ -101,61 +158,106 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
         }
     }
     if args.location.is_none() {
-        let default = locations.iter().position(|l| l == "usgovvirginia" || l == "eastus").unwrap_or(0);
+        let default = locations
+            .iter()
+            .position(|l| l == "usgovvirginia" || l == "eastus")
+            .unwrap_or(0);
         let i = pick("Location", &locations, default)?;
         args.location = locations.get(i).cloned();
     }
     if args.workspace.is_none() {
         let wss = list(rest, &format!("/subscriptions/{sub}/providers/Microsoft.OperationalInsights/workspaces?api-version=2022-10-01")).await?;
         let mut items: Vec<String> = vec![format!("{}", style("+ create a new workspace").green())];
-        items.extend(wss.iter().map(|w| format!("{} ({})", s(w, "name"), s(w, "location"))));
+        items.extend(
+            wss.iter()
+                .map(|w| format!("{} ({})", s(w, "name"), s(w, "location"))),
+        );
         let i = pick("Log Analytics workspace", &items, 0)?;
         if i == 0 {
-            args.workspace = Some(ask_text("Workspace name", defaults::WORKSPACE, |v| rule(names::workspace(v)))?);
+            args.workspace = Some(ask_text("Workspace name", defaults::WORKSPACE, |v| {
+                rule(names::workspace(v))
+            })?);
         } else {
             args.workspace = Some(s(&wss[i - 1], "id"));
         }
     }
     if args.app_name.is_none() {
-        args.app_name = Some(ask_text("App registration name", defaults::APP_NAME, |v| rule(names::app_display_name(v)))?);
+        args.app_name = Some(ask_text(
+            "App registration name",
+            defaults::APP_NAME,
+            |v| rule(names::app_display_name(v)),
+        )?);
     }
     if args.secret_description.is_none() {
-        args.secret_description = Some(ask_text("Client secret description", defaults::SECRET_DESCRIPTION, |v| {
-            if v.trim().is_empty() || v.len() > 100 {
-                Err("1-100 characters".into())
-            } else {
-                Ok(())
-            }
-        })?);
+        args.secret_description = Some(ask_text(
+            "Client secret description",
+            defaults::SECRET_DESCRIPTION,
+            |v| {
+                if v.trim().is_empty() || v.len() > 100 {
+                    Err("1-100 characters".into())
+                } else {
+                    Ok(())
+                }
+            },
+        )?);
     }
     if args.secret_expiry_days.is_none() {
-        let days = ask_text("Client secret expiry (days)", &defaults::SECRET_EXPIRY_DAYS.to_string(), |v| match v.parse::<i64>() {
-            Ok(d) if (1..=730).contains(&d) => Ok(()),
-            _ => Err("a number of days from 1 to 730".into()),
-        })?;
+        let days = ask_text(
+            "Client secret expiry (days)",
+            &defaults::SECRET_EXPIRY_DAYS.to_string(),
+            |v| match v.parse::<i64>() {
+                Ok(d) if (1..=730).contains(&d) => Ok(()),
+                _ => Err("a number of days from 1 to 730".into()),
+            },
+        )?;
         args.secret_expiry_days = days.parse().ok();
     }
     if args.table.is_none() {
-        args.table = Some(ask_text("Table name (Azure appends _CL)", defaults::TABLE, |v| rule(names::table(v).map(|_| ())))?);
+        args.table = Some(ask_text(
+            "Table name (Azure appends _CL)",
+            defaults::TABLE,
+            |v| rule(names::table(v).map(|_| ())),
+        )?);
     }
     if args.dce_name.is_none() {
-        args.dce_name = Some(ask_text("Data collection endpoint name", defaults::DCE_NAME, |v| rule(names::dce(v)))?);
+        args.dce_name = Some(ask_text(
+            "Data collection endpoint name",
+            defaults::DCE_NAME,
+            |v| rule(names::dce(v)),
+        )?);
     }
     if args.dcr_name.is_none() {
-        args.dcr_name = Some(ask_text("Data collection rule name", defaults::DCR_NAME, |v| rule(names::dcr(v)))?);
+        args.dcr_name = Some(ask_text(
+            "Data collection rule name",
+            defaults::DCR_NAME,
+            |v| rule(names::dcr(v)),
+        )?);
     }
     if args.roles.is_none() {
         let roles = [
             "guide: the guide's six role assignments (Log Analytics Contributor on the workspace; Monitoring Metrics Publisher, Contributor, Reader on the DCR; Publisher and Contributor on the DCE)",
             "minimal: Monitoring Metrics Publisher on the DCR only (all that ingestion needs)",
         ];
-        let i = Select::with_theme(&theme()).with_prompt("Role assignments").items(roles).default(0).interact().map_err(prompt_err)?;
-        args.roles = Some(if i == 0 { RoleSet::Guide } else { RoleSet::Minimal });
+        let i = Select::with_theme(&theme())
+            .with_prompt("Role assignments")
+            .items(roles)
+            .default(0)
+            .interact()
+            .map_err(prompt_err)?;
+        args.roles = Some(if i == 0 {
+            RoleSet::Guide
+        } else {
+            RoleSet::Minimal
+        });
     }
     Ok(())
 }
 
 /// The review screen's question.
 pub fn confirm_apply() -> Result<bool> {
-    Confirm::with_theme(&theme()).with_prompt("Apply this plan?").default(false).interact().map_err(prompt_err)
+    Confirm::with_theme(&theme())
+        .with_prompt("Apply this plan?")
+        .default(false)
+        .interact()
+        .map_err(prompt_err)
 }

@@ -23,7 +23,11 @@ impl World {
     }
 
     pub async fn public() -> World {
-        World::start(SimConfig { cloud: SimCloud::Public, ..SimConfig::default() }).await
+        World::start(SimConfig {
+            cloud: SimCloud::Public,
+            ..SimConfig::default()
+        })
+        .await
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -91,25 +95,46 @@ pub fn stderr(o: &Output) -> String {
 
 /// Panics with the tool's output unless it succeeded.
 pub fn assert_ok(o: &Output) {
-    assert!(o.status.success(), "keeper-azmon failed ({:?})\nstdout:\n{}\nstderr:\n{}", o.status.code(), stdout(o), stderr(o));
+    assert!(
+        o.status.success(),
+        "keeper-azmon failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
 }
 
 pub fn json_out(o: &Output) -> Value {
-    serde_json::from_str(stdout(o).trim()).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}", stdout(o)))
+    serde_json::from_str(stdout(o).trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}", stdout(o)))
 }
 
 /// An HTTP client that trusts the simulator's certificate.
 pub fn http(sim: &Sim) -> reqwest::Client {
     let cert = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("pem");
-    reqwest::Client::builder().tls_certs_merge([cert]).build().expect("client")
+    reqwest::Client::builder()
+        .tls_certs_merge([cert])
+        .build()
+        .expect("client")
 }
 
 /// A token from the simulator's token endpoint by client credentials.
-pub async fn token(sim: &Sim, tenant: &str, client_id: &str, secret: &str, audience: &str) -> reqwest::Response {
+pub async fn token(
+    sim: &Sim,
+    tenant: &str,
+    client_id: &str,
+    secret: &str,
+    audience: &str,
+) -> reqwest::Response {
     let scope = format!("{}/.default", audience.trim_end_matches('/'));
     http(sim)
         .post(format!("{}/{tenant}/oauth2/v2.0/token", sim.base_url()))
-        .form(&[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret), ("scope", &scope)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", &scope),
+        ])
         .send()
         .await
         .expect("token request")
@@ -123,14 +148,24 @@ pub fn sample_events() -> Value {
 /// A PUT to ARM as the operator (to make things exist before the tool runs).
 pub async fn arm_put(w: &World, id: &str, api_version: &str, body: Value) -> reqwest::StatusCode {
     let op = w.sim.operator();
-    let profile: Value = serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
-    let t: Value = token(&w.sim, &op.tenant_id, &op.client_id, &op.client_secret, profile["resource_manager_audience"].as_str().expect("aud"))
-        .await
-        .json()
-        .await
-        .expect("token");
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
+    let t: Value = token(
+        &w.sim,
+        &op.tenant_id,
+        &op.client_id,
+        &op.client_secret,
+        profile["resource_manager_audience"].as_str().expect("aud"),
+    )
+    .await
+    .json()
+    .await
+    .expect("token");
     http(&w.sim)
-        .put(format!("{}{id}?api-version={api_version}", w.sim.base_url()))
+        .put(format!(
+            "{}{id}?api-version={api_version}",
+            w.sim.base_url()
+        ))
         .bearer_auth(t["access_token"].as_str().expect("access_token"))
         .json(&body)
         .send()

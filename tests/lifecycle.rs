@@ -11,20 +11,37 @@ use serde_json::Value;
 /// Runs setup with the secret written to a file; returns (setup JSON output, secret file path).
 async fn set_up(w: &World) -> (Value, std::path::PathBuf) {
     let secret_file = w.dir.path().join("secret.txt");
-    let o = w.setup(&["--output", "json", "--secret-file", &secret_file.display().to_string()]).await;
+    let o = w
+        .setup(&[
+            "--output",
+            "json",
+            "--secret-file",
+            &secret_file.display().to_string(),
+        ])
+        .await;
     assert_ok(&o);
     (json_out(&o), secret_file)
 }
 
 fn args(w: &World, cmd: &str, extra: &[&str]) -> Vec<String> {
-    let mut a = vec![cmd.to_string(), "--state".into(), w.state_path().display().to_string(), "--auth".into(), "env".into()];
+    let mut a = vec![
+        cmd.to_string(),
+        "--state".into(),
+        w.state_path().display().to_string(),
+        "--auth".into(),
+        "env".into(),
+    ];
     a.extend(extra.iter().map(|s| s.to_string()));
     a
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_proves_the_console_values_and_names_each_broken_link() {
-    let w = World::start(SimConfig { cloud: SimCloud::UsGov, ..SimConfig::default() }).await;
+    let w = World::start(SimConfig {
+        cloud: SimCloud::UsGov,
+        ..SimConfig::default()
+    })
+    .await;
     let mut a = w.setup_args(&["--output", "json", "--secret-file"]);
     let secret_file = w.dir.path().join("secret.txt");
     a.push(secret_file.display().to_string());
@@ -33,7 +50,21 @@ async fn verify_proves_the_console_values_and_names_each_broken_link() {
     assert_ok(&w.run(&a).await);
     let sf = secret_file.display().to_string();
 
-    let ok = w.run(&args(&w, "verify", &["--secret-file", &sf, "--wait", "--timeout", "30", "--output", "json"])).await;
+    let ok = w
+        .run(&args(
+            &w,
+            "verify",
+            &[
+                "--secret-file",
+                &sf,
+                "--wait",
+                "--timeout",
+                "30",
+                "--output",
+                "json",
+            ],
+        ))
+        .await;
     assert_ok(&ok);
     let v = json_out(&ok);
     assert_eq!(v["arrived"], 3);
@@ -41,47 +72,113 @@ async fn verify_proves_the_console_values_and_names_each_broken_link() {
     // wrong secret
     let bad = w.dir.path().join("bad.txt");
     std::fs::write(&bad, "not-the-secret").expect("write");
-    let o = w.run(&args(&w, "verify", &["--secret-file", &bad.display().to_string()])).await;
+    let o = w
+        .run(&args(
+            &w,
+            "verify",
+            &["--secret-file", &bad.display().to_string()],
+        ))
+        .await;
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("client secret is wrong"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("client secret is wrong"),
+        "{}",
+        stderr(&o)
+    );
 
     // wrong DCR id and wrong stream in the Endpoint URL
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state")).expect("json");
-    let url = state["outputs"]["endpoint_url"].as_str().expect("url").to_string();
-    let imm = state["outputs"]["dcr_immutable_id"].as_str().expect("imm").to_string();
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
+            .expect("json");
+    let url = state["outputs"]["endpoint_url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let imm = state["outputs"]["dcr_immutable_id"]
+        .as_str()
+        .expect("imm")
+        .to_string();
     let wrong_dcr = url.replace(&imm, "dcr-00000000000000000000000000000000");
-    let o = w.run(&args(&w, "verify", &["--secret-file", &sf, "--endpoint-url", &wrong_dcr])).await;
+    let o = w
+        .run(&args(
+            &w,
+            "verify",
+            &["--secret-file", &sf, "--endpoint-url", &wrong_dcr],
+        ))
+        .await;
     assert!(stderr(&o).contains("DCR immutable id"), "{}", stderr(&o));
     let wrong_stream = url.replace("Custom-KeeperLogs_CL", "Custom-Other_CL");
-    let o = w.run(&args(&w, "verify", &["--secret-file", &sf, "--endpoint-url", &wrong_stream])).await;
+    let o = w
+        .run(&args(
+            &w,
+            "verify",
+            &["--secret-file", &sf, "--endpoint-url", &wrong_stream],
+        ))
+        .await;
     assert!(stderr(&o).contains("stream"), "{}", stderr(&o));
 
     // wrong scope: a profile whose monitor audience is the public cloud's, against a US Government tenant
-    let mut prof: Value = serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("p")).expect("json");
+    let mut prof: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("p")).expect("json");
     prof["monitor_audience"] = "https://monitor.azure.com".into();
     let wrong_prof = w.dir.path().join("wrong-cloud.json");
     std::fs::write(&wrong_prof, prof.to_string()).expect("write");
-    let o = w.run(&args(&w, "verify", &["--secret-file", &sf, "--cloud", &wrong_prof.display().to_string()])).await;
+    let o = w
+        .run(&args(
+            &w,
+            "verify",
+            &[
+                "--secret-file",
+                &sf,
+                "--cloud",
+                &wrong_prof.display().to_string(),
+            ],
+        ))
+        .await;
     assert!(stderr(&o).contains("scope"), "{}", stderr(&o));
 
     // table gone
-    let ws = state["resources"]["workspace"]["id"].as_str().expect("ws").to_string();
-    w.sim.snapshot().delete_resource(&format!("{ws}/tables/KeeperLogs_CL"));
-    let o = w.run(&args(&w, "verify", &["--secret-file", &sf, "--wait", "--timeout", "5"])).await;
+    let ws = state["resources"]["workspace"]["id"]
+        .as_str()
+        .expect("ws")
+        .to_string();
+    w.sim
+        .snapshot()
+        .delete_resource(&format!("{ws}/tables/KeeperLogs_CL"));
+    let o = w
+        .run(&args(
+            &w,
+            "verify",
+            &["--secret-file", &sf, "--wait", "--timeout", "5"],
+        ))
+        .await;
     assert!(!o.status.success());
     assert!(stderr(&o).contains("table"), "{}", stderr(&o));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_reports_403_until_the_role_takes_effect() {
-    let w = World::start(SimConfig { role_propagation_delay: Duration::from_secs(4), ..SimConfig::default() }).await;
+    let w = World::start(SimConfig {
+        role_propagation_delay: Duration::from_secs(4),
+        ..SimConfig::default()
+    })
+    .await;
     let (_, secret_file) = set_up(&w).await;
     let sf = secret_file.display().to_string();
     let o = w.run(&args(&w, "verify", &["--secret-file", &sf])).await;
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.contains("Monitoring Metrics Publisher") && err.contains("minutes"), "{err}");
-    let o = w.run(&args(&w, "verify", &["--secret-file", &sf, "--wait", "--timeout", "60"])).await;
+    assert!(
+        err.contains("Monitoring Metrics Publisher") && err.contains("minutes"),
+        "{err}"
+    );
+    let o = w
+        .run(&args(
+            &w,
+            "verify",
+            &["--secret-file", &sf, "--wait", "--timeout", "60"],
+        ))
+        .await;
     assert_ok(&o);
 }
 
@@ -93,18 +190,34 @@ async fn status_reports_drift_and_missing_resources() {
     assert_ok(&o);
     assert_eq!(json_out(&o)["healthy"], true);
 
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state")).expect("json");
-    let dcr = state["resources"]["dcr"]["id"].as_str().expect("dcr").to_string();
-    let dce = state["resources"]["dce"]["id"].as_str().expect("dce").to_string();
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
+            .expect("json");
+    let dcr = state["resources"]["dcr"]["id"]
+        .as_str()
+        .expect("dcr")
+        .to_string();
+    let dce = state["resources"]["dce"]["id"]
+        .as_str()
+        .expect("dce")
+        .to_string();
     w.sim.snapshot().patch_resource(&dcr, serde_json::json!({ "properties": { "dataFlows": [ { "streams": ["Custom-KeeperLogs_CL"], "destinations": ["keeperWorkspace"], "transformKql": "source | where 1 == 0", "outputStream": "Custom-KeeperLogs_CL" } ] } }));
     w.sim.snapshot().delete_resource(&dce);
     let o = w.run(&args(&w, "status", &["--output", "json"])).await;
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let v = json_out(&o);
-    let health = |item: &str| v["items"].as_array().and_then(|a| a.iter().find(|i| i["item"] == item)).map(|i| i["health"].clone());
+    let health = |item: &str| {
+        v["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["item"] == item))
+            .map(|i| i["health"].clone())
+    };
     assert_eq!(health("dcr"), Some("drifted".into()));
     assert_eq!(health("dce"), Some("missing".into()));
-    assert_eq!(health("role:dce:Monitoring Metrics Publisher"), Some("missing".into()));
+    assert_eq!(
+        health("role:dce:Monitoring Metrics Publisher"),
+        Some("missing".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,16 +227,50 @@ async fn teardown_removes_what_setup_made_and_keeps_what_it_reused() {
     let sub = w.sim.operator().subscription_id;
     let rg = format!("/subscriptions/{sub}/resourceGroups/rg-shared");
     let ws_id = format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/shared-ws");
-    assert!(arm_put(&w, &rg, "2021-04-01", serde_json::json!({ "location": "eastus" })).await.is_success());
-    assert!(arm_put(&w, &ws_id, "2022-10-01", serde_json::json!({ "location": "eastus" })).await.is_success());
+    assert!(arm_put(
+        &w,
+        &rg,
+        "2021-04-01",
+        serde_json::json!({ "location": "eastus" })
+    )
+    .await
+    .is_success());
+    assert!(arm_put(
+        &w,
+        &ws_id,
+        "2022-10-01",
+        serde_json::json!({ "location": "eastus" })
+    )
+    .await
+    .is_success());
     let (_, _) = {
         let secret_file = w.dir.path().join("secret.txt");
-        let o = w.setup(&["--workspace", &ws_id, "--output", "json", "--secret-file", &secret_file.display().to_string()]).await;
+        let o = w
+            .setup(&[
+                "--workspace",
+                &ws_id,
+                "--output",
+                "json",
+                "--secret-file",
+                &secret_file.display().to_string(),
+            ])
+            .await;
         assert_ok(&o);
         (json_out(&o), secret_file)
     };
     // Interrupt the teardown at its third delete, then finish it.
-    w.sim.inject(Fault { method: Some("DELETE".into()), path_contains: None, skip: 2, times: 1, writes_only: false, kind: FaultKind::Status { status: 400, code: "SimulatedFailure".into(), retry_after: None } });
+    w.sim.inject(Fault {
+        method: Some("DELETE".into()),
+        path_contains: None,
+        skip: 2,
+        times: 1,
+        writes_only: false,
+        kind: FaultKind::Status {
+            status: 400,
+            code: "SimulatedFailure".into(),
+            retry_after: None,
+        },
+    });
     let o = w.run(&args(&w, "teardown", &["--yes"])).await;
     assert!(!o.status.success());
     w.sim.clear_faults();
@@ -133,14 +280,39 @@ async fn teardown_removes_what_setup_made_and_keeps_what_it_reused() {
     assert_ok(&again);
 
     let snap = w.sim.snapshot();
-    assert!(snap.applications().iter().all(|a| a["displayName"] != "KeeperLogging"), "app removed");
-    assert!(snap.resources_of_type("Microsoft.Insights/dataCollectionRules").is_empty());
-    assert!(snap.resources_of_type("Microsoft.Insights/dataCollectionEndpoints").is_empty());
-    assert!(snap.resource(&format!("{ws_id}/tables/KeeperLogs_CL")).is_none(), "our table in the reused workspace is removed");
-    assert!(snap.resource(&ws_id).is_some(), "the reused workspace stays");
+    assert!(
+        snap.applications()
+            .iter()
+            .all(|a| a["displayName"] != "KeeperLogging"),
+        "app removed"
+    );
+    assert!(snap
+        .resources_of_type("Microsoft.Insights/dataCollectionRules")
+        .is_empty());
+    assert!(snap
+        .resources_of_type("Microsoft.Insights/dataCollectionEndpoints")
+        .is_empty());
+    assert!(
+        snap.resource(&format!("{ws_id}/tables/KeeperLogs_CL"))
+            .is_none(),
+        "our table in the reused workspace is removed"
+    );
+    assert!(
+        snap.resource(&ws_id).is_some(),
+        "the reused workspace stays"
+    );
     let op_principal = w.sim.snapshot().service_principals().len();
-    assert_eq!(op_principal, 1, "only the operator's service principal is left");
-    assert!(snap.role_assignments().iter().all(|(_, role, _)| role.eq_ignore_ascii_case("8e3af657-a8ff-443c-a75c-2fe8c4bcb635")), "only the operator's Owner assignment is left: {:?}", snap.role_assignments());
+    assert_eq!(
+        op_principal, 1,
+        "only the operator's service principal is left"
+    );
+    assert!(
+        snap.role_assignments()
+            .iter()
+            .all(|(_, role, _)| role.eq_ignore_ascii_case("8e3af657-a8ff-443c-a75c-2fe8c4bcb635")),
+        "only the operator's Owner assignment is left: {:?}",
+        snap.role_assignments()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -149,15 +321,45 @@ async fn rotate_secret_leaves_one_valid_secret_and_the_old_one_stops_working() {
     let (out, secret_file) = set_up(&w).await;
     let old = std::fs::read_to_string(&secret_file).expect("old secret");
     let new_file = w.dir.path().join("new.txt");
-    let o = w.run(&args(&w, "rotate-secret", &["--secret-file", &new_file.display().to_string(), "--remove-old", "--output", "json"])).await;
+    let o = w
+        .run(&args(
+            &w,
+            "rotate-secret",
+            &[
+                "--secret-file",
+                &new_file.display().to_string(),
+                "--remove-old",
+                "--output",
+                "json",
+            ],
+        ))
+        .await;
     assert_ok(&o);
     let new = std::fs::read_to_string(&new_file).expect("new secret");
     assert_ne!(old, new);
-    let app = w.sim.snapshot().applications().into_iter().find(|a| a["displayName"] == "KeeperLogging").expect("app");
+    let app = w
+        .sim
+        .snapshot()
+        .applications()
+        .into_iter()
+        .find(|a| a["displayName"] == "KeeperLogging")
+        .expect("app");
     assert_eq!(app["passwordCredentials"].as_array().map(Vec::len), Some(1));
     let tenant = out["tenant_id"].as_str().expect("tenant");
     let client = out["client_id"].as_str().expect("client");
-    assert_eq!(token(&w.sim, tenant, client, &old, "https://monitor.azure.com").await.status(), 400, "the old secret stops working");
-    assert_eq!(token(&w.sim, tenant, client, &new, "https://monitor.azure.com").await.status(), 200, "the new one works");
+    assert_eq!(
+        token(&w.sim, tenant, client, &old, "https://monitor.azure.com")
+            .await
+            .status(),
+        400,
+        "the old secret stops working"
+    );
+    assert_eq!(
+        token(&w.sim, tenant, client, &new, "https://monitor.azure.com")
+            .await
+            .status(),
+        200,
+        "the new one works"
+    );
     assert!(!stdout(&o).contains(&new) && !stderr(&o).contains(&new));
 }

@@ -11,14 +11,40 @@ use serde_json::{json, Value};
 
 async fn set_up(w: &World) -> (String, String) {
     let secret_file = w.dir.path().join("secret.txt");
-    let o = w.setup(&["--output", "json", "--secret-file", &secret_file.display().to_string()]).await;
+    let o = w
+        .setup(&[
+            "--output",
+            "json",
+            "--secret-file",
+            &secret_file.display().to_string(),
+        ])
+        .await;
     assert_ok(&o);
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state")).expect("json");
-    (secret_file.display().to_string(), state["resources"]["workspace"]["id"].as_str().expect("ws").to_string())
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
+            .expect("json");
+    (
+        secret_file.display().to_string(),
+        state["resources"]["workspace"]["id"]
+            .as_str()
+            .expect("ws")
+            .to_string(),
+    )
 }
 
 fn send_args(w: &World, secret: &str, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = ["send", "--state", &w.state_path().display().to_string(), "--secret-file", secret, "--output", "json"].iter().map(|s| s.to_string()).collect();
+    let mut a: Vec<String> = [
+        "send",
+        "--state",
+        &w.state_path().display().to_string(),
+        "--secret-file",
+        secret,
+        "--output",
+        "json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     a.extend(extra.iter().map(|s| s.to_string()));
     a
 }
@@ -46,20 +72,32 @@ async fn every_event_sent_is_in_the_table_once_with_its_fields() {
         writeln!(f, "{}", event(i, 10)).expect("write");
     }
     drop(f);
-    let o = w.run(&send_args(&w, &secret, &[&input.display().to_string()])).await;
+    let o = w
+        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
+        .await;
     assert_ok(&o);
     let v = json_out(&o);
     assert_eq!(v["sent"], 5000);
     assert_eq!(v["failed"], 0);
     let rows = w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL");
     assert_eq!(rows.len(), 5000);
-    let mut seen: Vec<u64> = rows.iter().filter_map(|r| r["data"]["seq"].as_u64()).collect();
+    let mut seen: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r["data"]["seq"].as_u64())
+        .collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..5000).collect::<Vec<u64>>(), "each event exactly once");
+    assert_eq!(
+        seen,
+        (0..5000).collect::<Vec<u64>>(),
+        "each event exactly once"
+    );
     let r0 = rows.iter().find(|r| r["data"]["seq"] == 0).expect("row 0");
     assert_eq!(r0["audit_event"], "event_0");
     assert_eq!(r0["enterprise_id"], 1234);
-    assert_eq!(r0["TimeGenerated"], "2025-01-23T01:31:11.123Z", "TimeGenerated set from timestamp");
+    assert_eq!(
+        r0["TimeGenerated"], "2025-01-23T01:31:11.123Z",
+        "TimeGenerated set from timestamp"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,29 +108,66 @@ async fn batches_stay_under_one_megabyte_and_travel_gzipped() {
     let input = w.dir.path().join("events.json");
     let events: Vec<Value> = (0..35).map(|i| event(i, 100_000)).collect();
     std::fs::write(&input, serde_json::to_vec(&events).expect("json")).expect("write");
-    let o = w.run(&send_args(&w, &secret, &[&input.display().to_string()])).await;
+    let o = w
+        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
+        .await;
     assert_ok(&o);
     let v = json_out(&o);
     assert_eq!(v["sent"], 35);
-    assert!(v["requests"].as_u64().expect("requests") >= 4, "35 x 100 KB needs at least 4 requests: {v}");
-    let posts: Vec<_> = w.sim.request_log().into_iter().filter(|r| r.path.contains("/streams/")).collect();
-    assert!(posts.iter().all(|r| r.status == 204), "no request over the limit: {posts:?}");
+    assert!(
+        v["requests"].as_u64().expect("requests") >= 4,
+        "35 x 100 KB needs at least 4 requests: {v}"
+    );
+    let posts: Vec<_> = w
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("/streams/"))
+        .collect();
+    assert!(
+        posts.iter().all(|r| r.status == 204),
+        "no request over the limit: {posts:?}"
+    );
     assert_eq!(w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL").len(), 35);
-    assert!(w.sim.snapshot().ingestion_gzip_requests() >= 4, "requests were gzip-compressed");
+    assert!(
+        w.sim.snapshot().ingestion_gzip_requests() >= 4,
+        "requests were gzip-compressed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_is_retried_without_duplicates() {
     let w = World::public().await;
     let (secret, ws) = set_up(&w).await;
-    w.sim.inject(Fault { method: Some("POST".into()), path_contains: Some("/streams/".into()), skip: 1, times: 3, writes_only: false, kind: FaultKind::Status { status: 429, code: "TooManyRequests".into(), retry_after: Some(1) } });
+    w.sim.inject(Fault {
+        method: Some("POST".into()),
+        path_contains: Some("/streams/".into()),
+        skip: 1,
+        times: 3,
+        writes_only: false,
+        kind: FaultKind::Status {
+            status: 429,
+            code: "TooManyRequests".into(),
+            retry_after: Some(1),
+        },
+    });
     let input = w.dir.path().join("events.jsonl");
     let lines: Vec<String> = (0..3000).map(|i| event(i, 400).to_string()).collect();
     std::fs::write(&input, lines.join("\n")).expect("write");
-    let o = w.run(&send_args(&w, &secret, &["--concurrency", "2", &input.display().to_string()])).await;
+    let o = w
+        .run(&send_args(
+            &w,
+            &secret,
+            &["--concurrency", "2", &input.display().to_string()],
+        ))
+        .await;
     assert_ok(&o);
     assert_eq!(json_out(&o)["sent"], 3000);
-    assert_eq!(w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL").len(), 3000, "no duplicates after 429");
+    assert_eq!(
+        w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL").len(),
+        3000,
+        "no duplicates after 429"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,28 +175,63 @@ async fn malformed_lines_are_reported_with_their_line_number_and_counted() {
     let w = World::public().await;
     let (secret, ws) = set_up(&w).await;
     let input = w.dir.path().join("events.jsonl");
-    std::fs::write(&input, format!("{}\n{{broken\n{}\n[1,2]\n", event(1, 1), event(2, 1))).expect("write");
-    let o = w.run(&send_args(&w, &secret, &[&input.display().to_string()])).await;
+    std::fs::write(
+        &input,
+        format!("{}\n{{broken\n{}\n[1,2]\n", event(1, 1), event(2, 1)),
+    )
+    .expect("write");
+    let o = w
+        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
+        .await;
     assert_ok(&o);
     let v = json_out(&o);
-    assert_eq!((v["sent"].as_u64(), v["skipped"].as_u64()), (Some(2), Some(2)));
-    assert!(stderr(&o).contains("line 2") && stderr(&o).contains("line 4"), "{}", stderr(&o));
+    assert_eq!(
+        (v["sent"].as_u64(), v["skipped"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(
+        stderr(&o).contains("line 2") && stderr(&o).contains("line 4"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL").len(), 2);
 
-    let o = w.run(&send_args(&w, &secret, &["--on-error", "fail", &input.display().to_string()])).await;
+    let o = w
+        .run(&send_args(
+            &w,
+            &secret,
+            &["--on-error", "fail", &input.display().to_string()],
+        ))
+        .await;
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("line 2"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forbidden_stops_with_the_role_hint_and_keeps_the_events() {
-    let w = World::start(SimConfig { role_propagation_delay: Duration::from_secs(600), ..SimConfig::default() }).await;
+    let w = World::start(SimConfig {
+        role_propagation_delay: Duration::from_secs(600),
+        ..SimConfig::default()
+    })
+    .await;
     let (secret, _) = set_up(&w).await;
     let input = w.dir.path().join("events.jsonl");
-    std::fs::write(&input, (0..10).map(|i| event(i, 1).to_string()).collect::<Vec<_>>().join("\n")).expect("write");
-    let o = w.run(&send_args(&w, &secret, &[&input.display().to_string()])).await;
+    std::fs::write(
+        &input,
+        (0..10)
+            .map(|i| event(i, 1).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .expect("write");
+    let o = w
+        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
+        .await;
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.contains("Monitoring Metrics Publisher") && err.contains("minutes"), "{err}");
+    assert!(
+        err.contains("Monitoring Metrics Publisher") && err.contains("minutes"),
+        "{err}"
+    );
     assert_eq!(json_out(&o)["sent"], 0);
 }

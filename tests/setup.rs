@@ -17,34 +17,76 @@ const ROLE_MR: &str = "43d0d8ad-25c7-4714-9337-8ba259a9fe05";
 async fn assert_complete(w: &World, out: &Value, secret: &str) {
     let snap = w.sim.snapshot();
     let client_id = out["client_id"].as_str().expect("client_id");
-    let apps: Vec<Value> = snap.applications().into_iter().filter(|a| a["displayName"] == "KeeperLogging").collect();
+    let apps: Vec<Value> = snap
+        .applications()
+        .into_iter()
+        .filter(|a| a["displayName"] == "KeeperLogging")
+        .collect();
     assert_eq!(apps.len(), 1, "exactly one app registration: {apps:?}");
     let app = &apps[0];
     assert_eq!(app["appId"], client_id);
     assert_eq!(app["signInAudience"], "AzureADMyOrg");
-    assert_eq!(app["identifierUris"], serde_json::json!([format!("api://{client_id}")]));
-    assert_eq!(app["passwordCredentials"].as_array().map(Vec::len), Some(1), "exactly one secret: {app}");
-    let sps: Vec<Value> = snap.service_principals().into_iter().filter(|s| s["appId"] == client_id).collect();
+    assert_eq!(
+        app["identifierUris"],
+        serde_json::json!([format!("api://{client_id}")])
+    );
+    assert_eq!(
+        app["passwordCredentials"].as_array().map(Vec::len),
+        Some(1),
+        "exactly one secret: {app}"
+    );
+    let sps: Vec<Value> = snap
+        .service_principals()
+        .into_iter()
+        .filter(|s| s["appId"] == client_id)
+        .collect();
     assert_eq!(sps.len(), 1, "exactly one service principal");
     let sp_id = sps[0]["id"].as_str().expect("sp id").to_string();
 
     let sub = w.sim.operator().subscription_id;
     let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
-    let ws_id = format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/KeeperLogsWorkspace");
+    let ws_id =
+        format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/KeeperLogsWorkspace");
     let ws = snap.resource(&ws_id).expect("workspace exists");
     assert_eq!(ws["properties"]["provisioningState"], "Succeeded");
     assert_eq!(ws["tags"]["keeper-azmon"], "rg-keeper");
-    let table = snap.resource(&format!("{ws_id}/tables/KeeperLogs_CL")).expect("table exists");
-    let cols: Vec<&str> = table["properties"]["schema"]["columns"].as_array().expect("columns").iter().filter_map(|c| c["name"].as_str()).collect();
-    for c in ["TimeGenerated", "audit_event", "remote_address", "category", "client_version", "username", "enterprise_id", "timestamp", "data"] {
+    let table = snap
+        .resource(&format!("{ws_id}/tables/KeeperLogs_CL"))
+        .expect("table exists");
+    let cols: Vec<&str> = table["properties"]["schema"]["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for c in [
+        "TimeGenerated",
+        "audit_event",
+        "remote_address",
+        "category",
+        "client_version",
+        "username",
+        "enterprise_id",
+        "timestamp",
+        "data",
+    ] {
         assert!(cols.contains(&c), "table has column {c}: {cols:?}");
     }
-    let dce_id = format!("{rg}/providers/Microsoft.Insights/dataCollectionEndpoints/KeeperLogsEndpoint");
+    let dce_id =
+        format!("{rg}/providers/Microsoft.Insights/dataCollectionEndpoints/KeeperLogsEndpoint");
     let dce = snap.resource(&dce_id).expect("DCE exists");
     let dcr_id = format!("{rg}/providers/Microsoft.Insights/dataCollectionRules/KeeperDCR");
     let dcr = snap.resource(&dcr_id).expect("DCR exists");
-    assert!(dcr["properties"]["streamDeclarations"]["Custom-KeeperLogs_CL"].is_object(), "DCR declares the stream: {dcr}");
-    assert_eq!(dcr["properties"]["dataCollectionEndpointId"].as_str().map(str::to_lowercase), Some(dce_id.to_lowercase()));
+    assert!(
+        dcr["properties"]["streamDeclarations"]["Custom-KeeperLogs_CL"].is_object(),
+        "DCR declares the stream: {dcr}"
+    );
+    assert_eq!(
+        dcr["properties"]["dataCollectionEndpointId"]
+            .as_str()
+            .map(str::to_lowercase),
+        Some(dce_id.to_lowercase())
+    );
 
     let mut assignments: Vec<(String, String)> = snap
         .role_assignments()
@@ -62,18 +104,34 @@ async fn assert_complete(w: &World, out: &Value, secret: &str) {
         (dce_id.to_lowercase(), ROLE_MC.to_string()),
     ];
     want.sort();
-    assert_eq!(assignments, want, "the guide's six role assignments, once each");
+    assert_eq!(
+        assignments, want,
+        "the guide's six role assignments, once each"
+    );
 
     // The Endpoint URL as the guide assembles it.
-    let endpoint = dce["properties"]["logsIngestion"]["endpoint"].as_str().expect("ingestion endpoint").trim_end_matches('/');
-    let immutable = dcr["properties"]["immutableId"].as_str().expect("immutableId");
+    let endpoint = dce["properties"]["logsIngestion"]["endpoint"]
+        .as_str()
+        .expect("ingestion endpoint")
+        .trim_end_matches('/');
+    let immutable = dcr["properties"]["immutableId"]
+        .as_str()
+        .expect("immutableId");
     let url = out["endpoint_url"].as_str().expect("endpoint_url");
     assert_eq!(url, format!("{endpoint}/dataCollectionRules/{immutable}/streams/Custom-KeeperLogs_CL?api-version=2023-01-01"));
 
     // Keeper's side: a token as the new app with the cloud's monitor scope, the sample events posted, then in the table.
-    let profile: Value = serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
     let tenant = out["tenant_id"].as_str().expect("tenant");
-    let t = token(&w.sim, tenant, client_id, secret, profile["monitor_audience"].as_str().expect("aud")).await;
+    let t = token(
+        &w.sim,
+        tenant,
+        client_id,
+        secret,
+        profile["monitor_audience"].as_str().expect("aud"),
+    )
+    .await;
     assert_eq!(t.status(), 200, "token as the new app");
     let t: Value = t.json().await.expect("token json");
     let resp = http(&w.sim)
@@ -83,21 +141,39 @@ async fn assert_complete(w: &World, out: &Value, secret: &str) {
         .send()
         .await
         .expect("post");
-    assert_eq!(resp.status(), 204, "ingestion accepted: {:?}", resp.text().await);
+    assert_eq!(
+        resp.status(),
+        204,
+        "ingestion accepted: {:?}",
+        resp.text().await
+    );
     let rows = w.sim.snapshot().table_rows(&ws_id, "KeeperLogs_CL");
-    let events: Vec<&str> = rows.iter().filter_map(|r| r["audit_event"].as_str()).collect();
+    let events: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["audit_event"].as_str())
+        .collect();
     assert_eq!(events, ["event_one", "event_two", "event_three"]);
 }
 
 async fn full_setup_in(cloud: SimCloud, location: &str) {
-    let w = World::start(SimConfig { cloud, ..SimConfig::default() }).await;
+    let w = World::start(SimConfig {
+        cloud,
+        ..SimConfig::default()
+    })
+    .await;
     let mut args = w.setup_args(&["--output", "json", "--show-secret"]);
-    let pos = args.iter().position(|a| a == "eastus").expect("location arg");
+    let pos = args
+        .iter()
+        .position(|a| a == "eastus")
+        .expect("location arg");
     args[pos] = location.to_string();
     let o = w.run(&args).await;
     assert_ok(&o);
     let out = json_out(&o);
-    let secret = out["client_secret"].as_str().expect("secret shown with --show-secret").to_string();
+    let secret = out["client_secret"]
+        .as_str()
+        .expect("secret shown with --show-secret")
+        .to_string();
     assert_complete(&w, &out, &secret).await;
 }
 
@@ -117,20 +193,36 @@ async fn second_run_makes_no_write_and_dry_run_makes_none_at_all() {
     let dry = w.setup(&["--dry-run"]).await;
     assert_ok(&dry);
     assert_eq!(w.sim.write_count(), 0, "--dry-run wrote");
-    assert!(stdout(&dry).contains("create"), "the plan shows creates:\n{}", stdout(&dry));
+    assert!(
+        stdout(&dry).contains("create"),
+        "the plan shows creates:\n{}",
+        stdout(&dry)
+    );
 
     let first = w.setup(&[]).await;
     assert_ok(&first);
     let after_first = w.sim.write_count();
-    assert!(after_first >= 14, "a first run writes everything ({after_first})");
+    assert!(
+        after_first >= 14,
+        "a first run writes everything ({after_first})"
+    );
 
     let second = w.setup(&["--output", "json"]).await;
     assert_ok(&second);
-    assert_eq!(w.sim.write_count(), after_first, "the second run wrote:\n{}", stderr(&second));
+    assert_eq!(
+        w.sim.write_count(),
+        after_first,
+        "the second run wrote:\n{}",
+        stderr(&second)
+    );
     let out = json_out(&second);
     assert_eq!(out["changed"], false);
     assert!(out["client_secret"].is_null());
-    assert!(out["plan"].as_array().expect("plan").iter().all(|s| s["action"] == "reuse"));
+    assert!(out["plan"]
+        .as_array()
+        .expect("plan")
+        .iter()
+        .all(|s| s["action"] == "reuse"));
 
     let dry_again = w.setup(&["--dry-run", "--output", "json"]).await;
     assert_ok(&dry_again);
@@ -146,11 +238,33 @@ async fn a_run_interrupted_at_any_write_resumes_to_exactly_one_of_everything() {
     for apply in [false, true] {
         for n in 0..writes {
             let w = World::public().await;
-            let kind = if apply { FaultKind::ApplyThenStatus { status: 400 } } else { FaultKind::Status { status: 400, code: "SimulatedFailure".into(), retry_after: None } };
-            w.sim.inject(Fault { method: None, path_contains: None, skip: n, times: 1, writes_only: true, kind });
+            let kind = if apply {
+                FaultKind::ApplyThenStatus { status: 400 }
+            } else {
+                FaultKind::Status {
+                    status: 400,
+                    code: "SimulatedFailure".into(),
+                    retry_after: None,
+                }
+            };
+            w.sim.inject(Fault {
+                method: None,
+                path_contains: None,
+                skip: n,
+                times: 1,
+                writes_only: true,
+                kind,
+            });
             let first = w.setup(&[]).await;
-            assert!(!first.status.success(), "write {n} (apply={apply}) was meant to fail the run");
-            assert!(stderr(&first).contains("SimulatedFailure") || stderr(&first).contains("400"), "{}", stderr(&first));
+            assert!(
+                !first.status.success(),
+                "write {n} (apply={apply}) was meant to fail the run"
+            );
+            assert!(
+                stderr(&first).contains("SimulatedFailure") || stderr(&first).contains("400"),
+                "{}",
+                stderr(&first)
+            );
             w.sim.clear_faults();
             let second = w.setup(&["--output", "json", "--show-secret"]).await;
             assert_ok(&second);
@@ -167,15 +281,45 @@ async fn a_run_interrupted_at_any_write_resumes_to_exactly_one_of_everything() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn principal_replication_throttling_and_server_errors_are_survived() {
-    let w = World::start(SimConfig { sp_replication_delay: Duration::from_secs(3), ..SimConfig::default() }).await;
-    w.sim.inject(Fault { method: Some("GET".into()), path_contains: Some("/locations".into()), skip: 0, times: 2, writes_only: false, kind: FaultKind::Status { status: 429, code: "TooManyRequests".into(), retry_after: Some(1) } });
-    w.sim.inject(Fault { method: Some("PUT".into()), path_contains: Some("dataCollectionEndpoints".into()), skip: 0, times: 2, writes_only: false, kind: FaultKind::Status { status: 500, code: "InternalServerError".into(), retry_after: None } });
+    let w = World::start(SimConfig {
+        sp_replication_delay: Duration::from_secs(3),
+        ..SimConfig::default()
+    })
+    .await;
+    w.sim.inject(Fault {
+        method: Some("GET".into()),
+        path_contains: Some("/locations".into()),
+        skip: 0,
+        times: 2,
+        writes_only: false,
+        kind: FaultKind::Status {
+            status: 429,
+            code: "TooManyRequests".into(),
+            retry_after: Some(1),
+        },
+    });
+    w.sim.inject(Fault {
+        method: Some("PUT".into()),
+        path_contains: Some("dataCollectionEndpoints".into()),
+        skip: 0,
+        times: 2,
+        writes_only: false,
+        kind: FaultKind::Status {
+            status: 500,
+            code: "InternalServerError".into(),
+            retry_after: None,
+        },
+    });
     let o = w.setup(&["--output", "json", "--show-secret"]).await;
     assert_ok(&o);
     let out = json_out(&o);
     assert_complete(&w, &out, out["client_secret"].as_str().expect("secret")).await;
     let log = w.sim.request_log();
-    assert!(log.iter().any(|r| r.status == 400 && r.path.contains("roleAssignments")), "PrincipalNotFound was seen and retried");
+    assert!(
+        log.iter()
+            .any(|r| r.status == 400 && r.path.contains("roleAssignments")),
+        "PrincipalNotFound was seen and retried"
+    );
     let throttled = log.iter().filter(|r| r.status == 429).count();
     assert_eq!(throttled, 2);
 }
@@ -183,7 +327,14 @@ async fn principal_replication_throttling_and_server_errors_are_survived() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_long_running_operation_is_reported_with_its_step_and_resumes() {
     let w = World::public().await;
-    w.sim.inject(Fault { method: Some("PUT".into()), path_contains: Some("/tables/".into()), skip: 0, times: 1, writes_only: false, kind: FaultKind::FailLro });
+    w.sim.inject(Fault {
+        method: Some("PUT".into()),
+        path_contains: Some("/tables/".into()),
+        skip: 0,
+        times: 1,
+        writes_only: false,
+        kind: FaultKind::FailLro,
+    });
     let o = w.setup(&[]).await;
     assert!(!o.status.success());
     let err = stderr(&o);
@@ -221,12 +372,24 @@ async fn bad_input_is_refused_before_any_write() {
             }
         }
         let o = w.run(&args).await;
-        assert_eq!(o.status.code(), Some(2), "{extra:?} must be refused as bad input: {}", stderr(&o));
-        assert!(stderr(&o).contains(expect), "{extra:?}: message names {expect}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{extra:?} must be refused as bad input: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains(expect),
+            "{extra:?}: message names {expect}: {}",
+            stderr(&o)
+        );
         assert!(stderr(&o).contains("hint:"), "{}", stderr(&o));
     }
     let mut args = w.setup_args(&[]);
-    let p = args.iter().position(|a| a == "--subscription").expect("sub");
+    let p = args
+        .iter()
+        .position(|a| a == "--subscription")
+        .expect("sub");
     args[p + 1] = "11111111-1111-1111-1111-111111111111".into();
     let o = w.run(&args).await;
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -236,18 +399,49 @@ async fn bad_input_is_refused_before_any_write() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unregistered_provider_is_registered_first_or_reported_before_any_write() {
-    let w = World::start(SimConfig { providers_registered: false, ..SimConfig::default() }).await;
+    let w = World::start(SimConfig {
+        providers_registered: false,
+        ..SimConfig::default()
+    })
+    .await;
     let dry = w.setup(&["--dry-run"]).await;
     assert_ok(&dry);
-    assert!(stdout(&dry).contains("Microsoft.Insights is NotRegistered"), "{}", stdout(&dry));
+    assert!(
+        stdout(&dry).contains("Microsoft.Insights is NotRegistered"),
+        "{}",
+        stdout(&dry)
+    );
     assert_eq!(w.sim.write_count(), 0);
 
-    w.sim.inject(Fault { method: Some("POST".into()), path_contains: Some("/register".into()), skip: 0, times: usize::MAX, writes_only: false, kind: FaultKind::Status { status: 403, code: "AuthorizationFailed".into(), retry_after: None } });
+    w.sim.inject(Fault {
+        method: Some("POST".into()),
+        path_contains: Some("/register".into()),
+        skip: 0,
+        times: usize::MAX,
+        writes_only: false,
+        kind: FaultKind::Status {
+            status: 403,
+            code: "AuthorizationFailed".into(),
+            retry_after: None,
+        },
+    });
     let o = w.setup(&[]).await;
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("AuthorizationFailed") && stderr(&o).contains("hint:"), "{}", stderr(&o));
-    let resource_writes = w.sim.request_log().into_iter().filter(|r| r.method != "GET" && !r.path.ends_with("/register")).count();
-    assert_eq!(resource_writes, 0, "no resource was written before the provider check failed");
+    assert!(
+        stderr(&o).contains("AuthorizationFailed") && stderr(&o).contains("hint:"),
+        "{}",
+        stderr(&o)
+    );
+    let resource_writes = w
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method != "GET" && !r.path.ends_with("/register"))
+        .count();
+    assert_eq!(
+        resource_writes, 0,
+        "no resource was written before the provider check failed"
+    );
 
     w.sim.clear_faults();
     assert_ok(&w.setup(&[]).await);
@@ -265,10 +459,20 @@ async fn the_secret_value_never_leaks() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&secret_file).expect("meta").permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&secret_file)
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
     assert!(!stdout(&o).contains(&secret), "stdout leaks the secret");
-    assert!(!stderr(&o).contains(&secret), "stderr (trace logs) leaks the secret");
+    assert!(
+        !stderr(&o).contains(&secret),
+        "stderr (trace logs) leaks the secret"
+    );
     assert!(stderr(&o).len() > 1000, "trace logging was on");
     let state = std::fs::read_to_string(w.state_path()).expect("state");
     assert!(!state.contains(&secret), "the state file holds the secret");

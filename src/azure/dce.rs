@@ -32,5 +32,6 @@ pub async fn put(rest: &Rest, id: &str, body: &Value) -> Result<Value> {
 
 /// `properties.logsIngestion.endpoint`: `https://<name>-<xxxx>.<region>-1.ingest.monitor.azure.com`.
 pub fn logs_ingestion_endpoint(body: &Value) -> Option<&str> {
-    body.pointer("/properties/logsIngestion/endpoint").and_then(Value::as_str)
+    body.pointer("/properties/logsIngestion/endpoint")
+        .and_then(Value::as_str)
 }

@@ -25,7 +25,14 @@ pub async fn get(rest: &Rest, id: &str) -> Result<Option<Value>> {
 
 /// The PUT body (`DataCollectionRuleResource`): one stream declared with the table's columns, sent unchanged
 /// (`transformKql: source`) to the table in the workspace.
-pub fn body(location: &str, tags: Value, dce_id: &str, workspace_id: &str, stream: &str, columns: &Value) -> Value {
+pub fn body(
+    location: &str,
+    tags: Value,
+    dce_id: &str,
+    workspace_id: &str,
+    stream: &str,
+    columns: &Value,
+) -> Value {
     json!({
         "location": location,
         "tags": tags,
@@ -49,14 +56,17 @@ pub async fn put(rest: &Rest, id: &str, body: &Value) -> Result<Value> {
 }
 
 pub fn immutable_id(body: &Value) -> Option<&str> {
-    body.pointer("/properties/immutableId").and_then(Value::as_str)
+    body.pointer("/properties/immutableId")
+        .and_then(Value::as_str)
 }
 
 /// Whether an existing rule already does what `desired` asks (endpoint, stream columns, destination, flow).
 pub fn matches(existing: &Value, desired: &Value) -> bool {
     let p = |v: &Value, ptr: &str| v.pointer(ptr).cloned().unwrap_or(Value::Null);
     let lower = |v: Value| Value::String(v.as_str().unwrap_or_default().to_ascii_lowercase());
-    if lower(p(existing, "/properties/dataCollectionEndpointId")) != lower(p(desired, "/properties/dataCollectionEndpointId")) {
+    if lower(p(existing, "/properties/dataCollectionEndpointId"))
+        != lower(p(desired, "/properties/dataCollectionEndpointId"))
+    {
         return false;
     }
     let streams = |v: &Value| {
@@ -84,8 +94,15 @@ pub fn matches(existing: &Value, desired: &Value) -> bool {
         return false;
     }
     let flow = |v: &Value| {
-        let f = v.pointer("/properties/dataFlows/0").cloned().unwrap_or(Value::Null);
-        (f.get("streams").cloned(), f.get("outputStream").cloned(), f.get("transformKql").cloned())
+        let f = v
+            .pointer("/properties/dataFlows/0")
+            .cloned()
+            .unwrap_or(Value::Null);
+        (
+            f.get("streams").cloned(),
+            f.get("outputStream").cloned(),
+            f.get("transformKql").cloned(),
+        )
     };
     flow(existing) == flow(desired)
 }

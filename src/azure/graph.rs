@@ -57,7 +57,8 @@ pub fn app_tag(deployment: &str) -> String {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(v: Value, what: &str) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| Error::Other(format!("unexpected Graph answer for {what}: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| Error::Other(format!("unexpected Graph answer for {what}: {e}")))
 }
 
 fn filter_url(rest: &Rest, collection: &str, filter: &str) -> Result<String> {
@@ -68,7 +69,10 @@ fn filter_url(rest: &Rest, collection: &str, filter: &str) -> Result<String> {
 }
 
 fn list<T: for<'de> Deserialize<'de>>(body: Value, what: &str) -> Result<Vec<T>> {
-    parse(body.get("value").cloned().unwrap_or(Value::Array(vec![])), what)
+    parse(
+        body.get("value").cloned().unwrap_or(Value::Array(vec![])),
+        what,
+    )
 }
 
 /// OData string literal: single quotes doubled.
@@ -77,29 +81,59 @@ fn odata(s: &str) -> String {
 }
 
 pub async fn get_application(rest: &Rest, object_id: &str) -> Result<Option<Application>> {
-    match rest.get_opt(Api::Graph, &rest.profile.graph_url(&format!("/applications/{object_id}"))).await? {
+    match rest
+        .get_opt(
+            Api::Graph,
+            &rest
+                .profile
+                .graph_url(&format!("/applications/{object_id}")),
+        )
+        .await?
+    {
         Some(v) => Ok(Some(parse(v, "application")?)),
         None => Ok(None),
     }
 }
 
 /// Applications with this display name that carry our deployment tag.
-pub async fn find_tagged_applications(rest: &Rest, display_name: &str, deployment: &str) -> Result<Vec<Application>> {
-    let url = filter_url(rest, "applications", &format!("displayName eq '{}'", odata(display_name)))?;
+pub async fn find_tagged_applications(
+    rest: &Rest,
+    display_name: &str,
+    deployment: &str,
+) -> Result<Vec<Application>> {
+    let url = filter_url(
+        rest,
+        "applications",
+        &format!("displayName eq '{}'", odata(display_name)),
+    )?;
     let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
     let tag = app_tag(deployment);
-    Ok(list::<Application>(body, "applications")?.into_iter().filter(|a| a.tags.contains(&tag)).collect())
+    Ok(list::<Application>(body, "applications")?
+        .into_iter()
+        .filter(|a| a.tags.contains(&tag))
+        .collect())
 }
 
 /// Creates a single-tenant app registration with our tag. Not repeated blindly: when the answer is lost,
 /// the caller looks the app up by name and tag before trying again.
-pub async fn create_application(rest: &Rest, display_name: &str, deployment: &str) -> Result<Application> {
+pub async fn create_application(
+    rest: &Rest,
+    display_name: &str,
+    deployment: &str,
+) -> Result<Application> {
     let body = json!({
         "displayName": display_name,
         "signInAudience": "AzureADMyOrg",
         "tags": [app_tag(deployment)],
     });
-    let r = rest.send(Api::Graph, Method::POST, &rest.profile.graph_url("/applications"), Some(&body)).await?;
+    let r = rest
+        .send(
+            Api::Graph,
+            Method::POST,
+            &rest.profile.graph_url("/applications"),
+            Some(&body),
+        )
+        .await?;
     parse(r.body, "application")
 }
 
@@ -116,53 +150,121 @@ pub async fn set_identifier_uri(rest: &Rest, app: &Application, deployment: &str
         tags.push(tag);
     }
     let body = json!({ "identifierUris": [identifier_uri(&app.app_id)], "tags": tags });
-    rest.send(Api::Graph, Method::PATCH, &rest.profile.graph_url(&format!("/applications/{}", app.id)), Some(&body))
-        .await?;
+    rest.send(
+        Api::Graph,
+        Method::PATCH,
+        &rest.profile.graph_url(&format!("/applications/{}", app.id)),
+        Some(&body),
+    )
+    .await?;
     Ok(())
 }
 
 pub async fn find_service_principal(rest: &Rest, app_id: &str) -> Result<Option<ServicePrincipal>> {
-    let url = filter_url(rest, "servicePrincipals", &format!("appId eq '{}'", odata(app_id)))?;
+    let url = filter_url(
+        rest,
+        "servicePrincipals",
+        &format!("appId eq '{}'", odata(app_id)),
+    )?;
     let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    Ok(list::<ServicePrincipal>(body, "servicePrincipals")?.into_iter().next())
+    Ok(list::<ServicePrincipal>(body, "servicePrincipals")?
+        .into_iter()
+        .next())
 }
 
-pub async fn create_service_principal(rest: &Rest, app_id: &str, deployment: &str) -> Result<ServicePrincipal> {
+pub async fn create_service_principal(
+    rest: &Rest,
+    app_id: &str,
+    deployment: &str,
+) -> Result<ServicePrincipal> {
     let body = json!({ "appId": app_id, "tags": [app_tag(deployment)] });
-    let r = rest.send(Api::Graph, Method::POST, &rest.profile.graph_url("/servicePrincipals"), Some(&body)).await?;
+    let r = rest
+        .send(
+            Api::Graph,
+            Method::POST,
+            &rest.profile.graph_url("/servicePrincipals"),
+            Some(&body),
+        )
+        .await?;
     parse(r.body, "servicePrincipal")
 }
 
 /// Adds a client secret. Its value is in this answer only.
-pub async fn add_password(rest: &Rest, app_object_id: &str, description: &str, end: OffsetDateTime) -> Result<NewSecret> {
+pub async fn add_password(
+    rest: &Rest,
+    app_object_id: &str,
+    description: &str,
+    end: OffsetDateTime,
+) -> Result<NewSecret> {
     let end = end
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| Error::Other(format!("cannot format the expiry: {e}")))?;
     let body = json!({ "passwordCredential": { "displayName": description, "endDateTime": end } });
-    let url = rest.profile.graph_url(&format!("/applications/{app_object_id}/addPassword"));
-    let r = rest.send(Api::Graph, Method::POST, &url, Some(&body)).await?;
-    let key_id = r.body.get("keyId").and_then(Value::as_str).map(str::to_string);
-    let value = r.body.get("secretText").and_then(Value::as_str).map(SecretString::new);
-    let end_date_time = r.body.get("endDateTime").and_then(Value::as_str).unwrap_or(&end).to_string();
+    let url = rest
+        .profile
+        .graph_url(&format!("/applications/{app_object_id}/addPassword"));
+    let r = rest
+        .send(Api::Graph, Method::POST, &url, Some(&body))
+        .await?;
+    let key_id = r
+        .body
+        .get("keyId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let value = r
+        .body
+        .get("secretText")
+        .and_then(Value::as_str)
+        .map(SecretString::new);
+    let end_date_time = r
+        .body
+        .get("endDateTime")
+        .and_then(Value::as_str)
+        .unwrap_or(&end)
+        .to_string();
     match (key_id, value) {
-        (Some(key_id), Some(value)) => Ok(NewSecret { key_id, end_date_time, value }),
-        _ => Err(Error::Other("addPassword answered without keyId or secretText".into())),
+        (Some(key_id), Some(value)) => Ok(NewSecret {
+            key_id,
+            end_date_time,
+            value,
+        }),
+        _ => Err(Error::Other(
+            "addPassword answered without keyId or secretText".into(),
+        )),
     }
 }
 
 /// Removes a client secret; a secret already gone is not an error.
 pub async fn remove_password(rest: &Rest, app_object_id: &str, key_id: &str) -> Result<()> {
-    let url = rest.profile.graph_url(&format!("/applications/{app_object_id}/removePassword"));
-    match rest.send_with(Api::Graph, Method::POST, &url, Some(&json!({ "keyId": key_id })), true).await {
+    let url = rest
+        .profile
+        .graph_url(&format!("/applications/{app_object_id}/removePassword"));
+    match rest
+        .send_with(
+            Api::Graph,
+            Method::POST,
+            &url,
+            Some(&json!({ "keyId": key_id })),
+            true,
+        )
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(Error::Azure(e)) if e.status == 404 || (e.status == 400 && e.message.contains("No password credential")) => Ok(()),
+        Err(Error::Azure(e))
+            if e.status == 404
+                || (e.status == 400 && e.message.contains("No password credential")) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e),
     }
 }
 
 /// Deletes an app registration (and with it its service principal); false if already gone.
 pub async fn delete_application(rest: &Rest, object_id: &str) -> Result<bool> {
-    let url = rest.profile.graph_url(&format!("/applications/{object_id}"));
+    let url = rest
+        .profile
+        .graph_url(&format!("/applications/{object_id}"));
     match rest.send(Api::Graph, Method::DELETE, &url, None).await {
         Ok(_) => Ok(true),
         Err(Error::Azure(e)) if e.status == 404 => Ok(false),
@@ -172,7 +274,9 @@ pub async fn delete_application(rest: &Rest, object_id: &str) -> Result<bool> {
 
 /// Deletes a service principal; false if already gone.
 pub async fn delete_service_principal(rest: &Rest, object_id: &str) -> Result<bool> {
-    let url = rest.profile.graph_url(&format!("/servicePrincipals/{object_id}"));
+    let url = rest
+        .profile
+        .graph_url(&format!("/servicePrincipals/{object_id}"));
     match rest.send(Api::Graph, Method::DELETE, &url, None).await {
         Ok(_) => Ok(true),
         Err(Error::Azure(e)) if e.status == 404 => Ok(false),

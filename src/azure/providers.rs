@@ -21,25 +21,48 @@ pub async fn subscription(rest: &Rest, id: &str) -> Result<Option<Value>> {
 
 /// The names of the locations a subscription can use (`eastus`, `usgovvirginia`, ...).
 pub async fn location_names(rest: &Rest, subscription: &str) -> Result<Vec<String>> {
-    let url = rest.profile.arm_url(&format!("/subscriptions/{subscription}/locations?api-version={SUBSCRIPTIONS_API}"));
+    let url = rest.profile.arm_url(&format!(
+        "/subscriptions/{subscription}/locations?api-version={SUBSCRIPTIONS_API}"
+    ));
     let list = value_list(rest.send(Api::Arm, Method::GET, &url, None).await?.body);
-    Ok(list.iter().filter_map(|l| l.get("name")?.as_str().map(str::to_string)).collect())
+    Ok(list
+        .iter()
+        .filter_map(|l| l.get("name")?.as_str().map(str::to_string))
+        .collect())
 }
 
 /// The registration state of a provider namespace.
-pub async fn registration_state(rest: &Rest, subscription: &str, namespace: &str) -> Result<String> {
-    let body = arm_get(rest, &format!("/subscriptions/{subscription}/providers/{namespace}"), RESOURCES_API)
-        .await?
-        .unwrap_or(Value::Null);
-    Ok(body.get("registrationState").and_then(Value::as_str).unwrap_or("NotRegistered").to_string())
+pub async fn registration_state(
+    rest: &Rest,
+    subscription: &str,
+    namespace: &str,
+) -> Result<String> {
+    let body = arm_get(
+        rest,
+        &format!("/subscriptions/{subscription}/providers/{namespace}"),
+        RESOURCES_API,
+    )
+    .await?
+    .unwrap_or(Value::Null);
+    Ok(body
+        .get("registrationState")
+        .and_then(Value::as_str)
+        .unwrap_or("NotRegistered")
+        .to_string())
 }
 
 /// Registers a provider and waits (up to `timeout`) until it says `Registered`. Register is idempotent.
-pub async fn register_and_wait(rest: &Rest, subscription: &str, namespace: &str, timeout: Duration) -> Result<()> {
-    let url = rest
-        .profile
-        .arm_url(&format!("/subscriptions/{subscription}/providers/{namespace}/register?api-version={RESOURCES_API}"));
-    rest.send_with(Api::Arm, Method::POST, &url, None, true).await?;
+pub async fn register_and_wait(
+    rest: &Rest,
+    subscription: &str,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let url = rest.profile.arm_url(&format!(
+        "/subscriptions/{subscription}/providers/{namespace}/register?api-version={RESOURCES_API}"
+    ));
+    rest.send_with(Api::Arm, Method::POST, &url, None, true)
+        .await?;
     let started = tokio::time::Instant::now();
     loop {
         if registration_state(rest, subscription, namespace).await? == "Registered" {
@@ -63,20 +86,49 @@ pub async fn resource_group(rest: &Rest, subscription: &str, name: &str) -> Resu
     arm_get(rest, &resource_group_id(subscription, name), RESOURCES_API).await
 }
 
-pub async fn create_resource_group(rest: &Rest, subscription: &str, name: &str, location: &str, tags: Value) -> Result<Value> {
+pub async fn create_resource_group(
+    rest: &Rest,
+    subscription: &str,
+    name: &str,
+    location: &str,
+    tags: Value,
+) -> Result<Value> {
     let body = json!({ "location": location, "tags": tags });
-    Ok(arm_put(rest, &resource_group_id(subscription, name), RESOURCES_API, &body).await?.body)
+    Ok(arm_put(
+        rest,
+        &resource_group_id(subscription, name),
+        RESOURCES_API,
+        &body,
+    )
+    .await?
+    .body)
 }
 
 /// Names of the resources left in a resource group.
-pub async fn resources_in_group(rest: &Rest, subscription: &str, name: &str) -> Result<Vec<String>> {
-    let url = rest.profile.arm_url(&format!("{}/resources?api-version={RESOURCES_API}", resource_group_id(subscription, name)));
+pub async fn resources_in_group(
+    rest: &Rest,
+    subscription: &str,
+    name: &str,
+) -> Result<Vec<String>> {
+    let url = rest.profile.arm_url(&format!(
+        "{}/resources?api-version={RESOURCES_API}",
+        resource_group_id(subscription, name)
+    ));
     let list = value_list(rest.send(Api::Arm, Method::GET, &url, None).await?.body);
-    Ok(list.iter().filter_map(|r| r.get("id")?.as_str().map(str::to_string)).collect())
+    Ok(list
+        .iter()
+        .filter_map(|r| r.get("id")?.as_str().map(str::to_string))
+        .collect())
 }
 
 pub async fn delete_resource_group(rest: &Rest, subscription: &str, name: &str) -> Result<bool> {
-    super::arm_delete(rest, &resource_group_id(subscription, name), RESOURCES_API, "").await
+    super::arm_delete(
+        rest,
+        &resource_group_id(subscription, name),
+        RESOURCES_API,
+        "",
+    )
+    .await
 }
 
 fn value_list(body: Value) -> Vec<Value> {

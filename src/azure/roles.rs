@@ -42,14 +42,22 @@ impl Role {
 
     /// The full role definition id for a subscription.
     pub fn definition_id(self, subscription: &str) -> String {
-        format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}", self.guid())
+        format!(
+            "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
+            self.guid()
+        )
     }
 }
 
 /// A stable assignment name (a GUID) for scope + role + principal, as Bicep's `guid()` makes one:
 /// a re-run that lost its state file PUTs the same name instead of a duplicate.
 pub fn assignment_name(scope: &str, role: Role, principal_id: &str) -> String {
-    let key = format!("{}|{}|{}", scope.to_ascii_lowercase(), role.guid(), principal_id.to_ascii_lowercase());
+    let key = format!(
+        "{}|{}|{}",
+        scope.to_ascii_lowercase(),
+        role.guid(),
+        principal_id.to_ascii_lowercase()
+    );
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes()).to_string()
 }
 
@@ -58,23 +66,42 @@ pub fn assignment_id(scope: &str, name: &str) -> String {
 }
 
 /// The id of an existing assignment of `role` to `principal_id` exactly at `scope`, if there is one.
-pub async fn find(rest: &Rest, scope: &str, role: Role, principal_id: &str) -> Result<Option<String>> {
-    let mut url = url::Url::parse(&rest.profile.arm_url(&format!("{scope}/providers/Microsoft.Authorization/roleAssignments")))
-        .map_err(|e| Error::Other(format!("bad scope {scope}: {e}")))?;
+pub async fn find(
+    rest: &Rest,
+    scope: &str,
+    role: Role,
+    principal_id: &str,
+) -> Result<Option<String>> {
+    let mut url = url::Url::parse(&rest.profile.arm_url(&format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments"
+    )))
+    .map_err(|e| Error::Other(format!("bad scope {scope}: {e}")))?;
     url.query_pairs_mut()
         .append_pair("api-version", API_VERSION)
         .append_pair("$filter", &format!("principalId eq '{principal_id}'"));
-    let body = rest.send(Api::Arm, Method::GET, url.as_str(), None).await?.body;
+    let body = rest
+        .send(Api::Arm, Method::GET, url.as_str(), None)
+        .await?
+        .body;
     let want_role = role.guid();
-    Ok(body.get("value").and_then(Value::as_array).and_then(|list| {
-        list.iter().find_map(|a| {
-            let p = a.get("properties")?;
-            let same_scope = p.get("scope")?.as_str()?.eq_ignore_ascii_case(scope);
-            let same_role = p.get("roleDefinitionId")?.as_str()?.to_ascii_lowercase().ends_with(want_role);
-            let same_principal = p.get("principalId")?.as_str()? == principal_id;
-            (same_scope && same_role && same_principal).then(|| a.get("id")?.as_str().map(str::to_string)).flatten()
-        })
-    }))
+    Ok(body
+        .get("value")
+        .and_then(Value::as_array)
+        .and_then(|list| {
+            list.iter().find_map(|a| {
+                let p = a.get("properties")?;
+                let same_scope = p.get("scope")?.as_str()?.eq_ignore_ascii_case(scope);
+                let same_role = p
+                    .get("roleDefinitionId")?
+                    .as_str()?
+                    .to_ascii_lowercase()
+                    .ends_with(want_role);
+                let same_principal = p.get("principalId")?.as_str()? == principal_id;
+                (same_scope && same_role && same_principal)
+                    .then(|| a.get("id")?.as_str().map(str::to_string))
+                    .flatten()
+            })
+        }))
 }
 
 /// Assigns `role` at `scope` to a service principal, retrying `PrincipalNotFound` while a new principal
@@ -106,9 +133,14 @@ pub async fn create(
             Err(Error::Azure(e)) if e.code == "RoleAssignmentExists" => {
                 return Ok(find(rest, scope, role, principal_id).await?.unwrap_or(id));
             }
-            Err(Error::Azure(e)) if e.code == "PrincipalNotFound" && started.elapsed() < replication_wait => {
+            Err(Error::Azure(e))
+                if e.code == "PrincipalNotFound" && started.elapsed() < replication_wait =>
+            {
                 on_waiting();
-                tracing::info!(principal_id, "waiting for the new service principal to replicate");
+                tracing::info!(
+                    principal_id,
+                    "waiting for the new service principal to replicate"
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }

@@ -35,8 +35,11 @@ pub fn body(location: &str, tags: Value) -> Value {
 /// Creates or updates a workspace and waits until it says `Succeeded`: the end of the operation alone is not proof.
 pub async fn put_and_wait(rest: &Rest, id: &str, body: &Value) -> Result<Value> {
     let r = arm_put(rest, id, API_VERSION, body).await?;
-    let url = rest.profile.arm_url(&format!("{id}?api-version={API_VERSION}"));
-    rest.wait_lro(Api::Arm, &describe(&Method::PUT, &url), &r).await?;
+    let url = rest
+        .profile
+        .arm_url(&format!("{id}?api-version={API_VERSION}"));
+    rest.wait_lro(Api::Arm, &describe(&Method::PUT, &url), &r)
+        .await?;
     rest.poll_resource(Api::Arm, &url, |b| match provisioning_state(b) {
         Some("Succeeded") => Some(Ok(())),
         Some(s @ ("Failed" | "Canceled")) => Some(Err(s.to_string())),
@@ -47,7 +50,8 @@ pub async fn put_and_wait(rest: &Rest, id: &str, body: &Value) -> Result<Value> 
 
 /// The workspace's customer id (the id the query API takes).
 pub fn customer_id(body: &Value) -> Option<&str> {
-    body.pointer("/properties/customerId").and_then(Value::as_str)
+    body.pointer("/properties/customerId")
+        .and_then(Value::as_str)
 }
 
 pub async fn get_table(rest: &Rest, id: &str) -> Result<Option<Value>> {

@@ -27,17 +27,35 @@ async fn remove_retired(rest: &Rest, sf: &mut StateFile, app_id: &str) -> Result
 
 pub async fn execute(args: RotateArgs) -> Result<()> {
     if !args.common.state.exists() {
-        return Err(Error::input(format!("no state file at {}", args.common.state.display()), "pass --state with the file setup wrote"));
+        return Err(Error::input(
+            format!("no state file at {}", args.common.state.display()),
+            "pass --state with the file setup wrote",
+        ));
     }
     if !(1..=730).contains(&args.secret_expiry_days) {
-        return Err(Error::input(format!("--secret-expiry-days {} is out of range", args.secret_expiry_days), "choose 1 to 730 days"));
+        return Err(Error::input(
+            format!(
+                "--secret-expiry-days {} is out of range",
+                args.secret_expiry_days
+            ),
+            "choose 1 to 730 days",
+        ));
     }
     let mut sf = StateFile::open(&args.common.state)?;
     let app_id = sf
         .resource(step::APP)
         .map(|r| r.id.clone())
-        .ok_or_else(|| Error::input("the state file has no app registration", "run `keeper-azmon setup` first"))?;
-    let cloud_arg = args.common.cloud.clone().or_else(|| (!sf.state.cloud.is_empty()).then(|| sf.state.cloud.clone()));
+        .ok_or_else(|| {
+            Error::input(
+                "the state file has no app registration",
+                "run `keeper-azmon setup` first",
+            )
+        })?;
+    let cloud_arg = args
+        .common
+        .cloud
+        .clone()
+        .or_else(|| (!sf.state.cloud.is_empty()).then(|| sf.state.cloud.clone()));
     let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
     let http = rest::http_client(&profile)?;
     let auth = Auth::operator(args.common.auth, &profile, &http)?;
@@ -54,13 +72,23 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         return Ok(());
     }
 
-    let description = sf.state.secret.as_ref().map(|s| s.description.clone()).unwrap_or_else(|| "Keeper Azure Monitor Logs".into());
+    let description = sf
+        .state
+        .secret
+        .as_ref()
+        .map(|s| s.description.clone())
+        .unwrap_or_else(|| "Keeper Azure Monitor Logs".into());
     let end = time::OffsetDateTime::now_utc() + time::Duration::days(args.secret_expiry_days);
     let new = graph::add_password(&rest, &app_id, &description, end).await?;
     if let Some(old) = sf.state.secret.take() {
         sf.state.retired_secrets.push(old.key_id);
     }
-    sf.state.secret = Some(SecretRecord { key_id: new.key_id.clone(), description, end_date_time: new.end_date_time.clone(), delivered: false });
+    sf.state.secret = Some(SecretRecord {
+        key_id: new.key_id.clone(),
+        description,
+        end_date_time: new.end_date_time.clone(),
+        delivered: false,
+    });
     sf.save()?;
 
     let mut delivered = false;
@@ -70,7 +98,10 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     }
     if human {
         match &args.secret_file {
-            Some(f) => println!("New Client Secret Value written to {} (mode 0600)", f.display()),
+            Some(f) => println!(
+                "New Client Secret Value written to {} (mode 0600)",
+                f.display()
+            ),
             None => {
                 // Shown on purpose: the admin pastes it into the Keeper Admin Console.
                 println!("New Client Secret Value:  {}", new.value.expose());
@@ -94,12 +125,18 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     } else if human && std::io::stdin().is_terminal() && !sf.state.retired_secrets.is_empty() {
         eprint!("Has the Admin Console been updated with the new secret? Remove the old one now? [y/N] ");
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| Error::Other(e.to_string()))?;
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::Other(e.to_string()))?;
         matches!(line.trim(), "y" | "Y" | "yes")
     } else {
         false
     };
-    let removed = if remove { remove_retired(&rest, &mut sf, &app_id).await? } else { vec![] };
+    let removed = if remove {
+        remove_retired(&rest, &mut sf, &app_id).await?
+    } else {
+        vec![]
+    };
     if human {
         if removed.is_empty() && !sf.state.retired_secrets.is_empty() {
             println!("  The old secret still works. Once the console has the new one: keeper-azmon rotate-secret --finish");

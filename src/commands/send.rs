@@ -41,14 +41,25 @@ fn read_inputs(
 ) -> Result<()> {
     let mut batch: Batch = Vec::new();
     let mut size = 2usize;
-    let sources: Vec<Option<std::path::PathBuf>> =
-        if inputs.is_empty() { vec![None] } else { inputs.into_iter().map(|p| (p.as_os_str() != "-").then_some(p)).collect() };
+    let sources: Vec<Option<std::path::PathBuf>> = if inputs.is_empty() {
+        vec![None]
+    } else {
+        inputs
+            .into_iter()
+            .map(|p| (p.as_os_str() != "-").then_some(p))
+            .collect()
+    };
     for src in sources {
-        let name = src.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdin".into());
+        let name = src
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "stdin".into());
         let reader: Box<dyn std::io::BufRead> = match &src {
             Some(p) => Box::new(BufReader::with_capacity(
                 256 * 1024,
-                File::open(p).map_err(|e| Error::input(format!("cannot open {name}: {e}"), "check the path"))?,
+                File::open(p).map_err(|e| {
+                    Error::input(format!("cannot open {name}: {e}"), "check the path")
+                })?,
             )),
             None => Box::new(BufReader::with_capacity(256 * 1024, std::io::stdin())),
         };
@@ -62,7 +73,10 @@ fn read_inputs(
                 Ok(v) => v,
                 Err(why) => {
                     if on_error == OnError::Fail {
-                        return Err(Error::input(format!("{name} line {}: {why}", ev.line), "fix the line, or pass --on-error skip"));
+                        return Err(Error::input(
+                            format!("{name} line {}: {why}", ev.line),
+                            "fix the line, or pass --on-error skip",
+                        ));
                     }
                     eprintln!("warning: {name} line {}: {why}; skipped", ev.line);
                     counts.skipped.fetch_add(1, Ordering::Relaxed);
@@ -107,7 +121,13 @@ fn write_failed(out: &Mutex<Option<BufWriter<File>>>, events: &[Vec<u8>]) {
 pub async fn execute(args: SendArgs) -> Result<()> {
     let (values, secret, profile) = console_values(&args.target).await?;
     let http = crate::rest::http_client(&profile)?;
-    let auth = crate::auth::Auth::client_secret(&values.tenant_id, &values.client_id, secret, &profile, &http)?;
+    let auth = crate::auth::Auth::client_secret(
+        &values.tenant_id,
+        &values.client_id,
+        secret,
+        &profile,
+        &http,
+    )?;
     let sender = Arc::new(Sender {
         http,
         endpoint_url: values.endpoint_url.clone(),
@@ -118,9 +138,12 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         retries: AtomicUsize::new(0),
     });
     let failed_out = Arc::new(Mutex::new(match &args.failed_file {
-        Some(p) => Some(BufWriter::new(
-            File::create(p).map_err(|e| Error::input(format!("cannot create --failed-file {}: {e}", p.display()), "choose a writable path"))?,
-        )),
+        Some(p) => Some(BufWriter::new(File::create(p).map_err(|e| {
+            Error::input(
+                format!("cannot create --failed-file {}: {e}", p.display()),
+                "choose a writable path",
+            )
+        })?)),
         None => None,
     }));
     let concurrency = args.concurrency.max(1);
@@ -128,8 +151,16 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<Batch>(concurrency);
     let reader = {
-        let (inputs, on_error, counts, stop, failed_out) = (args.inputs.clone(), args.on_error, counts.clone(), stop.clone(), failed_out.clone());
-        tokio::task::spawn_blocking(move || read_inputs(inputs, on_error, tx, counts, stop, failed_out))
+        let (inputs, on_error, counts, stop, failed_out) = (
+            args.inputs.clone(),
+            args.on_error,
+            counts.clone(),
+            stop.clone(),
+            failed_out.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            read_inputs(inputs, on_error, tx, counts, stop, failed_out)
+        })
     };
     let human = args.target.common.output == Format::Human;
     let started = Instant::now();
@@ -141,18 +172,30 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                 let sent = counts.sent.load(Ordering::Relaxed);
                 let mb = counts.bytes.load(Ordering::Relaxed) as f64 / 1e6;
                 let secs = started.elapsed().as_secs_f64().max(0.001);
-                eprint!("\r  {sent} events, {mb:.1} MB, {:.0} events/s   ", sent as f64 / secs);
+                eprint!(
+                    "\r  {sent} events, {mb:.1} MB, {:.0} events/s   ",
+                    sent as f64 / secs
+                );
             }
         })
     });
     let forbidden: Arc<Mutex<Option<crate::error::AzureError>>> = Arc::new(Mutex::new(None));
-    let batches = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let batches =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
     batches
         .for_each_concurrent(concurrency, |batch| {
-            let (sender, counts, stop, forbidden, failed_out) = (sender.clone(), counts.clone(), stop.clone(), forbidden.clone(), failed_out.clone());
+            let (sender, counts, stop, forbidden, failed_out) = (
+                sender.clone(),
+                counts.clone(),
+                stop.clone(),
+                forbidden.clone(),
+                failed_out.clone(),
+            );
             async move {
                 if stop.load(Ordering::Relaxed) {
-                    counts.failed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    counts
+                        .failed
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     write_failed(&failed_out, &batch);
                     return;
                 }
@@ -172,7 +215,9 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                     }
                     Err(BatchError::Rejected(e, events)) => {
                         eprintln!("warning: {} events refused: {e}", events.len());
-                        counts.failed.fetch_add(events.len() as u64, Ordering::Relaxed);
+                        counts
+                            .failed
+                            .fetch_add(events.len() as u64, Ordering::Relaxed);
                         write_failed(&failed_out, &events);
                     }
                 }
@@ -183,14 +228,20 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         t.abort();
         eprintln!();
     }
-    let read_result = reader.await.map_err(|e| Error::Other(format!("reader thread: {e}")))?;
+    let read_result = reader
+        .await
+        .map_err(|e| Error::Other(format!("reader thread: {e}")))?;
     if let Ok(mut g) = failed_out.lock() {
         if let Some(w) = g.as_mut() {
             let _ = w.flush();
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    let (sent, skipped, failed) = (counts.sent.load(Ordering::Relaxed), counts.skipped.load(Ordering::Relaxed), counts.failed.load(Ordering::Relaxed));
+    let (sent, skipped, failed) = (
+        counts.sent.load(Ordering::Relaxed),
+        counts.skipped.load(Ordering::Relaxed),
+        counts.failed.load(Ordering::Relaxed),
+    );
     let mb = counts.bytes.load(Ordering::Relaxed) as f64 / 1e6;
     let requests = sender.requests.load(Ordering::Relaxed);
     if human {
@@ -211,7 +262,13 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         )));
     }
     if failed > 0 {
-        return Err(Error::Other(format!("{failed} events were not sent{}", args.failed_file.as_ref().map(|p| format!("; they are in {}", p.display())).unwrap_or_default())));
+        return Err(Error::Other(format!(
+            "{failed} events were not sent{}",
+            args.failed_file
+                .as_ref()
+                .map(|p| format!("; they are in {}", p.display()))
+                .unwrap_or_default()
+        )));
     }
     Ok(())
 }

@@ -13,15 +13,18 @@ use crate::cloud::{self, CloudProfile};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::output::{self, Format, Progress, SecretDelivery, Spinners};
-use std::io::IsTerminal;
 use crate::plan::{self, Inputs, RoleSet, WorkspaceChoice};
 use crate::rest::{self, Rest};
 use crate::run::{self, Ctx};
 use crate::state::StateFile;
 use crate::wizard;
+use std::io::IsTerminal;
 
 fn missing(flag: &str, env: &str) -> Error {
-    Error::input(format!("{flag} is required"), format!("pass {flag} or set {env}"))
+    Error::input(
+        format!("{flag} is required"),
+        format!("pass {flag} or set {env}"),
+    )
 }
 
 /// Resolves `--cloud`: the flag, else the Azure CLI's active cloud when it is signed in; never a guess.
@@ -30,7 +33,12 @@ pub fn resolve_cloud(arg: Option<&str>, auth: AuthMode) -> Result<CloudProfile> 
         Some(a) => CloudProfile::load(a)?,
         None => {
             let signed_in = std::env::var_os("HOME")
-                .map(|h| Path::new(&h).join(".azure").join("azureProfile.json").exists())
+                .map(|h| {
+                    Path::new(&h)
+                        .join(".azure")
+                        .join("azureProfile.json")
+                        .exists()
+                })
                 .unwrap_or(false);
             match cloud::az_cli_active_cloud().filter(|_| signed_in).and_then(|c| cloud::from_az_cli_cloud_name(&c)) {
                 Some(name) => CloudProfile::load(name)?,
@@ -44,7 +52,10 @@ pub fn resolve_cloud(arg: Option<&str>, auth: AuthMode) -> Result<CloudProfile> 
         }
     };
     if auth == AuthMode::Cli {
-        if let (Some(active), Some(wanted)) = (cloud::az_cli_active_cloud(), cloud::az_cli_cloud_name(&profile.name)) {
+        if let (Some(active), Some(wanted)) = (
+            cloud::az_cli_active_cloud(),
+            cloud::az_cli_cloud_name(&profile.name),
+        ) {
             if active != wanted {
                 return Err(Error::Auth {
                     what: format!("the Azure CLI is set to cloud {active}, but --cloud is {}", profile.name),
@@ -58,21 +69,48 @@ pub fn resolve_cloud(arg: Option<&str>, auth: AuthMode) -> Result<CloudProfile> 
 
 /// Checks every input that can be checked without Azure, and fills the defaults.
 pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
-    let subscription = args.subscription.clone().ok_or_else(|| missing("--subscription", "KEEPER_AZMON_SUBSCRIPTION"))?;
+    let subscription = args
+        .subscription
+        .clone()
+        .ok_or_else(|| missing("--subscription", "KEEPER_AZMON_SUBSCRIPTION"))?;
     names::guid("--subscription", &subscription)?;
     if let Some(t) = &args.tenant {
         names::guid("--tenant", t)?;
     }
-    let resource_group = args.resource_group.clone().ok_or_else(|| missing("--resource-group", "KEEPER_AZMON_RESOURCE_GROUP"))?;
+    let resource_group = args
+        .resource_group
+        .clone()
+        .ok_or_else(|| missing("--resource-group", "KEEPER_AZMON_RESOURCE_GROUP"))?;
     names::resource_group(&resource_group)?;
-    let location = args.location.clone().ok_or_else(|| missing("--location", "KEEPER_AZMON_LOCATION"))?.to_ascii_lowercase();
-    let ws_arg = args.workspace.clone().unwrap_or_else(|| defaults::WORKSPACE.into());
-    let app_name = args.app_name.clone().unwrap_or_else(|| defaults::APP_NAME.into());
-    let secret_description = args.secret_description.clone().unwrap_or_else(|| defaults::SECRET_DESCRIPTION.into());
-    let secret_days = args.secret_expiry_days.unwrap_or(defaults::SECRET_EXPIRY_DAYS);
+    let location = args
+        .location
+        .clone()
+        .ok_or_else(|| missing("--location", "KEEPER_AZMON_LOCATION"))?
+        .to_ascii_lowercase();
+    let ws_arg = args
+        .workspace
+        .clone()
+        .unwrap_or_else(|| defaults::WORKSPACE.into());
+    let app_name = args
+        .app_name
+        .clone()
+        .unwrap_or_else(|| defaults::APP_NAME.into());
+    let secret_description = args
+        .secret_description
+        .clone()
+        .unwrap_or_else(|| defaults::SECRET_DESCRIPTION.into());
+    let secret_days = args
+        .secret_expiry_days
+        .unwrap_or(defaults::SECRET_EXPIRY_DAYS);
     let table_arg = args.table.clone().unwrap_or_else(|| defaults::TABLE.into());
-    let dce_name = args.dce_name.clone().unwrap_or_else(|| defaults::DCE_NAME.into());
-    let dcr_name = args.dcr_name.clone().unwrap_or_else(|| defaults::DCR_NAME.into());
+    let dce_name = args
+        .dce_name
+        .clone()
+        .unwrap_or_else(|| defaults::DCE_NAME.into());
+    let dcr_name = args
+        .dcr_name
+        .clone()
+        .unwrap_or_else(|| defaults::DCR_NAME.into());
     let workspace = if ws_arg.starts_with("/subscriptions/") {
         let parts: Vec<&str> = ws_arg.split('/').collect();
         let ok = parts.len() == 9
@@ -88,7 +126,10 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         }
         if !parts[2].eq_ignore_ascii_case(&subscription) {
             return Err(Error::input(
-                format!("--workspace is in subscription {}, not in --subscription {subscription}", parts[2]),
+                format!(
+                    "--workspace is in subscription {}, not in --subscription {subscription}",
+                    parts[2]
+                ),
                 "reuse a workspace of the same subscription, or pass a name to create one",
             ));
         }
@@ -108,9 +149,15 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         ));
     }
     if secret_description.trim().is_empty() || secret_description.len() > 100 {
-        return Err(Error::input("--secret-description must be 1-100 characters", "choose a short description"));
+        return Err(Error::input(
+            "--secret-description must be 1-100 characters",
+            "choose a short description",
+        ));
     }
-    let deployment = args.deployment.clone().unwrap_or_else(|| resource_group.clone());
+    let deployment = args
+        .deployment
+        .clone()
+        .unwrap_or_else(|| resource_group.clone());
     names::deployment(&deployment)?;
     Ok(Inputs {
         cloud: cloud_name.to_string(),
@@ -135,18 +182,30 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
 /// Registers missing providers unless `dry_run`; returns the notes for the plan.
 async fn preflight(rest: &Rest, inputs: &mut Inputs, dry_run: bool) -> Result<Vec<String>> {
     let mut notes = vec![];
-    let sub = providers::subscription(rest, &inputs.subscription).await?.ok_or_else(|| {
-        Error::input(
-            format!("subscription {} was not found, or the signed-in identity cannot see it", inputs.subscription),
-            "check --subscription; `az account list -o table` lists the ones you can use",
-        )
-    })?;
-    let sub_tenant = sub.get("tenantId").and_then(Value::as_str).unwrap_or_default().to_string();
+    let sub = providers::subscription(rest, &inputs.subscription)
+        .await?
+        .ok_or_else(|| {
+            Error::input(
+                format!(
+                    "subscription {} was not found, or the signed-in identity cannot see it",
+                    inputs.subscription
+                ),
+                "check --subscription; `az account list -o table` lists the ones you can use",
+            )
+        })?;
+    let sub_tenant = sub
+        .get("tenantId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if inputs.tenant_id.is_empty() {
         inputs.tenant_id = sub_tenant;
     } else if !sub_tenant.is_empty() && !sub_tenant.eq_ignore_ascii_case(&inputs.tenant_id) {
         return Err(Error::input(
-            format!("subscription {} belongs to tenant {sub_tenant}, not --tenant {}", inputs.subscription, inputs.tenant_id),
+            format!(
+                "subscription {} belongs to tenant {sub_tenant}, not --tenant {}",
+                inputs.subscription, inputs.tenant_id
+            ),
             "drop --tenant or pass the subscription's tenant",
         ));
     }
@@ -154,35 +213,68 @@ async fn preflight(rest: &Rest, inputs: &mut Inputs, dry_run: bool) -> Result<Ve
         return Err(Error::input("the tenant id is unknown", "pass --tenant"));
     }
     let locations = providers::location_names(rest, &inputs.subscription).await?;
-    if !locations.iter().any(|l| l.eq_ignore_ascii_case(&inputs.location)) {
-        let mut near: Vec<&String> = locations.iter().filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)])).collect();
+    if !locations
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(&inputs.location))
+    {
+        let mut near: Vec<&String> = locations
+            .iter()
+            .filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)]))
+            .collect();
         if near.is_empty() {
             near = locations.iter().take(8).collect();
         }
         return Err(Error::input(
-            format!("location '{}' is not available to subscription {}", inputs.location, inputs.subscription),
-            format!("choose one of: {}", near.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            format!(
+                "location '{}' is not available to subscription {}",
+                inputs.location, inputs.subscription
+            ),
+            format!(
+                "choose one of: {}",
+                near.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     for ns in providers::REQUIRED {
         let st = providers::registration_state(rest, &inputs.subscription, ns).await?;
         if st != "Registered" {
             if dry_run {
-                notes.push(format!("resource provider {ns} is {st}; setup will register it"));
+                notes.push(format!(
+                    "resource provider {ns} is {st}; setup will register it"
+                ));
             } else {
-                providers::register_and_wait(rest, &inputs.subscription, ns, Duration::from_secs(600)).await?;
+                providers::register_and_wait(
+                    rest,
+                    &inputs.subscription,
+                    ns,
+                    Duration::from_secs(600),
+                )
+                .await?;
             }
         }
     }
-    if !inputs.create_resource_group && providers::resource_group(rest, &inputs.subscription, &inputs.resource_group).await?.is_none() {
+    if !inputs.create_resource_group
+        && providers::resource_group(rest, &inputs.subscription, &inputs.resource_group)
+            .await?
+            .is_none()
+    {
         return Err(Error::input(
-            format!("resource group '{}' does not exist in subscription {}", inputs.resource_group, inputs.subscription),
+            format!(
+                "resource group '{}' does not exist in subscription {}",
+                inputs.resource_group, inputs.subscription
+            ),
             "create it, or pass --create-resource-group",
         ));
     }
     if let WorkspaceChoice::Existing(id) = &inputs.workspace {
         if crate::azure::workspace::get(rest, id).await?.is_none() {
-            return Err(Error::input(format!("workspace {id} does not exist"), "pass the resource id of an existing workspace, or a name to create one"));
+            return Err(Error::input(
+                format!("workspace {id} does not exist"),
+                "pass the resource id of an existing workspace, or a name to create one",
+            ));
         }
     }
     Ok(notes)
@@ -192,11 +284,15 @@ async fn preflight(rest: &Rest, inputs: &mut Inputs, dry_run: bool) -> Result<Ve
 fn check_state(sf: &mut StateFile, inputs: &Inputs) -> Result<()> {
     let s = &sf.state;
     if !s.deployment.is_empty()
-        && (s.deployment != inputs.deployment || !s.subscription_id.eq_ignore_ascii_case(&inputs.subscription))
+        && (s.deployment != inputs.deployment
+            || !s.subscription_id.eq_ignore_ascii_case(&inputs.subscription))
     {
         return Err(Error::State {
             path: sf.path.display().to_string(),
-            what: format!("belongs to deployment '{}' in subscription {}", s.deployment, s.subscription_id),
+            what: format!(
+                "belongs to deployment '{}' in subscription {}",
+                s.deployment, s.subscription_id
+            ),
             hint: "pass another --state file for this deployment".into(),
         });
     }
@@ -211,7 +307,11 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         args.common.cloud = Some(wizard::ask_cloud()?);
     }
     let profile = resolve_cloud(args.common.cloud.as_deref(), args.common.auth)?;
-    let cloud_label = args.common.cloud.clone().unwrap_or_else(|| profile.name.clone());
+    let cloud_label = args
+        .common
+        .cloud
+        .clone()
+        .unwrap_or_else(|| profile.name.clone());
     if !ask {
         // Without a person to ask, bad or missing input stops here, before any request.
         validate(&args, &cloud_label)?;
@@ -231,7 +331,10 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let mut sf = StateFile::open(&args.common.state)?;
     check_state(&mut sf, &inputs)?;
     if human {
-        eprintln!("keeper-azmon setup: cloud {}, signed in as {}", profile.name, rest.auth.description);
+        eprintln!(
+            "keeper-azmon setup: cloud {}, signed in as {}",
+            profile.name, rest.auth.description
+        );
     }
     let notes = preflight(&rest, &mut inputs, args.dry_run).await?;
     let observed = plan::observe(&rest, &inputs, &sf.state).await?;
@@ -239,13 +342,19 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
 
     if args.dry_run {
         if human {
-            println!("Plan for deployment '{}' (dry run: nothing was written):", inputs.deployment);
+            println!(
+                "Plan for deployment '{}' (dry run: nothing was written):",
+                inputs.deployment
+            );
             print!("{}", output::plan_lines(&the_plan));
             for n in &notes {
                 println!("  note: {n}");
             }
         } else {
-            println!("{}", json!({ "dry_run": true, "deployment": inputs.deployment, "plan": output::plan_json(&the_plan), "notes": notes }));
+            println!(
+                "{}",
+                json!({ "dry_run": true, "deployment": inputs.deployment, "plan": output::plan_json(&the_plan), "notes": notes })
+            );
         }
         return Ok(());
     }
@@ -255,10 +364,16 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     }
     if !args.yes && !the_plan.is_noop() {
         if !ask {
-            return Err(Error::input("setup needs confirmation to apply the plan", "pass --yes (or set KEEPER_AZMON_YES=true) to apply without asking"));
+            return Err(Error::input(
+                "setup needs confirmation to apply the plan",
+                "pass --yes (or set KEEPER_AZMON_YES=true) to apply without asking",
+            ));
         }
         if !wizard::confirm_apply()? {
-            return Err(Error::input("cancelled: nothing was changed", "re-run and answer y to apply"));
+            return Err(Error::input(
+                "cancelled: nothing was changed",
+                "re-run and answer y to apply",
+            ));
         }
     }
     {
@@ -277,7 +392,9 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         let cancelled = cancelled.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nCtrl-C: stopping after the steps in flight (press again to quit at once)");
+                eprintln!(
+                    "\nCtrl-C: stopping after the steps in flight (press again to quit at once)"
+                );
                 cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(130);
@@ -290,7 +407,11 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         rest: rest.clone(),
         inputs,
         state: Mutex::new(sf),
-        reporter: if human && std::io::stderr().is_terminal() { Arc::new(Spinners::new()) } else { Arc::new(Progress { quiet: !human }) },
+        reporter: if human && std::io::stderr().is_terminal() {
+            Arc::new(Spinners::new())
+        } else {
+            Arc::new(Progress { quiet: !human })
+        },
         replication_wait: Duration::from_secs(args.replication_wait),
     });
     let outcome = run::run(ctx.clone(), the_plan.clone()).await?;
@@ -301,8 +422,12 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         "requests": stats.requests.load(std::sync::atomic::Ordering::Relaxed),
         "writes": stats.writes.load(std::sync::atomic::Ordering::Relaxed),
     });
-    let delivery = SecretDelivery { show: args.show_secret, file: args.secret_file.as_deref() };
-    let delivered = output::print_outcome(args.common.output, &outcome, &delivery, &state_path, extra)?;
+    let delivery = SecretDelivery {
+        show: args.show_secret,
+        file: args.secret_file.as_deref(),
+    };
+    let delivered =
+        output::print_outcome(args.common.output, &outcome, &delivery, &state_path, extra)?;
     if outcome.new_secret.is_some() {
         if delivered {
             run::mark_secret_delivered(&ctx)?;

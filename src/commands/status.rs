@@ -38,30 +38,52 @@ fn table_columns_expected() -> Value {
 
 pub async fn execute(args: StatusArgs) -> Result<()> {
     if !args.common.state.exists() {
-        return Err(Error::input(format!("no state file at {}", args.common.state.display()), "pass --state with the file setup wrote"));
+        return Err(Error::input(
+            format!("no state file at {}", args.common.state.display()),
+            "pass --state with the file setup wrote",
+        ));
     }
     let sf = StateFile::open(&args.common.state)?;
     let s = sf.state.clone();
     drop(sf);
-    let cloud_arg = args.common.cloud.clone().or_else(|| (!s.cloud.is_empty()).then(|| s.cloud.clone()));
+    let cloud_arg = args
+        .common
+        .cloud
+        .clone()
+        .or_else(|| (!s.cloud.is_empty()).then(|| s.cloud.clone()));
     let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
     let http = rest::http_client(&profile)?;
     let auth = Auth::operator(args.common.auth, &profile, &http)?;
     let rest = Rest::new(http, Arc::new(auth), Arc::new(profile));
     let mut items = vec![];
-    let mut push = |item: &str, health: Health, detail: String| items.push(Item { item: item.to_string(), health, detail });
+    let mut push = |item: &str, health: Health, detail: String| {
+        items.push(Item {
+            item: item.to_string(),
+            health,
+            detail,
+        })
+    };
 
     let mut app = None;
     for (kind, r) in &s.resources {
         let body: Option<Value> = match kind.as_str() {
             step::APP => {
                 app = graph::get_application(&rest, &r.id).await?;
-                app.as_ref().map(|a| json!({ "identifierUris": a.identifier_uris, "appId": a.app_id }))
+                app.as_ref()
+                    .map(|a| json!({ "identifierUris": a.identifier_uris, "appId": a.app_id }))
             }
-            step::SP => rest
-                .get_opt(crate::rest::Api::Graph, &rest.profile.graph_url(&format!("/servicePrincipals/{}", r.id)))
-                .await?,
-            step::RESOURCE_GROUP => providers::resource_group(&rest, &s.subscription_id, &s.resource_group).await?,
+            step::SP => {
+                rest.get_opt(
+                    crate::rest::Api::Graph,
+                    &rest
+                        .profile
+                        .graph_url(&format!("/servicePrincipals/{}", r.id)),
+                )
+                .await?
+            }
+            step::RESOURCE_GROUP => {
+                providers::resource_group(&rest, &s.subscription_id, &s.resource_group).await?
+            }
             step::WORKSPACE => workspace::get(&rest, &r.id).await?,
             step::TABLE => workspace::get_table(&rest, &r.id).await?,
             step::DCE => azure::dce::get(&rest, &r.id).await?,
@@ -75,25 +97,40 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
         let drift = match kind.as_str() {
             step::APP => {
                 let uri = graph::identifier_uri(body["appId"].as_str().unwrap_or_default());
-                (!body["identifierUris"].as_array().is_some_and(|u| u.iter().any(|x| x == &json!(uri)))).then(|| format!("identifier URI is not {uri}"))
+                (!body["identifierUris"]
+                    .as_array()
+                    .is_some_and(|u| u.iter().any(|x| x == &json!(uri))))
+                .then(|| format!("identifier URI is not {uri}"))
             }
-            step::TABLE => (workspace::table_columns(&body) != workspace::columns_of(Some(&table_columns_expected())))
-                .then(|| "columns differ from templates/table-columns.json".to_string()),
+            step::TABLE => (workspace::table_columns(&body)
+                != workspace::columns_of(Some(&table_columns_expected())))
+            .then(|| "columns differ from templates/table-columns.json".to_string()),
             step::DCR => {
                 let o = s.outputs.clone().unwrap_or_default();
                 let want = dcr::body(
                     &s.location,
                     Value::Null,
-                    &s.resources.get(step::DCE).map(|r| r.id.clone()).unwrap_or_default(),
-                    &s.resources.get(step::WORKSPACE).map(|r| r.id.clone()).unwrap_or_default(),
+                    &s.resources
+                        .get(step::DCE)
+                        .map(|r| r.id.clone())
+                        .unwrap_or_default(),
+                    &s.resources
+                        .get(step::WORKSPACE)
+                        .map(|r| r.id.clone())
+                        .unwrap_or_default(),
                     &o.stream,
                     &table_columns_expected(),
                 );
-                let immutable_changed = !o.dcr_immutable_id.is_empty() && dcr::immutable_id(&body) != Some(o.dcr_immutable_id.as_str());
+                let immutable_changed = !o.dcr_immutable_id.is_empty()
+                    && dcr::immutable_id(&body) != Some(o.dcr_immutable_id.as_str());
                 if immutable_changed {
-                    Some("immutableId changed: the Endpoint URL in the Admin Console is stale".to_string())
+                    Some(
+                        "immutableId changed: the Endpoint URL in the Admin Console is stale"
+                            .to_string(),
+                    )
                 } else {
-                    (!dcr::matches(&body, &want)).then(|| "stream, endpoint or destination differ from setup".to_string())
+                    (!dcr::matches(&body, &want))
+                        .then(|| "stream, endpoint or destination differ from setup".to_string())
                 }
             }
             step::DCE => {
@@ -117,29 +154,61 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
         }
     }
     if let Some(sec) = &s.secret {
-        let found = app.as_ref().and_then(|a| a.password_credentials.iter().find(|p| p.key_id == sec.key_id).cloned());
+        let found = app.as_ref().and_then(|a| {
+            a.password_credentials
+                .iter()
+                .find(|p| p.key_id == sec.key_id)
+                .cloned()
+        });
         match found {
-            None => push(step::SECRET, Health::Missing, format!("key {} is no longer on the app", sec.key_id)),
+            None => push(
+                step::SECRET,
+                Health::Missing,
+                format!("key {} is no longer on the app", sec.key_id),
+            ),
             Some(p) => {
                 let end = p.end_date_time.unwrap_or_else(|| sec.end_date_time.clone());
-                let days = time::OffsetDateTime::parse(&end, &time::format_description::well_known::Rfc3339)
-                    .map(|e| (e - time::OffsetDateTime::now_utc()).whole_days())
-                    .unwrap_or(i64::MAX);
-                let h = if days < 0 { Health::Expired } else if days <= 30 { Health::Expiring } else { Health::Ok };
+                let days = time::OffsetDateTime::parse(
+                    &end,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map(|e| (e - time::OffsetDateTime::now_utc()).whole_days())
+                .unwrap_or(i64::MAX);
+                let h = if days < 0 {
+                    Health::Expired
+                } else if days <= 30 {
+                    Health::Expiring
+                } else {
+                    Health::Ok
+                };
                 push(step::SECRET, h, format!("expires {end} ({days} days)"));
             }
         }
     }
     let problems = items.iter().filter(|i| i.health != Health::Ok).count();
     if args.common.output == Format::Json {
-        println!("{}", json!({ "deployment": s.deployment, "healthy": problems == 0, "items": items }));
+        println!(
+            "{}",
+            json!({ "deployment": s.deployment, "healthy": problems == 0, "items": items })
+        );
     } else {
         println!("Deployment '{}' ({}):", s.deployment, s.cloud);
         for i in &items {
             let mark = if i.health == Health::Ok { "✓" } else { "✗" };
-            println!("  {mark} {:<40} {:<8} {}", i.item, format!("{:?}", i.health).to_lowercase(), i.detail);
+            println!(
+                "  {mark} {:<40} {:<8} {}",
+                i.item,
+                format!("{:?}", i.health).to_lowercase(),
+                i.detail
+            );
         }
-        if matches!(items.iter().find(|i| i.item == step::SECRET).map(|i| i.health), Some(Health::Expiring | Health::Expired)) {
+        if matches!(
+            items
+                .iter()
+                .find(|i| i.item == step::SECRET)
+                .map(|i| i.health),
+            Some(Health::Expiring | Health::Expired)
+        ) {
             println!("  hint: rotate the secret with `keeper-azmon rotate-secret`");
         }
     }

@@ -31,29 +31,52 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
     let mut kept = vec![];
     for r in &s.role_assignments {
         if r.created {
-            out.push(Deletion { step: format!("role:{}:{}", r.on, r.role.display_name()), resource: r.id.clone(), id: r.id.clone() });
+            out.push(Deletion {
+                step: format!("role:{}:{}", r.on, r.role.display_name()),
+                resource: r.id.clone(),
+                id: r.id.clone(),
+            });
         }
     }
     let keep_ws = args.keep_workspace || args.keep_data;
     for kind in [step::DCR, step::TABLE, step::DCE, step::WORKSPACE] {
-        let Some(r) = s.resources.get(kind) else { continue };
+        let Some(r) = s.resources.get(kind) else {
+            continue;
+        };
         if !r.created {
             kept.push(format!("{kind} {} (reused, not ours)", r.id));
         } else if (kind == step::TABLE && args.keep_data) || (kind == step::WORKSPACE && keep_ws) {
             kept.push(format!("{kind} {} (kept on request)", r.id));
         } else {
-            out.push(Deletion { step: kind.into(), resource: r.id.clone(), id: r.id.clone() });
+            out.push(Deletion {
+                step: kind.into(),
+                resource: r.id.clone(),
+                id: r.id.clone(),
+            });
         }
     }
     if let (Some(sec), Some(app)) = (&s.secret, s.resources.get(step::APP)) {
-        out.push(Deletion { step: step::SECRET.into(), resource: format!("key {} on {}", sec.key_id, app.name), id: sec.key_id.clone() });
+        out.push(Deletion {
+            step: step::SECRET.into(),
+            resource: format!("key {} on {}", sec.key_id, app.name),
+            id: sec.key_id.clone(),
+        });
     }
     for kind in [step::SP, step::APP, step::RESOURCE_GROUP] {
-        let Some(r) = s.resources.get(kind) else { continue };
-        if kind == step::RESOURCE_GROUP && keep_ws && s.resources.get(step::WORKSPACE).is_some_and(|w| w.created) {
+        let Some(r) = s.resources.get(kind) else {
+            continue;
+        };
+        if kind == step::RESOURCE_GROUP
+            && keep_ws
+            && s.resources.get(step::WORKSPACE).is_some_and(|w| w.created)
+        {
             kept.push(format!("{kind} {} (holds the kept workspace)", r.name));
         } else if r.created {
-            out.push(Deletion { step: kind.into(), resource: format!("{} ({})", r.name, r.id), id: r.id.clone() });
+            out.push(Deletion {
+                step: kind.into(),
+                resource: format!("{} ({})", r.name, r.id),
+                id: r.id.clone(),
+            });
         } else {
             kept.push(format!("{kind} {} (reused, not ours)", r.name));
         }
@@ -67,19 +90,39 @@ async fn delete_one(rest: &Rest, sf: &StateFile, d: &Deletion, force_ws: bool) -
         step::DCR => crate::azure::arm_delete(rest, &d.id, dcr::API_VERSION, "").await,
         step::DCE => crate::azure::arm_delete(rest, &d.id, dce::API_VERSION, "").await,
         step::TABLE => crate::azure::arm_delete(rest, &d.id, workspace::API_VERSION, "").await,
-        step::WORKSPACE => crate::azure::arm_delete(rest, &d.id, workspace::API_VERSION, if force_ws { "&force=true" } else { "" }).await,
+        step::WORKSPACE => {
+            crate::azure::arm_delete(
+                rest,
+                &d.id,
+                workspace::API_VERSION,
+                if force_ws { "&force=true" } else { "" },
+            )
+            .await
+        }
         step::SECRET => {
-            let app = s.resources.get(step::APP).map(|r| r.id.clone()).unwrap_or_default();
-            graph::remove_password(rest, &app, &d.id).await.map(|_| true)
+            let app = s
+                .resources
+                .get(step::APP)
+                .map(|r| r.id.clone())
+                .unwrap_or_default();
+            graph::remove_password(rest, &app, &d.id)
+                .await
+                .map(|_| true)
         }
         step::SP => graph::delete_service_principal(rest, &d.id).await,
         step::APP => graph::delete_application(rest, &d.id).await,
         step::RESOURCE_GROUP => {
             // Ours, but something else may have moved in since: never delete a group that is not empty.
-            let left = providers::resources_in_group(rest, &s.subscription_id, &s.resource_group).await?;
+            let left =
+                providers::resources_in_group(rest, &s.subscription_id, &s.resource_group).await?;
             if !left.is_empty() {
                 return Err(Error::input(
-                    format!("resource group {} still holds {} resource(s) this tool did not create: {}", s.resource_group, left.len(), left.join(", ")),
+                    format!(
+                        "resource group {} still holds {} resource(s) this tool did not create: {}",
+                        s.resource_group,
+                        left.len(),
+                        left.join(", ")
+                    ),
                     "move or delete them, then re-run teardown; everything else is already gone",
                 ));
             }
@@ -108,7 +151,11 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         ));
     }
     let mut sf = StateFile::open(&args.common.state)?;
-    let cloud_arg = args.common.cloud.clone().or_else(|| (!sf.state.cloud.is_empty()).then(|| sf.state.cloud.clone()));
+    let cloud_arg = args
+        .common
+        .cloud
+        .clone()
+        .or_else(|| (!sf.state.cloud.is_empty()).then(|| sf.state.cloud.clone()));
     let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
     let human = args.common.output == Format::Human;
     let (deletions, kept) = plan(&sf, &args);
@@ -126,19 +173,30 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     }
     if args.dry_run {
         if !human {
-            println!("{}", json!({ "dry_run": true, "delete": deletions, "keep": kept }));
+            println!(
+                "{}",
+                json!({ "dry_run": true, "delete": deletions, "keep": kept })
+            );
         }
         return Ok(());
     }
     if !args.yes && !deletions.is_empty() {
         if !std::io::stdin().is_terminal() {
-            return Err(Error::input("teardown needs confirmation", "pass --yes to delete without asking"));
+            return Err(Error::input(
+                "teardown needs confirmation",
+                "pass --yes to delete without asking",
+            ));
         }
         eprint!("Delete these? [y/N] ");
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| Error::Other(e.to_string()))?;
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::Other(e.to_string()))?;
         if !matches!(line.trim(), "y" | "Y" | "yes") {
-            return Err(Error::input("cancelled: nothing was deleted", "re-run and answer y"));
+            return Err(Error::input(
+                "cancelled: nothing was deleted",
+                "re-run and answer y",
+            ));
         }
     }
     let http = rest::http_client(&profile)?;
@@ -146,15 +204,22 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     let rest = Rest::new(http, Arc::new(auth), Arc::new(profile));
     let mut done = vec![];
     for d in &deletions {
-        let existed = delete_one(&rest, &sf, d, args.force_delete_workspace).await.map_err(|e| e.in_step(&d.step))?;
+        let existed = delete_one(&rest, &sf, d, args.force_delete_workspace)
+            .await
+            .map_err(|e| e.in_step(&d.step))?;
         if human {
-            eprintln!("  ✓ {:<40} {}", d.step, if existed { "deleted" } else { "already gone" });
+            eprintln!(
+                "  ✓ {:<40} {}",
+                d.step,
+                if existed { "deleted" } else { "already gone" }
+            );
         }
         forget(&mut sf, d);
         sf.save()?;
         done.push(json!({ "step": d.step, "resource": d.resource, "existed": existed }));
     }
-    let all_gone = sf.state.resources.values().all(|r| !r.created) && sf.state.role_assignments.iter().all(|r| !r.created);
+    let all_gone = sf.state.resources.values().all(|r| !r.created)
+        && sf.state.role_assignments.iter().all(|r| !r.created);
     if all_gone && kept.is_empty() {
         sf.state.outputs = None;
         sf.save()?;

@@ -43,7 +43,9 @@ fn explain(stage: &str, e: &Error) -> Error {
         }
         _ => ("the rows could not be read back", "check the workspace and that the reader has access to it"),
     };
-    Error::Other(format!("verify failed at '{stage}': {what}.\n  cause: {text}\nhint: {hint}"))
+    Error::Other(format!(
+        "verify failed at '{stage}': {what}.\n  cause: {text}\nhint: {hint}"
+    ))
 }
 
 /// The Admin Console values (from the state file, overridden by flags), the secret and the cloud profile.
@@ -63,22 +65,51 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     if let Some(v) = &t.endpoint_url {
         out.endpoint_url = v.clone();
     }
-    for (v, flag) in [(&out.tenant_id, "--tenant"), (&out.client_id, "--client-id"), (&out.endpoint_url, "--endpoint-url")] {
+    for (v, flag) in [
+        (&out.tenant_id, "--tenant"),
+        (&out.client_id, "--client-id"),
+        (&out.endpoint_url, "--endpoint-url"),
+    ] {
         if v.is_empty() {
-            return Err(Error::input(format!("{flag} is required (no state file at {})", t.common.state.display()), format!("pass {flag} or --state")));
+            return Err(Error::input(
+                format!(
+                    "{flag} is required (no state file at {})",
+                    t.common.state.display()
+                ),
+                format!("pass {flag} or --state"),
+            ));
         }
     }
-    let secret = match (&t.secret_file, std::env::var("KEEPER_AZMON_CLIENT_SECRET").ok().filter(|s| !s.is_empty())) {
+    let secret = match (
+        &t.secret_file,
+        std::env::var("KEEPER_AZMON_CLIENT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty()),
+    ) {
         (Some(f), _) => SecretString::new(
             std::fs::read_to_string(f)
-                .map_err(|e| Error::input(format!("cannot read --secret-file {}: {e}", f.display()), "check the path"))?
+                .map_err(|e| {
+                    Error::input(
+                        format!("cannot read --secret-file {}: {e}", f.display()),
+                        "check the path",
+                    )
+                })?
                 .trim()
                 .to_string(),
         ),
         (None, Some(s)) => SecretString::new(s),
-        (None, None) => return Err(Error::input("the client secret is required", "pass --secret-file FILE or set KEEPER_AZMON_CLIENT_SECRET")),
+        (None, None) => {
+            return Err(Error::input(
+                "the client secret is required",
+                "pass --secret-file FILE or set KEEPER_AZMON_CLIENT_SECRET",
+            ))
+        }
     };
-    let cloud_arg = t.common.cloud.clone().or_else(|| (!state_cloud.is_empty()).then_some(state_cloud));
+    let cloud_arg = t
+        .common
+        .cloud
+        .clone()
+        .or_else(|| (!state_cloud.is_empty()).then_some(state_cloud));
     let profile = resolve_cloud(cloud_arg.as_deref(), t.common.auth)?;
     Ok((out, secret, profile))
 }
@@ -97,12 +128,19 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.timeout);
 
-    app.token(&profile.monitor_audience).await.map_err(|e| explain("token", &e))?;
+    app.token(&profile.monitor_audience)
+        .await
+        .map_err(|e| explain("token", &e))?;
     if human {
-        eprintln!("  ✓ token for app {} with scope {}", out.client_id, crate::cloud::CloudProfile::scope(&profile.monitor_audience));
+        eprintln!(
+            "  ✓ token for app {} with scope {}",
+            out.client_id,
+            crate::cloud::CloudProfile::scope(&profile.monitor_audience)
+        );
     }
     let marker = uuid::Uuid::new_v4().to_string();
-    let mut events: Value = serde_json::from_str(crate::ingest::SAMPLE_EVENTS).map_err(|e| Error::Other(e.to_string()))?;
+    let mut events: Value = serde_json::from_str(crate::ingest::SAMPLE_EVENTS)
+        .map_err(|e| Error::Other(e.to_string()))?;
     let now = crate::output::now_rfc3339();
     if let Some(list) = events.as_array_mut() {
         for e in list.iter_mut() {
@@ -112,7 +150,11 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
     }
     let batch: Vec<Vec<u8>> = events
         .as_array()
-        .map(|l| l.iter().filter_map(|e| serde_json::to_vec(e).ok()).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(|e| serde_json::to_vec(e).ok())
+                .collect()
+        })
         .unwrap_or_default();
     let sent = batch.len();
     let app = Arc::new(app);
@@ -130,11 +172,16 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             Ok(()) => break,
             Err(BatchError::Forbidden(e)) if args.wait && Instant::now() < deadline => {
                 if human {
-                    eprintln!("  … {} from ingestion: waiting for the role assignment to take effect", e.status);
+                    eprintln!(
+                        "  … {} from ingestion: waiting for the role assignment to take effect",
+                        e.status
+                    );
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            Err(BatchError::Forbidden(e)) | Err(BatchError::Rejected(e, _)) => return Err(explain("post", &e.into())),
+            Err(BatchError::Forbidden(e)) | Err(BatchError::Rejected(e, _)) => {
+                return Err(explain("post", &e.into()))
+            }
         }
     }
     if human {
@@ -143,7 +190,10 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
     let mut found = None;
     if args.wait {
         if out.workspace_customer_id.is_empty() || out.table.is_empty() {
-            return Err(Error::input("--wait needs the workspace and table", "pass --workspace-id and --table, or --state"));
+            return Err(Error::input(
+                "--wait needs the workspace and table",
+                "pass --workspace-id and --table, or --state",
+            ));
         }
         // The app reads with its Log Analytics Contributor role; with --roles minimal it cannot, so the operator reads.
         let la_token = match app.token(&profile.log_analytics_audience).await {
@@ -152,8 +202,15 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         };
         let kql = format!("{} | where data contains \"{marker}\" | count", out.table);
         loop {
-            let rows = crate::ingest::query(&http, &profile, &la_token, &out.workspace_customer_id, &kql).await.map_err(|e| explain("query", &e))?;
-            let n = rows.first().and_then(|r| r.get("Count")).and_then(Value::as_u64).unwrap_or(0);
+            let rows =
+                crate::ingest::query(&http, &profile, &la_token, &out.workspace_customer_id, &kql)
+                    .await
+                    .map_err(|e| explain("query", &e))?;
+            let n = rows
+                .first()
+                .and_then(|r| r.get("Count"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             if n as usize >= sent {
                 found = Some(n);
                 break;
@@ -167,11 +224,18 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         if human {
-            eprintln!("  ✓ {sent} events arrived in {} ({:.1}s)", out.table, started.elapsed().as_secs_f64());
+            eprintln!(
+                "  ✓ {sent} events arrived in {} ({:.1}s)",
+                out.table,
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     if !human {
-        println!("{}", json!({ "ok": true, "posted": sent, "marker": marker, "arrived": found, "seconds": started.elapsed().as_secs_f64() }));
+        println!(
+            "{}",
+            json!({ "ok": true, "posted": sent, "marker": marker, "arrived": found, "seconds": started.elapsed().as_secs_f64() })
+        );
     } else {
         println!("verify: the Admin Console values work.");
     }

@@ -1,0 +1,126 @@
+//! The simulator's public types: its configuration, the operator identity, faults, and the request log.
+
+use std::time::Duration;
+
+/// Which Azure cloud the simulator plays: decides the token audiences it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimCloud {
+    Public,
+    UsGov,
+}
+
+impl SimCloud {
+    /// (ARM, Graph, monitor, Log Analytics) audiences of this cloud.
+    pub fn audiences(self) -> [&'static str; 4] {
+        match self {
+            SimCloud::Public => [
+                "https://management.core.windows.net/",
+                "https://graph.microsoft.com",
+                "https://monitor.azure.com",
+                "https://api.loganalytics.io",
+            ],
+            SimCloud::UsGov => [
+                "https://management.core.usgovcloudapi.net/",
+                "https://graph.microsoft.us",
+                "https://monitor.azure.us",
+                "https://api.loganalytics.us",
+            ],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SimCloud::Public => "azure-sim-public",
+            SimCloud::UsGov => "azure-sim-usgov",
+        }
+    }
+}
+
+/// How the simulator behaves; everything that varies is here, so tests are deterministic.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub cloud: SimCloud,
+    /// Seeds every generated id.
+    pub seed: u64,
+    /// After a service principal is created, role assignments naming it get `PrincipalNotFound` for this long
+    /// (half as long when the request sets principalType, as in Azure).
+    pub sp_replication_delay: Duration,
+    /// After a role assignment is created, ingestion relying on it still gets 403 for this long.
+    pub role_propagation_delay: Duration,
+    /// How long workspace and table operations stay in progress.
+    pub lro_duration: Duration,
+    /// How long a provider registration takes.
+    pub provider_registration_delay: Duration,
+    /// Whether Microsoft.Insights and Microsoft.OperationalInsights start registered.
+    pub providers_registered: bool,
+    /// 0 = an ephemeral port.
+    pub port: u16,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            cloud: SimCloud::Public,
+            seed: 1,
+            sp_replication_delay: Duration::ZERO,
+            role_propagation_delay: Duration::ZERO,
+            lro_duration: Duration::from_millis(300),
+            provider_registration_delay: Duration::from_millis(300),
+            providers_registered: true,
+            port: 0,
+        }
+    }
+}
+
+/// The seeded operator: a service principal that is Owner of the seeded subscription.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub subscription_id: String,
+    /// The assertion the token endpoint accepts for the operator (workload identity).
+    pub federated_token: String,
+    /// The operator's service principal object id.
+    pub object_id: String,
+}
+
+/// What a fault does to a request it matches.
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// Answer this error instead of processing the request.
+    Status {
+        status: u16,
+        code: String,
+        retry_after: Option<u64>,
+    },
+    /// Process the request (state changes), then answer this error: the client sees a failure for a write that happened.
+    ApplyThenStatus { status: u16 },
+    /// Accept a long-running operation, then end it `Failed`; the resource is not made.
+    FailLro,
+    /// Close the connection without an answer.
+    ResetConnection,
+}
+
+/// A fault: which requests it matches, how many to let through first, how many to affect.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path_contains: Option<String>,
+    pub skip: usize,
+    pub times: usize,
+    /// Match only Graph and ARM writes (the requests `write_count` counts).
+    pub writes_only: bool,
+    pub kind: FaultKind,
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    /// 0 when the connection was reset.
+    pub status: u16,
+    /// Whether the body came gzip-compressed.
+    pub gzip: bool,
+}

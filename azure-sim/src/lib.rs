@@ -1,0 +1,404 @@
+//! azure-sim: a stateful simulator of the Azure APIs keeper-azmon calls (Entra token endpoint, Microsoft Graph,
+//! ARM, Logs Ingestion, Log Analytics query), served over TLS on loopback with a certificate it generates.
+
+mod api;
+mod kql;
+mod schema;
+mod world;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use api::{Fault, FaultKind, LoggedRequest, Operator, SimCloud, SimConfig};
+use world::{FaultAction, Reply, Req, World};
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot bind 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("cannot make the TLS certificate: {0}")]
+    Tls(String),
+    #[error("cannot load the Azure specs: {0}")]
+    Specs(String),
+}
+
+/// A running simulator. Dropping it (or `shutdown`) stops the server.
+pub struct Sim {
+    world: Arc<Mutex<World>>,
+    base_url: String,
+    ca_pem: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn lock(w: &Mutex<World>) -> MutexGuard<'_, World> {
+    w.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Sim {
+    /// Starts the simulator on 127.0.0.1 (an ephemeral port unless `config.port` says otherwise).
+    pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
+        let listener = TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|e| SimError::Bind {
+                port: config.port,
+                source: e,
+            })?;
+        let addr: SocketAddr = listener.local_addr().map_err(|e| SimError::Bind {
+            port: config.port,
+            source: e,
+        })?;
+        let base_url = format!("https://127.0.0.1:{}", addr.port());
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .map_err(|e| SimError::Tls(e.to_string()))?;
+        let ca_pem = certified.cert.pem();
+        let cert = rustls::pki_types::CertificateDer::from(certified.cert.der().to_vec());
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()),
+        );
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| SimError::Tls(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .map_err(|e| SimError::Tls(e.to_string()))?;
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let world = Arc::new(Mutex::new(
+            World::new(config, base_url.clone()).map_err(SimError::Specs)?,
+        ));
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let w = world.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let conn = tokio::select! {
+                    _ = &mut stopped => break,
+                    c = listener.accept() => c,
+                };
+                let Ok((tcp, _)) = conn else { continue };
+                let (acceptor, w) = (acceptor.clone(), w.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |req| handle(w.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Sim {
+            world,
+            base_url,
+            ca_pem,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`: every API of the simulator is served from this one origin.
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// The PEM of the simulator's self-signed certificate.
+    pub fn ca_pem(&self) -> String {
+        self.ca_pem.clone()
+    }
+
+    /// The cloud profile (keeper-azmon's `--cloud FILE` format) that points every endpoint here.
+    pub fn profile(&self, ca_certificate_path: &str) -> Value {
+        let w = lock(&self.world);
+        let [arm, graph, monitor, la] = w.cfg.cloud.audiences();
+        serde_json::json!({
+            "name": w.cfg.cloud.name(),
+            "authority_host": self.base_url,
+            "resource_manager_endpoint": self.base_url,
+            "resource_manager_audience": arm,
+            "graph_endpoint": self.base_url,
+            "graph_audience": graph,
+            "monitor_audience": monitor,
+            "log_analytics_endpoint": self.base_url,
+            "log_analytics_audience": la,
+            "ca_certificate": ca_certificate_path,
+        })
+    }
+
+    /// Writes `azure-sim-ca.pem` and `azure-sim-cloud.json` into `dir`; returns the profile's path.
+    pub fn write_profile(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let ca = dir.join("azure-sim-ca.pem");
+        std::fs::write(&ca, &self.ca_pem)?;
+        let ca_abs = std::fs::canonicalize(&ca)?;
+        let path = dir.join("azure-sim-cloud.json");
+        let text = serde_json::to_string_pretty(&self.profile(&ca_abs.display().to_string()))
+            .map_err(std::io::Error::other)?;
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
+    /// The seeded operator: Owner of the seeded subscription.
+    pub fn operator(&self) -> Operator {
+        lock(&self.world).operator.clone()
+    }
+
+    /// Graph and ARM writes (POST, PUT, PATCH, DELETE) received, faulted or not; not token, ingestion, query or polls.
+    pub fn write_count(&self) -> usize {
+        lock(&self.world).writes
+    }
+
+    /// Every request so far, in order.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        lock(&self.world).log.clone()
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.world).add_fault(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.world).clear_faults();
+    }
+
+    /// A subscription more; `visible_to_operator: false` makes one the operator cannot see.
+    pub fn add_subscription(&self, id: &str, name: &str, visible_to_operator: bool) {
+        lock(&self.world).add_subscription(id, name, visible_to_operator);
+    }
+
+    /// Moves the simulator's clock forward (replication and propagation delays, operations).
+    pub fn advance_clock(&self, d: Duration) {
+        lock(&self.world).advance(d);
+    }
+
+    /// A live view of the simulated world, for assertions and for changes behind the tool's back.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            world: self.world.clone(),
+        }
+    }
+
+    /// Stops the server.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A view of the simulated world.
+pub struct Snapshot {
+    world: Arc<Mutex<World>>,
+}
+
+impl Snapshot {
+    /// Graph application objects (secret values are never in them).
+    pub fn applications(&self) -> Vec<Value> {
+        lock(&self.world).apps.clone()
+    }
+    pub fn service_principals(&self) -> Vec<Value> {
+        lock(&self.world).sps.clone()
+    }
+    /// (scope, role definition GUID, principal object id) of every role assignment.
+    pub fn role_assignments(&self) -> Vec<(String, String, String)> {
+        lock(&self.world)
+            .assignments
+            .iter()
+            .map(|a| (a.scope.clone(), a.role.clone(), a.principal.clone()))
+            .collect()
+    }
+    /// An ARM resource's body by id (case-insensitive).
+    pub fn resource(&self, id: &str) -> Option<Value> {
+        lock(&self.world).resource_body(id)
+    }
+    /// Every resource of a type such as `Microsoft.Insights/dataCollectionRules`.
+    pub fn resources_of_type(&self, ty: &str) -> Vec<Value> {
+        lock(&self.world).resources_of_type(ty)
+    }
+    /// The rows ingested into a table of a workspace.
+    pub fn table_rows(&self, workspace_id: &str, table: &str) -> Vec<Value> {
+        lock(&self.world)
+            .rows
+            .get(&format!("{workspace_id}/tables/{table}").to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default()
+    }
+    /// Ingestion requests that came gzip-compressed.
+    pub fn ingestion_gzip_requests(&self) -> usize {
+        lock(&self.world)
+            .log
+            .iter()
+            .filter(|r| r.gzip && r.path.contains("/streams/"))
+            .count()
+    }
+    /// Deletes a resource behind the tool's back (with what is under it).
+    pub fn delete_resource(&self, id: &str) {
+        lock(&self.world).delete_resource(id);
+    }
+    /// Merges `patch` into a resource's body behind the tool's back.
+    pub fn patch_resource(&self, id: &str, patch: Value) {
+        lock(&self.world).patch_resource(id, &patch);
+    }
+}
+
+fn respond(r: Reply) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(r.status);
+    for (k, v) in &r.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let body = match r.body {
+        Some(v) => {
+            b = b.header("content-type", "application/json; charset=utf-8");
+            Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+        }
+        None => Bytes::new(),
+    };
+    b.body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// An error from the service makes hyper drop the connection: how `ResetConnection` looks to a client.
+#[derive(Debug)]
+struct Reset;
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by azure-sim")
+    }
+}
+impl std::error::Error for Reset {}
+
+async fn handle(
+    world: Arc<Mutex<World>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Reset> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let header = |n: &str| {
+        req.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let auth = header("authorization");
+    let gzip = header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let raw = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(_) => return Err(Reset),
+    };
+    let body = if gzip {
+        let mut out = Vec::new();
+        match flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out) {
+            Ok(_) => out,
+            Err(_) => {
+                return Ok(respond(world::arm_err(
+                    400,
+                    "InvalidContentEncoding",
+                    "The body is not valid gzip.",
+                )));
+            }
+        }
+    } else {
+        raw
+    };
+    let r = Req {
+        method,
+        path,
+        query,
+        auth,
+        body,
+    };
+    let mut w = lock(&world);
+    let write = World::is_write(&r);
+    if write {
+        w.writes += 1;
+    }
+    let fault = w.fault_for(&r);
+    let reply = match &fault {
+        FaultAction::Reply(_) => None,
+        FaultAction::Reset => {
+            w.log.push(LoggedRequest {
+                method: r.method.clone(),
+                path: r.path.clone(),
+                status: 0,
+                gzip,
+            });
+            return Err(Reset);
+        }
+        _ => Some(route(&mut w, &r, &fault)),
+    };
+    let reply = match (fault, reply) {
+        (FaultAction::Reply(f), _) => f,
+        (FaultAction::ApplyThen(status), Some(_)) => world::arm_err(
+            status,
+            "SimulatedFailure",
+            "azure-sim applied this request, then answered with an error",
+        ),
+        (_, Some(r)) => r,
+        (_, None) => world::arm_err(500, "InternalServerError", "no reply"),
+    };
+    w.log.push(LoggedRequest {
+        method: r.method.clone(),
+        path: r.path.clone(),
+        status: reply.status,
+        gzip,
+    });
+    Ok(respond(reply))
+}
+
+fn route(w: &mut World, r: &Req, fault: &FaultAction) -> Reply {
+    let segs: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+    match (r.method.as_str(), segs.as_slice()) {
+        ("POST", [tenant, "oauth2", "v2.0", "token"]) => {
+            let form: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(&r.body).into_owned().collect();
+            let tenant = tenant.to_string();
+            w.token(&tenant, &form)
+        }
+        (_, ["v1.0", ..]) => w.graph(r),
+        (_, ["subscriptions", ..]) => w.arm(r, fault),
+        ("POST", ["dataCollectionRules", imm, "streams", stream]) => {
+            let (imm, stream) = (imm.to_string(), stream.to_string());
+            w.ingest(r, &imm, &stream)
+        }
+        ("GET" | "POST", ["v1", "workspaces", cid, "query"]) => {
+            let cid = cid.to_string();
+            w.query(r, &cid)
+        }
+        _ => world::arm_err(
+            404,
+            "NotFound",
+            format!("azure-sim has no route for {} {}", r.method, r.path),
+        ),
+    }
+}

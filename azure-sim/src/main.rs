@@ -1,0 +1,65 @@
+//! azure-sim binary: serves the simulator until Ctrl-C and prints how to point keeper-azmon at it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use azure_sim::{Sim, SimCloud, SimConfig};
+
+fn usage() -> ! {
+    eprintln!("usage: azure-sim [--cloud public|usgov] [--port N] [--profile-dir DIR] [--seed N] [--sp-replication-delay-ms N] [--role-propagation-delay-ms N]");
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut cfg = SimConfig::default();
+    let mut dir = PathBuf::from(".");
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_else(|| usage());
+        let num = |v: String| v.parse::<u64>().unwrap_or_else(|_| usage());
+        match a.as_str() {
+            "--cloud" => {
+                cfg.cloud = match val().as_str() {
+                    "public" => SimCloud::Public,
+                    "usgov" => SimCloud::UsGov,
+                    _ => usage(),
+                }
+            }
+            "--port" => cfg.port = num(val()) as u16,
+            "--profile-dir" => dir = PathBuf::from(val()),
+            "--seed" => cfg.seed = num(val()),
+            "--sp-replication-delay-ms" => {
+                cfg.sp_replication_delay = Duration::from_millis(num(val()))
+            }
+            "--role-propagation-delay-ms" => {
+                cfg.role_propagation_delay = Duration::from_millis(num(val()))
+            }
+            _ => usage(),
+        }
+    }
+    let sim = match Sim::start(cfg).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    let profile = match sim.write_profile(&dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot write the profile: {e}");
+            std::process::exit(1);
+        }
+    };
+    let op = sim.operator();
+    println!("# azure-sim listening on {}", sim.base_url());
+    println!("# cloud profile: {}", profile.display());
+    println!("export KEEPER_AZMON_CLOUD={}", profile.display());
+    println!("export AZURE_TENANT_ID={}", op.tenant_id);
+    println!("export AZURE_CLIENT_ID={}", op.client_id);
+    println!("export AZURE_CLIENT_SECRET={}", op.client_secret);
+    println!("export KEEPER_AZMON_SUBSCRIPTION={}", op.subscription_id);
+    let _ = tokio::signal::ctrl_c().await;
+    sim.shutdown().await;
+}

@@ -1,0 +1,273 @@
+//! Validates ARM request bodies against the official Azure OpenAPI specs (vendored in specs/), and refuses undeclared properties.
+
+use std::collections::HashMap;
+
+use jsonschema::{Draft, Validator};
+use serde_json::Value;
+
+/// Spec files by their path under specs/.
+const FILES: &[(&str, &str)] = &[
+    ("common-types/resource-management/v2/types.json", include_str!("../specs/common-types/resource-management/v2/types.json")),
+    ("common-types/resource-management/v3/managedidentity.json", include_str!("../specs/common-types/resource-management/v3/managedidentity.json")),
+    ("common-types/resource-management/v5/managedidentity.json", include_str!("../specs/common-types/resource-management/v5/managedidentity.json")),
+    ("operationalinsights/resource-manager/common/v1/types.json", include_str!("../specs/operationalinsights/resource-manager/common/v1/types.json")),
+    (WORKSPACES, include_str!("../specs/operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2022-10-01/Workspaces.json")),
+    (TABLES, include_str!("../specs/operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2022-10-01/Tables.json")),
+    (DCE, include_str!("../specs/monitor/resource-manager/Microsoft.Insights/stable/2022-06-01/dataCollectionEndpoints_API.json")),
+    (DCR, include_str!("../specs/monitor/resource-manager/Microsoft.Insights/stable/2022-06-01/dataCollectionRules_API.json")),
+    (ROLES, include_str!("../specs/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json")),
+    ("authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/common-types.json", include_str!("../specs/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/common-types.json")),
+];
+
+pub const WORKSPACES: &str = "operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2022-10-01/Workspaces.json";
+pub const TABLES: &str = "operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2022-10-01/Tables.json";
+pub const DCE: &str = "monitor/resource-manager/Microsoft.Insights/stable/2022-06-01/dataCollectionEndpoints_API.json";
+pub const DCR: &str =
+    "monitor/resource-manager/Microsoft.Insights/stable/2022-06-01/dataCollectionRules_API.json";
+pub const ROLES: &str = "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json";
+
+/// The bodies the simulator validates: (spec file, definition).
+pub const BODIES: &[(&str, &str)] = &[
+    (WORKSPACES, "Workspace"),
+    (TABLES, "Table"),
+    (DCE, "DataCollectionEndpointResource"),
+    (DCR, "DataCollectionRuleResource"),
+    (ROLES, "RoleAssignmentCreateParameters"),
+];
+
+const BASE: &str = "file:///specs/";
+
+/// Loaded specs and one compiled validator per body definition.
+pub struct Specs {
+    files: HashMap<String, Value>,
+    validators: HashMap<(String, String), Validator>,
+}
+
+/// Drops `enum` where `x-ms-enum` says `modelAsString: true`: Azure accepts other values there.
+fn open_extensible_enums(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let extensible = o
+                .get("x-ms-enum")
+                .and_then(|e| e.get("modelAsString"))
+                .and_then(Value::as_bool)
+                == Some(true);
+            if extensible {
+                o.remove("enum");
+            }
+            for (_, c) in o.iter_mut() {
+                open_extensible_enums(c);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(open_extensible_enums),
+        _ => {}
+    }
+}
+
+/// Joins a relative file reference to the directory of `from`.
+fn join(from: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for seg in rel.split('/') {
+        match seg {
+            "." | "" => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+impl Specs {
+    pub fn load() -> Result<Specs, String> {
+        let mut files = HashMap::new();
+        for (path, text) in FILES {
+            let mut v: Value = serde_json::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+            open_extensible_enums(&mut v);
+            files.insert(path.to_string(), v);
+        }
+        let mut validators = HashMap::new();
+        for (file, def) in BODIES {
+            let mut opts = jsonschema::options()
+                .with_draft(Draft::Draft4)
+                .should_validate_formats(false);
+            for (p, v) in &files {
+                opts = opts.with_resource(
+                    format!("{BASE}{p}"),
+                    Draft::Draft4.create_resource(v.clone()),
+                );
+            }
+            let schema = serde_json::json!({ "$ref": format!("{BASE}{file}#/definitions/{def}") });
+            let validator = opts
+                .build(&schema)
+                .map_err(|e| format!("{file}#{def}: {e}"))?;
+            validators.insert((file.to_string(), def.to_string()), validator);
+        }
+        Ok(Specs { files, validators })
+    }
+
+    /// Validates `body` as `def` of `file`: the JSON schema, then no undeclared property.
+    pub fn validate(&self, file: &str, def: &str, body: &Value) -> Result<(), String> {
+        let v = self
+            .validators
+            .get(&(file.to_string(), def.to_string()))
+            .ok_or_else(|| format!("no validator for {def}"))?;
+        if let Some(e) = v.iter_errors(body).next() {
+            let at = e.instance_path.to_string();
+            return Err(format!(
+                "{}: {e}",
+                if at.is_empty() {
+                    "(body)".to_string()
+                } else {
+                    at
+                }
+            ));
+        }
+        let schema = serde_json::json!({ "$ref": format!("#/definitions/{def}") });
+        self.undeclared(file, &schema, body, "")
+    }
+
+    fn resolve<'a>(&'a self, file: &str, r: &str) -> Option<(String, &'a Value)> {
+        let (path, pointer) = r.split_once('#').unwrap_or((r, ""));
+        let target = if path.is_empty() {
+            file.to_string()
+        } else {
+            join(file, path)
+        };
+        let doc = self.files.get(&target)?;
+        let v = if pointer.is_empty() {
+            doc
+        } else {
+            doc.pointer(pointer)?
+        };
+        Some((target, v))
+    }
+
+    /// Follows `$ref`s until a schema that is not one.
+    fn deref<'a>(&'a self, file: &str, schema: &'a Value) -> (String, &'a Value) {
+        let mut cur = (file.to_string(), schema);
+        for _ in 0..16 {
+            match cur.1.get("$ref").and_then(Value::as_str) {
+                Some(r) => match self.resolve(&cur.0, r) {
+                    Some(next) => cur = next,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        cur
+    }
+
+    /// Declared properties of an object schema, through allOf; and its additionalProperties.
+    fn members<'a>(
+        &'a self,
+        file: &str,
+        schema: &'a Value,
+        props: &mut HashMap<String, (String, &'a Value)>,
+        extra: &mut Option<(String, &'a Value)>,
+        depth: u32,
+    ) {
+        if depth > 16 {
+            return;
+        }
+        let (file, schema) = self.deref(file, schema);
+        if let Some(p) = schema.get("properties").and_then(Value::as_object) {
+            for (k, v) in p {
+                props.insert(k.clone(), (file.clone(), v));
+            }
+        }
+        if let Some(a) = schema.get("additionalProperties") {
+            *extra = Some((file.clone(), a));
+        }
+        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+            for s in all {
+                self.members(&file, s, props, extra, depth + 1);
+            }
+        }
+    }
+
+    fn undeclared(
+        &self,
+        file: &str,
+        schema: &Value,
+        body: &Value,
+        path: &str,
+    ) -> Result<(), String> {
+        let (file, schema) = self.deref(file, schema);
+        match body {
+            Value::Object(o) => {
+                let mut props = HashMap::new();
+                let mut extra = None;
+                self.members(&file, schema, &mut props, &mut extra, 0);
+                if props.is_empty() && extra.is_none() {
+                    return Ok(()); // a free-form object (e.g. `type: object` alone)
+                }
+                for (k, v) in o {
+                    let here = format!("{path}/{k}");
+                    match (props.get(k), &extra) {
+                        (Some((f, s)), _) => self.undeclared(f, s, v, &here)?,
+                        (None, Some((f, s))) if s.is_object() => self.undeclared(f, s, v, &here)?,
+                        (None, Some((_, Value::Bool(true)))) => {}
+                        _ => {
+                            return Err(format!(
+                                "{here}: the property '{k}' is not declared by the API"
+                            ))
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Value::Array(items) => match schema.get("items") {
+                Some(s) => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.undeclared(&file, s, item, &format!("{path}/{i}"))?;
+                    }
+                    Ok(())
+                }
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn accepts_a_valid_dce_and_refuses_unknown_or_mistyped_properties() {
+        let s = Specs::load().expect("specs load");
+        let ok = json!({ "location": "eastus", "tags": { "a": "b" }, "properties": { "networkAcls": { "publicNetworkAccess": "Enabled" } } });
+        s.validate(DCE, "DataCollectionEndpointResource", &ok)
+            .expect("valid");
+        let unknown = json!({ "location": "eastus", "properties": { "networkAcl": {} } });
+        assert!(s
+            .validate(DCE, "DataCollectionEndpointResource", &unknown)
+            .is_err());
+        let typed = json!({ "location": 5 });
+        assert!(s
+            .validate(DCE, "DataCollectionEndpointResource", &typed)
+            .is_err());
+        let missing = json!({ "properties": {} });
+        assert!(
+            s.validate(DCE, "DataCollectionEndpointResource", &missing)
+                .is_err(),
+            "location is required"
+        );
+    }
+
+    #[test]
+    fn extensible_enums_take_other_values() {
+        let s = Specs::load().expect("specs load");
+        let table = json!({ "properties": { "schema": { "name": "T_CL", "columns": [ { "name": "TimeGenerated", "type": "datetime" } ] } } });
+        s.validate(TABLES, "Table", &table)
+            .expect("datetime is accepted although the enum lists dateTime");
+        let dcr = json!({ "location": "eastus", "properties": { "streamDeclarations": { "Custom-T_CL": { "columns": [ { "name": "a", "type": "string" } ] } }, "dataFlows": [ { "streams": ["Custom-T_CL"], "destinations": ["d"], "outputStream": "Custom-T_CL", "transformKql": "source" } ] } });
+        s.validate(DCR, "DataCollectionRuleResource", &dcr)
+            .expect("custom stream names are accepted");
+    }
+}
