@@ -53,10 +53,11 @@ impl std::fmt::Debug for Auth {
 pub fn client_options(profile: &CloudProfile, http: &reqwest::Client) -> ClientOptions {
     let mut custom = CustomConfiguration::default();
     custom.authority_host = profile.authority_host.clone();
-    let mut options = ClientOptions::default();
-    options.cloud = Some(Arc::new(CloudConfiguration::Custom(custom)));
-    options.transport = Some(Transport::new(Arc::new(http.clone())));
-    options
+    ClientOptions {
+        cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
+        transport: Some(Transport::new(Arc::new(http.clone()))),
+        ..Default::default()
+    }
 }
 
 fn env_var(name: &str) -> Option<String> {

@@ -866,9 +866,11 @@ impl World {
         let p = lc(path);
         if p.contains("/providers/microsoft.authorization/roleassignments") {
             &["2022-04-01", "2020-04-01-preview"]
-        } else if p.contains("/providers/microsoft.operationalinsights/") {
+        } else if p.contains("/providers/microsoft.operationalinsights/workspaces")
+            || p.contains("/providers/microsoft.operationalinsights/locations")
+        {
             &["2022-10-01", "2023-09-01", "2025-02-01", "2020-08-01"]
-        } else if p.contains("/providers/microsoft.insights/") {
+        } else if p.contains("/providers/microsoft.insights/datacollection") {
             &["2022-06-01", "2023-03-11", "2024-03-11"]
         } else if p.contains("/providers/") || p.contains("/resourcegroups") {
             &["2021-04-01", "2022-09-01", "2024-03-01"]
