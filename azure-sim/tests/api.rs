@@ -1,0 +1,535 @@
+//! azure-sim against a real HTTPS client: tokens and audiences, spec validation, long-running operations,
+//! replication and propagation delays, ingestion limits and injected faults.
+
+use std::io::Write;
+use std::time::Duration;
+
+use azure_sim::{Fault, FaultKind, Sim, SimCloud, SimConfig};
+use serde_json::{json, Value};
+
+struct T {
+    sim: Sim,
+    http: reqwest::Client,
+    arm: String,
+}
+
+impl T {
+    async fn new(cfg: SimConfig) -> T {
+        let sim = Sim::start(cfg).await.expect("start");
+        let cert = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("pem");
+        let http = reqwest::Client::builder()
+            .tls_certs_merge([cert])
+            .build()
+            .expect("client");
+        let op = sim.operator();
+        let aud = sim.profile("")["resource_manager_audience"]
+            .as_str()
+            .expect("aud")
+            .to_string();
+        let arm = T::token_with(&sim, &http, &op.client_id, &op.client_secret, &aud)
+            .await
+            .expect("operator token");
+        T { sim, http, arm }
+    }
+
+    async fn token_with(
+        sim: &Sim,
+        http: &reqwest::Client,
+        client: &str,
+        secret: &str,
+        aud: &str,
+    ) -> Result<String, Value> {
+        let r = http
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                sim.base_url(),
+                sim.operator().tenant_id
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client),
+                ("client_secret", secret),
+                ("scope", &format!("{aud}/.default")),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        let ok = r.status() == 200;
+        let body: Value = r.json().await.expect("json");
+        if ok {
+            Ok(body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string())
+        } else {
+            Err(body)
+        }
+    }
+
+    fn sub(&self) -> String {
+        self.sim.operator().subscription_id
+    }
+
+    async fn arm(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.sim.base_url()))
+            .bearer_auth(&self.arm);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("send");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("text");
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn graph(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let aud = self.sim.profile("")["graph_audience"]
+            .as_str()
+            .expect("aud")
+            .to_string();
+        let op = self.sim.operator();
+        let tok = T::token_with(
+            &self.sim,
+            &self.http,
+            &op.client_id,
+            &op.client_secret,
+            &aud,
+        )
+        .await
+        .expect("graph token");
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1.0{path}", self.sim.base_url()))
+            .bearer_auth(tok);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    fn rg(&self) -> String {
+        format!("/subscriptions/{}/resourceGroups/rg", self.sub())
+    }
+
+    /// Resource group, workspace, table, DCE, DCR: the chain ingestion needs.
+    async fn build(&self) -> (String, String) {
+        let rg = self.rg();
+        assert_eq!(
+            self.arm(
+                reqwest::Method::PUT,
+                &format!("{rg}?api-version=2021-04-01"),
+                Some(json!({ "location": "eastus" }))
+            )
+            .await
+            .0,
+            201
+        );
+        let ws = format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/ws-test");
+        assert_eq!(
+            self.arm(
+                reqwest::Method::PUT,
+                &format!("{ws}?api-version=2022-10-01"),
+                Some(json!({ "location": "eastus" }))
+            )
+            .await
+            .0,
+            201
+        );
+        let cols = json!([{ "name": "TimeGenerated", "type": "datetime" }, { "name": "msg", "type": "string" }, { "name": "n", "type": "int" }]);
+        let (st, _, _) = self
+            .arm(
+                reqwest::Method::PUT,
+                &format!("{ws}/tables/T_CL?api-version=2022-10-01"),
+                Some(json!({ "properties": { "schema": { "name": "T_CL", "columns": cols } } })),
+            )
+            .await;
+        assert_eq!(st, 202);
+        self.sim.advance_clock(Duration::from_secs(5));
+        let dce = format!("{rg}/providers/Microsoft.Insights/dataCollectionEndpoints/dce-test");
+        assert_eq!(
+            self.arm(
+                reqwest::Method::PUT,
+                &format!("{dce}?api-version=2022-06-01"),
+                Some(json!({ "location": "eastus" }))
+            )
+            .await
+            .0,
+            200
+        );
+        let dcr = format!("{rg}/providers/Microsoft.Insights/dataCollectionRules/dcr-test");
+        let body = json!({ "location": "eastus", "properties": {
+            "dataCollectionEndpointId": dce,
+            "streamDeclarations": { "Custom-T_CL": { "columns": cols } },
+            "destinations": { "logAnalytics": [ { "workspaceResourceId": ws, "name": "d" } ] },
+            "dataFlows": [ { "streams": ["Custom-T_CL"], "destinations": ["d"], "transformKql": "source", "outputStream": "Custom-T_CL" } ] } });
+        let (st, _, b) = self
+            .arm(
+                reqwest::Method::PUT,
+                &format!("{dcr}?api-version=2022-06-01"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        (ws, dcr)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_carry_an_audience_and_the_other_cloud_is_refused() {
+    let t = T::new(SimConfig {
+        cloud: SimCloud::UsGov,
+        ..SimConfig::default()
+    })
+    .await;
+    let op = t.sim.operator();
+    let err = T::token_with(
+        &t.sim,
+        &t.http,
+        &op.client_id,
+        &op.client_secret,
+        "https://management.core.windows.net/",
+    )
+    .await
+    .expect_err("public audience in usgov");
+    assert_eq!(err["error"], "invalid_resource");
+    let err = T::token_with(
+        &t.sim,
+        &t.http,
+        &op.client_id,
+        "wrong",
+        "https://monitor.azure.us",
+    )
+    .await
+    .expect_err("wrong secret");
+    assert_eq!(err["error"], "invalid_client");
+    // An ARM token is refused by Graph.
+    let r = t
+        .http
+        .get(format!("{}/v1.0/applications", t.sim.base_url()))
+        .bearer_auth(&t.arm)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bodies_are_validated_against_the_specs() {
+    let t = T::new(SimConfig::default()).await;
+    let rg = t.rg();
+    t.arm(
+        reqwest::Method::PUT,
+        &format!("{rg}?api-version=2021-04-01"),
+        Some(json!({ "location": "eastus" })),
+    )
+    .await;
+    let dce = format!("{rg}/providers/Microsoft.Insights/dataCollectionEndpoints/d1");
+    let (st, _, b) = t
+        .arm(
+            reqwest::Method::PUT,
+            &format!("{dce}?api-version=2022-06-01"),
+            Some(json!({ "location": "eastus", "properties": { "netwrkAcls": {} } })),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("netwrkAcls"),
+        "{b}"
+    );
+    let ws = format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/ws-1");
+    let (st, _, b) = t
+        .arm(
+            reqwest::Method::PUT,
+            &format!("{ws}?api-version=2022-10-01"),
+            Some(json!({ "location": "eastus", "properties": { "retentionInDays": "thirty" } })),
+        )
+        .await;
+    assert_eq!(st, 400, "{b}");
+    let (st, _, b) = t
+        .arm(
+            reqwest::Method::PUT,
+            &format!("{ws}?api-version=2099-01-01"),
+            Some(json!({ "location": "eastus" })),
+        )
+        .await;
+    assert_eq!(
+        (st, b["error"]["code"].as_str()),
+        (400, Some("InvalidApiVersionParameter"))
+    );
+    let (st, _, _) = t.arm(reqwest::Method::GET, &ws, None).await;
+    assert_eq!(st, 400, "api-version is required");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_put_is_a_long_running_operation() {
+    let t = T::new(SimConfig {
+        lro_duration: Duration::from_secs(600),
+        ..SimConfig::default()
+    })
+    .await;
+    let rg = t.rg();
+    t.arm(
+        reqwest::Method::PUT,
+        &format!("{rg}?api-version=2021-04-01"),
+        Some(json!({ "location": "eastus" })),
+    )
+    .await;
+    let ws = format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/ws-lro");
+    let (st, _, b) = t
+        .arm(
+            reqwest::Method::PUT,
+            &format!("{ws}?api-version=2022-10-01"),
+            Some(json!({ "location": "eastus" })),
+        )
+        .await;
+    assert_eq!(
+        (st, b["properties"]["provisioningState"].as_str()),
+        (201, Some("Creating"))
+    );
+    let body = json!({ "properties": { "schema": { "name": "K_CL", "columns": [{ "name": "TimeGenerated", "type": "datetime" }] } } });
+    let (st, h, b) = t
+        .arm(
+            reqwest::Method::PUT,
+            &format!("{ws}/tables/K_CL?api-version=2022-10-01"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(st, 202);
+    assert!(b.is_null(), "empty body");
+    let op = h
+        .get("azure-asyncoperation")
+        .and_then(|v| v.to_str().ok())
+        .expect("Azure-AsyncOperation")
+        .to_string();
+    let poll = |url: String| {
+        let (http, tok) = (t.http.clone(), t.arm.clone());
+        async move {
+            http.get(url)
+                .bearer_auth(tok)
+                .send()
+                .await
+                .expect("poll")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    assert_eq!(poll(op.clone()).await["status"], "InProgress");
+    t.sim.advance_clock(Duration::from_secs(601));
+    assert_eq!(poll(op).await["status"], "Succeeded");
+    let (st, _, b) = t
+        .arm(
+            reqwest::Method::GET,
+            &format!("{ws}/tables/K_CL?api-version=2022-10-01"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, b["properties"]["provisioningState"].as_str()),
+        (200, Some("Succeeded"))
+    );
+    let (_, _, w) = t
+        .arm(
+            reqwest::Method::GET,
+            &format!("{ws}?api-version=2022-10-01"),
+            None,
+        )
+        .await;
+    assert_eq!(w["properties"]["provisioningState"], "Succeeded", "{w}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_principal_is_not_found_until_it_replicates_and_roles_take_time_for_ingestion() {
+    let t = T::new(SimConfig {
+        sp_replication_delay: Duration::from_secs(60),
+        role_propagation_delay: Duration::from_secs(120),
+        ..SimConfig::default()
+    })
+    .await;
+    let (ws, dcr) = t.build().await;
+    let (_, app) = t
+        .graph(
+            reqwest::Method::POST,
+            "/applications",
+            Some(json!({ "displayName": "A", "signInAudience": "AzureADMyOrg" })),
+        )
+        .await;
+    let app_id = app["appId"].as_str().expect("appId").to_string();
+    let (st, sp) = t
+        .graph(
+            reqwest::Method::POST,
+            "/servicePrincipals",
+            Some(json!({ "appId": app_id })),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, pw) = t
+        .graph(
+            reqwest::Method::POST,
+            &format!(
+                "/applications/{}/addPassword",
+                app["id"].as_str().expect("id")
+            ),
+            Some(json!({ "passwordCredential": { "displayName": "s" } })),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let secret = pw["secretText"].as_str().expect("secretText").to_string();
+    let role = json!({ "properties": { "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/3913510d-42f4-4e42-8a64-420c390055eb", t.sub()), "principalId": sp["id"], "principalType": "ServicePrincipal" } });
+    let ra = format!(
+        "{dcr}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+        uuid::Uuid::new_v4()
+    );
+    let (st, _, b) = t.arm(reqwest::Method::PUT, &ra, Some(role.clone())).await;
+    assert_eq!(
+        (st, b["error"]["code"].as_str()),
+        (400, Some("PrincipalNotFound"))
+    );
+    t.sim.advance_clock(Duration::from_secs(31)); // principalType halves the wait
+    assert_eq!(t.arm(reqwest::Method::PUT, &ra, Some(role)).await.0, 201);
+
+    let monitor = T::token_with(
+        &t.sim,
+        &t.http,
+        &app_id,
+        &secret,
+        "https://monitor.azure.com",
+    )
+    .await
+    .expect("app token");
+    let imm = t.sim.snapshot().resource(&dcr).expect("dcr")["properties"]["immutableId"]
+        .as_str()
+        .expect("imm")
+        .to_string();
+    let url = format!(
+        "{}/dataCollectionRules/{imm}/streams/Custom-T_CL?api-version=2023-01-01",
+        t.sim.base_url()
+    );
+    let post = |body: Vec<u8>, gzip: bool| {
+        let (http, url, tok) = (t.http.clone(), url.clone(), monitor.clone());
+        async move {
+            let mut r = http
+                .post(url)
+                .bearer_auth(tok)
+                .header("content-type", "application/json");
+            if gzip {
+                r = r.header("content-encoding", "gzip");
+            }
+            r.body(body).send().await.expect("post").status().as_u16()
+        }
+    };
+    let events = serde_json::to_vec(&json!([{ "msg": "hello", "n": 1 }])).expect("json");
+    assert_eq!(
+        post(events.clone(), false).await,
+        403,
+        "before the role takes effect"
+    );
+    t.sim.advance_clock(Duration::from_secs(121));
+    assert_eq!(post(events.clone(), false).await, 204);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&events).expect("gzip");
+    assert_eq!(
+        post(gz.finish().expect("gzip"), true).await,
+        204,
+        "gzip body"
+    );
+    assert_eq!(
+        post(
+            serde_json::to_vec(&json!([{ "n": "not a number" }])).expect("json"),
+            false
+        )
+        .await,
+        400
+    );
+    let big = serde_json::to_vec(&json!([{ "msg": "x".repeat(1_100_000) }])).expect("json");
+    assert_eq!(post(big, false).await, 413);
+    assert_eq!(t.sim.snapshot().table_rows(&ws, "T_CL").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_are_injected_as_configured() {
+    let t = T::new(SimConfig::default()).await;
+    let rg = t.rg();
+    t.sim.inject(Fault {
+        method: Some("PUT".into()),
+        path_contains: Some("resourceGroups".into()),
+        skip: 0,
+        times: 1,
+        writes_only: false,
+        kind: FaultKind::Status {
+            status: 429,
+            code: "TooManyRequests".into(),
+            retry_after: Some(7),
+        },
+    });
+    let (st, h, _) = t
+        .arm(
+            reqwest::Method::PUT,
+            &format!("{rg}?api-version=2021-04-01"),
+            Some(json!({ "location": "eastus" })),
+        )
+        .await;
+    assert_eq!(st, 429);
+    assert_eq!(
+        h.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("7")
+    );
+    t.sim.inject(Fault {
+        method: None,
+        path_contains: None,
+        skip: 0,
+        times: 1,
+        writes_only: true,
+        kind: FaultKind::ApplyThenStatus { status: 500 },
+    });
+    let (st, _, _) = t
+        .arm(
+            reqwest::Method::PUT,
+            &format!("{rg}?api-version=2021-04-01"),
+            Some(json!({ "location": "eastus" })),
+        )
+        .await;
+    assert_eq!(st, 500);
+    assert!(
+        t.sim.snapshot().resource(&rg).is_some(),
+        "applied although it answered 500"
+    );
+    t.sim.inject(Fault {
+        method: Some("GET".into()),
+        path_contains: None,
+        skip: 0,
+        times: 1,
+        writes_only: false,
+        kind: FaultKind::ResetConnection,
+    });
+    let r = t
+        .http
+        .get(format!("{}{rg}?api-version=2021-04-01", t.sim.base_url()))
+        .bearer_auth(&t.arm)
+        .send()
+        .await;
+    assert!(r.is_err(), "the connection was reset");
+    assert_eq!(t.sim.write_count(), 2);
+}
