@@ -211,6 +211,12 @@ pub struct VerifyArgs {
 pub struct TeardownArgs {
     #[command(flatten)]
     pub common: Common,
+    /// Without a state file: find the deployment by its keeper-azmon tag.
+    #[arg(long, env = "KEEPER_AZMON_DEPLOYMENT")]
+    pub deployment: Option<String>,
+    /// Without a state file: the subscription to search.
+    #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION")]
+    pub subscription: Option<String>,
     /// Keep the workspace (and so its data).
     #[arg(long)]
     pub keep_workspace: bool,
@@ -232,6 +238,12 @@ pub struct TeardownArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub common: Common,
+    /// Without a state file: find the deployment by its keeper-azmon tag.
+    #[arg(long, env = "KEEPER_AZMON_DEPLOYMENT")]
+    pub deployment: Option<String>,
+    /// Without a state file: the subscription to search.
+    #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION")]
+    pub subscription: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -5,6 +5,7 @@ mod azure;
 mod cli;
 mod cloud;
 mod commands;
+mod discover;
 mod error;
 mod events;
 mod ingest;

@@ -363,3 +363,61 @@ async fn rotate_secret_leaves_one_valid_secret_and_the_old_one_stops_working() {
     );
     assert!(!stdout(&o).contains(&new) && !stderr(&o).contains(&new));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_state_file_status_and_teardown_find_the_deployment_by_its_tag() {
+    let w = World::public().await;
+    set_up(&w).await;
+    std::fs::remove_file(w.state_path()).expect("state removed");
+    let sub = w.sim.operator().subscription_id;
+    let profile = w.profile.display().to_string();
+    let by_tag = |cmd: &str, extra: &[&str]| {
+        let mut a = args(
+            &w,
+            cmd,
+            &[
+                "--cloud",
+                &profile,
+                "--deployment",
+                "rg-keeper",
+                "--subscription",
+                &sub,
+            ],
+        );
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let o = w.run(&by_tag("status", &["--output", "json"])).await;
+    assert_ok(&o);
+    let v = json_out(&o);
+    assert_eq!(v["healthy"], true);
+    assert_eq!(
+        v["items"].as_array().map(Vec::len),
+        Some(13),
+        "rg, app, sp, workspace, table, dce, dcr and six roles: {v}"
+    );
+
+    let o = w.run(&by_tag("teardown", &["--yes"])).await;
+    assert_ok(&o);
+    let snap = w.sim.snapshot();
+    assert!(snap
+        .applications()
+        .iter()
+        .all(|a| a["displayName"] != "KeeperLogging"));
+    assert!(snap
+        .resources_of_type("Microsoft.OperationalInsights/workspaces")
+        .is_empty());
+    assert!(snap
+        .resources_of_type("Microsoft.Insights/dataCollectionRules")
+        .is_empty());
+    assert!(
+        snap.resources_of_type("Microsoft.Resources/resourceGroups")
+            .is_empty(),
+        "the resource group setup made is gone too"
+    );
+    assert_eq!(
+        snap.role_assignments().len(),
+        1,
+        "only the operator's Owner assignment is left"
+    );
+}

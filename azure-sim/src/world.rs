@@ -872,7 +872,10 @@ impl World {
             &["2022-10-01", "2023-09-01", "2025-02-01", "2020-08-01"]
         } else if p.contains("/providers/microsoft.insights/datacollection") {
             &["2022-06-01", "2023-03-11", "2024-03-11"]
-        } else if p.contains("/providers/") || p.contains("/resourcegroups") {
+        } else if p.contains("/providers/")
+            || p.contains("/resourcegroups")
+            || p.ends_with("/resources")
+        {
             &["2021-04-01", "2022-09-01", "2024-03-01"]
         } else {
             &["2022-12-01", "2020-01-01", "2021-01-01"]
@@ -1005,10 +1008,29 @@ impl World {
                     json!({ "value": self.list_type("microsoft.operationalinsights/workspaces", &format!("/subscriptions/{sub_id}/")) }),
                 )
             }
-            ["resourcegroups"] if m == "GET" => Reply::json(
-                200,
-                json!({ "value": self.list_type("microsoft.resources/resourcegroups", &format!("/subscriptions/{sub_id}/")) }),
-            ),
+            ["resourcegroups"] if m == "GET" => {
+                let all = self.list_type(
+                    "microsoft.resources/resourcegroups",
+                    &format!("/subscriptions/{sub_id}/"),
+                );
+                Reply::json(
+                    200,
+                    json!({ "value": World::tag_filter(all, req.query.get("$filter")) }),
+                )
+            }
+            ["resources"] if m == "GET" => {
+                let prefix = lc(&format!("/subscriptions/{sub_id}/resourcegroups/"));
+                let all: Vec<Value> = self
+                    .resources
+                    .iter()
+                    .filter(|(k, r)| k.starts_with(&prefix) && k.contains("/providers/") && !k.contains("/tables/") && r.body.get("location").is_some())
+                    .map(|(_, r)| json!({ "id": r.body["id"], "name": r.body["name"], "type": r.body["type"], "location": r.body["location"], "tags": r.body["tags"] }))
+                    .collect();
+                Reply::json(
+                    200,
+                    json!({ "value": World::tag_filter(all, req.query.get("$filter")) }),
+                )
+            }
             ["resourcegroups", _rg, "resources"] if m == "GET" => {
                 let prefix = lc(&format!(
                     "/subscriptions/{sub_id}/resourceGroups/{}/providers/",
@@ -1054,6 +1076,24 @@ impl World {
                 format!("The resource type could not be found for {rest}."),
             ),
         }
+    }
+
+    /// ARM's `$filter=tagName eq 'k' and tagValue eq 'v'` on a list.
+    fn tag_filter(list: Vec<Value>, filter: Option<&String>) -> Vec<Value> {
+        let Some(f) = filter else { return list };
+        let q = |s: &str| s.trim().trim_matches('\'').to_string();
+        let (name, value) = match f.split_once(" and tagValue eq ") {
+            Some((n, v)) => (q(n.trim_start_matches("tagName eq ")), Some(q(v))),
+            None => (q(f.trim_start_matches("tagName eq ")), None),
+        };
+        list.into_iter()
+            .filter(
+                |r| match r.pointer(&format!("/tags/{name}")).and_then(Value::as_str) {
+                    Some(v) => value.as_ref().is_none_or(|want| want == v),
+                    None => false,
+                },
+            )
+            .collect()
     }
 
     fn sub_json(&self, id: &str, name: &str) -> Value {

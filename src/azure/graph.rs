@@ -114,6 +114,17 @@ pub async fn find_tagged_applications(
         .collect())
 }
 
+/// Applications that carry our deployment tag, whatever their name (teardown and status without a state file).
+pub async fn find_applications_by_tag(rest: &Rest, deployment: &str) -> Result<Vec<Application>> {
+    let url = filter_url(
+        rest,
+        "applications",
+        &format!("tags/any(t:t eq '{}')", odata(&app_tag(deployment))),
+    )?;
+    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
+    list(body, "applications")
+}
+
 /// Creates a single-tenant app registration with our tag. Not repeated blindly: when the answer is lost,
 /// the caller looks the app up by name and tag before trying again.
 pub async fn create_application(

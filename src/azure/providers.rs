@@ -104,6 +104,38 @@ pub async fn create_resource_group(
     .body)
 }
 
+/// Resources (or, with `groups`, resource groups) of a subscription that carry `tag` = `value`.
+pub async fn tagged(
+    rest: &Rest,
+    subscription: &str,
+    tag: &str,
+    value: &str,
+    groups: bool,
+) -> Result<Vec<Value>> {
+    let what = if groups {
+        "resourcegroups"
+    } else {
+        "resources"
+    };
+    let mut url = url::Url::parse(
+        &rest
+            .profile
+            .arm_url(&format!("/subscriptions/{subscription}/{what}")),
+    )
+    .map_err(|e| Error::Other(format!("bad subscription id: {e}")))?;
+    url.query_pairs_mut()
+        .append_pair("api-version", RESOURCES_API)
+        .append_pair(
+            "$filter",
+            &format!("tagName eq '{tag}' and tagValue eq '{value}'"),
+        );
+    Ok(value_list(
+        rest.send(Api::Arm, Method::GET, url.as_str(), None)
+            .await?
+            .body,
+    ))
+}
+
 /// Names of the resources left in a resource group.
 pub async fn resources_in_group(
     rest: &Rest,

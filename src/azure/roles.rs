@@ -40,6 +40,19 @@ impl Role {
         }
     }
 
+    /// The role with this definition GUID (or a definition id ending in it), if it is one the guide assigns.
+    pub fn from_definition(id: &str) -> Option<Role> {
+        let id = id.to_ascii_lowercase();
+        [
+            Role::LogAnalyticsContributor,
+            Role::MonitoringMetricsPublisher,
+            Role::MonitoringContributor,
+            Role::MonitoringReader,
+        ]
+        .into_iter()
+        .find(|r| id.ends_with(r.guid()))
+    }
+
     /// The full role definition id for a subscription.
     pub fn definition_id(self, subscription: &str) -> String {
         format!(

@@ -37,15 +37,12 @@ fn table_columns_expected() -> Value {
 }
 
 pub async fn execute(args: StatusArgs) -> Result<()> {
-    if !args.common.state.exists() {
-        return Err(Error::input(
-            format!("no state file at {}", args.common.state.display()),
-            "pass --state with the file setup wrote",
-        ));
-    }
-    let sf = StateFile::open(&args.common.state)?;
-    let s = sf.state.clone();
-    drop(sf);
+    let from_file = args.common.state.exists();
+    let mut s = if from_file {
+        StateFile::read(&args.common.state)?
+    } else {
+        crate::state::State::default()
+    };
     let cloud_arg = args
         .common
         .cloud
@@ -54,7 +51,17 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
     let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
     let http = rest::http_client(&profile)?;
     let auth = Auth::operator(args.common.auth, &profile, &http)?;
-    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile));
+    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
+    if !from_file {
+        let (Some(d), Some(sub)) = (&args.deployment, &args.subscription) else {
+            return Err(Error::input(
+                format!("no state file at {}", args.common.state.display()),
+                "pass --state with the file setup wrote, or --deployment and --subscription to find the deployment by its tag",
+            ));
+        };
+        let label = cloud_arg.clone().unwrap_or_else(|| profile.name.clone());
+        s = crate::discover::by_tag(&rest, sub, d, &label).await?;
+    }
     let mut items = vec![];
     let mut push = |item: &str, health: Health, detail: String| {
         items.push(Item {

@@ -144,12 +144,17 @@ fn forget(sf: &mut StateFile, d: &Deletion) {
 }
 
 pub async fn execute(args: TeardownArgs) -> Result<()> {
-    if !args.common.state.exists() {
-        return Err(Error::input(
-            format!("no state file at {}", args.common.state.display()),
-            "pass --state with the file setup wrote; teardown deletes only what that file says setup created",
-        ));
-    }
+    let discover = !args.common.state.exists();
+    let (deployment, subscription) = match (&args.deployment, &args.subscription) {
+        (Some(d), Some(s)) => (d.clone(), s.clone()),
+        _ if discover => {
+            return Err(Error::input(
+                format!("no state file at {}", args.common.state.display()),
+                "pass --state with the file setup wrote, or --deployment and --subscription to find the deployment by its tag",
+            ))
+        }
+        _ => (String::new(), String::new()),
+    };
     let mut sf = StateFile::open(&args.common.state)?;
     let cloud_arg = args
         .common
@@ -157,6 +162,14 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         .clone()
         .or_else(|| (!sf.state.cloud.is_empty()).then(|| sf.state.cloud.clone()));
     let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
+    let http = rest::http_client(&profile)?;
+    let auth = Auth::operator(args.common.auth, &profile, &http)?;
+    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
+    if discover {
+        let label = cloud_arg.clone().unwrap_or_else(|| profile.name.clone());
+        sf.state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
+        sf.save()?;
+    }
     let human = args.common.output == Format::Human;
     let (deletions, kept) = plan(&sf, &args);
     if human {
@@ -199,9 +212,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
             ));
         }
     }
-    let http = rest::http_client(&profile)?;
-    let auth = Auth::operator(args.common.auth, &profile, &http)?;
-    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile));
+
     let mut done = vec![];
     for d in &deletions {
         let existed = delete_one(&rest, &sf, d, args.force_delete_workspace)

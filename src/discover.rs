@@ -1,0 +1,197 @@
+//! Finds a deployment by its keeper-azmon tag when no state file is at hand: what teardown and status work from then.
+
+use serde_json::Value;
+
+use crate::azure::graph;
+use crate::azure::roles::{self, Role};
+use crate::azure::{dcr, providers, workspace, TAG};
+use crate::error::{Error, Result};
+use crate::plan::step;
+use crate::rest::{Api, Rest};
+use crate::state::{Resource, RoleRecord, State, FORMAT};
+
+fn one<'a>(found: &'a [Value], ty: &str, deployment: &str) -> Result<Option<&'a Value>> {
+    let of: Vec<&Value> = found
+        .iter()
+        .filter(|r| {
+            r["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(ty))
+        })
+        .collect();
+    if of.len() > 1 {
+        return Err(Error::input(
+            format!(
+                "{} resources of type {ty} carry the tag {TAG}={deployment}",
+                of.len()
+            ),
+            "remove the tag from the ones that are not this deployment's, or pass --state",
+        ));
+    }
+    Ok(of.first().copied())
+}
+
+fn record(state: &mut State, kind: &str, id: &str) {
+    let name = crate::azure::name_of(id).to_string();
+    state.resources.insert(
+        kind.to_string(),
+        Resource {
+            id: id.to_string(),
+            name,
+            created: true,
+        },
+    );
+}
+
+/// Everything tagged for `deployment` in `subscription`, as a state in which all of it was created by the tool
+/// (the tag is only ever set by the tool on what it creates).
+pub async fn by_tag(
+    rest: &Rest,
+    subscription: &str,
+    deployment: &str,
+    cloud: &str,
+) -> Result<State> {
+    let sub = providers::subscription(rest, subscription)
+        .await?
+        .ok_or_else(|| {
+            Error::input(
+                format!("subscription {subscription} was not found"),
+                "check --subscription",
+            )
+        })?;
+    let mut s = State {
+        format: FORMAT.into(),
+        deployment: deployment.to_string(),
+        cloud: cloud.to_string(),
+        tenant_id: sub["tenantId"].as_str().unwrap_or_default().to_string(),
+        subscription_id: subscription.to_string(),
+        ..State::default()
+    };
+    let groups = providers::tagged(rest, subscription, TAG, deployment, true).await?;
+    if let Some(g) = groups.first() {
+        let id = g["id"].as_str().unwrap_or_default();
+        record(&mut s, step::RESOURCE_GROUP, id);
+        s.resource_group = crate::azure::name_of(id).to_string();
+    }
+    let found = providers::tagged(rest, subscription, TAG, deployment, false).await?;
+    for (ty, kind) in [
+        ("Microsoft.OperationalInsights/workspaces", step::WORKSPACE),
+        ("Microsoft.Insights/dataCollectionEndpoints", step::DCE),
+        ("Microsoft.Insights/dataCollectionRules", step::DCR),
+    ] {
+        if let Some(r) = one(&found, ty, deployment)? {
+            record(&mut s, kind, r["id"].as_str().unwrap_or_default());
+            if s.location.is_empty() {
+                s.location = r["location"].as_str().unwrap_or_default().to_string();
+            }
+            if s.resource_group.is_empty() {
+                s.resource_group = r["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split('/')
+                    .nth(4)
+                    .unwrap_or_default()
+                    .to_string();
+            }
+        }
+    }
+    // The table has no tags: it is the one our rule writes to.
+    if let Some(rule) = s.resources.get(step::DCR).map(|r| r.id.clone()) {
+        if let Some(body) = dcr::get(rest, &rule).await? {
+            let out = body
+                .pointer("/properties/dataFlows/0/outputStream")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let ws = body
+                .pointer("/properties/destinations/logAnalytics/0/workspaceResourceId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let table = out.strip_prefix("Custom-").unwrap_or(out);
+            s.outputs = Some(crate::state::Outputs {
+                stream: out.to_string(),
+                table: table.to_string(),
+                dcr_immutable_id: dcr::immutable_id(&body).unwrap_or_default().to_string(),
+                ..Default::default()
+            });
+            if !table.is_empty() && !ws.is_empty() {
+                let id = workspace::table_id(ws, table);
+                if workspace::get_table(rest, &id).await?.is_some() {
+                    record(&mut s, step::TABLE, &id);
+                }
+            }
+        }
+    }
+    let apps = graph::find_applications_by_tag(rest, deployment).await?;
+    if apps.len() > 1 {
+        return Err(Error::input(
+            format!(
+                "{} app registrations carry the tag of deployment '{deployment}'",
+                apps.len()
+            ),
+            "pass --state",
+        ));
+    }
+    if let Some(app) = apps.first() {
+        s.resources.insert(
+            step::APP.into(),
+            Resource {
+                id: app.id.clone(),
+                name: app.display_name.clone(),
+                created: true,
+            },
+        );
+        if let Some(sp) = graph::find_service_principal(rest, &app.app_id).await? {
+            s.resources.insert(
+                step::SP.into(),
+                Resource {
+                    id: sp.id.clone(),
+                    name: app.display_name.clone(),
+                    created: true,
+                },
+            );
+            let mut url = url::Url::parse(&rest.profile.arm_url(&format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleAssignments"
+            )))
+            .map_err(|e| Error::Other(e.to_string()))?;
+            url.query_pairs_mut()
+                .append_pair("api-version", roles::API_VERSION)
+                .append_pair("$filter", &format!("principalId eq '{}'", sp.id));
+            let body = rest
+                .send(Api::Arm, reqwest::Method::GET, url.as_str(), None)
+                .await?
+                .body;
+            for a in body["value"].as_array().into_iter().flatten() {
+                let (Some(id), Some(scope), Some(role)) = (
+                    a["id"].as_str(),
+                    a.pointer("/properties/scope").and_then(Value::as_str),
+                    a.pointer("/properties/roleDefinitionId")
+                        .and_then(Value::as_str)
+                        .and_then(Role::from_definition),
+                ) else {
+                    continue;
+                };
+                let on = [step::WORKSPACE, step::DCR, step::DCE]
+                    .into_iter()
+                    .find(|k| {
+                        s.resources
+                            .get(*k)
+                            .is_some_and(|r| r.id.eq_ignore_ascii_case(scope))
+                    })
+                    .unwrap_or("other");
+                s.role_assignments.push(RoleRecord {
+                    id: id.to_string(),
+                    role,
+                    on: on.to_string(),
+                    created: true,
+                });
+            }
+        }
+    }
+    if s.resources.is_empty() {
+        return Err(Error::input(
+            format!("nothing in subscription {subscription} carries the tag {TAG}={deployment}"),
+            "check --deployment (it defaults to the resource group name at setup) and --subscription",
+        ));
+    }
+    Ok(s)
+}
