@@ -1,0 +1,219 @@
+//! The interactive wizard driven through a pseudo-terminal against azure-sim: a full run, a validation retry,
+//! Ctrl-C at a prompt, and the error without a terminal.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use expectrl::process::Healthcheck;
+use expectrl::session::OsSession as Session;
+use expectrl::{ControlCode, Eof, Expect};
+
+const DOWN: &str = "\x1b[B";
+
+fn command(w: &World) -> std::process::Command {
+    let op = w.sim.operator();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"));
+    cmd.args([
+        "setup",
+        "--cloud",
+        &w.profile.display().to_string(),
+        "--auth",
+        "env",
+        "--state",
+        &w.state_path().display().to_string(),
+    ])
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", w.dir.path())
+    .env("TERM", "xterm-256color")
+    .env("NO_COLOR", "1")
+    .env("AZURE_TENANT_ID", &op.tenant_id)
+    .env("AZURE_CLIENT_ID", &op.client_id)
+    .env("AZURE_CLIENT_SECRET", &op.client_secret);
+    cmd
+}
+
+fn session(w: &World) -> Session {
+    let mut p = Session::spawn(command(w)).expect("spawn in a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(60)));
+    p
+}
+
+/// Strips terminal escape sequences, for the transcript.
+fn plain(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                while let Some(&n) = chars.peek() {
+                    chars.next();
+                    if n.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else if c != '\r' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_run_picks_an_existing_group_and_a_new_workspace_after_a_refused_name() {
+    let w = World::public().await;
+    let sub = w.sim.operator().subscription_id;
+    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-existing");
+    assert!(arm_put(
+        &w,
+        &rg,
+        "2021-04-01",
+        serde_json::json!({ "location": "westus2" })
+    )
+    .await
+    .is_success());
+    assert!(arm_put(
+        &w,
+        &format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/shared-ws"),
+        "2022-10-01",
+        serde_json::json!({ "location": "westus2" })
+    )
+    .await
+    .is_success());
+
+    let w = std::sync::Arc::new(w);
+    let wc = w.clone();
+    let transcript = tokio::task::spawn_blocking(move || {
+        let mut p = session(&wc);
+        let mut log = Vec::new();
+        let mut step = |p: &mut Session, wait: &str, keys: &str| {
+            let found = p
+                .expect(wait)
+                .unwrap_or_else(|e| panic!("waiting for {wait:?}: {e}"));
+            log.extend_from_slice(found.before());
+            log.extend_from_slice(found.as_bytes());
+            if !keys.is_empty() {
+                p.send(keys).expect("send");
+            }
+        };
+        step(&mut p, "Signed in to", "");
+        step(&mut p, "Subscription", "\r");
+        // The existing group is preselected; its location comes with it.
+        step(&mut p, "Resource group", "\r");
+        // "+ create a new workspace" is first; then a name that breaks Azure's rules, then a good one.
+        step(&mut p, "Log Analytics workspace", "\r");
+        step(&mut p, "Workspace name", "x\r");
+        step(&mut p, "not a valid name", "keeper-ws-1\r");
+        step(&mut p, "App registration name", "\r");
+        step(&mut p, "Client secret description", "\r");
+        step(&mut p, "Client secret expiry", "\r");
+        step(&mut p, "Table name", "\r");
+        step(&mut p, "Data collection endpoint name", "\r");
+        step(&mut p, "Data collection rule name", "\r");
+        step(&mut p, "Role assignments", &format!("{DOWN}\r"));
+        step(&mut p, "Apply this plan?", "y");
+        step(&mut p, "Client Secret Value", "");
+        let rest = p.expect(Eof).expect("the run ends");
+        log.extend_from_slice(rest.before());
+        plain(&log)
+    })
+    .await
+    .expect("pty session");
+
+    let snap = w.sim.snapshot();
+    let ws = format!("/subscriptions/{sub}/resourceGroups/rg-existing/providers/Microsoft.OperationalInsights/workspaces/keeper-ws-1");
+    let body = snap
+        .resource(&ws)
+        .expect("the new workspace, in the existing group");
+    assert_eq!(
+        body["location"], "westus2",
+        "location taken from the chosen resource group"
+    );
+    let roles = snap
+        .role_assignments()
+        .into_iter()
+        .filter(|(s, _, _)| s.contains("rg-existing"))
+        .count();
+    assert_eq!(
+        roles, 1,
+        "minimal role set: Monitoring Metrics Publisher on the DCR only"
+    );
+    assert!(
+        transcript.contains("Application (client) ID"),
+        "{transcript}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
+            .expect("json");
+    assert_eq!(
+        state["resources"]["resource_group"],
+        serde_json::Value::Null,
+        "the existing group is not recorded as made"
+    );
+    // Keep the transcript for the README (secret value masked).
+    let secret_line = transcript
+        .lines()
+        .find(|l| l.contains("Client Secret Value"))
+        .unwrap_or_default()
+        .to_string();
+    let masked = transcript.replace(
+        secret_line.split_whitespace().last().unwrap_or("-"),
+        "<the secret value, shown once>",
+    );
+    let _ = std::fs::write(
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/wizard-transcript.txt"),
+        masked,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_at_a_prompt_leaves_nothing_made() {
+    let w = std::sync::Arc::new(World::public().await);
+    let wc = w.clone();
+    let alive = tokio::task::spawn_blocking(move || {
+        let mut p = session(&wc);
+        p.expect("Subscription").expect("prompt");
+        p.send(ControlCode::EndOfText).expect("ctrl-c");
+        let _ = p.expect(Eof);
+        std::thread::sleep(Duration::from_millis(200));
+        p.is_alive().unwrap_or(false)
+    })
+    .await
+    .expect("pty");
+    assert!(!alive, "Ctrl-C ends the wizard");
+    assert_eq!(w.sim.write_count(), 0, "nothing was made");
+    assert!(!w.state_path().exists(), "no state file was written");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_terminal_a_missing_input_names_its_flag() {
+    let w = World::public().await;
+    let args: Vec<String> = [
+        "setup",
+        "--cloud",
+        &w.profile.display().to_string(),
+        "--auth",
+        "env",
+        "--location",
+        "eastus",
+        "--resource-group",
+        "rg",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = w.run(&args).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--subscription is required")
+            && stderr(&o).contains("KEEPER_AZMON_SUBSCRIPTION"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(w.sim.write_count(), 0);
+}
