@@ -45,7 +45,8 @@ impl Reporter for Progress {
                 Action::Reuse => "ok",
             };
             eprintln!(
-                "  ✓ {step:<40} {verb:<8} {resource} ({:.1}s)",
+                "  ✓ {step:<40} {verb:<8} {} ({:.1}s)",
+                crate::azure::name_of(resource),
                 took.as_secs_f64()
             );
         }
@@ -113,8 +114,9 @@ impl Reporter for Spinners {
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
             pb.finish_with_message(format!(
-                "{} {step:<40} {verb:<8} {resource} ({:.1}s)",
+                "{} {step:<40} {verb:<8} {} ({:.1}s)",
                 console::style("✓").green(),
+                crate::azure::name_of(resource),
                 took.as_secs_f64()
             ));
         }
