@@ -6,7 +6,8 @@ use std::io::BufRead;
 #[derive(Debug)]
 pub struct RawEvent {
     pub line: usize,
-    pub parsed: Result<serde_json::Value, String>,
+    /// The event, ready to send (with `TimeGenerated`), or why it is not one.
+    pub parsed: Result<Vec<u8>, String>,
 }
 
 /// Where the array scanner stands between buffer refills.
@@ -162,11 +163,38 @@ impl<R: BufRead> EventReader<R> {
     }
 }
 
-fn parse_event(text: &[u8]) -> Result<serde_json::Value, String> {
-    match serde_json::from_slice::<serde_json::Value>(text) {
-        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
-        Ok(_) => Err("not a JSON object".into()),
-        Err(e) => Err(format!("malformed JSON: {e}")),
+/// What `send` needs to know of an event without building it: whether it has `TimeGenerated`, and its `timestamp`.
+#[derive(serde::Deserialize)]
+struct Probe<'a> {
+    #[serde(rename = "TimeGenerated")]
+    time_generated: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    timestamp: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Checks that `text` is one JSON object and returns it ready to send: unchanged, or with `TimeGenerated`
+/// set from `timestamp` where it is missing (the table requires it). The event is never rebuilt, only spliced.
+fn parse_event(text: &[u8]) -> Result<Vec<u8>, String> {
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    if start.map(|i| text[i]) != Some(b'{') {
+        return Err("not a JSON object".into());
+    }
+    let probe: Probe = serde_json::from_slice(text).map_err(|e| format!("malformed JSON: {e}"))?;
+    match (probe.time_generated, probe.timestamp) {
+        (None, Some(ts)) => {
+            let open = start.unwrap_or(0);
+            let rest = &text[open + 1..];
+            let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+            let mut out = Vec::with_capacity(text.len() + ts.get().len() + 20);
+            out.extend_from_slice(b"{\"TimeGenerated\":");
+            out.extend_from_slice(ts.get().as_bytes());
+            if !empty {
+                out.push(b',');
+            }
+            out.extend_from_slice(rest);
+            Ok(out)
+        }
+        _ => Ok(text.to_vec()),
     }
 }
 
@@ -199,17 +227,6 @@ impl<R: BufRead> Iterator for EventReader<R> {
     }
 }
 
-/// Sets `TimeGenerated` from `timestamp` where it is missing (the table requires it).
-pub fn fill_time_generated(event: &mut serde_json::Value) {
-    if let Some(o) = event.as_object_mut() {
-        if !o.contains_key("TimeGenerated") {
-            if let Some(ts) = o.get("timestamp").cloned() {
-                o.insert("TimeGenerated".into(), ts);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,7 +234,13 @@ mod tests {
     fn read(s: &str) -> Vec<(usize, Result<serde_json::Value, String>)> {
         EventReader::new(std::io::Cursor::new(s.as_bytes().to_vec()))
             .map(|r| r.expect("io"))
-            .map(|e| (e.line, e.parsed))
+            .map(|e| {
+                (
+                    e.line,
+                    e.parsed
+                        .map(|b| serde_json::from_slice(&b).expect("what is sent is JSON")),
+                )
+            })
             .collect()
     }
 
@@ -243,9 +266,13 @@ mod tests {
     }
 
     #[test]
-    fn time_generated_comes_from_timestamp_when_missing() {
-        let mut v = serde_json::json!({"timestamp": "2025-01-23T01:31:11.123Z"});
-        fill_time_generated(&mut v);
-        assert_eq!(v["TimeGenerated"], "2025-01-23T01:31:11.123Z");
+    fn time_generated_comes_from_timestamp_when_missing_and_is_kept_when_present() {
+        let got = read("{\"timestamp\": \"2025-01-23T01:31:11.123Z\", \"a\": 1}\n{\"TimeGenerated\": \"x\", \"timestamp\": \"y\"}\n{\"timestamp\": 5}\n[1, 2]\n");
+        let first = got[0].1.as_ref().expect("event");
+        assert_eq!(first["TimeGenerated"], "2025-01-23T01:31:11.123Z");
+        assert_eq!(first["a"], 1);
+        assert_eq!(got[1].1.as_ref().expect("event")["TimeGenerated"], "x");
+        assert_eq!(got[2].1.as_ref().expect("event")["TimeGenerated"], 5);
+        assert!(got[3].1.is_err(), "an array is not an event");
     }
 }

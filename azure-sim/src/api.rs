@@ -55,6 +55,10 @@ pub struct SimConfig {
     pub providers_registered: bool,
     /// 0 = an ephemeral port.
     pub port: u16,
+    /// Keep ingested rows for the query API (off for benchmarks of millions of events: then they are only counted).
+    pub store_rows: bool,
+    /// Largest ingestion body accepted (uncompressed), 1 MiB as the API documents.
+    pub ingest_limit_bytes: usize,
 }
 
 impl Default for SimConfig {
@@ -68,6 +72,8 @@ impl Default for SimConfig {
             provider_registration_delay: Duration::from_millis(300),
             providers_registered: true,
             port: 0,
+            store_rows: true,
+            ingest_limit_bytes: 1_048_576,
         }
     }
 }

@@ -250,6 +250,10 @@ impl Snapshot {
             .cloned()
             .unwrap_or_default()
     }
+    /// Rows the Logs Ingestion API accepted into an existing table (counted even when not stored).
+    pub fn ingested_rows(&self) -> u64 {
+        lock(&self.world).ingested
+    }
     /// Ingestion requests that came gzip-compressed.
     pub fn ingestion_gzip_requests(&self) -> usize {
         lock(&self.world)
@@ -331,6 +335,11 @@ async fn handle(
     } else {
         raw
     };
+    // Ingestion bodies are parsed before the world is locked, so that requests in flight parse side by side.
+    let mut parsed =
+        (method == "POST" && path.starts_with("/dataCollectionRules/") && body.len() <= 16 << 20)
+            .then(|| serde_json::from_slice::<Value>(&body).ok())
+            .flatten();
     let r = Req {
         method,
         path,
@@ -355,7 +364,7 @@ async fn handle(
             });
             return Err(Reset);
         }
-        _ => Some(route(&mut w, &r, &fault)),
+        _ => Some(route(&mut w, &r, &fault, parsed.take())),
     };
     let reply = match (fault, reply) {
         (FaultAction::Reply(f), _) => f,
@@ -376,9 +385,27 @@ async fn handle(
     Ok(respond(reply))
 }
 
-fn route(w: &mut World, r: &Req, fault: &FaultAction) -> Reply {
+fn route(w: &mut World, r: &Req, fault: &FaultAction, parsed: Option<Value>) -> Reply {
     let segs: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
     match (r.method.as_str(), segs.as_slice()) {
+        // OpenID metadata: MSAL-based clients (the Python SDK) read it before asking for a token.
+        ("GET", [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
+            let base = w.base_url.clone();
+            Reply::json(
+                200,
+                serde_json::json!({
+                    "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),
+                    "authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/authorize"),
+                    "issuer": format!("{base}/{tenant}/v2.0"),
+                    "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
+                    "response_types_supported": ["code", "token"],
+                    "subject_types_supported": ["pairwise"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+                    "tenant_region_scope": "NA"
+                }),
+            )
+        }
         ("POST", [tenant, "oauth2", "v2.0", "token"]) => {
             let form: std::collections::HashMap<String, String> =
                 url::form_urlencoded::parse(&r.body).into_owned().collect();
@@ -389,7 +416,7 @@ fn route(w: &mut World, r: &Req, fault: &FaultAction) -> Reply {
         (_, ["subscriptions", ..]) => w.arm(r, fault),
         ("POST", ["dataCollectionRules", imm, "streams", stream]) => {
             let (imm, stream) = (imm.to_string(), stream.to_string());
-            w.ingest(r, &imm, &stream)
+            w.ingest(r, &imm, &stream, parsed)
         }
         ("GET" | "POST", ["v1", "workspaces", cid, "query"]) => {
             let cid = cid.to_string();

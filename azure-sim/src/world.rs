@@ -174,6 +174,8 @@ pub struct World {
     faults: Vec<FaultState>,
     pub log: Vec<LoggedRequest>,
     pub writes: usize,
+    /// Rows accepted by the Logs Ingestion API, stored or not.
+    pub ingested: u64,
 }
 
 fn lc(s: &str) -> String {
@@ -244,6 +246,7 @@ impl World {
             faults: vec![],
             log: vec![],
             writes: 0,
+            ingested: 0,
             cfg,
         };
         let registered = if w.cfg.providers_registered {
@@ -1826,7 +1829,14 @@ impl World {
 
     // ---------- Logs Ingestion ----------
 
-    pub fn ingest(&mut self, req: &Req, immutable: &str, stream: &str) -> Reply {
+    /// Logs Ingestion. `parsed` is the body already parsed as JSON (outside the world's lock), if it parses.
+    pub fn ingest(
+        &mut self,
+        req: &Req,
+        immutable: &str,
+        stream: &str,
+        parsed: Option<Value>,
+    ) -> Reply {
         self.tick();
         let principal = match self.principal(req, Aud::Monitor) {
             Ok(p) => p,
@@ -1877,15 +1887,15 @@ impl World {
         ) {
             return arm_err(403, "OperationFailed", format!("The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{immutable}'."));
         }
-        if req.body.len() > 1_048_576 {
+        if req.body.len() > self.cfg.ingest_limit_bytes {
             return arm_err(
                 413,
                 "ContentLengthLimitExceeded",
                 "Maximum request body size is 1MB.",
             );
         }
-        let events: Vec<Value> = match serde_json::from_slice::<Value>(&req.body) {
-            Ok(Value::Array(a)) => a,
+        let events: Vec<Value> = match parsed {
+            Some(Value::Array(a)) => a,
             _ => {
                 return arm_err(
                     400,
@@ -1968,10 +1978,13 @@ impl World {
                 let key = lc(&format!("{ws}/tables/{table}"));
                 // Like Azure, rows for a table that is gone are accepted and dropped.
                 if self.resources.contains_key(&key) {
-                    self.rows
-                        .entry(key)
-                        .or_default()
-                        .extend(rows.iter().cloned());
+                    self.ingested += rows.len() as u64;
+                    if self.cfg.store_rows {
+                        self.rows
+                            .entry(key)
+                            .or_default()
+                            .extend(rows.iter().cloned());
+                    }
                 }
             }
         }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::cli::{OnError, SendArgs};
 use crate::commands::verify::console_values;
 use crate::error::{Error, Result};
-use crate::events::{fill_time_generated, EventReader};
+use crate::events::EventReader;
 use crate::ingest::{BatchError, Sender, MAX_BATCH_BYTES};
 use crate::output::Format;
 
@@ -69,7 +69,7 @@ fn read_inputs(
             }
             let ev = ev.map_err(|e| Error::Other(format!("reading {name}: {e}")))?;
             counts.read.fetch_add(1, Ordering::Relaxed);
-            let mut value = match ev.parsed {
+            let bytes = match ev.parsed {
                 Ok(v) => v,
                 Err(why) => {
                     if on_error == OnError::Fail {
@@ -83,8 +83,6 @@ fn read_inputs(
                     continue;
                 }
             };
-            fill_time_generated(&mut value);
-            let bytes = serde_json::to_vec(&value).map_err(|e| Error::Other(e.to_string()))?;
             if bytes.len() + 2 > MAX_BATCH_BYTES {
                 eprintln!("warning: {name} line {}: event of {} bytes is over the 1 MB request limit; not sent", ev.line, bytes.len());
                 counts.failed.fetch_add(1, Ordering::Relaxed);
@@ -105,6 +103,14 @@ fn read_inputs(
         let _ = tx.blocking_send(batch);
     }
     Ok(())
+}
+
+/// Peak resident memory of this process in MB (Linux `VmHWM`), for the summary.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 fn write_failed(out: &Mutex<Option<BufWriter<File>>>, events: &[Vec<u8>]) {
@@ -252,7 +258,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     } else {
         println!(
             "{}",
-            json!({ "sent": sent, "skipped": skipped, "failed": failed, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001) })
+            json!({ "sent": sent, "skipped": skipped, "failed": failed, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": peak_rss_mb() })
         );
     }
     read_result?;
