@@ -135,7 +135,7 @@ impl<R: BufRead> EventReader<R> {
                 }
             }
         }
-        let parsed = parse_event(&text);
+        let parsed = parse_event(text);
         Ok(Some(RawEvent {
             line: start_line,
             parsed,
@@ -157,7 +157,7 @@ impl<R: BufRead> EventReader<R> {
             while text.last().is_some_and(u8::is_ascii_whitespace) {
                 text.pop();
             }
-            let parsed = parse_event(&text);
+            let parsed = parse_event(text);
             return Ok(Some(RawEvent { line, parsed }));
         }
     }
@@ -174,12 +174,12 @@ struct Probe<'a> {
 
 /// Checks that `text` is one JSON object and returns it ready to send: unchanged, or with `TimeGenerated`
 /// set from `timestamp` where it is missing (the table requires it). The event is never rebuilt, only spliced.
-fn parse_event(text: &[u8]) -> Result<Vec<u8>, String> {
+fn parse_event(text: Vec<u8>) -> Result<Vec<u8>, String> {
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     if start.map(|i| text[i]) != Some(b'{') {
         return Err("not a JSON object".into());
     }
-    let probe: Probe = serde_json::from_slice(text).map_err(|e| format!("malformed JSON: {e}"))?;
+    let probe: Probe = serde_json::from_slice(&text).map_err(|e| format!("malformed JSON: {e}"))?;
     match (probe.time_generated, probe.timestamp) {
         (None, Some(ts)) => {
             let open = start.unwrap_or(0);
@@ -194,7 +194,7 @@ fn parse_event(text: &[u8]) -> Result<Vec<u8>, String> {
             out.extend_from_slice(rest);
             Ok(out)
         }
-        _ => Ok(text.to_vec()),
+        _ => Ok(text),
     }
 }
 
