@@ -34,7 +34,7 @@ fn event(i: usize) -> Value {
         "username": format!("user{}@company.com", i % 5000),
         "enterprise_id": 1234,
         "timestamp": "2025-01-23T01:31:11.123Z",
-        "data": { "node_id": format!("n{}", i % 977), "record_uid": format!("R{:010}", i), "folder_uid": format!("F{:08}", i % 100_000), "some_flag": i % 2 == 0 }
+        "data": { "node_id": format!("n{}", i % 977), "record_uid": format!("R{:010}", i), "folder_uid": format!("F{:08}", i % 100_000), "some_flag": i.is_multiple_of(2) }
     })
 }
 
