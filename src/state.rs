@@ -127,34 +127,12 @@ impl StateFile {
         }
         let _ = lock.set_len(0);
         let _ = write!(lock, "pid {}", std::process::id());
-        let state = match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let s: State = serde_json::from_str(&text).map_err(|e| {
-                    state_err(
-                        path,
-                        format!("is not a keeper-azmon state file: {e}"),
-                        "pass another --state path, or move this file away",
-                    )
-                })?;
-                if s.format != FORMAT {
-                    return Err(state_err(
-                        path,
-                        format!("has format '{}', expected '{FORMAT}'", s.format),
-                        "pass another --state path",
-                    ));
-                }
-                s
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State {
+        let state = if path.exists() {
+            StateFile::read(path)?
+        } else {
+            State {
                 format: FORMAT.into(),
                 ..State::default()
-            },
-            Err(e) => {
-                return Err(state_err(
-                    path,
-                    format!("cannot read: {e}"),
-                    "check permissions",
-                ))
             }
         };
         Ok(StateFile {

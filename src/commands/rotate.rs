@@ -1,18 +1,15 @@
 //! `keeper-azmon rotate-secret`: a new client secret for the Admin Console; the old one goes once the console has the new.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::auth::Auth;
 use crate::azure::graph;
 use crate::cli::RotateArgs;
-use crate::commands::setup::resolve_cloud;
 use crate::error::{Error, Result};
 use crate::output::{self, Format};
 use crate::plan::step;
-use crate::rest::{self, Rest};
+use crate::rest::Rest;
 use crate::state::{SecretRecord, StateFile};
 
 async fn remove_retired(rest: &Rest, sf: &mut StateFile, app_id: &str) -> Result<Vec<String>> {
@@ -51,15 +48,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 "run `keeper-azmon setup` first",
             )
         })?;
-    let cloud_arg = args
-        .common
-        .cloud
-        .clone()
-        .or_else(|| (!sf.state.cloud.is_empty()).then(|| sf.state.cloud.clone()));
-    let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
-    let http = rest::http_client(&profile)?;
-    let auth = Auth::operator(args.common.auth, &profile, &http)?;
-    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile));
+    let (_, _, rest) = super::connect(&args.common, &sf.state.cloud.clone())?;
     let human = args.common.output == Format::Human;
 
     if args.finish {

@@ -1,17 +1,12 @@
 //! `keeper-azmon status`: each resource of the deployment present, as expected, drifted or missing; secret expiry.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
-use crate::auth::Auth;
 use crate::azure::{self, dcr, graph, providers, roles, workspace};
 use crate::cli::StatusArgs;
-use crate::commands::setup::resolve_cloud;
 use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::plan::step;
-use crate::rest::{self, Rest};
 use crate::state::StateFile;
 
 /// Health of one item.
@@ -43,15 +38,7 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
     } else {
         crate::state::State::default()
     };
-    let cloud_arg = args
-        .common
-        .cloud
-        .clone()
-        .or_else(|| (!s.cloud.is_empty()).then(|| s.cloud.clone()));
-    let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
-    let http = rest::http_client(&profile)?;
-    let auth = Auth::operator(args.common.auth, &profile, &http)?;
-    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
+    let (label, _, rest) = super::connect(&args.common, &s.cloud.clone())?;
     if !from_file {
         let (Some(d), Some(sub)) = (&args.deployment, &args.subscription) else {
             return Err(Error::input(
@@ -59,7 +46,6 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
                 "pass --state with the file setup wrote, or --deployment and --subscription to find the deployment by its tag",
             ));
         };
-        let label = cloud_arg.clone().unwrap_or_else(|| profile.name.clone());
         s = crate::discover::by_tag(&rest, sub, d, &label).await?;
     }
     let mut items = vec![];

@@ -1,18 +1,15 @@
 //! `keeper-azmon teardown`: deletes what setup created, and only that, in reverse dependency order.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::auth::Auth;
 use crate::azure::{dce, dcr, graph, providers, roles, workspace};
 use crate::cli::TeardownArgs;
-use crate::commands::setup::resolve_cloud;
 use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::plan::step;
-use crate::rest::{self, Rest};
+use crate::rest::Rest;
 use crate::state::StateFile;
 
 /// One deletion of the teardown plan.
@@ -156,17 +153,8 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         _ => (String::new(), String::new()),
     };
     let mut sf = StateFile::open(&args.common.state)?;
-    let cloud_arg = args
-        .common
-        .cloud
-        .clone()
-        .or_else(|| (!sf.state.cloud.is_empty()).then(|| sf.state.cloud.clone()));
-    let profile = resolve_cloud(cloud_arg.as_deref(), args.common.auth)?;
-    let http = rest::http_client(&profile)?;
-    let auth = Auth::operator(args.common.auth, &profile, &http)?;
-    let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
+    let (label, _, rest) = super::connect(&args.common, &sf.state.cloud.clone())?;
     if discover {
-        let label = cloud_arg.clone().unwrap_or_else(|| profile.name.clone());
         sf.state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
         sf.save()?;
     }
