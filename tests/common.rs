@@ -173,3 +173,150 @@ pub async fn arm_put(w: &World, id: &str, api_version: &str, body: Value) -> req
         .expect("put")
         .status()
 }
+
+const ROLE_LAC: &str = "92aaf0da-9dab-42b6-94a3-d43ce8d16293";
+const ROLE_MMP: &str = "3913510d-42f4-4e42-8a64-420c390055eb";
+const ROLE_MC: &str = "749f88d5-cbae-40b8-bcfc-e573ddc772fa";
+const ROLE_MR: &str = "43d0d8ad-25c7-4714-9337-8ba259a9fe05";
+
+/// Checks every resource of a finished setup in the simulator, and that the Endpoint URL takes events as the app.
+pub async fn assert_complete(w: &World, out: &Value, secret: &str) {
+    let snap = w.sim.snapshot();
+    let client_id = out["client_id"].as_str().expect("client_id");
+    let apps: Vec<Value> = snap
+        .applications()
+        .into_iter()
+        .filter(|a| a["displayName"] == "KeeperLogging")
+        .collect();
+    assert_eq!(apps.len(), 1, "exactly one app registration: {apps:?}");
+    let app = &apps[0];
+    assert_eq!(app["appId"], client_id);
+    assert_eq!(app["signInAudience"], "AzureADMyOrg");
+    assert_eq!(
+        app["identifierUris"],
+        serde_json::json!([format!("api://{client_id}")])
+    );
+    assert_eq!(
+        app["passwordCredentials"].as_array().map(Vec::len),
+        Some(1),
+        "exactly one secret: {app}"
+    );
+    let sps: Vec<Value> = snap
+        .service_principals()
+        .into_iter()
+        .filter(|s| s["appId"] == client_id)
+        .collect();
+    assert_eq!(sps.len(), 1, "exactly one service principal");
+    let sp_id = sps[0]["id"].as_str().expect("sp id").to_string();
+
+    let sub = w.sim.operator().subscription_id;
+    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
+    let ws_id =
+        format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/KeeperLogsWorkspace");
+    let ws = snap.resource(&ws_id).expect("workspace exists");
+    assert_eq!(ws["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(ws["tags"]["keeper-azmon"], "rg-keeper");
+    let table = snap
+        .resource(&format!("{ws_id}/tables/KeeperLogs_CL"))
+        .expect("table exists");
+    let cols: Vec<&str> = table["properties"]["schema"]["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for c in [
+        "TimeGenerated",
+        "audit_event",
+        "remote_address",
+        "category",
+        "client_version",
+        "username",
+        "enterprise_id",
+        "timestamp",
+        "data",
+    ] {
+        assert!(cols.contains(&c), "table has column {c}: {cols:?}");
+    }
+    let dce_id =
+        format!("{rg}/providers/Microsoft.Insights/dataCollectionEndpoints/KeeperLogsEndpoint");
+    let dce = snap.resource(&dce_id).expect("DCE exists");
+    let dcr_id = format!("{rg}/providers/Microsoft.Insights/dataCollectionRules/KeeperDCR");
+    let dcr = snap.resource(&dcr_id).expect("DCR exists");
+    assert!(
+        dcr["properties"]["streamDeclarations"]["Custom-KeeperLogs_CL"].is_object(),
+        "DCR declares the stream: {dcr}"
+    );
+    assert_eq!(
+        dcr["properties"]["dataCollectionEndpointId"]
+            .as_str()
+            .map(str::to_lowercase),
+        Some(dce_id.to_lowercase())
+    );
+
+    let mut assignments: Vec<(String, String)> = snap
+        .role_assignments()
+        .into_iter()
+        .filter(|(_, _, p)| *p == sp_id)
+        .map(|(scope, role, _)| (scope.to_lowercase(), role.to_lowercase()))
+        .collect();
+    assignments.sort();
+    let mut want = vec![
+        (ws_id.to_lowercase(), ROLE_LAC.to_string()),
+        (dcr_id.to_lowercase(), ROLE_MMP.to_string()),
+        (dcr_id.to_lowercase(), ROLE_MC.to_string()),
+        (dcr_id.to_lowercase(), ROLE_MR.to_string()),
+        (dce_id.to_lowercase(), ROLE_MMP.to_string()),
+        (dce_id.to_lowercase(), ROLE_MC.to_string()),
+    ];
+    want.sort();
+    assert_eq!(
+        assignments, want,
+        "the guide's six role assignments, once each"
+    );
+
+    // The Endpoint URL as the guide assembles it.
+    let endpoint = dce["properties"]["logsIngestion"]["endpoint"]
+        .as_str()
+        .expect("ingestion endpoint")
+        .trim_end_matches('/');
+    let immutable = dcr["properties"]["immutableId"]
+        .as_str()
+        .expect("immutableId");
+    let url = out["endpoint_url"].as_str().expect("endpoint_url");
+    assert_eq!(url, format!("{endpoint}/dataCollectionRules/{immutable}/streams/Custom-KeeperLogs_CL?api-version=2023-01-01"));
+
+    // Keeper's side: a token as the new app with the cloud's monitor scope, the sample events posted, then in the table.
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
+    let tenant = out["tenant_id"].as_str().expect("tenant");
+    let t = token(
+        &w.sim,
+        tenant,
+        client_id,
+        secret,
+        profile["monitor_audience"].as_str().expect("aud"),
+    )
+    .await;
+    assert_eq!(t.status(), 200, "token as the new app");
+    let t: Value = t.json().await.expect("token json");
+    let resp = http(&w.sim)
+        .post(url)
+        .bearer_auth(t["access_token"].as_str().expect("access_token"))
+        .json(&sample_events())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        resp.status(),
+        204,
+        "ingestion accepted: {:?}",
+        resp.text().await
+    );
+    let rows = w.sim.snapshot().table_rows(&ws_id, "KeeperLogs_CL");
+    let events: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["audit_event"].as_str())
+        .collect();
+    assert_eq!(events, ["event_one", "event_two", "event_three"]);
+}

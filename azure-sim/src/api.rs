@@ -106,6 +106,8 @@ pub enum FaultKind {
     FailLro,
     /// Close the connection without an answer.
     ResetConnection,
+    /// Process the request (state changes), then never answer: the moment to kill a client after its write landed.
+    ApplyThenHang,
 }
 
 /// A fault: which requests it matches, how many to let through first, how many to affect.

@@ -164,6 +164,11 @@ impl Sim {
         lock(&self.world).writes
     }
 
+    /// Requests now held without an answer by `FaultKind::ApplyThenHang`.
+    pub fn hanging(&self) -> usize {
+        lock(&self.world).hanging
+    }
+
     /// Every request so far, in order.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         lock(&self.world).log.clone()
@@ -298,6 +303,13 @@ impl std::fmt::Display for Reset {
 }
 impl std::error::Error for Reset {}
 
+/// What one request comes to, decided under the world's lock.
+enum Outcome {
+    Reply(Reply),
+    Reset,
+    Hang,
+}
+
 async fn handle(
     world: Arc<Mutex<World>>,
     req: Request<Incoming>,
@@ -347,42 +359,63 @@ async fn handle(
         auth,
         body,
     };
-    let mut w = lock(&world);
-    let write = World::is_write(&r);
-    if write {
-        w.writes += 1;
-    }
-    let fault = w.fault_for(&r);
-    let reply = match &fault {
-        FaultAction::Reply(_) => None,
-        FaultAction::Reset => {
+    let outcome = (|| {
+        let mut w = lock(&world);
+        let write = World::is_write(&r);
+        if write {
+            w.writes += 1;
+        }
+        let fault = w.fault_for(&r);
+        let reply = match &fault {
+            FaultAction::Reply(_) => None,
+            FaultAction::Reset => {
+                w.log.push(LoggedRequest {
+                    method: r.method.clone(),
+                    path: r.path.clone(),
+                    status: 0,
+                    gzip,
+                });
+                return Outcome::Reset;
+            }
+            _ => Some(route(&mut w, &r, &fault, parsed.take())),
+        };
+        if matches!(fault, FaultAction::ApplyThenHang) {
             w.log.push(LoggedRequest {
                 method: r.method.clone(),
                 path: r.path.clone(),
                 status: 0,
                 gzip,
             });
-            return Err(Reset);
+            w.hanging += 1;
+            return Outcome::Hang;
         }
-        _ => Some(route(&mut w, &r, &fault, parsed.take())),
-    };
-    let reply = match (fault, reply) {
-        (FaultAction::Reply(f), _) => f,
-        (FaultAction::ApplyThen(status), Some(_)) => world::arm_err(
-            status,
-            "SimulatedFailure",
-            "azure-sim applied this request, then answered with an error",
-        ),
-        (_, Some(r)) => r,
-        (_, None) => world::arm_err(500, "InternalServerError", "no reply"),
-    };
-    w.log.push(LoggedRequest {
-        method: r.method.clone(),
-        path: r.path.clone(),
-        status: reply.status,
-        gzip,
-    });
-    Ok(respond(reply))
+        let reply = match (fault, reply) {
+            (FaultAction::Reply(f), _) => f,
+            (FaultAction::ApplyThen(status), Some(_)) => world::arm_err(
+                status,
+                "SimulatedFailure",
+                "azure-sim applied this request, then answered with an error",
+            ),
+            (_, Some(r)) => r,
+            (_, None) => world::arm_err(500, "InternalServerError", "no reply"),
+        };
+        w.log.push(LoggedRequest {
+            method: r.method.clone(),
+            path: r.path.clone(),
+            status: reply.status,
+            gzip,
+        });
+        Outcome::Reply(reply)
+    })();
+    match outcome {
+        Outcome::Reply(reply) => Ok(respond(reply)),
+        Outcome::Reset => Err(Reset),
+        Outcome::Hang => {
+            // Applied; the answer never comes. The test kills the client now.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Err(Reset)
+        }
+    }
 }
 
 fn route(w: &mut World, r: &Req, fault: &FaultAction, parsed: Option<Value>) -> Reply {

@@ -149,6 +149,7 @@ pub enum FaultAction {
     ApplyThen(u16),
     FailLro,
     Reset,
+    ApplyThenHang,
 }
 
 pub struct World {
@@ -176,6 +177,8 @@ pub struct World {
     pub writes: usize,
     /// Rows accepted by the Logs Ingestion API, stored or not.
     pub ingested: u64,
+    /// Requests applied and held without an answer (`FaultKind::ApplyThenHang`).
+    pub hanging: usize,
 }
 
 fn lc(s: &str) -> String {
@@ -247,6 +250,7 @@ impl World {
             log: vec![],
             writes: 0,
             ingested: 0,
+            hanging: 0,
             cfg,
         };
         let registered = if w.cfg.providers_registered {
@@ -359,6 +363,7 @@ impl World {
                 FaultKind::ApplyThenStatus { status } => FaultAction::ApplyThen(*status),
                 FaultKind::FailLro => FaultAction::FailLro,
                 FaultKind::ResetConnection => FaultAction::Reset,
+                FaultKind::ApplyThenHang => FaultAction::ApplyThenHang,
             };
         }
         FaultAction::None
