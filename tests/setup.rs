@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use azure_sim::{Fault, FaultKind, SimCloud, SimConfig};
 use common::*;
-use serde_json::Value;
 
 async fn full_setup_in(cloud: SimCloud, location: &str) {
     let w = World::start(SimConfig {
