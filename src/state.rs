@@ -146,20 +146,28 @@ impl StateFile {
     pub fn read(path: &Path) -> Result<State> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| state_err(path, format!("cannot read: {e}"), "check the path"))?;
-        let s: State = serde_json::from_str(&text).map_err(|e| {
+        let foreign = |e: String| {
             state_err(
                 path,
                 format!("is not a keeper-azmon state file: {e}"),
                 "pass another --state path",
             )
-        })?;
-        if s.format != FORMAT {
-            return Err(state_err(
-                path,
-                format!("has format '{}', expected '{FORMAT}'", s.format),
-                "pass another --state path",
-            ));
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| foreign(e.to_string()))?;
+        // The format first: a file of another version says so, rather than which field it lacks.
+        match value.get("format").and_then(serde_json::Value::as_str) {
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(state_err(
+                    path,
+                    format!("has format '{other}', expected '{FORMAT}'"),
+                    "this keeper-azmon cannot read it; pass another --state path",
+                ))
+            }
+            None => return Err(foreign("no \"format\" field".into())),
         }
+        let s: State = serde_json::from_value(value).map_err(|e| foreign(e.to_string()))?;
         Ok(s)
     }
 
