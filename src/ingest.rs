@@ -179,7 +179,7 @@ impl Sender {
                     0 | 408 | 429 | 500..=599 if attempt < self.max_attempts => {
                         self.retries.fetch_add(1, Ordering::Relaxed);
                         let backoff = Duration::from_millis(250u64 << attempt.min(7));
-                        tokio::time::sleep(e.retry_after.unwrap_or(backoff)).await;
+                        crate::rest::pause(e.retry_after.unwrap_or(backoff)).await;
                     }
                     _ => return Err(BatchError::Rejected(e.error, events)),
                 }

@@ -67,11 +67,39 @@ pub struct Rest {
     pub retry: RetryPolicy,
 }
 
+/// How much faster than real time the tool waits (`KEEPER_AZMON_TIME_SCALE`, default 1): simulators and
+/// benchmarks that run Azure's minutes in seconds scale the tool's backoffs, polls and Retry-After waits with it.
+pub fn time_scale() -> f64 {
+    static SCALE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *SCALE.get_or_init(|| {
+        std::env::var("KEEPER_AZMON_TIME_SCALE")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && *s <= 1.0)
+            .unwrap_or(1.0)
+    })
+}
+
+/// Waits `d`, times the time scale. Every wait of the tool goes through here.
+pub async fn pause(d: Duration) {
+    tokio::time::sleep(d.mul_f64(time_scale())).await;
+}
+
+/// The time limit of one HTTP request (`KEEPER_AZMON_HTTP_TIMEOUT` seconds, default 120).
+fn request_timeout() -> Duration {
+    std::env::var("KEEPER_AZMON_HTTP_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(120))
+}
+
 /// Builds the reqwest client every call uses: timeouts, and the profile's extra CA certificate.
 pub fn http_client(profile: &CloudProfile) -> Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(15))
-        .timeout(Duration::from_secs(120))
+        .connect_timeout(request_timeout().min(Duration::from_secs(15)))
+        .timeout(request_timeout())
         .user_agent(concat!("keeper-azmon/", env!("CARGO_PKG_VERSION")));
     if let Some(ca) = &profile.ca_certificate {
         let pem = std::fs::read(ca).map_err(|e| {
@@ -277,7 +305,7 @@ impl Rest {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             let wait = self.backoff(attempt, asked);
             tracing::info!(%resource, code = %err.code, ?wait, "retrying");
-            tokio::time::sleep(wait).await;
+            pause(wait).await;
         }
     }
 
@@ -305,8 +333,8 @@ impl Rest {
         };
         loop {
             polls += 1;
-            tokio::time::sleep(wait.unwrap_or_else(|| poll_interval(polls))).await;
-            if started.elapsed() > self.retry.lro_timeout {
+            pause(wait.unwrap_or_else(|| poll_interval(polls))).await;
+            if started.elapsed() > self.retry.lro_timeout.mul_f64(time_scale()) {
                 return Err(AzureError {
                     status: 0,
                     code: "OperationTimedOut".into(),
@@ -379,14 +407,14 @@ impl Rest {
                 }
                 None => {}
             }
-            if started.elapsed() > self.retry.lro_timeout {
+            if started.elapsed() > self.retry.lro_timeout.mul_f64(time_scale()) {
                 return Err(Error::Other(format!(
                     "{url} did not finish provisioning in time"
                 )));
             }
             polls += 1;
             self.stats.polls.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(poll_interval(polls)).await;
+            pause(poll_interval(polls)).await;
         }
     }
 }

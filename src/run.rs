@@ -163,6 +163,16 @@ async fn ensure_sp(
                 Err(Error::Azure(e)) if e.status == 409 || e.status == 0 || e.status >= 500 => {
                     match graph::find_service_principal(&ctx.rest, &app.app_id).await? {
                         Some(sp) => (sp, true),
+                        // Not there: the lost POST was not applied, so sending it again cannot duplicate it.
+                        None if e.status != 409 => (
+                            graph::create_service_principal(
+                                &ctx.rest,
+                                &app.app_id,
+                                &ctx.inputs.deployment,
+                            )
+                            .await?,
+                            true,
+                        ),
                         None => return Err(Error::Azure(e)),
                     }
                 }
@@ -376,13 +386,37 @@ async fn ensure_secret(
     };
     let now = time::OffsetDateTime::now_utc();
     ctx.record(|s| s.secret_pending_since = Some(crate::output::now_rfc3339()))?;
-    let new = graph::add_password(
-        &ctx.rest,
-        &app.id,
-        &i.secret_description,
-        now + time::Duration::days(i64::from(i.secret_days)),
-    )
-    .await?;
+    let end = now + time::Duration::days(i64::from(i.secret_days));
+    let before: std::collections::HashSet<String> = graph::get_application(&ctx.rest, &app.id)
+        .await?
+        .map(|a| {
+            a.password_credentials
+                .into_iter()
+                .map(|p| p.key_id)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut attempt = 0;
+    let new = loop {
+        attempt += 1;
+        match graph::add_password(&ctx.rest, &app.id, &i.secret_description, end).await {
+            Ok(n) => break n,
+            // addPassword is not repeated blindly: a lost answer may hide a secret that exists but whose value
+            // is gone. Read back, remove what this call made, then try again.
+            Err(Error::Azure(e)) if (e.status == 0 || e.status >= 500) && attempt < 3 => {
+                if let Some(a) = graph::get_application(&ctx.rest, &app.id).await? {
+                    for p in a
+                        .password_credentials
+                        .iter()
+                        .filter(|p| !before.contains(&p.key_id))
+                    {
+                        graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
     ctx.record(|s| {
         s.secret = Some(SecretRecord {
             key_id: new.key_id.clone(),

@@ -59,6 +59,40 @@ pub struct SimConfig {
     pub store_rows: bool,
     /// Largest ingestion body accepted (uncompressed), 1 MiB as the API documents.
     pub ingest_limit_bytes: usize,
+    /// Random faults on Graph and ARM requests, drawn from `seed`.
+    pub chaos: Option<Chaos>,
+}
+
+/// Per-request probabilities of the faults cloud APIs show, and replication delays drawn from a range.
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    pub p429: f64,
+    pub p500: f64,
+    pub p503: f64,
+    pub p_reset: f64,
+    /// Apply the request, then answer only after `slow_delay` (past the client's timeout).
+    pub p_slow: f64,
+    pub slow_delay: Duration,
+    /// A long-running operation (workspace or table PUT) that ends Failed.
+    pub p_lro_fail: f64,
+    /// Each new service principal is `PrincipalNotFound` for a delay drawn from this range.
+    pub replication: (Duration, Duration),
+}
+
+impl Chaos {
+    /// The mix of the reliability issue: 10% 429, 5% 500, 3% resets, replication 0-30 s (times `scale`).
+    pub fn standard(scale: f64) -> Chaos {
+        Chaos {
+            p429: 0.10,
+            p500: 0.05,
+            p503: 0.0,
+            p_reset: 0.03,
+            p_slow: 0.0,
+            slow_delay: Duration::from_secs(5),
+            p_lro_fail: 0.0,
+            replication: (Duration::ZERO, Duration::from_secs_f64(30.0 * scale)),
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -74,6 +108,7 @@ impl Default for SimConfig {
             port: 0,
             store_rows: true,
             ingest_limit_bytes: 1_048_576,
+            chaos: None,
         }
     }
 }

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use api::{Fault, FaultKind, LoggedRequest, Operator, SimCloud, SimConfig};
+pub use api::{Chaos, Fault, FaultKind, LoggedRequest, Operator, SimCloud, SimConfig};
 use world::{FaultAction, Reply, Req, World};
 
 /// Why the simulator could not start.
@@ -162,6 +162,11 @@ impl Sim {
     /// Graph and ARM writes (POST, PUT, PATCH, DELETE) received, faulted or not; not token, ingestion, query or polls.
     pub fn write_count(&self) -> usize {
         lock(&self.world).writes
+    }
+
+    /// How many faults chaos drew, by kind (`429`, `500`, `503`, `reset`, `slow`, `lro-failed`).
+    pub fn chaos_counts(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        lock(&self.world).chaos_counts.clone()
     }
 
     /// Requests now held without an answer by `FaultKind::ApplyThenHang`.
@@ -306,6 +311,7 @@ impl std::error::Error for Reset {}
 /// What one request comes to, decided under the world's lock.
 enum Outcome {
     Reply(Reply),
+    Slow(Reply, Duration),
     Reset,
     Hang,
 }
@@ -379,6 +385,10 @@ async fn handle(
             }
             _ => Some(route(&mut w, &r, &fault, parsed.take())),
         };
+        let slow = match fault {
+            FaultAction::ApplyThenSlow(d) => Some(d),
+            _ => None,
+        };
         if matches!(fault, FaultAction::ApplyThenHang) {
             w.log.push(LoggedRequest {
                 method: r.method.clone(),
@@ -405,10 +415,17 @@ async fn handle(
             status: reply.status,
             gzip,
         });
-        Outcome::Reply(reply)
+        match slow {
+            Some(d) => Outcome::Slow(reply, d),
+            None => Outcome::Reply(reply),
+        }
     })();
     match outcome {
         Outcome::Reply(reply) => Ok(respond(reply)),
+        Outcome::Slow(reply, d) => {
+            tokio::time::sleep(d).await;
+            Ok(respond(reply))
+        }
         Outcome::Reset => Err(Reset),
         Outcome::Hang => {
             // Applied; the answer never comes. The test kills the client now.

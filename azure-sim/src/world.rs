@@ -150,6 +150,7 @@ pub enum FaultAction {
     FailLro,
     Reset,
     ApplyThenHang,
+    ApplyThenSlow(Duration),
 }
 
 pub struct World {
@@ -179,6 +180,12 @@ pub struct World {
     pub ingested: u64,
     /// Requests applied and held without an answer (`FaultKind::ApplyThenHang`).
     pub hanging: usize,
+    /// Each service principal's own replication delay.
+    sp_delay: HashMap<String, Duration>,
+    /// Faults drawn by chaos, by kind, for reports.
+    pub chaos_counts: BTreeMap<&'static str, usize>,
+    /// How many times chaos has seen each request shape.
+    chaos_seen: HashMap<String, u64>,
 }
 
 fn lc(s: &str) -> String {
@@ -251,6 +258,9 @@ impl World {
             writes: 0,
             ingested: 0,
             hanging: 0,
+            sp_delay: HashMap::new(),
+            chaos_counts: BTreeMap::new(),
+            chaos_seen: HashMap::new(),
             cfg,
         };
         let registered = if w.cfg.providers_registered {
@@ -327,6 +337,98 @@ impl World {
     }
 
     pub fn fault_for(&mut self, req: &Req) -> FaultAction {
+        let planned = self.planned_fault(req);
+        if !matches!(planned, FaultAction::None) {
+            return planned;
+        }
+        self.chaos_fault(req)
+    }
+
+    /// A fault drawn at random, when chaos is on, for Graph and ARM requests (not operation polls).
+    fn chaos_fault(&mut self, req: &Req) -> FaultAction {
+        let Some(c) = self.cfg.chaos.clone() else {
+            return FaultAction::None;
+        };
+        let api = req.path.starts_with("/subscriptions") || req.path.starts_with("/v1.0/");
+        if !api || req.path.contains("/operationstatuses/") {
+            return FaultAction::None;
+        }
+        // The draw depends on the request (method, path with ids blanked, how many times it was seen) and the
+        // seed, not on the order in which concurrent requests arrive: the same seed gives the same faults.
+        let shape: String = req
+            .path
+            .split('/')
+            .map(|seg| {
+                if uuid::Uuid::parse_str(seg).is_ok()
+                    || seg.starts_with("dcr-")
+                    || seg.starts_with("dce-")
+                {
+                    "{id}"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let key = format!("{} {}", req.method, lc(&shape));
+        let seen = self.chaos_seen.entry(key.clone()).or_default();
+        *seen += 1;
+        let r = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (self.cfg.seed, &key, *seen).hash(&mut h);
+            (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut edge = 0.0;
+        let mut hit = |p: f64| {
+            edge += p;
+            r < edge
+        };
+        let lro = req.method == "PUT"
+            && (lc(&req.path).contains("/tables/")
+                || lc(&req.path).ends_with(&format!(
+                    "/workspaces/{}",
+                    lc(req.path.rsplit('/').next().unwrap_or_default())
+                )));
+        let (name, action) = if hit(c.p429) {
+            (
+                "429",
+                FaultAction::Reply(
+                    arm_err(429, "TooManyRequests", "azure-sim chaos: throttled")
+                        .header("Retry-After", "1".into()),
+                ),
+            )
+        } else if hit(c.p500) {
+            (
+                "500",
+                FaultAction::Reply(arm_err(
+                    500,
+                    "InternalServerError",
+                    "azure-sim chaos: internal error",
+                )),
+            )
+        } else if hit(c.p503) {
+            (
+                "503",
+                FaultAction::Reply(
+                    arm_err(503, "ServiceUnavailable", "azure-sim chaos: unavailable")
+                        .header("Retry-After", "1".into()),
+                ),
+            )
+        } else if hit(c.p_reset) {
+            ("reset", FaultAction::Reset)
+        } else if hit(c.p_slow) {
+            ("slow", FaultAction::ApplyThenSlow(c.slow_delay))
+        } else if lro && hit(c.p_lro_fail) {
+            ("lro-failed", FaultAction::FailLro)
+        } else {
+            return FaultAction::None;
+        };
+        *self.chaos_counts.entry(name).or_default() += 1;
+        action
+    }
+
+    fn planned_fault(&mut self, req: &Req) -> FaultAction {
         let write = World::is_write(req);
         for f in self.faults.iter_mut() {
             let m = &f.fault;
@@ -799,6 +901,15 @@ impl World {
         }
         let sp = json!({ "id": self.uuid(), "appId": app_id, "displayName": app["displayName"], "servicePrincipalType": "Application", "tags": body.get("tags").cloned().unwrap_or(json!([])) });
         let sp_id = sp["id"].as_str().unwrap_or_default().to_string();
+        let delay = match &self.cfg.chaos {
+            Some(c) if c.replication.1 > c.replication.0 => {
+                let (lo, hi) = (c.replication.0.as_secs_f64(), c.replication.1.as_secs_f64());
+                Duration::from_secs_f64(self.rng.gen_range(lo..hi))
+            }
+            Some(c) => c.replication.0,
+            None => self.cfg.sp_replication_delay,
+        };
+        self.sp_delay.insert(sp_id.clone(), delay);
         self.sp_created.insert(sp_id, self.now());
         self.sps.push(sp.clone());
         Reply::json(201, sp)
@@ -1775,11 +1886,12 @@ impl World {
                 }
                 let principal = p["principalId"].as_str().unwrap_or_default().to_string();
                 let ptype = p["principalType"].as_str().map(str::to_string);
-                let delay = if ptype.is_some() {
-                    self.cfg.sp_replication_delay / 2
-                } else {
-                    self.cfg.sp_replication_delay
-                };
+                let own = self
+                    .sp_delay
+                    .get(&principal)
+                    .copied()
+                    .unwrap_or(self.cfg.sp_replication_delay);
+                let delay = if ptype.is_some() { own / 2 } else { own };
                 let replicated = self
                     .sp_created
                     .get(&principal)

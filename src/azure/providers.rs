@@ -68,13 +68,13 @@ pub async fn register_and_wait(
         if registration_state(rest, subscription, namespace).await? == "Registered" {
             return Ok(());
         }
-        if started.elapsed() > timeout {
+        if started.elapsed() > timeout.mul_f64(crate::rest::time_scale()) {
             return Err(Error::input(
                 format!("resource provider {namespace} is still registering after {}s", timeout.as_secs()),
                 format!("wait a few minutes and re-run; `az provider show -n {namespace}` shows its state"),
             ));
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        crate::rest::pause(Duration::from_millis(500)).await;
     }
 }
 

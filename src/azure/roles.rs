@@ -147,14 +147,15 @@ pub async fn create(
                 return Ok(find(rest, scope, role, principal_id).await?.unwrap_or(id));
             }
             Err(Error::Azure(e))
-                if e.code == "PrincipalNotFound" && started.elapsed() < replication_wait =>
+                if e.code == "PrincipalNotFound"
+                    && started.elapsed() < replication_wait.mul_f64(crate::rest::time_scale()) =>
             {
                 on_waiting();
                 tracing::info!(
                     principal_id,
                     "waiting for the new service principal to replicate"
                 );
-                tokio::time::sleep(delay).await;
+                crate::rest::pause(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
             Err(e) => return Err(e),

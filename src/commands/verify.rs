@@ -177,7 +177,7 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
                         e.status
                     );
                 }
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                crate::rest::pause(Duration::from_secs(2)).await;
             }
             Err(BatchError::Forbidden(e)) | Err(BatchError::Rejected(e, _)) => {
                 return Err(explain("post", &e.into()))
@@ -221,7 +221,7 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
                     out.table, args.timeout
                 )));
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            crate::rest::pause(Duration::from_secs(2)).await;
         }
         if human {
             eprintln!(
