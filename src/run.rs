@@ -113,29 +113,56 @@ fn shared<T: Clone + Send + Sync + 'static>(
     f.boxed().shared()
 }
 
+/// Sends a create that is not safe to repeat blindly (a Graph POST): when its answer is lost (a 5xx or a
+/// dropped connection) or it conflicts, looks for what it may have made before sending it again, three times at most.
+async fn create_reconciled<T, C, CF, F, FF>(create: C, find: F) -> Result<T>
+where
+    C: Fn() -> CF,
+    CF: std::future::Future<Output = Result<T>>,
+    F: Fn() -> FF,
+    FF: std::future::Future<Output = Result<Option<T>>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match create().await {
+            Ok(v) => return Ok(v),
+            Err(Error::Azure(e))
+                if (e.status == 0 || e.status >= 500 || e.status == 409) && attempt < 3 =>
+            {
+                if let Some(v) = find().await? {
+                    return Ok(v);
+                }
+                if e.status == 409 {
+                    return Err(Error::Azure(e));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Ensures the app registration: found (state, then name + tag) or created, then its identifier URI.
 async fn ensure_app(ctx: &Ctx, found: Option<Application>) -> Result<(Application, String)> {
     let i = &ctx.inputs;
     // Every app this finds carries our deployment tag, so it is ours even when an earlier run made it.
-    let (app, created) = match found {
-        Some(a) => (a, true),
-        None => match graph::create_application(&ctx.rest, &i.app_name, &i.deployment).await {
-            Ok(a) => (a, true),
-            // The POST may have been applied although its answer was lost: look before creating again.
-            Err(Error::Azure(e)) if e.status == 0 || e.status >= 500 => {
-                match graph::find_tagged_applications(&ctx.rest, &i.app_name, &i.deployment)
-                    .await?
-                    .pop()
-                {
-                    Some(a) => (a, true),
-                    None => graph::create_application(&ctx.rest, &i.app_name, &i.deployment)
-                        .await
-                        .map(|a| (a, true))?,
-                }
-            }
-            Err(e) => return Err(e),
-        },
+    let app = match found {
+        Some(a) => a,
+        None => {
+            create_reconciled(
+                || graph::create_application(&ctx.rest, &i.app_name, &i.deployment),
+                || async {
+                    Ok(
+                        graph::find_tagged_applications(&ctx.rest, &i.app_name, &i.deployment)
+                            .await?
+                            .pop(),
+                    )
+                },
+            )
+            .await?
+        }
     };
+    let created = true;
     ctx.record_resource(step::APP, &app.id, &app.display_name, created)?;
     if !app
         .identifier_uris
@@ -153,33 +180,17 @@ async fn ensure_sp(
     found: Option<ServicePrincipal>,
 ) -> Result<(ServicePrincipal, String)> {
     // The service principal of our own app is ours too.
-    let (sp, created) = match found {
-        Some(sp) => (sp, true),
+    let sp = match found {
+        Some(sp) => sp,
         None => {
-            match graph::create_service_principal(&ctx.rest, &app.app_id, &ctx.inputs.deployment)
-                .await
-            {
-                Ok(sp) => (sp, true),
-                Err(Error::Azure(e)) if e.status == 409 || e.status == 0 || e.status >= 500 => {
-                    match graph::find_service_principal(&ctx.rest, &app.app_id).await? {
-                        Some(sp) => (sp, true),
-                        // Not there: the lost POST was not applied, so sending it again cannot duplicate it.
-                        None if e.status != 409 => (
-                            graph::create_service_principal(
-                                &ctx.rest,
-                                &app.app_id,
-                                &ctx.inputs.deployment,
-                            )
-                            .await?,
-                            true,
-                        ),
-                        None => return Err(Error::Azure(e)),
-                    }
-                }
-                Err(e) => return Err(e),
-            }
+            create_reconciled(
+                || graph::create_service_principal(&ctx.rest, &app.app_id, &ctx.inputs.deployment),
+                || graph::find_service_principal(&ctx.rest, &app.app_id),
+            )
+            .await?
         }
     };
+    let created = true;
     ctx.record_resource(step::SP, &sp.id, &app.display_name, created)?;
     let id = sp.id.clone();
     Ok((sp, id))
@@ -195,24 +206,24 @@ async fn ensure_workspace(ctx: &Ctx, found: Option<Value>) -> Result<(Value, Str
                 && (has_tag(&b, &i.deployment) || ctx.was_created(step::WORKSPACE));
             (b, ours)
         }
+        Some(b)
+            if !reused_existing
+                && matches!(
+                    crate::azure::provisioning_state(&b),
+                    Some("Failed" | "Canceled")
+                ) =>
+        {
+            // Our workspace whose creation failed: a PUT again is how Azure repairs it.
+            let body = workspace::body(&i.location, tags(&i.deployment));
+            (
+                workspace::put_and_wait(&ctx.rest, &id, &body).await?,
+                has_tag(&b, &i.deployment),
+            )
+        }
         Some(b) => {
             // Still provisioning (a previous run was cut off): wait for it instead of writing again.
             let ours = !reused_existing && has_tag(&b, &i.deployment);
-            let url = ctx
-                .rest
-                .profile
-                .arm_url(&format!("{id}?api-version={}", workspace::API_VERSION));
-            let b = ctx
-                .rest
-                .poll_resource(crate::rest::Api::Arm, &url, |b| {
-                    match crate::azure::provisioning_state(b) {
-                        Some("Succeeded") => Some(Ok(())),
-                        Some(s @ ("Failed" | "Canceled")) => Some(Err(s.to_string())),
-                        _ => None,
-                    }
-                })
-                .await?;
-            (b, ours)
+            (workspace::wait_ready(&ctx.rest, &id).await?, ours)
         }
         None if reused_existing => {
             return Err(Error::input(

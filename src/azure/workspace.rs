@@ -40,6 +40,14 @@ pub async fn put_and_wait(rest: &Rest, id: &str, body: &Value) -> Result<Value> 
         .arm_url(&format!("{id}?api-version={API_VERSION}"));
     rest.wait_lro(Api::Arm, &describe(&Method::PUT, &url), &r)
         .await?;
+    wait_ready(rest, id).await
+}
+
+/// Polls a workspace until it says `Succeeded` (an error if it says `Failed` or `Canceled`).
+pub async fn wait_ready(rest: &Rest, id: &str) -> Result<Value> {
+    let url = rest
+        .profile
+        .arm_url(&format!("{id}?api-version={API_VERSION}"));
     rest.poll_resource(Api::Arm, &url, |b| match provisioning_state(b) {
         Some("Succeeded") => Some(Ok(())),
         Some(s @ ("Failed" | "Canceled")) => Some(Err(s.to_string())),
