@@ -155,6 +155,10 @@ pub struct SetupArgs {
     #[arg(long, env = "KEEPER_AZMON_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
 
+    /// Run the steps one after another in dependency order, as the guide does (for the setup benchmark).
+    #[arg(long, hide = true)]
+    pub sequential: bool,
+
     /// How long role assignments wait for a new service principal to replicate, in seconds.
     #[arg(long, env = "KEEPER_AZMON_REPLICATION_WAIT", default_value_t = 300)]
     pub replication_wait: u64,

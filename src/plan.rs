@@ -230,17 +230,26 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         inputs.dce_id(),
         inputs.dcr_id(),
     );
-    let (rg, app, ws, table, dce, dcr) = tokio::try_join!(
+    // The service principal the state names is read alongside everything else: one round trip saved on a re-run.
+    let sp_by_state = async {
+        match state.resources.get(step::SP) {
+            Some(r) => graph::get_service_principal(rest, &r.id).await,
+            None => Ok(None),
+        }
+    };
+    let (rg, app, ws, table, dce, dcr, sp_by_state) = tokio::try_join!(
         providers::resource_group(rest, &inputs.subscription, &inputs.resource_group),
         find_app(rest, inputs, state),
         workspace::get(rest, &ws_id),
         workspace::get_table(rest, &table_id),
         dce::get(rest, &dce_id),
         dcr::get(rest, &dcr_id),
+        sp_by_state,
     )?;
-    let sp = match &app {
-        Some(a) => graph::find_service_principal(rest, &a.app_id).await?,
-        None => None,
+    let sp = match (&app, sp_by_state) {
+        (Some(_), Some(sp)) => Some(sp),
+        (Some(a), None) => graph::find_service_principal(rest, &a.app_id).await?,
+        (None, _) => None,
     };
     let mut roles = HashMap::new();
     if let Some(sp) = &sp {

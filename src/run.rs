@@ -41,6 +41,8 @@ pub struct Ctx {
     pub reporter: Arc<dyn Reporter>,
     /// How long role assignments wait for a new service principal to replicate.
     pub replication_wait: Duration,
+    /// With `--sequential`, one permit: the steps run one after another.
+    pub gate: Option<tokio::sync::Semaphore>,
     /// Set by Ctrl-C: steps not yet started do not start; the ones in flight finish and are recorded.
     pub cancelled: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -92,6 +94,10 @@ async fn timed<T>(
     if ctx.cancelled.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(Arc::new(Error::Interrupted));
     }
+    let _permit = match &ctx.gate {
+        Some(g) => Some(g.acquire().await.map_err(|_| Arc::new(Error::Interrupted))?),
+        None => None,
+    };
     let t0 = Instant::now();
     ctx.reporter.started(name);
     match f.await {

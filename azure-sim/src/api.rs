@@ -61,6 +61,57 @@ pub struct SimConfig {
     pub ingest_limit_bytes: usize,
     /// Random faults on Graph and ARM requests, drawn from `seed`.
     pub chaos: Option<Chaos>,
+    /// How long each kind of request takes, like Azure; `None` answers at once.
+    pub latency: Option<Latency>,
+}
+
+/// How long Azure takes, per kind of operation, and a time scale so a benchmark runs a minute in a second.
+/// With a model, its workspace, table and replication figures replace `lro_duration` and `sp_replication_delay`.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// Real seconds per modelled second (0.05: a 20 s table operation takes 1 s).
+    pub scale: f64,
+    pub token: Duration,
+    pub graph_read: Duration,
+    pub graph_write: Duration,
+    pub arm_read: Duration,
+    /// Synchronous ARM writes: resource group, DCE, DCR, provider registration call, deletes.
+    pub arm_write: Duration,
+    pub role_write: Duration,
+    /// From the workspace PUT until it says Succeeded.
+    pub workspace_create: Duration,
+    /// From the table PUT until its operation says Succeeded.
+    pub table_create: Duration,
+    /// A new service principal's PrincipalNotFound window (halved when principalType is sent).
+    pub sp_replication: Duration,
+}
+
+impl Latency {
+    /// Figures from observed Azure traffic, at `scale`. Sources: the recordings summarised in
+    /// shared/azure-specs/README.md (workspace creation ~12 s; table PUT 2-60 s, 20 s taken; DCE and DCR PUT
+    /// synchronous), Microsoft Graph and ARM round trips as seen from a client in the same geography
+    /// (~150-400 ms; 200-500 ms taken), and the replication delay Microsoft's docs describe for new service
+    /// principals (seconds to minutes; 10 s taken).
+    pub fn azure(scale: f64) -> Latency {
+        let ms = Duration::from_millis;
+        Latency {
+            scale,
+            token: ms(250),
+            graph_read: ms(200),
+            graph_write: ms(500),
+            arm_read: ms(200),
+            arm_write: ms(1_000),
+            role_write: ms(1_000),
+            workspace_create: Duration::from_secs(12),
+            table_create: Duration::from_secs(20),
+            sp_replication: Duration::from_secs(10),
+        }
+    }
+
+    /// `d` at this model's scale.
+    pub fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.scale)
+    }
 }
 
 /// Per-request probabilities of the faults cloud APIs show, and replication delays drawn from a range.
@@ -109,6 +160,7 @@ impl Default for SimConfig {
             store_rows: true,
             ingest_limit_bytes: 1_048_576,
             chaos: None,
+            latency: None,
         }
     }
 }

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use api::{Chaos, Fault, FaultKind, LoggedRequest, Operator, SimCloud, SimConfig};
+pub use api::{Chaos, Fault, Latency, FaultKind, LoggedRequest, Operator, SimCloud, SimConfig};
 use world::{FaultAction, Reply, Req, World};
 
 /// Why the simulator could not start.
@@ -358,6 +358,10 @@ async fn handle(
         (method == "POST" && path.starts_with("/dataCollectionRules/") && body.len() <= 16 << 20)
             .then(|| serde_json::from_slice::<Value>(&body).ok())
             .flatten();
+    let delay = lock(&world).latency_of(&method, &path);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let r = Req {
         method,
         path,

@@ -292,6 +292,37 @@ impl World {
         Ok(w)
     }
 
+    /// How long a workspace (or else table) operation runs: the latency model's figure, or `lro_duration`.
+    fn lro(&self, workspace: bool) -> Duration {
+        match &self.cfg.latency {
+            Some(l) if workspace => l.scaled(l.workspace_create),
+            Some(l) => l.scaled(l.table_create),
+            None => self.cfg.lro_duration,
+        }
+    }
+
+    /// How long this request takes to answer under the latency model.
+    pub fn latency_of(&self, method: &str, path: &str) -> Duration {
+        let Some(l) = &self.cfg.latency else { return Duration::ZERO };
+        let read = method == "GET" || method == "HEAD";
+        let d = if path.contains("/oauth2/") {
+            l.token
+        } else if path.starts_with("/v1.0/") {
+            if read { l.graph_read } else { l.graph_write }
+        } else if path.starts_with("/subscriptions") {
+            if read {
+                l.arm_read
+            } else if lc(path).contains("/roleassignments/") {
+                l.role_write
+            } else {
+                l.arm_write
+            }
+        } else {
+            Duration::ZERO
+        };
+        l.scaled(d)
+    }
+
     pub fn now(&self) -> Instant {
         Instant::now() + self.offset
     }
@@ -907,7 +938,7 @@ impl World {
                 Duration::from_secs_f64(self.rng.gen_range(lo..hi))
             }
             Some(c) => c.replication.0,
-            None => self.cfg.sp_replication_delay,
+            None => self.cfg.latency.as_ref().map(|l| l.scaled(l.sp_replication)).unwrap_or(self.cfg.sp_replication_delay),
         };
         self.sp_delay.insert(sp_id.clone(), delay);
         self.sp_created.insert(sp_id, self.now());
@@ -1455,7 +1486,7 @@ impl World {
         let rb = json!({ "id": id, "name": name, "type": "Microsoft.OperationalInsights/workspaces", "location": body["location"], "tags": body.get("tags").cloned().unwrap_or(json!({})), "properties": props });
         let fail = matches!(fault, FaultAction::FailLro);
         let ready = if created {
-            now + self.cfg.lro_duration
+            now + self.lro(true)
         } else {
             now
         };
@@ -1738,7 +1769,7 @@ impl World {
                     key.clone(),
                     Res {
                         body: rb,
-                        ready_at: self.now() + self.cfg.lro_duration,
+                        ready_at: self.now() + self.lro(false),
                         fail,
                     },
                 );
@@ -1755,7 +1786,7 @@ impl World {
             op.clone(),
             Operation {
                 resource: resource_key.to_string(),
-                done_at: self.now() + self.cfg.lro_duration,
+                done_at: self.now() + self.lro(false),
                 fail,
             },
         );

@@ -183,6 +183,14 @@ pub async fn find_service_principal(rest: &Rest, app_id: &str) -> Result<Option<
         .next())
 }
 
+/// A service principal by object id (`None` when it is gone).
+pub async fn get_service_principal(rest: &Rest, object_id: &str) -> Result<Option<ServicePrincipal>> {
+    match rest.get_opt(Api::Graph, &rest.profile.graph_url(&format!("/servicePrincipals/{object_id}"))).await? {
+        Some(v) => Ok(Some(parse(v, "servicePrincipal")?)),
+        None => Ok(None),
+    }
+}
+
 pub async fn create_service_principal(
     rest: &Rest,
     app_id: &str,

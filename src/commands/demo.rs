@@ -98,6 +98,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         show_secret: false,
         secret_file: Some(secret_file.clone()),
         replication_wait: 300,
+        sequential: false,
     };
     crate::commands::setup::execute(setup, Some(operator)).await?;
 

@@ -180,104 +180,72 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
 
 /// Checks what Azure must say before any write: subscription, location, providers, resource group, reused workspace.
 /// Registers missing providers unless `dry_run`; returns the notes for the plan.
-async fn preflight(rest: &Rest, inputs: &mut Inputs, dry_run: bool) -> Result<Vec<String>> {
+async fn preflight(rest: &Rest, inputs: &Inputs, dry_run: bool) -> Result<(Vec<String>, String)> {
     let mut notes = vec![];
-    let sub = providers::subscription(rest, &inputs.subscription)
-        .await?
-        .ok_or_else(|| {
-            Error::input(
-                format!(
-                    "subscription {} was not found, or the signed-in identity cannot see it",
-                    inputs.subscription
-                ),
-                "check --subscription; `az account list -o table` lists the ones you can use",
-            )
-        })?;
-    let sub_tenant = sub
-        .get("tenantId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    if inputs.tenant_id.is_empty() {
-        inputs.tenant_id = sub_tenant;
+    let reused_workspace = async {
+        match &inputs.workspace {
+            WorkspaceChoice::Existing(id) => crate::azure::workspace::get(rest, id).await.map(|w| (Some(id.clone()), w)),
+            WorkspaceChoice::Name(_) => Ok((None, None)),
+        }
+    };
+    // Every read at once; their answers are judged in the order a person would, subscription first.
+    let (sub, locations, states, reused_workspace) = tokio::join!(
+        providers::subscription(rest, &inputs.subscription),
+        providers::location_names(rest, &inputs.subscription),
+        futures::future::join_all(
+            providers::REQUIRED.iter().map(|ns| providers::registration_state(rest, &inputs.subscription, ns))
+        ),
+        reused_workspace,
+    );
+    let sub = sub?.ok_or_else(|| {
+        Error::input(
+            format!("subscription {} was not found, or the signed-in identity cannot see it", inputs.subscription),
+            "check --subscription; `az account list -o table` lists the ones you can use",
+        )
+    })?;
+    let sub_tenant = sub.get("tenantId").and_then(Value::as_str).unwrap_or_default().to_string();
+    let tenant = if inputs.tenant_id.is_empty() {
+        sub_tenant
     } else if !sub_tenant.is_empty() && !sub_tenant.eq_ignore_ascii_case(&inputs.tenant_id) {
         return Err(Error::input(
-            format!(
-                "subscription {} belongs to tenant {sub_tenant}, not --tenant {}",
-                inputs.subscription, inputs.tenant_id
-            ),
+            format!("subscription {} belongs to tenant {sub_tenant}, not --tenant {}", inputs.subscription, inputs.tenant_id),
             "drop --tenant or pass the subscription's tenant",
         ));
-    }
-    if inputs.tenant_id.is_empty() {
+    } else {
+        inputs.tenant_id.clone()
+    };
+    if tenant.is_empty() {
         return Err(Error::input("the tenant id is unknown", "pass --tenant"));
     }
-    let locations = providers::location_names(rest, &inputs.subscription).await?;
-    if !locations
-        .iter()
-        .any(|l| l.eq_ignore_ascii_case(&inputs.location))
-    {
-        let mut near: Vec<&String> = locations
-            .iter()
-            .filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)]))
-            .collect();
+    let locations = locations?;
+    if !locations.iter().any(|l| l.eq_ignore_ascii_case(&inputs.location)) {
+        let mut near: Vec<&String> =
+            locations.iter().filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)])).collect();
         if near.is_empty() {
             near = locations.iter().take(8).collect();
         }
         return Err(Error::input(
-            format!(
-                "location '{}' is not available to subscription {}",
-                inputs.location, inputs.subscription
-            ),
-            format!(
-                "choose one of: {}",
-                near.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            format!("location '{}' is not available to subscription {}", inputs.location, inputs.subscription),
+            format!("choose one of: {}", near.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
         ));
     }
-    for ns in providers::REQUIRED {
-        let st = providers::registration_state(rest, &inputs.subscription, ns).await?;
+    if let (Some(id), None) = reused_workspace? {
+        return Err(Error::input(
+            format!("workspace {id} does not exist"),
+            "pass the resource id of an existing workspace, or a name to create one",
+        ));
+    }
+    for (ns, st) in providers::REQUIRED.iter().zip(states) {
+        let st = st?;
         if st != "Registered" {
             if dry_run {
-                notes.push(format!(
-                    "resource provider {ns} is {st}; setup will register it"
-                ));
+                notes.push(format!("resource provider {ns} is {st}; setup will register it"));
             } else {
-                providers::register_and_wait(
-                    rest,
-                    &inputs.subscription,
-                    ns,
-                    Duration::from_secs(600),
-                )
-                .await?;
+                providers::register_and_wait(rest, &inputs.subscription, ns, Duration::from_secs(600)).await?;
             }
         }
     }
-    if !inputs.create_resource_group
-        && providers::resource_group(rest, &inputs.subscription, &inputs.resource_group)
-            .await?
-            .is_none()
-    {
-        return Err(Error::input(
-            format!(
-                "resource group '{}' does not exist in subscription {}",
-                inputs.resource_group, inputs.subscription
-            ),
-            "create it, or pass --create-resource-group",
-        ));
-    }
-    if let WorkspaceChoice::Existing(id) = &inputs.workspace {
-        if crate::azure::workspace::get(rest, id).await?.is_none() {
-            return Err(Error::input(
-                format!("workspace {id} does not exist"),
-                "pass the resource id of an existing workspace, or a name to create one",
-            ));
-        }
-    }
-    Ok(notes)
+    Ok((notes, tenant))
 }
 
 /// Refuses a state file that belongs to another deployment, and records this one's identity in a new one.
@@ -336,8 +304,17 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             profile.name, rest.auth.description
         );
     }
-    let notes = preflight(&rest, &mut inputs, args.dry_run).await?;
-    let observed = plan::observe(&rest, &inputs, &sf.state).await?;
+    // Preflight and the look at what exists are both reads: they go side by side.
+    let (pre, observed) = tokio::join!(preflight(&rest, &inputs, args.dry_run), plan::observe(&rest, &inputs, &sf.state));
+    let (notes, tenant) = pre?;
+    inputs.tenant_id = tenant;
+    let observed = observed?;
+    if !inputs.create_resource_group && observed.resource_group.is_none() {
+        return Err(Error::input(
+            format!("resource group '{}' does not exist in subscription {}", inputs.resource_group, inputs.subscription),
+            "create it, or pass --create-resource-group",
+        ));
+    }
     let the_plan = plan::diff(&inputs, &sf.state, observed);
 
     if args.dry_run {
@@ -403,6 +380,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         });
     }
     let ctx = Arc::new(Ctx {
+        gate: args.sequential.then(|| tokio::sync::Semaphore::new(1)),
         cancelled,
         rest: rest.clone(),
         inputs,
