@@ -33,12 +33,24 @@ pub enum AuthMode {
     Msi,
 }
 
-/// A credential with a per-audience cache of access tokens, refreshed five minutes before they expire.
+/// Makes a credential; called once per token audience.
+type MakeCredential = Box<dyn Fn() -> Result<Arc<dyn TokenCredential>> + Send + Sync>;
+
+/// A token for one scope and the credential that fetches it.
+#[derive(Default)]
+struct Slot {
+    credential: Option<Arc<dyn TokenCredential>>,
+    token: Option<(SecretString, OffsetDateTime)>,
+}
+
+/// An operator or app identity with a per-audience cache of access tokens, refreshed five minutes before they
+/// expire. Each audience has its own credential instance: azure_identity's credentials hold one lock across a
+/// fetch, which would make the ARM and Graph tokens wait for each other.
 pub struct Auth {
-    credential: Arc<dyn TokenCredential>,
+    make: MakeCredential,
     /// What signed in, for messages ("env: client 1234...").
     pub description: String,
-    cache: Mutex<HashMap<String, (SecretString, OffsetDateTime)>>,
+    slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -90,8 +102,8 @@ impl Auth {
             }
             m => m,
         };
-        let opts = client_options(profile, http);
-        let (credential, description): (Arc<dyn TokenCredential>, String) = match mode {
+        let (profile, http) = (profile.clone(), http.clone());
+        let (make, description): (MakeCredential, String) = match mode {
             AuthMode::Env => {
                 let tenant = env_var("AZURE_TENANT_ID");
                 let client = env_var("AZURE_CLIENT_ID");
@@ -106,8 +118,8 @@ impl Auth {
                     &tenant,
                     &client,
                     SecretString::new(secret),
-                    profile,
-                    http,
+                    &profile,
+                    &http,
                 )
                 .map(|a| Auth {
                     description: format!("service principal {client} (env)"),
@@ -115,54 +127,61 @@ impl Auth {
                 });
             }
             AuthMode::Workload => {
-                let c = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                    credential_options: ClientAssertionCredentialOptions {
-                        client_options: opts,
-                    },
-                    ..Default::default()
-                }))
-                .map_err(|e| {
-                    auth_err(
-                        format!("workload identity: {e}"),
-                        "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE",
-                    )
-                })?;
                 (
-                    c,
+                    Box::new(move || {
+                        let c: Arc<dyn TokenCredential> = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                        credential_options: ClientAssertionCredentialOptions { client_options: client_options(&profile, &http) },
+                        ..Default::default()
+                    }))
+                    .map_err(|e| {
+                        auth_err(format!("workload identity: {e}"), "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE")
+                    })?;
+                        Ok(c)
+                    }),
                     format!(
                         "workload identity {}",
                         env_var("AZURE_CLIENT_ID").unwrap_or_default()
                     ),
                 )
             }
-            AuthMode::Msi => {
-                let c = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-                    user_assigned_id: env_var("AZURE_CLIENT_ID")
-                        .map(azure_identity::UserAssignedId::ClientId),
-                    client_options: opts,
-                }))
-                .map_err(|e| {
-                    auth_err(
-                        format!("managed identity: {e}"),
-                        "run on an Azure resource with a managed identity",
-                    )
-                })?;
-                (c, "managed identity".to_string())
-            }
-            AuthMode::Cli | AuthMode::Auto => {
-                let c = AzureCliCredential::new(None).map_err(|e| {
-                    auth_err(
-                        format!("Azure CLI: {e}"),
-                        "install the Azure CLI and run `az login`",
-                    )
-                })?;
-                (c, "Azure CLI login".to_string())
-            }
+            AuthMode::Msi => (
+                Box::new(move || {
+                    let c: Arc<dyn TokenCredential> =
+                        ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                            user_assigned_id: env_var("AZURE_CLIENT_ID")
+                                .map(azure_identity::UserAssignedId::ClientId),
+                            client_options: client_options(&profile, &http),
+                        }))
+                        .map_err(|e| {
+                            auth_err(
+                                format!("managed identity: {e}"),
+                                "run on an Azure resource with a managed identity",
+                            )
+                        })?;
+                    Ok(c)
+                }),
+                "managed identity".to_string(),
+            ),
+            AuthMode::Cli | AuthMode::Auto => (
+                Box::new(|| {
+                    let c: Arc<dyn TokenCredential> =
+                        AzureCliCredential::new(None).map_err(|e| {
+                            auth_err(
+                                format!("Azure CLI: {e}"),
+                                "install the Azure CLI and run `az login`",
+                            )
+                        })?;
+                    Ok(c)
+                }),
+                "Azure CLI login".to_string(),
+            ),
         };
+        // Fail now, not at the first request, when the inputs of the credential are wrong.
+        make()?;
         Ok(Auth {
-            credential,
+            make,
             description,
-            cache: Mutex::new(HashMap::new()),
+            slots: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -174,37 +193,59 @@ impl Auth {
         profile: &CloudProfile,
         http: &reqwest::Client,
     ) -> Result<Auth> {
-        let c = ClientSecretCredential::new(
-            tenant,
+        let (tenant, client, profile, http) = (
+            tenant.to_string(),
             client_id.to_string(),
-            Secret::new(secret.expose().to_string()),
-            Some(ClientSecretCredentialOptions {
-                client_options: client_options(profile, http),
-            }),
-        )
-        .map_err(|e| {
-            auth_err(
-                format!("client secret credential: {e}"),
-                "check the tenant id and client id",
+            profile.clone(),
+            http.clone(),
+        );
+        let make: MakeCredential = Box::new(move || {
+            let c: Arc<dyn TokenCredential> = ClientSecretCredential::new(
+                &tenant,
+                client.clone(),
+                Secret::new(secret.expose().to_string()),
+                Some(ClientSecretCredentialOptions {
+                    client_options: client_options(&profile, &http),
+                }),
             )
-        })?;
+            .map_err(|e| {
+                auth_err(
+                    format!("client secret credential: {e}"),
+                    "check the tenant id and client id",
+                )
+            })?;
+            Ok(c)
+        });
+        make()?;
         Ok(Auth {
-            credential: c,
+            make,
             description: format!("service principal {client_id}"),
-            cache: Mutex::new(HashMap::new()),
+            slots: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
     /// An access token for `audience`, from the cache while it has more than five minutes left.
     pub async fn token(&self, audience: &str) -> Result<SecretString> {
         let scope = CloudProfile::scope(audience);
-        let mut cache = self.cache.lock().await;
-        if let Some((tok, exp)) = cache.get(&scope) {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.entry(scope.clone()).or_default().clone()
+        };
+        let mut slot = slot.lock().await;
+        if let Some((tok, exp)) = slot.token.as_ref() {
             if *exp - OffsetDateTime::now_utc() > time::Duration::minutes(5) {
                 return Ok(tok.clone());
             }
         }
-        let t = self.credential.get_token(&[scope.as_str()], None).await.map_err(|e| {
+        let credential = match &slot.credential {
+            Some(c) => c.clone(),
+            None => {
+                let c = (self.make)()?;
+                slot.credential = Some(c.clone());
+                c
+            }
+        };
+        let t = credential.get_token(&[scope.as_str()], None).await.map_err(|e| {
             // Display only: azure_core's Debug carries a backtrace.
             let text = e.to_string();
             let hint = crate::error::hint_for(
@@ -222,7 +263,7 @@ impl Auth {
             auth_err(format!("{} could not get a token for {scope}: {text}", self.description), hint)
         })?;
         let tok = SecretString::new(t.token.secret());
-        cache.insert(scope, (tok.clone(), t.expires_on));
+        slot.token = Some((tok.clone(), t.expires_on));
         Ok(tok)
     }
 }

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use futures::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -231,13 +230,24 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         inputs.dcr_id(),
     );
     // The service principal the state names is read alongside everything else: one round trip saved on a re-run.
+    // The service principal the state names, and its role assignments, are read alongside everything else:
+    // on a re-run the whole look takes one round trip.
+    let state_sp = state.resources.get(step::SP).map(|r| r.id.clone());
     let sp_by_state = async {
-        match state.resources.get(step::SP) {
-            Some(r) => graph::get_service_principal(rest, &r.id).await,
+        match &state_sp {
+            Some(id) => graph::get_service_principal(rest, id).await,
             None => Ok(None),
         }
     };
-    let (rg, app, ws, table, dce, dcr, sp_by_state) = tokio::try_join!(
+    let roles_by_state = async {
+        match &state_sp {
+            Some(id) => roles::list_for_principal(rest, &inputs.subscription, id)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    let (rg, app, ws, table, dce, dcr, sp_by_state, roles_by_state) = tokio::try_join!(
         providers::resource_group(rest, &inputs.subscription, &inputs.resource_group),
         find_app(rest, inputs, state),
         workspace::get(rest, &ws_id),
@@ -245,6 +255,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         dce::get(rest, &dce_id),
         dcr::get(rest, &dcr_id),
         sp_by_state,
+        roles_by_state,
     )?;
     let sp = match (&app, sp_by_state) {
         (Some(_), Some(sp)) => Some(sp),
@@ -253,27 +264,17 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
     };
     let mut roles = HashMap::new();
     if let Some(sp) = &sp {
-        let exists = |s: Scope| match s {
-            Scope::Workspace => ws.is_some(),
-            Scope::Dcr => dcr.is_some(),
-            Scope::Dce => dce.is_some(),
+        let assigned = match roles_by_state {
+            Some(list) if state_sp.as_deref() == Some(sp.id.as_str()) => list,
+            _ => roles::list_for_principal(rest, &inputs.subscription, &sp.id).await?,
         };
-        let wanted: Vec<(Scope, Role, String)> = inputs
-            .roles
-            .assignments()
-            .into_iter()
-            .filter(|(s, _)| exists(*s))
-            .map(|(s, r)| (s, r, inputs.scope_id(s)))
-            .collect();
-        let found = join_all(
-            wanted
-                .iter()
-                .map(|(_, r, scope)| roles::find(rest, scope, *r, &sp.id)),
-        )
-        .await;
-        for ((s, r, _), f) in wanted.into_iter().zip(found) {
-            if let Some(id) = f? {
-                roles.insert((s, r), id);
+        for (s, r) in inputs.roles.assignments() {
+            let scope = inputs.scope_id(s);
+            let found = assigned.iter().find(|(_, at, def)| {
+                at.eq_ignore_ascii_case(&scope) && def.to_ascii_lowercase().ends_with(r.guid())
+            });
+            if let Some((id, _, _)) = found {
+                roles.insert((s, r), id.clone());
             }
         }
     }

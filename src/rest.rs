@@ -421,9 +421,12 @@ impl Rest {
 
 /// Poll interval when Azure gives no Retry-After: quick at first, then every few seconds.
 fn poll_interval(poll: u32) -> Duration {
+    // Table and workspace operations take seconds to a minute: a poll a second keeps the overshoot under a
+    // second without flooding ARM; after half a minute, every five seconds.
     match poll {
-        0..=2 => Duration::from_millis(250),
-        3..=6 => Duration::from_secs(1),
+        0..=1 => Duration::from_millis(250),
+        2 => Duration::from_millis(500),
+        3..=32 => Duration::from_secs(1),
         _ => Duration::from_secs(5),
     }
 }

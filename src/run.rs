@@ -95,7 +95,11 @@ async fn timed<T>(
         return Err(Arc::new(Error::Interrupted));
     }
     let _permit = match &ctx.gate {
-        Some(g) => Some(g.acquire().await.map_err(|_| Arc::new(Error::Interrupted))?),
+        Some(g) => Some(
+            g.acquire()
+                .await
+                .map_err(|_| Arc::new(Error::Interrupted))?,
+        ),
         None => None,
     };
     let t0 = Instant::now();

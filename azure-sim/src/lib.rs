@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use api::{Chaos, Fault, Latency, FaultKind, LoggedRequest, Operator, SimCloud, SimConfig};
+pub use api::{Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SimCloud, SimConfig};
 use world::{FaultAction, Reply, Req, World};
 
 /// Why the simulator could not start.
@@ -195,6 +195,11 @@ impl Sim {
     /// Moves the simulator's clock forward (replication and propagation delays, operations).
     pub fn advance_clock(&self, d: Duration) {
         lock(&self.world).advance(d);
+    }
+
+    /// Changes the latency model from now on (a benchmark sets up fast, then times a re-run in real time).
+    pub fn set_latency(&self, latency: Option<Latency>) {
+        lock(&self.world).cfg.latency = latency;
     }
 
     /// A live view of the simulated world, for assertions and for changes behind the tool's back.

@@ -303,12 +303,18 @@ impl World {
 
     /// How long this request takes to answer under the latency model.
     pub fn latency_of(&self, method: &str, path: &str) -> Duration {
-        let Some(l) = &self.cfg.latency else { return Duration::ZERO };
+        let Some(l) = &self.cfg.latency else {
+            return Duration::ZERO;
+        };
         let read = method == "GET" || method == "HEAD";
         let d = if path.contains("/oauth2/") {
             l.token
         } else if path.starts_with("/v1.0/") {
-            if read { l.graph_read } else { l.graph_write }
+            if read {
+                l.graph_read
+            } else {
+                l.graph_write
+            }
         } else if path.starts_with("/subscriptions") {
             if read {
                 l.arm_read
@@ -938,7 +944,12 @@ impl World {
                 Duration::from_secs_f64(self.rng.gen_range(lo..hi))
             }
             Some(c) => c.replication.0,
-            None => self.cfg.latency.as_ref().map(|l| l.scaled(l.sp_replication)).unwrap_or(self.cfg.sp_replication_delay),
+            None => self
+                .cfg
+                .latency
+                .as_ref()
+                .map(|l| l.scaled(l.sp_replication))
+                .unwrap_or(self.cfg.sp_replication_delay),
         };
         self.sp_delay.insert(sp_id.clone(), delay);
         self.sp_created.insert(sp_id, self.now());
@@ -1485,11 +1496,7 @@ impl World {
         props["createdDate"] = json!(now_iso());
         let rb = json!({ "id": id, "name": name, "type": "Microsoft.OperationalInsights/workspaces", "location": body["location"], "tags": body.get("tags").cloned().unwrap_or(json!({})), "properties": props });
         let fail = matches!(fault, FaultAction::FailLro);
-        let ready = if created {
-            now + self.lro(true)
-        } else {
-            now
-        };
+        let ready = if created { now + self.lro(true) } else { now };
         self.resources.insert(
             lc(id),
             Res {

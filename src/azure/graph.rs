@@ -184,8 +184,19 @@ pub async fn find_service_principal(rest: &Rest, app_id: &str) -> Result<Option<
 }
 
 /// A service principal by object id (`None` when it is gone).
-pub async fn get_service_principal(rest: &Rest, object_id: &str) -> Result<Option<ServicePrincipal>> {
-    match rest.get_opt(Api::Graph, &rest.profile.graph_url(&format!("/servicePrincipals/{object_id}"))).await? {
+pub async fn get_service_principal(
+    rest: &Rest,
+    object_id: &str,
+) -> Result<Option<ServicePrincipal>> {
+    match rest
+        .get_opt(
+            Api::Graph,
+            &rest
+                .profile
+                .graph_url(&format!("/servicePrincipals/{object_id}")),
+        )
+        .await?
+    {
         Some(v) => Ok(Some(parse(v, "servicePrincipal")?)),
         None => Ok(None),
     }

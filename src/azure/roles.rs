@@ -78,6 +78,42 @@ pub fn assignment_id(scope: &str, name: &str) -> String {
     format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}")
 }
 
+/// Every assignment of a principal in a subscription, as (assignment id, scope, role definition id): one request.
+pub async fn list_for_principal(
+    rest: &Rest,
+    subscription: &str,
+    principal_id: &str,
+) -> Result<Vec<(String, String, String)>> {
+    let mut url = url::Url::parse(&rest.profile.arm_url(&format!(
+        "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleAssignments"
+    )))
+    .map_err(|e| Error::Other(format!("bad subscription {subscription}: {e}")))?;
+    url.query_pairs_mut()
+        .append_pair("api-version", API_VERSION)
+        .append_pair("$filter", &format!("principalId eq '{principal_id}'"));
+    let body = rest
+        .send(Api::Arm, Method::GET, url.as_str(), None)
+        .await?
+        .body;
+    Ok(body
+        .get("value")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| {
+                    let p = a.get("properties")?;
+                    (p.get("principalId")?.as_str()? == principal_id).then_some(())?;
+                    Some((
+                        a.get("id")?.as_str()?.to_string(),
+                        p.get("scope")?.as_str()?.to_string(),
+                        p.get("roleDefinitionId")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// The id of an existing assignment of `role` to `principal_id` exactly at `scope`, if there is one.
 pub async fn find(
     rest: &Rest,

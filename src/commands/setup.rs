@@ -184,7 +184,9 @@ async fn preflight(rest: &Rest, inputs: &Inputs, dry_run: bool) -> Result<(Vec<S
     let mut notes = vec![];
     let reused_workspace = async {
         match &inputs.workspace {
-            WorkspaceChoice::Existing(id) => crate::azure::workspace::get(rest, id).await.map(|w| (Some(id.clone()), w)),
+            WorkspaceChoice::Existing(id) => crate::azure::workspace::get(rest, id)
+                .await
+                .map(|w| (Some(id.clone()), w)),
             WorkspaceChoice::Name(_) => Ok((None, None)),
         }
     };
@@ -193,22 +195,34 @@ async fn preflight(rest: &Rest, inputs: &Inputs, dry_run: bool) -> Result<(Vec<S
         providers::subscription(rest, &inputs.subscription),
         providers::location_names(rest, &inputs.subscription),
         futures::future::join_all(
-            providers::REQUIRED.iter().map(|ns| providers::registration_state(rest, &inputs.subscription, ns))
+            providers::REQUIRED
+                .iter()
+                .map(|ns| providers::registration_state(rest, &inputs.subscription, ns))
         ),
         reused_workspace,
     );
     let sub = sub?.ok_or_else(|| {
         Error::input(
-            format!("subscription {} was not found, or the signed-in identity cannot see it", inputs.subscription),
+            format!(
+                "subscription {} was not found, or the signed-in identity cannot see it",
+                inputs.subscription
+            ),
             "check --subscription; `az account list -o table` lists the ones you can use",
         )
     })?;
-    let sub_tenant = sub.get("tenantId").and_then(Value::as_str).unwrap_or_default().to_string();
+    let sub_tenant = sub
+        .get("tenantId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let tenant = if inputs.tenant_id.is_empty() {
         sub_tenant
     } else if !sub_tenant.is_empty() && !sub_tenant.eq_ignore_ascii_case(&inputs.tenant_id) {
         return Err(Error::input(
-            format!("subscription {} belongs to tenant {sub_tenant}, not --tenant {}", inputs.subscription, inputs.tenant_id),
+            format!(
+                "subscription {} belongs to tenant {sub_tenant}, not --tenant {}",
+                inputs.subscription, inputs.tenant_id
+            ),
             "drop --tenant or pass the subscription's tenant",
         ));
     } else {
@@ -218,15 +232,29 @@ async fn preflight(rest: &Rest, inputs: &Inputs, dry_run: bool) -> Result<(Vec<S
         return Err(Error::input("the tenant id is unknown", "pass --tenant"));
     }
     let locations = locations?;
-    if !locations.iter().any(|l| l.eq_ignore_ascii_case(&inputs.location)) {
-        let mut near: Vec<&String> =
-            locations.iter().filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)])).collect();
+    if !locations
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(&inputs.location))
+    {
+        let mut near: Vec<&String> = locations
+            .iter()
+            .filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)]))
+            .collect();
         if near.is_empty() {
             near = locations.iter().take(8).collect();
         }
         return Err(Error::input(
-            format!("location '{}' is not available to subscription {}", inputs.location, inputs.subscription),
-            format!("choose one of: {}", near.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+            format!(
+                "location '{}' is not available to subscription {}",
+                inputs.location, inputs.subscription
+            ),
+            format!(
+                "choose one of: {}",
+                near.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     if let (Some(id), None) = reused_workspace? {
@@ -239,9 +267,17 @@ async fn preflight(rest: &Rest, inputs: &Inputs, dry_run: bool) -> Result<(Vec<S
         let st = st?;
         if st != "Registered" {
             if dry_run {
-                notes.push(format!("resource provider {ns} is {st}; setup will register it"));
+                notes.push(format!(
+                    "resource provider {ns} is {st}; setup will register it"
+                ));
             } else {
-                providers::register_and_wait(rest, &inputs.subscription, ns, Duration::from_secs(600)).await?;
+                providers::register_and_wait(
+                    rest,
+                    &inputs.subscription,
+                    ns,
+                    Duration::from_secs(600),
+                )
+                .await?;
             }
         }
     }
@@ -305,13 +341,19 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         );
     }
     // Preflight and the look at what exists are both reads: they go side by side.
-    let (pre, observed) = tokio::join!(preflight(&rest, &inputs, args.dry_run), plan::observe(&rest, &inputs, &sf.state));
+    let (pre, observed) = tokio::join!(
+        preflight(&rest, &inputs, args.dry_run),
+        plan::observe(&rest, &inputs, &sf.state)
+    );
     let (notes, tenant) = pre?;
     inputs.tenant_id = tenant;
     let observed = observed?;
     if !inputs.create_resource_group && observed.resource_group.is_none() {
         return Err(Error::input(
-            format!("resource group '{}' does not exist in subscription {}", inputs.resource_group, inputs.subscription),
+            format!(
+                "resource group '{}' does not exist in subscription {}",
+                inputs.resource_group, inputs.subscription
+            ),
             "create it, or pass --create-resource-group",
         ));
     }
