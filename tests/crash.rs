@@ -167,3 +167,69 @@ async fn a_second_run_on_the_same_deployment_is_refused_while_the_first_holds_th
     first.start_kill().expect("kill");
     let _ = first.wait().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_run_stops_after_the_steps_in_flight_and_the_next_run_resumes() {
+    // Azure-like latencies at 1/20 of real time, so the run is still going when Ctrl-C comes.
+    let w = World::start(azure_sim::SimConfig {
+        latency: Some(azure_sim::Latency::azure(0.05)),
+        ..azure_sim::SimConfig::default()
+    })
+    .await;
+    let op = w.sim.operator();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"))
+        .args(w.setup_args(&[]))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", w.dir.path())
+        .env("AZURE_TENANT_ID", &op.tenant_id)
+        .env("AZURE_CLIENT_ID", &op.client_id)
+        .env("AZURE_CLIENT_SECRET", &op.client_secret)
+        .env("KEEPER_AZMON_TIME_SCALE", "0.05")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while w.sim.write_count() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = child.id().expect("pid").to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let o = child.wait_with_output().await.expect("wait");
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("re-run"),
+        "{err}"
+    );
+    let apps = w
+        .sim
+        .snapshot()
+        .applications()
+        .into_iter()
+        .filter(|a| a["displayName"] == "KeeperLogging")
+        .count();
+    assert!(apps <= 1);
+    assert!(
+        w.sim
+            .snapshot()
+            .applications()
+            .iter()
+            .all(|a| a["passwordCredentials"]
+                .as_array()
+                .is_none_or(Vec::is_empty)),
+        "no secret was made: it comes last"
+    );
+    let again = w.setup(&["--output", "json", "--show-secret"]).await;
+    assert_ok(&again);
+    let out = json_out(&again);
+    assert_complete(&w, &out, out["client_secret"].as_str().expect("secret")).await;
+}
