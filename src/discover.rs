@@ -7,7 +7,7 @@ use crate::azure::roles::{self, Role};
 use crate::azure::{dcr, providers, workspace, TAG};
 use crate::error::{Error, Result};
 use crate::plan::step;
-use crate::rest::{Api, Rest};
+use crate::rest::Rest;
 use crate::state::{Resource, RoleRecord, State, FORMAT};
 
 fn one<'a>(found: &'a [Value], ty: &str, deployment: &str) -> Result<Option<&'a Value>> {
@@ -149,27 +149,11 @@ pub async fn by_tag(
                     created: true,
                 },
             );
-            let mut url = url::Url::parse(&rest.profile.arm_url(&format!(
-                "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleAssignments"
-            )))
-            .map_err(|e| Error::Other(e.to_string()))?;
-            url.query_pairs_mut()
-                .append_pair("api-version", roles::API_VERSION)
-                .append_pair("$filter", &format!("principalId eq '{}'", sp.id));
-            let body = rest
-                .send(Api::Arm, reqwest::Method::GET, url.as_str(), None)
-                .await?
-                .body;
-            for a in body["value"].as_array().into_iter().flatten() {
-                let (Some(id), Some(scope), Some(role)) = (
-                    a["id"].as_str(),
-                    a.pointer("/properties/scope").and_then(Value::as_str),
-                    a.pointer("/properties/roleDefinitionId")
-                        .and_then(Value::as_str)
-                        .and_then(Role::from_definition),
-                ) else {
+            for (id, scope, def) in roles::list_for_principal(rest, subscription, &sp.id).await? {
+                let Some(role) = Role::from_definition(&def) else {
                     continue;
                 };
+                let (id, scope) = (id.as_str(), scope.as_str());
                 let on = [step::WORKSPACE, step::DCR, step::DCE]
                     .into_iter()
                     .find(|k| {

@@ -71,7 +71,8 @@ impl World {
     }
 }
 
-pub async fn run_tool(home: &Path, sim: &Sim, args: &[String]) -> Output {
+/// The binary, with a clean environment holding only PATH, HOME and the simulator's operator credentials.
+pub fn tool_command(home: &Path, sim: &Sim, args: &[String]) -> tokio::process::Command {
     let op = sim.operator();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"));
     cmd.args(args)
@@ -81,8 +82,16 @@ pub async fn run_tool(home: &Path, sim: &Sim, args: &[String]) -> Output {
         .env("AZURE_TENANT_ID", &op.tenant_id)
         .env("AZURE_CLIENT_ID", &op.client_id)
         .env("AZURE_CLIENT_SECRET", &op.client_secret)
-        .stdin(std::process::Stdio::null());
-    cmd.output().await.expect("binary runs")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+pub async fn run_tool(home: &Path, sim: &Sim, args: &[String]) -> Output {
+    tool_command(home, sim, args)
+        .output()
+        .await
+        .expect("binary runs")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -323,19 +332,8 @@ pub async fn assert_complete(w: &World, out: &Value, secret: &str) {
 
 /// Runs the binary with extra environment variables.
 pub async fn run_env(w: &World, args: &[String], env: &[(&str, &str)]) -> Output {
-    let op = w.sim.operator();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"));
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", w.dir.path())
-        .env("AZURE_TENANT_ID", &op.tenant_id)
-        .env("AZURE_CLIENT_ID", &op.client_id)
-        .env("AZURE_CLIENT_SECRET", &op.client_secret)
-        .stdin(std::process::Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let mut cmd = tool_command(w.dir.path(), &w.sim, args);
+    cmd.envs(env.iter().copied());
     cmd.output().await.expect("binary runs")
 }
 

@@ -21,19 +21,9 @@ fn hang_at(n: usize) -> Fault {
 
 /// Starts the tool, waits until the simulator holds the chosen write, and kills the process there.
 async fn run_and_kill(w: &World, args: &[String]) -> bool {
-    let op = w.sim.operator();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", w.dir.path())
-        .env("AZURE_TENANT_ID", &op.tenant_id)
-        .env("AZURE_CLIENT_ID", &op.client_id)
-        .env("AZURE_CLIENT_SECRET", &op.client_secret)
-        .stdin(std::process::Stdio::null())
+    let mut child = tool_command(w.dir.path(), &w.sim, args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn");
     let started = Instant::now();
@@ -135,18 +125,9 @@ async fn a_second_run_on_the_same_deployment_is_refused_while_the_first_holds_th
     let w = World::public().await;
     // The resource group is made before anything else starts: while it hangs, the first run writes nothing more.
     w.sim.inject(hang_at(0));
-    let op = w.sim.operator();
-    let mut first = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"))
-        .args(w.setup_args(&[]))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", w.dir.path())
-        .env("AZURE_TENANT_ID", &op.tenant_id)
-        .env("AZURE_CLIENT_ID", &op.client_id)
-        .env("AZURE_CLIENT_SECRET", &op.client_secret)
+    let mut first = tool_command(w.dir.path(), &w.sim, &w.setup_args(&[]))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn");
     let started = Instant::now();
@@ -176,20 +157,10 @@ async fn ctrl_c_during_a_run_stops_after_the_steps_in_flight_and_the_next_run_re
         ..azure_sim::SimConfig::default()
     })
     .await;
-    let op = w.sim.operator();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"))
-        .args(w.setup_args(&[]))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", w.dir.path())
-        .env("AZURE_TENANT_ID", &op.tenant_id)
-        .env("AZURE_CLIENT_ID", &op.client_id)
-        .env("AZURE_CLIENT_SECRET", &op.client_secret)
+    let child = tool_command(w.dir.path(), &w.sim, &w.setup_args(&[]))
         .env("KEEPER_AZMON_TIME_SCALE", "0.05")
-        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn");
     let started = Instant::now();

@@ -310,7 +310,7 @@ async fn the_secret_value_never_leaks() {
     let w = World::public().await;
     let secret_file = w.dir.path().join("secret.txt");
     let args = w.setup_args(&["-vv", "--secret-file", &secret_file.display().to_string()]);
-    let o = run_with_env(&w, &args, &[("KEEPER_AZMON_LOG", "trace")]).await;
+    let o = run_env(&w, &args, &[("KEEPER_AZMON_LOG", "trace")]).await;
     assert_ok(&o);
     let secret = std::fs::read_to_string(&secret_file).expect("secret file");
     assert!(secret.len() >= 20);
@@ -338,21 +338,4 @@ async fn the_secret_value_never_leaks() {
     let rot = w.setup(&["--output", "json"]).await;
     assert_ok(&rot);
     assert!(!stdout(&rot).contains(&secret));
-}
-
-async fn run_with_env(w: &World, args: &[String], env: &[(&str, &str)]) -> std::process::Output {
-    let op = w.sim.operator();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"));
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", w.dir.path())
-        .env("AZURE_TENANT_ID", &op.tenant_id)
-        .env("AZURE_CLIENT_ID", &op.client_id)
-        .env("AZURE_CLIENT_SECRET", &op.client_secret)
-        .stdin(std::process::Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().await.expect("run")
 }

@@ -78,16 +78,16 @@ pub fn assignment_id(scope: &str, name: &str) -> String {
     format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}")
 }
 
-/// Every assignment of a principal in a subscription, as (assignment id, scope, role definition id): one request.
-pub async fn list_for_principal(
+/// A principal's assignments at, above and below `scope`, as (assignment id, scope, role definition id).
+pub async fn list(
     rest: &Rest,
-    subscription: &str,
+    scope: &str,
     principal_id: &str,
 ) -> Result<Vec<(String, String, String)>> {
     let mut url = url::Url::parse(&rest.profile.arm_url(&format!(
-        "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleAssignments"
+        "{scope}/providers/Microsoft.Authorization/roleAssignments"
     )))
-    .map_err(|e| Error::Other(format!("bad subscription {subscription}: {e}")))?;
+    .map_err(|e| Error::Other(format!("bad scope {scope}: {e}")))?;
     url.query_pairs_mut()
         .append_pair("api-version", API_VERSION)
         .append_pair("$filter", &format!("principalId eq '{principal_id}'"));
@@ -114,6 +114,20 @@ pub async fn list_for_principal(
         .unwrap_or_default())
 }
 
+/// Every assignment of a principal in a subscription: one request.
+pub async fn list_for_principal(
+    rest: &Rest,
+    subscription: &str,
+    principal_id: &str,
+) -> Result<Vec<(String, String, String)>> {
+    list(
+        rest,
+        &format!("/subscriptions/{subscription}"),
+        principal_id,
+    )
+    .await
+}
+
 /// The id of an existing assignment of `role` to `principal_id` exactly at `scope`, if there is one.
 pub async fn find(
     rest: &Rest,
@@ -121,36 +135,13 @@ pub async fn find(
     role: Role,
     principal_id: &str,
 ) -> Result<Option<String>> {
-    let mut url = url::Url::parse(&rest.profile.arm_url(&format!(
-        "{scope}/providers/Microsoft.Authorization/roleAssignments"
-    )))
-    .map_err(|e| Error::Other(format!("bad scope {scope}: {e}")))?;
-    url.query_pairs_mut()
-        .append_pair("api-version", API_VERSION)
-        .append_pair("$filter", &format!("principalId eq '{principal_id}'"));
-    let body = rest
-        .send(Api::Arm, Method::GET, url.as_str(), None)
+    Ok(list(rest, scope, principal_id)
         .await?
-        .body;
-    let want_role = role.guid();
-    Ok(body
-        .get("value")
-        .and_then(Value::as_array)
-        .and_then(|list| {
-            list.iter().find_map(|a| {
-                let p = a.get("properties")?;
-                let same_scope = p.get("scope")?.as_str()?.eq_ignore_ascii_case(scope);
-                let same_role = p
-                    .get("roleDefinitionId")?
-                    .as_str()?
-                    .to_ascii_lowercase()
-                    .ends_with(want_role);
-                let same_principal = p.get("principalId")?.as_str()? == principal_id;
-                (same_scope && same_role && same_principal)
-                    .then(|| a.get("id")?.as_str().map(str::to_string))
-                    .flatten()
-            })
-        }))
+        .into_iter()
+        .find(|(_, at, def)| {
+            at.eq_ignore_ascii_case(scope) && def.to_ascii_lowercase().ends_with(role.guid())
+        })
+        .map(|(id, _, _)| id))
 }
 
 /// Assigns `role` at `scope` to a service principal, retrying `PrincipalNotFound` while a new principal
