@@ -248,8 +248,13 @@ pub fn print_outcome(
             }
             println!("  Endpoint URL:             {}", o.endpoint_url);
             println!();
-            if outcome.new_secret.is_some() {
-                println!("  ! The secret value is shown once: store it in your Keeper vault now.");
+            match (&outcome.new_secret, delivery.file) {
+                (Some(_), Some(file)) => println!(
+                    "  ! Store the secret value from {} in your Keeper vault now, then delete the file.",
+                    file.display()
+                ),
+                (Some(_), None) => println!("  ! The secret value is shown once: store it in your Keeper vault now."),
+                (None, _) => {}
             }
             println!("  State: {}", state_path.display());
         }
