@@ -2,14 +2,6 @@
 
 use std::io::BufRead;
 
-/// One event as read: its line in the input, and its bytes or why they are not an event.
-#[derive(Debug)]
-pub struct RawEvent {
-    pub line: usize,
-    /// The event, ready to send (with `TimeGenerated`), or why it is not one.
-    pub parsed: Result<Vec<u8>, String>,
-}
-
 /// Where the array scanner stands between buffer refills.
 #[derive(Debug, Default)]
 struct Scan {
@@ -74,7 +66,10 @@ impl<R: BufRead> EventReader<R> {
 
     /// The next element of a top-level array: bytes up to the ',' or ']' at depth 0, strings respected.
     /// Scans the reader's buffer a chunk at a time: this is the hot loop of `send`.
-    fn next_array_element(&mut self) -> std::io::Result<Option<RawEvent>> {
+    fn next_array_element(
+        &mut self,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<Option<(usize, Result<(), String>)>> {
         let start_line = match self.peek_nonspace()? {
             None => return Ok(None),
             Some(b']') => {
@@ -83,15 +78,13 @@ impl<R: BufRead> EventReader<R> {
             }
             Some(_) => self.line,
         };
-        let mut text = Vec::new();
+        let start = out.len();
         loop {
             let buf = self.input.fill_buf()?;
             if buf.is_empty() {
                 self.done = true;
-                return Ok(Some(RawEvent {
-                    line: start_line,
-                    parsed: Err("the array is not closed".into()),
-                }));
+                out.truncate(start);
+                return Ok(Some((start_line, Err("the array is not closed".into()))));
             }
             let mut end = None;
             for (i, &b) in buf.iter().enumerate() {
@@ -123,44 +116,105 @@ impl<R: BufRead> EventReader<R> {
             }
             match end {
                 Some((i, closed)) => {
-                    text.extend_from_slice(&buf[..i]);
+                    out.extend_from_slice(&buf[..i]);
                     self.input.consume(i + 1);
                     self.done = closed;
                     break;
                 }
                 None => {
                     let n = buf.len();
-                    text.extend_from_slice(buf);
+                    out.extend_from_slice(buf);
                     self.input.consume(n);
                 }
             }
         }
-        let parsed = parse_event(text);
-        Ok(Some(RawEvent {
-            line: start_line,
-            parsed,
-        }))
+        Ok(Some((start_line, finish_event(out, start))))
     }
 
-    fn next_line(&mut self) -> std::io::Result<Option<RawEvent>> {
+    fn next_line(
+        &mut self,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<Option<(usize, Result<(), String>)>> {
+        let start = out.len();
         loop {
-            let mut text = Vec::new();
-            let n = self.input.read_until(b'\n', &mut text)?;
+            // The line is read straight into `out`: no copy of its own.
+            let n = self.input.read_until(b'\n', out)?;
             if n == 0 {
                 return Ok(None);
             }
             let line = self.line;
             self.line += 1;
-            if text.iter().all(u8::is_ascii_whitespace) {
+            let end = out[start..]
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(start, |i| start + i + 1);
+            out.truncate(end);
+            if end == start {
                 continue;
             }
-            while text.last().is_some_and(u8::is_ascii_whitespace) {
-                text.pop();
-            }
-            let parsed = parse_event(text);
-            return Ok(Some(RawEvent { line, parsed }));
+            return Ok(Some((line, finish_event(out, start))));
         }
     }
+
+    /// Appends the next event to `out`, ready to send, and returns the line it started on; when the text is not
+    /// an event, returns why and leaves `out` as it was. `None` at the end of the input.
+    pub fn next_into(
+        &mut self,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<Option<(usize, Result<(), String>)>> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.mode == Mode::Unknown {
+            match self.peek_nonspace()? {
+                Some(b'[') => {
+                    self.byte()?;
+                    self.mode = Mode::Array;
+                }
+                Some(_) => self.mode = Mode::Lines,
+                None => return Ok(None),
+            }
+        }
+        if self.mode == Mode::Array {
+            self.next_array_element(out)
+        } else {
+            self.next_line(out)
+        }
+    }
+}
+
+/// Checks the event at `out[start..]`, fixing `TimeGenerated` in place; a text that is not an event is removed.
+fn finish_event(out: &mut Vec<u8>, start: usize) -> Result<(), String> {
+    match check_event(&out[start..]) {
+        Ok(None) => Ok(()),
+        Ok(Some(fixed)) => {
+            out.truncate(start);
+            out.extend_from_slice(&fixed);
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
+}
+
+/// Whether the object's first key is `TimeGenerated`, as in the guide's events and what keeper-azmon writes:
+/// then only the JSON's validity is left to check. (A key found further in might belong to a nested object.)
+fn leads_with_time_generated(text: &[u8]) -> bool {
+    let skip = |t: &[u8], from: usize| {
+        t[from..]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map_or(t.len(), |i| from + i)
+    };
+    let at = skip(text, 0);
+    if text.get(at) != Some(&b'{') {
+        return false;
+    }
+    let key = skip(text, at + 1);
+    let rest = &text[key..];
+    rest.starts_with(b"\"TimeGenerated\"") && text.get(skip(text, key + 15)) == Some(&b':')
 }
 
 /// What `send` needs to know of an event without building it: whether it has `TimeGenerated`, and its `timestamp`.
@@ -172,14 +226,21 @@ struct Probe<'a> {
     timestamp: Option<&'a serde_json::value::RawValue>,
 }
 
-/// Checks that `text` is one JSON object and returns it ready to send: unchanged, or with `TimeGenerated`
-/// set from `timestamp` where it is missing (the table requires it). The event is never rebuilt, only spliced.
-fn parse_event(text: Vec<u8>) -> Result<Vec<u8>, String> {
+/// Checks that `text` is one JSON object ready to send. `Ok(None)`: send it as it is; `Ok(Some(..))`: send
+/// this instead, the same object with `TimeGenerated` set from `timestamp` where it is missing (the table requires
+/// it). The event is never rebuilt, only spliced.
+fn check_event(text: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     if start.map(|i| text[i]) != Some(b'{') {
         return Err("not a JSON object".into());
     }
-    let probe: Probe = serde_json::from_slice(&text).map_err(|e| format!("malformed JSON: {e}"))?;
+    if leads_with_time_generated(text) {
+        // The common case: skips every value without decoding a key.
+        serde_json::from_slice::<serde::de::IgnoredAny>(text)
+            .map_err(|e| format!("malformed JSON: {e}"))?;
+        return Ok(None);
+    }
+    let probe: Probe = serde_json::from_slice(text).map_err(|e| format!("malformed JSON: {e}"))?;
     match (probe.time_generated, probe.timestamp) {
         (None, Some(ts)) => {
             let open = start.unwrap_or(0);
@@ -192,38 +253,9 @@ fn parse_event(text: Vec<u8>) -> Result<Vec<u8>, String> {
                 out.push(b',');
             }
             out.extend_from_slice(rest);
-            Ok(out)
+            Ok(Some(out))
         }
-        _ => Ok(text),
-    }
-}
-
-impl<R: BufRead> Iterator for EventReader<R> {
-    type Item = std::io::Result<RawEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.mode == Mode::Unknown {
-            match self.peek_nonspace() {
-                Ok(Some(b'[')) => {
-                    if let Err(e) = self.byte() {
-                        return Some(Err(e));
-                    }
-                    self.mode = Mode::Array;
-                }
-                Ok(Some(_)) => self.mode = Mode::Lines,
-                Ok(None) => return None,
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        let r = if self.mode == Mode::Array {
-            self.next_array_element()
-        } else {
-            self.next_line()
-        };
-        r.transpose()
+        _ => Ok(None),
     }
 }
 
@@ -232,16 +264,18 @@ mod tests {
     use super::*;
 
     fn read(s: &str) -> Vec<(usize, Result<serde_json::Value, String>)> {
-        EventReader::new(std::io::Cursor::new(s.as_bytes().to_vec()))
-            .map(|r| r.expect("io"))
-            .map(|e| {
-                (
-                    e.line,
-                    e.parsed
-                        .map(|b| serde_json::from_slice(&b).expect("what is sent is JSON")),
-                )
-            })
-            .collect()
+        let mut r = EventReader::new(std::io::Cursor::new(s.as_bytes().to_vec()));
+        let mut got = Vec::new();
+        loop {
+            let mut out = Vec::new();
+            let Some((line, parsed)) = r.next_into(&mut out).expect("io") else {
+                return got;
+            };
+            got.push((
+                line,
+                parsed.map(|()| serde_json::from_slice(&out).expect("what is sent is JSON")),
+            ));
+        }
     }
 
     #[test]
@@ -263,6 +297,53 @@ mod tests {
         assert_eq!(got[1].0, 3);
         assert!(got[1].1.is_err());
         assert_eq!(got[2].0, 4);
+    }
+
+    #[test]
+    fn the_leading_time_generated_key_is_told_from_a_value_or_a_nested_key() {
+        assert!(leads_with_time_generated(
+            br#" { "TimeGenerated" : "x", "a":1}"#
+        ));
+        assert!(!leads_with_time_generated(
+            br#"{"a":1, "TimeGenerated": "x"}"#
+        ));
+        assert!(!leads_with_time_generated(br#"{"TimeGenerated", "x"}"#));
+        let got = read("{\"note\": \"TimeGenerated\", \"timestamp\": \"2025-01-01T00:00:00Z\"}\n{\"TimeGenerated\": 1, \"x\": [}\n{\"data\": {\"TimeGenerated\": 1}, \"timestamp\": \"2025-01-02T00:00:00Z\"}\n{\"a\": 1, \"TimeGenerated\": \"kept\", \"timestamp\": \"y\"}\n");
+        assert_eq!(
+            got[0].1.as_ref().expect("event")["TimeGenerated"],
+            "2025-01-01T00:00:00Z",
+            "a value is not the key"
+        );
+        assert!(
+            got[1].1.is_err(),
+            "the fast path still refuses malformed JSON"
+        );
+        assert_eq!(
+            got[2].1.as_ref().expect("event")["TimeGenerated"],
+            "2025-01-02T00:00:00Z",
+            "a nested key is not the event's"
+        );
+        assert_eq!(got[3].1.as_ref().expect("event")["TimeGenerated"], "kept");
+    }
+
+    #[test]
+    fn next_into_appends_events_and_leaves_the_buffer_as_it_was_on_a_bad_one() {
+        let mut r = EventReader::new(std::io::Cursor::new(
+            b"{\"a\":1}  \n{bad}\n\n{\"timestamp\":\"t\"}\n".to_vec(),
+        ));
+        let mut out = b"[".to_vec();
+        assert_eq!(r.next_into(&mut out).expect("io"), Some((1, Ok(()))));
+        assert_eq!(out, b"[{\"a\":1}");
+        let (line, bad) = r.next_into(&mut out).expect("io").expect("an event");
+        assert_eq!(line, 2);
+        assert!(bad.is_err());
+        assert_eq!(out, b"[{\"a\":1}", "the bad line is gone from the buffer");
+        assert_eq!(r.next_into(&mut out).expect("io"), Some((4, Ok(()))));
+        assert_eq!(
+            out,
+            b"[{\"a\":1}{\"TimeGenerated\":\"t\",\"timestamp\":\"t\"}"
+        );
+        assert_eq!(r.next_into(&mut out).expect("io"), None);
     }
 
     #[test]

@@ -52,13 +52,36 @@ pub async fn post_once(
         },
         retry_after: None,
     };
-    let mut gz = GzEncoder::new(
-        Vec::with_capacity(json_array.len() / 4 + 64),
-        Compression::fast(),
-    );
-    gz.write_all(json_array)
-        .map_err(|e| fail("Gzip", e.to_string()))?;
-    let body = gz.finish().map_err(|e| fail("Gzip", e.to_string()))?;
+    let body = gzip(json_array).map_err(|e| fail("Gzip", e.to_string()))?;
+    post_gzipped(http, endpoint_url, token, bytes::Bytes::from(body)).await
+}
+
+/// Gzip at the fastest level: batches are small and the link is rarely the bottleneck.
+fn gzip(json: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gz = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), Compression::fast());
+    gz.write_all(json)?;
+    gz.finish()
+}
+
+/// Posts a gzip-compressed JSON array to the Endpoint URL, once.
+async fn post_gzipped(
+    http: &reqwest::Client,
+    endpoint_url: &str,
+    token: &SecretString,
+    body: bytes::Bytes,
+) -> Result<(), PostError> {
+    let resource = describe(&reqwest::Method::POST, endpoint_url);
+    let fail = |code: &str, message: String| PostError {
+        error: AzureError {
+            status: 0,
+            code: code.into(),
+            message,
+            resource: resource.clone(),
+            hint: "check the Endpoint URL's host (the DCE logs ingestion endpoint) and the network"
+                .into(),
+        },
+        retry_after: None,
+    };
     let resp = http
         .post(endpoint_url)
         .bearer_auth(token.expose())
@@ -107,19 +130,139 @@ pub async fn post_batch(
         .map_err(|e| e.error.into())
 }
 
-/// Joins serialized events into one JSON array.
-pub fn join_array(events: &[Vec<u8>]) -> Vec<u8> {
-    let len = events.iter().map(Vec::len).sum::<usize>() + events.len() + 2;
-    let mut out = Vec::with_capacity(len);
-    out.push(b'[');
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(e);
+/// Events laid out as the JSON array a request carries (`[e1,e2,…`; the closing `]` is added when sent), with
+/// where each event starts, so that a batch can be split or written out event by event without reparsing.
+/// Events are appended in place: the reader reads straight into the batch, and nothing is copied to send it.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    json: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::with_capacity(0)
     }
-    out.push(b']');
-    out
+}
+
+impl Batch {
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut json = Vec::with_capacity(bytes.max(1));
+        json.push(b'[');
+        Batch {
+            json,
+            starts: Vec::new(),
+        }
+    }
+
+    /// A batch of these serialized events.
+    pub fn of<T: AsRef<[u8]>>(events: &[T]) -> Self {
+        let mut b =
+            Batch::with_capacity(events.iter().map(|e| e.as_ref().len() + 1).sum::<usize>() + 2);
+        for e in events {
+            b.push(e.as_ref());
+        }
+        b
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Bytes of the JSON array as sent (with its closing `]`).
+    pub fn json_len(&self) -> usize {
+        self.json.len() + 1
+    }
+
+    /// Bytes of the events alone (each counted with one separator).
+    pub fn event_bytes(&self) -> usize {
+        self.json.len() - 1
+    }
+
+    pub fn push(&mut self, event: &[u8]) {
+        let _ = self.push_with(|out| {
+            out.extend_from_slice(event);
+            Ok::<(), ()>(())
+        });
+    }
+
+    /// Appends one event that `write` adds to the end of the buffer it is given; if `write` fails, the batch is
+    /// left as it was.
+    /// (`write` adding nothing adds no event.)
+    pub fn push_with<T, E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let before = self.json.len();
+        if !self.starts.is_empty() {
+            self.json.push(b',');
+        }
+        let start = self.json.len();
+        match write(&mut self.json) {
+            Ok(t) => {
+                if self.json.len() > start {
+                    self.starts.push(start);
+                } else {
+                    self.json.truncate(before);
+                }
+                Ok(t)
+            }
+            Err(e) => {
+                self.json.truncate(before);
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes the last event out (its bytes).
+    pub fn pop(&mut self) -> Option<Vec<u8>> {
+        let start = self.starts.pop()?;
+        let event = self.json[start..].to_vec();
+        // The separator before it goes too (the first event has none; '[' stays).
+        self.json
+            .truncate(if self.starts.is_empty() { 1 } else { start - 1 });
+        Some(event)
+    }
+
+    /// The events, one slice each.
+    pub fn events(&self) -> impl Iterator<Item = &[u8]> {
+        self.starts.iter().enumerate().map(|(i, &start)| {
+            let end = self
+                .starts
+                .get(i + 1)
+                .map_or(self.json.len(), |&next| next - 1);
+            &self.json[start..end]
+        })
+    }
+
+    /// Splits the batch into two halves by event count.
+    pub fn halves(self) -> (Batch, Batch) {
+        let mid = self.len() / 2;
+        let (mut a, mut b) = (
+            Batch::with_capacity(self.json.len() / 2 + 2),
+            Batch::with_capacity(self.json.len() / 2 + 2),
+        );
+        for (i, e) in self.events().enumerate() {
+            if i < mid {
+                a.push(e)
+            } else {
+                b.push(e)
+            }
+        }
+        (a, b)
+    }
+
+    /// Runs `f` on the complete JSON array (closed with `]`), without copying it.
+    fn with_array<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> T {
+        self.json.push(b']');
+        let out = f(&self.json);
+        self.json.pop();
+        out
+    }
 }
 
 /// What happened to a batch in the end.
@@ -128,7 +271,7 @@ pub enum BatchError {
     /// Ingestion refused the app (403): nothing more will get through.
     Forbidden(AzureError),
     /// These events were refused for good (a 4xx other than 403/413/429, or retries ran out).
-    Rejected(AzureError, Vec<Vec<u8>>),
+    Rejected(AzureError, Batch),
 }
 
 /// Sends batches as the app: retries 429/5xx honouring Retry-After, splits a batch on 413, stops on 403.
@@ -144,9 +287,22 @@ pub struct Sender {
 
 impl Sender {
     /// Sends `events` (each a serialized JSON object), in as many requests as the API forces.
-    pub fn send<'a>(&'a self, events: Vec<Vec<u8>>) -> BoxFuture<'a, Result<(), BatchError>> {
+    pub fn send<'a>(&'a self, mut events: Batch) -> BoxFuture<'a, Result<(), BatchError>> {
         async move {
-            let body = join_array(&events);
+            let body = events.with_array(gzip);
+            let body = match body {
+                Ok(b) => bytes::Bytes::from(b),
+                Err(e) => {
+                    let err = AzureError {
+                        status: 0,
+                        code: "Gzip".into(),
+                        message: e.to_string(),
+                        resource: describe(&reqwest::Method::POST, &self.endpoint_url),
+                        hint: String::new(),
+                    };
+                    return Err(BatchError::Rejected(err, events));
+                }
+            };
             let mut attempt = 0u32;
             loop {
                 attempt += 1;
@@ -164,15 +320,16 @@ impl Sender {
                     }
                 };
                 self.requests.fetch_add(1, Ordering::Relaxed);
-                let e = match post_once(&self.http, &self.endpoint_url, &token, &body).await {
+                let e = match post_gzipped(&self.http, &self.endpoint_url, &token, body.clone())
+                    .await
+                {
                     Ok(()) => return Ok(()),
                     Err(e) => e,
                 };
                 match e.error.status {
                     403 | 401 => return Err(BatchError::Forbidden(e.error)),
                     413 if events.len() > 1 => {
-                        let mut first = events;
-                        let second = first.split_off(first.len() / 2);
+                        let (first, second) = events.halves();
                         self.send(first).await?;
                         return self.send(second).await;
                     }
@@ -239,4 +396,64 @@ pub async fn query(
             Value::Object(cols.iter().cloned().zip(vals).collect())
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(b: &mut Batch) -> Value {
+        b.with_array(|j| serde_json::from_slice(j).expect("a JSON array"))
+    }
+
+    #[test]
+    fn a_batch_is_the_json_array_of_its_events_and_splits_and_pops_by_event() {
+        let mut b = Batch::default();
+        assert_eq!(array(&mut b), json!([]));
+        for i in 0..5 {
+            b.push(json!({ "i": i, "s": "a,b]" }).to_string().as_bytes());
+        }
+        assert_eq!(b.len(), 5);
+        assert_eq!(b.json_len(), b.with_array(<[u8]>::len));
+        assert_eq!(array(&mut b)[4]["s"], "a,b]");
+        let listed: Vec<Value> = b
+            .events()
+            .map(|e| serde_json::from_slice(e).expect("one event"))
+            .collect();
+        assert_eq!(Value::Array(listed), array(&mut b));
+        let last = b.pop().expect("an event");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&last).expect("json")["i"],
+            4
+        );
+        assert_eq!(array(&mut b).as_array().map(Vec::len), Some(4));
+        let (mut x, mut y) = b.halves();
+        assert_eq!(
+            array(&mut x),
+            json!([{"i":0,"s":"a,b]"},{"i":1,"s":"a,b]"}])
+        );
+        assert_eq!(array(&mut y)[1]["i"], 3);
+        let mut one = Batch::of(&["{\"a\":1}"]);
+        assert!(one.pop().is_some());
+        assert!(one.is_empty());
+        assert_eq!(
+            array(&mut one),
+            json!([]),
+            "popping the only event leaves an empty array"
+        );
+    }
+
+    #[test]
+    fn a_failed_or_empty_write_leaves_the_batch_as_it_was() {
+        let mut b = Batch::of(&["{\"a\":1}"]);
+        let r: std::result::Result<(), &str> = b.push_with(|out| {
+            out.extend_from_slice(b"{\"half");
+            Err("bad")
+        });
+        assert!(r.is_err());
+        let r: std::result::Result<(), ()> = b.push_with(|_| Ok(()));
+        assert!(r.is_ok());
+        assert_eq!(b.len(), 1);
+        assert_eq!(array(&mut b), json!([{"a":1}]));
+    }
 }

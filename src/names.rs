@@ -68,10 +68,29 @@ pub fn dcr(v: &str) -> Result<()> {
     Ok(())
 }
 
+/// Suffixes Azure gives tables it makes itself: `_RST` restored logs, `_SRCH` search-job results (`az monitor
+/// log-analytics workspace table restore|search-job create`). A custom table whose name carries one reads as one.
+const RESERVED_TABLE_SUFFIXES: [&str; 2] = ["_RST", "_SRCH"];
+
 /// Custom table base name (without `_CL`): a letter, then letters, digits or '_'; with `_CL` at most 63 characters.
 /// Returns the full name with `_CL` appended, as Azure names it.
 pub fn table(v: &str) -> Result<String> {
     let base = v.strip_suffix("_CL").unwrap_or(v);
+    let upper = base.to_ascii_uppercase();
+    if let Some(suffix) = RESERVED_TABLE_SUFFIXES.iter().find(|s| upper.ends_with(*s)) {
+        return Err(refuse(
+            "--table",
+            v,
+            &format!("Azure reserves the suffix {suffix} for the tables it makes itself (_RST restored logs, _SRCH search results)"),
+        ));
+    }
+    if upper.ends_with("_CL") {
+        return Err(refuse(
+            "--table",
+            v,
+            "the custom-table suffix is _CL in capitals, and keeper-azmon adds it: give the name without it",
+        ));
+    }
     let first_ok = base.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     if base.is_empty() || !first_ok || !chars_ok(base, &['_']) || base.len() + 3 > 63 {
         return Err(refuse(
@@ -134,6 +153,10 @@ mod tests {
         );
         assert!(table("1abc").is_err());
         assert!(table(&"a".repeat(61)).is_err());
+        assert!(table("Keeper_RST").is_err());
+        assert!(table("Keeper_srch_CL").is_err());
+        assert!(table("KeeperLogs_cl").is_err());
+        assert!(table("KeeperLogs_CL_CL").is_err());
         assert!(resource_group("rg-keeper(1)").is_ok());
         assert!(resource_group("rg.").is_err());
         assert!(guid("--tenant", "not-a-guid").is_err());

@@ -98,6 +98,18 @@ async fn forty_wrong_inputs_are_refused_with_a_clear_message_and_no_write() {
         ),
         (with(base.clone(), "--table", ""), "--table ''"),
         (
+            with(base.clone(), "--table", "KeeperLogs_RST"),
+            "Azure reserves the suffix _RST",
+        ),
+        (
+            with(base.clone(), "--table", "Keeper_SRCH_CL"),
+            "Azure reserves the suffix _SRCH",
+        ),
+        (
+            with(base.clone(), "--table", "KeeperLogs_cl"),
+            "the custom-table suffix is _CL in capitals",
+        ),
+        (
             with(base.clone(), "--resource-group", "rg."),
             "--resource-group 'rg.'",
         ),

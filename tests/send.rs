@@ -235,3 +235,122 @@ async fn forbidden_stops_with_the_role_hint_and_keeps_the_events() {
     );
     assert_eq!(json_out(&o)["sent"], 0);
 }
+
+/// One event, serialized with `TimeGenerated` (so `send` passes it on byte for byte), of exactly `len` bytes.
+fn event_of_len(i: usize, len: usize) -> String {
+    let mut e = event(i, 0);
+    e["TimeGenerated"] = json!("2025-01-23T01:31:11.123Z");
+    let base = e.to_string().len();
+    assert!(len >= base, "{len} < {base}");
+    e["data"]["pad"] = json!("x".repeat(len - base));
+    let s = e.to_string();
+    assert_eq!(s.len(), len);
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_one_megabyte_limit_is_met_exactly_and_an_event_over_it_is_kept_not_sent() {
+    const MAX: usize = 1_048_576;
+    let w = World::public().await;
+    let (secret, ws) = set_up(&w).await;
+    // [a,b] fills a request to the byte ('[' a ',' b ']'), so does [c]; d is one byte too many for any request.
+    let (a, b) = ((MAX - 3) / 2, MAX - 3 - (MAX - 3) / 2);
+    let lines = [
+        event_of_len(0, a),
+        event_of_len(1, b),
+        event_of_len(2, MAX - 2),
+        event_of_len(3, MAX - 1),
+        event_of_len(4, 300),
+    ];
+    let input = w.dir.path().join("events.jsonl");
+    std::fs::write(&input, lines.join("\n")).expect("write");
+    let failed = w.dir.path().join("failed.jsonl");
+    let o = w
+        .run(&send_args(
+            &w,
+            &secret,
+            &[
+                "--concurrency",
+                "1",
+                "--failed-file",
+                &failed.display().to_string(),
+                &input.display().to_string(),
+            ],
+        ))
+        .await;
+    assert!(
+        !o.status.success(),
+        "an event was not sent: the run says so"
+    );
+    assert!(stderr(&o).contains("line 4"), "{}", stderr(&o));
+    let v = json_out(&o);
+    assert_eq!(
+        (v["sent"].as_u64(), v["failed"].as_u64()),
+        (Some(4), Some(1)),
+        "{v}"
+    );
+    let posts: Vec<_> = w
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("/streams/"))
+        .collect();
+    assert_eq!(posts.len(), 3, "[a,b], [c], [e]: {posts:?}");
+    assert!(posts.iter().all(|r| r.status == 204), "{posts:?}");
+    let seqs: Vec<u64> = w
+        .sim
+        .snapshot()
+        .table_rows(&ws, "KeeperLogs_CL")
+        .iter()
+        .filter_map(|r| r["data"]["seq"].as_u64())
+        .collect();
+    assert_eq!(seqs, vec![0, 1, 2, 4]);
+    let kept = std::fs::read_to_string(&failed).expect("failed file");
+    assert_eq!(
+        kept.trim_end(),
+        lines[3],
+        "the refused event is kept whole to send again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_413_splits_the_batch_until_it_fits_and_nothing_is_lost_or_doubled() {
+    // A service whose limit is a fifth of the documented one: every 1 MB batch is refused and must be split.
+    let w = World::start(SimConfig {
+        ingest_limit_bytes: 200_000,
+        ..SimConfig::default()
+    })
+    .await;
+    let (secret, ws) = set_up(&w).await;
+    let input = w.dir.path().join("events.jsonl");
+    std::fs::write(
+        &input,
+        (0..3000)
+            .map(|i| event(i, 600).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .expect("write");
+    let o = w
+        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
+        .await;
+    assert_ok(&o);
+    assert_eq!(json_out(&o)["sent"], 3000);
+    let statuses: Vec<u16> = w
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("/streams/"))
+        .map(|r| r.status)
+        .collect();
+    assert!(statuses.contains(&413), "the limit was hit: {statuses:?}");
+    let mut seqs: Vec<u64> = w
+        .sim
+        .snapshot()
+        .table_rows(&ws, "KeeperLogs_CL")
+        .iter()
+        .filter_map(|r| r["data"]["seq"].as_u64())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..3000).collect::<Vec<u64>>(), "every event once");
+}

@@ -14,7 +14,7 @@ use crate::cli::{OnError, SendArgs};
 use crate::commands::verify::console_values;
 use crate::error::{Error, Result};
 use crate::events::EventReader;
-use crate::ingest::{BatchError, Sender, MAX_BATCH_BYTES};
+use crate::ingest::{Batch, BatchError, Sender, MAX_BATCH_BYTES};
 use crate::output::Format;
 
 /// Counters shared by the reader, the senders and the progress line.
@@ -27,9 +27,6 @@ struct Counts {
     bytes: AtomicU64,
 }
 
-/// A batch on its way: the serialized events.
-type Batch = Vec<Vec<u8>>;
-
 /// Reads every input and hands full batches to the senders; runs on a blocking thread.
 fn read_inputs(
     inputs: Vec<std::path::PathBuf>,
@@ -39,8 +36,8 @@ fn read_inputs(
     stop: Arc<AtomicBool>,
     failed_out: Arc<Mutex<Option<BufWriter<File>>>>,
 ) -> Result<()> {
-    let mut batch: Batch = Vec::new();
-    let mut size = 2usize;
+    let new_batch = || Batch::with_capacity(MAX_BATCH_BYTES + 64 * 1024);
+    let mut batch = new_batch();
     let sources: Vec<Option<std::path::PathBuf>> = if inputs.is_empty() {
         vec![None]
     } else {
@@ -63,40 +60,62 @@ fn read_inputs(
             )),
             None => Box::new(BufReader::with_capacity(256 * 1024, std::io::stdin())),
         };
-        for ev in EventReader::new(reader) {
+        let mut events = EventReader::new(reader);
+        loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let ev = ev.map_err(|e| Error::Other(format!("reading {name}: {e}")))?;
-            counts.read.fetch_add(1, Ordering::Relaxed);
-            let bytes = match ev.parsed {
-                Ok(v) => v,
-                Err(why) => {
-                    if on_error == OnError::Fail {
-                        return Err(Error::input(
-                            format!("{name} line {}: {why}", ev.line),
-                            "fix the line, or pass --on-error skip",
-                        ));
-                    }
-                    eprintln!("warning: {name} line {}: {why}; skipped", ev.line);
-                    counts.skipped.fetch_add(1, Ordering::Relaxed);
-                    continue;
+            // The event is read straight into the batch; a bad one leaves the batch as it was.
+            let mut line = 0;
+            let read = batch.push_with(|out| match events.next_into(out) {
+                Ok(Some((l, Ok(())))) => {
+                    line = l;
+                    Ok(true)
                 }
+                Ok(Some((l, Err(why)))) => {
+                    line = l;
+                    Err(Ok(why))
+                }
+                Ok(None) => Ok(false),
+                Err(e) => Err(Err(e)),
+            });
+            let why = match read {
+                Ok(true) => None,
+                Ok(false) => break,
+                Err(Ok(why)) => Some(why),
+                Err(Err(e)) => return Err(Error::Other(format!("reading {name}: {e}"))),
             };
-            if bytes.len() + 2 > MAX_BATCH_BYTES {
-                eprintln!("warning: {name} line {}: event of {} bytes is over the 1 MB request limit; not sent", ev.line, bytes.len());
-                counts.failed.fetch_add(1, Ordering::Relaxed);
-                write_failed(&failed_out, &[bytes]);
+            counts.read.fetch_add(1, Ordering::Relaxed);
+            if let Some(why) = why {
+                if on_error == OnError::Fail {
+                    return Err(Error::input(
+                        format!("{name} line {line}: {why}"),
+                        "fix the line, or pass --on-error skip",
+                    ));
+                }
+                eprintln!("warning: {name} line {line}: {why}; skipped");
+                counts.skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            if size + bytes.len() + 1 > MAX_BATCH_BYTES {
-                if tx.blocking_send(std::mem::take(&mut batch)).is_err() {
-                    return Ok(());
-                }
-                size = 2;
+            if batch.json_len() <= MAX_BATCH_BYTES {
+                continue;
             }
-            size += bytes.len() + 1;
-            batch.push(bytes);
+            // Over the limit: the last event opens the next batch, unless it is too big for any.
+            let Some(last) = batch.pop() else { continue };
+            if last.len() + 2 > MAX_BATCH_BYTES {
+                eprintln!("warning: {name} line {line}: event of {} bytes is over the 1 MB request limit; not sent", last.len());
+                counts.failed.fetch_add(1, Ordering::Relaxed);
+                write_failed(&failed_out, std::iter::once(last.as_slice()));
+                continue;
+            }
+            if !batch.is_empty()
+                && tx
+                    .blocking_send(std::mem::replace(&mut batch, new_batch()))
+                    .is_err()
+            {
+                return Ok(());
+            }
+            batch.push(&last);
         }
     }
     if !batch.is_empty() {
@@ -113,7 +132,7 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn write_failed(out: &Mutex<Option<BufWriter<File>>>, events: &[Vec<u8>]) {
+fn write_failed<'a>(out: &Mutex<Option<BufWriter<File>>>, events: impl Iterator<Item = &'a [u8]>) {
     if let Ok(mut g) = out.lock() {
         if let Some(w) = g.as_mut() {
             for e in events {
@@ -202,11 +221,11 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                     counts
                         .failed
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    write_failed(&failed_out, &batch);
+                    write_failed(&failed_out, batch.events());
                     return;
                 }
                 let n = batch.len() as u64;
-                let bytes: u64 = batch.iter().map(|e| e.len() as u64 + 1).sum();
+                let bytes = batch.event_bytes() as u64;
                 match sender.send(batch).await {
                     Ok(()) => {
                         counts.sent.fetch_add(n, Ordering::Relaxed);
@@ -224,7 +243,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                         counts
                             .failed
                             .fetch_add(events.len() as u64, Ordering::Relaxed);
-                        write_failed(&failed_out, &events);
+                        write_failed(&failed_out, events.events());
                     }
                 }
             }

@@ -148,14 +148,16 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             e["data"]["keeper_azmon_verify"] = json!(marker);
         }
     }
-    let batch: Vec<Vec<u8>> = events
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .filter_map(|e| serde_json::to_vec(e).ok())
-                .collect()
-        })
-        .unwrap_or_default();
+    let batch = crate::ingest::Batch::of(
+        &events
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|e| serde_json::to_vec(e).ok())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    );
     let sent = batch.len();
     let app = Arc::new(app);
     let sender = Sender {
