@@ -120,11 +120,21 @@ pub fn from_az_cli_cloud_name(az_name: &str) -> Option<&'static str> {
     }
 }
 
+/// The Azure CLI's configuration directory: `AZURE_CONFIG_DIR`, else `~/.azure`.
+fn az_cli_config_dir() -> Option<PathBuf> {
+    std::env::var_os("AZURE_CONFIG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".azure")))
+}
+
+/// Whether the Azure CLI has signed in (its profile of accounts exists), read without running `az`.
+pub fn az_cli_signed_in() -> bool {
+    az_cli_config_dir().is_some_and(|d| d.join("azureProfile.json").exists())
+}
+
 /// The cloud the Azure CLI is set to (`az cloud set`), read from its config file without running `az`.
 pub fn az_cli_active_cloud() -> Option<String> {
-    let dir = std::env::var_os("AZURE_CONFIG_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".azure")))?;
+    let dir = az_cli_config_dir()?;
     let text = std::fs::read_to_string(dir.join("config")).ok()?;
     let mut in_cloud = false;
     for line in text.lines() {

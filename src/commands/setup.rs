@@ -1,6 +1,5 @@
 //! `keeper-azmon setup`: resolve and check the inputs, preflight, plan, confirm, run, print the console values.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,14 +31,7 @@ pub fn resolve_cloud(arg: Option<&str>, auth: AuthMode) -> Result<CloudProfile> 
     let profile = match arg {
         Some(a) => CloudProfile::load(a)?,
         None => {
-            let signed_in = std::env::var_os("HOME")
-                .map(|h| {
-                    Path::new(&h)
-                        .join(".azure")
-                        .join("azureProfile.json")
-                        .exists()
-                })
-                .unwrap_or(false);
+            let signed_in = cloud::az_cli_signed_in();
             match cloud::az_cli_active_cloud().filter(|_| signed_in).and_then(|c| cloud::from_az_cli_cloud_name(&c)) {
                 Some(name) => CloudProfile::load(name)?,
                 None => {
