@@ -224,6 +224,28 @@ impl Auth {
         })
     }
 
+    /// Forgets `refused`, a token for `audience` that the service turned down before its time (expired early, or
+    /// revoked), and the credential's own cache with it: the next [`Auth::token`] fetches a new one. A token
+    /// already replaced by another caller is left alone.
+    pub async fn invalidate(&self, audience: &str, refused: &SecretString) {
+        let scope = CloudProfile::scope(audience);
+        let slot = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.get(&scope).cloned()
+        };
+        if let Some(slot) = slot {
+            let mut slot = slot.lock().await;
+            if slot
+                .token
+                .as_ref()
+                .is_some_and(|(t, _)| t.expose() == refused.expose())
+            {
+                slot.token = None;
+                slot.credential = None;
+            }
+        }
+    }
+
     /// An access token for `audience`, from the cache while it has more than five minutes left.
     pub async fn token(&self, audience: &str) -> Result<SecretString> {
         let scope = CloudProfile::scope(audience);

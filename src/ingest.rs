@@ -304,6 +304,7 @@ impl Sender {
                 }
             };
             let mut attempt = 0u32;
+            let mut refreshed = false;
             loop {
                 attempt += 1;
                 let token = match self.auth.token(&self.audience).await {
@@ -327,6 +328,11 @@ impl Sender {
                     Err(e) => e,
                 };
                 match e.error.status {
+                    // A token turned down before its time (a run that outlived it): a new one, once.
+                    401 if !refreshed => {
+                        refreshed = true;
+                        self.auth.invalidate(&self.audience, &token).await;
+                    }
                     403 | 401 => return Err(BatchError::Forbidden(e.error)),
                     413 if events.len() > 1 => {
                         let (first, second) = events.halves();

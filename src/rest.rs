@@ -247,6 +247,7 @@ impl Rest {
         let resource = describe(&method, url);
         let is_write = method != Method::GET && method != Method::HEAD;
         let mut attempt = 0u32;
+        let mut refreshed = false;
         loop {
             attempt += 1;
             let token = self.auth.token(self.audience(api)).await?;
@@ -284,6 +285,15 @@ impl Rest {
                         });
                     }
                     let err = azure_error(status, &body, resource.clone());
+                    if status == 401 && !refreshed {
+                        // Turned down before anything was done (an expired or revoked token): any request,
+                        // a POST too, can be sent again once with a new token.
+                        refreshed = true;
+                        self.auth.invalidate(self.audience(api), &token).await;
+                        tracing::info!(%resource, code = %err.code, "token refused; fetching a new one");
+                        attempt -= 1;
+                        continue;
+                    }
                     let retry = is_retryable_status(status) && (safe_to_repeat || status == 429);
                     (retry, retry_after(&headers), err)
                 }

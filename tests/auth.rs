@@ -237,3 +237,35 @@ async fn the_azure_cli_cloud_is_checked_against_cloud_and_never_guessed() {
     assert!(stderr(&o).contains("--cloud is required"), "{}", stderr(&o));
     assert_eq!(w.sim.request_log().len(), 0, "nothing was asked of Azure");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_gets_a_new_token_when_its_tokens_run_out_and_makes_everything_once() {
+    let w = World::public().await;
+    // The DCR's PUT finds every token expired (ARM and Graph alike): refused with 401, never applied.
+    w.sim.inject(azure_sim::Fault {
+        method: Some("PUT".into()),
+        path_contains: Some("dataCollectionRules/".into()),
+        skip: 0,
+        times: 1,
+        writes_only: true,
+        kind: azure_sim::FaultKind::ExpireTokens,
+    });
+    let secret_file = w.dir.path().join("secret.txt");
+    let o = w
+        .setup(&[
+            "--output",
+            "json",
+            "--secret-file",
+            &secret_file.display().to_string(),
+        ])
+        .await;
+    assert_ok(&o);
+    let log = w.sim.request_log();
+    assert!(
+        log.iter().any(|r| r.status == 401),
+        "the expired token was refused once: {log:?}"
+    );
+    let out: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let secret = std::fs::read_to_string(&secret_file).expect("secret");
+    assert_complete(&w, &out, secret.trim()).await;
+}

@@ -354,3 +354,60 @@ async fn a_413_splits_the_batch_until_it_fits_and_nothing_is_lost_or_doubled() {
     seqs.sort_unstable();
     assert_eq!(seqs, (0..3000).collect::<Vec<u64>>(), "every event once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_that_runs_out_mid_run_is_replaced_and_nothing_is_lost_or_doubled() {
+    let w = World::public().await;
+    let (secret, ws) = set_up(&w).await;
+    let input = w.dir.path().join("events.jsonl");
+    std::fs::write(
+        &input,
+        (0..2000)
+            .map(|i| event(i, 2000).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .expect("write");
+    let before = w.sim.request_log().len();
+    // The third post finds every token expired, as a long upload outliving its hour would.
+    w.sim.inject(Fault {
+        method: Some("POST".into()),
+        path_contains: Some("/streams/".into()),
+        skip: 2,
+        times: 1,
+        writes_only: false,
+        kind: FaultKind::ExpireTokens,
+    });
+    let o = w
+        .run(&send_args(
+            &w,
+            &secret,
+            &["--concurrency", "1", &input.display().to_string()],
+        ))
+        .await;
+    assert_ok(&o);
+    assert_eq!(json_out(&o)["sent"], 2000);
+    let log: Vec<_> = w.sim.request_log().into_iter().skip(before).collect();
+    let posts: Vec<u16> = log
+        .iter()
+        .filter(|r| r.path.contains("/streams/"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(posts.iter().filter(|s| **s == 401).count(), 1, "{posts:?}");
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .count(),
+        2,
+        "one token, then one more after it was refused"
+    );
+    let mut seqs: Vec<u64> = w
+        .sim
+        .snapshot()
+        .table_rows(&ws, "KeeperLogs_CL")
+        .iter()
+        .filter_map(|r| r["data"]["seq"].as_u64())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..2000).collect::<Vec<u64>>(), "every event once");
+}

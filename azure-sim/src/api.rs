@@ -195,6 +195,9 @@ pub enum FaultKind {
     ResetConnection,
     /// Process the request (state changes), then never answer: the moment to kill a client after its write landed.
     ApplyThenHang,
+    /// Every token issued so far expires, then the request is served (401 ExpiredAuthenticationToken): a long
+    /// run outliving its tokens.
+    ExpireTokens,
 }
 
 /// A fault: which requests it matches, how many to let through first, how many to affect.

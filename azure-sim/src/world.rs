@@ -503,6 +503,15 @@ impl World {
                 FaultKind::FailLro => FaultAction::FailLro,
                 FaultKind::ResetConnection => FaultAction::Reset,
                 FaultKind::ApplyThenHang => FaultAction::ApplyThenHang,
+                FaultKind::ExpireTokens => {
+                    // Every token issued so far runs out now; this request is then served as any other.
+                    let now = self.now();
+                    let past = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+                    for t in self.tokens.values_mut() {
+                        t.expires = past;
+                    }
+                    FaultAction::None
+                }
             };
         }
         FaultAction::None
