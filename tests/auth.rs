@@ -269,3 +269,64 @@ async fn setup_gets_a_new_token_when_its_tokens_run_out_and_makes_everything_onc
     let secret = std::fs::read_to_string(&secret_file).expect("secret");
     assert_complete(&w, &out, secret.trim()).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_identity_signs_in_through_the_platform_identity_endpoint() {
+    let w = World::public().await;
+    let op = w.sim.operator();
+    let endpoint = format!("{}/msi/token", w.sim.base_url());
+    let msi = |header: &str| -> Vec<(String, String)> {
+        vec![
+            ("IDENTITY_ENDPOINT".into(), endpoint.clone()),
+            ("IDENTITY_HEADER".into(), header.into()),
+        ]
+    };
+    let run = |args: Vec<String>, env: Vec<(String, String)>, client_id: Option<String>| {
+        let mut cmd = tool_command(w.dir.path(), &w.sim, &args);
+        cmd.env_remove("AZURE_CLIENT_SECRET")
+            .env_remove("AZURE_CLIENT_ID");
+        if let Some(c) = client_id {
+            cmd.env("AZURE_CLIENT_ID", c);
+        }
+        cmd.envs(env);
+        async move { cmd.output().await.expect("binary runs") }
+    };
+
+    // The wrong platform secret: refused, the mode named, nothing made.
+    let o = run(with_auth(w.setup_args(&[]), "msi"), msi("wrong"), None).await;
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).to_lowercase().contains("managed identity"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(w.sim.write_count(), 0);
+
+    // System-assigned: setup completes.
+    let o = run(
+        with_auth(w.setup_args(&[]), "msi"),
+        msi(&op.identity_header),
+        None,
+    )
+    .await;
+    assert_ok(&o);
+    assert_eq!(apps_named(&w, "KeeperLogging"), 1);
+    assert!(
+        w.sim
+            .request_log()
+            .iter()
+            .any(|r| r.path == "/msi/token" && r.status == 200),
+        "tokens came from the identity endpoint"
+    );
+
+    // User-assigned, named by AZURE_CLIENT_ID: the same identity, so a re-run writes nothing.
+    let writes = w.sim.write_count();
+    let o = run(
+        with_auth(w.setup_args(&[]), "msi"),
+        msi(&op.identity_header),
+        Some(op.client_id.clone()),
+    )
+    .await;
+    assert_ok(&o);
+    assert_eq!(w.sim.write_count(), writes);
+}

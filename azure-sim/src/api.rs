@@ -174,6 +174,8 @@ pub struct Operator {
     pub subscription_id: String,
     /// The assertion the token endpoint accepts for the operator (workload identity).
     pub federated_token: String,
+    /// The `IDENTITY_HEADER` secret of the App Service managed-identity endpoint (`/msi/token`) for the operator.
+    pub identity_header: String,
     /// The operator's service principal object id.
     pub object_id: String,
 }

@@ -338,6 +338,7 @@ async fn handle(
             .map(str::to_string)
     };
     let auth = header("authorization");
+    let identity_header = header("x-identity-header");
     let gzip = header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let raw = match req.into_body().collect().await {
         Ok(b) => b.to_bytes().to_vec(),
@@ -372,6 +373,7 @@ async fn handle(
         path,
         query,
         auth,
+        identity_header,
         body,
     };
     let outcome = (|| {
@@ -471,6 +473,8 @@ fn route(w: &mut World, r: &Req, fault: &FaultAction, parsed: Option<Value>) -> 
             let tenant = tenant.to_string();
             w.token(&tenant, &form)
         }
+        // The App Service managed-identity endpoint (IDENTITY_ENDPOINT), serving the operator as the identity.
+        ("GET", ["msi", "token"]) => w.managed_identity_token(r),
         (_, ["v1.0", ..]) => w.graph(r),
         (_, ["subscriptions", ..]) => w.arm(r, fault),
         ("POST", ["dataCollectionRules", imm, "streams", stream]) => {

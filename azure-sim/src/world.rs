@@ -139,6 +139,8 @@ pub struct Req {
     pub path: String,
     pub query: HashMap<String, String>,
     pub auth: Option<String>,
+    /// `X-IDENTITY-HEADER`, which the managed-identity endpoint requires.
+    pub identity_header: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -217,6 +219,7 @@ impl World {
             client_id: op_app_id.clone(),
             client_secret: secret.clone(),
             subscription_id: sub.clone(),
+            identity_header: format!("msi-{}", &federated[..24]),
             federated_token: federated,
             object_id: op_object.clone(),
         };
@@ -610,6 +613,59 @@ impl World {
             )),
             Some(t) => Ok(t.principal.clone()),
         }
+    }
+
+    /// A token from the App Service managed-identity endpoint (api-version 2019-08-01): `resource` names the
+    /// audience, `X-IDENTITY-HEADER` must be the secret the platform gave the process, and the identity is the
+    /// operator's (system-assigned, or user-assigned named by its client id).
+    pub fn managed_identity_token(&mut self, req: &Req) -> Reply {
+        let fail = |status: u16, message: &str| {
+            Reply::json(status, json!({ "statusCode": status, "message": message }))
+        };
+        if req.identity_header.as_deref() != Some(self.operator.identity_header.as_str()) {
+            return fail(401, "The X-IDENTITY-HEADER is missing or wrong.");
+        }
+        if req.query.get("api-version").map(String::as_str) != Some("2019-08-01") {
+            return fail(400, "api-version 2019-08-01 is required.");
+        }
+        if req
+            .query
+            .get("client_id")
+            .is_some_and(|c| *c != self.operator.client_id)
+        {
+            return fail(
+                400,
+                "No managed identity with this client_id is assigned to this resource.",
+            );
+        }
+        let Some(resource) = req.query.get("resource").cloned() else {
+            return fail(400, "resource is required.");
+        };
+        let Some(aud) = self.audience_of(&resource) else {
+            return fail(400, "The resource is not known in this tenant.");
+        };
+        let tok: String = (0..48)
+            .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
+            .collect();
+        self.tokens.insert(
+            tok.clone(),
+            TokenInfo {
+                principal: self.operator.object_id.clone(),
+                aud,
+                expires: self.now() + Duration::from_secs(3600),
+            },
+        );
+        let expires_on = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() + 3600)
+            .unwrap_or(0);
+        Reply::json(
+            200,
+            json!({
+                "access_token": tok, "expires_on": expires_on.to_string(), "resource": resource,
+                "token_type": "Bearer", "client_id": self.operator.client_id,
+            }),
+        )
     }
 
     pub fn token(&mut self, tenant: &str, form: &HashMap<String, String>) -> Reply {
