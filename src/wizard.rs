@@ -2,7 +2,7 @@
 
 use console::style;
 use dialoguer::theme::ColorfulTheme;
-use dialoguer::{Confirm, FuzzySelect, Input, Select};
+use dialoguer::{Confirm, FuzzySelect, Select};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -90,17 +90,92 @@ fn pick(prompt: &str, items: &[String], default: usize) -> Result<usize> {
     }
 }
 
+/// A one-line text prompt that checks the value against Azure's rules as it is typed: the rule the text breaks
+/// (or a check mark) shows beside it at every key, and Enter takes only a value that passes; an empty line takes
+/// the default. A refused value is cleared, its reason kept on screen.
 fn ask_text(
     prompt: &str,
     default: &str,
     check: impl Fn(&String) -> std::result::Result<(), String>,
 ) -> Result<String> {
-    Input::with_theme(&theme())
-        .with_prompt(prompt)
-        .default(default.to_string())
-        .validate_with(|v: &String| check(v))
-        .interact_text()
-        .map_err(prompt_err)
+    let term = console::Term::stderr();
+    let io = |e: std::io::Error| prompt_err(dialoguer::Error::IO(e));
+    let head = format!(
+        "{} {} {} ",
+        style("?").yellow(),
+        style(prompt).bold(),
+        style(format!("({default})")).dim()
+    );
+    let mut input = String::new();
+    let mut refused: Option<String> = None;
+    loop {
+        let hint = match (input.is_empty(), &refused) {
+            (false, _) => match check(&input) {
+                Ok(()) => style("✔".to_string()).green().to_string(),
+                Err(e) => style(format!("✘ {e}")).red().to_string(),
+            },
+            (true, Some(e)) => style(format!("✘ {e}")).red().to_string(),
+            (true, None) => String::new(),
+        };
+        let line = format!("{head}{input}");
+        // The hint goes on the line below, cut to the terminal's width so that a redraw clears all of it.
+        let width = (term.size().1 as usize).max(20);
+        let hint = console::truncate_str(&hint, width - 1, "…").into_owned();
+        term.clear_line().map_err(io)?;
+        term.write_str(&line).map_err(io)?;
+        term.write_str("\n").map_err(io)?;
+        term.clear_line().map_err(io)?;
+        term.write_str(&hint).map_err(io)?;
+        term.move_cursor_up(1).map_err(io)?;
+        term.write_str("\r").map_err(io)?;
+        term.move_cursor_right(console::measure_text_width(&line))
+            .map_err(io)?;
+        term.flush().map_err(io)?;
+        match term.read_key().map_err(io)? {
+            console::Key::Char(c) if !c.is_control() => {
+                input.push(c);
+                refused = None;
+            }
+            console::Key::Backspace => {
+                input.pop();
+            }
+            console::Key::Enter => {
+                let value = if input.is_empty() {
+                    default.to_string()
+                } else {
+                    input.clone()
+                };
+                match check(&value) {
+                    Ok(()) => {
+                        term.move_cursor_down(1).map_err(io)?;
+                        term.clear_line().map_err(io)?;
+                        term.move_cursor_up(1).map_err(io)?;
+                        term.clear_line().map_err(io)?;
+                        term.write_line(&format!(
+                            "{} {} {} {}",
+                            style("✔").green(),
+                            style(prompt).bold(),
+                            style("·").dim(),
+                            style(&value).green()
+                        ))
+                        .map_err(io)?;
+                        return Ok(value);
+                    }
+                    Err(e) => {
+                        refused = Some(e);
+                        input.clear();
+                    }
+                }
+            }
+            console::Key::Unknown if !term.is_term() => {
+                return Err(prompt_err(dialoguer::Error::IO(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the terminal went away",
+                ))))
+            }
+            _ => {}
+        }
+    }
 }
 
 fn rule(r: Result<()>) -> std::result::Result<(), String> {

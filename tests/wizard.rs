@@ -107,8 +107,11 @@ async fn a_full_run_picks_an_existing_group_and_a_new_workspace_after_a_refused_
         step(&mut p, "Resource group", "\r");
         // "+ create a new workspace" is first; then a name that breaks Azure's rules, then a good one.
         step(&mut p, "Log Analytics workspace", "\r");
-        step(&mut p, "Workspace name", "x\r");
-        step(&mut p, "not a valid name", "keeper-ws-1\r");
+        // The rule shows while typing, before Enter; Enter on the bad name is refused and clears it.
+        step(&mut p, "Workspace name", "x");
+        step(&mut p, "not a valid name", "\r");
+        step(&mut p, "not a valid name", "keeper-ws-1");
+        step(&mut p, "✔", "\r");
         step(&mut p, "App registration name", "\r");
         step(&mut p, "Client secret description", "\r");
         step(&mut p, "Client secret expiry", "\r");
