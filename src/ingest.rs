@@ -40,20 +40,23 @@ pub async fn post_once(
     token: &SecretString,
     json_array: &[u8],
 ) -> Result<(), PostError> {
-    let resource = describe(&reqwest::Method::POST, endpoint_url);
-    let fail = |code: &str, message: String| PostError {
+    let body = gzip(json_array).map_err(|e| local_failure(endpoint_url, "Gzip", e.to_string()))?;
+    post_gzipped(http, endpoint_url, token, bytes::Bytes::from(body)).await
+}
+
+/// A post that failed on this side (no answer from the service, or gzip): the code, and where to look.
+fn local_failure(endpoint_url: &str, code: &str, message: String) -> PostError {
+    PostError {
         error: AzureError {
             status: 0,
             code: code.into(),
             message,
-            resource: resource.clone(),
+            resource: describe(&reqwest::Method::POST, endpoint_url),
             hint: "check the Endpoint URL's host (the DCE logs ingestion endpoint) and the network"
                 .into(),
         },
         retry_after: None,
-    };
-    let body = gzip(json_array).map_err(|e| fail("Gzip", e.to_string()))?;
-    post_gzipped(http, endpoint_url, token, bytes::Bytes::from(body)).await
+    }
 }
 
 /// Gzip at the fastest level: batches are small and the link is rarely the bottleneck.
@@ -70,18 +73,7 @@ async fn post_gzipped(
     token: &SecretString,
     body: bytes::Bytes,
 ) -> Result<(), PostError> {
-    let resource = describe(&reqwest::Method::POST, endpoint_url);
-    let fail = |code: &str, message: String| PostError {
-        error: AzureError {
-            status: 0,
-            code: code.into(),
-            message,
-            resource: resource.clone(),
-            hint: "check the Endpoint URL's host (the DCE logs ingestion endpoint) and the network"
-                .into(),
-        },
-        retry_after: None,
-    };
+    let fail = |code: &str, message: String| local_failure(endpoint_url, code, message);
     let resp = http
         .post(endpoint_url)
         .bearer_auth(token.expose())
@@ -113,7 +105,11 @@ async fn post_gzipped(
     let text = resp.text().await.unwrap_or_default();
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Err(PostError {
-        error: azure_error(status, &body, resource),
+        error: azure_error(
+            status,
+            &body,
+            describe(&reqwest::Method::POST, endpoint_url),
+        ),
         retry_after,
     })
 }

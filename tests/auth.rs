@@ -250,15 +250,7 @@ async fn setup_gets_a_new_token_when_its_tokens_run_out_and_makes_everything_onc
         writes_only: true,
         kind: azure_sim::FaultKind::ExpireTokens,
     });
-    let secret_file = w.dir.path().join("secret.txt");
-    let o = w
-        .setup(&[
-            "--output",
-            "json",
-            "--secret-file",
-            &secret_file.display().to_string(),
-        ])
-        .await;
+    let (o, secret_file) = w.setup_json().await;
     assert_ok(&o);
     let log = w.sim.request_log();
     assert!(

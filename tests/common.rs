@@ -69,6 +69,20 @@ impl World {
     pub async fn setup(&self, extra: &[&str]) -> Output {
         self.run(&self.setup_args(extra)).await
     }
+
+    /// Runs setup with `--output json` and the secret written to `secret.txt`; returns the run and that file.
+    pub async fn setup_json(&self) -> (Output, PathBuf) {
+        let secret_file = self.dir.path().join("secret.txt");
+        let o = self
+            .setup(&[
+                "--output",
+                "json",
+                "--secret-file",
+                &secret_file.display().to_string(),
+            ])
+            .await;
+        (o, secret_file)
+    }
 }
 
 /// The binary, with a clean environment holding only PATH, HOME and the simulator's operator credentials.

@@ -10,15 +10,7 @@ use serde_json::Value;
 
 /// Runs setup with the secret written to a file; returns (setup JSON output, secret file path).
 async fn set_up(w: &World) -> (Value, std::path::PathBuf) {
-    let secret_file = w.dir.path().join("secret.txt");
-    let o = w
-        .setup(&[
-            "--output",
-            "json",
-            "--secret-file",
-            &secret_file.display().to_string(),
-        ])
-        .await;
+    let (o, secret_file) = w.setup_json().await;
     assert_ok(&o);
     (json_out(&o), secret_file)
 }

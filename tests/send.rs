@@ -10,15 +10,7 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn set_up(w: &World) -> (String, String) {
-    let secret_file = w.dir.path().join("secret.txt");
-    let o = w
-        .setup(&[
-            "--output",
-            "json",
-            "--secret-file",
-            &secret_file.display().to_string(),
-        ])
-        .await;
+    let (o, secret_file) = w.setup_json().await;
     assert_ok(&o);
     let state: Value =
         serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
@@ -60,6 +52,33 @@ fn event(i: usize, pad: usize) -> Value {
         "timestamp": "2025-01-23T01:31:11.123Z",
         "data": { "node_id": "abc12345", "seq": i, "pad": "x".repeat(pad) }
     })
+}
+
+/// Writes events 0..n (each padded by `pad` bytes) as JSON lines, and returns the file's path as an argument.
+fn jsonl(w: &World, n: usize, pad: usize) -> String {
+    let input = w.dir.path().join(format!("events-{n}-{pad}.jsonl"));
+    let text: Vec<String> = (0..n).map(|i| event(i, pad).to_string()).collect();
+    std::fs::write(&input, text.join("\n")).expect("write");
+    input.display().to_string()
+}
+
+/// The ingestion requests azure-sim has seen, in order.
+fn ingestion_posts(w: &World) -> Vec<azure_sim::LoggedRequest> {
+    w.sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("/streams/"))
+        .collect()
+}
+
+/// The `data.seq` of every row in the table, in the order stored.
+fn stored_seqs(w: &World, ws: &str) -> Vec<u64> {
+    w.sim
+        .snapshot()
+        .table_rows(ws, "KeeperLogs_CL")
+        .iter()
+        .filter_map(|r| r["data"]["seq"].as_u64())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -118,12 +137,7 @@ async fn batches_stay_under_one_megabyte_and_travel_gzipped() {
         v["requests"].as_u64().expect("requests") >= 4,
         "35 x 100 KB needs at least 4 requests: {v}"
     );
-    let posts: Vec<_> = w
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|r| r.path.contains("/streams/"))
-        .collect();
+    let posts = ingestion_posts(&w);
     assert!(
         posts.iter().all(|r| r.status == 204),
         "no request over the limit: {posts:?}"
@@ -215,18 +229,8 @@ async fn forbidden_stops_with_the_role_hint_and_keeps_the_events() {
     })
     .await;
     let (secret, _) = set_up(&w).await;
-    let input = w.dir.path().join("events.jsonl");
-    std::fs::write(
-        &input,
-        (0..10)
-            .map(|i| event(i, 1).to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .expect("write");
-    let o = w
-        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
-        .await;
+    let input = jsonl(&w, 10, 1);
+    let o = w.run(&send_args(&w, &secret, &[&input])).await;
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(
@@ -289,21 +293,10 @@ async fn the_one_megabyte_limit_is_met_exactly_and_an_event_over_it_is_kept_not_
         (Some(4), Some(1)),
         "{v}"
     );
-    let posts: Vec<_> = w
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|r| r.path.contains("/streams/"))
-        .collect();
+    let posts = ingestion_posts(&w);
     assert_eq!(posts.len(), 3, "[a,b], [c], [e]: {posts:?}");
     assert!(posts.iter().all(|r| r.status == 204), "{posts:?}");
-    let seqs: Vec<u64> = w
-        .sim
-        .snapshot()
-        .table_rows(&ws, "KeeperLogs_CL")
-        .iter()
-        .filter_map(|r| r["data"]["seq"].as_u64())
-        .collect();
+    let seqs = stored_seqs(&w, &ws);
     assert_eq!(seqs, vec![0, 1, 2, 4]);
     let kept = std::fs::read_to_string(&failed).expect("failed file");
     assert_eq!(
@@ -322,35 +315,13 @@ async fn a_413_splits_the_batch_until_it_fits_and_nothing_is_lost_or_doubled() {
     })
     .await;
     let (secret, ws) = set_up(&w).await;
-    let input = w.dir.path().join("events.jsonl");
-    std::fs::write(
-        &input,
-        (0..3000)
-            .map(|i| event(i, 600).to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .expect("write");
-    let o = w
-        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
-        .await;
+    let input = jsonl(&w, 3000, 600);
+    let o = w.run(&send_args(&w, &secret, &[&input])).await;
     assert_ok(&o);
     assert_eq!(json_out(&o)["sent"], 3000);
-    let statuses: Vec<u16> = w
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|r| r.path.contains("/streams/"))
-        .map(|r| r.status)
-        .collect();
+    let statuses: Vec<u16> = ingestion_posts(&w).iter().map(|r| r.status).collect();
     assert!(statuses.contains(&413), "the limit was hit: {statuses:?}");
-    let mut seqs: Vec<u64> = w
-        .sim
-        .snapshot()
-        .table_rows(&ws, "KeeperLogs_CL")
-        .iter()
-        .filter_map(|r| r["data"]["seq"].as_u64())
-        .collect();
+    let mut seqs = stored_seqs(&w, &ws);
     seqs.sort_unstable();
     assert_eq!(seqs, (0..3000).collect::<Vec<u64>>(), "every event once");
 }
@@ -359,15 +330,7 @@ async fn a_413_splits_the_batch_until_it_fits_and_nothing_is_lost_or_doubled() {
 async fn a_token_that_runs_out_mid_run_is_replaced_and_nothing_is_lost_or_doubled() {
     let w = World::public().await;
     let (secret, ws) = set_up(&w).await;
-    let input = w.dir.path().join("events.jsonl");
-    std::fs::write(
-        &input,
-        (0..2000)
-            .map(|i| event(i, 2000).to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .expect("write");
+    let input = jsonl(&w, 2000, 2000);
     let before = w.sim.request_log().len();
     // The third post finds every token expired, as a long upload outliving its hour would.
     w.sim.inject(Fault {
@@ -379,11 +342,7 @@ async fn a_token_that_runs_out_mid_run_is_replaced_and_nothing_is_lost_or_double
         kind: FaultKind::ExpireTokens,
     });
     let o = w
-        .run(&send_args(
-            &w,
-            &secret,
-            &["--concurrency", "1", &input.display().to_string()],
-        ))
+        .run(&send_args(&w, &secret, &["--concurrency", "1", &input]))
         .await;
     assert_ok(&o);
     assert_eq!(json_out(&o)["sent"], 2000);
@@ -401,13 +360,7 @@ async fn a_token_that_runs_out_mid_run_is_replaced_and_nothing_is_lost_or_double
         2,
         "one token, then one more after it was refused"
     );
-    let mut seqs: Vec<u64> = w
-        .sim
-        .snapshot()
-        .table_rows(&ws, "KeeperLogs_CL")
-        .iter()
-        .filter_map(|r| r["data"]["seq"].as_u64())
-        .collect();
+    let mut seqs = stored_seqs(&w, &ws);
     seqs.sort_unstable();
     assert_eq!(seqs, (0..2000).collect::<Vec<u64>>(), "every event once");
 }

@@ -615,6 +615,22 @@ impl World {
         }
     }
 
+    /// A new bearer token for `principal` and `aud`, valid for an hour of simulated time.
+    fn issue_token(&mut self, principal: String, aud: Aud) -> String {
+        let tok: String = (0..48)
+            .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
+            .collect();
+        self.tokens.insert(
+            tok.clone(),
+            TokenInfo {
+                principal,
+                aud,
+                expires: self.now() + Duration::from_secs(3600),
+            },
+        );
+        tok
+    }
+
     /// A token from the App Service managed-identity endpoint (api-version 2019-08-01): `resource` names the
     /// audience, `X-IDENTITY-HEADER` must be the secret the platform gave the process, and the identity is the
     /// operator's (system-assigned, or user-assigned named by its client id).
@@ -644,17 +660,7 @@ impl World {
         let Some(aud) = self.audience_of(&resource) else {
             return fail(400, "The resource is not known in this tenant.");
         };
-        let tok: String = (0..48)
-            .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
-            .collect();
-        self.tokens.insert(
-            tok.clone(),
-            TokenInfo {
-                principal: self.operator.object_id.clone(),
-                aud,
-                expires: self.now() + Duration::from_secs(3600),
-            },
-        );
+        let tok = self.issue_token(self.operator.object_id.clone(), aud);
         let expires_on = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() + 3600)
@@ -747,17 +753,7 @@ impl World {
             );
         };
         let principal = sp["id"].as_str().unwrap_or_default().to_string();
-        let tok: String = (0..48)
-            .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
-            .collect();
-        self.tokens.insert(
-            tok.clone(),
-            TokenInfo {
-                principal,
-                aud,
-                expires: self.now() + Duration::from_secs(3600),
-            },
-        );
+        let tok = self.issue_token(principal, aud);
         Reply::json(
             200,
             json!({ "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok }),
