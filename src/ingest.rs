@@ -33,17 +33,6 @@ pub struct PostError {
     pub retry_after: Option<Duration>,
 }
 
-/// Posts one batch (a JSON array already serialized) gzip-compressed to the Endpoint URL, once.
-pub async fn post_once(
-    http: &reqwest::Client,
-    endpoint_url: &str,
-    token: &SecretString,
-    json_array: &[u8],
-) -> Result<(), PostError> {
-    let body = gzip(json_array).map_err(|e| local_failure(endpoint_url, "Gzip", e.to_string()))?;
-    post_gzipped(http, endpoint_url, token, bytes::Bytes::from(body)).await
-}
-
 /// A post that failed on this side (no answer from the service, or gzip): the code, and where to look.
 fn local_failure(endpoint_url: &str, code: &str, message: String) -> PostError {
     PostError {
@@ -112,18 +101,6 @@ async fn post_gzipped(
         ),
         retry_after,
     })
-}
-
-/// Posts one batch, as [`post_once`], with an error for the caller.
-pub async fn post_batch(
-    http: &reqwest::Client,
-    endpoint_url: &str,
-    token: &SecretString,
-    json_array: &[u8],
-) -> Result<()> {
-    post_once(http, endpoint_url, token, json_array)
-        .await
-        .map_err(|e| e.error.into())
 }
 
 /// Events laid out as the JSON array a request carries (`[e1,e2,…`; the closing `]` is added when sent), with

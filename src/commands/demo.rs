@@ -1,12 +1,9 @@
-//! `keeper-azmon demo`: starts azure-sim in-process, runs setup against it, then posts the guide's sample events as the new app.
-
-use std::sync::Arc;
+//! `keeper-azmon demo`: starts azure-sim in-process, runs setup against it, then verify --wait as Keeper would use the values.
 
 use azure_sim::{Sim, SimCloud, SimConfig};
-use serde_json::Value;
 
 use crate::auth::Auth;
-use crate::cli::{Common, DemoArgs, SetupArgs};
+use crate::cli::{Common, DemoArgs, SetupArgs, TargetArgs, VerifyArgs};
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
 use crate::output::Format;
@@ -102,56 +99,28 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
     };
     crate::commands::setup::execute(setup, Some(operator)).await?;
 
-    // Keeper's side: a token as the new app, the guide's sample events posted to the Endpoint URL, read back.
-    let state_text = std::fs::read_to_string(&state)
-        .map_err(|e| Error::Other(format!("cannot read {}: {e}", state.display())))?;
-    let st: crate::state::State =
-        serde_json::from_str(&state_text).map_err(|e| Error::Other(e.to_string()))?;
-    let out = st
-        .outputs
-        .ok_or_else(|| Error::Other("setup left no outputs".into()))?;
-    let secret = SecretString::new(
-        std::fs::read_to_string(&secret_file)
-            .map_err(|e| Error::Other(format!("cannot read the secret file: {e}")))?,
-    );
-    let app = Auth::client_secret(&out.tenant_id, &out.client_id, secret, &profile, &http)?;
-    let token = app.token(&profile.monitor_audience).await?;
-    crate::ingest::post_batch(
-        &http,
-        &out.endpoint_url,
-        &token,
-        crate::ingest::SAMPLE_EVENTS.as_bytes(),
-    )
+    // Keeper's side, as `keeper-azmon verify --wait` proves it: a token as the new app, the guide's sample
+    // events posted to the Endpoint URL with a marker, and the rows read back from the table.
+    eprintln!("\n$ keeper-azmon verify --wait");
+    crate::commands::verify::execute(VerifyArgs {
+        target: TargetArgs {
+            common: Common {
+                cloud: Some(profile_path.display().to_string()),
+                auth: crate::auth::AuthMode::Env,
+                output: Format::Human,
+                state: state.clone(),
+            },
+            tenant: None,
+            client_id: None,
+            endpoint_url: None,
+            secret_file: Some(secret_file.clone()),
+        },
+        workspace_id: None,
+        table: None,
+        wait: true,
+        timeout: 300,
+    })
     .await?;
-    eprintln!("\nPosted the guide's 3 sample events to the Endpoint URL as the new app.");
-    let op_auth = Arc::new(Auth::client_secret(
-        &op.tenant_id,
-        &op.client_id,
-        SecretString::new(op.client_secret),
-        &profile,
-        &http,
-    )?);
-    let la = op_auth.token(&profile.log_analytics_audience).await?;
-    let rows = crate::ingest::query(
-        &http,
-        &profile,
-        &la,
-        &out.workspace_customer_id,
-        &format!("{} | project audit_event, category", out.table),
-    )
-    .await?;
-    eprintln!(
-        "Log Analytics query `{} | project audit_event, category` returns {} rows:",
-        out.table,
-        rows.len()
-    );
-    for r in rows {
-        eprintln!(
-            "  {}  {}",
-            r.get("audit_event").and_then(Value::as_str).unwrap_or(""),
-            r.get("category").and_then(Value::as_str).unwrap_or("")
-        );
-    }
     eprintln!("\nThe demo's files are in {}", dir.display());
     sim.shutdown().await;
     Ok(())
