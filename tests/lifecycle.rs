@@ -413,3 +413,33 @@ async fn without_a_state_file_status_and_teardown_find_the_deployment_by_its_tag
         "only the operator's Owner assignment is left"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_warns_of_a_secret_inside_thirty_days_and_rotation_clears_it() {
+    let w = World::public().await;
+    let o = w.setup(&["--secret-expiry-days", "20"]).await;
+    assert_ok(&o);
+    let o = w.run(&args(&w, "status", &[])).await;
+    assert_eq!(o.status.code(), Some(4), "unhealthy: {}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("expiring"), "{text}");
+    assert!(text.contains("keeper-azmon rotate-secret"), "{text}");
+
+    let o = w
+        .run(&args(
+            &w,
+            "rotate-secret",
+            &[
+                "--remove-old",
+                "--secret-expiry-days",
+                "180",
+                "--secret-file",
+                &w.dir.path().join("new-secret.txt").display().to_string(),
+            ],
+        ))
+        .await;
+    assert_ok(&o);
+    let o = w.run(&args(&w, "status", &["--output", "json"])).await;
+    assert_ok(&o);
+    assert_eq!(json_out(&o)["healthy"], true);
+}
