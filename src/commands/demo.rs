@@ -65,13 +65,15 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
     )?;
     let state = dir.join("keeper-azmon.state.json");
     let secret_file = dir.join("client-secret.txt");
+    // Both commands read the same profile and state file, as a person running them one after the other would.
+    let common = Common {
+        cloud: Some(profile_path.display().to_string()),
+        auth: crate::auth::AuthMode::Env,
+        output: Format::Human,
+        state: state.clone(),
+    };
     let setup = SetupArgs {
-        common: Common {
-            cloud: Some(profile_path.display().to_string()),
-            auth: crate::auth::AuthMode::Env,
-            output: Format::Human,
-            state: state.clone(),
-        },
+        common: common.clone(),
         tenant: None,
         subscription: Some(op.subscription_id.clone()),
         resource_group: Some("keeper-demo".into()),
@@ -104,12 +106,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
     eprintln!("\n$ keeper-azmon verify --wait");
     crate::commands::verify::execute(VerifyArgs {
         target: TargetArgs {
-            common: Common {
-                cloud: Some(profile_path.display().to_string()),
-                auth: crate::auth::AuthMode::Env,
-                output: Format::Human,
-                state: state.clone(),
-            },
+            common,
             tenant: None,
             client_id: None,
             endpoint_url: None,
