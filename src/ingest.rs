@@ -151,7 +151,7 @@ impl Batch {
         self.json.len() + 1
     }
 
-    /// Bytes of the events alone (each counted with one separator).
+    /// Bytes of the events and the separators between them (the array without its brackets).
     pub fn event_bytes(&self) -> usize {
         self.json.len() - 1
     }

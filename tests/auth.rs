@@ -56,7 +56,6 @@ async fn workload_identity_signs_in_with_the_federated_token_file_and_auto_picks
     assert_eq!(w.sim.write_count(), writes, "a re-run makes no write");
 
     // A token the tenant does not trust: refused, the mode named, nothing made.
-    std::fs::write(&token_file, "not-the-federated-token").expect("token file");
     let w2 = World::public().await;
     std::fs::write(&token_file, "not-the-federated-token").expect("token file");
     let o = run_without_secret(&w2, &with_auth(w2.setup_args(&[]), "workload"), &env).await;
