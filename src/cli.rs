@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::auth::AuthMode;
 use crate::output::Format;
-use crate::plan::RoleSet;
+use crate::steps::RoleSet;
 
 /// Sets up the Azure side of streaming Keeper Security audit events into Azure Monitor / Microsoft Sentinel
 /// (Logs Ingestion API), in Azure Public and Azure US Government.

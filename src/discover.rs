@@ -6,9 +6,9 @@ use crate::azure::graph;
 use crate::azure::roles::{self, Role};
 use crate::azure::{dcr, providers, workspace, TAG};
 use crate::error::{Error, Result};
-use crate::plan::step;
 use crate::rest::Rest;
 use crate::state::{Resource, RoleRecord, State, FORMAT};
+use crate::steps::step;
 
 fn one<'a>(found: &'a [Value], ty: &str, deployment: &str) -> Result<Option<&'a Value>> {
     let of: Vec<&Value> = found
@@ -63,7 +63,7 @@ pub async fn by_tag(
         format: FORMAT.into(),
         deployment: deployment.to_string(),
         cloud: cloud.to_string(),
-        tenant_id: sub["tenantId"].as_str().unwrap_or_default().to_string(),
+        tenant_id: sub.tenant_id.unwrap_or_default(),
         subscription_id: subscription.to_string(),
         ..State::default()
     };
@@ -95,25 +95,24 @@ pub async fn by_tag(
             }
         }
     }
-    // The table has no tags: it is the one our rule writes to.
+    // The table has no tags: it is the one our rule writes to. It counts as ours only inside a workspace the
+    // tool made; in a reused workspace the table may be the admin's.
     if let Some(rule) = s.resources.get(step::DCR).map(|r| r.id.clone()) {
-        if let Some(body) = dcr::get(rest, &rule).await? {
-            let out = body
-                .pointer("/properties/dataFlows/0/outputStream")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let ws = body
-                .pointer("/properties/destinations/logAnalytics/0/workspaceResourceId")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+        if let Some(rule) = dcr::get(rest, &rule).await? {
+            let out = rule.output_stream().unwrap_or_default();
+            let ws = rule.workspace_id().unwrap_or_default();
             let table = out.strip_prefix("Custom-").unwrap_or(out);
             s.outputs = Some(crate::state::Outputs {
                 stream: out.to_string(),
                 table: table.to_string(),
-                dcr_immutable_id: dcr::immutable_id(&body).unwrap_or_default().to_string(),
+                dcr_immutable_id: rule.immutable_id().unwrap_or_default().to_string(),
                 ..Default::default()
             });
-            if !table.is_empty() && !ws.is_empty() {
+            let ws_ours = s
+                .resources
+                .get(step::WORKSPACE)
+                .is_some_and(|w| w.id.eq_ignore_ascii_case(ws));
+            if ws_ours && !table.is_empty() {
                 let id = workspace::table_id(ws, table);
                 if workspace::get_table(rest, &id).await?.is_some() {
                     record(&mut s, step::TABLE, &id);
@@ -149,11 +148,11 @@ pub async fn by_tag(
                     created: true,
                 },
             );
-            for (id, scope, def) in roles::list_for_principal(rest, subscription, &sp.id).await? {
-                let Some(role) = Role::from_definition(&def) else {
+            for a in roles::list_for_principal(rest, subscription, &sp.id).await? {
+                let Some(role) = Role::from_definition(&a.role_definition_id) else {
                     continue;
                 };
-                let (id, scope) = (id.as_str(), scope.as_str());
+                let (id, scope) = (a.id.as_str(), a.scope.as_str());
                 let on = [step::WORKSPACE, step::DCR, step::DCE]
                     .into_iter()
                     .find(|k| {

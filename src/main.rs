@@ -3,6 +3,7 @@
 mod auth;
 mod azure;
 mod cli;
+mod clock;
 mod cloud;
 mod commands;
 mod discover;
@@ -11,11 +12,11 @@ mod events;
 mod ingest;
 mod names;
 mod output;
-mod plan;
 mod rest;
 mod run;
 mod secret;
 mod state;
+mod steps;
 mod wizard;
 
 use clap::Parser;

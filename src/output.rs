@@ -7,20 +7,14 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::plan::{Action, Plan};
-use crate::run::{Outcome, Reporter};
+use crate::run::Outcome;
+use crate::steps::{Action, Plan, Reporter};
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Human,
     Json,
-}
-
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Progress on stderr, one line per finished step (human output only).

@@ -173,7 +173,7 @@ impl StateFile {
 
     /// Writes the state atomically: a temporary file beside it, synced, then renamed over it.
     pub fn save(&mut self) -> Result<()> {
-        self.state.updated_at = crate::output::now_rfc3339();
+        self.state.updated_at = crate::clock::now_rfc3339();
         let text = serde_json::to_string_pretty(&self.state).map_err(|e| {
             state_err(
                 &self.path,

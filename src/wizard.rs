@@ -11,8 +11,8 @@ use crate::cli::{defaults, SetupArgs};
 use crate::cloud;
 use crate::error::{Error, Result};
 use crate::names;
-use crate::plan::RoleSet;
 use crate::rest::{Api, Rest};
+use crate::steps::RoleSet;
 
 /// Whether standard input and error are a person's terminal.
 pub fn interactive() -> bool {

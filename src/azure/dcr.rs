@@ -1,14 +1,105 @@
 //! Data collection rules (Microsoft.Insights, api-version 2022-06-01): the stream, its columns and where they land.
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{arm_get, arm_put};
+use super::workspace::{column_pairs, Column};
+use super::{arm_get_as, arm_put, null_default, parse, Tracked};
 use crate::error::Result;
 use crate::rest::Rest;
 
 pub const API_VERSION: &str = "2022-06-01";
 /// The destination name inside the rule.
 const DESTINATION: &str = "keeperWorkspace";
+
+/// A DCR as the tool reads it (`DataCollectionRuleResource`): the fields that decide where events go.
+pub type Dcr = Tracked<DcrProperties>;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DcrProperties {
+    #[serde(default)]
+    pub immutable_id: Option<String>,
+    #[serde(default)]
+    pub data_collection_endpoint_id: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub stream_declarations: BTreeMap<String, StreamDeclaration>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub destinations: Destinations,
+    #[serde(default, deserialize_with = "null_default")]
+    pub data_flows: Vec<DataFlow>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StreamDeclaration {
+    #[serde(default, deserialize_with = "null_default")]
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destinations {
+    #[serde(default, deserialize_with = "null_default")]
+    pub log_analytics: Vec<LogAnalyticsDestination>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogAnalyticsDestination {
+    #[serde(default)]
+    pub workspace_resource_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DataFlow {
+    #[serde(default)]
+    pub streams: Vec<String>,
+    #[serde(default)]
+    pub output_stream: Option<String>,
+    #[serde(default)]
+    pub transform_kql: Option<String>,
+}
+
+impl Dcr {
+    pub fn immutable_id(&self) -> Option<&str> {
+        self.properties.immutable_id.as_deref()
+    }
+    /// The workspace the first Log Analytics destination points at.
+    pub fn workspace_id(&self) -> Option<&str> {
+        self.properties
+            .destinations
+            .log_analytics
+            .first()
+            .and_then(|d| d.workspace_resource_id.as_deref())
+    }
+    /// The output stream of the first data flow (`Custom-<table>` for ours).
+    pub fn output_stream(&self) -> Option<&str> {
+        self.properties
+            .data_flows
+            .first()
+            .and_then(|f| f.output_stream.as_deref())
+    }
+    /// Whether this rule already does what `desired` asks (endpoint, stream columns, destination, flow). Resource
+    /// ids are compared without case: ARM answers them normalised.
+    pub fn matches(&self, desired: &Dcr) -> bool {
+        let lower = |s: Option<&str>| s.map(str::to_ascii_lowercase);
+        let streams = |d: &Dcr| {
+            d.properties
+                .stream_declarations
+                .iter()
+                .map(|(k, s)| (k.clone(), column_pairs(&s.columns)))
+                .collect::<Vec<_>>()
+        };
+        lower(self.properties.data_collection_endpoint_id.as_deref())
+            == lower(desired.properties.data_collection_endpoint_id.as_deref())
+            && streams(self) == streams(desired)
+            && lower(self.workspace_id()) == lower(desired.workspace_id())
+            && self.properties.data_flows.first() == desired.properties.data_flows.first()
+    }
+}
 
 pub fn dcr_id(subscription: &str, resource_group: &str, name: &str) -> String {
     format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Insights/dataCollectionRules/{name}")
@@ -19,8 +110,8 @@ pub fn stream_name(table_full_name: &str) -> String {
     format!("Custom-{table_full_name}")
 }
 
-pub async fn get(rest: &Rest, id: &str) -> Result<Option<Value>> {
-    arm_get(rest, id, API_VERSION).await
+pub async fn get(rest: &Rest, id: &str) -> Result<Option<Dcr>> {
+    arm_get_as(rest, id, API_VERSION).await
 }
 
 /// The PUT body (`DataCollectionRuleResource`): one stream declared with the table's columns, sent unchanged
@@ -51,58 +142,11 @@ pub fn body(
 }
 
 /// Creates or updates the DCR. Synchronous: 200 with `immutableId` in the body.
-pub async fn put(rest: &Rest, id: &str, body: &Value) -> Result<Value> {
-    Ok(arm_put(rest, id, API_VERSION, body).await?.body)
+pub async fn put(rest: &Rest, id: &str, body: &Value) -> Result<Dcr> {
+    parse(arm_put(rest, id, API_VERSION, body).await?.body, id)
 }
 
-pub fn immutable_id(body: &Value) -> Option<&str> {
-    body.pointer("/properties/immutableId")
-        .and_then(Value::as_str)
-}
-
-/// Whether an existing rule already does what `desired` asks (endpoint, stream columns, destination, flow).
-pub fn matches(existing: &Value, desired: &Value) -> bool {
-    let p = |v: &Value, ptr: &str| v.pointer(ptr).cloned().unwrap_or(Value::Null);
-    let lower = |v: Value| Value::String(v.as_str().unwrap_or_default().to_ascii_lowercase());
-    if lower(p(existing, "/properties/dataCollectionEndpointId"))
-        != lower(p(desired, "/properties/dataCollectionEndpointId"))
-    {
-        return false;
-    }
-    let streams = |v: &Value| {
-        v.pointer("/properties/streamDeclarations")
-            .and_then(Value::as_object)
-            .map(|o| {
-                let mut s: Vec<(String, Vec<(String, String)>)> = o
-                    .iter()
-                    .map(|(k, d)| (k.clone(), super::workspace::columns_of(d.get("columns"))))
-                    .collect();
-                s.sort();
-                s
-            })
-            .unwrap_or_default()
-    };
-    if streams(existing) != streams(desired) {
-        return false;
-    }
-    let ws = |v: &Value| {
-        v.pointer("/properties/destinations/logAnalytics/0/workspaceResourceId")
-            .and_then(Value::as_str)
-            .map(str::to_ascii_lowercase)
-    };
-    if ws(existing) != ws(desired) {
-        return false;
-    }
-    let flow = |v: &Value| {
-        let f = v
-            .pointer("/properties/dataFlows/0")
-            .cloned()
-            .unwrap_or(Value::Null);
-        (
-            f.get("streams").cloned(),
-            f.get("outputStream").cloned(),
-            f.get("transformKql").cloned(),
-        )
-    };
-    flow(existing) == flow(desired)
+/// Reads a body this tool builds as the typed rule, to compare it with what exists.
+pub fn read(body: &Value) -> Dcr {
+    serde_json::from_value(body.clone()).unwrap_or_default()
 }

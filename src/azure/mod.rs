@@ -7,10 +7,14 @@ pub mod providers;
 pub mod roles;
 pub mod workspace;
 
+use std::collections::BTreeMap;
+
 use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rest::{Api, Response, Rest};
 
 /// The tag every resource the tool creates carries; its value is the deployment name.
@@ -25,6 +29,53 @@ pub async fn arm_get(rest: &Rest, id: &str, api_version: &str) -> Result<Option<
             .arm_url(&format!("{id}?api-version={api_version}")),
     )
     .await
+}
+
+/// `GET {id}?api-version=...` read into the fields we use, `None` when the resource does not exist.
+pub async fn arm_get_as<T: DeserializeOwned>(
+    rest: &Rest,
+    id: &str,
+    api_version: &str,
+) -> Result<Option<T>> {
+    arm_get(rest, id, api_version)
+        .await?
+        .map(|v| parse(v, id))
+        .transpose()
+}
+
+/// Reads an ARM answer into the fields we use; an answer that lacks them is an error naming the resource.
+pub fn parse<T: DeserializeOwned>(body: Value, resource: &str) -> Result<T> {
+    serde_json::from_value(body)
+        .map_err(|e| Error::Other(format!("unexpected ARM answer for {resource}: {e}")))
+}
+
+/// The fields every tracked ARM resource has that the tool reads: where it is, its tags, its properties.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(bound(deserialize = "P: Default + Deserialize<'de>"))]
+pub struct Tracked<P> {
+    #[serde(default)]
+    pub location: String,
+    /// ARM answers `"tags": null` for a resource without tags.
+    #[serde(default, deserialize_with = "null_default")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub properties: P,
+}
+
+impl<P> Tracked<P> {
+    /// Whether it carries our tag with this deployment name.
+    pub fn has_tag(&self, deployment: &str) -> bool {
+        self.tags.get(TAG).map(String::as_str) == Some(deployment)
+    }
+}
+
+/// Reads `null` as the type's default (ARM sends `null` for empty tags and properties).
+pub fn null_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// `PUT {id}?api-version=...` with a JSON body.
@@ -62,22 +113,9 @@ pub async fn arm_delete(
     }
 }
 
-/// `properties.provisioningState` of an ARM resource body.
-pub fn provisioning_state(body: &Value) -> Option<&str> {
-    body.pointer("/properties/provisioningState")
-        .and_then(Value::as_str)
-}
-
 /// The tags object `{ "keeper-azmon": deployment }`.
 pub fn tags(deployment: &str) -> Value {
     serde_json::json!({ TAG: deployment })
-}
-
-/// Whether an ARM resource carries our tag with this deployment name.
-pub fn has_tag(body: &Value, deployment: &str) -> bool {
-    body.pointer(&format!("/tags/{TAG}"))
-        .and_then(Value::as_str)
-        == Some(deployment)
 }
 
 /// The last segment of a resource id: its name.

@@ -5,7 +5,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{arm_get, arm_put};
+use serde::Deserialize;
+
+use super::{arm_get, arm_get_as, arm_put, Tracked};
 use crate::error::{Error, Result};
 use crate::rest::{Api, Rest};
 
@@ -15,8 +17,16 @@ const RESOURCES_API: &str = "2021-04-01";
 /// The resource providers the integration needs registered.
 pub const REQUIRED: [&str; 2] = ["Microsoft.Insights", "Microsoft.OperationalInsights"];
 
-pub async fn subscription(rest: &Rest, id: &str) -> Result<Option<Value>> {
-    arm_get(rest, &format!("/subscriptions/{id}"), SUBSCRIPTIONS_API).await
+/// A subscription as the tool reads it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}
+
+pub async fn subscription(rest: &Rest, id: &str) -> Result<Option<Subscription>> {
+    arm_get_as(rest, &format!("/subscriptions/{id}"), SUBSCRIPTIONS_API).await
 }
 
 /// The names of the locations a subscription can use (`eastus`, `usgovvirginia`, ...).
@@ -82,8 +92,15 @@ pub fn resource_group_id(subscription: &str, name: &str) -> String {
     format!("/subscriptions/{subscription}/resourceGroups/{name}")
 }
 
-pub async fn resource_group(rest: &Rest, subscription: &str, name: &str) -> Result<Option<Value>> {
-    arm_get(rest, &resource_group_id(subscription, name), RESOURCES_API).await
+/// A resource group as the tool reads it.
+pub type ResourceGroup = Tracked<serde::de::IgnoredAny>;
+
+pub async fn resource_group(
+    rest: &Rest,
+    subscription: &str,
+    name: &str,
+) -> Result<Option<ResourceGroup>> {
+    arm_get_as(rest, &resource_group_id(subscription, name), RESOURCES_API).await
 }
 
 pub async fn create_resource_group(

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
@@ -62,8 +63,8 @@ impl Role {
     }
 }
 
-/// A stable assignment name (a GUID) for scope + role + principal, as Bicep's `guid()` makes one:
-/// a re-run that lost its state file PUTs the same name instead of a duplicate.
+/// A stable assignment name for scope + role + principal (a UUID v5 of the three, lower-cased): a re-run that
+/// lost its state file PUTs the same name instead of a duplicate.
 pub fn assignment_name(scope: &str, role: Role, principal_id: &str) -> String {
     let key = format!(
         "{}|{}|{}",
@@ -78,12 +79,41 @@ pub fn assignment_id(scope: &str, name: &str) -> String {
     format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}")
 }
 
-/// A principal's assignments at, above and below `scope`, as (assignment id, scope, role definition id).
-pub async fn list(
-    rest: &Rest,
-    scope: &str,
-    principal_id: &str,
-) -> Result<Vec<(String, String, String)>> {
+/// A role assignment as the tool reads it (`RoleAssignment`, flattened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub id: String,
+    pub scope: String,
+    pub role_definition_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignmentProperties {
+    scope: String,
+    role_definition_id: String,
+    principal_id: String,
+}
+
+#[derive(Deserialize)]
+struct AssignmentBody {
+    id: String,
+    properties: AssignmentProperties,
+}
+
+impl Assignment {
+    /// Whether this is `role` exactly at `scope`.
+    pub fn is(&self, scope: &str, role: Role) -> bool {
+        self.scope.eq_ignore_ascii_case(scope)
+            && self
+                .role_definition_id
+                .to_ascii_lowercase()
+                .ends_with(role.guid())
+    }
+}
+
+/// A principal's assignments at, above and below `scope`.
+pub async fn list(rest: &Rest, scope: &str, principal_id: &str) -> Result<Vec<Assignment>> {
     let mut url = url::Url::parse(&rest.profile.arm_url(&format!(
         "{scope}/providers/Microsoft.Authorization/roleAssignments"
     )))
@@ -95,23 +125,22 @@ pub async fn list(
         .send(Api::Arm, Method::GET, url.as_str(), None)
         .await?
         .body;
-    Ok(body
+    let list: Vec<Value> = body
         .get("value")
         .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|a| {
-                    let p = a.get("properties")?;
-                    (p.get("principalId")?.as_str()? == principal_id).then_some(())?;
-                    Some((
-                        a.get("id")?.as_str()?.to_string(),
-                        p.get("scope")?.as_str()?.to_string(),
-                        p.get("roleDefinitionId")?.as_str()?.to_string(),
-                    ))
-                })
-                .collect()
+        .cloned()
+        .unwrap_or_default();
+    // An entry we cannot read (another kind of principal, a field missing) is not ours to judge: skipped.
+    Ok(list
+        .into_iter()
+        .filter_map(|a| serde_json::from_value::<AssignmentBody>(a).ok())
+        .filter(|a| a.properties.principal_id == principal_id)
+        .map(|a| Assignment {
+            id: a.id,
+            scope: a.properties.scope,
+            role_definition_id: a.properties.role_definition_id,
         })
-        .unwrap_or_default())
+        .collect())
 }
 
 /// Every assignment of a principal in a subscription: one request.
@@ -119,7 +148,7 @@ pub async fn list_for_principal(
     rest: &Rest,
     subscription: &str,
     principal_id: &str,
-) -> Result<Vec<(String, String, String)>> {
+) -> Result<Vec<Assignment>> {
     list(
         rest,
         &format!("/subscriptions/{subscription}"),
@@ -138,10 +167,8 @@ pub async fn find(
     Ok(list(rest, scope, principal_id)
         .await?
         .into_iter()
-        .find(|(_, at, def)| {
-            at.eq_ignore_ascii_case(scope) && def.to_ascii_lowercase().ends_with(role.guid())
-        })
-        .map(|(id, _, _)| id))
+        .find(|a| a.is(scope, role))
+        .map(|a| a.id))
 }
 
 /// Assigns `role` at `scope` to a service principal, retrying `PrincipalNotFound` while a new principal

@@ -1,13 +1,100 @@
 //! Log Analytics workspaces and their custom tables (Microsoft.OperationalInsights, api-version 2022-10-01).
 
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{arm_get, arm_put, provisioning_state};
+use super::{arm_get_as, arm_put, null_default, parse, Tracked};
 use crate::error::Result;
 use crate::rest::{describe, Api, Rest};
 
 pub const API_VERSION: &str = "2022-10-01";
+
+/// A workspace as the tool reads it (Workspaces.json `Workspace`).
+pub type Workspace = Tracked<WorkspaceProperties>;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceProperties {
+    #[serde(default)]
+    pub provisioning_state: Option<String>,
+    /// The id the Log Analytics query API takes.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+}
+
+impl Workspace {
+    pub fn provisioning_state(&self) -> Option<&str> {
+        self.properties.provisioning_state.as_deref()
+    }
+    pub fn customer_id(&self) -> Option<&str> {
+        self.properties.customer_id.as_deref()
+    }
+}
+
+/// A table as the tool reads it (Tables.json `Table`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Table {
+    #[serde(default, deserialize_with = "null_default")]
+    pub properties: TableProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableProperties {
+    #[serde(default, deserialize_with = "null_default")]
+    pub schema: TableSchema,
+}
+
+/// `properties.schema`: the columns we define; Azure lists its own (TimeGenerated, TenantId, ...) apart in
+/// `standardColumns`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableSchema {
+    #[serde(default, deserialize_with = "null_default")]
+    pub columns: Vec<Column>,
+    /// `Classic` (made by the retired HTTP Data Collector API), `DataCollectionRuleBased` or `Any`.
+    #[serde(default)]
+    pub table_sub_type: Option<String>,
+}
+
+/// A column: name and type (compared case-insensitively: Azure's tools send `datetime`, the spec lists `dateTime`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Table {
+    /// A table made by the retired HTTP Data Collector API: the tables API refuses to change its schema.
+    pub fn is_classic(&self) -> bool {
+        self.properties
+            .schema
+            .table_sub_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("Classic"))
+    }
+    /// The table's columns as sorted (name, lower-case type) pairs, for comparing with the template.
+    pub fn columns(&self) -> Vec<(String, String)> {
+        column_pairs(&self.properties.schema.columns)
+    }
+}
+
+/// Sorted (name, lower-case type) pairs of a column list.
+pub fn column_pairs(columns: &[Column]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = columns
+        .iter()
+        .map(|c| (c.name.clone(), c.kind.to_ascii_lowercase()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Reads a column array (the template, or a stream declaration) as columns.
+pub fn columns_from(value: &Value) -> Vec<Column> {
+    serde_json::from_value(value.clone()).unwrap_or_default()
+}
 
 /// Resource id of a workspace.
 pub fn workspace_id(subscription: &str, resource_group: &str, name: &str) -> String {
@@ -19,8 +106,8 @@ pub fn table_id(workspace_id: &str, table: &str) -> String {
     format!("{workspace_id}/tables/{table}")
 }
 
-pub async fn get(rest: &Rest, id: &str) -> Result<Option<Value>> {
-    arm_get(rest, id, API_VERSION).await
+pub async fn get(rest: &Rest, id: &str) -> Result<Option<Workspace>> {
+    arm_get_as(rest, id, API_VERSION).await
 }
 
 /// The PUT body of a new workspace (Workspaces.json `Workspace`).
@@ -33,7 +120,7 @@ pub fn body(location: &str, tags: Value) -> Value {
 }
 
 /// Creates or updates a workspace and waits until it says `Succeeded`: the end of the operation alone is not proof.
-pub async fn put_and_wait(rest: &Rest, id: &str, body: &Value) -> Result<Value> {
+pub async fn put_and_wait(rest: &Rest, id: &str, body: &Value) -> Result<Workspace> {
     let r = arm_put(rest, id, API_VERSION, body).await?;
     let url = rest
         .profile
@@ -44,26 +131,27 @@ pub async fn put_and_wait(rest: &Rest, id: &str, body: &Value) -> Result<Value> 
 }
 
 /// Polls a workspace until it says `Succeeded` (an error if it says `Failed` or `Canceled`).
-pub async fn wait_ready(rest: &Rest, id: &str) -> Result<Value> {
+pub async fn wait_ready(rest: &Rest, id: &str) -> Result<Workspace> {
     let url = rest
         .profile
         .arm_url(&format!("{id}?api-version={API_VERSION}"));
-    rest.poll_resource(Api::Arm, &url, |b| match provisioning_state(b) {
-        Some("Succeeded") => Some(Ok(())),
-        Some(s @ ("Failed" | "Canceled")) => Some(Err(s.to_string())),
-        _ => None,
-    })
-    .await
+    let body = rest
+        .poll_resource(Api::Arm, &url, |b| {
+            match b
+                .pointer("/properties/provisioningState")
+                .and_then(Value::as_str)
+            {
+                Some("Succeeded") => Some(Ok(())),
+                Some(s @ ("Failed" | "Canceled")) => Some(Err(s.to_string())),
+                _ => None,
+            }
+        })
+        .await?;
+    parse(body, id)
 }
 
-/// The workspace's customer id (the id the query API takes).
-pub fn customer_id(body: &Value) -> Option<&str> {
-    body.pointer("/properties/customerId")
-        .and_then(Value::as_str)
-}
-
-pub async fn get_table(rest: &Rest, id: &str) -> Result<Option<Value>> {
-    arm_get(rest, id, API_VERSION).await
+pub async fn get_table(rest: &Rest, id: &str) -> Result<Option<Table>> {
+    arm_get_as(rest, id, API_VERSION).await
 }
 
 /// The PUT body of a custom table (Tables.json `Table`) with these columns.
@@ -75,28 +163,4 @@ pub fn table_body(table_name: &str, columns: &Value) -> Value {
 pub async fn put_table(rest: &Rest, id: &str, body: &Value) -> Result<()> {
     let r = arm_put(rest, id, API_VERSION, body).await?;
     rest.wait_lro(Api::Arm, &format!("PUT {id}"), &r).await
-}
-
-/// The table's columns as (name, lower-case type) pairs, for comparing with the template.
-pub fn table_columns(body: &Value) -> Vec<(String, String)> {
-    columns_of(body.pointer("/properties/schema/columns"))
-}
-
-/// (name, lower-case type) pairs of a column array.
-pub fn columns_of(columns: Option<&Value>) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = columns
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| {
-                    Some((
-                        c.get("name")?.as_str()?.to_string(),
-                        c.get("type")?.as_str()?.to_ascii_lowercase(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }

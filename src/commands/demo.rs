@@ -7,8 +7,8 @@ use crate::cli::{Common, DemoArgs, SetupArgs, TargetArgs, VerifyArgs};
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
 use crate::output::Format;
-use crate::plan::RoleSet;
 use crate::secret::SecretString;
+use crate::steps::RoleSet;
 
 pub async fn execute(args: DemoArgs) -> Result<()> {
     let sim_cloud = match args.cloud.as_str() {

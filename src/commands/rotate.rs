@@ -8,9 +8,9 @@ use crate::azure::graph;
 use crate::cli::RotateArgs;
 use crate::error::{Error, Result};
 use crate::output::{self, Format};
-use crate::plan::step;
 use crate::rest::Rest;
 use crate::state::{SecretRecord, StateFile};
+use crate::steps::step;
 
 async fn remove_retired(rest: &Rest, sf: &mut StateFile, app_id: &str) -> Result<Vec<String>> {
     let retired = sf.state.retired_secrets.clone();

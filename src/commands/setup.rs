@@ -3,19 +3,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::{Auth, AuthMode};
-use crate::azure::providers;
 use crate::cli::{defaults, SetupArgs};
 use crate::cloud::{self, CloudProfile};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::output::{self, Format, Progress, SecretDelivery, Spinners};
-use crate::plan::{self, Inputs, RoleSet, WorkspaceChoice};
 use crate::rest::{self, Rest};
-use crate::run::{self, Ctx};
+use crate::run;
 use crate::state::StateFile;
+use crate::steps::Ctx;
+use crate::steps::{self, preflight, Inputs, RoleSet, WorkspaceChoice};
 use crate::wizard;
 use std::io::IsTerminal;
 
@@ -170,112 +170,6 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
     })
 }
 
-/// Checks what Azure must say before any write: subscription, location, providers, resource group, reused workspace.
-/// Registers missing providers unless `dry_run`; returns the notes for the plan.
-async fn preflight(rest: &Rest, inputs: &Inputs, dry_run: bool) -> Result<(Vec<String>, String)> {
-    let mut notes = vec![];
-    let reused_workspace = async {
-        match &inputs.workspace {
-            WorkspaceChoice::Existing(id) => crate::azure::workspace::get(rest, id)
-                .await
-                .map(|w| (Some(id.clone()), w)),
-            WorkspaceChoice::Name(_) => Ok((None, None)),
-        }
-    };
-    // Every read at once; their answers are judged in the order a person would, subscription first.
-    let (sub, locations, states, reused_workspace) = tokio::join!(
-        providers::subscription(rest, &inputs.subscription),
-        providers::location_names(rest, &inputs.subscription),
-        futures::future::join_all(
-            providers::REQUIRED
-                .iter()
-                .map(|ns| providers::registration_state(rest, &inputs.subscription, ns))
-        ),
-        reused_workspace,
-    );
-    let sub = sub?.ok_or_else(|| {
-        Error::input(
-            format!(
-                "subscription {} was not found, or the signed-in identity cannot see it",
-                inputs.subscription
-            ),
-            "check --subscription; `az account list -o table` lists the ones you can use",
-        )
-    })?;
-    let sub_tenant = sub
-        .get("tenantId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let tenant = if inputs.tenant_id.is_empty() {
-        sub_tenant
-    } else if !sub_tenant.is_empty() && !sub_tenant.eq_ignore_ascii_case(&inputs.tenant_id) {
-        return Err(Error::input(
-            format!(
-                "subscription {} belongs to tenant {sub_tenant}, not --tenant {}",
-                inputs.subscription, inputs.tenant_id
-            ),
-            "drop --tenant or pass the subscription's tenant",
-        ));
-    } else {
-        inputs.tenant_id.clone()
-    };
-    if tenant.is_empty() {
-        return Err(Error::input("the tenant id is unknown", "pass --tenant"));
-    }
-    let locations = locations?;
-    if !locations
-        .iter()
-        .any(|l| l.eq_ignore_ascii_case(&inputs.location))
-    {
-        let mut near: Vec<&String> = locations
-            .iter()
-            .filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)]))
-            .collect();
-        if near.is_empty() {
-            near = locations.iter().take(8).collect();
-        }
-        return Err(Error::input(
-            format!(
-                "location '{}' is not available to subscription {}",
-                inputs.location, inputs.subscription
-            ),
-            format!(
-                "choose one of: {}",
-                near.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    if let (Some(id), None) = reused_workspace? {
-        return Err(Error::input(
-            format!("workspace {id} does not exist"),
-            "pass the resource id of an existing workspace, or a name to create one",
-        ));
-    }
-    for (ns, st) in providers::REQUIRED.iter().zip(states) {
-        let st = st?;
-        if st != "Registered" {
-            if dry_run {
-                notes.push(format!(
-                    "resource provider {ns} is {st}; setup will register it"
-                ));
-            } else {
-                providers::register_and_wait(
-                    rest,
-                    &inputs.subscription,
-                    ns,
-                    Duration::from_secs(600),
-                )
-                .await?;
-            }
-        }
-    }
-    Ok((notes, tenant))
-}
-
 /// Refuses a state file that belongs to another deployment, and records this one's identity in a new one.
 fn check_state(sf: &mut StateFile, inputs: &Inputs) -> Result<()> {
     let s = &sf.state;
@@ -334,22 +228,14 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     }
     // Preflight and the look at what exists are both reads: they go side by side.
     let (pre, observed) = tokio::join!(
-        preflight(&rest, &inputs, args.dry_run),
-        plan::observe(&rest, &inputs, &sf.state)
+        preflight::check(&rest, &inputs),
+        steps::observe(&rest, &inputs, &sf.state)
     );
-    let (notes, tenant) = pre?;
-    inputs.tenant_id = tenant;
+    let pre = pre?;
+    inputs.tenant_id = pre.tenant.clone();
     let observed = observed?;
-    if !inputs.create_resource_group && observed.resource_group.is_none() {
-        return Err(Error::input(
-            format!(
-                "resource group '{}' does not exist in subscription {}",
-                inputs.resource_group, inputs.subscription
-            ),
-            "create it, or pass --create-resource-group",
-        ));
-    }
-    let the_plan = plan::diff(&inputs, &sf.state, observed);
+    preflight::judge(&inputs, &observed)?;
+    let the_plan = steps::diff(&inputs, &sf.state, observed);
 
     if args.dry_run {
         if human {
@@ -358,13 +244,13 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
                 inputs.deployment
             );
             print!("{}", output::plan_lines(&the_plan));
-            for n in &notes {
+            for n in &pre.notes {
                 println!("  note: {n}");
             }
         } else {
             println!(
                 "{}",
-                json!({ "dry_run": true, "deployment": inputs.deployment, "plan": output::plan_json(&the_plan), "notes": notes })
+                json!({ "dry_run": true, "deployment": inputs.deployment, "plan": output::plan_json(&the_plan), "notes": pre.notes })
             );
         }
         return Ok(());
@@ -397,6 +283,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         s.location = inputs.location.clone();
     }
     sf.save()?;
+    preflight::register_providers(&rest, &inputs, &pre).await?;
     let state_path = sf.path.clone();
     let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -442,7 +329,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         output::print_outcome(args.common.output, &outcome, &delivery, &state_path, extra)?;
     if outcome.new_secret.is_some() {
         if delivered {
-            run::mark_secret_delivered(&ctx)?;
+            steps::secret::mark_delivered(&ctx)?;
         } else if !human {
             eprintln!("note: the new secret's value was not shown (pass --show-secret or --secret-file); the next setup will replace it");
         }

@@ -2,12 +2,15 @@
 
 use serde_json::{json, Value};
 
-use crate::azure::{self, dcr, graph, providers, roles, workspace};
+use crate::azure::dcr::{self, Dcr};
+use crate::azure::workspace::{self, column_pairs, columns_from};
+use crate::azure::{self, graph, providers, roles};
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
 use crate::output::Format;
-use crate::plan::step;
-use crate::state::StateFile;
+use crate::state::{State, StateFile};
+use crate::steps::inputs::table_columns;
+use crate::steps::step;
 
 /// Health of one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -27,8 +30,30 @@ struct Item {
     detail: String,
 }
 
-fn table_columns_expected() -> Value {
-    serde_json::from_str(crate::plan::TABLE_COLUMNS).unwrap_or(Value::Null)
+/// How a DCR differs from what setup made: a new immutable id (the Endpoint URL is stale), or its stream,
+/// endpoint or destination.
+fn dcr_drift(s: &State, rule: &Dcr) -> Option<String> {
+    let o = s.outputs.clone().unwrap_or_default();
+    if !o.dcr_immutable_id.is_empty() && rule.immutable_id() != Some(o.dcr_immutable_id.as_str()) {
+        return Some(
+            "immutableId changed: the Endpoint URL in the Admin Console is stale".to_string(),
+        );
+    }
+    let id_of = |kind: &str| {
+        s.resources
+            .get(kind)
+            .map(|r| r.id.clone())
+            .unwrap_or_default()
+    };
+    let want = dcr::read(&dcr::body(
+        &s.location,
+        Value::Null,
+        &id_of(step::DCE),
+        &id_of(step::WORKSPACE),
+        &o.stream,
+        &table_columns(),
+    ));
+    (!rule.matches(&want)).then(|| "stream, endpoint or destination differ from setup".to_string())
 }
 
 pub async fn execute(args: StatusArgs) -> Result<()> {
@@ -59,84 +84,41 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
 
     let mut app = None;
     for (kind, r) in &s.resources {
-        let body: Option<Value> = match kind.as_str() {
-            step::APP => {
-                app = graph::get_application(&rest, &r.id).await?;
-                app.as_ref()
-                    .map(|a| json!({ "identifierUris": a.identifier_uris, "appId": a.app_id }))
-            }
-            step::SP => {
-                rest.get_opt(
-                    crate::rest::Api::Graph,
-                    &rest
-                        .profile
-                        .graph_url(&format!("/servicePrincipals/{}", r.id)),
-                )
-                .await?
-            }
-            step::RESOURCE_GROUP => {
-                providers::resource_group(&rest, &s.subscription_id, &s.resource_group).await?
-            }
-            step::WORKSPACE => workspace::get(&rest, &r.id).await?,
-            step::TABLE => workspace::get_table(&rest, &r.id).await?,
-            step::DCE => azure::dce::get(&rest, &r.id).await?,
-            step::DCR => dcr::get(&rest, &r.id).await?,
-            _ => None,
-        };
-        let Some(body) = body else {
-            push(kind, Health::Missing, format!("{} is gone", r.id));
-            continue;
-        };
         let drift = match kind.as_str() {
             step::APP => {
-                let uri = graph::identifier_uri(body["appId"].as_str().unwrap_or_default());
-                (!body["identifierUris"]
-                    .as_array()
-                    .is_some_and(|u| u.iter().any(|x| x == &json!(uri))))
-                .then(|| format!("identifier URI is not {uri}"))
+                app = graph::get_application(&rest, &r.id).await?;
+                app.as_ref().map(|a| {
+                    let uri = graph::identifier_uri(&a.app_id);
+                    (!a.identifier_uris.contains(&uri))
+                        .then(|| format!("identifier URI is not {uri}"))
+                })
             }
-            step::TABLE => (workspace::table_columns(&body)
-                != workspace::columns_of(Some(&table_columns_expected())))
-            .then(|| "columns differ from templates/table-columns.json".to_string()),
-            step::DCR => {
-                let o = s.outputs.clone().unwrap_or_default();
-                let want = dcr::body(
-                    &s.location,
-                    Value::Null,
-                    &s.resources
-                        .get(step::DCE)
-                        .map(|r| r.id.clone())
-                        .unwrap_or_default(),
-                    &s.resources
-                        .get(step::WORKSPACE)
-                        .map(|r| r.id.clone())
-                        .unwrap_or_default(),
-                    &o.stream,
-                    &table_columns_expected(),
-                );
-                let immutable_changed = !o.dcr_immutable_id.is_empty()
-                    && dcr::immutable_id(&body) != Some(o.dcr_immutable_id.as_str());
-                if immutable_changed {
-                    Some(
-                        "immutableId changed: the Endpoint URL in the Admin Console is stale"
-                            .to_string(),
-                    )
-                } else {
-                    (!dcr::matches(&body, &want))
-                        .then(|| "stream, endpoint or destination differ from setup".to_string())
-                }
+            step::SP => graph::get_service_principal(&rest, &r.id)
+                .await?
+                .map(|_| None),
+            step::RESOURCE_GROUP => {
+                providers::resource_group(&rest, &s.subscription_id, &s.resource_group)
+                    .await?
+                    .map(|_| None)
             }
-            step::DCE => {
+            step::WORKSPACE => workspace::get(&rest, &r.id).await?.map(|_| None),
+            step::TABLE => workspace::get_table(&rest, &r.id).await?.map(|t| {
+                (t.columns() != column_pairs(&columns_from(&table_columns())))
+                    .then(|| "columns differ from templates/table-columns.json".to_string())
+            }),
+            step::DCE => azure::dce::get(&rest, &r.id).await?.map(|d| {
                 let o = s.outputs.clone().unwrap_or_default();
-                let now = azure::dce::logs_ingestion_endpoint(&body).unwrap_or_default();
+                let now = d.logs_ingestion_endpoint().unwrap_or_default();
                 (!o.logs_ingestion_endpoint.is_empty() && now != o.logs_ingestion_endpoint)
                     .then(|| format!("logs ingestion endpoint is now {now}"))
-            }
-            _ => None,
+            }),
+            step::DCR => dcr::get(&rest, &r.id).await?.map(|d| dcr_drift(&s, &d)),
+            _ => Some(None),
         };
         match drift {
-            Some(d) => push(kind, Health::Drifted, d),
-            None => push(kind, Health::Ok, r.id.clone()),
+            None => push(kind, Health::Missing, format!("{} is gone", r.id)),
+            Some(Some(d)) => push(kind, Health::Drifted, d),
+            Some(None) => push(kind, Health::Ok, r.id.clone()),
         }
     }
     for ra in &s.role_assignments {

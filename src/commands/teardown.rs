@@ -8,9 +8,9 @@ use crate::azure::{dce, dcr, graph, providers, roles, workspace};
 use crate::cli::TeardownArgs;
 use crate::error::{Error, Result};
 use crate::output::Format;
-use crate::plan::step;
 use crate::rest::Rest;
 use crate::state::StateFile;
+use crate::steps::step;
 
 /// One deletion of the teardown plan.
 #[derive(Debug, Clone, serde::Serialize)]

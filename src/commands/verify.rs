@@ -141,7 +141,7 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
     let marker = uuid::Uuid::new_v4().to_string();
     let mut events: Value = serde_json::from_str(crate::ingest::SAMPLE_EVENTS)
         .map_err(|e| Error::Other(e.to_string()))?;
-    let now = crate::output::now_rfc3339();
+    let now = crate::clock::now_rfc3339();
     if let Some(list) = events.as_array_mut() {
         for e in list.iter_mut() {
             e["TimeGenerated"] = json!(now);

@@ -1,0 +1,59 @@
+//! Guide step 6 (second half): the data collection rule that declares the stream and sends it to the table.
+
+use serde_json::Value;
+
+use crate::azure::dcr::{self, Dcr};
+use crate::azure::tags;
+use crate::error::{Error, Result};
+use crate::rest::Rest;
+
+use super::{step, Action, Ctx, Inputs, Observed, PlannedStep};
+
+pub async fn observe(rest: &Rest, inputs: &Inputs) -> Result<Option<Dcr>> {
+    dcr::get(rest, &inputs.dcr_id()).await
+}
+
+/// The DCR body this deployment wants.
+pub fn desired_body(inputs: &Inputs) -> Value {
+    dcr::body(
+        &inputs.location,
+        tags(&inputs.deployment),
+        &inputs.dce_id(),
+        &inputs.workspace_id(),
+        &inputs.stream(),
+        &inputs.columns(),
+    )
+}
+
+pub fn plan(inputs: &Inputs, o: &Observed) -> PlannedStep {
+    let desired = dcr::read(&desired_body(inputs));
+    let action = match &o.dcr {
+        None => Action::Create,
+        Some(d) if !d.matches(&desired) => Action::Update,
+        Some(_) => Action::Reuse,
+    };
+    PlannedStep::new(step::DCR, action, inputs.dcr_id())
+}
+
+/// Creates or updates the rule unless the plan reuses it; either way it must have an immutable id.
+pub async fn ensure(ctx: &Ctx, found: Option<Dcr>, action: Action) -> Result<(Dcr, String)> {
+    let i = &ctx.inputs;
+    let id = i.dcr_id();
+    let (rule, created) = match (found, action) {
+        (Some(d), Action::Reuse) => {
+            let ours = d.has_tag(&i.deployment) || ctx.was_created(step::DCR);
+            (d, ours)
+        }
+        (found, _) => {
+            let ours = found.as_ref().is_none_or(|d| d.has_tag(&i.deployment));
+            (dcr::put(&ctx.rest, &id, &desired_body(i)).await?, ours)
+        }
+    };
+    if rule.immutable_id().is_none() {
+        return Err(Error::Other(format!(
+            "DCR {id} has no immutableId in its answer"
+        )));
+    }
+    ctx.record_resource(step::DCR, &id, &i.dcr_name, created)?;
+    Ok((rule, id))
+}

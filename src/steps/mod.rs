@@ -1,0 +1,253 @@
+//! The guide's steps, one module each: what exists, what to do (create / reuse / update), and doing it.
+//!
+//! | guide step | what it makes | module |
+//! |---|---|---|
+//! | before 1 | checks before any write; the resource group (`--create-resource-group`) | [`preflight`], [`resource_group`] |
+//! | 1 | app registration `KeeperLogging`, its Application ID URI and service principal | [`app`] |
+//! | 2 | the client secret (made last, so its value is shown the moment it exists) | [`secret`] |
+//! | 3 | the Log Analytics workspace (or reuse of one) | [`workspace`] |
+//! | 4 | Log Analytics Contributor on the workspace | [`roles`] |
+//! | 5 | the data collection endpoint | [`dce`] |
+//! | 6 | the custom table `KeeperLogs_CL`, then the data collection rule | [`table`], [`dcr`] |
+//! | 7 | Monitoring Metrics Publisher, Contributor, Reader on the DCR | [`roles`] |
+//! | 8 | Monitoring Metrics Publisher, Contributor on the DCE | [`roles`] |
+//!
+//! Each step module has a `plan` (from what [`observe`] read, the action and resource to show) and an `ensure`
+//! (do it, record it in the state). [`crate::run`] runs the ensures as a dependency graph.
+
+pub mod app;
+pub mod dce;
+pub mod dcr;
+pub mod inputs;
+pub mod preflight;
+pub mod resource_group;
+pub mod roles;
+pub mod secret;
+pub mod table;
+pub mod workspace;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::azure::dce::Dce;
+use crate::azure::dcr::Dcr;
+use crate::azure::graph::{Application, ServicePrincipal};
+use crate::azure::providers::ResourceGroup;
+use crate::azure::roles::Role;
+use crate::azure::workspace::{Table, Workspace};
+use crate::error::{Error, Result};
+use crate::rest::Rest;
+use crate::state::{Resource, State, StateFile};
+
+pub use inputs::{Inputs, RoleSet, Scope, WorkspaceChoice};
+
+/// Step names (stable: they appear in JSON output and the state).
+pub mod step {
+    pub const RESOURCE_GROUP: &str = "resource_group";
+    pub const APP: &str = "application";
+    pub const SP: &str = "service_principal";
+    pub const SECRET: &str = "secret";
+    pub const WORKSPACE: &str = "workspace";
+    pub const TABLE: &str = "table";
+    pub const DCE: &str = "dce";
+    pub const DCR: &str = "dcr";
+}
+
+/// What one step will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Reuse,
+    Update,
+}
+
+impl Action {
+    /// Create when nothing was found, else reuse.
+    pub fn create_or_reuse(found: bool) -> Action {
+        if found {
+            Action::Reuse
+        } else {
+            Action::Create
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Reuse => "reuse",
+            Action::Update => "update",
+        })
+    }
+}
+
+/// A step of the plan, as shown by `--dry-run` and the review screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    pub step: String,
+    pub action: Action,
+    pub resource: String,
+}
+
+impl PlannedStep {
+    pub fn new(step: &str, action: Action, resource: String) -> PlannedStep {
+        PlannedStep {
+            step: step.to_string(),
+            action,
+            resource,
+        }
+    }
+}
+
+/// What exists now, read once by [`observe`] and used both to show the plan and to run it.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub resource_group: Option<ResourceGroup>,
+    pub app: Option<Application>,
+    pub sp: Option<ServicePrincipal>,
+    pub workspace: Option<Workspace>,
+    pub table: Option<Table>,
+    pub dce: Option<Dce>,
+    pub dcr: Option<Dcr>,
+    /// Existing assignment ids by (scope, role); absent key = not found.
+    pub roles: HashMap<(Scope, Role), String>,
+}
+
+/// The plan: observed state and one step per resource.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub observed: Observed,
+    pub steps: Vec<PlannedStep>,
+}
+
+impl Plan {
+    pub fn action(&self, step: &str) -> Option<Action> {
+        self.steps.iter().find(|s| s.step == step).map(|s| s.action)
+    }
+    /// True when running the plan would change nothing.
+    pub fn is_noop(&self) -> bool {
+        self.steps.iter().all(|s| s.action == Action::Reuse)
+    }
+}
+
+/// Reads everything the plan depends on, concurrently: on a re-run the whole look takes one round trip.
+pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Observed> {
+    // The service principal the state names, and its role assignments, are read alongside everything else.
+    let state_sp = state.resources.get(step::SP).map(|r| r.id.clone());
+    let (rg, app, ws, table, dce, dcr, (sp_by_state, roles_by_state)) = tokio::try_join!(
+        resource_group::observe(rest, inputs),
+        app::find_app(rest, inputs, state),
+        workspace::observe(rest, inputs),
+        table::observe(rest, inputs),
+        dce::observe(rest, inputs),
+        dcr::observe(rest, inputs),
+        app::observe_state_sp(rest, inputs, state_sp.as_deref()),
+    )?;
+    let sp = app::observe_sp(rest, app.as_ref(), sp_by_state).await?;
+    let roles = match &sp {
+        Some(sp) => {
+            let by_state = roles_by_state.filter(|_| state_sp.as_deref() == Some(sp.id.as_str()));
+            roles::observe(rest, inputs, &sp.id, by_state).await?
+        }
+        None => HashMap::new(),
+    };
+    Ok(Observed {
+        resource_group: rg,
+        app,
+        sp,
+        workspace: ws,
+        table,
+        dce,
+        dcr,
+        roles,
+    })
+}
+
+/// The diff of desired against observed, in the order a person reads the guide.
+pub fn diff(inputs: &Inputs, state: &State, observed: Observed) -> Plan {
+    let o = &observed;
+    let mut steps = vec![];
+    if inputs.create_resource_group {
+        steps.push(resource_group::plan(inputs, o));
+    }
+    steps.extend(app::plan(inputs, o));
+    steps.push(workspace::plan(inputs, o));
+    steps.push(table::plan(inputs, o));
+    steps.push(dce::plan(inputs, o));
+    steps.push(dcr::plan(inputs, o));
+    steps.extend(roles::plan(inputs, o));
+    steps.push(secret::plan(inputs, state, o));
+    Plan { observed, steps }
+}
+
+/// How a run tells the user what happens; the human and JSON outputs implement it.
+pub trait Reporter: Send + Sync {
+    fn started(&self, step: &str);
+    fn waiting(&self, step: &str, why: &str);
+    fn finished(&self, step: &str, action: Action, resource: &str, took: Duration);
+    fn failed(&self, step: &str, error: &Error);
+}
+
+/// Everything the steps share while they run.
+pub struct Ctx {
+    pub rest: Rest,
+    pub inputs: Inputs,
+    pub state: Mutex<StateFile>,
+    pub reporter: std::sync::Arc<dyn Reporter>,
+    /// How long role assignments wait for a new service principal to replicate.
+    pub replication_wait: Duration,
+    /// With `--sequential`, one permit: the steps run one after another.
+    pub gate: Option<tokio::sync::Semaphore>,
+    /// Set by Ctrl-C: steps not yet started do not start; the ones in flight finish and are recorded.
+    pub cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Ctx {
+    /// Changes the state and saves it at once.
+    pub fn record(&self, f: impl FnOnce(&mut State)) -> Result<()> {
+        let mut s = self.lock_state()?;
+        f(&mut s.state);
+        s.save()
+    }
+
+    /// A copy of the state as it is now.
+    pub fn state_now(&self) -> Result<State> {
+        Ok(self.lock_state()?.state.clone())
+    }
+
+    fn lock_state(&self) -> Result<std::sync::MutexGuard<'_, StateFile>> {
+        self.state
+            .lock()
+            .map_err(|_| Error::Other("state lock poisoned".into()))
+    }
+
+    pub fn record_resource(&self, kind: &str, id: &str, name: &str, created: bool) -> Result<()> {
+        self.record(|s| {
+            // Once created by us, always ours: a re-run that finds it must not forget that.
+            let created = created
+                || s.resources
+                    .get(kind)
+                    .is_some_and(|r| r.created && r.id.eq_ignore_ascii_case(id));
+            s.resources.insert(
+                kind.to_string(),
+                Resource {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    created,
+                },
+            );
+        })
+    }
+
+    pub fn was_created(&self, kind: &str) -> bool {
+        self.state
+            .lock()
+            .map(|s| s.resource(kind).is_some_and(|r| r.created))
+            .unwrap_or(false)
+    }
+}

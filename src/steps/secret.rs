@@ -1,0 +1,136 @@
+//! Guide step 2: the client secret. Made last, so its value is shown the moment it exists; an undelivered or
+//! unrecorded secret of an earlier, interrupted run is removed.
+
+use std::collections::HashSet;
+
+use crate::azure::graph::{self, Application, NewSecret};
+use crate::error::{Error, Result};
+use crate::state::{SecretRecord, State};
+
+use super::{step, Action, Ctx, Inputs, Observed, PlannedStep};
+
+/// Whether the state's secret is still usable (recorded, delivered, and still on the app).
+pub fn is_current(state: &State, app: Option<&Application>) -> bool {
+    match (&state.secret, app) {
+        (Some(s), Some(app)) => {
+            s.delivered
+                && app
+                    .password_credentials
+                    .iter()
+                    .any(|p| p.key_id == s.key_id)
+        }
+        _ => false,
+    }
+}
+
+pub fn plan(inputs: &Inputs, state: &State, o: &Observed) -> PlannedStep {
+    PlannedStep::new(
+        step::SECRET,
+        Action::create_or_reuse(is_current(state, o.app.as_ref())),
+        format!("'{}' on {}", inputs.secret_description, inputs.app_name),
+    )
+}
+
+/// The key ids of the app's secrets now.
+async fn key_ids(ctx: &Ctx, app: &Application) -> Result<HashSet<String>> {
+    Ok(graph::get_application(&ctx.rest, &app.id)
+        .await?
+        .map(|a| {
+            a.password_credentials
+                .into_iter()
+                .map(|p| p.key_id)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// `addPassword`, never repeated blindly: a lost answer may hide a secret that exists but whose value is gone,
+/// so it is read back and what the lost call made is removed before trying again.
+async fn add_password(
+    ctx: &Ctx,
+    app: &Application,
+    end: time::OffsetDateTime,
+) -> Result<NewSecret> {
+    let before = key_ids(ctx, app).await?;
+    let description = &ctx.inputs.secret_description;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match graph::add_password(&ctx.rest, &app.id, description, end).await {
+            Ok(n) => return Ok(n),
+            Err(Error::Azure(e)) if (e.status == 0 || e.status >= 500) && attempt < 3 => {
+                if let Some(a) = graph::get_application(&ctx.rest, &app.id).await? {
+                    for p in a
+                        .password_credentials
+                        .iter()
+                        .filter(|p| !before.contains(&p.key_id))
+                    {
+                        graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Adds a client secret unless the state's one is current; removes a secret whose value an earlier,
+/// interrupted run never showed.
+pub async fn ensure(
+    ctx: &Ctx,
+    app: &Application,
+    action: Action,
+) -> Result<(Option<NewSecret>, String)> {
+    let i = &ctx.inputs;
+    if action == Action::Reuse {
+        return Ok((None, format!("'{}' (unchanged)", i.secret_description)));
+    }
+    let before = ctx.state_now()?;
+    let (previous, pending_since) = (before.secret, before.secret_pending_since);
+    let now = time::OffsetDateTime::now_utc();
+    ctx.record(|s| s.secret_pending_since = Some(crate::clock::now_rfc3339()))?;
+    let end = now + time::Duration::days(i64::from(i.secret_days));
+    let new = add_password(ctx, app, end).await?;
+    ctx.record(|s| {
+        s.secret = Some(SecretRecord {
+            key_id: new.key_id.clone(),
+            description: i.secret_description.clone(),
+            end_date_time: new.end_date_time.clone(),
+            delivered: false,
+        });
+        s.secret_pending_since = None;
+    })?;
+    // Orphans: the undelivered secret of an earlier run, and any secret with our description made after an
+    // earlier run announced one but before it could record it.
+    let fresh = graph::get_application(&ctx.rest, &app.id)
+        .await?
+        .unwrap_or_else(|| app.clone());
+    for p in &fresh.password_credentials {
+        if p.key_id == new.key_id {
+            continue;
+        }
+        let undelivered = previous
+            .as_ref()
+            .is_some_and(|s| !s.delivered && s.key_id == p.key_id);
+        let unrecorded = pending_since.is_some()
+            && p.display_name.as_deref() == Some(i.secret_description.as_str())
+            && previous.as_ref().is_none_or(|s| s.key_id != p.key_id);
+        if undelivered || unrecorded {
+            graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
+        }
+    }
+    let label = format!(
+        "'{}' (key id {}, expires {})",
+        i.secret_description, new.key_id, new.end_date_time
+    );
+    Ok((Some(new), label))
+}
+
+/// Marks the new secret as shown to the admin: from now on a re-run keeps it.
+pub fn mark_delivered(ctx: &Ctx) -> Result<()> {
+    ctx.record(|s| {
+        if let Some(sec) = s.secret.as_mut() {
+            sec.delivered = true;
+        }
+    })
+}
