@@ -9,17 +9,20 @@ use super::{lc, Assignment, Req, World};
 use crate::reply::{arm_err, now_iso, Reply};
 use crate::schema;
 
+// Built-in role definition GUIDs, the same in every cloud. Source: "Azure built-in roles",
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
 pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 pub const MONITORING_METRICS_PUBLISHER: &str = "3913510d-42f4-4e42-8a64-420c390055eb";
+/// The role definitions a role assignment may name; any other is `RoleDefinitionDoesNotExist`.
 const KNOWN_ROLES: &[&str] = &[
     OWNER,
     CONTRIBUTOR,
-    "92aaf0da-9dab-42b6-94a3-d43ce8d16293",
+    "92aaf0da-9dab-42b6-94a3-d43ce8d16293", // Log Analytics Contributor
     MONITORING_METRICS_PUBLISHER,
-    "749f88d5-cbae-40b8-bcfc-e573ddc772fa",
-    "43d0d8ad-25c7-4714-9337-8ba259a9fe05",
-    "73c42c96-874c-492b-b04d-ab87d138a893",
+    "749f88d5-cbae-40b8-bcfc-e573ddc772fa", // Monitoring Contributor
+    "43d0d8ad-25c7-4714-9337-8ba259a9fe05", // Monitoring Reader
+    "73c42c96-874c-492b-b04d-ab87d138a893", // Log Analytics Reader
 ];
 
 impl World {
