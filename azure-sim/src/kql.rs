@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::world::Reply;
+use crate::reply::Reply;
 
 fn bad(message: String) -> Reply {
     Reply::json(

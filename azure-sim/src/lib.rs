@@ -3,6 +3,7 @@
 
 mod api;
 mod kql;
+mod reply;
 mod schema;
 mod world;
 
@@ -21,7 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use api::{Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SimCloud, SimConfig};
-use world::{FaultAction, Reply, Req, World};
+use reply::{arm_err, Reply};
+use world::{faults::FaultAction, Req, World};
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -349,7 +351,7 @@ async fn handle(
         match flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out) {
             Ok(_) => out,
             Err(_) => {
-                return Ok(respond(world::arm_err(
+                return Ok(respond(arm_err(
                     400,
                     "InvalidContentEncoding",
                     "The body is not valid gzip.",
@@ -412,13 +414,13 @@ async fn handle(
         }
         let reply = match (fault, reply) {
             (FaultAction::Reply(f), _) => f,
-            (FaultAction::ApplyThen(status), Some(_)) => world::arm_err(
+            (FaultAction::ApplyThen(status), Some(_)) => arm_err(
                 status,
                 "SimulatedFailure",
                 "azure-sim applied this request, then answered with an error",
             ),
             (_, Some(r)) => r,
-            (_, None) => world::arm_err(500, "InternalServerError", "no reply"),
+            (_, None) => arm_err(500, "InternalServerError", "no reply"),
         };
         w.log.push(LoggedRequest {
             method: r.method.clone(),
@@ -485,7 +487,7 @@ fn route(w: &mut World, r: &Req, fault: &FaultAction, parsed: Option<Value>) -> 
             let cid = cid.to_string();
             w.query(r, &cid)
         }
-        _ => world::arm_err(
+        _ => arm_err(
             404,
             "NotFound",
             format!("azure-sim has no route for {} {}", r.method, r.path),

@@ -1,0 +1,421 @@
+//! The ARM router: bearer and api-version checks, subscriptions, locations, providers, resource groups and
+//! resource lists; it hands each resource family's paths to its file.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::faults::FaultAction;
+use super::rbac::{CONTRIBUTOR, OWNER};
+use super::{lc, Aud, Req, Res, World};
+use crate::reply::{arm_err, Reply};
+
+impl World {
+    pub fn arm(&mut self, req: &Req, fault: &FaultAction) -> Reply {
+        self.tick();
+        let principal = match self.principal(req, Aud::Arm) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let Some(v) = req.query.get("api-version") else {
+            return arm_err(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            );
+        };
+        if !World::api_versions(&req.path).contains(&v.as_str()) {
+            return arm_err(
+                400,
+                "InvalidApiVersionParameter",
+                format!("The api-version '{v}' is invalid for {}.", req.path),
+            );
+        }
+        let path = req.path.trim_end_matches('/').to_string();
+        if path == "/subscriptions" {
+            let visible: Vec<Value> = self
+                .subscriptions
+                .iter()
+                .filter(|(id, _, vis)| {
+                    *vis || self.has_role(
+                        &principal,
+                        &format!("/subscriptions/{id}"),
+                        &[OWNER, CONTRIBUTOR],
+                        Duration::ZERO,
+                    )
+                })
+                .map(|(id, name, _)| self.sub_json(id, name))
+                .collect();
+            return Reply::json(200, json!({ "value": visible }));
+        }
+        // operation status polls
+        if lc(&path).contains("/operationstatuses/") {
+            let id = path.rsplit('/').next().unwrap_or_default().to_string();
+            return self.operation_status(&id);
+        }
+        let Some(sub) = World::sub_of(&path).map(str::to_string) else {
+            return arm_err(404, "InvalidResourceType", format!("No route for {path}"));
+        };
+        let known = self
+            .subscriptions
+            .iter()
+            .find(|(id, _, _)| lc(id) == lc(&sub))
+            .cloned();
+        let allowed = self.has_role(
+            &principal,
+            &format!("/subscriptions/{sub}"),
+            &[OWNER, CONTRIBUTOR],
+            Duration::ZERO,
+        );
+        let Some((sub_id, sub_name, _)) = known.filter(|_| allowed) else {
+            return arm_err(
+                404,
+                "SubscriptionNotFound",
+                format!("The subscription '{sub}' could not be found."),
+            );
+        };
+        let rest = path[format!("/subscriptions/{sub}").len()..].to_string();
+        let lrest = lc(&rest);
+        let m = req.method.as_str();
+        if rest.is_empty() && m == "GET" {
+            return Reply::json(200, self.sub_json(&sub_id, &sub_name));
+        }
+        if lrest == "/locations" && m == "GET" {
+            let v: Vec<Value> = self
+                .locations
+                .iter()
+                .map(|l| json!({ "id": format!("/subscriptions/{sub_id}/locations/{l}"), "name": l, "displayName": l, "regionalDisplayName": l, "type": "Region" }))
+                .collect();
+            return Reply::json(200, json!({ "value": v }));
+        }
+        if let Some(i) = lrest.find("/providers/microsoft.authorization/roleassignments") {
+            let scope = format!("/subscriptions/{sub_id}{}", &rest[..i]);
+            let name = rest[i + "/providers/microsoft.authorization/roleassignments".len()..]
+                .trim_start_matches('/')
+                .to_string();
+            return self.role_assignment(req, &scope, &name, fault);
+        }
+        let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+        let lsegs: Vec<String> = segs.iter().map(|s| lc(s)).collect();
+        match lsegs
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["providers", _ns] if m == "GET" => {
+                let ns = segs[1];
+                let state = self
+                    .providers
+                    .get(&lc(ns))
+                    .map(|p| p.0.clone())
+                    .unwrap_or_else(|| "Registered".into());
+                Reply::json(
+                    200,
+                    json!({ "id": format!("/subscriptions/{sub_id}/providers/{ns}"), "namespace": ns, "registrationState": state }),
+                )
+            }
+            ["providers", _ns, "register"] if m == "POST" => {
+                let ns = segs[1].to_string();
+                let now = self.now();
+                let entry = self
+                    .providers
+                    .entry(lc(&ns))
+                    .or_insert(("NotRegistered".into(), now));
+                if entry.0 != "Registered" {
+                    *entry = ("Registering".into(), now);
+                }
+                let state = entry.0.clone();
+                Reply::json(
+                    200,
+                    json!({ "id": format!("/subscriptions/{sub_id}/providers/{ns}"), "namespace": ns, "registrationState": state }),
+                )
+            }
+            ["providers", "microsoft.operationalinsights", "workspaces"] if m == "GET" => {
+                Reply::json(
+                    200,
+                    json!({ "value": self.list_type("microsoft.operationalinsights/workspaces", &format!("/subscriptions/{sub_id}/")) }),
+                )
+            }
+            ["resourcegroups"] if m == "GET" => {
+                let all = self.list_type(
+                    "microsoft.resources/resourcegroups",
+                    &format!("/subscriptions/{sub_id}/"),
+                );
+                Reply::json(
+                    200,
+                    json!({ "value": World::tag_filter(all, req.query.get("$filter")) }),
+                )
+            }
+            ["resources"] if m == "GET" => {
+                let prefix = lc(&format!("/subscriptions/{sub_id}/resourcegroups/"));
+                let all: Vec<Value> = self
+                    .resources
+                    .iter()
+                    .filter(|(k, r)| k.starts_with(&prefix) && k.contains("/providers/") && !k.contains("/tables/") && r.body.get("location").is_some())
+                    .map(|(_, r)| json!({ "id": r.body["id"], "name": r.body["name"], "type": r.body["type"], "location": r.body["location"], "tags": r.body["tags"] }))
+                    .collect();
+                Reply::json(
+                    200,
+                    json!({ "value": World::tag_filter(all, req.query.get("$filter")) }),
+                )
+            }
+            ["resourcegroups", _rg, "resources"] if m == "GET" => {
+                let prefix = lc(&format!(
+                    "/subscriptions/{sub_id}/resourceGroups/{}/providers/",
+                    segs[1]
+                ));
+                let v: Vec<Value> = self
+                    .resources
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix) && !k.contains("/tables/"))
+                    .map(|(_, r)| json!({ "id": r.body["id"], "name": r.body["name"], "type": r.body["type"], "location": r.body["location"] }))
+                    .collect();
+                Reply::json(200, json!({ "value": v }))
+            }
+            ["resourcegroups", _rg] => self.resource_group(req, &sub_id, segs[1], fault),
+            ["resourcegroups", _rg, "providers", ns, ty, _name] => {
+                let kind = format!("{ns}/{ty}");
+                let id = format!(
+                    "/subscriptions/{sub_id}/resourceGroups/{}/providers/{}/{}/{}",
+                    segs[1], segs[3], segs[4], segs[5]
+                );
+                self.resource(req, &kind, &id, segs[1], &sub_id, fault)
+            }
+            ["resourcegroups", _rg, "providers", "microsoft.operationalinsights", "workspaces", _ws, "tables"]
+                if m == "GET" =>
+            {
+                let prefix = lc(&format!("/subscriptions/{sub_id}/resourceGroups/{}/providers/Microsoft.OperationalInsights/workspaces/{}/tables/", segs[1], segs[5]));
+                let v: Vec<Value> = self
+                    .resources
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix))
+                    .map(|(_, r)| r.body.clone())
+                    .collect();
+                Reply::json(200, json!({ "value": v }))
+            }
+            ["resourcegroups", _rg, "providers", "microsoft.operationalinsights", "workspaces", _ws, "tables", _t] =>
+            {
+                let id = format!("/subscriptions/{sub_id}/resourceGroups/{}/providers/Microsoft.OperationalInsights/workspaces/{}/tables/{}", segs[1], segs[5], segs[7]);
+                self.table(req, &id, fault)
+            }
+            _ => arm_err(
+                404,
+                "InvalidResourceType",
+                format!("The resource type could not be found for {rest}."),
+            ),
+        }
+    }
+
+    fn api_versions(path: &str) -> &'static [&'static str] {
+        let p = lc(path);
+        if p.contains("/providers/microsoft.authorization/roleassignments") {
+            &["2022-04-01", "2020-04-01-preview"]
+        } else if p.contains("/providers/microsoft.operationalinsights/workspaces")
+            || p.contains("/providers/microsoft.operationalinsights/locations")
+        {
+            &["2022-10-01", "2023-09-01", "2025-02-01", "2020-08-01"]
+        } else if p.contains("/providers/microsoft.insights/datacollection") {
+            &["2022-06-01", "2023-03-11", "2024-03-11"]
+        } else if p.contains("/providers/")
+            || p.contains("/resourcegroups")
+            || p.ends_with("/resources")
+        {
+            &["2021-04-01", "2022-09-01", "2024-03-01"]
+        } else {
+            &["2022-12-01", "2020-01-01", "2021-01-01"]
+        }
+    }
+
+    pub fn add_subscription(&mut self, id: &str, name: &str, visible: bool) {
+        self.subscriptions
+            .push((id.to_string(), name.to_string(), visible));
+    }
+
+    fn sub_json(&self, id: &str, name: &str) -> Value {
+        json!({ "id": format!("/subscriptions/{id}"), "subscriptionId": id, "displayName": name, "state": "Enabled", "tenantId": self.tenant })
+    }
+
+    fn list_type(&self, ty: &str, prefix: &str) -> Vec<Value> {
+        let prefix = lc(prefix);
+        self.resources
+            .iter()
+            .filter(|(k, r)| {
+                k.starts_with(&prefix) && r.body["type"].as_str().map(lc).as_deref() == Some(ty)
+            })
+            .map(|(_, r)| r.body.clone())
+            .collect()
+    }
+
+    /// ARM's `$filter=tagName eq 'k' and tagValue eq 'v'` on a list.
+    fn tag_filter(list: Vec<Value>, filter: Option<&String>) -> Vec<Value> {
+        let Some(f) = filter else { return list };
+        let q = |s: &str| s.trim().trim_matches('\'').to_string();
+        let (name, value) = match f.split_once(" and tagValue eq ") {
+            Some((n, v)) => (q(n.trim_start_matches("tagName eq ")), Some(q(v))),
+            None => (q(f.trim_start_matches("tagName eq ")), None),
+        };
+        list.into_iter()
+            .filter(
+                |r| match r.pointer(&format!("/tags/{name}")).and_then(Value::as_str) {
+                    Some(v) => value.as_ref().is_none_or(|want| want == v),
+                    None => false,
+                },
+            )
+            .collect()
+    }
+
+    fn resource_group(&mut self, req: &Req, sub: &str, rg: &str, fault: &FaultAction) -> Reply {
+        let id = format!("/subscriptions/{sub}/resourceGroups/{rg}");
+        let key = lc(&id);
+        match req.method.as_str() {
+            "GET" | "HEAD" => match self.resources.get(&key) {
+                Some(r) => Reply::json(200, r.body.clone()),
+                None => arm_err(
+                    404,
+                    "ResourceGroupNotFound",
+                    format!("Resource group '{rg}' could not be found."),
+                ),
+            },
+            "PUT" => {
+                let body = match World::parse_body(req) {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
+                let o = body.as_object();
+                if o.is_none_or(|o| {
+                    o.keys().any(|k| {
+                        !["location", "tags", "managedBy", "properties"].contains(&k.as_str())
+                    })
+                }) || !body["location"].is_string()
+                {
+                    return arm_err(400, "InvalidRequestContent", "The request content was invalid: a resource group takes location (string), tags and managedBy.");
+                }
+                if !self
+                    .locations
+                    .contains(&body["location"].as_str().unwrap_or_default())
+                {
+                    return arm_err(
+                        400,
+                        "LocationNotAvailableForResourceGroup",
+                        format!(
+                            "The provided location '{}' is not available for resource group.",
+                            body["location"]
+                        ),
+                    );
+                }
+                let existed = self.resources.contains_key(&key);
+                let rb = json!({ "id": id, "name": rg, "type": "Microsoft.Resources/resourceGroups", "location": body["location"], "tags": body.get("tags").cloned().unwrap_or(json!({})), "properties": { "provisioningState": "Succeeded" } });
+                let _ = fault;
+                self.resources.insert(
+                    key,
+                    Res {
+                        body: rb.clone(),
+                        ready_at: self.now(),
+                        fail: false,
+                    },
+                );
+                Reply::json(if existed { 200 } else { 201 }, rb)
+            }
+            "DELETE" => {
+                if self.resources.remove(&key).is_none() {
+                    return Reply::empty(204);
+                }
+                let prefix = format!("{key}/");
+                self.resources.retain(|k, _| !k.starts_with(&prefix));
+                self.assignments
+                    .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));
+                Reply::empty(200)
+            }
+            _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
+        }
+    }
+
+    fn resource(
+        &mut self,
+        req: &Req,
+        kind: &str,
+        id: &str,
+        rg: &str,
+        sub: &str,
+        fault: &FaultAction,
+    ) -> Reply {
+        let key = lc(id);
+        let name = id.rsplit('/').next().unwrap_or_default().to_string();
+        let ty = match kind {
+            "microsoft.operationalinsights/workspaces" => {
+                "Microsoft.OperationalInsights/workspaces"
+            }
+            "microsoft.insights/datacollectionendpoints" => {
+                "Microsoft.Insights/dataCollectionEndpoints"
+            }
+            "microsoft.insights/datacollectionrules" => "Microsoft.Insights/dataCollectionRules",
+            _ => {
+                return arm_err(
+                    404,
+                    "InvalidResourceType",
+                    format!("The resource type '{kind}' could not be found."),
+                )
+            }
+        };
+        match req.method.as_str() {
+            "GET" => match self.resources.get(&key) {
+                Some(r) => Reply::json(200, r.body.clone()),
+                None => arm_err(
+                    404,
+                    "ResourceNotFound",
+                    format!(
+                        "The Resource '{ty}/{name}' under resource group '{rg}' was not found."
+                    ),
+                ),
+            },
+            "DELETE" => {
+                if self.resources.remove(&key).is_none() {
+                    return Reply::empty(204);
+                }
+                let prefix = format!("{key}/");
+                self.resources.retain(|k, _| !k.starts_with(&prefix));
+                self.rows.retain(|k, _| !k.starts_with(&prefix));
+                self.assignments
+                    .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));
+                Reply::empty(200)
+            }
+            "PUT" => {
+                if let Err(r) = self.provider_registered(kind) {
+                    return r;
+                }
+                if !self
+                    .resources
+                    .contains_key(&lc(&format!("/subscriptions/{sub}/resourceGroups/{rg}")))
+                {
+                    return arm_err(
+                        404,
+                        "ResourceGroupNotFound",
+                        format!("Resource group '{rg}' could not be found."),
+                    );
+                }
+                let body = match World::parse_body(req) {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
+                let loc = body["location"].as_str().unwrap_or_default().to_string();
+                let existing = self.resources.get(&key).map(|r| r.body.clone());
+                let r = match kind {
+                    "microsoft.operationalinsights/workspaces" => {
+                        self.put_workspace(id, &name, &body, existing, fault)
+                    }
+                    "microsoft.insights/datacollectionendpoints" => {
+                        self.put_dce(id, &name, &body, existing)
+                    }
+                    _ => self.put_dcr(id, &name, &body, existing),
+                };
+                if r.status < 300 && !self.locations.contains(&loc.as_str()) {
+                    self.resources.remove(&key);
+                    return arm_err(400, "LocationNotAvailableForResourceType", format!("The provided location '{loc}' is not available for resource type '{ty}'."));
+                }
+                r
+            }
+            _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
+        }
+    }
+}

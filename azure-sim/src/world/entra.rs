@@ -1,0 +1,207 @@
+//! Microsoft Entra ID: the token endpoint (client secret, federated assertion), the App Service managed-identity
+//! endpoint, the audiences of the cloud, and the principal a bearer token names.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::json;
+
+use super::{Aud, Req, TokenInfo, World};
+use crate::reply::{arm_err, token_err, Reply};
+
+impl World {
+    fn audience_of(&self, scope: &str) -> Option<Aud> {
+        let norm = |s: &str| {
+            s.trim_end_matches("/.default")
+                .trim_end_matches('/')
+                .to_ascii_lowercase()
+        };
+        let want = norm(scope);
+        let [arm, graph, monitor, la] = self.cfg.cloud.audiences();
+        [
+            (arm, Aud::Arm),
+            (graph, Aud::Graph),
+            (monitor, Aud::Monitor),
+            (la, Aud::LogAnalytics),
+        ]
+        .into_iter()
+        .find(|(a, _)| norm(a) == want)
+        .map(|(_, k)| k)
+    }
+
+    /// The principal (service principal object id) a bearer token names, if it is valid for `aud`.
+    pub(super) fn principal(&self, req: &Req, aud: Aud) -> Result<String, Reply> {
+        let Some(h) = &req.auth else {
+            return Err(arm_err(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            ));
+        };
+        let tok = h.strip_prefix("Bearer ").unwrap_or("");
+        match self.tokens.get(tok) {
+            None => Err(arm_err(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            )),
+            Some(t) if t.expires < self.now() => Err(arm_err(
+                401,
+                "ExpiredAuthenticationToken",
+                "The access token expiry has passed.",
+            )),
+            Some(t) if t.aud != aud => Err(arm_err(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                "The access token has been obtained for wrong audience or resource.",
+            )),
+            Some(t) => Ok(t.principal.clone()),
+        }
+    }
+
+    /// A new bearer token for `principal` and `aud`, valid for an hour of simulated time.
+    fn issue_token(&mut self, principal: String, aud: Aud) -> String {
+        let tok: String = (0..48)
+            .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
+            .collect();
+        self.tokens.insert(
+            tok.clone(),
+            TokenInfo {
+                principal,
+                aud,
+                expires: self.now() + Duration::from_secs(3600),
+            },
+        );
+        tok
+    }
+
+    /// A token from the App Service managed-identity endpoint (api-version 2019-08-01): `resource` names the
+    /// audience, `X-IDENTITY-HEADER` must be the secret the platform gave the process, and the identity is the
+    /// operator's (system-assigned, or user-assigned named by its client id).
+    pub fn managed_identity_token(&mut self, req: &Req) -> Reply {
+        let fail = |status: u16, message: &str| {
+            Reply::json(status, json!({ "statusCode": status, "message": message }))
+        };
+        if req.identity_header.as_deref() != Some(self.operator.identity_header.as_str()) {
+            return fail(401, "The X-IDENTITY-HEADER is missing or wrong.");
+        }
+        if req.query.get("api-version").map(String::as_str) != Some("2019-08-01") {
+            return fail(400, "api-version 2019-08-01 is required.");
+        }
+        if req
+            .query
+            .get("client_id")
+            .is_some_and(|c| *c != self.operator.client_id)
+        {
+            return fail(
+                400,
+                "No managed identity with this client_id is assigned to this resource.",
+            );
+        }
+        let Some(resource) = req.query.get("resource").cloned() else {
+            return fail(400, "resource is required.");
+        };
+        let Some(aud) = self.audience_of(&resource) else {
+            return fail(400, "The resource is not known in this tenant.");
+        };
+        let tok = self.issue_token(self.operator.object_id.clone(), aud);
+        let expires_on = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() + 3600)
+            .unwrap_or(0);
+        Reply::json(
+            200,
+            json!({
+                "access_token": tok, "expires_on": expires_on.to_string(), "resource": resource,
+                "token_type": "Bearer", "client_id": self.operator.client_id,
+            }),
+        )
+    }
+
+    pub fn token(&mut self, tenant: &str, form: &HashMap<String, String>) -> Reply {
+        if tenant != self.tenant {
+            return token_err(
+                "invalid_request",
+                90002,
+                format!("Tenant '{tenant}' not found."),
+            );
+        }
+        if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+            return token_err(
+                "unsupported_grant_type",
+                70003,
+                "The app requested an unsupported grant type.",
+            );
+        }
+        let client_id = form.get("client_id").cloned().unwrap_or_default();
+        let Some(aud) = form.get("scope").and_then(|s| self.audience_of(s)) else {
+            return token_err(
+                "invalid_resource",
+                500011,
+                format!(
+                    "The resource principal named {} was not found in the tenant.",
+                    form.get("scope").cloned().unwrap_or_default()
+                ),
+            );
+        };
+        let Some(app) = self
+            .apps
+            .iter()
+            .find(|a| a["appId"] == client_id.as_str())
+            .cloned()
+        else {
+            return token_err(
+                "unauthorized_client",
+                700016,
+                format!(
+                    "Application with identifier '{client_id}' was not found in the directory."
+                ),
+            );
+        };
+        let app_object = app["id"].as_str().unwrap_or_default().to_string();
+        let authenticated = if let Some(assertion) = form.get("client_assertion") {
+            client_id == self.operator.client_id && *assertion == self.operator.federated_token
+        } else {
+            let given = form.get("client_secret").cloned().unwrap_or_default();
+            let op = client_id == self.operator.client_id && given == self.operator.client_secret;
+            let now = time::OffsetDateTime::now_utc();
+            let app_secret = self.secrets.iter().any(|(key, s)| {
+                s.app_object_id == app_object && s.text == given && {
+                    let end = app["passwordCredentials"]
+                        .as_array()
+                        .and_then(|l| l.iter().find(|p| p["keyId"] == key.as_str()))
+                        .and_then(|p| p["endDateTime"].as_str())
+                        .and_then(|e| {
+                            time::OffsetDateTime::parse(
+                                e,
+                                &time::format_description::well_known::Rfc3339,
+                            )
+                            .ok()
+                        });
+                    end.is_some_and(|e| e > now)
+                }
+            });
+            op || app_secret
+        };
+        if !authenticated {
+            return token_err("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
+        }
+        let Some(sp) = self.sps.iter().find(|s| s["appId"] == client_id.as_str()) else {
+            return token_err(
+                "unauthorized_client",
+                700016,
+                format!(
+                    "Application '{client_id}' has no service principal in tenant '{}'.",
+                    self.tenant
+                ),
+            );
+        };
+        let principal = sp["id"].as_str().unwrap_or_default().to_string();
+        let tok = self.issue_token(principal, aud);
+        Reply::json(
+            200,
+            json!({ "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok }),
+        )
+    }
+}

@@ -1,0 +1,181 @@
+//! Faults: the ones a test plans (`Sim::inject`) and the ones chaos draws from the seed; what each does to a request.
+
+use std::time::Duration;
+
+use super::{lc, FaultState, Req, World};
+use crate::api::{Fault, FaultKind};
+use crate::reply::{arm_err, Reply};
+
+/// What the handler decided about faults for one request.
+pub enum FaultAction {
+    None,
+    Reply(Reply),
+    ApplyThen(u16),
+    FailLro,
+    Reset,
+    ApplyThenHang,
+    ApplyThenSlow(Duration),
+}
+
+impl World {
+    pub fn add_fault(&mut self, f: Fault) {
+        self.faults.push(FaultState {
+            fault: f,
+            seen: 0,
+            hit: 0,
+        });
+    }
+
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    pub fn is_write(req: &Req) -> bool {
+        let api = req.path.starts_with("/subscriptions") || req.path.starts_with("/v1.0/");
+        api && matches!(req.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+    }
+
+    pub fn fault_for(&mut self, req: &Req) -> FaultAction {
+        let planned = self.planned_fault(req);
+        if !matches!(planned, FaultAction::None) {
+            return planned;
+        }
+        self.chaos_fault(req)
+    }
+
+    /// A fault drawn at random, when chaos is on, for Graph and ARM requests (not operation polls).
+    fn chaos_fault(&mut self, req: &Req) -> FaultAction {
+        let Some(c) = self.cfg.chaos.clone() else {
+            return FaultAction::None;
+        };
+        let api = req.path.starts_with("/subscriptions") || req.path.starts_with("/v1.0/");
+        if !api || req.path.contains("/operationstatuses/") {
+            return FaultAction::None;
+        }
+        // The draw depends on the request (method, path with ids blanked, how many times it was seen) and the
+        // seed, not on the order in which concurrent requests arrive: the same seed gives the same faults.
+        let shape: String = req
+            .path
+            .split('/')
+            .map(|seg| {
+                if uuid::Uuid::parse_str(seg).is_ok()
+                    || seg.starts_with("dcr-")
+                    || seg.starts_with("dce-")
+                {
+                    "{id}"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let key = format!("{} {}", req.method, lc(&shape));
+        let seen = self.chaos_seen.entry(key.clone()).or_default();
+        *seen += 1;
+        let r = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (self.cfg.seed, &key, *seen).hash(&mut h);
+            (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut edge = 0.0;
+        let mut hit = |p: f64| {
+            edge += p;
+            r < edge
+        };
+        let lro = req.method == "PUT"
+            && (lc(&req.path).contains("/tables/")
+                || lc(&req.path).ends_with(&format!(
+                    "/workspaces/{}",
+                    lc(req.path.rsplit('/').next().unwrap_or_default())
+                )));
+        let (name, action) = if hit(c.p429) {
+            (
+                "429",
+                FaultAction::Reply(
+                    arm_err(429, "TooManyRequests", "azure-sim chaos: throttled")
+                        .header("Retry-After", "1".into()),
+                ),
+            )
+        } else if hit(c.p500) {
+            (
+                "500",
+                FaultAction::Reply(arm_err(
+                    500,
+                    "InternalServerError",
+                    "azure-sim chaos: internal error",
+                )),
+            )
+        } else if hit(c.p503) {
+            (
+                "503",
+                FaultAction::Reply(
+                    arm_err(503, "ServiceUnavailable", "azure-sim chaos: unavailable")
+                        .header("Retry-After", "1".into()),
+                ),
+            )
+        } else if hit(c.p_reset) {
+            ("reset", FaultAction::Reset)
+        } else if hit(c.p_slow) {
+            ("slow", FaultAction::ApplyThenSlow(c.slow_delay))
+        } else if lro && hit(c.p_lro_fail) {
+            ("lro-failed", FaultAction::FailLro)
+        } else {
+            return FaultAction::None;
+        };
+        *self.chaos_counts.entry(name).or_default() += 1;
+        action
+    }
+
+    fn planned_fault(&mut self, req: &Req) -> FaultAction {
+        let write = World::is_write(req);
+        for f in self.faults.iter_mut() {
+            let m = &f.fault;
+            if m.method
+                .as_ref()
+                .is_some_and(|x| !x.eq_ignore_ascii_case(&req.method))
+                || m.path_contains
+                    .as_ref()
+                    .is_some_and(|p| !req.path.contains(p.as_str()))
+                || (m.writes_only && !write)
+            {
+                continue;
+            }
+            if f.seen < m.skip {
+                f.seen += 1;
+                continue;
+            }
+            if f.hit >= m.times {
+                continue;
+            }
+            f.hit += 1;
+            return match &m.kind {
+                FaultKind::Status {
+                    status,
+                    code,
+                    retry_after,
+                } => {
+                    let mut r = arm_err(*status, code, format!("azure-sim injected {code}"));
+                    if let Some(s) = retry_after {
+                        r = r.header("Retry-After", s.to_string());
+                    }
+                    FaultAction::Reply(r)
+                }
+                FaultKind::ApplyThenStatus { status } => FaultAction::ApplyThen(*status),
+                FaultKind::FailLro => FaultAction::FailLro,
+                FaultKind::ResetConnection => FaultAction::Reset,
+                FaultKind::ApplyThenHang => FaultAction::ApplyThenHang,
+                FaultKind::ExpireTokens => {
+                    // Every token issued so far runs out now; this request is then served as any other.
+                    let now = self.now();
+                    let past = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+                    for t in self.tokens.values_mut() {
+                        t.expires = past;
+                    }
+                    FaultAction::None
+                }
+            };
+        }
+        FaultAction::None
+    }
+}

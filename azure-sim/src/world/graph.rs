@@ -1,0 +1,309 @@
+//! Microsoft Graph v1.0: applications, service principals, addPassword / removePassword, and filtered lists.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::{Aud, Req, Secret, World};
+use crate::reply::{graph_err, now_iso, Reply};
+
+impl World {
+    pub fn graph(&mut self, req: &Req) -> Reply {
+        if let Err(r) = self.principal(req, Aud::Graph) {
+            return r;
+        }
+        let segs: Vec<&str> = req.path.trim_start_matches("/v1.0/").split('/').collect();
+        let body: Value = if req.body.is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&req.body) {
+                Ok(v) => v,
+                Err(e) => {
+                    return graph_err(
+                        400,
+                        "BadRequest",
+                        format!("Unable to read JSON request payload: {e}"),
+                    )
+                }
+            }
+        };
+        match (req.method.as_str(), segs.as_slice()) {
+            ("POST", ["applications"]) => self.create_app(&body),
+            ("GET", ["applications"]) => self.list_graph(true, req.query.get("$filter")),
+            ("GET", ["applications", id]) => match self.apps.iter().find(|a| a["id"] == *id) {
+                Some(a) => Reply::json(200, a.clone()),
+                None => graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present.")),
+            },
+            ("PATCH", ["applications", id]) => self.patch_app(id, &body),
+            ("DELETE", ["applications", id]) => {
+                let Some(app) = self.apps.iter().find(|a| a["id"] == *id).cloned() else {
+                    return graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist."));
+                };
+                self.apps.retain(|a| a["id"] != *id);
+                self.secrets.retain(|_, s| s.app_object_id != *id);
+                self.sps.retain(|s| s["appId"] != app["appId"]);
+                Reply::empty(204)
+            }
+            ("POST", ["applications", id, "addPassword"]) => self.add_password(id, &body),
+            ("POST", ["applications", id, "removePassword"]) => {
+                let key = body["keyId"].as_str().unwrap_or_default().to_string();
+                let Some(app) = self.apps.iter_mut().find(|a| a["id"] == *id) else {
+                    return graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist."));
+                };
+                let creds = app["passwordCredentials"].as_array_mut();
+                let Some(creds) = creds else { return graph_err(400, "Request_BadRequest", "No password credentials") };
+                let before = creds.len();
+                creds.retain(|p| p["keyId"] != key.as_str());
+                if creds.len() == before {
+                    return graph_err(400, "Request_BadRequest", format!("No password credential found with keyId {key}."));
+                }
+                self.secrets.remove(&key);
+                Reply::empty(204)
+            }
+            ("POST", ["servicePrincipals"]) => self.create_sp(&body),
+            ("GET", ["servicePrincipals"]) => self.list_graph(false, req.query.get("$filter")),
+            ("GET", ["servicePrincipals", id]) => match self.sps.iter().find(|s| s["id"] == *id) {
+                Some(s) => Reply::json(200, s.clone()),
+                None => graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist.")),
+            },
+            ("DELETE", ["servicePrincipals", id]) => {
+                let before = self.sps.len();
+                self.sps.retain(|s| s["id"] != *id);
+                if self.sps.len() == before {
+                    graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist."))
+                } else {
+                    Reply::empty(204)
+                }
+            }
+            _ => graph_err(400, "BadRequest", format!("Resource not found for the segment '{}'.", segs.first().unwrap_or(&""))),
+        }
+    }
+
+    fn check_keys(body: &Value, allowed: &[&str]) -> Result<(), Reply> {
+        let Some(o) = body.as_object() else {
+            return Err(graph_err(
+                400,
+                "Request_BadRequest",
+                "The request body must be a JSON object.",
+            ));
+        };
+        for k in o.keys() {
+            if !allowed.contains(&k.as_str()) {
+                return Err(graph_err(
+                    400,
+                    "Request_BadRequest",
+                    format!("Property '{k}' does not exist on type 'microsoft.graph.application'."),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn create_app(&mut self, body: &Value) -> Reply {
+        if let Err(r) = World::check_keys(
+            body,
+            &[
+                "displayName",
+                "signInAudience",
+                "tags",
+                "identifierUris",
+                "description",
+                "notes",
+            ],
+        ) {
+            return r;
+        }
+        let Some(name) = body["displayName"]
+            .as_str()
+            .filter(|n| !n.trim().is_empty())
+        else {
+            return graph_err(
+                400,
+                "Request_BadRequest",
+                "Property displayName is required.",
+            );
+        };
+        if body
+            .get("identifierUris")
+            .and_then(Value::as_array)
+            .is_some_and(|u| !u.is_empty())
+        {
+            return graph_err(400, "Request_BadRequest", "identifierUris must reference the appId, which is not known before the application exists.");
+        }
+        let app = json!({
+            "id": self.uuid(), "appId": self.uuid(), "displayName": name,
+            "signInAudience": body.get("signInAudience").cloned().unwrap_or(json!("AzureADMyOrg")),
+            "identifierUris": [], "tags": body.get("tags").cloned().unwrap_or(json!([])), "passwordCredentials": [],
+            "createdDateTime": now_iso(), "publisherDomain": "sim.onmicrosoft.com",
+        });
+        self.apps.push(app.clone());
+        Reply::json(201, app)
+    }
+
+    fn patch_app(&mut self, id: &str, body: &Value) -> Reply {
+        if let Err(r) = World::check_keys(
+            body,
+            &[
+                "displayName",
+                "tags",
+                "identifierUris",
+                "notes",
+                "description",
+            ],
+        ) {
+            return r;
+        }
+        let Some(app) = self.apps.iter_mut().find(|a| a["id"] == id) else {
+            return graph_err(
+                404,
+                "Request_ResourceNotFound",
+                format!("Resource '{id}' does not exist."),
+            );
+        };
+        if let Some(uris) = body.get("identifierUris").and_then(Value::as_array) {
+            let want = format!("api://{}", app["appId"].as_str().unwrap_or_default());
+            if uris.iter().any(|u| u.as_str() != Some(want.as_str())) {
+                return graph_err(400, "HostNameNotOnVerifiedDomain", "Values of identifierUris property must use a verified domain of the organization or its subdomain, or use the default api://{appId} form.");
+            }
+        }
+        for (k, v) in body.as_object().into_iter().flatten() {
+            app[k] = v.clone();
+        }
+        Reply::empty(204)
+    }
+
+    fn add_password(&mut self, id: &str, body: &Value) -> Reply {
+        if let Err(r) = World::check_keys(body, &["passwordCredential"]) {
+            return r;
+        }
+        let pc = &body["passwordCredential"];
+        let display = pc["displayName"].as_str().map(str::to_string);
+        let end = pc["endDateTime"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                (time::OffsetDateTime::now_utc() + time::Duration::days(730))
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            });
+        if time::OffsetDateTime::parse(&end, &time::format_description::well_known::Rfc3339)
+            .is_err()
+        {
+            return graph_err(
+                400,
+                "Request_BadRequest",
+                format!("Invalid endDateTime '{end}'."),
+            );
+        }
+        let key = self.uuid();
+        let text: String = (0..40)
+            .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
+            .collect();
+        let Some(app) = self.apps.iter_mut().find(|a| a["id"] == id) else {
+            return graph_err(
+                404,
+                "Request_ResourceNotFound",
+                format!("Resource '{id}' does not exist."),
+            );
+        };
+        let start = now_iso();
+        let cred = json!({ "customKeyIdentifier": null, "displayName": display, "endDateTime": end, "hint": &text[..3], "keyId": key, "secretText": null, "startDateTime": start });
+        if let Some(list) = app["passwordCredentials"].as_array_mut() {
+            list.push(cred.clone());
+        }
+        self.secrets.insert(
+            key,
+            Secret {
+                app_object_id: id.to_string(),
+                text: text.clone(),
+            },
+        );
+        let mut answer = cred;
+        answer["secretText"] = json!(text);
+        Reply::json(200, answer)
+    }
+
+    fn create_sp(&mut self, body: &Value) -> Reply {
+        if let Err(r) = World::check_keys(body, &["appId", "tags", "accountEnabled"]) {
+            return r;
+        }
+        let app_id = body["appId"].as_str().unwrap_or_default().to_string();
+        let Some(app) = self
+            .apps
+            .iter()
+            .find(|a| a["appId"] == app_id.as_str())
+            .cloned()
+        else {
+            return graph_err(400, "Request_BadRequest", format!("The appId '{app_id}' of the service principal does not reference a valid application object."));
+        };
+        if self.sps.iter().any(|s| s["appId"] == app_id.as_str()) {
+            return graph_err(
+                409,
+                "Request_MultipleObjectsWithSameKeyValue",
+                "Another object with the same value for property appId already exists.",
+            );
+        }
+        let sp = json!({ "id": self.uuid(), "appId": app_id, "displayName": app["displayName"], "servicePrincipalType": "Application", "tags": body.get("tags").cloned().unwrap_or(json!([])) });
+        let sp_id = sp["id"].as_str().unwrap_or_default().to_string();
+        let delay = match &self.cfg.chaos {
+            Some(c) if c.replication.1 > c.replication.0 => {
+                let (lo, hi) = (c.replication.0.as_secs_f64(), c.replication.1.as_secs_f64());
+                Duration::from_secs_f64(self.rng.gen_range(lo..hi))
+            }
+            Some(c) => c.replication.0,
+            None => self
+                .cfg
+                .latency
+                .as_ref()
+                .map(|l| l.scaled(l.sp_replication))
+                .unwrap_or(self.cfg.sp_replication_delay),
+        };
+        self.sp_delay.insert(sp_id.clone(), delay);
+        self.sp_created.insert(sp_id, self.now());
+        self.sps.push(sp.clone());
+        Reply::json(201, sp)
+    }
+
+    fn list_graph(&self, apps: bool, filter: Option<&String>) -> Reply {
+        let list = if apps { &self.apps } else { &self.sps };
+        let pick = |v: &Value| -> bool {
+            let Some(f) = filter else { return true };
+            let f = f.trim();
+            let quoted = |s: &str| {
+                s.trim()
+                    .trim_start_matches('\'')
+                    .trim_end_matches('\'')
+                    .replace("''", "'")
+            };
+            if let Some(rest) = f.strip_prefix("displayName eq ") {
+                v["displayName"] == quoted(rest).as_str()
+            } else if let Some(rest) = f.strip_prefix("appId eq ") {
+                v["appId"] == quoted(rest).as_str()
+            } else if let Some(rest) = f.strip_prefix("tags/any(t:t eq ") {
+                let want = quoted(rest.trim_end_matches(')'));
+                v["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|x| x == want.as_str()))
+            } else {
+                false
+            }
+        };
+        if let Some(f) = filter {
+            let ok = ["displayName eq ", "appId eq ", "tags/any(t:t eq "]
+                .iter()
+                .any(|p| f.trim().starts_with(p));
+            if !ok {
+                return graph_err(
+                    400,
+                    "Request_UnsupportedQuery",
+                    format!("Unsupported query: {f}"),
+                );
+            }
+        }
+        Reply::json(
+            200,
+            json!({ "value": list.iter().filter(|v| pick(v)).cloned().collect::<Vec<_>>() }),
+        )
+    }
+}

@@ -1,0 +1,61 @@
+//! The Log Analytics query API: finds the workspace by customer id, checks access, runs the KQL subset.
+
+use serde_json::{json, Value};
+
+use super::{lc, Aud, Req, World};
+use crate::reply::Reply;
+
+impl World {
+    pub fn query(&mut self, req: &Req, customer_id: &str) -> Reply {
+        self.tick();
+        let principal = match self.principal(req, Aud::LogAnalytics) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let Some(ws) = self
+            .resources
+            .values()
+            .find(|r| {
+                r.body
+                    .pointer("/properties/customerId")
+                    .and_then(Value::as_str)
+                    == Some(customer_id)
+            })
+            .map(|r| r.body.clone())
+        else {
+            return Reply::json(
+                404,
+                json!({ "error": { "code": "WorkspaceNotFoundError", "message": format!("The workspace {customer_id} could not be found") } }),
+            );
+        };
+        let ws_id = ws["id"].as_str().unwrap_or_default().to_string();
+        let any_role = self.assignments.iter().any(|a| {
+            a.principal == principal
+                && (lc(&ws_id) == lc(&a.scope)
+                    || lc(&ws_id).starts_with(&format!("{}/", lc(&a.scope))))
+        });
+        if !any_role {
+            return Reply::json(
+                403,
+                json!({ "error": { "code": "InsufficientAccessError", "message": "The provided credentials have insufficient access to perform the requested operation" } }),
+            );
+        }
+        let q = if req.method == "GET" {
+            req.query.get("query").cloned().unwrap_or_default()
+        } else {
+            serde_json::from_slice::<Value>(&req.body)
+                .ok()
+                .and_then(|b| b["query"].as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        crate::kql::run(&q, |table| {
+            let key = lc(&format!("{ws_id}/tables/{table}"));
+            self.resources.get(&key).map(|r| {
+                (
+                    r.body.clone(),
+                    self.rows.get(&key).cloned().unwrap_or_default(),
+                )
+            })
+        })
+    }
+}
