@@ -40,7 +40,9 @@ pub enum Command {
     Send(SendArgs),
     /// Delete what setup created, and only that (reused resources stay).
     Teardown(TeardownArgs),
-    /// Run setup against the built-in Azure simulator (no Azure account needed), then send the guide's sample events.
+    /// Run setup against the built-in Azure simulator (no Azure account needed), then verify --wait.
+    // Listed only in builds that carry the simulator (feature `demo`); elsewhere it says what is missing.
+    #[cfg_attr(not(feature = "demo"), command(hide = true))]
     Demo(DemoArgs),
 }
 

@@ -1,11 +1,10 @@
 //! The state file: what setup made or reused, written atomically after every step, locked while a run holds it; never a secret value.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 
 use crate::azure::roles::Role;
@@ -116,14 +115,25 @@ impl StateFile {
                     "check the directory is writable",
                 )
             })?;
-        if lock.try_lock_exclusive().is_err() {
-            let mut holder = String::new();
-            let _ = lock.read_to_string(&mut holder);
-            return Err(state_err(
-                path,
-                format!("another keeper-azmon run holds it ({})", holder.trim()),
-                "wait for that run to finish; two runs on one deployment would create things twice",
-            ));
+        // An advisory lock (flock on Unix) on the open file, released when the process ends however it ends.
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = lock.read_to_string(&mut holder);
+                return Err(state_err(
+                    path,
+                    format!("another keeper-azmon run holds it ({})", holder.trim()),
+                    "wait for that run to finish; two runs on one deployment would create things twice",
+                ));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(state_err(
+                    path,
+                    format!("cannot lock {}: {e}", lock_path.display()),
+                    "put the state file on a local file system that supports file locks",
+                ))
+            }
         }
         let _ = lock.set_len(0);
         let _ = write!(lock, "pid {}", std::process::id());

@@ -1,7 +1,20 @@
 //! One module per subcommand: gather inputs, call plan/run, print.
 
 pub mod cloud;
+#[cfg(feature = "demo")]
 pub mod demo;
+/// A build without the simulator (`--no-default-features`): `demo` says so instead of running.
+#[cfg(not(feature = "demo"))]
+pub mod demo {
+    use crate::error::{Error, Result};
+
+    pub async fn execute(_: crate::cli::DemoArgs) -> Result<()> {
+        Err(Error::input(
+            "this keeper-azmon was built without the Azure simulator, so it has no `demo`",
+            "build it with the default features (`cargo build --release`), or run the simulator alone with `cargo run -p azure-sim`",
+        ))
+    }
+}
 pub mod rotate;
 pub mod send;
 pub mod setup;
