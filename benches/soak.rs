@@ -5,7 +5,7 @@
 //!
 //! `cargo bench --bench soak` (SOAK_SEEDS, default 200).
 
-#[path = "../tests/common.rs"]
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;

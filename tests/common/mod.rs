@@ -165,7 +165,7 @@ pub async fn token(
 
 /// The guide's sample events (the same file the tool embeds).
 pub fn sample_events() -> Value {
-    serde_json::from_str(include_str!("../templates/sample-events.json")).expect("sample events")
+    serde_json::from_str(include_str!("../../templates/sample-events.json")).expect("sample events")
 }
 
 /// A PUT to ARM as the operator (to make things exist before the tool runs).
