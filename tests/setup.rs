@@ -334,8 +334,18 @@ async fn the_secret_value_never_leaks() {
     assert!(stderr(&o).len() > 1000, "trace logging was on");
     let state = std::fs::read_to_string(w.state_path()).expect("state");
     assert!(!state.contains(&secret), "the state file holds the secret");
-    // JSON output without --show-secret does not carry it either.
-    let rot = w.setup(&["--output", "json"]).await;
-    assert_ok(&rot);
-    assert!(!stdout(&rot).contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_without_show_secret_leaves_a_new_secret_out() {
+    let w = World::public().await;
+    let (o, secret_file) = w.setup_json().await;
+    assert_ok(&o);
+    let out = json_out(&o);
+    assert_eq!(out["secret_created"], true, "this run made a secret: {out}");
+    assert!(out["client_secret"].is_null(), "{out}");
+    let secret = std::fs::read_to_string(&secret_file).expect("secret file");
+    assert!(secret.len() >= 20);
+    assert!(!stdout(&o).contains(&secret), "stdout carries the secret");
+    assert!(!stderr(&o).contains(&secret), "stderr carries the secret");
 }
