@@ -221,8 +221,11 @@ async fn malformed_lines_are_reported_with_their_line_number_and_counted() {
     assert!(stderr(&o).contains("line 2"));
 }
 
+// Named for what it checks: the events of a batch refused with 403 are counted as failed, but not yet written
+// to --failed-file (only batches still queued when the run stops are). Issue 12 writes the ones in flight too;
+// then this test should pass --failed-file and find all ten events in it.
 #[tokio::test(flavor = "multi_thread")]
-async fn forbidden_stops_with_the_role_hint_and_keeps_the_events() {
+async fn forbidden_stops_with_the_role_hint_and_counts_the_events_as_failed() {
     let w = World::start(SimConfig {
         role_propagation_delay: Duration::from_secs(600),
         ..SimConfig::default()
@@ -237,7 +240,12 @@ async fn forbidden_stops_with_the_role_hint_and_keeps_the_events() {
         err.contains("Monitoring Metrics Publisher") && err.contains("minutes"),
         "{err}"
     );
-    assert_eq!(json_out(&o)["sent"], 0);
+    let v = json_out(&o);
+    assert_eq!(
+        (v["sent"].as_u64(), v["failed"].as_u64()),
+        (Some(0), Some(10)),
+        "{v}"
+    );
 }
 
 /// One event, serialized with `TimeGenerated` (so `send` passes it on byte for byte), of exactly `len` bytes.
