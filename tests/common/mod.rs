@@ -61,6 +61,25 @@ impl World {
         a
     }
 
+    /// `cmd` on this world's state file as the operator (`--auth env`), plus `extra`.
+    pub fn command_args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
+        let mut a = vec![
+            cmd.to_string(),
+            "--state".into(),
+            self.state_path().display().to_string(),
+            "--auth".into(),
+            "env".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    /// The state file as JSON.
+    pub fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state_path()).expect("state file"))
+            .expect("state is JSON")
+    }
+
     /// Runs the keeper-azmon binary with the operator's credentials in its environment.
     pub async fn run(&self, args: &[String]) -> Output {
         run_tool(self.dir.path(), &self.sim, args).await
