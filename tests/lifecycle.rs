@@ -31,7 +31,7 @@ fn args(w: &World, cmd: &str, extra: &[&str]) -> Vec<String> {
 async fn verify_proves_the_console_values_and_names_each_broken_link() {
     let w = World::start(SimConfig {
         cloud: SimCloud::UsGov,
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     let mut a = w.setup_args(&["--output", "json", "--secret-file"]);
@@ -150,9 +150,10 @@ async fn verify_proves_the_console_values_and_names_each_broken_link() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_reports_403_until_the_role_takes_effect() {
+    // A role assignment takes minutes to take effect in Azure; the simulator's clock passes them.
     let w = World::start(SimConfig {
-        role_propagation_delay: Duration::from_secs(4),
-        ..SimConfig::default()
+        role_propagation_delay: Duration::from_secs(300),
+        ..sim_config()
     })
     .await;
     let (_, secret_file) = set_up(&w).await;
@@ -164,14 +165,28 @@ async fn verify_reports_403_until_the_role_takes_effect() {
         err.contains("Monitoring Metrics Publisher") && err.contains("minutes"),
         "{err}"
     );
-    let o = w
-        .run(&args(
+    // With --wait, verify keeps trying through the 403s until the role takes effect.
+    let refused = |log: &[azure_sim::LoggedRequest]| {
+        log.iter()
+            .filter(|r| r.status == 403 && r.path.contains("/streams/"))
+            .count()
+    };
+    let o = run_advancing(
+        &w,
+        &args(
             &w,
             "verify",
             &["--secret-file", &sf, "--wait", "--timeout", "60"],
-        ))
-        .await;
+        ),
+        |log| refused(log) >= 3,
+        Duration::from_secs(300),
+    )
+    .await;
     assert_ok(&o);
+    assert!(
+        refused(&w.sim.request_log()) >= 3,
+        "verify --wait met 403s before the role took effect"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

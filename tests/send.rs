@@ -228,7 +228,7 @@ async fn malformed_lines_are_reported_with_their_line_number_and_counted() {
 async fn forbidden_stops_with_the_role_hint_and_counts_the_events_as_failed() {
     let w = World::start(SimConfig {
         role_propagation_delay: Duration::from_secs(600),
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     let (secret, _) = set_up(&w).await;
@@ -319,7 +319,7 @@ async fn a_413_splits_the_batch_until_it_fits_and_nothing_is_lost_or_doubled() {
     // A service whose limit is a fifth of the documented one: every 1 MB batch is refused and must be split.
     let w = World::start(SimConfig {
         ingest_limit_bytes: 200_000,
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     let (secret, ws) = set_up(&w).await;
