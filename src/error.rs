@@ -91,7 +91,8 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error: 2 for bad input, 3 for sign-in, 1 otherwise.
+    /// The process exit code for this error: 2 for bad input (or a cancelled confirmation), 3 for sign-in, 4 for
+    /// problems `status` found, 130 for Ctrl-C, 1 otherwise; an error in a step has its cause's code.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input { .. } => 2,

@@ -85,12 +85,7 @@ async fn post_gzipped(
     if status < 300 {
         return Ok(());
     }
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = crate::rest::retry_after(resp.headers());
     let text = resp.text().await.unwrap_or_default();
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Err(PostError {

@@ -1,4 +1,4 @@
-//! Human card and JSON output, and progress lines; the one place a secret value may be shown.
+//! Human card and JSON output, progress lines, and the secret file: where setup shows or writes a new secret's value.
 
 use std::io::Write;
 use std::path::Path;
@@ -231,7 +231,8 @@ pub fn print_outcome(
                     println!("  Client Secret Value:      written to {} (mode 0600)", file.display())
                 }
                 (Some(new), None) => {
-                    // The one place a secret value is printed, on purpose.
+                    // Printed on purpose: the admin pastes it into the Keeper Admin Console (rotate-secret
+                    // shows its new value the same way).
                     println!("  Client Secret Value:      {}", new.value.expose());
                     delivered = true;
                 }

@@ -123,10 +123,24 @@ pub fn http_client(profile: &CloudProfile) -> Result<reqwest::Client> {
         .map_err(|e| Error::Other(format!("cannot build the HTTP client: {e}")))
 }
 
-/// Seconds from a Retry-After header (delta-seconds form).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// How long a Retry-After header asks to wait.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    parse_retry_after(v, time::OffsetDateTime::now_utc())
+}
+
+/// A Retry-After value, in either form HTTP allows (RFC 9110 §10.2.3, was RFC 7231 §7.1.3): delta-seconds
+/// (`120`, what Azure sends), or an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`, the IMF-fixdate senders must
+/// use), which asks for the time left until then: none once it has passed.
+pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // IMF-fixdate is RFC 5322's date-time with the obsolete zone `GMT`, which the RFC 2822 parser takes.
+    let at =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    Some(Duration::try_from(at - now).unwrap_or(Duration::ZERO))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -451,4 +465,65 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        let now = time::OffsetDateTime::parse(
+            "1994-11-06T08:49:07Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("now");
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after(" 0 ", now),
+            Some(Duration::ZERO),
+            "whitespace around the value"
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(30)),
+            "an IMF-fixdate thirty seconds ahead"
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:48:37 GMT", now),
+            Some(Duration::ZERO),
+            "a date already past asks for no wait"
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn a_retry_after_header_in_date_form_is_honoured() {
+        let mut headers = HeaderMap::new();
+        let in_a_minute = (time::OffsetDateTime::now_utc() + time::Duration::seconds(60))
+            .to_offset(time::UtcOffset::UTC);
+        let imf_fixdate = format!(
+            "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+            &in_a_minute.weekday().to_string()[..3],
+            in_a_minute.day(),
+            &in_a_minute.month().to_string()[..3],
+            in_a_minute.year(),
+            in_a_minute.hour(),
+            in_a_minute.minute(),
+            in_a_minute.second()
+        );
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            imf_fixdate.parse().expect("header value"),
+        );
+        let wait = retry_after(&headers).expect("a wait");
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "{imf_fixdate}: {wait:?}"
+        );
+    }
 }

@@ -4,24 +4,34 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use azure_sim::{Chaos, SimConfig};
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn setup_and_teardown_survive_throttling_errors_resets_and_replication_delays() {
     let scale = 0.01;
-    let mut faults = 0;
-    for seed in 1..=6 {
-        let w = World::start(SimConfig {
-            seed,
-            chaos: Some(Chaos::standard(scale)),
-            ..SimConfig::default()
-        })
-        .await;
-        let round = chaos_round(&w, &scale.to_string()).await;
-        faults += w.sim.chaos_counts().values().sum::<usize>();
-        eprintln!("seed {seed}: {round:?} {:?}", w.sim.chaos_counts());
-    }
+    let faults = AtomicUsize::new(0);
+    each_concurrently(1..=6, |seed| {
+        let faults = &faults;
+        async move {
+            let w = World::start(SimConfig {
+                seed,
+                chaos: Some(Chaos::standard(scale)),
+                ..sim_config()
+            })
+            .await;
+            let round = chaos_round(&w, &scale.to_string()).await;
+            faults.fetch_add(
+                w.sim.chaos_counts().values().sum::<usize>(),
+                Ordering::Relaxed,
+            );
+            eprintln!("seed {seed}: {round:?} {:?}", w.sim.chaos_counts());
+        }
+    })
+    .await;
+    let faults = faults.into_inner();
     assert!(
         faults >= 20,
         "chaos injected too little to prove anything ({faults})"

@@ -45,79 +45,73 @@ async fn run_and_kill(w: &World, args: &[String]) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn setup_killed_after_any_write_resumes_to_exactly_one_of_everything() {
-    for n in 0..15 {
-        let w = World::public().await;
-        w.sim.inject(hang_at(n));
-        assert!(
-            run_and_kill(&w, &w.setup_args(&[])).await,
-            "setup makes at least {} writes",
-            n + 1
-        );
-        w.sim.clear_faults();
-        let o = w.setup(&["--output", "json", "--show-secret"]).await;
-        assert_ok(&o);
-        let out = json_out(&o);
-        let secret = out["client_secret"]
-            .as_str()
-            .unwrap_or_else(|| panic!("killed at write {n}: no new secret although none was shown"))
-            .to_string();
-        assert_complete(&w, &out, &secret).await;
-    }
+    each_concurrently(0..15, setup_killed_at_write).await;
+}
+
+async fn setup_killed_at_write(n: usize) {
+    let w = World::public().await;
+    w.sim.inject(hang_at(n));
+    assert!(
+        run_and_kill(&w, &w.setup_args(&[])).await,
+        "setup makes at least {} writes",
+        n + 1
+    );
+    w.sim.clear_faults();
+    let o = w.setup(&["--output", "json", "--show-secret"]).await;
+    assert_ok(&o);
+    let out = json_out(&o);
+    let secret = out["client_secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("killed at write {n}: no new secret although none was shown"))
+        .to_string();
+    assert_complete(&w, &out, &secret).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn teardown_killed_after_any_write_finishes_on_the_next_run() {
     // six role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group
-    for n in 0..14 {
-        let w = World::public().await;
-        assert_ok(&w.setup(&[]).await);
-        w.sim.inject(hang_at(n));
-        let args: Vec<String> = [
-            "teardown",
-            "--yes",
-            "--auth",
-            "env",
-            "--state",
-            &w.state_path().display().to_string(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    each_concurrently(0..14, teardown_killed_at_write).await;
+}
+
+async fn teardown_killed_at_write(n: usize) {
+    let w = World::public().await;
+    assert_ok(&w.setup(&[]).await);
+    w.sim.inject(hang_at(n));
+    let args = w.command_args("teardown", &["--yes"]);
+    assert!(
+        run_and_kill(&w, &args).await,
+        "teardown makes at least {} writes",
+        n + 1
+    );
+    w.sim.clear_faults();
+    assert_ok(&w.run(&args).await);
+    let snap = w.sim.snapshot();
+    assert!(
+        snap.applications()
+            .iter()
+            .all(|a| a["displayName"] != "KeeperLogging"),
+        "killed at teardown write {n}: app left"
+    );
+    assert!(
+        snap.service_principals().len() == 1,
+        "killed at teardown write {n}: service principal left"
+    );
+    for ty in [
+        "Microsoft.OperationalInsights/workspaces",
+        "Microsoft.Insights/dataCollectionEndpoints",
+        "Microsoft.Insights/dataCollectionRules",
+        "Microsoft.Resources/resourceGroups",
+    ] {
         assert!(
-            run_and_kill(&w, &args).await,
-            "teardown makes at least {} writes",
-            n + 1
-        );
-        w.sim.clear_faults();
-        assert_ok(&w.run(&args).await);
-        let snap = w.sim.snapshot();
-        assert!(
-            snap.applications()
-                .iter()
-                .all(|a| a["displayName"] != "KeeperLogging"),
-            "killed at teardown write {n}: app left"
-        );
-        assert!(
-            snap.service_principals().len() == 1,
-            "killed at teardown write {n}: service principal left"
-        );
-        for ty in [
-            "Microsoft.OperationalInsights/workspaces",
-            "Microsoft.Insights/dataCollectionEndpoints",
-            "Microsoft.Insights/dataCollectionRules",
-            "Microsoft.Resources/resourceGroups",
-        ] {
-            assert!(
-                snap.resources_of_type(ty).is_empty(),
-                "killed at teardown write {n}: {ty} left"
-            );
-        }
-        assert_eq!(
-            snap.role_assignments().len(),
-            1,
-            "killed at teardown write {n}: role assignments left"
+            snap.resources_of_type(ty).is_empty(),
+            "killed at teardown write {n}: {ty} left"
         );
     }
+    assert_eq!(
+        snap.role_assignments().len(),
+        1,
+        "killed at teardown write {n}: role assignments left"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -154,7 +148,7 @@ async fn ctrl_c_during_a_run_stops_after_the_steps_in_flight_and_the_next_run_re
     // Azure-like latencies at 1/20 of real time, so the run is still going when Ctrl-C comes.
     let w = World::start(azure_sim::SimConfig {
         latency: Some(azure_sim::Latency::azure(0.05)),
-        ..azure_sim::SimConfig::default()
+        ..sim_config()
     })
     .await;
     let child = tool_command(w.dir.path(), &w.sim, &w.setup_args(&[]))
@@ -199,6 +193,8 @@ async fn ctrl_c_during_a_run_stops_after_the_steps_in_flight_and_the_next_run_re
                 .is_none_or(Vec::is_empty)),
         "no secret was made: it comes last"
     );
+    // The re-run need not be slow: Azure's latencies are only there so Ctrl-C lands mid-run.
+    w.sim.set_latency(None);
     let again = w.setup(&["--output", "json", "--show-secret"]).await;
     assert_ok(&again);
     let out = json_out(&again);

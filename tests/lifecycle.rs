@@ -31,7 +31,7 @@ fn args(w: &World, cmd: &str, extra: &[&str]) -> Vec<String> {
 async fn verify_proves_the_console_values_and_names_each_broken_link() {
     let w = World::start(SimConfig {
         cloud: SimCloud::UsGov,
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     let mut a = w.setup_args(&["--output", "json", "--secret-file"]);
@@ -150,9 +150,10 @@ async fn verify_proves_the_console_values_and_names_each_broken_link() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_reports_403_until_the_role_takes_effect() {
+    // A role assignment takes minutes to take effect in Azure; the simulator's clock passes them.
     let w = World::start(SimConfig {
-        role_propagation_delay: Duration::from_secs(4),
-        ..SimConfig::default()
+        role_propagation_delay: Duration::from_secs(300),
+        ..sim_config()
     })
     .await;
     let (_, secret_file) = set_up(&w).await;
@@ -164,14 +165,28 @@ async fn verify_reports_403_until_the_role_takes_effect() {
         err.contains("Monitoring Metrics Publisher") && err.contains("minutes"),
         "{err}"
     );
-    let o = w
-        .run(&args(
+    // With --wait, verify keeps trying through the 403s until the role takes effect.
+    let refused = |log: &[azure_sim::LoggedRequest]| {
+        log.iter()
+            .filter(|r| r.status == 403 && r.path.contains("/streams/"))
+            .count()
+    };
+    let o = run_advancing(
+        &w,
+        &args(
             &w,
             "verify",
             &["--secret-file", &sf, "--wait", "--timeout", "60"],
-        ))
-        .await;
+        ),
+        |log| refused(log) >= 3,
+        Duration::from_secs(300),
+    )
+    .await;
     assert_ok(&o);
+    assert!(
+        refused(&w.sim.request_log()) >= 3,
+        "verify --wait met 403s before the role took effect"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -442,4 +457,133 @@ async fn status_warns_of_a_secret_inside_thirty_days_and_rotation_clears_it() {
     let o = w.run(&args(&w, "status", &["--output", "json"])).await;
     assert_ok(&o);
     assert_eq!(json_out(&o)["healthy"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_secret_keeps_the_old_one_working_until_finish_removes_it() {
+    let w = World::public().await;
+    let (out, secret_file) = set_up(&w).await;
+    let old = std::fs::read_to_string(&secret_file).expect("old secret");
+    let old_key = w.state()["secret"]["key_id"].clone();
+    let new_file = w.dir.path().join("new.txt");
+    let o = w
+        .run(&args(
+            &w,
+            "rotate-secret",
+            &[
+                "--secret-file",
+                &new_file.display().to_string(),
+                "--output",
+                "json",
+            ],
+        ))
+        .await;
+    assert_ok(&o);
+    let v = json_out(&o);
+    assert_eq!(v["still_valid"], serde_json::json!([old_key]), "{v}");
+    let new = std::fs::read_to_string(&new_file).expect("new secret");
+    let (tenant, client) = (
+        out["tenant_id"].as_str().expect("tenant"),
+        out["client_id"].as_str().expect("client"),
+    );
+    let works = |secret: String| {
+        let sim = &w.sim;
+        async move {
+            token(sim, tenant, client, &secret, "https://monitor.azure.com")
+                .await
+                .status()
+                == 200
+        }
+    };
+    assert!(
+        works(old.clone()).await,
+        "until --finish, the old secret still works"
+    );
+    assert!(works(new.clone()).await);
+
+    let o = w
+        .run(&args(
+            &w,
+            "rotate-secret",
+            &["--finish", "--output", "json"],
+        ))
+        .await;
+    assert_ok(&o);
+    assert_eq!(json_out(&o)["removed"], serde_json::json!([old_key]));
+    assert!(!works(old).await, "--finish removed the old secret");
+    assert!(works(new).await, "and left the new one");
+    assert_eq!(w.state()["retired_secrets"], serde_json::json!([]));
+
+    let again = w
+        .run(&args(
+            &w,
+            "rotate-secret",
+            &["--finish", "--output", "json"],
+        ))
+        .await;
+    assert_ok(&again);
+    assert_eq!(
+        json_out(&again)["removed"],
+        serde_json::json!([]),
+        "nothing left to remove"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_an_expired_secret_with_the_rotate_hint() {
+    let w = World::public().await;
+    set_up(&w).await;
+    // The secret as it is a day after its end date: Graph lists it with an end in the past. (The tool's clock is
+    // the wall clock, so the test makes the past-dated credential as the operator and records it in the state.)
+    let op = w.sim.operator();
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
+    let t: Value = token(
+        &w.sim,
+        &op.tenant_id,
+        &op.client_id,
+        &op.client_secret,
+        profile["graph_audience"].as_str().expect("aud"),
+    )
+    .await
+    .json()
+    .await
+    .expect("token");
+    let mut state = w.state();
+    let app = state["resources"]["application"]["id"]
+        .as_str()
+        .expect("app")
+        .to_string();
+    let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("date");
+    let made: Value = http(&w.sim)
+        .post(format!("{}/v1.0/applications/{app}/addPassword", w.sim.base_url()))
+        .bearer_auth(t["access_token"].as_str().expect("access_token"))
+        .json(&serde_json::json!({ "passwordCredential": { "displayName": "Keeper Azure Monitor Logs", "endDateTime": yesterday } }))
+        .send()
+        .await
+        .expect("addPassword")
+        .json()
+        .await
+        .expect("json");
+    state["secret"]["key_id"] = made["keyId"].clone();
+    state["secret"]["end_date_time"] = made["endDateTime"].clone();
+    std::fs::write(w.state_path(), state.to_string()).expect("state written");
+
+    let o = w.run(&args(&w, "status", &["--output", "json"])).await;
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let v = json_out(&o);
+    let secret = v["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["item"] == "secret"))
+        .expect("a secret item");
+    assert_eq!(secret["health"], "expired", "{v}");
+    let o = w.run(&args(&w, "status", &[])).await;
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        stdout(&o).contains("keeper-azmon rotate-secret"),
+        "{}",
+        stdout(&o)
+    );
 }

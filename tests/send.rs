@@ -221,11 +221,14 @@ async fn malformed_lines_are_reported_with_their_line_number_and_counted() {
     assert!(stderr(&o).contains("line 2"));
 }
 
+// Named for what it checks: the events of a batch refused with 403 are counted as failed, but not yet written
+// to --failed-file (only batches still queued when the run stops are). Issue 12 writes the ones in flight too;
+// then this test should pass --failed-file and find all ten events in it.
 #[tokio::test(flavor = "multi_thread")]
-async fn forbidden_stops_with_the_role_hint_and_keeps_the_events() {
+async fn forbidden_stops_with_the_role_hint_and_counts_the_events_as_failed() {
     let w = World::start(SimConfig {
         role_propagation_delay: Duration::from_secs(600),
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     let (secret, _) = set_up(&w).await;
@@ -237,7 +240,12 @@ async fn forbidden_stops_with_the_role_hint_and_keeps_the_events() {
         err.contains("Monitoring Metrics Publisher") && err.contains("minutes"),
         "{err}"
     );
-    assert_eq!(json_out(&o)["sent"], 0);
+    let v = json_out(&o);
+    assert_eq!(
+        (v["sent"].as_u64(), v["failed"].as_u64()),
+        (Some(0), Some(10)),
+        "{v}"
+    );
 }
 
 /// One event, serialized with `TimeGenerated` (so `send` passes it on byte for byte), of exactly `len` bytes.
@@ -311,7 +319,7 @@ async fn a_413_splits_the_batch_until_it_fits_and_nothing_is_lost_or_doubled() {
     // A service whose limit is a fifth of the documented one: every 1 MB batch is refused and must be split.
     let w = World::start(SimConfig {
         ingest_limit_bytes: 200_000,
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     let (secret, ws) = set_up(&w).await;

@@ -10,7 +10,7 @@ use common::*;
 async fn full_setup_in(cloud: SimCloud, location: &str) {
     let w = World::start(SimConfig {
         cloud,
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     let mut args = w.setup_args(&["--output", "json", "--show-secret"]);
@@ -81,7 +81,7 @@ async fn second_run_makes_no_write_and_dry_run_makes_none_at_all() {
     assert_eq!(w.sim.write_count(), after_first);
 }
 
-/// Kills the run at each write in turn (the simulator refuses it, or applies it and loses the answer), then re-runs.
+/// Fails the run at each write in turn (the simulator refuses it, or applies it and loses the answer), then re-runs.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_interrupted_at_any_write_resumes_to_exactly_one_of_everything() {
     let probe = World::public().await;
@@ -89,55 +89,64 @@ async fn a_run_interrupted_at_any_write_resumes_to_exactly_one_of_everything() {
     let writes = probe.sim.write_count();
     // resource group, app, identifier URI, service principal, workspace, table, DCE, DCR, six roles, secret
     assert_eq!(writes, 15, "a clean run makes fifteen writes");
-    for apply in [false, true] {
-        for n in 0..writes {
-            let w = World::public().await;
-            let kind = if apply {
-                FaultKind::ApplyThenStatus { status: 400 }
-            } else {
-                FaultKind::Status {
-                    status: 400,
-                    code: "SimulatedFailure".into(),
-                    retry_after: None,
-                }
-            };
-            w.sim.inject(Fault {
-                method: None,
-                path_contains: None,
-                skip: n,
-                times: 1,
-                writes_only: true,
-                kind,
-            });
-            let first = w.setup(&[]).await;
-            assert!(
-                !first.status.success(),
-                "write {n} (apply={apply}) was meant to fail the run"
-            );
-            assert!(
-                stderr(&first).contains("SimulatedFailure") || stderr(&first).contains("400"),
-                "{}",
-                stderr(&first)
-            );
-            w.sim.clear_faults();
-            let second = w.setup(&["--output", "json", "--show-secret"]).await;
-            assert_ok(&second);
-            let out = json_out(&second);
-            let secret = out["client_secret"].as_str().map(str::to_string);
-            let secret = match secret {
-                Some(s) => s,
-                None => panic!("write {n} (apply={apply}): the re-run did not make a new secret although none was delivered"),
-            };
-            assert_complete(&w, &out, &secret).await;
+    let cases = [false, true]
+        .into_iter()
+        .flat_map(|apply| (0..writes).map(move |n| (apply, n)));
+    each_concurrently(cases, |(apply, n)| interrupted_at_write(apply, n)).await;
+}
+
+async fn interrupted_at_write(apply: bool, n: usize) {
+    let w = World::public().await;
+    let kind = if apply {
+        FaultKind::ApplyThenStatus { status: 400 }
+    } else {
+        FaultKind::Status {
+            status: 400,
+            code: "SimulatedFailure".into(),
+            retry_after: None,
         }
-    }
+    };
+    w.sim.inject(Fault {
+        method: None,
+        path_contains: None,
+        skip: n,
+        times: 1,
+        writes_only: true,
+        kind,
+    });
+    let first = w.setup(&[]).await;
+    assert!(
+        !first.status.success(),
+        "write {n} (apply={apply}) was meant to fail the run"
+    );
+    assert!(
+        stderr(&first).contains("SimulatedFailure") || stderr(&first).contains("400"),
+        "{}",
+        stderr(&first)
+    );
+    w.sim.clear_faults();
+    let second = w.setup(&["--output", "json", "--show-secret"]).await;
+    assert_ok(&second);
+    let out = json_out(&second);
+    let Some(secret) = out["client_secret"].as_str() else {
+        panic!("write {n} (apply={apply}): the re-run did not make a new secret although none was delivered")
+    };
+    assert_complete(&w, &out, secret).await;
+}
+
+/// Role assignments refused because the new service principal has not replicated yet.
+fn principal_not_found(log: &[azure_sim::LoggedRequest]) -> usize {
+    log.iter()
+        .filter(|r| r.status == 400 && r.path.contains("roleAssignments"))
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn principal_replication_throttling_and_server_errors_are_survived() {
+    // Replication as slow as Azure's can be; the simulator's clock passes it once the tool has met it.
     let w = World::start(SimConfig {
-        sp_replication_delay: Duration::from_secs(3),
-        ..SimConfig::default()
+        sp_replication_delay: Duration::from_secs(60),
+        ..sim_config()
     })
     .await;
     w.sim.inject(Fault {
@@ -164,14 +173,19 @@ async fn principal_replication_throttling_and_server_errors_are_survived() {
             retry_after: None,
         },
     });
-    let o = w.setup(&["--output", "json", "--show-secret"]).await;
+    let o = run_advancing(
+        &w,
+        &w.setup_args(&["--output", "json", "--show-secret"]),
+        |log| principal_not_found(log) > 0,
+        Duration::from_secs(60),
+    )
+    .await;
     assert_ok(&o);
     let out = json_out(&o);
     assert_complete(&w, &out, out["client_secret"].as_str().expect("secret")).await;
     let log = w.sim.request_log();
     assert!(
-        log.iter()
-            .any(|r| r.status == 400 && r.path.contains("roleAssignments")),
+        principal_not_found(&log) > 0,
         "PrincipalNotFound was seen and retried"
     );
     let throttled = log.iter().filter(|r| r.status == 429).count();
@@ -255,7 +269,7 @@ async fn bad_input_is_refused_before_any_write() {
 async fn an_unregistered_provider_is_registered_first_or_reported_before_any_write() {
     let w = World::start(SimConfig {
         providers_registered: false,
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     let dry = w.setup(&["--dry-run"]).await;
@@ -334,8 +348,18 @@ async fn the_secret_value_never_leaks() {
     assert!(stderr(&o).len() > 1000, "trace logging was on");
     let state = std::fs::read_to_string(w.state_path()).expect("state");
     assert!(!state.contains(&secret), "the state file holds the secret");
-    // JSON output without --show-secret does not carry it either.
-    let rot = w.setup(&["--output", "json"]).await;
-    assert_ok(&rot);
-    assert!(!stdout(&rot).contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_without_show_secret_leaves_a_new_secret_out() {
+    let w = World::public().await;
+    let (o, secret_file) = w.setup_json().await;
+    assert_ok(&o);
+    let out = json_out(&o);
+    assert_eq!(out["secret_created"], true, "this run made a secret: {out}");
+    assert!(out["client_secret"].is_null(), "{out}");
+    let secret = std::fs::read_to_string(&secret_file).expect("secret file");
+    assert!(secret.len() >= 20);
+    assert!(!stdout(&o).contains(&secret), "stdout carries the secret");
+    assert!(!stderr(&o).contains(&secret), "stderr carries the secret");
 }

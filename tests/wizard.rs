@@ -183,7 +183,11 @@ async fn ctrl_c_at_a_prompt_leaves_nothing_made() {
         p.expect("Subscription").expect("prompt");
         p.send(ControlCode::EndOfText).expect("ctrl-c");
         let _ = p.expect(Eof);
-        std::thread::sleep(Duration::from_millis(200));
+        // The terminal closed; the process is reaped a moment later (ten seconds is a hang, not a moment).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while p.is_alive().unwrap_or(false) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         p.is_alive().unwrap_or(false)
     })
     .await

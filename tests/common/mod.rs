@@ -4,8 +4,25 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use azure_sim::{Sim, SimCloud, SimConfig};
+use std::time::Duration;
+
+use azure_sim::{LoggedRequest, Sim, SimCloud, SimConfig};
 use serde_json::Value;
+
+/// The tool's waits in the tests (`KEEPER_AZMON_TIME_SCALE`): backoffs, polls and Retry-After at 1/100 of real
+/// time, so no test sits through a wait Azure would impose. A test may pass its own scale in `run_env`.
+pub const TOOL_TIME_SCALE: &str = "0.01";
+
+/// The simulator the tests start from: Azure's behaviour, with long-running operations and provider registrations
+/// that finish in 20 ms (still after the first poll, so every poll path runs). Delays a test needs longer (a
+/// principal replicating, a role taking effect) are passed in simulated time with `Sim::advance_clock`.
+pub fn sim_config() -> SimConfig {
+    SimConfig {
+        lro_duration: Duration::from_millis(20),
+        provider_registration_delay: Duration::from_millis(20),
+        ..SimConfig::default()
+    }
+}
 
 /// A running simulator with its profile written into a private directory.
 pub struct World {
@@ -25,7 +42,7 @@ impl World {
     pub async fn public() -> World {
         World::start(SimConfig {
             cloud: SimCloud::Public,
-            ..SimConfig::default()
+            ..sim_config()
         })
         .await
     }
@@ -59,6 +76,25 @@ impl World {
         .collect();
         a.extend(extra.iter().map(|s| s.to_string()));
         a
+    }
+
+    /// `cmd` on this world's state file as the operator (`--auth env`), plus `extra`.
+    pub fn command_args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
+        let mut a = vec![
+            cmd.to_string(),
+            "--state".into(),
+            self.state_path().display().to_string(),
+            "--auth".into(),
+            "env".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    /// The state file as JSON.
+    pub fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state_path()).expect("state file"))
+            .expect("state is JSON")
     }
 
     /// Runs the keeper-azmon binary with the operator's credentials in its environment.
@@ -96,6 +132,7 @@ pub fn tool_command(home: &Path, sim: &Sim, args: &[String]) -> tokio::process::
         .env("AZURE_TENANT_ID", &op.tenant_id)
         .env("AZURE_CLIENT_ID", &op.client_id)
         .env("AZURE_CLIENT_SECRET", &op.client_secret)
+        .env("KEEPER_AZMON_TIME_SCALE", TOOL_TIME_SCALE)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     cmd
@@ -132,11 +169,12 @@ pub fn json_out(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}", stdout(o)))
 }
 
-/// An HTTP client that trusts the simulator's certificate.
+/// An HTTP client that trusts the simulator's certificate, and only it (the system's roots play no part, and
+/// reading them costs a debug build tens of milliseconds per client).
 pub fn http(sim: &Sim) -> reqwest::Client {
     let cert = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("pem");
     reqwest::Client::builder()
-        .tls_certs_merge([cert])
+        .tls_certs_only([cert])
         .build()
         .expect("client")
 }
@@ -349,6 +387,42 @@ pub async fn run_env(w: &World, args: &[String], env: &[(&str, &str)]) -> Output
     let mut cmd = tool_command(w.dir.path(), &w.sim, args);
     cmd.envs(env.iter().copied());
     cmd.output().await.expect("binary runs")
+}
+
+/// Runs the binary and watches the simulator meanwhile: once `until` holds for the requests it has seen, moves
+/// the simulator's clock forward by `by`. The tool meets the wait Azure imposes (a principal replicating, a role
+/// taking effect) and sees it end, without the test waiting it out in real time.
+pub async fn run_advancing(
+    w: &World,
+    args: &[String],
+    until: impl Fn(&[LoggedRequest]) -> bool,
+    by: Duration,
+) -> Output {
+    let tool = tool_command(w.dir.path(), &w.sim, args).output();
+    tokio::pin!(tool);
+    let watch = async {
+        while !until(&w.sim.request_log()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        w.sim.advance_clock(by);
+    };
+    tokio::select! {
+        o = &mut tool => return o.expect("binary runs"),
+        () = watch => {}
+    }
+    tool.await.expect("binary runs")
+}
+
+/// Runs `case` on each item, three at a time. Each case has a simulator of its own, so they cannot meet; while
+/// one waits on its tool, another uses the CPU.
+pub async fn each_concurrently<T, F>(items: impl IntoIterator<Item = T>, case: impl FnMut(T) -> F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    use futures::StreamExt;
+    futures::stream::iter(items)
+        .for_each_concurrent(3, case)
+        .await
 }
 
 /// What one chaos round came to.

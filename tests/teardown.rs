@@ -1,0 +1,168 @@
+//! End-to-end tests of teardown's choices against azure-sim: keep the workspace, keep the data, delete for good.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Setup, then the guide's sample events posted by `verify`, so the table holds rows.
+async fn set_up_with_data(w: &World) -> (String, String) {
+    let (o, secret_file) = w.setup_json().await;
+    assert_ok(&o);
+    let sf = secret_file.display().to_string();
+    assert_ok(
+        &w.run(&w.command_args("verify", &["--secret-file", &sf]))
+            .await,
+    );
+    let state = w.state();
+    let id = |kind: &str| {
+        state["resources"][kind]["id"]
+            .as_str()
+            .expect("resource id")
+            .to_string()
+    };
+    let ws = id("workspace");
+    assert_eq!(
+        w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL").len(),
+        3,
+        "verify posted the sample events"
+    );
+    (ws, id("resource_group"))
+}
+
+/// Asserts that nothing the tool made is left in the simulator, except one each of the resource types in `kept`.
+fn assert_only_left(w: &World, kept: &[&str]) {
+    let snap = w.sim.snapshot();
+    assert!(
+        snap.applications()
+            .iter()
+            .all(|a| a["displayName"] != "KeeperLogging"),
+        "the app is gone"
+    );
+    assert_eq!(
+        snap.service_principals().len(),
+        1,
+        "only the operator's service principal is left"
+    );
+    assert_eq!(
+        snap.role_assignments().len(),
+        1,
+        "only the operator's Owner assignment is left"
+    );
+    for ty in [
+        "Microsoft.Insights/dataCollectionRules",
+        "Microsoft.Insights/dataCollectionEndpoints",
+    ] {
+        assert!(snap.resources_of_type(ty).is_empty(), "{ty} is gone");
+    }
+    for ty in [
+        "Microsoft.OperationalInsights/workspaces",
+        "Microsoft.Resources/resourceGroups",
+    ] {
+        assert_eq!(
+            snap.resources_of_type(ty).len(),
+            usize::from(kept.contains(&ty)),
+            "{ty}"
+        );
+    }
+}
+
+fn kept(o: &std::process::Output) -> Vec<String> {
+    json_out(o)["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keep_workspace_keeps_it_and_its_group_and_a_forced_teardown_then_deletes_them() {
+    let w = World::public().await;
+    let (ws, rg) = set_up_with_data(&w).await;
+    let o = w
+        .run(&w.command_args(
+            "teardown",
+            &["--yes", "--keep-workspace", "--output", "json"],
+        ))
+        .await;
+    assert_ok(&o);
+    let kept = kept(&o);
+    assert!(kept.iter().any(|k| k.starts_with("workspace ")), "{kept:?}");
+    assert!(
+        kept.iter().any(|k| k.starts_with("resource_group ")),
+        "{kept:?}"
+    );
+    assert!(w.sim.snapshot().resource(&ws).is_some(), "workspace kept");
+    assert!(w.sim.snapshot().resource(&rg).is_some(), "its group kept");
+    assert!(
+        w.sim
+            .snapshot()
+            .resource(&format!("{ws}/tables/KeeperLogs_CL"))
+            .is_none(),
+        "--keep-workspace keeps the workspace, not the table"
+    );
+    assert_only_left(
+        &w,
+        &[
+            "Microsoft.OperationalInsights/workspaces",
+            "Microsoft.Resources/resourceGroups",
+        ],
+    );
+
+    // What was kept is still the deployment's: a later teardown removes it, here for good. (azure-sim models no
+    // soft delete and logs no query string, so the `force=true` on the DELETE itself is not seen here.)
+    let o = w
+        .run(&w.command_args("teardown", &["--yes", "--force-delete-workspace"]))
+        .await;
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert!(err.contains("delete  workspace"), "{err}");
+    assert!(
+        !err.contains("recoverable for 14 days"),
+        "a forced delete is not announced as recoverable: {err}"
+    );
+    assert_only_left(&w, &[]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keep_data_keeps_the_table_with_its_rows_and_its_workspace() {
+    let w = World::public().await;
+    let (ws, rg) = set_up_with_data(&w).await;
+    let o = w
+        .run(&w.command_args("teardown", &["--yes", "--keep-data", "--output", "json"]))
+        .await;
+    assert_ok(&o);
+    let kept = kept(&o);
+    for kind in ["table ", "workspace ", "resource_group "] {
+        assert!(kept.iter().any(|k| k.starts_with(kind)), "{kind}: {kept:?}");
+    }
+    let snap = w.sim.snapshot();
+    assert!(snap
+        .resource(&format!("{ws}/tables/KeeperLogs_CL"))
+        .is_some());
+    assert_eq!(
+        snap.table_rows(&ws, "KeeperLogs_CL").len(),
+        3,
+        "the rows are still there"
+    );
+    assert!(snap.resource(&rg).is_some());
+    assert_only_left(
+        &w,
+        &[
+            "Microsoft.OperationalInsights/workspaces",
+            "Microsoft.Resources/resourceGroups",
+        ],
+    );
+
+    // Without --force-delete-workspace, the plan says a deleted workspace can be recovered.
+    let o = w.run(&w.command_args("teardown", &["--yes"])).await;
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("recoverable for 14 days"),
+        "{}",
+        stderr(&o)
+    );
+    assert_only_left(&w, &[]);
+}
