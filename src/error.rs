@@ -14,6 +14,24 @@ pub struct AzureError {
     pub resource: String,
     /// What to do next.
     pub hint: String,
+    /// The reasons Azure gives in `error.details[]` (a refused DCR says why only there).
+    pub details: Vec<ErrorDetail>,
+}
+
+/// One entry of an ARM error's `details[]`: `{code, message, target}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    /// The property it is about (`properties.dataFlows[0]`), when Azure says.
+    pub target: Option<String>,
+}
+
+impl AzureError {
+    /// Whether Azure named `code`, as the error's own code or in one of its details.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code == code || self.details.iter().any(|d| d.code == code)
+    }
 }
 
 impl fmt::Display for AzureError {
@@ -23,6 +41,12 @@ impl fmt::Display for AzureError {
             write!(f, " with HTTP {}", self.status)?;
         }
         write!(f, ": {}: {}", self.code, self.message)?;
+        for d in &self.details {
+            write!(f, "\n  - {}: {}", d.code, d.message)?;
+            if let Some(t) = &d.target {
+                write!(f, " (at {t})")?;
+            }
+        }
         if !self.hint.is_empty() {
             write!(f, "\nhint: {}", self.hint)?;
         }
@@ -130,6 +154,12 @@ pub fn hint_for(code: &str, status: u16) -> String {
             "sign in again (az login) to the cloud you chose with --cloud"
         }
         "RoleAssignmentExists" => "the role is already assigned; re-run to adopt it",
+        "InvalidOutputTable" => {
+            "the table is missing or not yet usable by data collection rules (new tables take a few seconds more); re-run the same command, it resumes from the state file"
+        }
+        "InvalidDataCollectionEndpoint" | "InvalidDestination" => {
+            "the data collection endpoint, the rule and the workspace must be in one region: pass --location with the workspace's region"
+        }
         "OperationFailed" if status == 403 => {
             "the app lacks Monitoring Metrics Publisher on the DCR, or the assignment has not taken effect yet (it can take several minutes)"
         }
