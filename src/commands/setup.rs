@@ -235,6 +235,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     inputs.tenant_id = pre.tenant.clone();
     let observed = observed?;
     preflight::judge(&inputs, &observed)?;
+    preflight::judge_role_write(&pre, &inputs, &observed)?;
     let the_plan = steps::diff(&inputs, &sf.state, observed);
 
     if args.dry_run {
