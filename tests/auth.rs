@@ -152,6 +152,16 @@ async fn the_azure_cli_login_is_used_through_az_with_one_token_per_audience() {
         calls.lines().count() <= 3,
         "tokens are cached per audience, not fetched per request: {calls}"
     );
+    // The Graph tenant is the subscription's: the CLI is asked for its tokens there, not in its default tenant.
+    let tenant = w.sim.operator().tenant_id;
+    let graph_calls: Vec<&str> = calls.lines().filter(|l| l.contains("graph")).collect();
+    assert!(!graph_calls.is_empty(), "{calls}");
+    for l in graph_calls {
+        assert!(
+            l.contains(&format!("--tenant {tenant}")),
+            "the Graph token is asked for in the subscription's tenant: {l}"
+        );
+    }
 }
 
 fn azure_cli_home(dir: &Path, cloud: Option<&str>, signed_in: bool) -> std::path::PathBuf {

@@ -226,6 +226,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             profile.name, rest.auth.description
         );
     }
+    preflight::align_cli_tenant(&rest, &inputs).await?;
     // Preflight and the look at what exists are both reads: they go side by side.
     let (pre, observed) = tokio::join!(
         preflight::check(&rest, &inputs),

@@ -111,6 +111,27 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
     })
 }
 
+/// The Graph tenant is the subscription's: an Azure CLI sign-in is pointed at it (`--tenant`, else the
+/// subscription's `tenantId`) before any Graph call, so the app is registered in the directory that holds the
+/// subscription rather than in the CLI's default tenant. One read, and only for `--auth cli`.
+pub async fn align_cli_tenant(rest: &Rest, inputs: &Inputs) -> Result<()> {
+    if !rest.auth.is_cli() {
+        return Ok(());
+    }
+    let tenant = if inputs.tenant_id.is_empty() {
+        providers::subscription(rest, &inputs.subscription)
+            .await?
+            .and_then(|s| s.tenant_id)
+            .unwrap_or_default()
+    } else {
+        inputs.tenant_id.clone()
+    };
+    if !tenant.is_empty() {
+        rest.auth.use_tenant(&tenant);
+    }
+    Ok(())
+}
+
 /// Whether the operator may write role assignments where setup makes them: the resource group (every role is
 /// assigned on a resource in it), or the subscription when the group is yet to be made. Asked through the
 /// permissions API; `None` when Azure does not answer it for that scope.
