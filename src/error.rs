@@ -173,3 +173,37 @@ pub fn hint_for(code: &str, status: u16) -> String {
     };
     h.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rest::azure_error;
+
+    /// A DCR refusal as Azure answers it (MicrosoftDocs/azure-docs#113557): the reason is only in `details[]`.
+    #[test]
+    fn every_detail_of_an_azure_error_is_shown_with_a_hint() {
+        let body = serde_json::json!({ "error": {
+            "code": "InvalidPayload", "message": "Data collection rule is invalid",
+            "details": [
+                { "code": "InvalidOutputTable", "target": "properties.dataFlows[0]",
+                  "message": "Table for output stream 'Custom-MyTable_CL' is not available for destination 'myworkspace'." },
+                { "code": "InvalidStream", "message": "'Streams' stream 'Microsoft-Event' must be one of: X." }
+            ] } });
+        let e = azure_error(400, &body, "PUT /subscriptions/s/dcr".into());
+        assert!(e.has_code("InvalidOutputTable") && e.has_code("InvalidPayload"));
+        let text = e.to_string();
+        assert!(text.starts_with(
+            "PUT /subscriptions/s/dcr failed with HTTP 400: InvalidPayload: Data collection rule is invalid"
+        ));
+        assert!(text.contains("\n  - InvalidOutputTable: Table for output stream 'Custom-MyTable_CL' is not available for destination 'myworkspace'. (at properties.dataFlows[0])"), "{text}");
+        assert!(
+            text.contains(
+                "\n  - InvalidStream: 'Streams' stream 'Microsoft-Event' must be one of: X."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nhint: the table is missing or not yet usable"),
+            "{text}"
+        );
+    }
+}
