@@ -178,3 +178,92 @@ async fn a_dcr_refused_for_good_shows_every_reason_azure_gives() {
     assert!(err.contains("(at properties.dataFlows[0])"), "{err}");
     assert!(err.contains("hint:"), "{err}");
 }
+
+/// The operator's ARM token, for changes made as the operator outside the tool.
+async fn operator_arm_token(w: &World) -> String {
+    let op = w.sim.operator();
+    let profile: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
+    let t: serde_json::Value = token(
+        &w.sim,
+        &op.tenant_id,
+        &op.client_id,
+        &op.client_secret,
+        profile["resource_manager_audience"].as_str().expect("aud"),
+    )
+    .await
+    .json()
+    .await
+    .expect("token");
+    t["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_by_an_operator_who_may_not_assign_roles_is_not_refused_when_every_role_exists() {
+    let w = World::public().await;
+    assert_ok(&w.setup(&[]).await);
+    // The operator becomes a Contributor: Owner is swapped for Contributor on the subscription.
+    let op = w.sim.operator();
+    let sub = format!("/subscriptions/{}", op.subscription_id);
+    let contributor = format!(
+        "{sub}/providers/Microsoft.Authorization/roleAssignments/{}",
+        uuid::Uuid::new_v4()
+    );
+    let put = arm_put(
+        &w,
+        &contributor,
+        "2022-04-01",
+        json!({ "properties": {
+            "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"),
+            "principalId": op.object_id, "principalType": "ServicePrincipal" } }),
+    )
+    .await;
+    assert!(put.is_success(), "{put}");
+    let tok = operator_arm_token(&w).await;
+    let mut url = url::Url::parse(&format!(
+        "{}{sub}/providers/Microsoft.Authorization/roleAssignments",
+        w.sim.base_url()
+    ))
+    .expect("url");
+    url.query_pairs_mut()
+        .append_pair("api-version", "2022-04-01")
+        .append_pair("$filter", &format!("principalId eq '{}'", op.object_id));
+    let list: serde_json::Value = http(&w.sim)
+        .get(url.as_str())
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let owner = list["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .find(|a| {
+            a["properties"]["roleDefinitionId"]
+                .as_str()
+                .is_some_and(|r| r.ends_with("8e3af657-a8ff-443c-a75c-2fe8c4bcb635"))
+        })
+        .and_then(|a| a["id"].as_str())
+        .expect("the operator's Owner assignment")
+        .to_string();
+    let del = http(&w.sim)
+        .delete(format!(
+            "{}{owner}?api-version=2022-04-01",
+            w.sim.base_url()
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(del.status(), 200);
+    // Nothing to assign: the re-run passes preflight and writes nothing.
+    let before = w.sim.write_count();
+    assert_ok(&w.setup(&[]).await);
+    assert_eq!(w.sim.write_count(), before, "a re-run makes no write");
+}
