@@ -7,9 +7,10 @@ use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, Transport};
 use azure_identity::{
-    AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
-    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredentialOptions,
+    ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
 };
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
@@ -51,7 +52,13 @@ pub struct Auth {
     /// What signed in, for messages ("env: client 1234...").
     pub description: String,
     slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
+    /// With the Azure CLI, the tenant its tokens are asked for (`az account get-access-token --tenant`) once
+    /// [`Auth::use_tenant`] names it; `None` for the other modes, whose tenant is part of their inputs.
+    cli_tenant: Option<CliTenant>,
 }
+
+/// The tenant an Azure CLI credential is built for, shared with the function that builds it.
+type CliTenant = Arc<std::sync::Mutex<Option<String>>>;
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +110,9 @@ impl Auth {
             m => m,
         };
         let (profile, http) = (profile.clone(), http.clone());
+        let cli_tenant: Option<CliTenant> =
+            (mode == AuthMode::Cli).then(|| Arc::new(std::sync::Mutex::new(None)));
+        let tenant_for_cli = cli_tenant.clone().unwrap_or_default();
         let (make, description): (MakeCredential, String) = match mode {
             AuthMode::Env => {
                 let tenant = env_var("AZURE_TENANT_ID");
@@ -163,9 +173,17 @@ impl Auth {
                 "managed identity".to_string(),
             ),
             AuthMode::Cli | AuthMode::Auto => (
-                Box::new(|| {
+                Box::new(move || {
+                    let tenant_id = tenant_for_cli
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
                     let c: Arc<dyn TokenCredential> =
-                        AzureCliCredential::new(None).map_err(|e| {
+                        AzureCliCredential::new(Some(AzureCliCredentialOptions {
+                            tenant_id,
+                            ..Default::default()
+                        }))
+                        .map_err(|e| {
                             auth_err(
                                 format!("Azure CLI: {e}"),
                                 "install the Azure CLI and run `az login`",
@@ -182,7 +200,29 @@ impl Auth {
             make,
             description,
             slots: std::sync::Mutex::new(HashMap::new()),
+            cli_tenant,
         })
+    }
+
+    /// Whether this is an Azure CLI sign-in, whose tenant [`Auth::use_tenant`] sets.
+    pub fn is_cli(&self) -> bool {
+        self.cli_tenant.is_some()
+    }
+
+    /// Points an Azure CLI sign-in at `tenant`, the subscription's: without it the CLI answers for its default
+    /// tenant, and the app registration would be made in a directory other than the one that holds the
+    /// subscription. Tokens cached for another tenant are dropped. The other modes name their tenant in their
+    /// inputs: nothing changes for them.
+    pub fn use_tenant(&self, tenant: &str) {
+        let Some(cli) = &self.cli_tenant else {
+            return;
+        };
+        let mut t = cli.lock().unwrap_or_else(|p| p.into_inner());
+        if t.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(tenant)) {
+            return;
+        }
+        *t = Some(tenant.to_string());
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// A client-secret credential (the operator's from env, or the new app's in verify).
@@ -221,6 +261,7 @@ impl Auth {
             make,
             description: format!("service principal {client_id}"),
             slots: std::sync::Mutex::new(HashMap::new()),
+            cli_tenant: None,
         })
     }
 

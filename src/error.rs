@@ -14,6 +14,24 @@ pub struct AzureError {
     pub resource: String,
     /// What to do next.
     pub hint: String,
+    /// The reasons Azure gives in `error.details[]` (a refused DCR says why only there).
+    pub details: Vec<ErrorDetail>,
+}
+
+/// One entry of an ARM error's `details[]`: `{code, message, target}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    /// The property it is about (`properties.dataFlows[0]`), when Azure says.
+    pub target: Option<String>,
+}
+
+impl AzureError {
+    /// Whether Azure named `code`, as the error's own code or in one of its details.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code == code || self.details.iter().any(|d| d.code == code)
+    }
 }
 
 impl fmt::Display for AzureError {
@@ -23,6 +41,12 @@ impl fmt::Display for AzureError {
             write!(f, " with HTTP {}", self.status)?;
         }
         write!(f, ": {}: {}", self.code, self.message)?;
+        for d in &self.details {
+            write!(f, "\n  - {}: {}", d.code, d.message)?;
+            if let Some(t) = &d.target {
+                write!(f, " (at {t})")?;
+            }
+        }
         if !self.hint.is_empty() {
             write!(f, "\nhint: {}", self.hint)?;
         }
@@ -131,6 +155,12 @@ pub fn hint_for(code: &str, status: u16) -> String {
             "sign in again (az login) to the cloud you chose with --cloud"
         }
         "RoleAssignmentExists" => "the role is already assigned; re-run to adopt it",
+        "InvalidOutputTable" => {
+            "the table is missing or not yet usable by data collection rules (new tables take a few seconds more); re-run the same command, it resumes from the state file"
+        }
+        "InvalidDataCollectionEndpoint" | "InvalidDestination" => {
+            "the data collection endpoint, the rule and the workspace must be in one region: pass --location with the workspace's region"
+        }
         "OperationFailed" if status == 403 => {
             "the app lacks Monitoring Metrics Publisher on the DCR, or the assignment has not taken effect yet (it can take several minutes)"
         }
@@ -143,4 +173,38 @@ pub fn hint_for(code: &str, status: u16) -> String {
         _ => "re-run the same command after fixing the cause; it resumes from the state file without duplicates",
     };
     h.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rest::azure_error;
+
+    /// A DCR refusal as Azure answers it (MicrosoftDocs/azure-docs#113557): the reason is only in `details[]`.
+    #[test]
+    fn every_detail_of_an_azure_error_is_shown_with_a_hint() {
+        let body = serde_json::json!({ "error": {
+            "code": "InvalidPayload", "message": "Data collection rule is invalid",
+            "details": [
+                { "code": "InvalidOutputTable", "target": "properties.dataFlows[0]",
+                  "message": "Table for output stream 'Custom-MyTable_CL' is not available for destination 'myworkspace'." },
+                { "code": "InvalidStream", "message": "'Streams' stream 'Microsoft-Event' must be one of: X." }
+            ] } });
+        let e = azure_error(400, &body, "PUT /subscriptions/s/dcr".into());
+        assert!(e.has_code("InvalidOutputTable") && e.has_code("InvalidPayload"));
+        let text = e.to_string();
+        assert!(text.starts_with(
+            "PUT /subscriptions/s/dcr failed with HTTP 400: InvalidPayload: Data collection rule is invalid"
+        ));
+        assert!(text.contains("\n  - InvalidOutputTable: Table for output stream 'Custom-MyTable_CL' is not available for destination 'myworkspace'. (at properties.dataFlows[0])"), "{text}");
+        assert!(
+            text.contains(
+                "\n  - InvalidStream: 'Streams' stream 'Microsoft-Event' must be one of: X."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nhint: the table is missing or not yet usable"),
+            "{text}"
+        );
+    }
 }

@@ -37,6 +37,7 @@ pub struct PostError {
 fn local_failure(endpoint_url: &str, code: &str, message: String) -> PostError {
     PostError {
         error: AzureError {
+            details: Vec::new(),
             status: 0,
             code: code.into(),
             message,
@@ -262,6 +263,7 @@ impl Sender {
                 Ok(b) => bytes::Bytes::from(b),
                 Err(e) => {
                     let err = AzureError {
+                        details: Vec::new(),
                         status: 0,
                         code: "Gzip".into(),
                         message: e.to_string(),
@@ -279,6 +281,7 @@ impl Sender {
                     Ok(t) => t,
                     Err(e) => {
                         let err = AzureError {
+                            details: Vec::new(),
                             status: 0,
                             code: "TokenFailed".into(),
                             message: e.to_string(),
@@ -337,6 +340,7 @@ pub async fn query(
         .send()
         .await
         .map_err(|e| AzureError {
+            details: Vec::new(),
             status: 0,
             code: "ConnectionError".into(),
             message: e.to_string(),

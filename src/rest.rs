@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::auth::Auth;
 use crate::cloud::CloudProfile;
-use crate::error::{hint_for, AzureError, Error, Result};
+use crate::error::{hint_for, AzureError, Error, ErrorDetail, Result};
 
 /// Which API a request goes to: decides the token audience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,8 +189,32 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
             },
         ),
     };
-    let hint = hint_for(&code, status);
+    // ARM's `details[]`: a refused DCR gives its reasons only there (hashicorp/terraform-provider-azurerm#28709).
+    let details: Vec<ErrorDetail> = err
+        .and_then(|e| e.get("details"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            Some(ErrorDetail {
+                code: d.get("code")?.as_str()?.to_string(),
+                message: d
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                target: d.get("target").and_then(Value::as_str).map(str::to_string),
+            })
+        })
+        .collect();
+    // A generic code (`InvalidPayload`) takes the next step its first detail calls for.
+    let hint = details
+        .iter()
+        .map(|d| hint_for(&d.code, status))
+        .find(|h| !h.starts_with("re-run the same command after fixing"))
+        .unwrap_or_else(|| hint_for(&code, status));
     AzureError {
+        details,
         status,
         code,
         message,
@@ -313,6 +337,7 @@ impl Rest {
                 }
                 Err(e) => {
                     let err = AzureError {
+                        details: Vec::new(),
                         status: 0,
                         code: if e.is_timeout() { "Timeout".into() } else { "ConnectionError".into() },
                         message: error_chain(&e),
@@ -360,6 +385,7 @@ impl Rest {
             pause(wait.unwrap_or_else(|| poll_interval(polls))).await;
             if started.elapsed() > self.retry.lro_timeout.mul_f64(time_scale()) {
                 return Err(AzureError {
+                    details: Vec::new(),
                     status: 0,
                     code: "OperationTimedOut".into(),
                     message: format!("still running after {:?}", self.retry.lro_timeout),
@@ -382,6 +408,7 @@ impl Rest {
                     s @ ("Failed" | "Canceled" | "Cancelled") => {
                         let e = r.body.get("error");
                         return Err(AzureError {
+                            details: Vec::new(),
                             status: r.status,
                             code: e
                                 .and_then(|e| e.get("code"))
@@ -421,6 +448,7 @@ impl Rest {
                 Some(Ok(())) => return Ok(body),
                 Some(Err(state)) => {
                     return Err(AzureError {
+                        details: Vec::new(),
                         status: 0,
                         code: "ProvisioningFailed".into(),
                         message: format!("provisioningState is {state}"),

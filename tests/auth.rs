@@ -152,6 +152,45 @@ async fn the_azure_cli_login_is_used_through_az_with_one_token_per_audience() {
         calls.lines().count() <= 3,
         "tokens are cached per audience, not fetched per request: {calls}"
     );
+    // The Graph tenant is the subscription's: the CLI is asked for its tokens there, not in its default tenant.
+    let tenant = w.sim.operator().tenant_id;
+    let graph_calls: Vec<&str> = calls.lines().filter(|l| l.contains("graph")).collect();
+    assert!(!graph_calls.is_empty(), "{calls}");
+    for l in graph_calls {
+        assert!(
+            l.contains(&format!("--tenant {tenant}")),
+            "the Graph token is asked for in the subscription's tenant: {l}"
+        );
+    }
+    // teardown, with the tenant the state file records: its Graph calls go to the same tenant.
+    std::fs::write(w.dir.path().join("az-calls.log"), "").expect("reset log");
+    let o = run_without_secret(
+        &w,
+        &[
+            "teardown",
+            "--state",
+            &w.state_path().display().to_string(),
+            "--auth",
+            "cli",
+            "--yes",
+        ]
+        .map(String::from),
+        &[
+            ("PATH", path.as_str()),
+            ("AZURE_CLIENT_ID", ""),
+            ("AZURE_TENANT_ID", ""),
+        ],
+    )
+    .await;
+    assert_ok(&o);
+    assert_eq!(apps_named(&w, "KeeperLogging"), 0);
+    let calls = std::fs::read_to_string(w.dir.path().join("az-calls.log")).expect("az was called");
+    assert!(
+        calls
+            .lines()
+            .all(|l| l.contains(&format!("--tenant {tenant}"))),
+        "teardown asks for every token in the state's tenant: {calls}"
+    );
 }
 
 fn azure_cli_home(dir: &Path, cloud: Option<&str>, signed_in: bool) -> std::path::PathBuf {

@@ -36,6 +36,33 @@ impl SimCloud {
     }
 }
 
+/// A built-in Azure role the seeded operator may hold on the subscription (`SimConfig::operator_roles`).
+/// Source of the GUIDs and permissions: "Azure built-in roles",
+/// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimRole {
+    /// Everything, role assignments included.
+    Owner,
+    /// Everything but `Microsoft.Authorization/*/Write` and `*/Delete`: cannot assign roles.
+    Contributor,
+    /// `*/read` and `Microsoft.Authorization/*`: may assign roles, cannot make resources.
+    UserAccessAdministrator,
+    /// `*/read` and role assignment write/delete.
+    RoleBasedAccessControlAdministrator,
+}
+
+impl SimRole {
+    /// The role definition GUID, the same in every cloud.
+    pub fn guid(self) -> &'static str {
+        match self {
+            SimRole::Owner => "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+            SimRole::Contributor => "b24988ac-6180-42a0-ab88-20f7382dd24c",
+            SimRole::UserAccessAdministrator => "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+            SimRole::RoleBasedAccessControlAdministrator => "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+        }
+    }
+}
+
 /// How the simulator behaves; everything that varies is here, so tests are deterministic.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -49,6 +76,11 @@ pub struct SimConfig {
     pub role_propagation_delay: Duration,
     /// How long workspace and table operations stay in progress.
     pub lro_duration: Duration,
+    /// After a table's operation has ended, a data collection rule naming it as an output still gets
+    /// `InvalidOutputTable` for this long (the table is not yet known to the DCR service).
+    pub table_output_delay: Duration,
+    /// The operator's built-in roles on the seeded subscription (Owner by default).
+    pub operator_roles: Vec<SimRole>,
     /// How long a provider registration takes.
     pub provider_registration_delay: Duration,
     /// Whether Microsoft.Insights and Microsoft.OperationalInsights start registered.
@@ -84,6 +116,8 @@ pub struct Latency {
     pub table_create: Duration,
     /// A new service principal's PrincipalNotFound window (halved when principalType is sent).
     pub sp_replication: Duration,
+    /// After a new table is ready, how long a DCR naming it still gets `InvalidOutputTable`.
+    pub table_output: Duration,
 }
 
 impl Latency {
@@ -105,6 +139,9 @@ impl Latency {
             workspace_create: Duration::from_secs(12),
             table_create: Duration::from_secs(20),
             sp_replication: Duration::from_secs(10),
+            // "A few seconds" after the table operation ends (issue 11; a DCR PUT made at once after a table PUT
+            // fails with InvalidOutputTable: hashicorp/terraform-provider-azurerm#21897); 5 s taken.
+            table_output: Duration::from_secs(5),
         }
     }
 
@@ -154,6 +191,8 @@ impl Default for SimConfig {
             sp_replication_delay: Duration::ZERO,
             role_propagation_delay: Duration::ZERO,
             lro_duration: Duration::from_millis(300),
+            table_output_delay: Duration::from_millis(400),
+            operator_roles: vec![SimRole::Owner],
             provider_registration_delay: Duration::from_millis(300),
             providers_registered: true,
             port: 0,

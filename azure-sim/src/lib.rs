@@ -21,7 +21,9 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use api::{Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SimCloud, SimConfig};
+pub use api::{
+    Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SimCloud, SimConfig, SimRole,
+};
 use reply::{arm_err, Reply};
 use world::{faults::FaultAction, Req, World};
 
@@ -199,6 +201,12 @@ impl Sim {
         lock(&self.world).advance(d);
     }
 
+    /// Puts a classic custom table `table` (as the retired HTTP Data Collector API made them: `tableSubType`
+    /// `Classic`) into an existing workspace; the tables API then refuses to change its schema. False when the
+    /// workspace does not exist.
+    pub fn add_classic_table(&self, workspace_id: &str, table: &str) -> bool {
+        lock(&self.world).add_classic_table(workspace_id, table)
+    }
     /// Changes the latency model from now on (a benchmark sets up fast, then times a re-run in real time).
     pub fn set_latency(&self, latency: Option<Latency>) {
         lock(&self.world).cfg.latency = latency;

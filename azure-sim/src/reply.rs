@@ -38,6 +38,20 @@ pub fn arm_err(status: u16, code: &str, message: impl Into<String>) -> Reply {
     )
 }
 
+/// ARM error shape with `details[]`: each detail a `{code, message, target}`, as the Data Collection Rules API
+/// answers a rule it refuses (hashicorp/terraform-provider-azurerm#28709, MicrosoftDocs/azure-docs#113557).
+pub fn arm_err_details(
+    status: u16,
+    code: &str,
+    message: impl Into<String>,
+    details: Vec<Value>,
+) -> Reply {
+    Reply::json(
+        status,
+        json!({ "error": { "code": code, "message": message.into(), "details": details } }),
+    )
+}
+
 pub fn graph_err(status: u16, code: &str, message: impl Into<String>) -> Reply {
     Reply::json(
         status,

@@ -3,6 +3,7 @@
 pub mod dce;
 pub mod dcr;
 pub mod graph;
+pub mod permissions;
 pub mod providers;
 pub mod roles;
 pub mod workspace;

@@ -226,6 +226,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             profile.name, rest.auth.description
         );
     }
+    preflight::align_cli_tenant(&rest, &inputs).await?;
     // Preflight and the look at what exists are both reads: they go side by side.
     let (pre, observed) = tokio::join!(
         preflight::check(&rest, &inputs),
@@ -235,6 +236,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     inputs.tenant_id = pre.tenant.clone();
     let observed = observed?;
     preflight::judge(&inputs, &observed)?;
+    preflight::judge_role_write(&pre, &inputs, &observed)?;
     let the_plan = steps::diff(&inputs, &sf.state, observed);
 
     if args.dry_run {

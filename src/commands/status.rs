@@ -64,6 +64,10 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
         crate::state::State::default()
     };
     let (label, _, rest) = super::connect(&args.common, &s.cloud.clone())?;
+    // The app lives in the subscription's tenant, which the state records: an Azure CLI sign-in asks there.
+    if !s.tenant_id.is_empty() {
+        rest.auth.use_tenant(&s.tenant_id);
+    }
     if !from_file {
         let (Some(d), Some(sub)) = (&args.deployment, &args.subscription) else {
             return Err(Error::input(

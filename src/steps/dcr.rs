@@ -1,11 +1,13 @@
 //! Guide step 6 (second half): the data collection rule that declares the stream and sends it to the table.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::azure::dcr::{self, Dcr};
 use crate::azure::tags;
 use crate::error::{Error, Result};
-use crate::rest::Rest;
+use crate::rest::{self, Rest};
 
 use super::{step, Action, Ctx, Inputs, Observed, PlannedStep};
 
@@ -46,7 +48,10 @@ pub async fn ensure(ctx: &Ctx, found: Option<Dcr>, action: Action) -> Result<(Dc
         }
         (found, _) => {
             let ours = found.as_ref().is_none_or(|d| d.has_tag(&i.deployment));
-            (dcr::put(&ctx.rest, &id, &desired_body(i)).await?, ours)
+            (
+                put_when_table_usable(ctx, &id, &desired_body(i)).await?,
+                ours,
+            )
         }
     };
     if rule.immutable_id().is_none() {
@@ -56,4 +61,32 @@ pub async fn ensure(ctx: &Ctx, found: Option<Dcr>, action: Action) -> Result<(Dc
     }
     ctx.record_resource(step::DCR, &id, &i.dcr_name, created)?;
     Ok((rule, id))
+}
+
+/// How long a rule waits for its new table to become usable as an output before giving up.
+const TABLE_USABLE_WAIT: Duration = Duration::from_secs(120);
+
+/// PUTs the rule, retrying `InvalidOutputTable` for a while: a table whose operation has just ended is not yet
+/// known to the DCR service for a few seconds (hashicorp/terraform-provider-azurerm#21897). Bounded by
+/// [`TABLE_USABLE_WAIT`]; every other refusal comes back at once, with its `details[]`.
+async fn put_when_table_usable(ctx: &Ctx, id: &str, body: &Value) -> Result<Dcr> {
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match dcr::put(&ctx.rest, id, body).await {
+            Err(Error::Azure(e))
+                if e.has_code("InvalidOutputTable")
+                    && started.elapsed() < TABLE_USABLE_WAIT.mul_f64(rest::time_scale()) =>
+            {
+                ctx.reporter.waiting(
+                    step::DCR,
+                    "the new table to become usable by data collection rules",
+                );
+                tracing::info!(%id, "table not yet usable as a DCR output; retrying");
+                rest::pause(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
 }

@@ -1,9 +1,9 @@
 //! Before any write (resource-provider registration included): what Azure must say about the subscription, the
-//! tenant, the location, the providers and a reused workspace.
+//! tenant, the location, the providers, the operator's right to assign roles and a reused workspace.
 
 use std::time::Duration;
 
-use crate::azure::{name_of, providers};
+use crate::azure::{name_of, permissions, providers};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 
@@ -15,12 +15,15 @@ pub struct Preflight {
     pub tenant: String,
     pub notes: Vec<String>,
     unregistered: Vec<&'static str>,
+    /// Whether the operator may write role assignments, and at which scope that was asked; `None` when Azure
+    /// could not say.
+    role_write: Option<(String, bool)>,
 }
 
 /// Checks what Azure must say before any write: subscription, tenant, location, providers. Reads only.
 pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
     // Every read at once; their answers are judged in the order a person would, subscription first.
-    let (sub, locations, states) = tokio::join!(
+    let (sub, locations, states, role_write) = tokio::join!(
         providers::subscription(rest, &inputs.subscription),
         providers::location_names(rest, &inputs.subscription),
         futures::future::join_all(
@@ -28,6 +31,7 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
                 .iter()
                 .map(|ns| providers::registration_state(rest, &inputs.subscription, ns))
         ),
+        may_write_role_assignments(rest, inputs),
     );
     let sub = sub?.ok_or_else(|| {
         Error::input(
@@ -92,11 +96,93 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
             unregistered.push(*ns);
         }
     }
+    let role_write = role_write?;
+    if role_write.is_none() {
+        notes.push(format!(
+            "could not read the signed-in identity's permissions; role assignments need {}",
+            permissions::ROLE_ASSIGNMENT_WRITE
+        ));
+    }
     Ok(Preflight {
         tenant,
         notes,
         unregistered,
+        role_write,
     })
+}
+
+/// The Graph tenant is the subscription's: an Azure CLI sign-in is pointed at it (`--tenant`, else the
+/// subscription's `tenantId`) before any Graph call, so the app is registered in the directory that holds the
+/// subscription rather than in the CLI's default tenant. One read, and only for `--auth cli`.
+pub async fn align_cli_tenant(rest: &Rest, inputs: &Inputs) -> Result<()> {
+    if !rest.auth.is_cli() {
+        return Ok(());
+    }
+    let tenant = if inputs.tenant_id.is_empty() {
+        providers::subscription(rest, &inputs.subscription)
+            .await?
+            .and_then(|s| s.tenant_id)
+            .unwrap_or_default()
+    } else {
+        inputs.tenant_id.clone()
+    };
+    if !tenant.is_empty() {
+        rest.auth.use_tenant(&tenant);
+    }
+    Ok(())
+}
+
+/// Whether the operator may write role assignments where setup makes them: the resource group (every role is
+/// assigned on a resource in it), or the subscription when the group is yet to be made. Asked through the
+/// permissions API; `None` when Azure does not answer it for that scope.
+async fn may_write_role_assignments(
+    rest: &Rest,
+    inputs: &Inputs,
+) -> Result<Option<(String, bool)>> {
+    let sub = format!("/subscriptions/{}", inputs.subscription);
+    let rg = format!("{sub}/resourceGroups/{}", inputs.resource_group);
+    for scope in [rg, sub] {
+        match permissions::list(rest, &scope).await {
+            Ok(Some(p)) => {
+                let allowed = permissions::allows(&p, permissions::ROLE_ASSIGNMENT_WRITE);
+                return Ok(Some((scope, allowed)));
+            }
+            Ok(None) => continue,
+            // Not every scope answers this API (the spec lists groups and resources): unknown, not refused.
+            Err(Error::Azure(e)) if (400..500).contains(&e.status) && e.status != 429 => {
+                tracing::info!(%scope, code = %e.code, "permissions not readable here");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Refuses, before any write, an operator who may not write role assignments when the plan makes some.
+pub fn judge_role_write(pre: &Preflight, inputs: &Inputs, o: &Observed) -> Result<()> {
+    let Some((scope, false)) = &pre.role_write else {
+        return Ok(());
+    };
+    let missing = inputs
+        .roles
+        .assignments()
+        .into_iter()
+        .any(|k| !o.roles.contains_key(&k));
+    if !missing {
+        return Ok(());
+    }
+    Err(Error::input(
+        format!(
+            "the signed-in identity may not assign roles at {scope}: it lacks {}, and setup assigns roles on the workspace, the DCE and the DCR",
+            permissions::ROLE_ASSIGNMENT_WRITE
+        ),
+        format!(
+            "have one of {} granted on resource group '{}' (or the subscription), or run setup as someone who has one; Contributor alone is not enough",
+            permissions::ROLE_WRITERS.join(", "),
+            inputs.resource_group
+        ),
+    ))
 }
 
 /// Refuses, before any write, what exists and cannot be used: a missing resource group (without

@@ -1,14 +1,14 @@
 //! The ARM router: bearer and api-version checks, subscriptions, locations, providers, resource groups and
 //! resource lists; it hands each resource family's paths to its file.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use super::faults::FaultAction;
-use super::rbac::{CONTRIBUTOR, OWNER};
 use super::{lc, Aud, Req, Res, World};
 use crate::reply::{arm_err, Reply};
+
+/// Reading a subscription: any role that reads (`*/read`, `*`) lets the caller see it.
+const SUBSCRIPTION_READ: &str = "Microsoft.Resources/subscriptions/read";
 
 impl World {
     pub fn arm(&mut self, req: &Req, fault: &FaultAction) -> Reply {
@@ -37,11 +37,10 @@ impl World {
                 .subscriptions
                 .iter()
                 .filter(|(id, _, vis)| {
-                    *vis || self.has_role(
+                    *vis || self.permitted(
                         &principal,
                         &format!("/subscriptions/{id}"),
-                        &[OWNER, CONTRIBUTOR],
-                        Duration::ZERO,
+                        SUBSCRIPTION_READ,
                     )
                 })
                 .map(|(id, name, _)| self.sub_json(id, name))
@@ -61,11 +60,10 @@ impl World {
             .iter()
             .find(|(id, _, _)| lc(id) == lc(&sub))
             .cloned();
-        let allowed = self.has_role(
+        let allowed = self.permitted(
             &principal,
             &format!("/subscriptions/{sub}"),
-            &[OWNER, CONTRIBUTOR],
-            Duration::ZERO,
+            SUBSCRIPTION_READ,
         );
         let Some((sub_id, sub_name, _)) = known.filter(|_| allowed) else {
             return arm_err(
@@ -93,7 +91,11 @@ impl World {
             let name = rest[i + "/providers/microsoft.authorization/roleassignments".len()..]
                 .trim_start_matches('/')
                 .to_string();
-            return self.role_assignment(req, &scope, &name, fault);
+            return self.role_assignment(req, &principal, &scope, &name, fault);
+        }
+        if let Some(i) = lrest.find("/providers/microsoft.authorization/permissions") {
+            let scope = format!("/subscriptions/{sub_id}{}", &rest[..i]);
+            return self.permissions(req, &principal, &scope);
         }
         let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
         let lsegs: Vec<String> = segs.iter().map(|s| lc(s)).collect();
@@ -209,7 +211,9 @@ impl World {
 
     fn api_versions(path: &str) -> &'static [&'static str] {
         let p = lc(path);
-        if p.contains("/providers/microsoft.authorization/roleassignments") {
+        if p.contains("/providers/microsoft.authorization/roleassignments")
+            || p.contains("/providers/microsoft.authorization/permissions")
+        {
             &["2022-04-01", "2020-04-01-preview"]
         } else if p.contains("/providers/microsoft.operationalinsights/workspaces")
             || p.contains("/providers/microsoft.operationalinsights/locations")
@@ -398,9 +402,16 @@ impl World {
                     Ok(b) => b,
                     Err(r) => return r,
                 };
-                let loc = body["location"].as_str().unwrap_or_default().to_string();
+                // The location is checked before anything is written: an update naming an unknown region must
+                // leave the resource as it was (the check once ran after the PUT and removed it).
+                // (A body without a location is left to the spec validation, which requires one.)
+                if let Some(loc) = body["location"].as_str() {
+                    if !self.locations.contains(&loc) {
+                        return arm_err(400, "LocationNotAvailableForResourceType", format!("The provided location '{loc}' is not available for resource type '{ty}'."));
+                    }
+                }
                 let existing = self.resources.get(&key).map(|r| r.body.clone());
-                let r = match kind {
+                match kind {
                     "microsoft.operationalinsights/workspaces" => {
                         self.put_workspace(id, &name, &body, existing, fault)
                     }
@@ -408,12 +419,7 @@ impl World {
                         self.put_dce(id, &name, &body, existing)
                     }
                     _ => self.put_dcr(id, &name, &body, existing),
-                };
-                if r.status < 300 && !self.locations.contains(&loc.as_str()) {
-                    self.resources.remove(&key);
-                    return arm_err(400, "LocationNotAvailableForResourceType", format!("The provided location '{loc}' is not available for resource type '{ty}'."));
                 }
-                r
             }
             _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
         }

@@ -12,10 +12,10 @@
 //! | `entra.rs`      | token endpoint, managed-identity endpoint, audiences, bearer principals     |
 //! | `graph.rs`      | applications, service principals, addPassword / removePassword, lists       |
 //! | `arm.rs`        | the ARM router: api-versions, subscriptions, locations, providers, groups   |
-//! | `workspaces.rs` | Log Analytics workspaces and tables, long-running operations                |
+//! | `workspaces.rs` | Log Analytics workspaces and tables (classic ones too), long-running ops    |
 //! | `dce.rs`        | data collection endpoints                                                   |
 //! | `dcr.rs`        | data collection rules                                                       |
-//! | `rbac.rs`       | role definitions, role assignments, `has_role`                              |
+//! | `rbac.rs`       | role definitions, role assignments, `permitted`, permissions, `has_role`    |
 //! | `ingest.rs`     | the Logs Ingestion API                                                      |
 //! | `query.rs`      | the Log Analytics query API (KQL in `crate::kql`)                           |
 //!

@@ -1,4 +1,5 @@
-//! Azure RBAC: the role definitions known, role assignments (list, get, put, delete) and `has_role`.
+//! Azure RBAC: the role definitions known with their actions, role assignments (list, get, put, delete), what a
+//! caller may do (`permitted`, the permissions API) and `has_role`.
 
 use std::time::Duration;
 
@@ -14,16 +15,141 @@ use crate::schema;
 pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 pub const MONITORING_METRICS_PUBLISHER: &str = "3913510d-42f4-4e42-8a64-420c390055eb";
-/// The role definitions a role assignment may name; any other is `RoleDefinitionDoesNotExist`.
-const KNOWN_ROLES: &[&str] = &[
-    OWNER,
-    CONTRIBUTOR,
-    "92aaf0da-9dab-42b6-94a3-d43ce8d16293", // Log Analytics Contributor
-    MONITORING_METRICS_PUBLISHER,
-    "749f88d5-cbae-40b8-bcfc-e573ddc772fa", // Monitoring Contributor
-    "43d0d8ad-25c7-4714-9337-8ba259a9fe05", // Monitoring Reader
-    "73c42c96-874c-492b-b04d-ab87d138a893", // Log Analytics Reader
+
+/// The action that writing a role assignment needs (403 `AuthorizationFailed` without it).
+pub const ROLE_ASSIGNMENT_WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
+const ROLE_ASSIGNMENT_DELETE: &str = "Microsoft.Authorization/roleAssignments/delete";
+
+/// A built-in role definition: its GUID, its `actions` and its `notActions`.
+struct RoleDef {
+    guid: &'static str,
+    actions: &'static [&'static str],
+    not_actions: &'static [&'static str],
+}
+
+/// The role definitions a role assignment may name (any other is `RoleDefinitionDoesNotExist`), with their
+/// control-plane permissions as "Azure built-in roles" lists them
+/// (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles). Owner, Contributor, User Access
+/// Administrator and Role Based Access Control Administrator are complete (RBAC Administrator's condition on which
+/// roles it may assign is not modelled); the monitoring and Log Analytics roles are abridged to the actions that
+/// matter here (`*/read` and their own provider's).
+const ROLES: &[RoleDef] = &[
+    RoleDef {
+        guid: OWNER,
+        actions: &["*"],
+        not_actions: &[],
+    },
+    RoleDef {
+        guid: CONTRIBUTOR,
+        actions: &["*"],
+        not_actions: &[
+            "Microsoft.Authorization/*/Delete",
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/elevateAccess/Action",
+            "Microsoft.Blueprint/blueprintAssignments/write",
+            "Microsoft.Blueprint/blueprintAssignments/delete",
+            "Microsoft.Compute/galleries/share/action",
+            "Microsoft.Purview/consents/write",
+            "Microsoft.Purview/consents/delete",
+            "Microsoft.Resources/deploymentStacks/manageDenySetting/action",
+            "Microsoft.Subscription/cancel/action",
+            "Microsoft.Subscription/enable/action",
+        ],
+    },
+    RoleDef {
+        // User Access Administrator
+        guid: "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+        actions: &["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
+        not_actions: &[],
+    },
+    RoleDef {
+        // Role Based Access Control Administrator
+        guid: "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+        actions: &[
+            ROLE_ASSIGNMENT_WRITE,
+            ROLE_ASSIGNMENT_DELETE,
+            "*/read",
+            "Microsoft.Support/*",
+        ],
+        not_actions: &[],
+    },
+    RoleDef {
+        // Log Analytics Contributor (abridged)
+        guid: "92aaf0da-9dab-42b6-94a3-d43ce8d16293",
+        actions: &[
+            "*/read",
+            "Microsoft.OperationalInsights/*",
+            "Microsoft.Support/*",
+        ],
+        not_actions: &[],
+    },
+    RoleDef {
+        guid: MONITORING_METRICS_PUBLISHER,
+        actions: &[
+            "Microsoft.Insights/Register/Action",
+            "Microsoft.Support/*",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+        ],
+        not_actions: &[],
+    },
+    RoleDef {
+        // Monitoring Contributor (abridged)
+        guid: "749f88d5-cbae-40b8-bcfc-e573ddc772fa",
+        actions: &["*/read", "Microsoft.Insights/*", "Microsoft.Support/*"],
+        not_actions: &[],
+    },
+    RoleDef {
+        // Monitoring Reader
+        guid: "43d0d8ad-25c7-4714-9337-8ba259a9fe05",
+        actions: &[
+            "*/read",
+            "Microsoft.OperationalInsights/workspaces/search/action",
+            "Microsoft.Support/*",
+        ],
+        not_actions: &[],
+    },
+    RoleDef {
+        // Log Analytics Reader
+        guid: "73c42c96-874c-492b-b04d-ab87d138a893",
+        actions: &[
+            "*/read",
+            "Microsoft.OperationalInsights/workspaces/analytics/query/action",
+            "Microsoft.OperationalInsights/workspaces/search/action",
+            "Microsoft.Support/*",
+        ],
+        not_actions: &["Microsoft.OperationalInsights/workspaces/sharedKeys/read"],
+    },
 ];
+
+fn role_def(guid: &str) -> Option<&'static RoleDef> {
+    ROLES.iter().find(|r| r.guid.eq_ignore_ascii_case(guid))
+}
+
+/// Whether an action pattern (`*` matches any run of characters, `/` included) covers `action`, without case.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    let (p, a) = (lc(pattern), lc(action));
+    let parts: Vec<&str> = p.split('*').collect();
+    if parts.len() == 1 {
+        return p == a;
+    }
+    let mut rest = a.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
 
 impl World {
     pub(super) fn has_role(
@@ -43,9 +169,89 @@ impl World {
         })
     }
 
+    /// The caller's role assignments at `scope` or above it.
+    fn assignments_over(&self, principal: &str, scope: &str) -> Vec<&Assignment> {
+        let scope = lc(scope);
+        self.assignments
+            .iter()
+            .filter(|a| {
+                a.principal == principal
+                    && (scope == lc(&a.scope) || scope.starts_with(&format!("{}/", lc(&a.scope))))
+            })
+            .collect()
+    }
+
+    /// Whether `principal` may do `action` at `scope`: some role assigned at or above it has the action among its
+    /// `actions` and not among its `notActions`.
+    pub(super) fn permitted(&self, principal: &str, scope: &str, action: &str) -> bool {
+        self.assignments_over(principal, scope).iter().any(|a| {
+            role_def(&a.role).is_some_and(|d| {
+                d.actions.iter().any(|p| action_matches(p, action))
+                    && !d.not_actions.iter().any(|p| action_matches(p, action))
+            })
+        })
+    }
+
+    /// `GET {scope}/providers/Microsoft.Authorization/permissions` (api-version 2022-04-01): one entry per role the
+    /// caller holds at or above the scope, with its actions and notActions (`PermissionGetResult`,
+    /// authorization-RoleDefinitionsCalls.json, Azure/azure-rest-api-specs). A resource group or resource that does
+    /// not exist is 404, as ARM answers for any path under it.
+    pub(super) fn permissions(&self, req: &Req, principal: &str, scope: &str) -> Reply {
+        if req.method != "GET" {
+            return arm_err(405, "MethodNotAllowed", "The method is not allowed.");
+        }
+        let sub = World::sub_of(scope).unwrap_or_default();
+        let is_sub = lc(scope) == lc(&format!("/subscriptions/{sub}"));
+        if !is_sub && !self.resources.contains_key(&lc(scope)) {
+            let rg_path = lc(scope)
+                .split("/providers/")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if !self.resources.contains_key(&rg_path) {
+                let rg = scope.split('/').nth(4).unwrap_or_default();
+                return arm_err(
+                    404,
+                    "ResourceGroupNotFound",
+                    format!("Resource group '{rg}' could not be found."),
+                );
+            }
+            return arm_err(
+                404,
+                "ResourceNotFound",
+                format!("The resource '{scope}' was not found."),
+            );
+        }
+        let v: Vec<Value> = self
+            .assignments_over(principal, scope)
+            .iter()
+            .filter_map(|a| role_def(&a.role))
+            .map(|d| json!({ "actions": d.actions, "notActions": d.not_actions, "dataActions": [], "notDataActions": [] }))
+            .collect();
+        Reply::json(200, json!({ "value": v }))
+    }
+
+    /// 403 `AuthorizationFailed`, worded as ARM words it (seen in many public issue threads, e.g.
+    /// pulumi/pulumi-azure#595 and Azure/terraform-azurerm-avm-res-keyvault-vault#110).
+    fn authorization_failed(&self, principal: &str, action: &str, target: &str) -> Reply {
+        let client = self
+            .sps
+            .iter()
+            .find(|s| s["id"] == principal)
+            .and_then(|s| s["appId"].as_str())
+            .unwrap_or(principal)
+            .to_string();
+        arm_err(
+            403,
+            "AuthorizationFailed",
+            format!("The client '{client}' with object id '{principal}' does not have authorization to perform action '{action}' over scope '{target}' or the scope is invalid. If access was recently granted, please refresh your credentials."),
+        )
+    }
+
     pub(super) fn role_assignment(
         &mut self,
         req: &Req,
+        caller: &str,
         scope: &str,
         name: &str,
         fault: &FaultAction,
@@ -89,6 +295,13 @@ impl World {
                     format!("The role assignment '{name}' is not found."),
                 ),
             },
+            "DELETE" if !self.permitted(caller, scope, ROLE_ASSIGNMENT_DELETE) => {
+                self.authorization_failed(caller, ROLE_ASSIGNMENT_DELETE, &id)
+            }
+            "PUT" if !self.permitted(caller, scope, ROLE_ASSIGNMENT_WRITE) => {
+                // ARM authorizes the caller before the body is looked at.
+                self.authorization_failed(caller, ROLE_ASSIGNMENT_WRITE, &id)
+            }
             "DELETE" => match self.assignments.iter().position(|a| lc(&a.id) == lc(&id)) {
                 Some(i) => {
                     let a = self.assignments.remove(i);
@@ -113,16 +326,16 @@ impl World {
                     return arm_err(400, "InvalidRoleAssignmentId", format!("The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID."));
                 }
                 let p = &body["properties"];
-                let role_def = p["roleDefinitionId"].as_str().unwrap_or_default();
-                let role = role_def
+                let role_def_id = p["roleDefinitionId"].as_str().unwrap_or_default();
+                let role = role_def_id
                     .rsplit('/')
                     .next()
                     .unwrap_or_default()
                     .to_ascii_lowercase();
                 let sub = World::sub_of(scope).unwrap_or_default();
-                if !lc(role_def).starts_with(&lc(&format!(
+                if !lc(role_def_id).starts_with(&lc(&format!(
                     "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/"
-                ))) || !KNOWN_ROLES.contains(&role.as_str())
+                ))) || role_def(&role).is_none()
                 {
                     return arm_err(
                         400,

@@ -1,5 +1,5 @@
-//! The world as it starts: a tenant, the operator (app, service principal, Owner of one subscription), the
-//! locations, and the resource providers registered or not.
+//! The world as it starts: a tenant, the operator (app, service principal, Owner of one subscription unless
+//! `SimConfig::operator_roles` says otherwise), the locations, and the resource providers registered or not.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -8,7 +8,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use super::rbac::OWNER;
 use super::{lc, Assignment, World};
 use crate::api::{Operator, SimConfig};
 use crate::reply::now_iso;
@@ -101,17 +100,19 @@ impl World {
         w.sps.push(json!({ "id": op_object, "appId": op_app_id, "displayName": "keeper-azmon operator", "servicePrincipalType": "Application", "tags": [] }));
         w.sp_created
             .insert(op_object.clone(), now - Duration::from_secs(3600));
-        w.assignments.push(Assignment {
-            id: format!(
-                "/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{}",
-                uuid::Uuid::new_v4()
-            ),
-            scope: format!("/subscriptions/{sub}"),
-            role: OWNER.into(),
-            principal: op_object,
-            principal_type: Some("ServicePrincipal".into()),
-            created: now - Duration::from_secs(3600),
-        });
+        for role in w.cfg.operator_roles.clone() {
+            w.assignments.push(Assignment {
+                id: format!(
+                    "/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{}",
+                    uuid::Uuid::new_v4()
+                ),
+                scope: format!("/subscriptions/{sub}"),
+                role: role.guid().into(),
+                principal: op_object.clone(),
+                principal_type: Some("ServicePrincipal".into()),
+                created: now - Duration::from_secs(3600),
+            });
+        }
         Ok(w)
     }
 }

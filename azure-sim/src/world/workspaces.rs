@@ -118,6 +118,13 @@ impl World {
                 if let Err(r) = self.validate(schema::TABLES, "Table", &body, "InvalidParameter") {
                     return r;
                 }
+                if self.is_classic_table(&key) {
+                    // A classic table (made by the retired HTTP Data Collector API) cannot be changed through the
+                    // DCR-based tables API. Wording as Azure answers it
+                    // (ssc-spc-ccoe-cei/azure-guardrails-solution-accelerator#800).
+                    let op = self.uuid().replace('-', "");
+                    return arm_err(400, "InvalidParameter", format!("Changing Classic table {name} schema by using DataCollectionRuleBased tables api is forbidden, please migrate the table first or use the appropriate classic table api. Operation Id: '{op}'"));
+                }
                 if !name.ends_with("_CL") {
                     return arm_err(
                         400,
@@ -189,6 +196,44 @@ impl World {
             }
             _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
         }
+    }
+
+    fn is_classic_table(&self, key: &str) -> bool {
+        self.resources.get(key).is_some_and(|r| {
+            r.body.pointer("/properties/schema/tableSubType") == Some(&json!("Classic"))
+        })
+    }
+
+    /// Puts a classic custom table in a workspace, as the retired HTTP Data Collector API left them
+    /// (`tableType` `CustomLog`, `tableSubType` `Classic`, typed column suffixes). False when the workspace does
+    /// not exist.
+    pub fn add_classic_table(&mut self, workspace_id: &str, table: &str) -> bool {
+        let ws_key = lc(workspace_id);
+        if !self.resources.contains_key(&ws_key) {
+            return false;
+        }
+        let id = format!("{workspace_id}/tables/{table}");
+        let body = json!({
+            "id": id, "name": table, "type": "Microsoft.OperationalInsights/workspaces/tables",
+            "properties": {
+                "retentionInDays": 30, "totalRetentionInDays": 30, "plan": "Analytics", "provisioningState": "Succeeded",
+                "schema": {
+                    "name": table, "tableType": "CustomLog", "tableSubType": "Classic",
+                    "columns": [ { "name": "RawData", "type": "string" }, { "name": "audit_event_s", "type": "string" } ],
+                    "standardColumns": [ { "name": "TimeGenerated", "type": "datetime" }, { "name": "TenantId", "type": "guid" } ]
+                }
+            }
+        });
+        let now = self.now();
+        self.resources.insert(
+            lc(&id),
+            Res {
+                body,
+                ready_at: now,
+                fail: false,
+            },
+        );
+        true
     }
 
     fn start_operation(&mut self, resource_key: &str, fail: bool) -> Reply {
