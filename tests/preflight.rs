@@ -126,8 +126,9 @@ async fn a_classic_table_of_the_same_name_is_refused_pointing_at_migrate_and_tab
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_not_yet_usable_by_the_dcr_is_waited_for() {
+    // Shorter than the tool's bounded wait at the tests' time scale (120 s x 0.01).
     let w = World::start(SimConfig {
-        table_output_delay: Duration::from_millis(1500),
+        table_output_delay: Duration::from_millis(300),
         ..SimConfig::default()
     })
     .await;
