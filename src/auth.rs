@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, Transport};
+use azure_core::http::ClientOptions;
 use azure_identity::{
     AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
     ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
@@ -50,6 +50,8 @@ pub struct Auth {
     make: MakeCredential,
     /// What signed in, for messages ("env: client 1234...").
     pub description: String,
+    /// The token endpoint's host, named when it cannot be reached.
+    authority: String,
     slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
 }
 
@@ -67,7 +69,7 @@ pub fn client_options(profile: &CloudProfile, http: &reqwest::Client) -> ClientO
     custom.authority_host = profile.authority_host.clone();
     ClientOptions {
         cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
-        transport: Some(Transport::new(Arc::new(http.clone()))),
+        transport: Some(crate::net::Transport::shared(http)),
         ..Default::default()
     }
 }
@@ -102,6 +104,7 @@ impl Auth {
             }
             m => m,
         };
+        let authority = profile.authority_host.clone();
         let (profile, http) = (profile.clone(), http.clone());
         let (make, description): (MakeCredential, String) = match mode {
             AuthMode::Env => {
@@ -181,6 +184,7 @@ impl Auth {
         Ok(Auth {
             make,
             description,
+            authority,
             slots: std::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -193,6 +197,7 @@ impl Auth {
         profile: &CloudProfile,
         http: &reqwest::Client,
     ) -> Result<Auth> {
+        let authority = profile.authority_host.clone();
         let (tenant, client, profile, http) = (
             tenant.to_string(),
             client_id.to_string(),
@@ -220,6 +225,7 @@ impl Auth {
         Ok(Auth {
             make,
             description: format!("service principal {client_id}"),
+            authority,
             slots: std::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -268,6 +274,9 @@ impl Auth {
             }
         };
         let t = credential.get_token(&[scope.as_str()], None).await.map_err(|e| {
+            if let Some(kind) = crate::net::unfixable(&e) {
+                return crate::net::unfixable_error(kind, &self.authority, crate::net::root_cause(&e));
+            }
             // Display only: azure_core's Debug carries a backtrace.
             let text = e.to_string();
             let hint = crate::error::hint_for(

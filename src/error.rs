@@ -39,6 +39,13 @@ pub enum Error {
     Input { what: String, hint: String },
     #[error("sign-in failed: {what}\nhint: {hint}")]
     Auth { what: String, hint: String },
+    /// A failure reaching `host` that no retry fixes (an untrusted certificate, a name that does not resolve).
+    #[error("cannot reach {host}: {what}\nhint: {hint}")]
+    Network {
+        host: String,
+        what: String,
+        hint: String,
+    },
     #[error("state file {path}: {what}\nhint: {hint}")]
     State {
         path: String,
