@@ -7,9 +7,10 @@ use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::ClientOptions;
 use azure_identity::{
-    AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
-    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredentialOptions,
+    ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
 };
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
@@ -86,12 +87,17 @@ fn auth_err(what: impl Into<String>, hint: impl Into<String>) -> Error {
 }
 
 impl Auth {
-    /// Builds the operator credential for `mode` against the profile's authority.
+    /// Builds the operator credential for `mode` against the profile's authority. `tenant` (`--tenant`, or the
+    /// tenant a state file records) is where the Azure CLI is asked for tokens (`az account get-access-token
+    /// --tenant`): a person's CLI login spans tenants and its default one may not be the deployment's. The other
+    /// modes are one identity in one tenant, given by their environment (AZURE_TENANT_ID), and ignore it.
     pub fn operator(
         mode: AuthMode,
+        tenant: Option<&str>,
         profile: &CloudProfile,
         http: &reqwest::Client,
     ) -> Result<Auth> {
+        let tenant = tenant.filter(|t| !t.trim().is_empty()).map(str::to_string);
         let mode = match mode {
             AuthMode::Auto => {
                 if env_var("AZURE_CLIENT_SECRET").is_some() {
@@ -166,9 +172,13 @@ impl Auth {
                 "managed identity".to_string(),
             ),
             AuthMode::Cli | AuthMode::Auto => (
-                Box::new(|| {
-                    let c: Arc<dyn TokenCredential> =
-                        AzureCliCredential::new(None).map_err(|e| {
+                Box::new(move || {
+                    let options = AzureCliCredentialOptions {
+                        tenant_id: tenant.clone(),
+                        ..Default::default()
+                    };
+                    let c: Arc<dyn TokenCredential> = AzureCliCredential::new(Some(options))
+                        .map_err(|e| {
                             auth_err(
                                 format!("Azure CLI: {e}"),
                                 "install the Azure CLI and run `az login`",

@@ -72,6 +72,11 @@ async fn post_gzipped(
         .send()
         .await
         .map_err(|e| {
+            if let Some(kind) = crate::net::unfixable(&e) {
+                let mut f = fail(kind.code(), crate::net::root_cause(&e));
+                f.error.hint = kind.hint().into();
+                return f;
+            }
             fail(
                 if e.is_timeout() {
                     "Timeout"
@@ -311,6 +316,10 @@ impl Sender {
                         let (first, second) = events.halves();
                         self.send(first).await?;
                         return self.send(second).await;
+                    }
+                    // An untrusted certificate or an unknown host: the same on every attempt.
+                    0 if crate::net::Unfixable::is_code(&e.error.code) => {
+                        return Err(BatchError::Rejected(e.error, events))
                     }
                     0 | 408 | 429 | 500..=599 if attempt < self.max_attempts => {
                         self.retries.fetch_add(1, Ordering::Relaxed);

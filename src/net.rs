@@ -63,25 +63,49 @@ pub fn host_of(url: &str) -> String {
         .unwrap_or_else(|| url.to_string())
 }
 
+impl Unfixable {
+    /// A code for where an Azure error code goes (ingestion's per-batch errors).
+    pub fn code(self) -> &'static str {
+        match self {
+            Unfixable::Certificate => "UntrustedCertificate",
+            Unfixable::Dns => "HostNotFound",
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Unfixable::Certificate => {
+                "on a network that inspects TLS (a corporate proxy or firewall), add its root certificate to the \
+                 system trust store, or set SSL_CERT_FILE to a PEM bundle that includes it; a custom cloud \
+                 profile can name an extra certificate in ca_certificate"
+            }
+            Unfixable::Dns => {
+                "check the cloud (--cloud, or the endpoints of the cloud profile file), the DNS settings, and \
+                 HTTPS_PROXY / NO_PROXY if this network reaches Azure through a proxy"
+            }
+        }
+    }
+
+    /// Whether an error code is one of [`Unfixable::code`]'s.
+    pub fn is_code(code: &str) -> bool {
+        [Unfixable::Certificate, Unfixable::Dns]
+            .iter()
+            .any(|u| u.code() == code)
+    }
+}
+
 /// The one error for an unfixable failure reaching `url`: names the host and says what to do.
 pub fn unfixable_error(kind: Unfixable, url: &str, detail: String) -> Error {
     let host = host_of(url);
-    match kind {
-        Unfixable::Certificate => Error::Network {
-            what: format!("the TLS certificate of {host} is not trusted: {detail}"),
-            hint: "on a network that inspects TLS (a corporate proxy or firewall), add its root certificate to the \
-                   system trust store, or set SSL_CERT_FILE to a PEM bundle that includes it; a custom cloud \
-                   profile can name an extra certificate in ca_certificate"
-                .into(),
-            host,
-        },
-        Unfixable::Dns => Error::Network {
-            what: format!("the host name {host} does not resolve: {detail}"),
-            hint: "check the cloud (--cloud, or the endpoints of the cloud profile file), the DNS settings, and \
-                   HTTPS_PROXY / NO_PROXY if this network reaches Azure through a proxy"
-                .into(),
-            host,
-        },
+    let what = match kind {
+        Unfixable::Certificate => format!("the TLS certificate of {host} is not trusted: {detail}"),
+        Unfixable::Dns => format!("the host name {host} does not resolve: {detail}"),
+    };
+    Error::Network {
+        what,
+        hint: kind.hint().into(),
+        host,
     }
 }
 

@@ -48,7 +48,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 "run `keeper-azmon setup` first",
             )
         })?;
-    let (_, _, rest) = super::connect(&args.common, &sf.state.cloud.clone())?;
+    let (_, _, rest) = super::connect(&args.common, &sf.state)?;
     let human = args.common.output == Format::Human;
 
     if args.finish {

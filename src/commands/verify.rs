@@ -56,7 +56,7 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     } else {
         (Outputs::default(), String::new())
     };
-    if let Some(v) = &t.tenant {
+    if let Some(v) = &t.common.tenant {
         out.tenant_id = v.clone();
     }
     if let Some(v) = &t.client_id {
