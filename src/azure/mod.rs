@@ -4,6 +4,8 @@ pub mod dce;
 pub mod dcr;
 pub mod graph;
 pub mod providers;
+#[cfg(test)]
+mod recorded;
 pub mod roles;
 pub mod workspace;
 
