@@ -42,6 +42,8 @@ pub enum Error {
     /// A failure reaching `host` that no retry fixes (an untrusted certificate, a name that does not resolve).
     #[error("cannot reach {host}: {what}\nhint: {hint}")]
     Network {
+        /// `UntrustedCertificate` or `HostNotFound` (see `net::Unfixable::code`).
+        code: &'static str,
         host: String,
         what: String,
         hint: String,
@@ -93,6 +95,7 @@ impl Error {
     pub fn azure_code(&self) -> Option<&str> {
         match self {
             Error::Azure(a) => Some(&a.code),
+            Error::Network { code, .. } => Some(code),
             Error::Step { source, .. } => source.azure_code(),
             _ => None,
         }

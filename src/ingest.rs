@@ -73,7 +73,14 @@ async fn post_gzipped(
         .await
         .map_err(|e| {
             if let Some(kind) = crate::net::unfixable(&e) {
-                let mut f = fail(kind.code(), crate::net::root_cause(&e));
+                let mut f = fail(
+                    kind.code(),
+                    format!(
+                        "{}: {}",
+                        crate::net::host_of(endpoint_url),
+                        crate::net::root_cause(&e)
+                    ),
+                );
                 f.error.hint = kind.hint().into();
                 return f;
             }
@@ -287,6 +294,23 @@ impl Sender {
                 attempt += 1;
                 let token = match self.auth.token(&self.audience).await {
                     Ok(t) => t,
+                    // The token endpoint unreachable for good (an untrusted certificate, an unknown host): no
+                    // amount of waiting for a role helps, so not `Forbidden`, which `verify --wait` waits through.
+                    Err(crate::error::Error::Network {
+                        code,
+                        host,
+                        what,
+                        hint,
+                    }) => {
+                        let err = AzureError {
+                            status: 0,
+                            code: code.into(),
+                            message: what,
+                            resource: host,
+                            hint,
+                        };
+                        return Err(BatchError::Rejected(err, events));
+                    }
                     Err(e) => {
                         let err = AzureError {
                             status: 0,
@@ -350,12 +374,16 @@ pub async fn query(
         .json(&json!({ "query": kql }))
         .send()
         .await
-        .map_err(|e| AzureError {
-            status: 0,
-            code: "ConnectionError".into(),
-            message: e.to_string(),
-            resource: resource.clone(),
-            hint: String::new(),
+        .map_err(|e| match crate::net::unfixable(&e) {
+            Some(kind) => crate::net::unfixable_error(kind, &url, crate::net::root_cause(&e)),
+            None => AzureError {
+                status: 0,
+                code: "ConnectionError".into(),
+                message: e.to_string(),
+                resource: resource.clone(),
+                hint: String::new(),
+            }
+            .into(),
         })?;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap_or(Value::Null);

@@ -99,10 +99,11 @@ impl Unfixable {
 pub fn unfixable_error(kind: Unfixable, url: &str, detail: String) -> Error {
     let host = host_of(url);
     let what = match kind {
-        Unfixable::Certificate => format!("the TLS certificate of {host} is not trusted: {detail}"),
-        Unfixable::Dns => format!("the host name {host} does not resolve: {detail}"),
+        Unfixable::Certificate => format!("its TLS certificate is not trusted ({detail})"),
+        Unfixable::Dns => format!("the host name does not resolve ({detail})"),
     };
     Error::Network {
+        code: kind.code(),
         what,
         hint: kind.hint().into(),
         host,

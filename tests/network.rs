@@ -347,3 +347,37 @@ fn logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
     assert!(plain.contains("DEBUG"), "{plain}");
     assert!(!has_escape_codes(&plain), "NO_COLOR is set: {plain:?}");
 }
+
+#[tokio::test]
+async fn verify_wait_does_not_wait_through_an_untrusted_certificate() {
+    let w = World::public().await;
+    let (o, secret) = w.setup_json().await;
+    assert_ok(&o);
+    let untrusted = profile_with(&w, "untrusted.json", |p| {
+        p.remove("ca_certificate");
+    });
+    let proxy = Proxy::start().await;
+    let args: Vec<String> = [
+        "verify",
+        "--wait",
+        "--cloud",
+        &untrusted,
+        "--auth",
+        "env",
+        "--state",
+        &w.state_path().display().to_string(),
+        "--secret-file",
+        &secret.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = run_env(&w, &args, &[("HTTPS_PROXY", proxy.url.as_str())]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not trusted") && err.contains("SSL_CERT_FILE"),
+        "{err}"
+    );
+    assert_eq!(proxy.tunnels(), 1, "one connection, no retry: {err}");
+}
