@@ -238,3 +238,37 @@ async fn an_azure_cli_on_us_government_is_not_taken_for_gcc_high_or_dod_without_
     }
     assert!(w.sim.request_log().is_empty(), "nothing was asked of Azure");
 }
+
+#[test]
+fn on_a_terminal_the_us_government_cloud_is_asked_for_by_its_graph() {
+    use expectrl::session::OsSession as Session;
+    use expectrl::{ControlCode, Expect};
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let w = rt.block_on(World::public());
+    let home = azure_cli_home(w.dir.path(), "AzureUSGovernment");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"));
+    cmd.args([
+        "status",
+        "--subscription",
+        &w.sim.operator().subscription_id,
+        "--deployment",
+        "rg-keeper",
+        "--state",
+        &w.state_path().display().to_string(),
+    ])
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", &home)
+    .env("TERM", "xterm-256color")
+    .env("NO_COLOR", "1");
+    let mut p = Session::spawn(cmd).expect("spawn in a pty");
+    p.set_expect_timeout(Some(std::time::Duration::from_secs(60)));
+    p.expect("Which Azure US Government cloud")
+        .expect("the question");
+    p.expect("graph.microsoft.us").expect("GCC High's Graph");
+    p.expect("dod-graph.microsoft.us").expect("DoD's Graph");
+    // Nothing chosen: nothing was asked of Azure.
+    p.send(ControlCode::EndOfText).expect("ctrl-c");
+    let _ = p.expect(expectrl::Eof);
+    assert!(w.sim.request_log().is_empty());
+}
