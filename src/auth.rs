@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, Transport};
+use azure_core::http::ClientOptions;
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredentialOptions,
     ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
@@ -51,6 +51,8 @@ pub struct Auth {
     make: MakeCredential,
     /// What signed in, for messages ("env: client 1234...").
     pub description: String,
+    /// The token endpoint's host, named when it cannot be reached.
+    authority: String,
     slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
     /// With the Azure CLI, the tenant its tokens are asked for (`az account get-access-token --tenant`) once
     /// [`Auth::use_tenant`] names it; `None` for the other modes, whose tenant is part of their inputs.
@@ -74,7 +76,7 @@ pub fn client_options(profile: &CloudProfile, http: &reqwest::Client) -> ClientO
     custom.authority_host = profile.authority_host.clone();
     ClientOptions {
         cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
-        transport: Some(Transport::new(Arc::new(http.clone()))),
+        transport: Some(crate::net::Transport::shared(http)),
         ..Default::default()
     }
 }
@@ -91,12 +93,17 @@ fn auth_err(what: impl Into<String>, hint: impl Into<String>) -> Error {
 }
 
 impl Auth {
-    /// Builds the operator credential for `mode` against the profile's authority.
+    /// Builds the operator credential for `mode` against the profile's authority. `tenant` (`--tenant`, or the
+    /// tenant a state file records) is where the Azure CLI is asked for tokens (`az account get-access-token
+    /// --tenant`): a person's CLI login spans tenants and its default one may not be the deployment's. The other
+    /// modes are one identity in one tenant, given by their environment (AZURE_TENANT_ID), and ignore it.
     pub fn operator(
         mode: AuthMode,
+        tenant: Option<&str>,
         profile: &CloudProfile,
         http: &reqwest::Client,
     ) -> Result<Auth> {
+        let tenant = tenant.filter(|t| !t.trim().is_empty()).map(str::to_string);
         let mode = match mode {
             AuthMode::Auto => {
                 if env_var("AZURE_CLIENT_SECRET").is_some() {
@@ -109,9 +116,11 @@ impl Auth {
             }
             m => m,
         };
+        let authority = profile.authority_host.clone();
         let (profile, http) = (profile.clone(), http.clone());
+        // `--tenant` or the state's tenant to begin with; setup names the subscription's once preflight reads it.
         let cli_tenant: Option<CliTenant> =
-            (mode == AuthMode::Cli).then(|| Arc::new(std::sync::Mutex::new(None)));
+            (mode == AuthMode::Cli).then(|| Arc::new(std::sync::Mutex::new(tenant.clone())));
         let tenant_for_cli = cli_tenant.clone().unwrap_or_default();
         let (make, description): (MakeCredential, String) = match mode {
             AuthMode::Env => {
@@ -199,6 +208,7 @@ impl Auth {
         Ok(Auth {
             make,
             description,
+            authority,
             slots: std::sync::Mutex::new(HashMap::new()),
             cli_tenant,
         })
@@ -233,6 +243,7 @@ impl Auth {
         profile: &CloudProfile,
         http: &reqwest::Client,
     ) -> Result<Auth> {
+        let authority = profile.authority_host.clone();
         let (tenant, client, profile, http) = (
             tenant.to_string(),
             client_id.to_string(),
@@ -260,6 +271,7 @@ impl Auth {
         Ok(Auth {
             make,
             description: format!("service principal {client_id}"),
+            authority,
             slots: std::sync::Mutex::new(HashMap::new()),
             cli_tenant: None,
         })
@@ -309,6 +321,9 @@ impl Auth {
             }
         };
         let t = credential.get_token(&[scope.as_str()], None).await.map_err(|e| {
+            if let Some(kind) = crate::net::unfixable(&e) {
+                return crate::net::unfixable_error(kind, &self.authority, crate::net::root_cause(&e));
+            }
             // Display only: azure_core's Debug carries a backtrace.
             let text = e.to_string();
             let hint = crate::error::hint_for(

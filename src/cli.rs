@@ -67,6 +67,11 @@ pub struct Common {
     #[arg(long, env = "KEEPER_AZMON_AUTH", value_enum, default_value = "auto")]
     pub auth: AuthMode,
 
+    /// Directory (tenant) id: the tenant to sign in to and work in (for verify and send, the app's tenant).
+    /// Default: the state file's, else the subscription's.
+    #[arg(long, env = "KEEPER_AZMON_TENANT")]
+    pub tenant: Option<String>,
+
     /// human: progress and a card; json: one JSON object on stdout.
     #[arg(long, env = "KEEPER_AZMON_OUTPUT", value_enum, default_value = "human")]
     pub output: Format,
@@ -84,10 +89,6 @@ pub struct Common {
 pub struct SetupArgs {
     #[command(flatten)]
     pub common: Common,
-
-    /// Directory (tenant) id. Default: the subscription's tenant.
-    #[arg(long, env = "KEEPER_AZMON_TENANT")]
-    pub tenant: Option<String>,
 
     /// Subscription id.
     #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION")]
@@ -181,9 +182,6 @@ pub struct DemoArgs {
 pub struct TargetArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Directory (tenant) id. Default: from the state file.
-    #[arg(long, env = "KEEPER_AZMON_TENANT")]
-    pub tenant: Option<String>,
     /// Application (client) id. Default: from the state file.
     #[arg(long, env = "KEEPER_AZMON_CLIENT_ID")]
     pub client_id: Option<String>,

@@ -110,7 +110,19 @@ pub fn az_cli_cloud_name(profile: &str) -> Option<&'static str> {
     }
 }
 
-/// The built-in profile for an Azure CLI cloud name.
+/// The built-in profiles an Azure CLI cloud name may mean, when it may mean more than one.
+///
+/// The CLI has one cloud for US Government, `AzureUSGovernment`, whose Graph is GCC High's
+/// (`https://graph.microsoft.us`); DoD tenants use the same login and ARM but their own Graph,
+/// `https://dod-graph.microsoft.us` (Microsoft Graph national cloud deployments,
+/// https://learn.microsoft.com/graph/deployments: "US Government L4" and "US Government L5 (DOD)").
+/// Guessing wrong creates the app registration through the wrong Graph, so the tool asks.
+pub fn az_cli_cloud_choices(az_name: &str) -> Option<[&'static str; 2]> {
+    (az_name == "AzureUSGovernment").then_some(["usgov", "usgov-dod"])
+}
+
+/// The built-in profile for an Azure CLI cloud name (for `AzureUSGovernment`, GCC High's: see
+/// [`az_cli_cloud_choices`] before relying on it).
 pub fn from_az_cli_cloud_name(az_name: &str) -> Option<&'static str> {
     match az_name {
         "AzureCloud" => Some("public"),

@@ -63,6 +63,15 @@ pub enum Error {
     Input { what: String, hint: String },
     #[error("sign-in failed: {what}\nhint: {hint}")]
     Auth { what: String, hint: String },
+    /// A failure reaching `host` that no retry fixes (an untrusted certificate, a name that does not resolve).
+    #[error("cannot reach {host}: {what}\nhint: {hint}")]
+    Network {
+        /// `UntrustedCertificate` or `HostNotFound` (see `net::Unfixable::code`).
+        code: &'static str,
+        host: String,
+        what: String,
+        hint: String,
+    },
     #[error("state file {path}: {what}\nhint: {hint}")]
     State {
         path: String,
@@ -110,6 +119,7 @@ impl Error {
     pub fn azure_code(&self) -> Option<&str> {
         match self {
             Error::Azure(a) => Some(&a.code),
+            Error::Network { code, .. } => Some(code),
             Error::Step { source, .. } => source.azure_code(),
             _ => None,
         }

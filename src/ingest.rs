@@ -73,6 +73,18 @@ async fn post_gzipped(
         .send()
         .await
         .map_err(|e| {
+            if let Some(kind) = crate::net::unfixable(&e) {
+                let mut f = fail(
+                    kind.code(),
+                    format!(
+                        "{}: {}",
+                        crate::net::host_of(endpoint_url),
+                        crate::net::root_cause(&e)
+                    ),
+                );
+                f.error.hint = kind.hint().into();
+                return f;
+            }
             fail(
                 if e.is_timeout() {
                     "Timeout"
@@ -279,6 +291,24 @@ impl Sender {
                 attempt += 1;
                 let token = match self.auth.token(&self.audience).await {
                     Ok(t) => t,
+                    // The token endpoint unreachable for good (an untrusted certificate, an unknown host): no
+                    // amount of waiting for a role helps, so not `Forbidden`, which `verify --wait` waits through.
+                    Err(crate::error::Error::Network {
+                        code,
+                        host,
+                        what,
+                        hint,
+                    }) => {
+                        let err = AzureError {
+                            details: Vec::new(),
+                            status: 0,
+                            code: code.into(),
+                            message: what,
+                            resource: host,
+                            hint,
+                        };
+                        return Err(BatchError::Rejected(err, events));
+                    }
                     Err(e) => {
                         let err = AzureError {
                             details: Vec::new(),
@@ -310,6 +340,10 @@ impl Sender {
                         self.send(first).await?;
                         return self.send(second).await;
                     }
+                    // An untrusted certificate or an unknown host: the same on every attempt.
+                    0 if crate::net::Unfixable::is_code(&e.error.code) => {
+                        return Err(BatchError::Rejected(e.error, events))
+                    }
                     0 | 408 | 429 | 500..=599 if attempt < self.max_attempts => {
                         self.retries.fetch_add(1, Ordering::Relaxed);
                         let backoff = Duration::from_millis(250u64 << attempt.min(7));
@@ -339,13 +373,17 @@ pub async fn query(
         .json(&json!({ "query": kql }))
         .send()
         .await
-        .map_err(|e| AzureError {
-            details: Vec::new(),
-            status: 0,
-            code: "ConnectionError".into(),
-            message: e.to_string(),
-            resource: resource.clone(),
-            hint: String::new(),
+        .map_err(|e| match crate::net::unfixable(&e) {
+            Some(kind) => crate::net::unfixable_error(kind, &url, crate::net::root_cause(&e)),
+            None => AzureError {
+                details: Vec::new(),
+                status: 0,
+                code: "ConnectionError".into(),
+                message: e.to_string(),
+                resource: resource.clone(),
+                hint: String::new(),
+            }
+            .into(),
         })?;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap_or(Value::Null);

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod ingest;
 mod names;
+mod net;
 mod output;
 mod rest;
 mod run;
@@ -23,9 +24,18 @@ use clap::Parser;
 
 use cli::{Cli, CloudCommand, Command};
 
+/// Colour codes on stderr only for a person at a terminal who has not asked for none (https://no-color.org:
+/// `NO_COLOR` set to anything but the empty string).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // rustls-platform-verifier logs an untrusted certificate as an ERROR line before the tool's own error
+        // says the same with a hint: keep it for -v.
+        0 => "warn,rustls_platform_verifier=off",
         1 => "keeper_azmon=info",
         _ => "keeper_azmon=debug",
     };
@@ -33,6 +43,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();

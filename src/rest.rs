@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::auth::Auth;
 use crate::cloud::CloudProfile;
 use crate::error::{hint_for, AzureError, Error, ErrorDetail, Result};
+use crate::net;
 
 /// Which API a request goes to: decides the token audience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,11 +337,15 @@ impl Rest {
                     (retry, retry_after(&headers), err)
                 }
                 Err(e) => {
+                    if let Some(kind) = net::unfixable(&e) {
+                        // The same on every attempt: one error now, not minutes of retries.
+                        return Err(net::unfixable_error(kind, url, net::root_cause(&e)));
+                    }
                     let err = AzureError {
                         details: Vec::new(),
                         status: 0,
                         code: if e.is_timeout() { "Timeout".into() } else { "ConnectionError".into() },
-                        message: error_chain(&e),
+                        message: net::error_chain(&e),
                         resource: resource.clone(),
                         hint: "check the network path to Azure; re-run the same command, it resumes from the state file".into(),
                     };
@@ -481,18 +486,6 @@ fn poll_interval(poll: u32) -> Duration {
         3..=32 => Duration::from_secs(1),
         _ => Duration::from_secs(5),
     }
-}
-
-/// The error and its causes on one line (reqwest's Display alone hides the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

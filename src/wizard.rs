@@ -53,6 +53,24 @@ pub fn ask_cloud() -> Result<String> {
     Ok(names[i].to_string())
 }
 
+/// Asks which of `choices` (built-in profile names) the Azure CLI's cloud means.
+pub fn ask_cloud_of(choices: &[&str]) -> Result<String> {
+    let items: Vec<String> = choices
+        .iter()
+        .map(|c| match cloud::builtin(c) {
+            Some(p) => format!("{c} (Graph {})", p.graph_endpoint),
+            None => c.to_string(),
+        })
+        .collect();
+    let i = Select::with_theme(&theme())
+        .with_prompt("Which Azure US Government cloud")
+        .items(&items)
+        .default(0)
+        .interact()
+        .map_err(prompt_err)?;
+    Ok(choices[i].to_string())
+}
+
 async fn list(rest: &Rest, path: &str) -> Result<Vec<Value>> {
     let body = rest
         .send(Api::Arm, Method::GET, &rest.profile.arm_url(path), None)

@@ -60,7 +60,7 @@ async fn a_reused_workspace_in_another_region_is_refused_naming_both_regions() {
 async fn an_operator_who_may_not_assign_roles_is_refused_naming_the_permission_and_the_roles() {
     let w = World::start(SimConfig {
         operator_roles: vec![SimRole::Contributor],
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     refused_before_any_write(
@@ -93,7 +93,7 @@ async fn an_operator_who_may_not_assign_roles_is_refused_naming_the_permission_a
 async fn a_contributor_who_is_also_user_access_administrator_completes_setup() {
     let w = World::start(SimConfig {
         operator_roles: vec![SimRole::Contributor, SimRole::UserAccessAdministrator],
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     assert_ok(&w.setup(&[]).await);
@@ -129,7 +129,7 @@ async fn a_table_not_yet_usable_by_the_dcr_is_waited_for() {
     // Shorter than the tool's bounded wait at the tests' time scale (120 s x 0.01).
     let w = World::start(SimConfig {
         table_output_delay: Duration::from_millis(300),
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     assert_ok(&w.setup(&[]).await);
@@ -154,7 +154,7 @@ async fn a_table_not_yet_usable_by_the_dcr_is_waited_for() {
 async fn a_dcr_refused_for_good_shows_every_reason_azure_gives() {
     let w = World::start(SimConfig {
         table_output_delay: Duration::from_secs(3600),
-        ..SimConfig::default()
+        ..sim_config()
     })
     .await;
     // The tool waits for the table a bounded while: at this time scale, a fraction of a second.

@@ -84,7 +84,7 @@ async fn second_run_makes_no_write_and_dry_run_makes_none_at_all() {
 /// Fails the run at each write in turn (the simulator refuses it, or applies it and loses the answer), then re-runs.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_interrupted_at_any_write_resumes_to_exactly_one_of_everything() {
-    let probe = World::public().await;
+    let probe = World::start(same_writes_every_run()).await;
     assert_ok(&probe.setup(&[]).await);
     let writes = probe.sim.write_count();
     // resource group, app, identifier URI, service principal, workspace, table, DCE, DCR, six roles, secret
@@ -95,8 +95,19 @@ async fn a_run_interrupted_at_any_write_resumes_to_exactly_one_of_everything() {
     each_concurrently(cases, |(apply, n)| interrupted_at_write(apply, n)).await;
 }
 
+/// A simulator whose setup makes the same writes in the same order every run, so that "the n-th write" names
+/// one request: the DCR is not refused while its new table settles (the `InvalidOutputTable` retries that would
+/// add writes are tested in tests/preflight.rs).
+fn same_writes_every_run() -> SimConfig {
+    SimConfig {
+        cloud: SimCloud::Public,
+        table_output_delay: Duration::ZERO,
+        ..sim_config()
+    }
+}
+
 async fn interrupted_at_write(apply: bool, n: usize) {
-    let w = World::public().await;
+    let w = World::start(same_writes_every_run()).await;
     let kind = if apply {
         FaultKind::ApplyThenStatus { status: 400 }
     } else {

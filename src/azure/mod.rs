@@ -5,6 +5,8 @@ pub mod dcr;
 pub mod graph;
 pub mod permissions;
 pub mod providers;
+#[cfg(test)]
+mod recorded;
 pub mod roles;
 pub mod workspace;
 

@@ -133,14 +133,23 @@ pub async fn list(rest: &Rest, scope: &str, principal_id: &str) -> Result<Vec<As
     // An entry we cannot read (another kind of principal, a field missing) is not ours to judge: skipped.
     Ok(list
         .into_iter()
-        .filter_map(|a| serde_json::from_value::<AssignmentBody>(a).ok())
-        .filter(|a| a.properties.principal_id == principal_id)
-        .map(|a| Assignment {
+        .filter_map(read)
+        .filter(|(_, principal)| principal == principal_id)
+        .map(|(a, _)| a)
+        .collect())
+}
+
+/// Reads one role assignment as ARM answers it, with its principal id; `None` when a field we need is missing.
+pub fn read(v: Value) -> Option<(Assignment, String)> {
+    let a = serde_json::from_value::<AssignmentBody>(v).ok()?;
+    Some((
+        Assignment {
             id: a.id,
             scope: a.properties.scope,
             role_definition_id: a.properties.role_definition_id,
-        })
-        .collect())
+        },
+        a.properties.principal_id,
+    ))
 }
 
 /// Every assignment of a principal in a subscription: one request.

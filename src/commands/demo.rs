@@ -71,10 +71,10 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         auth: crate::auth::AuthMode::Env,
         output: Format::Human,
         state: state.clone(),
+        tenant: None,
     };
     let setup = SetupArgs {
         common: common.clone(),
-        tenant: None,
         subscription: Some(op.subscription_id.clone()),
         resource_group: Some("keeper-demo".into()),
         create_resource_group: true,
@@ -107,7 +107,6 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
     crate::commands::verify::execute(VerifyArgs {
         target: TargetArgs {
             common,
-            tenant: None,
             client_id: None,
             endpoint_url: None,
             secret_file: Some(secret_file.clone()),

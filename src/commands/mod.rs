@@ -27,19 +27,40 @@ use std::sync::Arc;
 use crate::auth::Auth;
 use crate::cli::Common;
 use crate::cloud::CloudProfile;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::names;
 use crate::rest::{self, Rest};
+use crate::state::State;
 
-/// The cloud (from `--cloud`, else the one the state file names) and a REST client signed in as the operator.
-pub fn connect(common: &Common, state_cloud: &str) -> Result<(String, CloudProfile, Rest)> {
+/// The cloud (from `--cloud`, else the one the state file names) and a REST client signed in as the operator, to
+/// the tenant of `--tenant`, else the state file's (an empty [`State`] when there is no file).
+pub fn connect(common: &Common, state: &State) -> Result<(String, CloudProfile, Rest)> {
+    let tenant = agreed("--tenant", common.tenant.as_deref(), &state.tenant_id)?;
+    if let Some(t) = &tenant {
+        names::guid("--tenant", t)?;
+    }
     let cloud_arg = common
         .cloud
         .clone()
-        .or_else(|| (!state_cloud.is_empty()).then(|| state_cloud.to_string()));
+        .or_else(|| (!state.cloud.is_empty()).then(|| state.cloud.clone()));
     let profile = setup::resolve_cloud(cloud_arg.as_deref(), common.auth)?;
     let label = cloud_arg.unwrap_or_else(|| profile.name.clone());
     let http = rest::http_client(&profile)?;
-    let auth = Auth::operator(common.auth, &profile, &http)?;
+    let auth = Auth::operator(common.auth, tenant.as_deref(), &profile, &http)?;
     let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
     Ok((label, profile, rest))
+}
+
+/// A connection flag checked against what the state file recorded: either may be missing, but when both are
+/// given they must name the same thing (a status or teardown of one deployment in another tenant or subscription
+/// would look at the wrong things). Returns the one to use.
+pub fn agreed(flag: &str, given: Option<&str>, recorded: &str) -> Result<Option<String>> {
+    match given {
+        Some(g) if !recorded.is_empty() && !g.eq_ignore_ascii_case(recorded) => Err(Error::input(
+            format!("{flag} {g} is not the state file's {recorded}"),
+            format!("drop {flag} (the state file says where the deployment is), or pass --state with the deployment's own file"),
+        )),
+        Some(g) => Ok(Some(g.to_string())),
+        None => Ok((!recorded.is_empty()).then(|| recorded.to_string())),
+    }
 }

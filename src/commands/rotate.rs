@@ -48,11 +48,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 "run `keeper-azmon setup` first",
             )
         })?;
-    let (_, _, rest) = super::connect(&args.common, &sf.state.cloud.clone())?;
-    // The app lives in the subscription's tenant, which the state records: an Azure CLI sign-in asks there.
-    if !sf.state.tenant_id.is_empty() {
-        rest.auth.use_tenant(&sf.state.tenant_id);
-    }
+    let (_, _, rest) = super::connect(&args.common, &sf.state)?;
     let human = args.common.output == Format::Human;
 
     if args.finish {

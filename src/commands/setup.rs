@@ -32,8 +32,18 @@ pub fn resolve_cloud(arg: Option<&str>, auth: AuthMode) -> Result<CloudProfile> 
         Some(a) => CloudProfile::load(a)?,
         None => {
             let signed_in = cloud::az_cli_signed_in();
-            match cloud::az_cli_active_cloud().filter(|_| signed_in).and_then(|c| cloud::from_az_cli_cloud_name(&c)) {
-                Some(name) => CloudProfile::load(name)?,
+            let active = cloud::az_cli_active_cloud().filter(|_| signed_in);
+            match active.as_deref() {
+                Some(az) if cloud::az_cli_cloud_choices(az).is_some() => {
+                    CloudProfile::load(&choose_among(az)?)?
+                }
+                Some(az) => match cloud::from_az_cli_cloud_name(az) {
+                    Some(name) => CloudProfile::load(name)?,
+                    None => return Err(Error::input(
+                        format!("--cloud is required: the Azure CLI's cloud {az} is not one this tool knows"),
+                        "pass --cloud public|usgov|usgov-dod|china, or the path of a cloud profile file",
+                    )),
+                },
                 None => {
                     return Err(Error::input(
                         "--cloud is required: the Azure CLI is not signed in, so its cloud cannot be used",
@@ -59,6 +69,30 @@ pub fn resolve_cloud(arg: Option<&str>, auth: AuthMode) -> Result<CloudProfile> 
     Ok(profile)
 }
 
+/// The built-in profile an Azure CLI cloud with more than one meaning stands for: asked on a terminal, refused
+/// without one (the DoD and GCC High Graphs differ, and a wrong guess registers the app in the wrong place).
+fn choose_among(az: &str) -> Result<String> {
+    let choices = cloud::az_cli_cloud_choices(az).unwrap_or_default();
+    if wizard::interactive() {
+        return wizard::ask_cloud_of(&choices);
+    }
+    let described: Vec<String> = choices
+        .iter()
+        .filter_map(|c| cloud::builtin(c))
+        .map(|p| format!("--cloud {} (Graph {})", p.name, p.graph_endpoint))
+        .collect();
+    Err(Error::input(
+        format!(
+            "--cloud is required: the Azure CLI is set to {az}, which is either {}",
+            choices.join(" or ")
+        ),
+        format!(
+            "pass {} (or set KEEPER_AZMON_CLOUD)",
+            described.join(" or ")
+        ),
+    ))
+}
+
 /// Checks every input that can be checked without Azure, and fills the defaults.
 pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
     let subscription = args
@@ -66,7 +100,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         .clone()
         .ok_or_else(|| missing("--subscription", "KEEPER_AZMON_SUBSCRIPTION"))?;
     names::guid("--subscription", &subscription)?;
-    if let Some(t) = &args.tenant {
+    if let Some(t) = &args.common.tenant {
         names::guid("--tenant", t)?;
     }
     let resource_group = args
@@ -153,7 +187,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
     names::deployment(&deployment)?;
     Ok(Inputs {
         cloud: cloud_name.to_string(),
-        tenant_id: args.tenant.clone().unwrap_or_default(),
+        tenant_id: args.common.tenant.clone().unwrap_or_default(),
         subscription,
         resource_group,
         create_resource_group: args.create_resource_group,
@@ -209,7 +243,12 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let http = rest::http_client(&profile)?;
     let auth = match auth {
         Some(a) => a,
-        None => Auth::operator(args.common.auth, &profile, &http)?,
+        None => Auth::operator(
+            args.common.auth,
+            args.common.tenant.as_deref(),
+            &profile,
+            &http,
+        )?,
     };
     let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
     if ask {

@@ -63,11 +63,12 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
     } else {
         crate::state::State::default()
     };
-    let (label, _, rest) = super::connect(&args.common, &s.cloud.clone())?;
-    // The app lives in the subscription's tenant, which the state records: an Azure CLI sign-in asks there.
-    if !s.tenant_id.is_empty() {
-        rest.auth.use_tenant(&s.tenant_id);
-    }
+    super::agreed(
+        "--subscription",
+        args.subscription.as_deref(),
+        &s.subscription_id,
+    )?;
+    let (label, _, rest) = super::connect(&args.common, &s)?;
     if !from_file {
         let (Some(d), Some(sub)) = (&args.deployment, &args.subscription) else {
             return Err(Error::input(

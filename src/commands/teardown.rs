@@ -153,11 +153,12 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         _ => (String::new(), String::new()),
     };
     let mut sf = StateFile::open(&args.common.state)?;
-    let (label, _, rest) = super::connect(&args.common, &sf.state.cloud.clone())?;
-    // The app lives in the subscription's tenant, which the state records: an Azure CLI sign-in asks there.
-    if !sf.state.tenant_id.is_empty() {
-        rest.auth.use_tenant(&sf.state.tenant_id);
-    }
+    super::agreed(
+        "--subscription",
+        args.subscription.as_deref(),
+        &sf.state.subscription_id,
+    )?;
+    let (label, _, rest) = super::connect(&args.common, &sf.state)?;
     if discover {
         sf.state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
         sf.save()?;

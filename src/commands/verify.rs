@@ -19,6 +19,10 @@ use crate::state::{Outputs, StateFile};
 /// Which link of the chain broke, in the words an admin can act on.
 fn explain(stage: &str, e: &Error) -> Error {
     let code = e.azure_code().unwrap_or_default().to_string();
+    if crate::net::Unfixable::is_code(&code) {
+        // Not a link of the chain: the network path to it. The error names the host and says what to do.
+        return e.clone();
+    }
     let text = e.to_string();
     let (what, hint) = match stage {
         "token" if text.contains("invalid_client") || text.contains("AADSTS7000215") => {
@@ -56,7 +60,7 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     } else {
         (Outputs::default(), String::new())
     };
-    if let Some(v) = &t.tenant {
+    if let Some(v) = &t.common.tenant {
         out.tenant_id = v.clone();
     }
     if let Some(v) = &t.client_id {
