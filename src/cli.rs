@@ -169,7 +169,7 @@ pub struct SetupArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
-    /// Which cloud the simulator plays: public or usgov.
+    /// Which cloud the simulator plays: public, usgov, usgov-dod or china.
     #[arg(long, default_value = "usgov")]
     pub cloud: String,
     /// Where the demo's state file, cloud profile and CA certificate go. Default: a temporary directory.

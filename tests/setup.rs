@@ -40,6 +40,16 @@ async fn setup_completes_the_guide_in_azure_us_government() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn setup_completes_the_guide_in_azure_us_government_dod() {
+    full_setup_in(SimCloud::UsGovDod, "usdodeast").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_completes_the_guide_in_azure_china() {
+    full_setup_in(SimCloud::China, "chinaeast2").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn second_run_makes_no_write_and_dry_run_makes_none_at_all() {
     let w = World::public().await;
     let dry = w.setup(&["--dry-run"]).await;

@@ -6,10 +6,27 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimCloud {
     Public,
+    /// Azure US Government as GCC High sees it (Graph at graph.microsoft.us).
     UsGov,
+    /// Azure US Government for DoD: the same ARM and monitor audiences, Graph at dod-graph.microsoft.us
+    /// (https://learn.microsoft.com/graph/deployments).
+    UsGovDod,
+    /// Azure operated by 21Vianet (China).
+    China,
 }
 
 impl SimCloud {
+    /// The cloud of a keeper-azmon `--cloud` name the simulator can play.
+    pub fn from_name(name: &str) -> Option<SimCloud> {
+        match name {
+            "public" => Some(SimCloud::Public),
+            "usgov" => Some(SimCloud::UsGov),
+            "usgov-dod" => Some(SimCloud::UsGovDod),
+            "china" => Some(SimCloud::China),
+            _ => None,
+        }
+    }
+
     /// (ARM, Graph, monitor, Log Analytics) audiences of this cloud.
     pub fn audiences(self) -> [&'static str; 4] {
         match self {
@@ -25,6 +42,19 @@ impl SimCloud {
                 "https://monitor.azure.us",
                 "https://api.loganalytics.us",
             ],
+            SimCloud::UsGovDod => [
+                "https://management.core.usgovcloudapi.net/",
+                "https://dod-graph.microsoft.us",
+                "https://monitor.azure.us",
+                "https://api.loganalytics.us",
+            ],
+            // `az cloud show --name AzureChinaCloud`; monitor audience from the Logs Ingestion API docs.
+            SimCloud::China => [
+                "https://management.core.chinacloudapi.cn/",
+                "https://microsoftgraph.chinacloudapi.cn",
+                "https://monitor.azure.cn",
+                "https://api.loganalytics.azure.cn",
+            ],
         }
     }
 
@@ -32,6 +62,8 @@ impl SimCloud {
         match self {
             SimCloud::Public => "azure-sim-public",
             SimCloud::UsGov => "azure-sim-usgov",
+            SimCloud::UsGovDod => "azure-sim-usgov-dod",
+            SimCloud::China => "azure-sim-china",
         }
     }
 }

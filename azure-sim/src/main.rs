@@ -6,7 +6,7 @@ use std::time::Duration;
 use azure_sim::{Sim, SimCloud, SimConfig};
 
 fn usage() -> ! {
-    eprintln!("usage: azure-sim [--cloud public|usgov] [--port N] [--profile-dir DIR] [--seed N] [--sp-replication-delay-ms N] [--role-propagation-delay-ms N]");
+    eprintln!("usage: azure-sim [--cloud public|usgov|usgov-dod|china] [--port N] [--profile-dir DIR] [--seed N] [--sp-replication-delay-ms N] [--role-propagation-delay-ms N]");
     std::process::exit(2)
 }
 
@@ -19,13 +19,7 @@ async fn main() {
         let mut val = || args.next().unwrap_or_else(|| usage());
         let num = |v: String| v.parse::<u64>().unwrap_or_else(|_| usage());
         match a.as_str() {
-            "--cloud" => {
-                cfg.cloud = match val().as_str() {
-                    "public" => SimCloud::Public,
-                    "usgov" => SimCloud::UsGov,
-                    _ => usage(),
-                }
-            }
+            "--cloud" => cfg.cloud = SimCloud::from_name(&val()).unwrap_or_else(|| usage()),
             "--port" => cfg.port = num(val()) as u16,
             "--profile-dir" => dir = PathBuf::from(val()),
             "--seed" => cfg.seed = num(val()),

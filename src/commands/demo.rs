@@ -11,15 +11,11 @@ use crate::secret::SecretString;
 use crate::steps::RoleSet;
 
 pub async fn execute(args: DemoArgs) -> Result<()> {
-    let sim_cloud = match args.cloud.as_str() {
-        "public" => SimCloud::Public,
-        "usgov" => SimCloud::UsGov,
-        other => {
-            return Err(Error::input(
-                format!("demo --cloud '{other}'"),
-                "the simulator plays public or usgov",
-            ))
-        }
+    let Some(sim_cloud) = SimCloud::from_name(&args.cloud) else {
+        return Err(Error::input(
+            format!("demo --cloud '{}'", args.cloud),
+            "the simulator plays public, usgov, usgov-dod or china",
+        ));
     };
     let tmp;
     let dir = match &args.dir {
