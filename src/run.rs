@@ -110,10 +110,16 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
         )
     };
     let table: Fut<()> = {
-        let (c, a, ws) = (ctx.clone(), act(step::TABLE), ws.clone());
+        let (c, a, ws, found) = (ctx.clone(), act(step::TABLE), ws.clone(), obs.table.clone());
         shared(async move {
             ws.await?;
-            timed(&c, step::TABLE, a, steps::table::ensure(&c, a)).await
+            timed(
+                &c,
+                step::TABLE,
+                a,
+                steps::table::ensure(&c, a, found.as_ref()),
+            )
+            .await
         })
     };
     let dce_f: Fut<Dce> = {
@@ -156,9 +162,10 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
         );
     }
     let roles_done = futures::future::join_all(role_futs);
-    let (role_results, ws_r, dce_r, dcr_r, app_r) =
-        futures::join!(roles_done, ws, dce_f, dcr_f, app);
-    let mut first_err: Option<SharedErr> = None;
+    let sentinel_done = sentinel(ctx.clone(), &plan, table.clone());
+    let (role_results, ws_r, dce_r, dcr_r, app_r, sentinel_r) =
+        futures::join!(roles_done, ws, dce_f, dcr_f, app, sentinel_done);
+    let mut first_err: Option<SharedErr> = sentinel_r.err();
     for r in role_results {
         if let Err(e) = r {
             first_err.get_or_insert(e);
@@ -208,6 +215,68 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
         new_secret,
         secret,
     })
+}
+
+/// The Sentinel steps, once the table exists: onboarding and the function side by side, then the rules (Azure
+/// refuses a rule before onboarding, and one whose function does not exist yet); the workbook alongside.
+fn sentinel(
+    ctx: Arc<Ctx>,
+    plan: &Plan,
+    table: Fut<()>,
+) -> BoxFuture<'static, std::result::Result<(), SharedErr>> {
+    if ctx.inputs.sentinel.is_none() {
+        return futures::future::ready(Ok(())).boxed();
+    }
+    let act = |s: &str| plan.action(s).unwrap_or(Action::Create);
+    let (onboarding, function, workbook) = (
+        act(step::SENTINEL_ONBOARDING),
+        act(step::SENTINEL_FUNCTION),
+        act(step::SENTINEL_WORKBOOK),
+    );
+    let rules: Vec<(&'static str, Action)> = steps::sentinel::RULES
+        .iter()
+        .map(|(t, _)| (*t, act(&steps::sentinel::rule_step(t))))
+        .collect();
+    async move {
+        table.await?;
+        let c = &ctx;
+        let first = async {
+            let (o, f) = futures::join!(
+                timed(
+                    c,
+                    step::SENTINEL_ONBOARDING,
+                    onboarding,
+                    steps::sentinel::ensure_onboarding(c, onboarding)
+                ),
+                timed(
+                    c,
+                    step::SENTINEL_FUNCTION,
+                    function,
+                    steps::sentinel::ensure_function(c, function)
+                ),
+            );
+            o?;
+            f?;
+            let done = futures::future::join_all(rules.iter().map(|(t, a)| async move {
+                let name = steps::sentinel::rule_step(t);
+                timed(c, &name, *a, steps::sentinel::ensure_rule(c, t, *a)).await
+            }))
+            .await;
+            done.into_iter()
+                .collect::<std::result::Result<Vec<()>, SharedErr>>()?;
+            Ok::<(), SharedErr>(())
+        };
+        let wb = timed(
+            c,
+            step::SENTINEL_WORKBOOK,
+            workbook,
+            steps::sentinel::ensure_workbook(c, workbook),
+        );
+        let (r, w) = futures::join!(first, wb);
+        r?;
+        w
+    }
+    .boxed()
 }
 
 fn unshare(e: SharedErr) -> Error {

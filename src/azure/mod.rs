@@ -5,6 +5,7 @@ pub mod dcr;
 pub mod graph;
 pub mod providers;
 pub mod roles;
+pub mod sentinel;
 pub mod workspace;
 
 use std::collections::BTreeMap;

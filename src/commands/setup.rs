@@ -14,8 +14,9 @@ use crate::output::{self, Format, Progress, SecretDelivery, Spinners};
 use crate::rest::{self, Rest};
 use crate::run;
 use crate::state::StateFile;
+use crate::steps::sentinel::RulesState;
 use crate::steps::Ctx;
-use crate::steps::{self, preflight, Inputs, RoleSet, WorkspaceChoice};
+use crate::steps::{self, preflight, retention, Inputs, RoleSet, SentinelInputs, WorkspaceChoice};
 use crate::wizard;
 use std::io::IsTerminal;
 
@@ -151,6 +152,23 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         .clone()
         .unwrap_or_else(|| resource_group.clone());
     names::deployment(&deployment)?;
+    let sentinel = match (args.sentinel, args.sentinel_rules) {
+        (Some(true), rules) => Some(SentinelInputs {
+            rules: rules.unwrap_or(RulesState::Enabled),
+        }),
+        (_, Some(_)) => {
+            return Err(Error::input(
+                "--sentinel-rules needs --sentinel",
+                "add --sentinel (or set KEEPER_AZMON_SENTINEL=true), or drop --sentinel-rules",
+            ))
+        }
+        _ => None,
+    };
+    let retention = retention::from_args(
+        args.retention_days,
+        args.total_retention_days,
+        args.retention,
+    )?;
     Ok(Inputs {
         cloud: cloud_name.to_string(),
         tenant_id: args.tenant.clone().unwrap_or_default(),
@@ -167,6 +185,8 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         dcr_name,
         roles: args.roles.unwrap_or(RoleSet::Guide),
         deployment,
+        sentinel,
+        retention,
     })
 }
 

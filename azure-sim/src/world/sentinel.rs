@@ -226,20 +226,21 @@ impl World {
         // The stable AlertRules.json (2025-12-01) lists the kinds Scheduled, MicrosoftSecurityIncidentCreation and
         // Fusion; NRT exists only in preview api-versions (Azure/bicep-types-az#2534, Azure/azure-sdk-for-python
         // #39996). Azure's exact answer to an NRT rule on a stable version is not recorded; modelled as 400.
-        let def =
-            match kind.as_str() {
-                "Scheduled" => "ScheduledAlertRule",
-                "Fusion" => "FusionAlertRule",
-                "MicrosoftSecurityIncidentCreation" => "MicrosoftSecurityIncidentCreationAlertRule",
-                "NRT" if version.ends_with("-preview") => "",
-                other => return arm_err(
+        let def = match kind.as_str() {
+            "Scheduled" => "ScheduledAlertRule",
+            "Fusion" => "FusionAlertRule",
+            "MicrosoftSecurityIncidentCreation" => "MicrosoftSecurityIncidentCreationAlertRule",
+            "NRT" if version.ends_with("-preview") => "",
+            other => {
+                return arm_err(
                     400,
                     "BadRequest",
                     format!(
                         "The alert rule kind '{other}' is not supported in api-version {version}."
                     ),
-                ),
-            };
+                )
+            }
+        };
         if !def.is_empty() {
             if let Err(r) = self.validate(schema::ALERT_RULES, def, &body, "BadRequest") {
                 return r;

@@ -1,0 +1,270 @@
+//! End-to-end tests of `setup --sentinel` against azure-sim: Sentinel onboarded, the function, the rules and the
+//! workbook installed once; a re-run writes nothing; teardown leaves the admin's own Sentinel as it was.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const FUNCTION: &str = "KeeperSecurityEvents";
+
+fn args(w: &World, cmd: &str, extra: &[&str]) -> Vec<String> {
+    let mut a = vec![
+        cmd.to_string(),
+        "--state".into(),
+        w.state_path().display().to_string(),
+        "--auth".into(),
+        "env".into(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn ws_id(w: &World, name: &str) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/rg-keeper/providers/Microsoft.OperationalInsights/workspaces/{name}",
+        w.sim.operator().subscription_id
+    )
+}
+
+/// The Sentinel content in the simulator under a workspace: (onboarded, functions, rules, workbooks).
+fn sentinel_of(w: &World, ws: &str) -> (bool, Vec<Value>, Vec<Value>, Vec<Value>) {
+    let snap = w.sim.snapshot();
+    let under = |ty: &str| -> Vec<Value> {
+        snap.resources_of_type(ty)
+            .into_iter()
+            .filter(|r| {
+                r["id"]
+                    .as_str()
+                    .is_some_and(|id| id.to_lowercase().starts_with(&ws.to_lowercase()))
+            })
+            .collect()
+    };
+    let onboarded = !under("Microsoft.SecurityInsights/onboardingStates").is_empty();
+    let workbooks = snap
+        .resources_of_type("microsoft.insights/workbooks")
+        .into_iter()
+        .filter(|b| b["properties"]["sourceId"] == json!(ws))
+        .collect();
+    (
+        onboarded,
+        under("Microsoft.OperationalInsights/savedSearches"),
+        under("Microsoft.SecurityInsights/alertRules"),
+        workbooks,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sentinel_setup_installs_everything_once_and_a_rerun_writes_nothing() {
+    let w = World::public().await;
+    let dry = w.setup(&["--sentinel", "--dry-run"]).await;
+    assert_ok(&dry);
+    assert_eq!(w.sim.write_count(), 0, "--dry-run wrote");
+    for s in [
+        "sentinel_onboarding",
+        "sentinel_function",
+        "sentinel_rule:keeper-master-password-changed",
+        "sentinel_workbook",
+    ] {
+        assert!(
+            stdout(&dry).contains(s),
+            "the plan shows {s}:\n{}",
+            stdout(&dry)
+        );
+    }
+
+    let first = w.setup(&["--sentinel"]).await;
+    assert_ok(&first);
+    let ws = ws_id(&w, "KeeperLogsWorkspace");
+    let (onboarded, functions, rules, workbooks) = sentinel_of(&w, &ws);
+    assert!(onboarded, "Sentinel is onboarded");
+    assert_eq!(functions.len(), 1);
+    let f = &functions[0]["properties"];
+    assert_eq!(f["functionAlias"], FUNCTION);
+    assert!(f["query"]
+        .as_str()
+        .expect("query")
+        .starts_with("KeeperLogs_CL"));
+    assert!(rules.len() >= 5, "{} rules", rules.len());
+    for r in &rules {
+        assert_eq!(r["kind"], "Scheduled");
+        assert_eq!(r["properties"]["enabled"], true);
+        assert!(
+            r["properties"]["query"]
+                .as_str()
+                .expect("query")
+                .starts_with(FUNCTION),
+            "{r}"
+        );
+        assert!(!r["properties"]["entityMappings"]
+            .as_array()
+            .expect("entities")
+            .is_empty());
+    }
+    assert_eq!(workbooks.len(), 1);
+    let wb = &workbooks[0];
+    assert_eq!(wb["kind"], "shared");
+    assert_eq!(wb["properties"]["category"], "sentinel");
+    let data = wb["properties"]["serializedData"].as_str().expect("data");
+    assert!(data.contains(FUNCTION) && !data.contains("KeeperLogs_CL"));
+
+    let after_first = w.sim.write_count();
+    let second = w.setup(&["--sentinel", "--output", "json"]).await;
+    assert_ok(&second);
+    assert_eq!(
+        w.sim.write_count(),
+        after_first,
+        "the second run wrote:\n{}",
+        stderr(&second)
+    );
+    let out = json_out(&second);
+    assert_eq!(out["changed"], false);
+
+    // status: every piece present; a deleted rule is missing, an edited function drifted.
+    let o = w.run(&args(&w, "status", &["--output", "json"])).await;
+    assert_ok(&o);
+    let items = json_out(&o)["items"].as_array().expect("items").clone();
+    let sentinel_items: Vec<&Value> = items
+        .iter()
+        .filter(|i| {
+            i["item"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("sentinel_"))
+        })
+        .collect();
+    assert!(sentinel_items.len() >= 8, "{sentinel_items:?}");
+    assert!(
+        sentinel_items.iter().all(|i| i["health"] == "ok"),
+        "{sentinel_items:?}"
+    );
+    let rule_id = rules[0]["id"].as_str().expect("id").to_string();
+    w.sim.snapshot().delete_resource(&rule_id);
+    w.sim.snapshot().patch_resource(
+        functions[0]["id"].as_str().expect("id"),
+        json!({ "properties": { "query": "Other_CL" } }),
+    );
+    let o = w.run(&args(&w, "status", &["--output", "json"])).await;
+    assert_eq!(o.status.code(), Some(4), "unhealthy: {}", stdout(&o));
+    let items = json_out(&o)["items"].as_array().expect("items").clone();
+    assert!(items
+        .iter()
+        .any(|i| i["item"] == "sentinel_function" && i["health"] == "drifted"));
+    assert!(items.iter().any(
+        |i| i["detail"].as_str().is_some_and(|d| d.contains(&rule_id)) && i["health"] == "missing"
+    ));
+
+    // A re-run repairs both, and the rules can be installed disabled.
+    let third = w
+        .setup(&["--sentinel", "--sentinel-rules", "disabled"])
+        .await;
+    assert_ok(&third);
+    let (_, functions, rules, _) = sentinel_of(&w, &ws);
+    assert!(functions[0]["properties"]["query"]
+        .as_str()
+        .expect("q")
+        .starts_with("KeeperLogs_CL"));
+    assert!(rules.len() >= 5 && rules.iter().all(|r| r["properties"]["enabled"] == false));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_leaves_the_admins_own_sentinel_as_it_was() {
+    let w = World::public().await;
+    let sub = w.sim.operator().subscription_id;
+    let ws = ws_id(&w, "soc-workspace");
+    assert!(arm_put(
+        &w,
+        &format!("/subscriptions/{sub}/resourceGroups/rg-keeper"),
+        "2021-04-01",
+        json!({ "location": "eastus" })
+    )
+    .await
+    .is_success());
+    assert!(
+        arm_put(&w, &ws, "2022-10-01", json!({ "location": "eastus" }))
+            .await
+            .is_success()
+    );
+    let onboarding = format!("{ws}/providers/Microsoft.SecurityInsights/onboardingStates/default");
+    let admin_rule = format!(
+        "{ws}/providers/Microsoft.SecurityInsights/alertRules/11111111-2222-4333-8444-555555555555"
+    );
+    let rule_body = json!({ "kind": "Scheduled", "properties": {
+        "displayName": "The SOC's own rule", "enabled": true, "severity": "Medium",
+        "query": "Heartbeat | where TimeGenerated > ago(1h)", "queryFrequency": "PT1H", "queryPeriod": "PT1H",
+        "triggerOperator": "GreaterThan", "triggerThreshold": 0, "suppressionDuration": "PT1H", "suppressionEnabled": false
+    } });
+    // Before onboarding Azure refuses a rule.
+    assert_eq!(
+        arm_put(&w, &admin_rule, "2025-12-01", rule_body.clone())
+            .await
+            .as_u16(),
+        400
+    );
+    assert!(arm_put(&w, &onboarding, "2025-12-01", json!({}))
+        .await
+        .is_success());
+    assert!(arm_put(&w, &admin_rule, "2025-12-01", rule_body.clone())
+        .await
+        .is_success());
+    let mut nrt = rule_body.clone();
+    nrt["kind"] = json!("NRT");
+    assert_eq!(
+        arm_put(&w, &admin_rule, "2025-12-01", nrt).await.as_u16(),
+        400,
+        "NRT is refused on a stable api-version"
+    );
+    let before = w.sim.snapshot();
+    let (rule_before, onboarding_before) =
+        (before.resource(&admin_rule), before.resource(&onboarding));
+
+    let o = w
+        .setup(&["--workspace", &ws, "--sentinel", "--output", "json"])
+        .await;
+    assert_ok(&o);
+    let plan = json_out(&o)["plan"].as_array().expect("plan").clone();
+    assert!(
+        plan.iter()
+            .any(|s| s["step"] == "sentinel_onboarding" && s["action"] == "reuse"),
+        "{plan:?}"
+    );
+    let (_, functions, rules, workbooks) = sentinel_of(&w, &ws);
+    assert_eq!((functions.len(), workbooks.len()), (1, 1));
+    assert!(rules.len() >= 6, "ours and the admin's");
+
+    let o = w.run(&args(&w, "teardown", &["--yes"])).await;
+    assert_ok(&o);
+    let after = w.sim.snapshot();
+    assert_eq!(
+        after.resource(&admin_rule),
+        rule_before,
+        "the admin's rule is untouched"
+    );
+    assert_eq!(
+        after.resource(&onboarding),
+        onboarding_before,
+        "the admin's onboarding is untouched"
+    );
+    assert!(after.resource(&ws).is_some(), "the reused workspace stays");
+    let (onboarded, functions, rules, workbooks) = sentinel_of(&w, &ws);
+    assert!(onboarded);
+    assert!(
+        functions.is_empty() && workbooks.is_empty(),
+        "our function and workbook are gone"
+    );
+    assert_eq!(rules.len(), 1, "only the admin's rule is left");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_offboards_sentinel_only_when_setup_onboarded_it() {
+    let w = World::public().await;
+    assert_ok(&w.setup(&["--sentinel"]).await);
+    let ws = ws_id(&w, "KeeperLogsWorkspace");
+    let o = w
+        .run(&args(&w, "teardown", &["--yes", "--keep-workspace"]))
+        .await;
+    assert_ok(&o);
+    let (onboarded, functions, rules, workbooks) = sentinel_of(&w, &ws);
+    assert!(w.sim.snapshot().resource(&ws).is_some(), "kept on request");
+    assert!(!onboarded, "setup onboarded it, so teardown off-boards it");
+    assert!(functions.is_empty() && rules.is_empty() && workbooks.is_empty());
+}
