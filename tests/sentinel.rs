@@ -268,3 +268,43 @@ async fn teardown_offboards_sentinel_only_when_setup_onboarded_it() {
     assert!(!onboarded, "setup onboarded it, so teardown off-boards it");
     assert!(functions.is_empty() && rules.is_empty() && workbooks.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_is_checked_before_any_write_and_set_on_the_table_once() {
+    let w = World::public().await;
+    for bad in [
+        vec!["--total-retention-days", "913"],
+        vec!["--retention-days", "731"],
+        vec!["--retention-days", "400", "--total-retention-days", "365"],
+    ] {
+        let o = w.setup(&bad).await;
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{bad:?} is refused: {}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("hint:"), "{}", stderr(&o));
+        assert_eq!(w.sim.write_count(), 0, "{bad:?} wrote");
+    }
+    let o = w.setup(&["--retention", "m-21-31"]).await;
+    assert_ok(&o);
+    let table = format!("{}/tables/KeeperLogs_CL", ws_id(&w, "KeeperLogsWorkspace"));
+    let t = w.sim.snapshot().resource(&table).expect("table");
+    assert_eq!(t["properties"]["retentionInDays"], 366);
+    assert_eq!(t["properties"]["totalRetentionInDays"], 1095);
+    let writes = w.sim.write_count();
+    assert_ok(&w.setup(&["--retention", "m-21-31"]).await);
+    assert_eq!(
+        w.sim.write_count(),
+        writes,
+        "the same retention again writes nothing"
+    );
+    // A later run without --retention keeps it; one with another total changes only that.
+    assert_ok(&w.setup(&[]).await);
+    assert_eq!(w.sim.write_count(), writes);
+    assert_ok(&w.setup(&["--total-retention-days", "2191"]).await);
+    let t = w.sim.snapshot().resource(&table).expect("table");
+    assert_eq!(t["properties"]["retentionInDays"], 366);
+    assert_eq!(t["properties"]["totalRetentionInDays"], 2191);
+}
