@@ -308,3 +308,112 @@ async fn retention_is_checked_before_any_write_and_set_on_the_table_once() {
     assert_eq!(t["properties"]["retentionInDays"], 366);
     assert_eq!(t["properties"]["totalRetentionInDays"], 2191);
 }
+
+/// Runs a query through the Log Analytics query API as the app, as Sentinel runs a rule's query.
+async fn query_as_app(
+    w: &World,
+    client_id: &str,
+    secret: &str,
+    customer_id: &str,
+    kql: &str,
+) -> Value {
+    let op = w.sim.operator();
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
+    let t: Value = token(
+        &w.sim,
+        &op.tenant_id,
+        client_id,
+        secret,
+        profile["log_analytics_audience"].as_str().expect("aud"),
+    )
+    .await
+    .json()
+    .await
+    .expect("token");
+    http(&w.sim)
+        .post(format!(
+            "{}/v1/workspaces/{customer_id}/query",
+            w.sim.base_url()
+        ))
+        .bearer_auth(t["access_token"].as_str().expect("access_token"))
+        .json(&json!({ "query": kql }))
+        .send()
+        .await
+        .expect("query")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keepers_two_rules_find_the_events_sent_through_the_function() {
+    let w = World::public().await;
+    let secret_file = w.dir.path().join("secret.txt");
+    let o = w
+        .setup(&[
+            "--sentinel",
+            "--output",
+            "json",
+            "--secret-file",
+            &secret_file.display().to_string(),
+        ])
+        .await;
+    assert_ok(&o);
+    let out = json_out(&o);
+    let secret = std::fs::read_to_string(&secret_file).expect("secret");
+    let now = "2026-01-05T10:15:00Z";
+    let events: Vec<Value> = [("change_master_password", "pat@example.com"), ("set_two_factor_off", "sam@example.com")]
+        .iter()
+        .map(|(e, u)| json!({ "TimeGenerated": now, "audit_event": e, "remote_address": "203.0.113.7", "category": "security",
+            "client_version": "Web.17.0.0", "enterprise_id": 1234, "username": u, "timestamp": now, "data": {} }))
+        .collect();
+    let input = w.dir.path().join("events.json");
+    std::fs::write(&input, serde_json::to_string(&events).expect("json")).expect("write");
+    let o = w
+        .run(&[
+            "send".into(),
+            "--state".into(),
+            w.state_path().display().to_string(),
+            "--secret-file".into(),
+            secret_file.display().to_string(),
+            input.display().to_string(),
+        ])
+        .await;
+    assert_ok(&o);
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
+            .expect("json");
+    let customer = state["outputs"]["workspace_customer_id"]
+        .as_str()
+        .expect("customer id");
+    let client_id = out["client_id"].as_str().expect("client id");
+    for (rule, user) in [
+        (
+            include_str!("../templates/sentinel/rules/keeper-master-password-changed.json"),
+            "pat@example.com",
+        ),
+        (
+            include_str!("../templates/sentinel/rules/keeper-two-factor-changed.json"),
+            "sam@example.com",
+        ),
+    ] {
+        let q = serde_json::from_str::<Value>(rule).expect("rule")["query"]
+            .as_str()
+            .expect("q")
+            .to_string();
+        let r = query_as_app(&w, client_id, secret.trim(), customer, &q).await;
+        let table = &r["tables"][0];
+        let rows = table["rows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{q}: {r}"));
+        assert_eq!(rows.len(), 1, "{q}: {r}");
+        let col = table["columns"]
+            .as_array()
+            .expect("cols")
+            .iter()
+            .position(|c| c["name"] == "Username")
+            .expect("Username");
+        assert_eq!(rows[0][col], user);
+    }
+}
