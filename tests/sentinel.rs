@@ -416,4 +416,24 @@ async fn keepers_two_rules_find_the_events_sent_through_the_function() {
             .expect("Username");
         assert_eq!(rows[0][col], user);
     }
+
+    // verify --wait also reads its marker events back through the function.
+    let o = w
+        .run(&[
+            "verify".into(),
+            "--state".into(),
+            w.state_path().display().to_string(),
+            "--secret-file".into(),
+            secret_file.display().to_string(),
+            "--wait".into(),
+            "--output".into(),
+            "json".into(),
+        ])
+        .await;
+    assert_ok(&o);
+    let v = json_out(&o);
+    assert!(
+        v["through_function"].as_u64().is_some_and(|n| n >= 1),
+        "{v}"
+    );
 }
