@@ -437,3 +437,22 @@ async fn keepers_two_rules_find_the_events_sent_through_the_function() {
         "{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unregistered_security_insights_provider_is_registered_before_onboarding() {
+    let w = World::start(azure_sim::SimConfig {
+        providers_registered: false,
+        ..azure_sim::SimConfig::default()
+    })
+    .await;
+    let dry = w.setup(&["--sentinel", "--dry-run"]).await;
+    assert_ok(&dry);
+    assert!(
+        stdout(&dry).contains("Microsoft.SecurityInsights"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_ok(&w.setup(&["--sentinel"]).await);
+    let (onboarded, ..) = sentinel_of(&w, &ws_id(&w, "KeeperLogsWorkspace"));
+    assert!(onboarded);
+}

@@ -20,14 +20,18 @@ pub struct Preflight {
 /// Checks what Azure must say before any write: subscription, tenant, location, providers. Reads only.
 pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
     // Every read at once; their answers are judged in the order a person would, subscription first.
+    let mut required: Vec<&'static str> = providers::REQUIRED.to_vec();
+    if inputs.sentinel.is_some() {
+        required.push(providers::SENTINEL);
+    }
     let (sub, locations, states) = tokio::join!(
         providers::subscription(rest, &inputs.subscription),
         providers::location_names(rest, &inputs.subscription),
-        futures::future::join_all(
-            providers::REQUIRED
-                .iter()
-                .map(|ns| providers::registration_state(rest, &inputs.subscription, ns))
-        ),
+        futures::future::join_all(required.iter().map(|ns| providers::registration_state(
+            rest,
+            &inputs.subscription,
+            ns
+        ))),
     );
     let sub = sub?.ok_or_else(|| {
         Error::input(
@@ -83,7 +87,7 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
     }
     let mut notes = vec![];
     let mut unregistered = vec![];
-    for (ns, st) in providers::REQUIRED.iter().zip(states) {
+    for (ns, st) in required.iter().zip(states) {
         let st = st?;
         if st != "Registered" {
             notes.push(format!(

@@ -234,7 +234,8 @@ impl World {
         let p = lc(path);
         if p.contains("/providers/microsoft.authorization/roleassignments") {
             &["2022-04-01", "2020-04-01-preview"]
-        } else if p.contains("/providers/microsoft.securityinsights/") {
+        } else if p.contains("/workspaces/") && p.contains("/providers/microsoft.securityinsights/")
+        {
             // Stable and preview versions of the SecurityInsights API (learn.microsoft.com/rest/api/securityinsights).
             &[
                 "2025-12-01",
