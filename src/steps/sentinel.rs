@@ -409,7 +409,73 @@ mod tests {
             assert!(query.starts_with(&alias), "{t} reads {query}");
         }
         let wb: Value = serde_json::from_str(WORKBOOK).expect("workbook json");
+        assert!(!WORKBOOK.contains("KeeperLogs_CL") && !WORKBOOK.contains("{{TABLE}}"));
         assert_eq!(wb["version"], "Notebook/1.0");
         assert!(!WORKBOOK.contains("KeeperSecurityEventNewLogs_CL"));
+    }
+
+    /// Every rule file is installed, and every Keeper event name a rule's query quotes is cited, in backticks, in
+    /// that rule's section (`## <id>`) of rules/SOURCES.md.
+    #[test]
+    fn every_rule_template_is_installed_and_its_event_names_are_cited() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/sentinel/rules");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("rules dir")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+            .collect();
+        files.sort();
+        let mut ours: Vec<String> = RULES.iter().map(|(t, _)| t.to_string()).collect();
+        ours.sort();
+        assert_eq!(
+            files, ours,
+            "templates/sentinel/rules/*.json and RULES differ"
+        );
+        let sources = include_str!("../../templates/sentinel/rules/SOURCES.md");
+        for (t, text) in RULES {
+            let start = sources
+                .find(&format!("\n## {t}\n"))
+                .unwrap_or_else(|| panic!("no section ## {t} in rules/SOURCES.md"));
+            let section = &sources[start + 4..];
+            let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+            let p = rule_properties(t, text, RulesState::Enabled).expect("rule");
+            let query = p["query"].as_str().expect("query");
+            for (i, quoted) in query.split('"').enumerate() {
+                let is_event = i % 2 == 1
+                    && !quoted.is_empty()
+                    && quoted
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if is_event {
+                    assert!(
+                        section.contains(&format!("`{quoted}`")),
+                        "{t}: event `{quoted}` is not cited in its section of rules/SOURCES.md"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The function maps exactly the table's columns, with their types (function.json `columns` against
+    /// templates/table-columns.json), and its query names each one.
+    #[test]
+    fn the_function_covers_the_tables_columns_with_their_types() {
+        let f: Value = serde_json::from_str(FUNCTION_JSON).expect("function.json");
+        let table = crate::steps::inputs::table_columns();
+        let table = table.as_array().expect("columns");
+        let cols = f["columns"].as_array().expect("columns");
+        assert_eq!(cols.len(), table.len());
+        for c in cols {
+            let from = c["from"].as_str().expect("from");
+            let t = table
+                .iter()
+                .find(|t| t["name"] == from)
+                .unwrap_or_else(|| panic!("{from} is not a column of the table"));
+            assert!(t["type"]
+                .as_str()
+                .expect("type")
+                .eq_ignore_ascii_case(c["type"].as_str().expect("type")));
+            assert!(FUNCTION_KQL.contains(from), "{from} is not in function.kql");
+        }
     }
 }
