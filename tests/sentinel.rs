@@ -456,3 +456,44 @@ async fn an_unregistered_security_insights_provider_is_registered_before_onboard
     let (onboarded, ..) = sentinel_of(&w, &ws_id(&w, "KeeperLogsWorkspace"));
     assert!(onboarded);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_state_file_teardown_finds_the_sentinel_content_by_its_ids() {
+    let w = World::public().await;
+    assert_ok(&w.setup(&["--sentinel"]).await);
+    std::fs::remove_file(w.state_path()).expect("state removed");
+    let sub = w.sim.operator().subscription_id;
+    let o = w
+        .run(&args(
+            &w,
+            "teardown",
+            &[
+                "--yes",
+                "--keep-workspace",
+                "--deployment",
+                "rg-keeper",
+                "--subscription",
+                &sub,
+                "--cloud",
+                &w.profile.display().to_string(),
+            ],
+        ))
+        .await;
+    assert_ok(&o);
+    let snap = w.sim.snapshot();
+    for ty in [
+        "Microsoft.SecurityInsights/alertRules",
+        "Microsoft.OperationalInsights/savedSearches",
+        "microsoft.insights/workbooks",
+    ] {
+        assert!(
+            snap.resources_of_type(ty).is_empty(),
+            "{ty} left:\n{}",
+            stderr(&o)
+        );
+    }
+    assert!(
+        snap.resource(&ws_id(&w, "KeeperLogsWorkspace")).is_some(),
+        "the workspace is kept: the rules and function were deleted one by one"
+    );
+}

@@ -139,31 +139,33 @@ pub struct Ids {
 
 impl Ids {
     pub fn of(inputs: &Inputs) -> Ids {
-        let ws = inputs.workspace_id();
+        Ids::new(
+            &inputs.deployment,
+            &inputs.subscription,
+            &inputs.resource_group,
+            &inputs.workspace_id(),
+        )
+    }
+
+    /// The ids follow from the deployment, the workspace and (the workbook) the resource group alone.
+    pub fn new(deployment: &str, subscription: &str, resource_group: &str, ws: &str) -> Ids {
         let v5 = |what: &str| {
-            uuid::Uuid::new_v5(
-                &ID_NAMESPACE,
-                format!("{}|{what}", inputs.deployment).as_bytes(),
-            )
-            .to_string()
+            uuid::Uuid::new_v5(&ID_NAMESPACE, format!("{deployment}|{what}").as_bytes()).to_string()
         };
         Ids {
-            onboarding: api::onboarding_id(&ws),
+            onboarding: api::onboarding_id(ws),
             function: api::saved_search_id(
-                &ws,
-                &format!(
-                    "keeper-azmon-{}-function",
-                    inputs.deployment.to_ascii_lowercase()
-                ),
+                ws,
+                &format!("keeper-azmon-{}-function", deployment.to_ascii_lowercase()),
             ),
             workbook: api::workbook_id(
-                &inputs.subscription,
-                &inputs.resource_group,
+                subscription,
+                resource_group,
                 &v5(&format!("workbook|{}", ws.to_ascii_lowercase())),
             ),
             rules: RULES
                 .iter()
-                .map(|(t, _)| (*t, api::rule_id(&ws, &v5(&format!("rule|{t}")))))
+                .map(|(t, _)| (*t, api::rule_id(ws, &v5(&format!("rule|{t}")))))
                 .collect(),
         }
     }
@@ -381,6 +383,51 @@ pub async fn ensure_workbook(ctx: &Ctx, action: Action) -> Result<((), String)> 
         action,
     )
     .await
+}
+
+/// Without a state file (`status`/`teardown --deployment`): the content this deployment made in `workspace_id`,
+/// found at its deterministic ids. The onboarding is not claimed: nothing says who turned Sentinel on.
+pub async fn discover(
+    rest: &Rest,
+    state: &mut crate::state::State,
+    workspace_id: &str,
+) -> Result<()> {
+    let ids = Ids::new(
+        &state.deployment,
+        &state.subscription_id,
+        &state.resource_group,
+        workspace_id,
+    );
+    let mut wanted: Vec<(String, String, String)> = vec![
+        (
+            step::SENTINEL_FUNCTION.into(),
+            ids.function.clone(),
+            function_alias(),
+        ),
+        (
+            step::SENTINEL_WORKBOOK.into(),
+            ids.workbook.clone(),
+            WORKBOOK_NAME.into(),
+        ),
+    ];
+    for (t, id) in &ids.rules {
+        wanted.push((rule_step(t), id.clone(), t.to_string()));
+    }
+    let found =
+        futures::future::try_join_all(wanted.iter().map(|(_, id, _)| api::get(rest, id))).await?;
+    for ((kind, id, name), f) in wanted.into_iter().zip(found) {
+        if f.is_some() {
+            state.resources.insert(
+                kind,
+                crate::state::Resource {
+                    id,
+                    name,
+                    created: true,
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Whether a state key names a piece of Sentinel content (not the onboarding).
