@@ -148,7 +148,8 @@ pub struct SetupArgs {
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sentinel: Option<bool>,
 
-    /// With --sentinel: install the analytics rules enabled or disabled. [default: enabled]
+    /// With --sentinel: install the analytics rules enabled or disabled. [default: new rules enabled, existing ones
+    /// keep the state an analyst gave them]
     #[arg(long, env = "KEEPER_AZMON_SENTINEL_RULES", value_enum)]
     pub sentinel_rules: Option<RulesState>,
 

@@ -9,6 +9,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use crate::azure::dce::Dce;
 use crate::azure::dcr::Dcr;
 use crate::azure::graph::{Application, NewSecret, ServicePrincipal};
+use crate::azure::sentinel::Child;
 use crate::azure::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::state::{Outputs, SecretRecord};
@@ -233,9 +234,13 @@ fn sentinel(
         act(step::SENTINEL_FUNCTION),
         act(step::SENTINEL_WORKBOOK),
     );
-    let rules: Vec<(&'static str, Action)> = steps::sentinel::RULES
+    let found = plan.observed.sentinel.clone().unwrap_or_default();
+    let rules: Vec<(&'static str, Action, Option<Child>)> = steps::sentinel::RULES
         .iter()
-        .map(|(t, _)| (*t, act(&steps::sentinel::rule_step(t))))
+        .map(|(t, _)| {
+            let a = act(&steps::sentinel::rule_step(t));
+            (*t, a, found.rules.get(*t).cloned())
+        })
         .collect();
     async move {
         table.await?;
@@ -257,9 +262,10 @@ fn sentinel(
             );
             o?;
             f?;
-            let done = futures::future::join_all(rules.iter().map(|(t, a)| async move {
+            let done = futures::future::join_all(rules.iter().map(|(t, a, f)| async move {
                 let name = steps::sentinel::rule_step(t);
-                timed(c, &name, *a, steps::sentinel::ensure_rule(c, t, *a)).await
+                let ensure = steps::sentinel::ensure_rule(c, t, *a, f.as_ref());
+                timed(c, &name, *a, ensure).await
             }))
             .await;
             done.into_iter()

@@ -120,6 +120,22 @@ async fn sentinel_setup_installs_everything_once_and_a_rerun_writes_nothing() {
     let out = json_out(&second);
     assert_eq!(out["changed"], false);
 
+    // An analyst switches one of our rules off in the portal: a re-run without --sentinel-rules leaves it off.
+    let switched = rules[1]["id"].as_str().expect("id").to_string();
+    w.sim
+        .snapshot()
+        .patch_resource(&switched, json!({ "properties": { "enabled": false } }));
+    assert_ok(&w.setup(&["--sentinel"]).await);
+    assert_eq!(
+        w.sim.write_count(),
+        after_first,
+        "the switched-off rule was rewritten"
+    );
+    assert_eq!(
+        w.sim.snapshot().resource(&switched).expect("rule")["properties"]["enabled"],
+        false
+    );
+
     // status: every piece present; a deleted rule is missing, an edited function drifted.
     let o = w.run(&args(&w, "status", &["--output", "json"])).await;
     assert_ok(&o);

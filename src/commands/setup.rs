@@ -14,7 +14,6 @@ use crate::output::{self, Format, Progress, SecretDelivery, Spinners};
 use crate::rest::{self, Rest};
 use crate::run;
 use crate::state::StateFile;
-use crate::steps::sentinel::RulesState;
 use crate::steps::Ctx;
 use crate::steps::{self, preflight, retention, Inputs, RoleSet, SentinelInputs, WorkspaceChoice};
 use crate::wizard;
@@ -153,9 +152,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         .unwrap_or_else(|| resource_group.clone());
     names::deployment(&deployment)?;
     let sentinel = match (args.sentinel, args.sentinel_rules) {
-        (Some(true), rules) => Some(SentinelInputs {
-            rules: rules.unwrap_or(RulesState::Enabled),
-        }),
+        (Some(true), rules) => Some(SentinelInputs { rules }),
         (_, Some(_)) => {
             return Err(Error::input(
                 "--sentinel-rules needs --sentinel",

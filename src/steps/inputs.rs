@@ -64,7 +64,8 @@ pub enum WorkspaceChoice {
 /// `--sentinel` and what goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SentinelInputs {
-    pub rules: super::sentinel::RulesState,
+    /// `--sentinel-rules`; without it new rules are enabled and existing ones keep their state.
+    pub rules: Option<super::sentinel::RulesState>,
 }
 
 /// Every input of `setup`, validated.

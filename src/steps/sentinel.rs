@@ -123,6 +123,28 @@ pub fn rule_properties(template: &str, text: &str, rules: RulesState) -> Result<
     Ok(v)
 }
 
+/// The rule as setup wants it: without `--sentinel-rules`, a rule that exists keeps the state an analyst gave it
+/// (switched off in the portal, it stays off); a new one is enabled.
+fn wanted_rule(
+    template: &str,
+    text: &str,
+    rules: Option<RulesState>,
+    found: Option<&Child>,
+) -> Result<Value> {
+    let state = rules.unwrap_or_else(|| {
+        match found
+            .and_then(|c| c.properties.get("enabled"))
+            .and_then(Value::as_bool)
+        {
+            Some(false) => RulesState::Disabled,
+            _ => RulesState::Enabled,
+        }
+    });
+    Ok(api::scheduled_rule_body(&rule_properties(
+        template, text, state,
+    )?))
+}
+
 /// Step name of one rule.
 pub fn rule_step(template: &str) -> String {
     format!("{}:{template}", step::SENTINEL_RULE)
@@ -287,12 +309,11 @@ pub fn plan(inputs: &Inputs, o: &Observed) -> Vec<PlannedStep> {
         ids.function.clone(),
     ));
     for ((t, text), (_, id)) in RULES.iter().zip(&ids.rules) {
-        let want = rule_properties(t, text, si.rules)
-            .map(|p| api::scheduled_rule_body(&p))
-            .unwrap_or_default();
+        let found = s.rules.get(*t);
+        let want = wanted_rule(t, text, si.rules, found).unwrap_or_default();
         steps.push(PlannedStep::new(
             &rule_step(t),
-            action_for(s.rules.get(*t), &want),
+            action_for(found, &want),
             id.clone(),
         ));
     }
@@ -350,20 +371,21 @@ pub async fn ensure_function(ctx: &Ctx, action: Action) -> Result<((), String)> 
     .await
 }
 
-pub async fn ensure_rule(ctx: &Ctx, template: &str, action: Action) -> Result<((), String)> {
+pub async fn ensure_rule(
+    ctx: &Ctx,
+    template: &str,
+    action: Action,
+    found: Option<&Child>,
+) -> Result<((), String)> {
     let ids = Ids::of(&ctx.inputs);
-    let rules = ctx
-        .inputs
-        .sentinel
-        .map(|s| s.rules)
-        .unwrap_or(RulesState::Enabled);
+    let rules = ctx.inputs.sentinel.and_then(|s| s.rules);
     let (Some((_, text)), Some((_, id))) = (
         RULES.iter().find(|(t, _)| *t == template),
         ids.rules.iter().find(|(t, _)| *t == template),
     ) else {
         return Err(Error::Other(format!("no rule template {template}")));
     };
-    let body = api::scheduled_rule_body(&rule_properties(template, text, rules)?);
+    let body = wanted_rule(template, text, rules, found)?;
     let name = body["properties"]["displayName"]
         .as_str()
         .unwrap_or(template)
