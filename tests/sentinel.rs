@@ -513,3 +513,60 @@ async fn without_a_state_file_teardown_finds_the_sentinel_content_by_its_ids() {
         "the workspace is kept: the rules and function were deleted one by one"
     );
 }
+
+/// Each Sentinel write refused, or applied with its answer lost: the re-run ends with exactly one of everything,
+/// and the run after it writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_interrupted_at_a_sentinel_write_resumes_to_exactly_one_of_everything() {
+    use azure_sim::{Fault, FaultKind};
+    let cases = [
+        ("/providers/Microsoft.SecurityInsights/", 0),
+        ("/providers/Microsoft.SecurityInsights/", 3),
+        ("/savedSearches/", 0),
+        ("/workbooks/", 0),
+    ];
+    for (path, skip) in cases {
+        for apply in [false, true] {
+            let w = World::public().await;
+            let kind = if apply {
+                FaultKind::ApplyThenStatus { status: 400 }
+            } else {
+                FaultKind::Status {
+                    status: 400,
+                    code: "SimulatedFailure".into(),
+                    retry_after: None,
+                }
+            };
+            w.sim.inject(Fault {
+                method: Some("PUT".into()),
+                path_contains: Some(path.into()),
+                skip,
+                times: 1,
+                writes_only: true,
+                kind,
+            });
+            let first = w.setup(&["--sentinel"]).await;
+            assert!(
+                !first.status.success(),
+                "{path} #{skip} (apply={apply}) was meant to fail the run"
+            );
+            w.sim.clear_faults();
+            assert_ok(&w.setup(&["--sentinel"]).await);
+            let ws = ws_id(&w, "KeeperLogsWorkspace");
+            let (onboarded, functions, rules, workbooks) = sentinel_of(&w, &ws);
+            assert!(onboarded);
+            assert_eq!(
+                (functions.len(), rules.len(), workbooks.len()),
+                (1, 7, 1),
+                "{path} #{skip} (apply={apply})"
+            );
+            let writes = w.sim.write_count();
+            assert_ok(&w.setup(&["--sentinel"]).await);
+            assert_eq!(
+                w.sim.write_count(),
+                writes,
+                "{path} #{skip} (apply={apply}): the third run wrote"
+            );
+        }
+    }
+}
