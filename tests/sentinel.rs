@@ -461,14 +461,26 @@ async fn an_unregistered_security_insights_provider_is_registered_before_onboard
         ..azure_sim::SimConfig::default()
     })
     .await;
-    let dry = w.setup(&["--sentinel", "--dry-run"]).await;
+    // KEEPER_AZMON_SENTINEL stands for the flag, as every flag's variable does.
+    let dry = run_env(
+        &w,
+        &w.setup_args(&["--dry-run"]),
+        &[("KEEPER_AZMON_SENTINEL", "true")],
+    )
+    .await;
     assert_ok(&dry);
     assert!(
         stdout(&dry).contains("Microsoft.SecurityInsights"),
         "{}",
         stdout(&dry)
     );
-    assert_ok(&w.setup(&["--sentinel"]).await);
+    let o = w.setup(&["--sentinel"]).await;
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("Microsoft Sentinel > Analytics"),
+        "{}",
+        stdout(&o)
+    );
     let (onboarded, ..) = sentinel_of(&w, &ws_id(&w, "KeeperLogsWorkspace"));
     assert!(onboarded);
 }

@@ -351,5 +351,15 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             eprintln!("note: the new secret's value was not shown (pass --show-secret or --secret-file); the next setup will replace it");
         }
     }
+    if human && ctx.inputs.sentinel.is_some() {
+        println!(
+            "\nMicrosoft Sentinel on {}: function {}, {} analytics rules, workbook \"{}\".\n  See them in the portal: Microsoft Sentinel > Analytics, Workbooks > My workbooks, and Logs (`{} | take 10`).",
+            crate::azure::name_of(&ctx.inputs.workspace_id()),
+            steps::sentinel::function_alias(),
+            steps::sentinel::RULES.len(),
+            steps::sentinel::WORKBOOK_NAME,
+            steps::sentinel::function_alias(),
+        );
+    }
     Ok(())
 }
