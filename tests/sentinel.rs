@@ -582,3 +582,33 @@ async fn a_run_interrupted_at_a_sentinel_write_resumes_to_exactly_one_of_everyth
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_workbook_of_the_same_name_is_refused_before_any_write() {
+    let w = World::public().await;
+    let sub = w.sim.operator().subscription_id;
+    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
+    assert!(
+        arm_put(&w, &rg, "2021-04-01", json!({ "location": "eastus" }))
+            .await
+            .is_success()
+    );
+    let theirs = json!({ "location": "eastus", "kind": "shared", "properties": {
+        "displayName": "Keeper Security Dashboard", "category": "sentinel", "serializedData": "{}" } });
+    let not_a_guid = format!("{rg}/providers/Microsoft.Insights/workbooks/keeper-dashboard");
+    assert_eq!(
+        arm_put(&w, &not_a_guid, "2023-06-01", theirs.clone())
+            .await
+            .as_u16(),
+        400,
+        "a workbook name must be a GUID"
+    );
+    let id =
+        format!("{rg}/providers/Microsoft.Insights/workbooks/0f8fad5b-d9cb-469f-a165-70867728950e");
+    assert!(arm_put(&w, &id, "2023-06-01", theirs).await.is_success());
+    let writes = w.sim.write_count();
+    let o = w.setup(&["--sentinel"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Keeper Security Dashboard") && stderr(&o).contains("hint:"));
+    assert_eq!(w.sim.write_count(), writes, "nothing was written");
+}

@@ -78,6 +78,42 @@ pub async fn onboard(rest: &Rest, workspace_id: &str) -> Result<()> {
     .map(|_| ())
 }
 
+/// A workbook as a list shows it: its id and display name.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkbookSummary {
+    pub id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub properties: WorkbookSummaryProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkbookSummaryProperties {
+    #[serde(default)]
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct WorkbookList {
+    #[serde(default)]
+    value: Vec<WorkbookSummary>,
+}
+
+/// The workbooks of a category in a resource group (the list requires `category`).
+pub async fn workbooks(
+    rest: &Rest,
+    subscription: &str,
+    resource_group: &str,
+    category: &str,
+) -> Result<Vec<WorkbookSummary>> {
+    let id = format!(
+        "/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Insights/workbooks"
+    );
+    let list: Option<WorkbookList> =
+        arm_get_as(rest, &id, &format!("{WORKBOOKS_API}&category={category}")).await?;
+    Ok(list.map(|l| l.value).unwrap_or_default())
+}
+
 /// Reads an analytics rule, a saved search or (with its content) a workbook; `None` when absent.
 pub async fn get(rest: &Rest, id: &str) -> Result<Option<Child>> {
     if id.contains("/Microsoft.Insights/workbooks/") {

@@ -137,6 +137,18 @@ pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
             ));
         }
     }
+    // A second workbook with the same display name in the group is refused by Azure (409 "A workbook with the
+    // same name already exists", MicrosoftDocs/azure-docs#52844): say so before writing anything.
+    if let Some(other) = o.sentinel.as_ref().and_then(|s| s.workbook_clash.as_ref()) {
+        return Err(Error::input(
+            format!(
+                "resource group '{}' already holds a Sentinel workbook named \"{}\" ({other})",
+                inputs.resource_group,
+                super::sentinel::WORKBOOK_NAME
+            ),
+            "rename or delete that workbook (Keeper's own solution installs one of that name, reading its commercial table), or run setup in another --resource-group",
+        ));
+    }
     if let Some(t) = &o.table {
         if t.is_classic() {
             return Err(Error::input(

@@ -201,6 +201,8 @@ pub struct SentinelObserved {
     pub workbook: Option<Child>,
     /// By template id; absent = not found.
     pub rules: std::collections::HashMap<String, Child>,
+    /// Another workbook of the same display name in the resource group: Azure refuses a second one (409).
+    pub workbook_clash: Option<String>,
 }
 
 /// Reads the onboarding state, the function, the workbook and (once onboarded: before, Azure refuses to list
@@ -211,11 +213,23 @@ pub async fn observe(rest: &Rest, inputs: &Inputs) -> Result<Option<SentinelObse
     }
     let ids = Ids::of(inputs);
     let ws = inputs.workspace_id();
-    let (onboarded, function, workbook) = tokio::try_join!(
+    let (onboarded, function, workbook, sentinel_workbooks) = tokio::try_join!(
         api::onboarded(rest, &ws),
         api::get(rest, &ids.function),
         api::get(rest, &ids.workbook),
+        api::workbooks(
+            rest,
+            &inputs.subscription,
+            &inputs.resource_group,
+            "sentinel"
+        ),
     )?;
+    let workbook_clash = sentinel_workbooks
+        .into_iter()
+        .find(|w| {
+            w.properties.display_name == WORKBOOK_NAME && !w.id.eq_ignore_ascii_case(&ids.workbook)
+        })
+        .map(|w| w.id);
     let mut rules = std::collections::HashMap::new();
     if onboarded {
         let found =
@@ -232,6 +246,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs) -> Result<Option<SentinelObse
         function,
         workbook,
         rules,
+        workbook_clash,
     }))
 }
 

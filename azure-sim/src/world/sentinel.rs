@@ -357,9 +357,23 @@ impl World {
         };
         let Some(name) = name else {
             return match req.method.as_str() {
+                // The list takes a required `category` and returns that category's workbooks
+                // (workbooks_API.json, CategoryParameter).
                 "GET" => {
+                    let Some(category) = req.query.get("category").cloned() else {
+                        return arm_err(
+                            400,
+                            "BadRequest",
+                            "The query parameter 'category' is required.",
+                        );
+                    };
                     let mut r = self.children(&parent, "workbooks");
                     if let Some(list) = r.body.as_mut().and_then(|b| b["value"].as_array_mut()) {
+                        list.retain(|w| {
+                            w.pointer("/properties/category")
+                                .and_then(Value::as_str)
+                                .is_some_and(|c| c.eq_ignore_ascii_case(&category))
+                        });
                         for w in list.iter_mut() {
                             *w = summary(w.take());
                         }
