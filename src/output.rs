@@ -130,7 +130,13 @@ impl Reporter for Spinners {
 pub fn plan_lines(plan: &Plan) -> String {
     let mut s = String::new();
     // The step column is as wide as the longest step (Sentinel rule steps run past 40 characters).
-    let width = plan.steps.iter().map(|st| st.step.len()).max().unwrap_or(0).max(40);
+    let width = plan
+        .steps
+        .iter()
+        .map(|st| st.step.len())
+        .max()
+        .unwrap_or(0)
+        .max(40);
     for st in &plan.steps {
         s.push_str(&format!(
             "  {:<7} {:<width$} {}\n",

@@ -46,13 +46,53 @@ pub struct Child {
 }
 
 impl Child {
-    /// Whether every property of `want` has the same value here: Azure adds read-only ones (lastModifiedUtc,
-    /// timeModified, revision) that are not drift.
+    /// Whether every property of `want` has the same value here. Azure adds read-only properties
+    /// (lastModifiedUtc, timeModified, revision) and may fill in defaults inside objects we send: neither is drift.
     pub fn has_properties(&self, want: &Value) -> bool {
-        want.as_object().is_some_and(|w| {
-            w.iter()
-                .all(|(k, v)| self.properties.get(k).is_some_and(|got| got == v))
-        })
+        contains(&self.properties, want)
+    }
+}
+
+/// Whether `got` holds everything `want` says: objects key by key (extra keys allowed), arrays item by item,
+/// JSON text (a workbook's serializedData) by its parsed value, everything else equal.
+fn contains(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => w
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|gv| contains(gv, v))),
+        (Value::Array(g), Value::Array(w)) => {
+            g.len() == w.len() && g.iter().zip(w).all(|(a, b)| contains(a, b))
+        }
+        (Value::String(g), Value::String(w)) if g != w => {
+            match (
+                serde_json::from_str::<Value>(g),
+                serde_json::from_str::<Value>(w),
+            ) {
+                (Ok(a @ Value::Object(_)), Ok(b @ Value::Object(_))) => a == b,
+                _ => false,
+            }
+        }
+        (g, w) => g == w,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_azure_adds_are_not_drift_but_changed_values_are() {
+        let got = Child {
+            kind: Some("Scheduled".into()),
+            properties: json!({ "query": "T", "lastModifiedUtc": "x",
+                "incidentConfiguration": { "createIncident": true, "groupingConfiguration": { "enabled": false, "groupByEntities": [] } },
+                "serializedData": "{\"a\": 1}" }),
+        };
+        assert!(got.has_properties(&json!({ "query": "T",
+            "incidentConfiguration": { "createIncident": true, "groupingConfiguration": { "enabled": false } },
+            "serializedData": "{\"a\":1}" })));
+        assert!(!got.has_properties(&json!({ "query": "U" })));
+        assert!(!got.has_properties(&json!({ "serializedData": "{\"a\":2}" })));
     }
 }
 
