@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::auth::AuthMode;
 use crate::output::Format;
+use crate::steps::retention::Preset;
+use crate::steps::sentinel::RulesState;
 use crate::steps::RoleSet;
 
 /// Sets up the Azure side of streaming Keeper Security audit events into Azure Monitor / Microsoft Sentinel
@@ -141,6 +143,38 @@ pub struct SetupArgs {
     /// Deployment name: the value of the keeper-azmon tag on everything created. Default: the resource group.
     #[arg(long, env = "KEEPER_AZMON_DEPLOYMENT")]
     pub deployment: Option<String>,
+
+    /// Also set up Microsoft Sentinel on the workspace: onboard it (unless it already is), the KQL function
+    /// KeeperSecurityEvents, Scheduled analytics rules and the Keeper Security Dashboard workbook.
+    /// The wizard asks (default yes when the workspace already runs Sentinel).
+    #[arg(long, env = "KEEPER_AZMON_SENTINEL", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sentinel: Option<bool>,
+
+    /// With --sentinel: install the analytics rules enabled or disabled. [default: new rules enabled, existing ones
+    /// keep the state an analyst gave them]
+    #[arg(long, env = "KEEPER_AZMON_SENTINEL_RULES", value_enum)]
+    pub sentinel_rules: Option<RulesState>,
+
+    /// Interactive retention of the Keeper table in days (4-730).
+    #[arg(
+        long,
+        env = "KEEPER_AZMON_RETENTION_DAYS",
+        conflicts_with = "retention"
+    )]
+    pub retention_days: Option<i64>,
+
+    /// Total retention of the Keeper table in days, long-term included (4-730, or whole years: 1095, 1460, ... 4383).
+    #[arg(
+        long,
+        env = "KEEPER_AZMON_TOTAL_RETENTION_DAYS",
+        conflicts_with = "retention"
+    )]
+    pub total_retention_days: Option<i64>,
+
+    /// A retention policy for the Keeper table: m-21-31 (US federal: 12 months active, 18 more archived; sets 366 / 1095 days).
+    #[arg(long, env = "KEEPER_AZMON_RETENTION", value_enum)]
+    pub retention: Option<Preset>,
 
     /// Print the plan (create / reuse / update per step) and write nothing.
     #[arg(long)]

@@ -97,10 +97,14 @@ pub async fn by_tag(
     }
     // The table has no tags: it is the one our rule writes to. It counts as ours only inside a workspace the
     // tool made; in a reused workspace the table may be the admin's.
+    let mut content_ws = s.resources.get(step::WORKSPACE).map(|w| w.id.clone());
     if let Some(rule) = s.resources.get(step::DCR).map(|r| r.id.clone()) {
         if let Some(rule) = dcr::get(rest, &rule).await? {
             let out = rule.output_stream().unwrap_or_default();
             let ws = rule.workspace_id().unwrap_or_default();
+            if content_ws.is_none() && !ws.is_empty() {
+                content_ws = Some(ws.to_string());
+            }
             let table = out.strip_prefix("Custom-").unwrap_or(out);
             s.outputs = Some(crate::state::Outputs {
                 stream: out.to_string(),
@@ -119,6 +123,10 @@ pub async fn by_tag(
                 }
             }
         }
+    }
+    // `setup --sentinel` content sits at ids derived from the deployment and the workspace.
+    if let Some(ws) = content_ws.filter(|_| !s.resource_group.is_empty()) {
+        crate::steps::sentinel::discover(rest, &mut s, &ws).await?;
     }
     let apps = graph::find_applications_by_tag(rest, deployment).await?;
     if apps.len() > 1 {

@@ -129,9 +129,17 @@ impl Reporter for Spinners {
 /// The plan as a table of lines.
 pub fn plan_lines(plan: &Plan) -> String {
     let mut s = String::new();
+    // The step column is as wide as the longest step (Sentinel rule steps run past 40 characters).
+    let width = plan
+        .steps
+        .iter()
+        .map(|st| st.step.len())
+        .max()
+        .unwrap_or(0)
+        .max(40);
     for st in &plan.steps {
         s.push_str(&format!(
-            "  {:<7} {:<40} {}\n",
+            "  {:<7} {:<width$} {}\n",
             st.action.to_string(),
             st.step,
             st.resource

@@ -9,6 +9,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use crate::azure::dce::Dce;
 use crate::azure::dcr::Dcr;
 use crate::azure::graph::{Application, NewSecret, ServicePrincipal};
+use crate::azure::sentinel::Child;
 use crate::azure::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::state::{Outputs, SecretRecord};
@@ -110,10 +111,16 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
         )
     };
     let table: Fut<()> = {
-        let (c, a, ws) = (ctx.clone(), act(step::TABLE), ws.clone());
+        let (c, a, ws, found) = (ctx.clone(), act(step::TABLE), ws.clone(), obs.table.clone());
         shared(async move {
             ws.await?;
-            timed(&c, step::TABLE, a, steps::table::ensure(&c, a)).await
+            timed(
+                &c,
+                step::TABLE,
+                a,
+                steps::table::ensure(&c, a, found.as_ref()),
+            )
+            .await
         })
     };
     let dce_f: Fut<Dce> = {
@@ -156,9 +163,10 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
         );
     }
     let roles_done = futures::future::join_all(role_futs);
-    let (role_results, ws_r, dce_r, dcr_r, app_r) =
-        futures::join!(roles_done, ws, dce_f, dcr_f, app);
-    let mut first_err: Option<SharedErr> = None;
+    let sentinel_done = sentinel(ctx.clone(), &plan, table.clone());
+    let (role_results, ws_r, dce_r, dcr_r, app_r, sentinel_r) =
+        futures::join!(roles_done, ws, dce_f, dcr_f, app, sentinel_done);
+    let mut first_err: Option<SharedErr> = sentinel_r.err();
     for r in role_results {
         if let Err(e) = r {
             first_err.get_or_insert(e);
@@ -208,6 +216,73 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
         new_secret,
         secret,
     })
+}
+
+/// The Sentinel steps, once the table exists: onboarding and the function side by side, then the rules (Azure
+/// refuses a rule before onboarding, and one whose function does not exist yet); the workbook alongside.
+fn sentinel(
+    ctx: Arc<Ctx>,
+    plan: &Plan,
+    table: Fut<()>,
+) -> BoxFuture<'static, std::result::Result<(), SharedErr>> {
+    if ctx.inputs.sentinel.is_none() {
+        return futures::future::ready(Ok(())).boxed();
+    }
+    let act = |s: &str| plan.action(s).unwrap_or(Action::Create);
+    let (onboarding, function, workbook) = (
+        act(step::SENTINEL_ONBOARDING),
+        act(step::SENTINEL_FUNCTION),
+        act(step::SENTINEL_WORKBOOK),
+    );
+    let found = plan.observed.sentinel.clone().unwrap_or_default();
+    let rules: Vec<(&'static str, Action, Option<Child>)> = steps::sentinel::RULES
+        .iter()
+        .map(|(t, _)| {
+            let a = act(&steps::sentinel::rule_step(t));
+            (*t, a, found.rules.get(*t).cloned())
+        })
+        .collect();
+    async move {
+        table.await?;
+        let c = &ctx;
+        let first = async {
+            let (o, f) = futures::join!(
+                timed(
+                    c,
+                    step::SENTINEL_ONBOARDING,
+                    onboarding,
+                    steps::sentinel::ensure_onboarding(c, onboarding)
+                ),
+                timed(
+                    c,
+                    step::SENTINEL_FUNCTION,
+                    function,
+                    steps::sentinel::ensure_function(c, function)
+                ),
+            );
+            o?;
+            f?;
+            let done = futures::future::join_all(rules.iter().map(|(t, a, f)| async move {
+                let name = steps::sentinel::rule_step(t);
+                let ensure = steps::sentinel::ensure_rule(c, t, *a, f.as_ref());
+                timed(c, &name, *a, ensure).await
+            }))
+            .await;
+            done.into_iter()
+                .collect::<std::result::Result<Vec<()>, SharedErr>>()?;
+            Ok::<(), SharedErr>(())
+        };
+        let wb = timed(
+            c,
+            step::SENTINEL_WORKBOOK,
+            workbook,
+            steps::sentinel::ensure_workbook(c, workbook),
+        );
+        let (r, w) = futures::join!(first, wb);
+        r?;
+        w
+    }
+    .boxed()
 }
 
 fn unshare(e: SharedErr) -> Error {

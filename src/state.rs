@@ -64,7 +64,9 @@ pub struct State {
     pub subscription_id: String,
     pub resource_group: String,
     pub location: String,
-    /// Keyed by kind: resource_group, application, service_principal, workspace, table, dce, dcr.
+    /// Keyed by kind: resource_group, application, service_principal, workspace, table, dce, dcr; with
+    /// `--sentinel` also sentinel_onboarding (created = setup onboarded it), sentinel_function, sentinel_workbook and
+    /// one `sentinel_rule:<template id>` per rule. Older files simply lack the new keys.
     #[serde(default)]
     pub resources: BTreeMap<String, Resource>,
     #[serde(default)]

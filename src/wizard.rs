@@ -343,6 +343,34 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
             RoleSet::Minimal
         });
     }
+    if args.sentinel.is_none() {
+        // Default yes when the workspace already runs Sentinel: its analysts will want Keeper's content there.
+        let ws = args.workspace.clone().unwrap_or_default();
+        let ws_id = if ws.starts_with("/subscriptions/") {
+            ws
+        } else {
+            crate::azure::workspace::workspace_id(
+                &sub,
+                args.resource_group.as_deref().unwrap_or_default(),
+                &ws,
+            )
+        };
+        let already = crate::azure::sentinel::onboarded(rest, &ws_id)
+            .await
+            .unwrap_or(false);
+        let prompt = if already {
+            "Microsoft Sentinel runs on this workspace: add Keeper's analytics rules, KQL function and workbook?"
+        } else {
+            "Microsoft Sentinel: turn it on for this workspace, with Keeper's analytics rules, KQL function and workbook?"
+        };
+        args.sentinel = Some(
+            Confirm::with_theme(&theme())
+                .with_prompt(prompt)
+                .default(already)
+                .interact()
+                .map_err(prompt_err)?,
+        );
+    }
     Ok(())
 }
 

@@ -119,6 +119,8 @@ async fn a_full_run_picks_an_existing_group_and_a_new_workspace_after_a_refused_
         step(&mut p, "Data collection endpoint name", "\r");
         step(&mut p, "Data collection rule name", "\r");
         step(&mut p, "Role assignments", &format!("{DOWN}\r"));
+        // A new workspace: Sentinel is offered, default no.
+        step(&mut p, "Microsoft Sentinel", "\r");
         step(&mut p, "Apply this plan?", "y");
         step(&mut p, "Client Secret Value", "");
         let rest = p.expect(Eof).expect("the run ends");

@@ -17,6 +17,16 @@ const FILES: &[(&str, &str)] = &[
     (DCR, include_str!("../specs/monitor/resource-manager/Microsoft.Insights/stable/2022-06-01/dataCollectionRules_API.json")),
     (ROLES, include_str!("../specs/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json")),
     ("authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/common-types.json", include_str!("../specs/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/common-types.json")),
+    // Microsoft Sentinel and its content (shared/azure-specs/SENTINEL-SPECS.md lists each file's commit).
+    ("common-types/resource-management/v1/types.json", include_str!("../specs/common-types/resource-management/v1/types.json")),
+    ("common-types/resource-management/v3/types.json", include_str!("../specs/common-types/resource-management/v3/types.json")),
+    ("common-types/resource-management/v5/types.json", include_str!("../specs/common-types/resource-management/v5/types.json")),
+    ("securityinsights/resource-manager/common/2.0/types.json", include_str!("../specs/securityinsights/resource-manager/common/2.0/types.json")),
+    ("securityinsights/resource-manager/Microsoft.SecurityInsights/stable/2025-12-01/common/AlertTypes.json", include_str!("../specs/securityinsights/resource-manager/Microsoft.SecurityInsights/stable/2025-12-01/common/AlertTypes.json")),
+    (ONBOARDING, include_str!("../specs/securityinsights/resource-manager/Microsoft.SecurityInsights/stable/2025-12-01/OnboardingStates.json")),
+    (ALERT_RULES, include_str!("../specs/securityinsights/resource-manager/Microsoft.SecurityInsights/stable/2025-12-01/AlertRules.json")),
+    (SAVED_SEARCHES, include_str!("../specs/operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2020-08-01/SavedSearches.json")),
+    (WORKBOOKS, include_str!("../specs/applicationinsights/resource-manager/Microsoft.Insights/stable/2023-06-01/workbooks_API.json")),
 ];
 
 pub const WORKSPACES: &str = "operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2022-10-01/Workspaces.json";
@@ -25,6 +35,12 @@ pub const DCE: &str = "monitor/resource-manager/Microsoft.Insights/stable/2022-0
 pub const DCR: &str =
     "monitor/resource-manager/Microsoft.Insights/stable/2022-06-01/dataCollectionRules_API.json";
 pub const ROLES: &str = "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json";
+pub const ONBOARDING: &str = "securityinsights/resource-manager/Microsoft.SecurityInsights/stable/2025-12-01/OnboardingStates.json";
+pub const ALERT_RULES: &str =
+    "securityinsights/resource-manager/Microsoft.SecurityInsights/stable/2025-12-01/AlertRules.json";
+pub const SAVED_SEARCHES: &str = "operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2020-08-01/SavedSearches.json";
+pub const WORKBOOKS: &str =
+    "applicationinsights/resource-manager/Microsoft.Insights/stable/2023-06-01/workbooks_API.json";
 
 /// The bodies the simulator validates: (spec file, definition).
 pub const BODIES: &[(&str, &str)] = &[
@@ -33,6 +49,13 @@ pub const BODIES: &[(&str, &str)] = &[
     (DCE, "DataCollectionEndpointResource"),
     (DCR, "DataCollectionRuleResource"),
     (ROLES, "RoleAssignmentCreateParameters"),
+    (ONBOARDING, "SentinelOnboardingState"),
+    // Alert rules are polymorphic: a body is validated against the definition its `kind` names.
+    (ALERT_RULES, "ScheduledAlertRule"),
+    (ALERT_RULES, "FusionAlertRule"),
+    (ALERT_RULES, "MicrosoftSecurityIncidentCreationAlertRule"),
+    (SAVED_SEARCHES, "SavedSearch"),
+    (WORKBOOKS, "Workbook"),
 ];
 
 const BASE: &str = "file:///specs/";
@@ -269,5 +292,45 @@ mod tests {
         let dcr = json!({ "location": "eastus", "properties": { "streamDeclarations": { "Custom-T_CL": { "columns": [ { "name": "a", "type": "string" } ] } }, "dataFlows": [ { "streams": ["Custom-T_CL"], "destinations": ["d"], "outputStream": "Custom-T_CL", "transformKql": "source" } ] } });
         s.validate(DCR, "DataCollectionRuleResource", &dcr)
             .expect("custom stream names are accepted");
+    }
+
+    /// Every rule template of the tool, as the `properties` of a Scheduled rule, validates against the stable spec.
+    #[test]
+    fn the_tools_sentinel_templates_validate() {
+        let s = Specs::load().expect("specs load");
+        let rules = [
+            include_str!("../../templates/sentinel/rules/keeper-master-password-changed.json"),
+            include_str!("../../templates/sentinel/rules/keeper-two-factor-changed.json"),
+            include_str!("../../templates/sentinel/rules/keeper-failed-login-burst.json"),
+            include_str!("../../templates/sentinel/rules/keeper-admin-role-policy-changed.json"),
+            include_str!(
+                "../../templates/sentinel/rules/keeper-account-transferred-or-deleted.json"
+            ),
+            include_str!("../../templates/sentinel/rules/keeper-audit-alerting-disabled.json"),
+            include_str!("../../templates/sentinel/rules/keeper-two-factor-disabled-by-admin.json"),
+        ];
+        for r in rules {
+            let props: Value = serde_json::from_str(r).expect("rule json");
+            let body = json!({ "kind": "Scheduled", "properties": props });
+            s.validate(ALERT_RULES, "ScheduledAlertRule", &body)
+                .unwrap_or_else(|e| panic!("{}: {e}", props["displayName"]));
+        }
+        let mut bad = json!({ "kind": "Scheduled", "properties": serde_json::from_str::<Value>(rules[0]).expect("json") });
+        bad["properties"]["queryFrequncy"] = json!("PT1H");
+        assert!(
+            s.validate(ALERT_RULES, "ScheduledAlertRule", &bad).is_err(),
+            "a misspelt property is refused"
+        );
+        let wb = json!({ "location": "eastus", "kind": "shared", "properties": { "displayName": "Keeper Security Dashboard", "category": "sentinel", "serializedData": include_str!("../../templates/sentinel/workbook.json"), "sourceId": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w", "version": "Notebook/1.0" } });
+        s.validate(WORKBOOKS, "Workbook", &wb).expect("workbook");
+        let f = json!({ "properties": { "category": "Microsoft Sentinel Parser", "displayName": "Keeper", "query": "T", "functionAlias": "KeeperSecurityEvents", "version": 2 } });
+        s.validate(SAVED_SEARCHES, "SavedSearch", &f)
+            .expect("saved search");
+        s.validate(
+            ONBOARDING,
+            "SentinelOnboardingState",
+            &json!({ "properties": { "customerManagedKey": false } }),
+        )
+        .expect("onboarding");
     }
 }

@@ -8,6 +8,7 @@ pub mod providers;
 #[cfg(test)]
 mod recorded;
 pub mod roles;
+pub mod sentinel;
 pub mod workspace;
 
 use std::collections::BTreeMap;

@@ -16,6 +16,8 @@ const RESOURCES_API: &str = "2021-04-01";
 
 /// The resource providers the integration needs registered.
 pub const REQUIRED: [&str; 2] = ["Microsoft.Insights", "Microsoft.OperationalInsights"];
+/// The provider `--sentinel` needs besides (onboarding states and analytics rules).
+pub const SENTINEL: &str = "Microsoft.SecurityInsights";
 
 /// A subscription as the tool reads it.
 #[derive(Debug, Clone, Deserialize)]

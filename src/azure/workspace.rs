@@ -44,6 +44,12 @@ pub struct Table {
 pub struct TableProperties {
     #[serde(default, deserialize_with = "null_default")]
     pub schema: TableSchema,
+    /// Interactive retention in days (the workspace's when the table sets none).
+    #[serde(default)]
+    pub retention_in_days: Option<i64>,
+    /// Interactive plus long-term retention in days.
+    #[serde(default)]
+    pub total_retention_in_days: Option<i64>,
 }
 
 /// `properties.schema`: the columns we define; Azure lists its own (TimeGenerated, TenantId, ...) apart in
@@ -154,9 +160,24 @@ pub async fn get_table(rest: &Rest, id: &str) -> Result<Option<Table>> {
     arm_get_as(rest, id, API_VERSION).await
 }
 
-/// The PUT body of a custom table (Tables.json `Table`) with these columns.
-pub fn table_body(table_name: &str, columns: &Value) -> Value {
-    json!({ "properties": { "schema": { "name": table_name, "columns": columns } } })
+/// The PUT body of a custom table (Tables.json `Table`) with these columns and, when given, retention. A PUT
+/// without retention values resets them to the defaults ("Manage data retention in a Log Analytics workspace",
+/// learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure), so callers pass the table's own when
+/// they mean to keep them.
+pub fn table_body(
+    table_name: &str,
+    columns: &Value,
+    retention_in_days: Option<i64>,
+    total_retention_in_days: Option<i64>,
+) -> Value {
+    let mut b = json!({ "properties": { "schema": { "name": table_name, "columns": columns } } });
+    if let Some(d) = retention_in_days {
+        b["properties"]["retentionInDays"] = json!(d);
+    }
+    if let Some(d) = total_retention_in_days {
+        b["properties"]["totalRetentionInDays"] = json!(d);
+    }
+    b
 }
 
 /// Creates or updates a table: a long-running operation (202 + Azure-AsyncOperation).

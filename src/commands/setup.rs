@@ -15,7 +15,7 @@ use crate::rest::{self, Rest};
 use crate::run;
 use crate::state::StateFile;
 use crate::steps::Ctx;
-use crate::steps::{self, preflight, Inputs, RoleSet, WorkspaceChoice};
+use crate::steps::{self, preflight, retention, Inputs, RoleSet, SentinelInputs, WorkspaceChoice};
 use crate::wizard;
 use std::io::IsTerminal;
 
@@ -185,6 +185,21 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         .clone()
         .unwrap_or_else(|| resource_group.clone());
     names::deployment(&deployment)?;
+    let sentinel = match (args.sentinel, args.sentinel_rules) {
+        (Some(true), rules) => Some(SentinelInputs { rules }),
+        (_, Some(_)) => {
+            return Err(Error::input(
+                "--sentinel-rules needs --sentinel",
+                "add --sentinel (or set KEEPER_AZMON_SENTINEL=true), or drop --sentinel-rules",
+            ))
+        }
+        _ => None,
+    };
+    let retention = retention::from_args(
+        args.retention_days,
+        args.total_retention_days,
+        args.retention,
+    )?;
     Ok(Inputs {
         cloud: cloud_name.to_string(),
         tenant_id: args.common.tenant.clone().unwrap_or_default(),
@@ -201,6 +216,8 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         dcr_name,
         roles: args.roles.unwrap_or(RoleSet::Guide),
         deployment,
+        sentinel,
+        retention,
     })
 }
 
@@ -374,6 +391,16 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         } else if !human {
             eprintln!("note: the new secret's value was not shown (pass --show-secret or --secret-file); the next setup will replace it");
         }
+    }
+    if human && ctx.inputs.sentinel.is_some() {
+        println!(
+            "\nMicrosoft Sentinel on {}: function {}, {} analytics rules, workbook \"{}\".\n  See them in the portal: Microsoft Sentinel > Analytics, Workbooks > My workbooks, and Logs (`{} | take 10`).",
+            crate::azure::name_of(&ctx.inputs.workspace_id()),
+            steps::sentinel::function_alias(),
+            steps::sentinel::RULES.len(),
+            steps::sentinel::WORKBOOK_NAME,
+            steps::sentinel::function_alias(),
+        );
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::azure::dcr::{self, Dcr};
+use crate::azure::sentinel as sentinel_api;
 use crate::azure::workspace::{self, column_pairs, columns_from};
 use crate::azure::{self, graph, providers, roles};
 use crate::cli::StatusArgs;
@@ -10,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::state::{State, StateFile};
 use crate::steps::inputs::table_columns;
-use crate::steps::step;
+use crate::steps::{sentinel, step};
 
 /// Health of one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -118,6 +119,29 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
                     .then(|| format!("logs ingestion endpoint is now {now}"))
             }),
             step::DCR => dcr::get(&rest, &r.id).await?.map(|d| dcr_drift(&s, &d)),
+            step::SENTINEL_ONBOARDING => {
+                let ws = s
+                    .resources
+                    .get(step::WORKSPACE)
+                    .map(|w| w.id.clone())
+                    .unwrap_or_default();
+                sentinel_api::onboarded(&rest, &ws).await?.then_some(None)
+            }
+            k if sentinel::is_content(k) => {
+                let ws = s
+                    .resources
+                    .get(step::WORKSPACE)
+                    .map(|w| w.id.clone())
+                    .unwrap_or_default();
+                let table = s
+                    .resources
+                    .get(step::TABLE)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default();
+                sentinel_api::get(&rest, &r.id)
+                    .await?
+                    .map(|c| sentinel::drift(k, &c, &table, &ws, &s.location))
+            }
             _ => Some(None),
         };
         match drift {

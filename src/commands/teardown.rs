@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::rest::Rest;
 use crate::state::StateFile;
-use crate::steps::step;
+use crate::steps::{sentinel, step};
 
 /// One deletion of the teardown plan.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -21,11 +21,37 @@ pub struct Deletion {
     pub id: String,
 }
 
-/// The deletions, in order: role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group.
+/// The deletions, in order: Sentinel content (rules, function, workbook) and Sentinel itself when setup onboarded
+/// it, role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group.
 pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
     let s = &sf.state;
     let mut out = vec![];
     let mut kept = vec![];
+    // Only what setup made is in the state as ours: the admin's own rules never are.
+    for (kind, r) in s.resources.iter().filter(|(k, _)| sentinel::is_content(k)) {
+        if r.created {
+            out.push(Deletion {
+                step: kind.clone(),
+                resource: r.id.clone(),
+                id: r.id.clone(),
+            });
+        }
+    }
+    if let Some(r) = s.resources.get(step::SENTINEL_ONBOARDING) {
+        if r.created {
+            out.push(Deletion {
+                step: step::SENTINEL_ONBOARDING.into(),
+                resource: r.id.clone(),
+                id: r.id.clone(),
+            });
+        } else {
+            kept.push(format!(
+                "{} {} (Sentinel was on before setup)",
+                step::SENTINEL_ONBOARDING,
+                r.id
+            ));
+        }
+    }
     for r in &s.role_assignments {
         if r.created {
             out.push(Deletion {
@@ -83,6 +109,9 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
 
 async fn delete_one(rest: &Rest, sf: &StateFile, d: &Deletion, force_ws: bool) -> Result<bool> {
     let s = &sf.state;
+    if d.step == step::SENTINEL_ONBOARDING || sentinel::is_content(&d.step) {
+        return crate::azure::sentinel::delete(rest, &d.id).await;
+    }
     match d.step.as_str() {
         step::DCR => crate::azure::arm_delete(rest, &d.id, dcr::API_VERSION, "").await,
         step::DCE => crate::azure::arm_delete(rest, &d.id, dce::API_VERSION, "").await,

@@ -42,6 +42,7 @@ fn explain(stage: &str, e: &Error) -> Error {
         "post" if code == "NotFound" => ("the DCR immutable id in the Endpoint URL is unknown", "copy the Endpoint URL again from `keeper-azmon setup`"),
         "post" if code == "InvalidStream" => ("the stream in the Endpoint URL is not declared in the DCR", "the stream is Custom-<table>_CL"),
         "post" => ("the events were refused", "check the Endpoint URL"),
+        "function" => ("the function KeeperSecurityEvents could not be queried", "run `keeper-azmon setup --sentinel` again to repair it"),
         "query" if text.contains("could not be resolved") || code == "BadArgumentError" => {
             ("the table was not found in the workspace", "run `keeper-azmon setup` again to create it")
         }
@@ -116,6 +117,15 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
         .or_else(|| (!state_cloud.is_empty()).then_some(state_cloud));
     let profile = resolve_cloud(cloud_arg.as_deref(), t.common.auth)?;
     Ok((out, secret, profile))
+}
+
+/// Whether the state file records the KQL function that `setup --sentinel` installs.
+fn has_function(t: &TargetArgs) -> bool {
+    t.common.state.exists()
+        && StateFile::read(&t.common.state).is_ok_and(|s| {
+            s.resources
+                .contains_key(crate::steps::step::SENTINEL_FUNCTION)
+        })
 }
 
 pub async fn execute(args: VerifyArgs) -> Result<()> {
@@ -194,6 +204,7 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         eprintln!("  ✓ posted {sent} sample events (marker {marker})");
     }
     let mut found = None;
+    let mut through_function = None;
     if args.wait {
         if out.workspace_customer_id.is_empty() || out.table.is_empty() {
             return Err(Error::input(
@@ -236,11 +247,35 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
+        // With `setup --sentinel`, the rules and the workbook read the function: the events must show through it.
+        if has_function(&args.target) {
+            let alias = crate::steps::sentinel::function_alias();
+            let kql = format!("{alias} | where Data contains \"{marker}\" | count");
+            let rows =
+                crate::ingest::query(&http, &profile, &la_token, &out.workspace_customer_id, &kql)
+                    .await
+                    .map_err(|e| explain("function", &e))?;
+            let n = rows
+                .first()
+                .and_then(|r| r.get("Count"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if (n as usize) < sent {
+                return Err(Error::Other(format!(
+                    "verify failed at 'function': {n} of {sent} events show through {alias}, though they are in {}.\nhint: run `keeper-azmon setup --sentinel` again to repair the function",
+                    out.table
+                )));
+            }
+            through_function = Some(n);
+            if human {
+                eprintln!("  ✓ {sent} events read back through the function {alias}");
+            }
+        }
     }
     if !human {
         println!(
             "{}",
-            json!({ "ok": true, "posted": sent, "marker": marker, "arrived": found, "seconds": started.elapsed().as_secs_f64() })
+            json!({ "ok": true, "posted": sent, "marker": marker, "arrived": found, "through_function": through_function, "seconds": started.elapsed().as_secs_f64() })
         );
     } else {
         println!("verify: the Admin Console values work.");

@@ -61,6 +61,13 @@ pub enum WorkspaceChoice {
     Existing(String),
 }
 
+/// `--sentinel` and what goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentinelInputs {
+    /// `--sentinel-rules`; without it new rules are enabled and existing ones keep their state.
+    pub rules: Option<super::sentinel::RulesState>,
+}
+
 /// Every input of `setup`, validated.
 #[derive(Debug, Clone)]
 pub struct Inputs {
@@ -80,6 +87,10 @@ pub struct Inputs {
     pub dcr_name: String,
     pub roles: RoleSet,
     pub deployment: String,
+    /// With `--sentinel`: onboard Sentinel and install the content of `templates/sentinel/`.
+    pub sentinel: Option<SentinelInputs>,
+    /// `--retention-days` / `--total-retention-days` / `--retention`, checked against Azure's allowed values.
+    pub retention: Option<super::retention::Retention>,
 }
 
 impl Inputs {

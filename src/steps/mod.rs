@@ -11,6 +11,8 @@
 //! | 6 | the custom table `KeeperLogs_CL`, then the data collection rule | [`table`], [`dcr`] |
 //! | 7 | Monitoring Metrics Publisher, Contributor, Reader on the DCR | [`roles`] |
 //! | 8 | Monitoring Metrics Publisher, Contributor on the DCE | [`roles`] |
+//! | after 8 (`--sentinel`) | Sentinel onboarding, the KQL function `KeeperSecurityEvents`, analytics rules, the workbook | [`sentinel`] |
+//! | with 6 (`--retention*`) | the table's interactive and total retention | [`table`], [`retention`] |
 //!
 //! Each step module has a `plan` (from what [`observe`] read, the action and resource to show) and an `ensure`
 //! (do it, record it in the state). [`crate::run`] runs the ensures as a dependency graph.
@@ -21,8 +23,10 @@ pub mod dcr;
 pub mod inputs;
 pub mod preflight;
 pub mod resource_group;
+pub mod retention;
 pub mod roles;
 pub mod secret;
+pub mod sentinel;
 pub mod table;
 pub mod workspace;
 
@@ -42,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::rest::Rest;
 use crate::state::{Resource, State, StateFile};
 
-pub use inputs::{Inputs, RoleSet, Scope, WorkspaceChoice};
+pub use inputs::{Inputs, RoleSet, Scope, SentinelInputs, WorkspaceChoice};
 
 /// Step names (stable: they appear in JSON output and the state).
 pub mod step {
@@ -54,6 +58,11 @@ pub mod step {
     pub const TABLE: &str = "table";
     pub const DCE: &str = "dce";
     pub const DCR: &str = "dcr";
+    pub const SENTINEL_ONBOARDING: &str = "sentinel_onboarding";
+    pub const SENTINEL_FUNCTION: &str = "sentinel_function";
+    /// Prefix of one step per rule: `sentinel_rule:<template id>`.
+    pub const SENTINEL_RULE: &str = "sentinel_rule";
+    pub const SENTINEL_WORKBOOK: &str = "sentinel_workbook";
 }
 
 /// What one step will do.
@@ -116,6 +125,8 @@ pub struct Observed {
     pub dcr: Option<Dcr>,
     /// Existing assignment ids by (scope, role); absent key = not found.
     pub roles: HashMap<(Scope, Role), String>,
+    /// With `--sentinel`: what exists of the Sentinel content.
+    pub sentinel: Option<sentinel::SentinelObserved>,
 }
 
 /// The plan: observed state and one step per resource.
@@ -139,7 +150,7 @@ impl Plan {
 pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Observed> {
     // The service principal the state names, and its role assignments, are read alongside everything else.
     let state_sp = state.resources.get(step::SP).map(|r| r.id.clone());
-    let (rg, app, ws, table, dce, dcr, (sp_by_state, roles_by_state)) = tokio::try_join!(
+    let (rg, app, ws, table, dce, dcr, (sp_by_state, roles_by_state), sentinel) = tokio::try_join!(
         resource_group::observe(rest, inputs),
         app::find_app(rest, inputs, state),
         workspace::observe(rest, inputs),
@@ -147,6 +158,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         dce::observe(rest, inputs),
         dcr::observe(rest, inputs),
         app::observe_state_sp(rest, inputs, state_sp.as_deref()),
+        sentinel::observe(rest, inputs),
     )?;
     let sp = app::observe_sp(rest, app.as_ref(), sp_by_state).await?;
     let roles = match &sp {
@@ -165,6 +177,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         dce,
         dcr,
         roles,
+        sentinel,
     })
 }
 
@@ -181,6 +194,7 @@ pub fn diff(inputs: &Inputs, state: &State, observed: Observed) -> Plan {
     steps.push(dce::plan(inputs, o));
     steps.push(dcr::plan(inputs, o));
     steps.extend(roles::plan(inputs, o));
+    steps.extend(sentinel::plan(inputs, o));
     steps.push(secret::plan(inputs, state, o));
     Plan { observed, steps }
 }

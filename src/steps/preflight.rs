@@ -23,14 +23,18 @@ pub struct Preflight {
 /// Checks what Azure must say before any write: subscription, tenant, location, providers. Reads only.
 pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
     // Every read at once; their answers are judged in the order a person would, subscription first.
+    let mut required: Vec<&'static str> = providers::REQUIRED.to_vec();
+    if inputs.sentinel.is_some() {
+        required.push(providers::SENTINEL);
+    }
     let (sub, locations, states, role_write) = tokio::join!(
         providers::subscription(rest, &inputs.subscription),
         providers::location_names(rest, &inputs.subscription),
-        futures::future::join_all(
-            providers::REQUIRED
-                .iter()
-                .map(|ns| providers::registration_state(rest, &inputs.subscription, ns))
-        ),
+        futures::future::join_all(required.iter().map(|ns| providers::registration_state(
+            rest,
+            &inputs.subscription,
+            ns
+        ))),
         may_write_role_assignments(rest, inputs),
     );
     let sub = sub?.ok_or_else(|| {
@@ -87,7 +91,7 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
     }
     let mut notes = vec![];
     let mut unregistered = vec![];
-    for (ns, st) in providers::REQUIRED.iter().zip(states) {
+    for (ns, st) in required.iter().zip(states) {
         let st = st?;
         if st != "Registered" {
             notes.push(format!(
@@ -218,6 +222,18 @@ pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
                 format!("pass --location {}", region(&ws.location)),
             ));
         }
+    }
+    // A second workbook with the same display name in the group is refused by Azure (409 "A workbook with the
+    // same name already exists", MicrosoftDocs/azure-docs#52844): say so before writing anything.
+    if let Some(other) = o.sentinel.as_ref().and_then(|s| s.workbook_clash.as_ref()) {
+        return Err(Error::input(
+            format!(
+                "resource group '{}' already holds a Sentinel workbook named \"{}\" ({other})",
+                inputs.resource_group,
+                super::sentinel::WORKBOOK_NAME
+            ),
+            "rename or delete that workbook (Keeper's own solution installs one of that name, reading its commercial table), or run setup in another --resource-group",
+        ));
     }
     if let Some(t) = &o.table {
         if t.is_classic() {

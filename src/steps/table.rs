@@ -15,17 +15,30 @@ pub fn drifted(table: &Table, inputs: &Inputs) -> bool {
     table.columns() != column_pairs(&columns_from(&inputs.columns()))
 }
 
+/// Whether the table's retention differs from what `--retention*` asks for.
+pub fn retention_differs(table: &Table, inputs: &Inputs) -> bool {
+    let Some(r) = inputs.retention else {
+        return false;
+    };
+    let p = &table.properties;
+    r.retention_in_days
+        .is_some_and(|d| p.retention_in_days != Some(i64::from(d)))
+        || r.total_retention_in_days
+            .is_some_and(|d| p.total_retention_in_days != Some(i64::from(d)))
+}
+
 pub fn plan(inputs: &Inputs, o: &Observed) -> PlannedStep {
     let action = match &o.table {
         None => Action::Create,
-        Some(t) if drifted(t, inputs) => Action::Update,
+        Some(t) if drifted(t, inputs) || retention_differs(t, inputs) => Action::Update,
         Some(_) => Action::Reuse,
     };
     PlannedStep::new(step::TABLE, action, inputs.table_id())
 }
 
-/// Creates or updates the table (a long-running operation) unless the plan reuses it.
-pub async fn ensure(ctx: &Ctx, action: Action) -> Result<((), String)> {
+/// Creates or updates the table (a long-running operation) unless the plan reuses it. An update keeps the
+/// table's own retention unless `--retention*` changes it: a PUT without it would reset it.
+pub async fn ensure(ctx: &Ctx, action: Action, found: Option<&Table>) -> Result<((), String)> {
     let i = &ctx.inputs;
     let id = i.table_id();
     if action != Action::Reuse {
@@ -33,7 +46,17 @@ pub async fn ensure(ctx: &Ctx, action: Action) -> Result<((), String)> {
             // Recorded before the long-running PUT: a run cut off now still knows the table is ours.
             ctx.record_resource(step::TABLE, &id, &i.table, true)?;
         }
-        let body = workspace::table_body(&i.table, &i.columns());
+        let have = found.map(|t| &t.properties);
+        let want = i.retention;
+        let days = want
+            .and_then(|r| r.retention_in_days)
+            .map(i64::from)
+            .or_else(|| have.and_then(|p| p.retention_in_days));
+        let total = want
+            .and_then(|r| r.total_retention_in_days)
+            .map(i64::from)
+            .or_else(|| have.and_then(|p| p.total_retention_in_days));
+        let body = workspace::table_body(&i.table, &i.columns(), days, total);
         workspace::put_table(&ctx.rest, &id, &body).await?;
     }
     ctx.record_resource(step::TABLE, &id, &i.table, action == Action::Create)?;

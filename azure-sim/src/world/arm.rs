@@ -170,12 +170,35 @@ impl World {
                 let v: Vec<Value> = self
                     .resources
                     .iter()
-                    .filter(|(k, _)| k.starts_with(&prefix) && !k.contains("/tables/"))
+                    // Top-level resources only (namespace/type/name): a table, a saved search or a Sentinel
+                    // setting lives inside its workspace.
+                    .filter(|(k, _)| k.starts_with(&prefix) && k[prefix.len()..].split('/').count() == 3)
                     .map(|(_, r)| json!({ "id": r.body["id"], "name": r.body["name"], "type": r.body["type"], "location": r.body["location"] }))
                     .collect();
                 Reply::json(200, json!({ "value": v }))
             }
             ["resourcegroups", _rg] => self.resource_group(req, &sub_id, segs[1], fault),
+            ["resourcegroups", _rg, "providers", "microsoft.insights", "workbooks", rest @ ..]
+                if rest.len() <= 1 =>
+            {
+                self.workbook(req, &sub_id, segs[1], segs.get(5).copied())
+            }
+            ["resourcegroups", _rg, "providers", "microsoft.operationalinsights", "workspaces", _ws, "savedsearches", rest @ ..]
+                if rest.len() <= 1 =>
+            {
+                let ws_id = format!("/subscriptions/{sub_id}/resourceGroups/{}/providers/Microsoft.OperationalInsights/workspaces/{}", segs[1], segs[5]);
+                self.saved_search(req, &ws_id, segs.get(7).copied())
+            }
+            ["resourcegroups", _rg, "providers", "microsoft.operationalinsights", "workspaces", _ws, "providers", "microsoft.securityinsights", kind @ ("onboardingstates" | "alertrules"), rest @ ..]
+                if rest.len() <= 1 =>
+            {
+                let ws_id = format!("/subscriptions/{sub_id}/resourceGroups/{}/providers/Microsoft.OperationalInsights/workspaces/{}", segs[1], segs[5]);
+                if *kind == "onboardingstates" {
+                    self.onboarding_state(req, &ws_id, segs.get(9).copied())
+                } else {
+                    self.alert_rule(req, &ws_id, segs.get(9).copied())
+                }
+            }
             ["resourcegroups", _rg, "providers", ns, ty, _name] => {
                 let kind = format!("{ns}/{ty}");
                 let id = format!(
@@ -215,6 +238,18 @@ impl World {
             || p.contains("/providers/microsoft.authorization/permissions")
         {
             &["2022-04-01", "2020-04-01-preview"]
+        } else if p.contains("/workspaces/") && p.contains("/providers/microsoft.securityinsights/")
+        {
+            // Stable and preview versions of the SecurityInsights API (learn.microsoft.com/rest/api/securityinsights).
+            &[
+                "2025-12-01",
+                "2025-06-01",
+                "2024-03-01",
+                "2025-07-01-preview",
+                "2024-10-01-preview",
+            ]
+        } else if p.contains("/providers/microsoft.insights/workbooks") {
+            &["2023-06-01", "2022-04-01", "2021-08-01"]
         } else if p.contains("/providers/microsoft.operationalinsights/workspaces")
             || p.contains("/providers/microsoft.operationalinsights/locations")
         {

@@ -18,6 +18,7 @@
 //! | `rbac.rs`       | role definitions, role assignments, `permitted`, permissions, `has_role`    |
 //! | `ingest.rs`     | the Logs Ingestion API                                                      |
 //! | `query.rs`      | the Log Analytics query API (KQL in `crate::kql`)                           |
+//! | `sentinel.rs`   | Sentinel onboarding, analytics rules, saved searches (functions), workbooks |
 //!
 //! The Azure behaviours modelled, file by file and with their sources, are listed in `azure-sim/BEHAVIOUR.md`.
 //! Family files depend on this module and on each other only downwards (`arm` on the resource families,
@@ -33,6 +34,7 @@ mod ingest;
 mod query;
 mod rbac;
 mod seed;
+mod sentinel;
 mod workspaces;
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,8 +1,10 @@
-//! The Log Analytics query API: finds the workspace by customer id, checks access, runs the KQL subset.
+//! The Log Analytics query API: finds the workspace by customer id, checks access, runs the KQL subset over its
+//! tables and functions (saved searches with an alias).
 
 use serde_json::{json, Value};
 
 use super::{lc, Aud, Req, World};
+use crate::kql::Table;
 use crate::reply::Reply;
 
 impl World {
@@ -48,14 +50,23 @@ impl World {
                 .and_then(|b| b["query"].as_str().map(str::to_string))
                 .unwrap_or_default()
         };
-        crate::kql::run(&q, |table| {
-            let key = lc(&format!("{ws_id}/tables/{table}"));
+        let now = time::OffsetDateTime::now_utc() + self.offset;
+        let tables = |name: &str| {
+            let key = lc(&format!("{ws_id}/tables/{name}"));
             self.resources.get(&key).map(|r| {
-                (
-                    r.body.clone(),
-                    self.rows.get(&key).cloned().unwrap_or_default(),
+                Table::stored(
+                    &r.body,
+                    self.rows.get(&key).map(Vec::as_slice).unwrap_or(&[]),
                 )
             })
-        })
+        };
+        // A saved search with a function alias is called by that name: its body runs in its place.
+        let resolve = |name: &str| {
+            tables(name).or_else(|| {
+                let body = self.function_query(&ws_id, name)?;
+                crate::kql::eval(&body, &tables, now).ok()
+            })
+        };
+        crate::kql::run(&q, &resolve, now)
     }
 }

@@ -94,7 +94,11 @@ impl World {
         } else {
             "NotRegistered"
         };
-        for ns in ["Microsoft.Insights", "Microsoft.OperationalInsights"] {
+        for ns in [
+            "Microsoft.Insights",
+            "Microsoft.OperationalInsights",
+            "Microsoft.SecurityInsights",
+        ] {
             w.providers.insert(lc(ns), (registered.to_string(), now));
         }
         w.apps.push(json!({

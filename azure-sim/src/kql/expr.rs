@@ -1,0 +1,512 @@
+//! KQL scalar expressions: tokens, a recursive-descent parser and evaluation over one row, with the scalar
+//! functions the tool's rules and workbook use. Semantics follow the Kusto reference
+//! (learn.microsoft.com/kusto/query/scalar-functions), simplified where noted.
+
+use std::cmp::Ordering;
+
+use serde_json::{json, Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+pub type Row = Map<String, Value>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tok {
+    Ident(String),
+    Str(String),
+    Num(f64),
+    /// A timespan literal (`1h`, `5m`, `7d`), in seconds.
+    Span(f64),
+    Op(&'static str),
+}
+
+const OPS2: [&str; 6] = ["==", "!=", "<=", ">=", "=~", "!~"];
+const OPS1: [&str; 15] = [
+    "<", ">", "+", "-", "*", "/", "%", "(", ")", ",", ".", "[", "]", "=", "!",
+];
+
+/// Splits expression text into tokens; `//` starts a comment.
+pub fn lex(src: &str) -> Result<Vec<Tok>, String> {
+    let c: Vec<char> = src.chars().collect();
+    let (mut i, mut out) = (0, vec![]);
+    while i < c.len() {
+        let ch = c[i];
+        if ch.is_whitespace() || ch == '~' && matches!(out.last(), Some(Tok::Ident(s)) if s == "in")
+        {
+            if ch == '~' {
+                if let Some(Tok::Ident(s)) = out.last_mut() {
+                    s.push('~');
+                }
+            }
+            i += 1;
+        } else if ch == '/' && c.get(i + 1) == Some(&'/') {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if ch == '"' || ch == '\'' {
+            let mut s = String::new();
+            i += 1;
+            while i < c.len() && c[i] != ch {
+                if c[i] == '\\' && i + 1 < c.len() {
+                    i += 1;
+                }
+                s.push(c[i]);
+                i += 1;
+            }
+            if i >= c.len() {
+                return Err("unterminated string literal".into());
+            }
+            i += 1;
+            out.push(Tok::Str(s));
+        } else if ch.is_ascii_digit() {
+            let start = i;
+            while i < c.len() && (c[i].is_ascii_digit() || c[i] == '.') {
+                i += 1;
+            }
+            let n: f64 = c[start..i]
+                .iter()
+                .collect::<String>()
+                .parse()
+                .map_err(|_| "bad number".to_string())?;
+            let us = i;
+            while i < c.len() && c[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let unit: String = c[us..i].iter().collect();
+            let secs = match unit.as_str() {
+                "" => None,
+                "d" => Some(86400.0),
+                "h" => Some(3600.0),
+                "m" => Some(60.0),
+                "s" => Some(1.0),
+                "ms" => Some(0.001),
+                u => return Err(format!("unknown timespan unit '{u}'")),
+            };
+            out.push(match secs {
+                Some(s) => Tok::Span(n * s),
+                None => Tok::Num(n),
+            });
+        } else if ch.is_ascii_alphabetic() || ch == '_' {
+            let start = i;
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '_') {
+                i += 1;
+            }
+            out.push(Tok::Ident(c[start..i].iter().collect()));
+        } else {
+            let two: String = c[i..(i + 2).min(c.len())].iter().collect();
+            if let Some(op) = OPS2.iter().find(|o| **o == two) {
+                out.push(Tok::Op(op));
+                i += 2;
+            } else if let Some(op) = OPS1.iter().find(|o| o.starts_with(ch)) {
+                out.push(Tok::Op(op));
+                i += 1;
+            } else {
+                return Err(format!("unexpected character '{ch}'"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+pub enum Expr {
+    Lit(Value),
+    Col(String),
+    Call(String, Vec<Expr>),
+    Bin(&'static str, Box<Expr>, Box<Expr>),
+    /// A string operator (`has`, `contains`, `startswith`, `endswith`), negated with `!`.
+    Str(String, bool, Box<Expr>, Box<Expr>),
+    /// `in`, `in~`, `!in`: (value, list, negated, case-insensitive).
+    In(Box<Expr>, Vec<Expr>, bool, bool),
+    Neg(Box<Expr>),
+    Field(Box<Expr>, String),
+    Index(Box<Expr>, Box<Expr>),
+}
+
+const STRING_OPS: [&str; 4] = ["has", "contains", "startswith", "endswith"];
+
+/// A cursor over tokens.
+pub struct Parser {
+    pub toks: Vec<Tok>,
+    pub pos: usize,
+}
+
+impl Parser {
+    pub fn new(src: &str) -> Result<Parser, String> {
+        Ok(Parser {
+            toks: lex(src)?,
+            pos: 0,
+        })
+    }
+    pub fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+    pub fn done(&self) -> bool {
+        self.pos >= self.toks.len()
+    }
+    /// Takes the operator `op` if it is next.
+    pub fn eat(&mut self, op: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Op(o)) if *o == op) {
+            self.pos += 1;
+            return true;
+        }
+        false
+    }
+    /// Takes the keyword `kw` if it is next.
+    pub fn eat_kw(&mut self, kw: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Ident(s)) if s == kw) {
+            self.pos += 1;
+            return true;
+        }
+        false
+    }
+    fn expect(&mut self, op: &str) -> Result<(), String> {
+        if self.eat(op) {
+            Ok(())
+        } else {
+            Err(format!("expected '{op}' at {:?}", self.peek()))
+        }
+    }
+    pub fn ident(&mut self) -> Option<String> {
+        match self.peek() {
+            Some(Tok::Ident(s)) => {
+                let s = s.clone();
+                self.pos += 1;
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn expr(&mut self) -> Result<Expr, String> {
+        let mut l = self.and()?;
+        while self.eat_kw("or") {
+            l = Expr::Bin("or", Box::new(l), Box::new(self.and()?));
+        }
+        Ok(l)
+    }
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut l = self.cmp()?;
+        while self.eat_kw("and") {
+            l = Expr::Bin("and", Box::new(l), Box::new(self.cmp()?));
+        }
+        Ok(l)
+    }
+    fn cmp(&mut self) -> Result<Expr, String> {
+        let l = self.add()?;
+        for op in ["==", "!=", "<=", ">=", "=~", "!~", "<", ">"] {
+            if self.eat(op) {
+                return Ok(Expr::Bin(op, Box::new(l), Box::new(self.add()?)));
+            }
+        }
+        let save = self.pos;
+        let neg = self.eat("!");
+        match self.ident() {
+            Some(k) if k == "in" || k == "in~" => {
+                self.expect("(")?;
+                let mut list = vec![];
+                while !self.eat(")") {
+                    list.push(self.expr()?);
+                    self.eat(",");
+                    if self.done() {
+                        return Err("unclosed in (...)".into());
+                    }
+                }
+                Ok(Expr::In(Box::new(l), list, neg, k == "in~"))
+            }
+            Some(k) if STRING_OPS.contains(&k.as_str()) => {
+                Ok(Expr::Str(k, neg, Box::new(l), Box::new(self.add()?)))
+            }
+            _ => {
+                self.pos = save;
+                Ok(l)
+            }
+        }
+    }
+    fn add(&mut self) -> Result<Expr, String> {
+        let mut l = self.mul()?;
+        loop {
+            let op = if self.eat("+") {
+                "+"
+            } else if self.eat("-") {
+                "-"
+            } else {
+                return Ok(l);
+            };
+            l = Expr::Bin(op, Box::new(l), Box::new(self.mul()?));
+        }
+    }
+    fn mul(&mut self) -> Result<Expr, String> {
+        let mut l = self.unary()?;
+        loop {
+            let op = if self.eat("*") {
+                "*"
+            } else if self.eat("/") {
+                "/"
+            } else if self.eat("%") {
+                "%"
+            } else {
+                return Ok(l);
+            };
+            l = Expr::Bin(op, Box::new(l), Box::new(self.unary()?));
+        }
+    }
+    fn unary(&mut self) -> Result<Expr, String> {
+        if self.eat("-") {
+            return Ok(Expr::Neg(Box::new(self.unary()?)));
+        }
+        let mut e = self.primary()?;
+        loop {
+            if self.eat(".") {
+                let f = self.ident().ok_or("expected a field name after '.'")?;
+                e = Expr::Field(Box::new(e), f);
+            } else if self.eat("[") {
+                let i = self.expr()?;
+                self.expect("]")?;
+                e = Expr::Index(Box::new(e), Box::new(i));
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+    fn primary(&mut self) -> Result<Expr, String> {
+        let t = self.peek().cloned().ok_or("unexpected end of expression")?;
+        self.pos += 1;
+        match t {
+            Tok::Str(s) => Ok(Expr::Lit(json!(s))),
+            Tok::Num(n) => Ok(Expr::Lit(num(n))),
+            Tok::Span(s) => Ok(Expr::Lit(num(s))),
+            Tok::Op("(") => {
+                let e = self.expr()?;
+                self.expect(")")?;
+                Ok(e)
+            }
+            Tok::Ident(id) => match id.as_str() {
+                "true" => Ok(Expr::Lit(json!(true))),
+                "false" => Ok(Expr::Lit(json!(false))),
+                _ if self.eat("(") => {
+                    let mut args = vec![];
+                    while !self.eat(")") {
+                        args.push(self.expr()?);
+                        self.eat(",");
+                        if self.done() {
+                            return Err(format!("unclosed call of {id}"));
+                        }
+                    }
+                    Ok(Expr::Call(id, args))
+                }
+                _ => Ok(Expr::Col(id)),
+            },
+            other => Err(format!("unexpected {other:?}")),
+        }
+    }
+}
+
+/// A JSON number, integral when it is one.
+pub fn num(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    }
+}
+
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
+pub fn datetime(v: &Value) -> Option<OffsetDateTime> {
+    v.as_str()
+        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+}
+
+pub fn fmt_datetime(t: OffsetDateTime) -> Value {
+    json!(t.format(&Rfc3339).unwrap_or_default())
+}
+
+/// Orders two values: numbers as numbers, datetimes as datetimes, else as text; null first.
+pub fn compare(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        _ => {
+            if let (Value::Number(_), Some(x), Some(y)) = (a, as_f64(a), as_f64(b)) {
+                return x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+            }
+            if let (Some(x), Some(y)) = (datetime(a), datetime(b)) {
+                return x.cmp(&y);
+            }
+            text(a).cmp(&text(b))
+        }
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    v.as_bool().unwrap_or(false)
+}
+
+fn empty(v: &Value) -> bool {
+    v.is_null() || v.as_str() == Some("")
+}
+
+/// Evaluates an expression over one row; `now` is the query's clock.
+pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
+    let ev = |x: &Expr| eval(x, row, now);
+    Ok(match e {
+        Expr::Lit(v) => v.clone(),
+        Expr::Col(c) => match row.get(c) {
+            Some(v) => v.clone(),
+            None => return Err(format!("Failed to resolve scalar expression named '{c}'")),
+        },
+        Expr::Neg(x) => as_f64(&ev(x)?).map(|n| num(-n)).unwrap_or(Value::Null),
+        Expr::Field(x, f) => ev(x)?.get(f).cloned().unwrap_or(Value::Null),
+        Expr::Index(x, i) => {
+            let (v, i) = (ev(x)?, ev(i)?);
+            match (&v, as_f64(&i)) {
+                (Value::Array(a), Some(n)) if n >= 0.0 => {
+                    a.get(n as usize).cloned().unwrap_or(Value::Null)
+                }
+                _ => v.get(text(&i)).cloned().unwrap_or(Value::Null),
+            }
+        }
+        Expr::In(x, list, neg, ci) => {
+            let v = text(&ev(x)?);
+            let mut hit = false;
+            for item in list {
+                let w = text(&ev(item)?);
+                hit |= if *ci {
+                    v.eq_ignore_ascii_case(&w)
+                } else {
+                    v == w
+                };
+            }
+            json!(hit != *neg)
+        }
+        Expr::Str(op, neg, l, r) => {
+            let (a, b) = (text(&ev(l)?).to_lowercase(), text(&ev(r)?).to_lowercase());
+            // `has` matches whole terms in Kusto; modelled as a case-insensitive substring.
+            let hit = match op.as_str() {
+                "startswith" => a.starts_with(&b),
+                "endswith" => a.ends_with(&b),
+                _ => a.contains(&b),
+            };
+            json!(hit != *neg)
+        }
+        Expr::Bin(op, l, r) => {
+            let a = ev(l)?;
+            match *op {
+                "and" => return Ok(json!(truthy(&a) && truthy(&ev(r)?))),
+                "or" => return Ok(json!(truthy(&a) || truthy(&ev(r)?))),
+                _ => {}
+            }
+            let b = ev(r)?;
+            match *op {
+                "==" => json!(!a.is_null() && compare(&a, &b) == Ordering::Equal),
+                "!=" => json!(compare(&a, &b) != Ordering::Equal),
+                "=~" => json!(text(&a).eq_ignore_ascii_case(&text(&b))),
+                "!~" => json!(!text(&a).eq_ignore_ascii_case(&text(&b))),
+                "<" => json!(compare(&a, &b) == Ordering::Less),
+                "<=" => json!(compare(&a, &b) != Ordering::Greater),
+                ">" => json!(compare(&a, &b) == Ordering::Greater),
+                ">=" => json!(compare(&a, &b) != Ordering::Less),
+                _ => arith(op, &a, &b),
+            }
+        }
+        Expr::Call(f, args) => {
+            let vals = args.iter().map(ev).collect::<Result<Vec<_>, _>>()?;
+            call(f, &vals, now)?
+        }
+    })
+}
+
+fn arith(op: &str, a: &Value, b: &Value) -> Value {
+    // datetime - timespan (seconds), as `ago()` and bins need.
+    if let (Some(t), Some(s)) = (datetime(a), as_f64(b)) {
+        let d = time::Duration::seconds_f64(s);
+        return match op {
+            "-" => fmt_datetime(t - d),
+            "+" => fmt_datetime(t + d),
+            _ => Value::Null,
+        };
+    }
+    match (as_f64(a), as_f64(b)) {
+        (Some(x), Some(y)) => match op {
+            "+" => num(x + y),
+            "-" => num(x - y),
+            "*" => num(x * y),
+            "/" if y != 0.0 => json!(x / y),
+            "%" if y != 0.0 => num(x % y),
+            _ => Value::Null,
+        },
+        _ => Value::Null,
+    }
+}
+
+/// The scalar functions the tool's queries call.
+fn call(f: &str, a: &[Value], now: OffsetDateTime) -> Result<Value, String> {
+    let arg = |i: usize| a.get(i).cloned().unwrap_or(Value::Null);
+    Ok(match f {
+        "isnotempty" => json!(!empty(&arg(0))),
+        "isempty" => json!(empty(&arg(0))),
+        "isnotnull" => json!(!arg(0).is_null()),
+        "isnull" => json!(arg(0).is_null()),
+        "not" => json!(!truthy(&arg(0))),
+        "tostring" => json!(text(&arg(0))),
+        "toreal" | "todouble" => as_f64(&arg(0)).map(|n| json!(n)).unwrap_or(Value::Null),
+        "toint" | "tolong" => as_f64(&arg(0))
+            .map(|n| json!(n.trunc() as i64))
+            .unwrap_or(Value::Null),
+        "tolower" => json!(text(&arg(0)).to_lowercase()),
+        "toupper" => json!(text(&arg(0)).to_uppercase()),
+        "strcat" => json!(a.iter().map(text).collect::<String>()),
+        "now" => fmt_datetime(now),
+        "ago" => fmt_datetime(now - time::Duration::seconds_f64(as_f64(&arg(0)).unwrap_or(0.0))),
+        "bin" | "floor" => {
+            let size = as_f64(&arg(1))
+                .filter(|s| *s > 0.0)
+                .ok_or("bin() needs a positive size")?;
+            match datetime(&arg(0)) {
+                Some(t) => {
+                    let secs = t.unix_timestamp() as f64;
+                    let floored = (secs / size).floor() * size;
+                    OffsetDateTime::from_unix_timestamp(floored as i64)
+                        .map(fmt_datetime)
+                        .unwrap_or(Value::Null)
+                }
+                None => as_f64(&arg(0))
+                    .map(|x| num((x / size).floor() * size))
+                    .unwrap_or(Value::Null),
+            }
+        }
+        "datetime_part" => match datetime(&arg(1)) {
+            Some(t) => json!(match text(&arg(0)).to_lowercase().as_str() {
+                "year" => i64::from(t.year()),
+                "month" => i64::from(u8::from(t.month())),
+                "day" => i64::from(t.day()),
+                "hour" => i64::from(t.hour()),
+                "minute" => i64::from(t.minute()),
+                "second" => i64::from(t.second()),
+                p => return Err(format!("datetime_part: unsupported part '{p}'")),
+            }),
+            None => Value::Null,
+        },
+        // The simulator has no geolocation database: every address is unknown (an empty bag, as Kusto answers for
+        // an address it cannot place; learn.microsoft.com/kusto/query/geo-info-from-ip-address-function).
+        "geo_info_from_ip_address" => json!({}),
+        other => return Err(format!("unknown function '{other}'")),
+    })
+}

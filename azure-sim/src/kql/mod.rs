@@ -1,0 +1,444 @@
+//! A subset of KQL for the Log Analytics query API and Sentinel's checks: a table or function (a saved search's
+//! alias, its body run in its place), then `where`, `project`, `project-rename`, `extend`, `summarize … by`,
+//! `order by` / `sort by`, `top N by`, `take` / `limit` and `count`. Scalar expressions are in [`expr`].
+
+mod expr;
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+pub use expr::Row;
+use expr::{compare, eval as eval_expr, text, Expr, Parser, Tok};
+
+use crate::reply::Reply;
+
+/// A query's input or result: typed columns and rows keyed by column name.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub columns: Vec<(String, String)>,
+    pub rows: Vec<Row>,
+}
+
+impl Table {
+    /// A stored table: the columns its resource body declares, and its rows.
+    pub fn stored(body: &Value, rows: &[Value]) -> Table {
+        let columns = body
+            .pointer("/properties/schema/columns")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                Some((
+                    c["name"].as_str()?.to_string(),
+                    c["type"].as_str()?.to_ascii_lowercase(),
+                ))
+            })
+            .collect();
+        let rows = rows.iter().filter_map(|r| r.as_object().cloned()).collect();
+        Table { columns, rows }
+    }
+
+    /// The Log Analytics query API's answer for this table.
+    pub fn to_reply(&self) -> Reply {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                Value::Array(
+                    self.columns
+                        .iter()
+                        .map(|(c, _)| r.get(c).cloned().unwrap_or(Value::Null))
+                        .collect(),
+                )
+            })
+            .collect();
+        let cols: Vec<Value> = self
+            .columns
+            .iter()
+            .map(|(c, t)| json!({ "name": c, "type": t }))
+            .collect();
+        Reply::json(
+            200,
+            json!({ "tables": [ { "name": "PrimaryResult", "columns": cols, "rows": rows } ] }),
+        )
+    }
+}
+
+fn bad(message: String) -> Reply {
+    Reply::json(
+        400,
+        json!({ "error": { "code": "BadArgumentError", "message": "The request had some invalid properties", "innererror": { "code": "SemanticError", "message": message } } }),
+    )
+}
+
+/// Runs `query` as the query API does: the result, or 400 `BadArgumentError` with the reason.
+pub fn run(query: &str, resolve: &dyn Fn(&str) -> Option<Table>, now: OffsetDateTime) -> Reply {
+    match eval(query, resolve, now) {
+        Ok(t) => t.to_reply(),
+        Err(e) => bad(e),
+    }
+}
+
+/// Splits a query at the pipes that are not inside quotes or brackets.
+fn split_pipes(q: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth, mut quote) = (vec![], String::new(), 0i32, None);
+    for ch in q.chars() {
+        match (quote, ch) {
+            (Some(qc), c) if c == qc => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(ch),
+            (None, '(' | '[') => depth += 1,
+            (None, ')' | ']') => depth -= 1,
+            (None, '|') if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    out.push(cur);
+    out
+}
+
+/// Evaluates a query; `resolve` gives a table or function result by name.
+pub fn eval(
+    query: &str,
+    resolve: &dyn Fn(&str) -> Option<Table>,
+    now: OffsetDateTime,
+) -> Result<Table, String> {
+    let segments = split_pipes(query);
+    let source = segments[0].trim();
+    let mut t = resolve(source).ok_or_else(|| {
+        format!("'{source}' could not be resolved to a table, function or expression")
+    })?;
+    for seg in &segments[1..] {
+        let seg = seg.trim();
+        let op: String = seg
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
+            .collect();
+        let rest = &seg[op.len()..];
+        t = apply(&op, rest, t, now).map_err(|e| format!("'{op}' operator: {e}"))?;
+    }
+    Ok(t)
+}
+
+/// Parses `[Name =] expr, …` up to the end or the keyword `by`.
+fn items(p: &mut Parser) -> Result<Vec<(String, Expr)>, String> {
+    let mut out = vec![];
+    loop {
+        if p.done() || matches!(p.peek(), Some(Tok::Ident(s)) if s == "by") {
+            return Ok(out);
+        }
+        let named = matches!(
+            (p.toks.get(p.pos), p.toks.get(p.pos + 1)),
+            (Some(Tok::Ident(_)), Some(Tok::Op("=")))
+        );
+        let name = if named {
+            let n = p.ident();
+            p.pos += 1;
+            n
+        } else {
+            None
+        };
+        let e = p.expr()?;
+        let name = name.unwrap_or_else(|| default_name(&e, out.len()));
+        out.push((name, e));
+        if !p.eat(",") {
+            return Ok(out);
+        }
+    }
+}
+
+/// The column name KQL gives an unnamed expression.
+fn default_name(e: &Expr, i: usize) -> String {
+    match e {
+        Expr::Col(c) => c.clone(),
+        Expr::Call(f, args) if f == "bin" => match args.first() {
+            Some(Expr::Col(c)) => c.clone(),
+            _ => format!("Column{}", i + 1),
+        },
+        Expr::Call(f, args) => match args.first() {
+            Some(Expr::Col(c)) => format!("{f}_{c}"),
+            _ => format!("{f}_"),
+        },
+        _ => format!("Column{}", i + 1),
+    }
+}
+
+/// A column's type: the source column's when the expression is one, else inferred from the values.
+fn type_of(e: &Expr, before: &[(String, String)], rows: &[Row], name: &str) -> String {
+    if let Expr::Col(c) = e {
+        if let Some((_, t)) = before.iter().find(|(n, _)| n == c) {
+            return t.clone();
+        }
+    }
+    let v = rows
+        .iter()
+        .map(|r| r.get(name))
+        .find(|v| v.is_some_and(|v| !v.is_null()));
+    match v.flatten() {
+        Some(Value::Bool(_)) => "bool",
+        Some(Value::Number(n)) if n.is_i64() => "long",
+        Some(Value::Number(_)) => "real",
+        Some(Value::Array(_) | Value::Object(_)) => "dynamic",
+        Some(s) if expr::datetime(s).is_some() => "datetime",
+        _ => "string",
+    }
+    .to_string()
+}
+
+fn number(p: &mut Parser) -> Result<usize, String> {
+    match p.peek() {
+        Some(Tok::Num(n)) if *n >= 0.0 => {
+            let n = *n as usize;
+            p.pos += 1;
+            Ok(n)
+        }
+        other => Err(format!("expected a count, found {other:?}")),
+    }
+}
+
+/// `expr [asc|desc], …` (descending by default, as in Kusto).
+fn sort_keys(p: &mut Parser) -> Result<Vec<(Expr, bool)>, String> {
+    let mut keys = vec![];
+    loop {
+        let e = p.expr()?;
+        let asc = p.eat_kw("asc");
+        if !asc {
+            p.eat_kw("desc");
+        }
+        keys.push((e, asc));
+        if !p.eat(",") {
+            return Ok(keys);
+        }
+    }
+}
+
+fn sort(t: &mut Table, keys: &[(Expr, bool)], now: OffsetDateTime) -> Result<(), String> {
+    let mut keyed = t
+        .rows
+        .drain(..)
+        .map(|r| {
+            let k = keys
+                .iter()
+                .map(|(e, _)| eval_expr(e, &r, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((k, r))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    keyed.sort_by(|(a, _), (b, _)| {
+        for (i, (_, asc)) in keys.iter().enumerate() {
+            let o = compare(&a[i], &b[i]);
+            let o = if *asc { o } else { o.reverse() };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    t.rows = keyed.into_iter().map(|(_, r)| r).collect();
+    Ok(())
+}
+
+fn apply(op: &str, rest: &str, mut t: Table, now: OffsetDateTime) -> Result<Table, String> {
+    let mut p = Parser::new(rest)?;
+    let truthy = |v: Value| v.as_bool().unwrap_or(false);
+    match op {
+        "where" | "filter" => {
+            let e = p.expr()?;
+            let mut kept = vec![];
+            for r in t.rows {
+                if truthy(eval_expr(&e, &r, now)?) {
+                    kept.push(r);
+                }
+            }
+            t.rows = kept;
+        }
+        "project" | "extend" | "project-rename" => {
+            let its = items(&mut p)?;
+            let mut rows = vec![];
+            for r in &t.rows {
+                let mut out = if op == "project" {
+                    Row::new()
+                } else {
+                    r.clone()
+                };
+                for (name, e) in &its {
+                    let v = eval_expr(e, r, now)?;
+                    if op == "project-rename" {
+                        if let Expr::Col(old) = e {
+                            out.remove(old);
+                        }
+                    }
+                    out.insert(name.clone(), v);
+                }
+                rows.push(out);
+            }
+            let before = t.columns.clone();
+            let mut columns = match op {
+                "project" => vec![],
+                "project-rename" => before
+                    .iter()
+                    .filter(|(c, _)| !its.iter().any(|(_, e)| matches!(e, Expr::Col(o) if o == c)))
+                    .cloned()
+                    .collect(),
+                _ => before.clone(),
+            };
+            for (name, e) in &its {
+                let ty = type_of(e, &before, &rows, name);
+                match columns.iter_mut().find(|(c, _)| c == name) {
+                    Some(col) => col.1 = ty,
+                    None => columns.push((name.clone(), ty)),
+                }
+            }
+            t = Table { columns, rows };
+        }
+        "summarize" => return summarize(&mut p, t, now),
+        "order" | "sort" => {
+            if !p.eat_kw("by") {
+                return Err("expected 'by'".into());
+            }
+            let keys = sort_keys(&mut p)?;
+            sort(&mut t, &keys, now)?;
+        }
+        "top" => {
+            let n = number(&mut p)?;
+            if !p.eat_kw("by") {
+                return Err("expected 'by'".into());
+            }
+            let keys = sort_keys(&mut p)?;
+            sort(&mut t, &keys, now)?;
+            t.rows.truncate(n);
+        }
+        "take" | "limit" => {
+            let n = number(&mut p)?;
+            t.rows.truncate(n);
+        }
+        "count" => {
+            let n = t.rows.len();
+            let mut r = Row::new();
+            r.insert("Count".into(), json!(n));
+            return Ok(Table {
+                columns: vec![("Count".into(), "long".into())],
+                rows: vec![r],
+            });
+        }
+        other => return Err(format!("unsupported operator '{other}'")),
+    }
+    if !p.done() {
+        return Err(format!("unexpected {:?}", p.peek()));
+    }
+    Ok(t)
+}
+
+/// `summarize Name = agg(…), … [by key, Name = expr, …]`.
+fn summarize(p: &mut Parser, t: Table, now: OffsetDateTime) -> Result<Table, String> {
+    let aggs = items(p)?;
+    let keys = if p.eat_kw("by") { items(p)? } else { vec![] };
+    if !p.done() {
+        return Err(format!("unexpected {:?}", p.peek()));
+    }
+    let mut groups: Vec<(Vec<Value>, Vec<usize>)> = vec![];
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, r) in t.rows.iter().enumerate() {
+        let k = keys
+            .iter()
+            .map(|(_, e)| eval_expr(e, r, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let id = serde_json::to_string(&k).unwrap_or_default();
+        let g = *index.entry(id).or_insert_with(|| {
+            groups.push((k, vec![]));
+            groups.len() - 1
+        });
+        groups[g].1.push(i);
+    }
+    // Without `by`, an empty input still gives one row (count() = 0).
+    if keys.is_empty() && groups.is_empty() {
+        groups.push((vec![], vec![]));
+    }
+    let mut rows = vec![];
+    for (k, members) in &groups {
+        let mut out = Row::new();
+        for ((name, _), v) in keys.iter().zip(k) {
+            out.insert(name.clone(), v.clone());
+        }
+        let group: Vec<&Row> = members.iter().map(|i| &t.rows[*i]).collect();
+        for (name, e) in &aggs {
+            out.insert(name.clone(), aggregate(e, &group, now)?);
+        }
+        rows.push(out);
+    }
+    let mut columns = vec![];
+    for (name, e) in keys.iter().chain(aggs.iter()) {
+        let ty = type_of(e, &t.columns, &rows, name);
+        columns.push((name.clone(), ty));
+    }
+    Ok(Table { columns, rows })
+}
+
+/// One aggregation function over a group's rows.
+fn aggregate(e: &Expr, rows: &[&Row], now: OffsetDateTime) -> Result<Value, String> {
+    let Expr::Call(f, args) = e else {
+        return Err("summarize takes aggregation functions".into());
+    };
+    let values = |i: usize| -> Result<Vec<Value>, String> {
+        let a = args
+            .get(i)
+            .ok_or_else(|| format!("{f}() needs an argument"))?;
+        rows.iter().map(|r| eval_expr(a, r, now)).collect()
+    };
+    let distinct = |vals: Vec<Value>, max: usize| {
+        let mut seen = std::collections::HashSet::new();
+        vals.into_iter()
+            .filter(|v| !v.is_null() && seen.insert(serde_json::to_string(v).unwrap_or_default()))
+            .take(max)
+            .collect::<Vec<_>>()
+    };
+    let max_arg = || match args.get(1) {
+        Some(Expr::Lit(v)) => v.as_u64().map(|n| n as usize).unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    Ok(match f.as_str() {
+        "count" => json!(rows.len()),
+        "countif" => json!(values(0)?
+            .iter()
+            .filter(|v| v.as_bool() == Some(true))
+            .count()),
+        "dcount" => json!(distinct(
+            values(0)?
+                .into_iter()
+                .filter(|v| !text(v).is_empty())
+                .collect(),
+            usize::MAX
+        )
+        .len()),
+        "make_set" => Value::Array(distinct(values(0)?, max_arg())),
+        "make_list" => Value::Array(values(0)?.into_iter().take(max_arg()).collect()),
+        "min" | "max" => {
+            let vals = values(0)?.into_iter().filter(|v| !v.is_null());
+            let pick = if f == "min" {
+                vals.min_by(compare)
+            } else {
+                vals.max_by(compare)
+            };
+            pick.unwrap_or(Value::Null)
+        }
+        "sum" | "avg" => {
+            let nums: Vec<f64> = values(0)?.iter().filter_map(|v| v.as_f64()).collect();
+            let sum: f64 = nums.iter().sum();
+            match (f.as_str(), nums.len()) {
+                ("avg", 0) => Value::Null,
+                ("avg", n) => json!(sum / n as f64),
+                _ => expr::num(sum),
+            }
+        }
+        other => return Err(format!("unknown aggregation '{other}'")),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+//! The KQL subset against the tool's own templates: the function, each rule and the workbook's queries.
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::*;
+
+const FUNCTION: &str = include_str!("../../../templates/sentinel/function.kql");
+const TABLE_COLUMNS: &str = include_str!("../../../templates/table-columns.json");
+const WORKBOOK: &str = include_str!("../../../templates/sentinel/workbook.json");
+
+fn event(audit_event: &str, user: &str, ip: &str) -> Value {
+    json!({
+        "TimeGenerated": "2026-01-05T10:15:00Z", "audit_event": audit_event, "remote_address": ip,
+        "category": "security", "client_version": "EMConsole.17.0.0", "enterprise_id": 1234, "username": user,
+        "timestamp": "2026-01-05T10:15:00Z", "data": {}
+    })
+}
+
+/// The table KeeperLogs_CL with `rows`, and the function KeeperSecurityEvents over it.
+fn resolver(rows: Vec<Value>) -> impl Fn(&str) -> Option<Table> {
+    let body = json!({ "properties": { "schema": { "columns": serde_json::from_str::<Value>(TABLE_COLUMNS).expect("columns") } } });
+    move |name: &str| {
+        let tables = |n: &str| (n == "KeeperLogs_CL").then(|| Table::stored(&body, &rows));
+        match name {
+            "KeeperSecurityEvents" => eval(
+                &FUNCTION.replace("{{TABLE}}", "KeeperLogs_CL"),
+                &tables,
+                now(),
+            )
+            .ok(),
+            n => tables(n),
+        }
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn rule_query(text: &str) -> String {
+    serde_json::from_str::<Value>(text).expect("rule")["query"]
+        .as_str()
+        .expect("query")
+        .to_string()
+}
+
+#[test]
+fn the_function_renames_the_columns_to_keepers_solution_schema() {
+    let r = resolver(vec![event("login", "a@x.com", "10.0.0.1")]);
+    let t = r("KeeperSecurityEvents").expect("function runs");
+    let names: Vec<&str> = t.columns.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "TimeGenerated",
+            "AuditEvent",
+            "RemoteAddress",
+            "Category",
+            "ClientVersion",
+            "EnterpriseId",
+            "Username",
+            "Timestamp",
+            "Data"
+        ]
+    );
+    assert_eq!(t.columns[5].1, "int");
+    assert_eq!(t.rows[0]["Username"], "a@x.com");
+}
+
+#[test]
+fn keepers_two_rules_each_return_their_event() {
+    let r = resolver(vec![
+        event("login", "a@x.com", "10.0.0.1"),
+        event("change_master_password", "b@x.com", "10.0.0.2"),
+        event("set_two_factor_off", "c@x.com", "10.0.0.3"),
+    ]);
+    for (rule, user) in [
+        (
+            include_str!("../../../templates/sentinel/rules/keeper-master-password-changed.json"),
+            "b@x.com",
+        ),
+        (
+            include_str!("../../../templates/sentinel/rules/keeper-two-factor-changed.json"),
+            "c@x.com",
+        ),
+    ] {
+        let t = eval(&rule_query(rule), &r, now()).expect("rule runs");
+        assert_eq!(t.rows.len(), 1, "{}", rule_query(rule));
+        assert_eq!(t.rows[0]["Username"], user);
+    }
+}
+
+#[test]
+fn the_failed_login_burst_fires_at_five_failures_for_one_user() {
+    let q = rule_query(include_str!(
+        "../../../templates/sentinel/rules/keeper-failed-login-burst.json"
+    ));
+    let mut rows: Vec<Value> = (0..4)
+        .map(|i| event("login_failure", "a@x.com", &format!("10.0.0.{i}")))
+        .collect();
+    rows.push(event("login_failure", "b@x.com", "10.0.0.9"));
+    let t = eval(&q, &resolver(rows.clone()), now()).expect("runs");
+    assert!(t.rows.is_empty(), "four failures are not a burst");
+    rows.push(event("two_factor_code_invalid", "a@x.com", "10.0.0.7"));
+    let t = eval(&q, &resolver(rows), now()).expect("runs");
+    assert_eq!(t.rows.len(), 1);
+    let r = &t.rows[0];
+    assert_eq!(
+        (
+            r["Username"].clone(),
+            r["FailedAttempts"].clone(),
+            r["DistinctAddresses"].clone()
+        ),
+        (json!("a@x.com"), json!(5), json!(5))
+    );
+    assert_eq!(r["RemoteAddress"], "10.0.0.0");
+}
+
+#[test]
+fn every_rule_and_every_workbook_query_runs() {
+    let r = resolver(vec![
+        event("login", "a@x.com", "10.0.0.1"),
+        event("delete_user", "b@x.com", "10.0.0.2"),
+    ]);
+    for text in [
+        include_str!("../../../templates/sentinel/rules/keeper-admin-role-policy-changed.json"),
+        include_str!(
+            "../../../templates/sentinel/rules/keeper-account-transferred-or-deleted.json"
+        ),
+        include_str!("../../../templates/sentinel/rules/keeper-audit-alerting-disabled.json"),
+        include_str!("../../../templates/sentinel/rules/keeper-two-factor-disabled-by-admin.json"),
+    ] {
+        eval(&rule_query(text), &r, now()).unwrap_or_else(|e| panic!("{}: {e}", rule_query(text)));
+    }
+    fn queries(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => o.iter().for_each(|(k, v)| match (k.as_str(), v) {
+                ("query", Value::String(q)) => out.push(q.clone()),
+                _ => queries(v, out),
+            }),
+            Value::Array(a) => a.iter().for_each(|v| queries(v, out)),
+            _ => {}
+        }
+    }
+    let mut qs = vec![];
+    queries(&serde_json::from_str(WORKBOOK).expect("workbook"), &mut qs);
+    assert!(qs.len() >= 10);
+    for q in qs {
+        // The workbook substitutes its parameters before running a query.
+        let q = q.replace("{SelectedUsername:escape}", "a@x.com");
+        let t = eval(&q, &r, now()).unwrap_or_else(|e| panic!("{q}\n{e}"));
+        assert!(!t.columns.is_empty(), "{q}");
+    }
+}
+
+#[test]
+fn an_unknown_table_and_an_unknown_column_are_semantic_errors() {
+    let r = resolver(vec![]);
+    assert!(eval("Nope_CL | take 1", &r, now()).is_err());
+    assert!(eval(
+        "KeeperSecurityEvents | where nope == 1",
+        &resolver(vec![event("a", "b", "c")]),
+        now()
+    )
+    .is_err());
+    let t = eval(
+        "KeeperSecurityEvents | summarize TotalEvents = count()",
+        &r,
+        now(),
+    )
+    .expect("runs");
+    assert_eq!(
+        t.rows[0]["TotalEvents"], 0,
+        "count() of nothing is one row of 0"
+    );
+}
