@@ -58,7 +58,21 @@ impl World {
         .map(|s| s.to_string())
         .collect();
         a.extend(extra.iter().map(|s| s.to_string()));
+        // Without a terminal, a new secret needs somewhere to go: the tests take it on stdout unless they say
+        // otherwise.
+        if !extra
+            .iter()
+            .any(|e| *e == "--show-secret" || *e == "--secret-file")
+        {
+            a.push("--show-secret".into());
+        }
         a
+    }
+
+    /// The profile path as `--cloud` takes it (commands after setup name it again: a custom profile in a state
+    /// file is not followed silently).
+    pub fn cloud_arg(&self) -> [String; 2] {
+        ["--cloud".into(), self.profile.display().to_string()]
     }
 
     /// Runs the keeper-azmon binary with the operator's credentials in its environment.
@@ -416,6 +430,8 @@ pub async fn chaos_round(w: &World, scale: &str) -> ChaosRound {
         "--yes",
         "--auth",
         "env",
+        "--cloud",
+        &w.profile.display().to_string(),
         "--state",
         &w.state_path().display().to_string(),
     ]

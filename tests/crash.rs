@@ -77,6 +77,8 @@ async fn teardown_killed_after_any_write_finishes_on_the_next_run() {
             "--yes",
             "--auth",
             "env",
+            "--cloud",
+            &w.profile.display().to_string(),
             "--state",
             &w.state_path().display().to_string(),
         ]

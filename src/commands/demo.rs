@@ -92,6 +92,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         dcr_name: None,
         roles: Some(RoleSet::Guide),
         deployment: None,
+        adopt_app: None,
         dry_run: false,
         yes: true,
         show_secret: false,

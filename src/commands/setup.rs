@@ -13,7 +13,7 @@ use crate::names;
 use crate::output::{self, Format, Progress, SecretDelivery, Spinners};
 use crate::rest::{self, Rest};
 use crate::run;
-use crate::state::StateFile;
+use crate::state::{DeploymentLock, StateFile};
 use crate::steps::Ctx;
 use crate::steps::{self, preflight, Inputs, RoleSet, WorkspaceChoice};
 use crate::wizard;
@@ -151,6 +151,10 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         .clone()
         .unwrap_or_else(|| resource_group.clone());
     names::deployment(&deployment)?;
+    let adopt_app = args.adopt_app.clone();
+    if let Some(a) = &adopt_app {
+        names::guid("--adopt-app", a)?;
+    }
     Ok(Inputs {
         cloud: cloud_name.to_string(),
         tenant_id: args.tenant.clone().unwrap_or_default(),
@@ -167,6 +171,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         dcr_name,
         roles: args.roles.unwrap_or(RoleSet::Guide),
         deployment,
+        adopt_app,
     })
 }
 
@@ -220,6 +225,12 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let mut inputs = validate(&args, &cloud_label)?;
     let mut sf = StateFile::open(&args.common.state)?;
     check_state(&mut sf, &inputs)?;
+    // One run per deployment, even through two state files.
+    let _deployment_lock = DeploymentLock::acquire(
+        &profile.resource_manager_endpoint,
+        &inputs.subscription,
+        &inputs.deployment,
+    )?;
     if human {
         eprintln!(
             "keeper-azmon setup: cloud {}, signed in as {}",
@@ -258,6 +269,15 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     if human {
         eprintln!("Plan for deployment '{}':", inputs.deployment);
         eprint!("{}", output::plan_lines(&the_plan));
+    }
+    // A new secret must have somewhere to go before it exists; a re-run that makes none needs nothing.
+    if the_plan.action(steps::step::SECRET) == Some(steps::Action::Create) {
+        output::require_way_out(
+            "setup",
+            args.common.output,
+            args.show_secret,
+            args.secret_file.as_deref(),
+        )?;
     }
     if !args.yes && !the_plan.is_noop() {
         if !ask {

@@ -153,11 +153,13 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         _ => (String::new(), String::new()),
     };
     let mut sf = StateFile::open(&args.common.state)?;
-    let (label, _, rest) = super::connect(&args.common, &sf.state.cloud.clone())?;
+    let (label, profile, rest) = super::connect(&args.common, &sf.state.cloud.clone())?;
     if discover {
         sf.state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
         sf.save()?;
     }
+    let _deployment_lock =
+        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
     let human = args.common.output == Format::Human;
     let (deletions, kept) = plan(&sf, &args);
     if human {

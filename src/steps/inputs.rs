@@ -80,9 +80,16 @@ pub struct Inputs {
     pub dcr_name: String,
     pub roles: RoleSet,
     pub deployment: String,
+    /// `--adopt-app`: the application (client) id of an existing app registration to use, knowingly, although
+    /// the signed-in identity does not own it or no state file names it.
+    pub adopt_app: Option<String>,
 }
 
 impl Inputs {
+    /// The tag of this deployment's app registration and service principal.
+    pub fn app_tag(&self) -> String {
+        crate::azure::graph::app_tag(&self.subscription, &self.deployment)
+    }
     pub fn workspace_id(&self) -> String {
         match &self.workspace {
             WorkspaceChoice::Existing(id) => id.clone(),
