@@ -140,16 +140,27 @@ impl PrivateFile {
     }
 
     /// Flushes, syncs and renames the file into place (checked again just before), then syncs the directory.
+    /// On failure the temporary file is removed.
     pub fn commit(mut self) -> Result<()> {
         let Some(w) = self.file.take() else {
             return Ok(());
         };
-        let f = w.into_inner().map_err(|e| self.io_err(e.error()))?;
-        f.sync_all().map_err(|e| self.io_err(e))?;
-        check_target(&self.path, &self.flag, &f)?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| self.io_err(e))?;
-        sync_dir(&dir_of(&self.path));
-        Ok(())
+        let done = (|| {
+            let f = w.into_inner().map_err(|e| self.io_err(e.error()))?;
+            f.sync_all().map_err(|e| self.io_err(e))?;
+            check_target(&self.path, &self.flag, &f)?;
+            std::fs::rename(&self.tmp, &self.path).map_err(|e| self.io_err(e))
+        })();
+        match done {
+            Ok(()) => {
+                sync_dir(&dir_of(&self.path));
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.tmp);
+                Err(e)
+            }
+        }
     }
 }
 
