@@ -272,11 +272,23 @@ where
 async fn ensure_operator_owns(ctx: &Ctx, app: &Application) -> Result<()> {
     let rest = &ctx.rest;
     let me = rest.auth.object_id(&rest.profile.graph_audience).await?;
-    let owners = graph::list_owners(rest, &app.id).await?;
-    if !owners.iter().any(|o| o.id == me) {
-        graph::add_owner(rest, &app.id, &me).await?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let done = match graph::list_owners(rest, &app.id).await {
+            Ok(owners) if owners.iter().any(|o| o.id == me) => Ok(()),
+            Ok(_) => graph::add_owner(rest, &app.id, &me).await,
+            Err(e) => Err(e),
+        };
+        match done {
+            // A new object can be missing from Graph's replicas for a few seconds after it is created
+            // (https://learn.microsoft.com/graph/known-issues, "eventual consistency"): ask again.
+            Err(Error::Azure(e)) if e.status == 404 && attempt < 6 => {
+                crate::rest::pause(std::time::Duration::from_secs(2)).await;
+            }
+            other => return other,
+        }
     }
-    Ok(())
 }
 
 /// Ensures the app registration: found (state, `--adopt-app`, or name + tag + owner) or created (with the
