@@ -282,7 +282,8 @@ async fn ensure_operator_owns(ctx: &Ctx, app: &Application) -> Result<()> {
         };
         match done {
             // A new object can be missing from Graph's replicas for a few seconds after it is created
-            // (https://learn.microsoft.com/graph/known-issues, "eventual consistency"): ask again.
+            // ("Designing for Eventual Consistency for Microsoft Entra": a newly created object can return Not Found,
+            // https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/): ask again.
             Err(Error::Azure(e)) if e.status == 404 && attempt < 6 => {
                 crate::rest::pause(std::time::Duration::from_secs(2)).await;
             }
