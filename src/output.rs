@@ -161,19 +161,27 @@ pub fn require_way_out(
     if let Some(f) = file {
         return crate::private_file::check_writable(f, "--secret-file");
     }
-    if show {
-        return Ok(());
+    match no_way_out(command, format, show, false) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The refusal [`require_way_out`] would make, without looking at the file (a dry run shows it as a note).
+pub fn no_way_out(command: &str, format: Format, show: bool, file: bool) -> Option<Error> {
+    if show || file {
+        return None;
     }
     match format {
-        Format::Json => Err(Error::input(
+        Format::Json => Some(Error::input(
             format!("{command} would make a new client secret with nowhere to go: --output json without --show-secret or --secret-file"),
             "pass --secret-file FILE (written with mode 0600), or --show-secret to put the value in the JSON",
         )),
-        Format::Human if !std::io::stdout().is_terminal() => Err(Error::input(
+        Format::Human if !std::io::stdout().is_terminal() => Some(Error::input(
             format!("{command} would make a new client secret and print it to an output that is not a terminal (a pipe, a file or a CI log)"),
             "pass --secret-file FILE (written with mode 0600), or --show-secret to print it there anyway",
         )),
-        Format::Human => Ok(()),
+        Format::Human => None,
     }
 }
 

@@ -21,6 +21,10 @@ fn mode(p: &Path) -> u32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_secret_with_nowhere_to_go_is_refused_before_any_write() {
     let w = World::public().await;
+    // A dry run is not refused, but says the run will be.
+    let dry = w.run(&bare(&w, &["--dry-run"])).await;
+    assert_ok(&dry);
+    assert!(stdout(&dry).contains("will be refused"), "{}", stdout(&dry));
     // JSON without --show-secret or --secret-file; a card to a pipe (the tests' stdout is never a terminal).
     for extra in [&["--output", "json"][..], &[][..]] {
         let o = w.run(&bare(&w, extra)).await;

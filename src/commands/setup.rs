@@ -247,8 +247,19 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let observed = observed?;
     preflight::judge(&inputs, &observed)?;
     let the_plan = steps::diff(&inputs, &sf.state, observed);
+    let makes_secret = the_plan.action(steps::step::SECRET) == Some(steps::Action::Create);
 
     if args.dry_run {
+        let mut pre = pre;
+        if makes_secret {
+            let (show, file) = (args.show_secret, args.secret_file.is_some());
+            if let Some(e) = output::no_way_out("setup", args.common.output, show, file) {
+                pre.notes.push(format!(
+                    "the run itself will be refused: {}",
+                    e.to_string().replace('\n', "; ")
+                ));
+            }
+        }
         if human {
             println!(
                 "Plan for deployment '{}' (dry run: nothing was written):",
@@ -271,7 +282,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         eprint!("{}", output::plan_lines(&the_plan));
     }
     // A new secret must have somewhere to go before it exists; a re-run that makes none needs nothing.
-    if the_plan.action(steps::step::SECRET) == Some(steps::Action::Create) {
+    if makes_secret {
         output::require_way_out(
             "setup",
             args.common.output,
