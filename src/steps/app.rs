@@ -1,5 +1,5 @@
-//! Guide step 1: the app registration (single tenant, Application ID URI `api://<client id>`) and its service
-//! principal.
+//! Guide step 1: the app registration (single tenant, Application ID URI `api://<client id>`, the operator among
+//! its owners) and its service principal; an existing app is adopted only when it is provably this deployment's.
 
 use crate::azure::graph::{self, Application, Owner, ServicePrincipal};
 use crate::azure::roles::{self, Assignment};
@@ -62,6 +62,19 @@ fn owner_list(owners: &[Owner]) -> String {
 pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Option<FoundApp>> {
     if let Some(r) = state.resources.get(step::APP) {
         if let Some(app) = graph::get_application(rest, &r.id).await? {
+            if let Some(other) = inputs
+                .adopt_app
+                .as_ref()
+                .filter(|a| !a.eq_ignore_ascii_case(&app.app_id))
+            {
+                return Err(Error::input(
+                    format!(
+                        "--adopt-app {other}, but the state file names app {}",
+                        app.app_id
+                    ),
+                    "drop --adopt-app, or pass another --state for the other app",
+                ));
+            }
             let owners = if r.created {
                 None
             } else {
