@@ -355,6 +355,8 @@ async fn main() {
             &sim,
             &[
                 "send",
+                "--cloud",
+                &p,
                 "--state",
                 &st,
                 "--secret-file",

@@ -299,6 +299,19 @@ impl Auth {
         }
     }
 
+    /// The signed-in identity's object id: the `oid` claim of its access token for `audience` (a user's or a
+    /// service principal's; https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+    /// The token is not verified here: it came straight from the authority over TLS.
+    pub async fn object_id(&self, audience: &str) -> Result<String> {
+        let token = self.token(audience).await?;
+        oid_claim(token.expose()).ok_or_else(|| {
+            auth_err(
+                format!("{}: the access token names no object id (oid)", self.description),
+                "sign in as a user or service principal of the tenant (not a personal Microsoft account)",
+            )
+        })
+    }
+
     /// An access token for `audience`, from the cache while it has more than five minutes left.
     pub async fn token(&self, audience: &str) -> Result<SecretString> {
         let scope = CloudProfile::scope(audience);
@@ -343,5 +356,57 @@ impl Auth {
         let tok = SecretString::new(t.token.secret());
         slot.token = Some((tok.clone(), t.expires_on));
         Ok(tok)
+    }
+}
+
+/// The `oid` claim of a JWT access token (its payload decoded, never logged).
+fn oid_claim(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64url_decode(payload)?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims
+        .get("oid")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+}
+
+/// Base64url (RFC 4648 section 5), padding optional.
+fn base64url_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s = s.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oid_claim_is_read_from_a_jwt() {
+        // {"oid":"abc-123","tid":"t"} in base64url, as Entra shapes its tokens.
+        let token = "eyJ0eXAiOiJKV1QifQ.eyJvaWQiOiJhYmMtMTIzIiwidGlkIjoidCJ9.sig";
+        assert_eq!(oid_claim(token).as_deref(), Some("abc-123"));
+        assert_eq!(oid_claim("opaque"), None);
     }
 }

@@ -175,6 +175,10 @@ pub struct SetupArgs {
     /// A retention policy for the Keeper table: m-21-31 (US federal: 12 months active, 18 more archived; sets 366 / 1095 days).
     #[arg(long, env = "KEEPER_AZMON_RETENTION", value_enum)]
     pub retention: Option<Preset>,
+    /// Use this existing app registration (its Application (client) ID) although you do not own it or no state
+    /// file names it: it gets a new client secret and the role assignments. Teardown leaves the app itself.
+    #[arg(long, env = "KEEPER_AZMON_ADOPT_APP")]
+    pub adopt_app: Option<String>,
 
     /// Print the plan (create / reuse / update per step) and write nothing.
     #[arg(long)]
@@ -184,11 +188,12 @@ pub struct SetupArgs {
     #[arg(long, short = 'y', env = "KEEPER_AZMON_YES")]
     pub yes: bool,
 
-    /// With --output json: include the new secret's value.
+    /// Print the new secret's value even where it may be captured: in the JSON (--output json), or in the card
+    /// when stdout is not a terminal. Without it (or --secret-file) such a run is refused before any write.
     #[arg(long)]
     pub show_secret: bool,
 
-    /// Write the new secret's value to this file (mode 0600) instead of printing it.
+    /// Write the new secret's value to this file (mode 0600; never through a symbolic link) instead of printing it.
     #[arg(long, env = "KEEPER_AZMON_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
 
@@ -297,10 +302,10 @@ pub struct RotateArgs {
     /// Only remove old secrets left by an earlier rotate-secret.
     #[arg(long)]
     pub finish: bool,
-    /// With --output json: include the new secret's value.
+    /// Print the new secret's value even where it may be captured (JSON, or stdout that is not a terminal).
     #[arg(long)]
     pub show_secret: bool,
-    /// Write the new secret's value to this file (mode 0600).
+    /// Write the new secret's value to this file (mode 0600; never through a symbolic link).
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
 }

@@ -128,7 +128,10 @@ pub async fn by_tag(
     if let Some(ws) = content_ws.filter(|_| !s.resource_group.is_empty()) {
         crate::steps::sentinel::discover(rest, &mut s, &ws).await?;
     }
-    let apps = graph::find_applications_by_tag(rest, deployment).await?;
+    // Only this subscription's deployment: the tag names both. An app found by its tag alone counts as ours
+    // only when the signed-in identity owns it (anyone may tag an app); otherwise teardown leaves it.
+    let apps =
+        graph::find_applications_by_tag(rest, &graph::app_tag(subscription, deployment)).await?;
     if apps.len() > 1 {
         return Err(Error::input(
             format!(
@@ -139,12 +142,17 @@ pub async fn by_tag(
         ));
     }
     if let Some(app) = apps.first() {
+        let me = rest.auth.object_id(&rest.profile.graph_audience).await?;
+        let owned = graph::list_owners(rest, &app.id)
+            .await?
+            .iter()
+            .any(|o| o.id == me);
         s.resources.insert(
             step::APP.into(),
             Resource {
                 id: app.id.clone(),
                 name: app.display_name.clone(),
-                created: true,
+                created: owned,
             },
         );
         if let Some(sp) = graph::find_service_principal(rest, &app.app_id).await? {
@@ -153,7 +161,7 @@ pub async fn by_tag(
                 Resource {
                     id: sp.id.clone(),
                     name: app.display_name.clone(),
-                    created: true,
+                    created: owned,
                 },
             );
             for a in roles::list_for_principal(rest, subscription, &sp.id).await? {
@@ -169,11 +177,12 @@ pub async fn by_tag(
                             .is_some_and(|r| r.id.eq_ignore_ascii_case(scope))
                     })
                     .unwrap_or("other");
+                // Only the assignments the tool makes (on the deployment's workspace, DCR or DCE) are its own.
                 s.role_assignments.push(RoleRecord {
                     id: id.to_string(),
                     role,
                     on: on.to_string(),
-                    created: true,
+                    created: owned && on != "other",
                 });
             }
         }

@@ -209,6 +209,13 @@ impl Batch {
         Some(event)
     }
 
+    /// Appends every event of `other`.
+    pub fn extend(&mut self, other: &Batch) {
+        for e in other.events() {
+            self.push(e);
+        }
+    }
+
     /// The events, one slice each.
     pub fn events(&self) -> impl Iterator<Item = &[u8]> {
         self.starts.iter().enumerate().map(|(i, &start)| {
@@ -249,8 +256,9 @@ impl Batch {
 /// What happened to a batch in the end.
 #[derive(Debug)]
 pub enum BatchError {
-    /// Ingestion refused the app (403): nothing more will get through.
-    Forbidden(AzureError),
+    /// Ingestion refused the app (403): nothing more will get through. The events of the batch come back, so
+    /// that nothing read is lost.
+    Forbidden(AzureError, Batch),
     /// These events were refused for good (a 4xx other than 403/413/429, or retries ran out).
     Rejected(AzureError, Batch),
 }
@@ -318,7 +326,7 @@ impl Sender {
                             resource: "token".into(),
                             hint: String::new(),
                         };
-                        return Err(BatchError::Forbidden(err));
+                        return Err(BatchError::Forbidden(err, events));
                     }
                 };
                 self.requests.fetch_add(1, Ordering::Relaxed);
@@ -334,11 +342,31 @@ impl Sender {
                         refreshed = true;
                         self.auth.invalidate(&self.audience, &token).await;
                     }
-                    403 | 401 => return Err(BatchError::Forbidden(e.error)),
+                    403 | 401 => return Err(BatchError::Forbidden(e.error, events)),
                     413 if events.len() > 1 => {
                         let (first, second) = events.halves();
-                        self.send(first).await?;
-                        return self.send(second).await;
+                        return match self.send(first).await {
+                            Ok(()) => self.send(second).await,
+                            // Stopped: the second half is not sent, and comes back with the first.
+                            Err(BatchError::Forbidden(e, mut unsent)) => {
+                                unsent.extend(&second);
+                                Err(BatchError::Forbidden(e, unsent))
+                            }
+                            // The first half was refused for good; the second still goes.
+                            Err(BatchError::Rejected(e, mut refused)) => {
+                                match self.send(second).await {
+                                    Ok(()) => Err(BatchError::Rejected(e, refused)),
+                                    Err(BatchError::Rejected(_, more)) => {
+                                        refused.extend(&more);
+                                        Err(BatchError::Rejected(e, refused))
+                                    }
+                                    Err(BatchError::Forbidden(f, more)) => {
+                                        refused.extend(&more);
+                                        Err(BatchError::Forbidden(f, refused))
+                                    }
+                                }
+                            }
+                        };
                     }
                     // An untrusted certificate or an unknown host: the same on every attempt.
                     0 if crate::net::Unfixable::is_code(&e.error.code) => {

@@ -13,6 +13,7 @@ mod ingest;
 mod names;
 mod net;
 mod output;
+mod private_file;
 mod rest;
 mod run;
 mod secret;
@@ -49,9 +50,31 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// Knobs made for simulators and tests: set in production they change how long the tool waits, so say so.
+fn warn_of_test_knobs() {
+    for (var, what) in [
+        (
+            "KEEPER_AZMON_TIME_SCALE",
+            "every wait, poll and Retry-After is shortened",
+        ),
+        (
+            "KEEPER_AZMON_HTTP_TIMEOUT",
+            "each request's time limit is changed",
+        ),
+    ] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            eprintln!(
+                "warning: {var}={} is set: {what}; it is meant for simulators and tests, not for Azure",
+                v.to_string_lossy()
+            );
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    warn_of_test_knobs();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

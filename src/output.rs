@@ -1,6 +1,6 @@
 //! Human card and JSON output, progress lines, and the secret file: where setup shows or writes a new secret's value.
 
-use std::io::Write;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -152,32 +152,45 @@ pub fn plan_json(plan: &Plan) -> Value {
     serde_json::to_value(&plan.steps).unwrap_or(Value::Null)
 }
 
-/// Writes the secret value to a file only its owner can read.
+/// Writes the secret value to a file only its owner can read (see [`crate::private_file`]).
 pub fn write_secret_file(path: &Path, value: &str) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+    crate::private_file::write(path, "--secret-file", value.as_bytes())
+}
+
+/// Refuses, before any write, a run that would make a client secret with nowhere to go: JSON output without
+/// `--show-secret` or `--secret-file`, or a card printed to something that is not a terminal (a CI log) without
+/// `--secret-file` or `--show-secret`. A `--secret-file` is checked writable here too.
+pub fn require_way_out(
+    command: &str,
+    format: Format,
+    show: bool,
+    file: Option<&Path>,
+) -> Result<()> {
+    if let Some(f) = file {
+        return crate::private_file::check_writable(f, "--secret-file");
     }
-    let mut f = opts.open(path).map_err(|e| {
-        Error::input(
-            format!("cannot write --secret-file {}: {e}", path.display()),
-            "choose a writable path",
-        )
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+    match no_way_out(command, format, show, false) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    f.write_all(value.as_bytes()).map_err(|e| {
-        Error::input(
-            format!("cannot write --secret-file {}: {e}", path.display()),
-            "choose a writable path",
-        )
-    })
+}
+
+/// The refusal [`require_way_out`] would make, without looking at the file (a dry run shows it as a note).
+pub fn no_way_out(command: &str, format: Format, show: bool, file: bool) -> Option<Error> {
+    if show || file {
+        return None;
+    }
+    match format {
+        Format::Json => Some(Error::input(
+            format!("{command} would make a new client secret with nowhere to go: --output json without --show-secret or --secret-file"),
+            "pass --secret-file FILE (written with mode 0600), or --show-secret to put the value in the JSON",
+        )),
+        Format::Human if !std::io::stdout().is_terminal() => Some(Error::input(
+            format!("{command} would make a new client secret and print it to an output that is not a terminal (a pipe, a file or a CI log)"),
+            "pass --secret-file FILE (written with mode 0600), or --show-secret to print it there anyway",
+        )),
+        Format::Human => None,
+    }
 }
 
 /// How the secret value is to be delivered.

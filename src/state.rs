@@ -198,7 +198,15 @@ impl StateFile {
             let mut f = File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
+            std::fs::rename(&tmp, &self.path)?;
+            // The rename itself must survive a power cut: sync the directory that holds it.
+            let dir = match self.path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            #[cfg(unix)]
+            File::open(&dir)?.sync_all()?;
+            Ok(())
         };
         write().map_err(|e| {
             state_err(
@@ -211,6 +219,90 @@ impl StateFile {
 
     pub fn resource(&self, kind: &str) -> Option<&Resource> {
         self.state.resources.get(kind)
+    }
+}
+
+/// Where the per-deployment locks live: the user's runtime directory, else their cache directory.
+fn lock_dir() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = var("XDG_RUNTIME_DIR") {
+        return d.join("keeper-azmon");
+    }
+    if let Some(d) = var("XDG_CACHE_HOME") {
+        return d.join("keeper-azmon").join("locks");
+    }
+    match var("HOME") {
+        Some(h) => h.join(".cache").join("keeper-azmon").join("locks"),
+        None => std::env::temp_dir().join("keeper-azmon-locks"),
+    }
+}
+
+/// A lock on one deployment (subscription + deployment name), whatever state file names it: two runs on one
+/// deployment through two state paths would otherwise create things twice or delete what the other makes.
+pub struct DeploymentLock {
+    _file: File,
+}
+
+impl DeploymentLock {
+    /// Takes the lock of `deployment` in `subscription` of the cloud whose ARM endpoint is `arm`, or says which
+    /// process holds it.
+    pub fn acquire(arm: &str, subscription: &str, deployment: &str) -> Result<DeploymentLock> {
+        let key = format!(
+            "{}/{}/{}",
+            arm.trim_end_matches('/').to_ascii_lowercase(),
+            subscription.to_ascii_lowercase(),
+            deployment.to_ascii_lowercase()
+        );
+        let name = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes());
+        let dir = lock_dir();
+        let path = dir.join(format!("{name}.lock"));
+        let fail = |what: String| Error::State {
+            path: path.display().to_string(),
+            what,
+            hint: "check that the directory can be written (XDG_RUNTIME_DIR, or HOME/.cache)"
+                .into(),
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| fail(format!("cannot create the lock directory: {e}")))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| fail(format!("cannot open the deployment lock: {e}")))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(Error::input(
+                    format!(
+                        "deployment '{deployment}' in subscription {subscription} is being changed by another keeper-azmon run ({})",
+                        holder.trim()
+                    ),
+                    "wait for that run to finish (it may use another --state file); two runs on one deployment would create things twice",
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(fail(format!("cannot lock the deployment lock: {e}")))
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = write!(file, "pid {} ({key})", std::process::id());
+        Ok(DeploymentLock { _file: file })
+    }
+
+    /// The lock of the deployment a state names; none while the state names none yet.
+    pub fn take(arm: &str, state: &State) -> Result<Option<DeploymentLock>> {
+        if state.deployment.is_empty() || state.subscription_id.is_empty() {
+            return Ok(None);
+        }
+        DeploymentLock::acquire(arm, &state.subscription_id, &state.deployment).map(Some)
     }
 }
 

@@ -170,6 +170,8 @@ async fn the_azure_cli_login_is_used_through_az_with_one_token_per_audience() {
             "teardown",
             "--state",
             &w.state_path().display().to_string(),
+            "--cloud",
+            &w.profile.display().to_string(),
             "--auth",
             "cli",
             "--yes",

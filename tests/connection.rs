@@ -82,7 +82,7 @@ async fn status_and_teardown_take_tenant_and_subscription_and_refuse_other_ones(
         with("status", &["--subscription", other]),
         with("teardown", &["--tenant", other, "--yes"]),
         with("teardown", &["--subscription", other, "--yes"]),
-        with("rotate-secret", &["--tenant", other]),
+        with("rotate-secret", &["--tenant", other, "--show-secret"]),
     ] {
         let o = w.run(&args).await;
         let err = stderr(&o);

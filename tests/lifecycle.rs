@@ -23,6 +23,9 @@ fn args(w: &World, cmd: &str, extra: &[&str]) -> Vec<String> {
         "--auth".into(),
         "env".into(),
     ];
+    if !extra.contains(&"--cloud") {
+        a.extend(w.cloud_arg());
+    }
     a.extend(extra.iter().map(|s| s.to_string()));
     a
 }

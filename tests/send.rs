@@ -27,6 +27,8 @@ async fn set_up(w: &World) -> (String, String) {
 fn send_args(w: &World, secret: &str, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
         "send",
+        "--cloud",
+        &w.profile.display().to_string(),
         "--state",
         &w.state_path().display().to_string(),
         "--secret-file",

@@ -9,15 +9,7 @@ use serde_json::{json, Value};
 const FUNCTION: &str = "KeeperSecurityEvents";
 
 fn args(w: &World, cmd: &str, extra: &[&str]) -> Vec<String> {
-    let mut a = vec![
-        cmd.to_string(),
-        "--state".into(),
-        w.state_path().display().to_string(),
-        "--auth".into(),
-        "env".into(),
-    ];
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
+    w.command_args(cmd, extra)
 }
 
 fn ws_id(w: &World, name: &str) -> String {
@@ -391,6 +383,8 @@ async fn keepers_two_rules_find_the_events_sent_through_the_function() {
             "send".into(),
             "--state".into(),
             w.state_path().display().to_string(),
+            "--cloud".into(),
+            w.profile.display().to_string(),
             "--secret-file".into(),
             secret_file.display().to_string(),
             input.display().to_string(),
@@ -439,6 +433,8 @@ async fn keepers_two_rules_find_the_events_sent_through_the_function() {
             "verify".into(),
             "--state".into(),
             w.state_path().display().to_string(),
+            "--cloud".into(),
+            w.profile.display().to_string(),
             "--secret-file".into(),
             secret_file.display().to_string(),
             "--wait".into(),
@@ -502,8 +498,6 @@ async fn without_a_state_file_teardown_finds_the_sentinel_content_by_its_ids() {
                 "rg-keeper",
                 "--subscription",
                 &sub,
-                "--cloud",
-                &w.profile.display().to_string(),
             ],
         ))
         .await;

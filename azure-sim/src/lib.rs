@@ -25,6 +25,7 @@ pub use api::{
     Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SimCloud, SimConfig, SimRole,
 };
 use reply::{arm_err, Reply};
+pub use world::owners::ForeignApp;
 use world::{faults::FaultAction, Req, World};
 
 /// Why the simulator could not start.
@@ -196,6 +197,23 @@ impl Sim {
         lock(&self.world).add_subscription(id, name, visible_to_operator);
     }
 
+    /// An app registration another member of the tenant made (owned by a new user only, with a secret of its
+    /// own), e.g. named like the tool's app and carrying its tag, to see the tool refuse to adopt it.
+    pub fn create_foreign_app(&self, display_name: &str, tags: &[&str]) -> ForeignApp {
+        lock(&self.world).create_foreign_app(display_name, tags)
+    }
+
+    /// Whether a new application's creator becomes its owner (true, as in Graph); false to see the tool add
+    /// itself as owner where Graph did not.
+    pub fn set_creator_becomes_owner(&self, yes: bool) {
+        lock(&self.world).creator_becomes_owner = yes;
+    }
+
+    /// One more subscription of the tenant, with the operator as its Owner.
+    pub fn add_operator_subscription(&self, id: &str, name: &str) {
+        lock(&self.world).add_operator_subscription(id, name);
+    }
+
     /// Moves the simulator's clock forward (replication and propagation delays, operations).
     pub fn advance_clock(&self, d: Duration) {
         lock(&self.world).advance(d);
@@ -258,6 +276,14 @@ impl Snapshot {
             .iter()
             .map(|a| (a.scope.clone(), a.role.clone(), a.principal.clone()))
             .collect()
+    }
+    /// The owners (directory object ids) of an application, by its object id.
+    pub fn app_owners(&self, app_object_id: &str) -> Vec<String> {
+        lock(&self.world)
+            .owners
+            .get(app_object_id)
+            .cloned()
+            .unwrap_or_default()
     }
     /// An ARM resource's body by id (case-insensitive).
     pub fn resource(&self, id: &str) -> Option<Value> {

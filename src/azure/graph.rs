@@ -1,4 +1,4 @@
-//! Microsoft Graph v1.0: the app registration, its service principal and its client secrets.
+//! Microsoft Graph v1.0: the app registration, its owners, its service principal and its client secrets.
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -24,6 +24,9 @@ pub struct Application {
     pub tags: Vec<String>,
     #[serde(default)]
     pub password_credentials: Vec<PasswordCredential>,
+    /// Certificates (only counted, to name an app's credentials).
+    #[serde(default)]
+    pub key_credentials: Vec<Value>,
 }
 
 /// A client secret's metadata as Graph returns it later (never its value).
@@ -35,6 +38,8 @@ pub struct PasswordCredential {
     pub display_name: Option<String>,
     #[serde(default)]
     pub end_date_time: Option<String>,
+    #[serde(default)]
+    pub start_date_time: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,9 +56,84 @@ pub struct NewSecret {
     pub value: SecretString,
 }
 
-/// The tag string the app registration carries: `keeper-azmon:<deployment>`.
-pub fn app_tag(deployment: &str) -> String {
+/// The tag string the app registration carries: `keeper-azmon:<subscription>/<deployment>`. App registrations
+/// live in the tenant, not in a subscription: the subscription in the tag keeps two subscriptions' deployments
+/// of the same name apart.
+pub fn app_tag(subscription: &str, deployment: &str) -> String {
+    format!(
+        "{}:{}/{deployment}",
+        super::TAG,
+        subscription.to_ascii_lowercase()
+    )
+}
+
+/// The tag of earlier versions, `keeper-azmon:<deployment>`: an app carrying it is this deployment's only when a
+/// state file names it.
+pub fn legacy_app_tag(deployment: &str) -> String {
     format!("{}:{deployment}", super::TAG)
+}
+
+/// An owner of an application: a user or a service principal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    pub id: String,
+    #[serde(rename = "@odata.type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = self.kind.rsplit('.').next().unwrap_or("directoryObject");
+        let name = self
+            .user_principal_name
+            .as_deref()
+            .or(self.display_name.as_deref())
+            .unwrap_or("?");
+        write!(f, "{kind} {name} ({})", self.id)
+    }
+}
+
+/// The owners of an application (`GET /applications/{id}/owners`).
+pub async fn list_owners(rest: &Rest, app_object_id: &str) -> Result<Vec<Owner>> {
+    let url = rest
+        .profile
+        .graph_url(&format!("/applications/{app_object_id}/owners"));
+    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
+    list(body, "owners")
+}
+
+/// Adds a directory object (user or service principal) as owner of an application
+/// (`POST /applications/{id}/owners/$ref`; https://learn.microsoft.com/graph/api/application-post-owners).
+/// An owner already there is not an error.
+pub async fn add_owner(rest: &Rest, app_object_id: &str, owner_id: &str) -> Result<()> {
+    let url = rest
+        .profile
+        .graph_url(&format!("/applications/{app_object_id}/owners/$ref"));
+    let body =
+        json!({ "@odata.id": rest.profile.graph_url(&format!("/directoryObjects/{owner_id}")) });
+    match rest.send(Api::Graph, Method::POST, &url, Some(&body)).await {
+        Ok(_) => Ok(()),
+        Err(Error::Azure(e)) if e.status == 400 && e.message.contains("already exist") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The application with this application (client) id, if any.
+pub async fn find_application_by_app_id(rest: &Rest, app_id: &str) -> Result<Option<Application>> {
+    let url = filter_url(
+        rest,
+        "applications",
+        &format!("appId eq '{}'", odata(app_id)),
+    )?;
+    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
+    Ok(list::<Application>(body, "applications")?
+        .into_iter()
+        .next())
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(v: Value, what: &str) -> Result<T> {
@@ -95,11 +175,11 @@ pub async fn get_application(rest: &Rest, object_id: &str) -> Result<Option<Appl
     }
 }
 
-/// Applications with this display name that carry our deployment tag.
+/// Applications with this display name that carry one of `tags`.
 pub async fn find_tagged_applications(
     rest: &Rest,
     display_name: &str,
-    deployment: &str,
+    tags: &[String],
 ) -> Result<Vec<Application>> {
     let url = filter_url(
         rest,
@@ -107,19 +187,18 @@ pub async fn find_tagged_applications(
         &format!("displayName eq '{}'", odata(display_name)),
     )?;
     let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    let tag = app_tag(deployment);
     Ok(list::<Application>(body, "applications")?
         .into_iter()
-        .filter(|a| a.tags.contains(&tag))
+        .filter(|a| a.tags.iter().any(|t| tags.contains(t)))
         .collect())
 }
 
-/// Applications that carry our deployment tag, whatever their name (teardown and status without a state file).
-pub async fn find_applications_by_tag(rest: &Rest, deployment: &str) -> Result<Vec<Application>> {
+/// Applications that carry `tag`, whatever their name (teardown and status without a state file).
+pub async fn find_applications_by_tag(rest: &Rest, tag: &str) -> Result<Vec<Application>> {
     let url = filter_url(
         rest,
         "applications",
-        &format!("tags/any(t:t eq '{}')", odata(&app_tag(deployment))),
+        &format!("tags/any(t:t eq '{}')", odata(tag)),
     )?;
     let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
     list(body, "applications")
@@ -127,15 +206,11 @@ pub async fn find_applications_by_tag(rest: &Rest, deployment: &str) -> Result<V
 
 /// Creates a single-tenant app registration with our tag. Not repeated blindly: when the answer is lost,
 /// the caller looks the app up by name and tag before trying again.
-pub async fn create_application(
-    rest: &Rest,
-    display_name: &str,
-    deployment: &str,
-) -> Result<Application> {
+pub async fn create_application(rest: &Rest, display_name: &str, tag: &str) -> Result<Application> {
     let body = json!({
         "displayName": display_name,
         "signInAudience": "AzureADMyOrg",
-        "tags": [app_tag(deployment)],
+        "tags": [tag],
     });
     let r = rest
         .send(
@@ -153,12 +228,13 @@ pub fn identifier_uri(app_id: &str) -> String {
     format!("api://{app_id}")
 }
 
-/// Sets the identifier URI (and keeps our tag).
-pub async fn set_identifier_uri(rest: &Rest, app: &Application, deployment: &str) -> Result<()> {
+/// Sets the identifier URI, and our tag when `tag` is given (only on an app of ours); the app's own tags stay.
+pub async fn set_identifier_uri(rest: &Rest, app: &Application, tag: Option<&str>) -> Result<()> {
     let mut tags = app.tags.clone();
-    let tag = app_tag(deployment);
-    if !tags.contains(&tag) {
-        tags.push(tag);
+    if let Some(tag) = tag {
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_string());
+        }
     }
     let body = json!({ "identifierUris": [identifier_uri(&app.app_id)], "tags": tags });
     rest.send(
@@ -205,9 +281,9 @@ pub async fn get_service_principal(
 pub async fn create_service_principal(
     rest: &Rest,
     app_id: &str,
-    deployment: &str,
+    tag: &str,
 ) -> Result<ServicePrincipal> {
-    let body = json!({ "appId": app_id, "tags": [app_tag(deployment)] });
+    let body = json!({ "appId": app_id, "tags": [tag] });
     let r = rest
         .send(
             Api::Graph,

@@ -93,6 +93,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         retention_days: None,
         total_retention_days: None,
         retention: None,
+        adopt_app: None,
         dry_run: false,
         yes: true,
         show_secret: false,

@@ -32,6 +32,25 @@ use crate::names;
 use crate::rest::{self, Rest};
 use crate::state::State;
 
+/// The `--cloud` to use: the flag, else the cloud the state file names when it is a built-in one. A custom profile
+/// the state names by path is not followed silently: whoever can change that file chooses where the operator's
+/// tokens go, so the operator names it again with `--cloud`.
+pub fn cloud_from_state(flag: Option<&str>, state_cloud: &str) -> Result<Option<String>> {
+    if let Some(c) = flag {
+        return Ok(Some(c.to_string()));
+    }
+    if state_cloud.is_empty() {
+        return Ok(None);
+    }
+    if crate::cloud::BUILTIN_NAMES.contains(&state_cloud) {
+        return Ok(Some(state_cloud.to_string()));
+    }
+    Err(Error::input(
+        format!("the state file names a custom cloud profile by path ({state_cloud}); it is not followed without being named again"),
+        format!("pass --cloud {state_cloud} (or set KEEPER_AZMON_CLOUD) once you have checked that file's endpoints"),
+    ))
+}
+
 /// The cloud (from `--cloud`, else the one the state file names) and a REST client signed in as the operator, to
 /// the tenant of `--tenant`, else the state file's (an empty [`State`] when there is no file).
 pub fn connect(common: &Common, state: &State) -> Result<(String, CloudProfile, Rest)> {
@@ -39,10 +58,7 @@ pub fn connect(common: &Common, state: &State) -> Result<(String, CloudProfile, 
     if let Some(t) = &tenant {
         names::guid("--tenant", t)?;
     }
-    let cloud_arg = common
-        .cloud
-        .clone()
-        .or_else(|| (!state.cloud.is_empty()).then(|| state.cloud.clone()));
+    let cloud_arg = cloud_from_state(common.cloud.as_deref(), &state.cloud)?;
     let profile = setup::resolve_cloud(cloud_arg.as_deref(), common.auth)?;
     let label = cloud_arg.unwrap_or_else(|| profile.name.clone());
     let http = rest::http_client(&profile)?;

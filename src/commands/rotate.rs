@@ -1,4 +1,8 @@
 //! `keeper-azmon rotate-secret`: a new client secret for the Admin Console; the old one goes once the console has the new.
+//!
+//! The new value always has somewhere to go before it exists (a terminal, `--secret-file`, or `--show-secret`),
+//! the state carries the same crash marker as setup (`secret_pending_since`) around `addPassword`, and the working
+//! secret is removed only after the new one was delivered.
 
 use std::io::IsTerminal;
 
@@ -22,6 +26,37 @@ async fn remove_retired(rest: &Rest, sf: &mut StateFile, app_id: &str) -> Result
     Ok(retired)
 }
 
+/// Refuses to remove old secrets while the current one was never delivered: they may be all Keeper has.
+fn require_delivered(sf: &StateFile) -> Result<()> {
+    match &sf.state.secret {
+        Some(s) if s.delivered => Ok(()),
+        _ => Err(Error::input(
+            "the newest client secret was never delivered (shown, or written to its file), so the old ones are kept: they may be the ones Keeper uses",
+            "run `keeper-azmon rotate-secret --secret-file FILE` (or on a terminal) to make and deliver a new one first",
+        )),
+    }
+}
+
+/// Removes secrets an interrupted run made and never recorded (their values were never shown), and clears the
+/// crash marker.
+async fn remove_orphans(
+    rest: &Rest,
+    sf: &mut StateFile,
+    app_id: &str,
+    description: &str,
+) -> Result<()> {
+    if sf.state.secret_pending_since.is_none() {
+        return Ok(());
+    }
+    if let Some(app) = graph::get_application(rest, app_id).await? {
+        for key in crate::steps::secret::unrecorded(&sf.state, &app, description) {
+            graph::remove_password(rest, app_id, &key).await?;
+        }
+    }
+    sf.state.secret_pending_since = None;
+    sf.save()
+}
+
 pub async fn execute(args: RotateArgs) -> Result<()> {
     if !args.common.state.exists() {
         return Err(Error::input(
@@ -38,6 +73,16 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             "choose 1 to 730 days",
         ));
     }
+    let human = args.common.output == Format::Human;
+    if !args.finish {
+        // Before anything is read or written: the new value must have somewhere to go.
+        output::require_way_out(
+            "rotate-secret",
+            args.common.output,
+            args.show_secret,
+            args.secret_file.as_deref(),
+        )?;
+    }
     let mut sf = StateFile::open(&args.common.state)?;
     let app_id = sf
         .resource(step::APP)
@@ -48,8 +93,12 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 "run `keeper-azmon setup` first",
             )
         })?;
-    let (_, _, rest) = super::connect(&args.common, &sf.state)?;
-    let human = args.common.output == Format::Human;
+    if args.finish {
+        require_delivered(&sf)?;
+    }
+    let (_, profile, rest) = super::connect(&args.common, &sf.state)?;
+    let _deployment_lock =
+        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
 
     if args.finish {
         let removed = remove_retired(&rest, &mut sf, &app_id).await?;
@@ -66,18 +115,31 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         .secret
         .as_ref()
         .map(|s| s.description.clone())
-        .unwrap_or_else(|| "Keeper Azure Monitor Logs".into());
+        .unwrap_or_else(|| crate::cli::defaults::SECRET_DESCRIPTION.into());
+    remove_orphans(&rest, &mut sf, &app_id, &description).await?;
+
+    // The crash marker: a secret made after it and not recorded is an orphan the next run removes.
+    sf.state.secret_pending_since = Some(crate::clock::now_rfc3339());
+    sf.save()?;
     let end = time::OffsetDateTime::now_utc() + time::Duration::days(args.secret_expiry_days);
     let new = graph::add_password(&rest, &app_id, &description, end).await?;
-    if let Some(old) = sf.state.secret.take() {
-        sf.state.retired_secrets.push(old.key_id);
-    }
+    let undelivered_old = match sf.state.secret.take() {
+        // The working secret stays valid until the new one is delivered and the console has it.
+        Some(old) if old.delivered => {
+            sf.state.retired_secrets.push(old.key_id);
+            None
+        }
+        // Never shown to anyone: nothing can be using it.
+        Some(old) => Some(old.key_id),
+        None => None,
+    };
     sf.state.secret = Some(SecretRecord {
         key_id: new.key_id.clone(),
         description,
         end_date_time: new.end_date_time.clone(),
         delivered: false,
     });
+    sf.state.secret_pending_since = None;
     sf.save()?;
 
     let mut delivered = false;
@@ -92,15 +154,15 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 f.display()
             ),
             None => {
-                // Shown on purpose: the admin pastes it into the Keeper Admin Console.
+                // Shown on purpose: the admin pastes it into the Keeper Admin Console (a terminal, or --show-secret).
                 println!("New Client Secret Value:  {}", new.value.expose());
                 delivered = true;
             }
         }
         println!("  key id {}, expires {}", new.key_id, new.end_date_time);
         println!("  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault.");
-    }
-    if !human && args.show_secret {
+    } else if args.show_secret {
+        // The JSON below carries it.
         delivered = true;
     }
     if delivered {
@@ -108,8 +170,13 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             s.delivered = true;
         }
         sf.save()?;
+        if let Some(key) = &undelivered_old {
+            graph::remove_password(&rest, &app_id, key).await?;
+        }
     }
-    let remove = if args.remove_old {
+    let remove = if !delivered {
+        false
+    } else if args.remove_old {
         true
     } else if human && std::io::stdin().is_terminal() && !sf.state.retired_secrets.is_empty() {
         eprint!("Has the Admin Console been updated with the new secret? Remove the old one now? [y/N] ");
@@ -136,7 +203,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         let value = (args.show_secret).then(|| new.value.expose().to_string());
         println!(
             "{}",
-            json!({ "client_secret": value, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "removed": removed, "still_valid": sf.state.retired_secrets })
+            json!({ "client_secret": value, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "secret_file": args.secret_file.as_ref().map(|p| p.display().to_string()), "removed": removed, "still_valid": sf.state.retired_secrets })
         );
     }
     Ok(())

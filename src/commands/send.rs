@@ -1,7 +1,7 @@
 //! `keeper-azmon send`: streams exported Keeper events to the DCR stream as the app, in 1 MB gzip batches, several at once.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufReader, IsTerminal};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::events::EventReader;
 use crate::ingest::{Batch, BatchError, Sender, MAX_BATCH_BYTES};
 use crate::output::Format;
+use crate::private_file::PrivateFile;
 
 /// Counters shared by the reader, the senders and the progress line.
 #[derive(Default)]
@@ -34,7 +35,7 @@ fn read_inputs(
     tx: mpsc::Sender<Batch>,
     counts: Arc<Counts>,
     stop: Arc<AtomicBool>,
-    failed_out: Arc<Mutex<Option<BufWriter<File>>>>,
+    failed_out: Arc<Mutex<Option<PrivateFile>>>,
 ) -> Result<()> {
     let new_batch = || Batch::with_capacity(MAX_BATCH_BYTES + 64 * 1024);
     let mut batch = new_batch();
@@ -63,6 +64,10 @@ fn read_inputs(
         let mut events = EventReader::new(reader);
         loop {
             if stop.load(Ordering::Relaxed) {
+                // Read but not sent: handed on, so they reach --failed-file with the others.
+                if !batch.is_empty() {
+                    let _ = tx.blocking_send(batch);
+                }
                 return Ok(());
             }
             // The event is read straight into the batch; a bad one leaves the batch as it was.
@@ -132,7 +137,7 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn write_failed<'a>(out: &Mutex<Option<BufWriter<File>>>, events: impl Iterator<Item = &'a [u8]>) {
+fn write_failed<'a>(out: &Mutex<Option<PrivateFile>>, events: impl Iterator<Item = &'a [u8]>) {
     if let Ok(mut g) = out.lock() {
         if let Some(w) = g.as_mut() {
             for e in events {
@@ -162,13 +167,10 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     });
+    // Checked (no symlink, not another user's, mode 0600) before the first event is sent; renamed into place at
+    // the end.
     let failed_out = Arc::new(Mutex::new(match &args.failed_file {
-        Some(p) => Some(BufWriter::new(File::create(p).map_err(|e| {
-            Error::input(
-                format!("cannot create --failed-file {}: {e}", p.display()),
-                "choose a writable path",
-            )
-        })?)),
+        Some(p) => Some(PrivateFile::create(p, "--failed-file")?),
         None => None,
     }));
     let concurrency = args.concurrency.max(1);
@@ -231,12 +233,14 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                         counts.sent.fetch_add(n, Ordering::Relaxed);
                         counts.bytes.fetch_add(bytes, Ordering::Relaxed);
                     }
-                    Err(BatchError::Forbidden(e)) => {
+                    Err(BatchError::Forbidden(e, unsent)) => {
                         stop.store(true, Ordering::Relaxed);
                         if let Ok(mut f) = forbidden.lock() {
                             f.get_or_insert(e);
                         }
+                        // In flight when the 403 came: kept with the rest, nothing read is lost.
                         counts.failed.fetch_add(n, Ordering::Relaxed);
+                        write_failed(&failed_out, unsent.events());
                     }
                     Err(BatchError::Rejected(e, events)) => {
                         eprintln!("warning: {} events refused: {e}", events.len());
@@ -256,10 +260,9 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     let read_result = reader
         .await
         .map_err(|e| Error::Other(format!("reader thread: {e}")))?;
-    if let Ok(mut g) = failed_out.lock() {
-        if let Some(w) = g.as_mut() {
-            let _ = w.flush();
-        }
+    let failed_file = failed_out.lock().ok().and_then(|mut g| g.take());
+    if let Some(f) = failed_file {
+        f.commit()?;
     }
     let secs = started.elapsed().as_secs_f64();
     let (sent, skipped, failed) = (

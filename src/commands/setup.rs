@@ -13,7 +13,7 @@ use crate::names;
 use crate::output::{self, Format, Progress, SecretDelivery, Spinners};
 use crate::rest::{self, Rest};
 use crate::run;
-use crate::state::StateFile;
+use crate::state::{DeploymentLock, StateFile};
 use crate::steps::Ctx;
 use crate::steps::{self, preflight, retention, Inputs, RoleSet, SentinelInputs, WorkspaceChoice};
 use crate::wizard;
@@ -200,6 +200,10 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         args.total_retention_days,
         args.retention,
     )?;
+    let adopt_app = args.adopt_app.clone();
+    if let Some(a) = &adopt_app {
+        names::guid("--adopt-app", a)?;
+    }
     Ok(Inputs {
         cloud: cloud_name.to_string(),
         tenant_id: args.common.tenant.clone().unwrap_or_default(),
@@ -218,6 +222,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         deployment,
         sentinel,
         retention,
+        adopt_app,
     })
 }
 
@@ -276,6 +281,12 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let mut inputs = validate(&args, &cloud_label)?;
     let mut sf = StateFile::open(&args.common.state)?;
     check_state(&mut sf, &inputs)?;
+    // One run per deployment, even through two state files.
+    let _deployment_lock = DeploymentLock::acquire(
+        &profile.resource_manager_endpoint,
+        &inputs.subscription,
+        &inputs.deployment,
+    )?;
     if human {
         eprintln!(
             "keeper-azmon setup: cloud {}, signed in as {}",
@@ -294,8 +305,19 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     preflight::judge(&inputs, &observed)?;
     preflight::judge_role_write(&pre, &inputs, &observed)?;
     let the_plan = steps::diff(&inputs, &sf.state, observed);
+    let makes_secret = the_plan.action(steps::step::SECRET) == Some(steps::Action::Create);
 
     if args.dry_run {
+        let mut pre = pre;
+        if makes_secret {
+            let (show, file) = (args.show_secret, args.secret_file.is_some());
+            if let Some(e) = output::no_way_out("setup", args.common.output, show, file) {
+                pre.notes.push(format!(
+                    "the run itself will be refused: {}",
+                    e.to_string().replace('\n', "; ")
+                ));
+            }
+        }
         if human {
             println!(
                 "Plan for deployment '{}' (dry run: nothing was written):",
@@ -316,6 +338,15 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     if human {
         eprintln!("Plan for deployment '{}':", inputs.deployment);
         eprint!("{}", output::plan_lines(&the_plan));
+    }
+    // A new secret must have somewhere to go before it exists; a re-run that makes none needs nothing.
+    if makes_secret {
+        output::require_way_out(
+            "setup",
+            args.common.output,
+            args.show_secret,
+            args.secret_file.as_deref(),
+        )?;
     }
     if !args.yes && !the_plan.is_noop() {
         if !ask {

@@ -187,11 +187,13 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         args.subscription.as_deref(),
         &sf.state.subscription_id,
     )?;
-    let (label, _, rest) = super::connect(&args.common, &sf.state)?;
+    let (label, profile, rest) = super::connect(&args.common, &sf.state)?;
     if discover {
         sf.state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
         sf.save()?;
     }
+    let _deployment_lock =
+        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
     let human = args.common.output == Format::Human;
     let (deletions, kept) = plan(&sf, &args);
     if human {

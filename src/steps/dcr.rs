@@ -47,11 +47,16 @@ pub async fn ensure(ctx: &Ctx, found: Option<Dcr>, action: Action) -> Result<(Dc
             (d, ours)
         }
         (found, _) => {
-            let ours = found.as_ref().is_none_or(|d| d.has_tag(&i.deployment));
-            (
-                put_when_table_usable(ctx, &id, &desired_body(i)).await?,
-                ours,
-            )
+            let ours = found
+                .as_ref()
+                .is_none_or(|d| d.has_tag(&i.deployment) || ctx.was_created(step::DCR));
+            let mut body = desired_body(i);
+            if let (Some(d), false) = (&found, ours) {
+                // Never tag what the tool did not make: an adopted rule keeps its own tags, so that discovery by
+                // tag (teardown without a state file) can never take it for the tool's.
+                body["tags"] = serde_json::json!(d.tags);
+            }
+            (put_when_table_usable(ctx, &id, &body).await?, ours)
         }
     };
     if rule.immutable_id().is_none() {

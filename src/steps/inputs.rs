@@ -91,9 +91,16 @@ pub struct Inputs {
     pub sentinel: Option<SentinelInputs>,
     /// `--retention-days` / `--total-retention-days` / `--retention`, checked against Azure's allowed values.
     pub retention: Option<super::retention::Retention>,
+    /// `--adopt-app`: the application (client) id of an existing app registration to use, knowingly, although
+    /// the signed-in identity does not own it or no state file names it.
+    pub adopt_app: Option<String>,
 }
 
 impl Inputs {
+    /// The tag of this deployment's app registration and service principal.
+    pub fn app_tag(&self) -> String {
+        crate::azure::graph::app_tag(&self.subscription, &self.deployment)
+    }
     pub fn workspace_id(&self) -> String {
         match &self.workspace {
             WorkspaceChoice::Existing(id) => id.clone(),

@@ -38,7 +38,7 @@ use serde::Serialize;
 
 use crate::azure::dce::Dce;
 use crate::azure::dcr::Dcr;
-use crate::azure::graph::{Application, ServicePrincipal};
+use crate::azure::graph::ServicePrincipal;
 use crate::azure::providers::ResourceGroup;
 use crate::azure::roles::Role;
 use crate::azure::workspace::{Table, Workspace};
@@ -117,7 +117,7 @@ impl PlannedStep {
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub resource_group: Option<ResourceGroup>,
-    pub app: Option<Application>,
+    pub app: Option<app::FoundApp>,
     pub sp: Option<ServicePrincipal>,
     pub workspace: Option<Workspace>,
     pub table: Option<Table>,
@@ -160,7 +160,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         app::observe_state_sp(rest, inputs, state_sp.as_deref()),
         sentinel::observe(rest, inputs),
     )?;
-    let sp = app::observe_sp(rest, app.as_ref(), sp_by_state).await?;
+    let sp = app::observe_sp(rest, app.as_ref().map(|f| &f.app), sp_by_state).await?;
     let roles = match &sp {
         Some(sp) => {
             let by_state = roles_by_state.filter(|_| state_sp.as_deref() == Some(sp.id.as_str()));

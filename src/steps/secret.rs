@@ -26,7 +26,7 @@ pub fn is_current(state: &State, app: Option<&Application>) -> bool {
 pub fn plan(inputs: &Inputs, state: &State, o: &Observed) -> PlannedStep {
     PlannedStep::new(
         step::SECRET,
-        Action::create_or_reuse(is_current(state, o.app.as_ref())),
+        Action::create_or_reuse(is_current(state, o.app.as_ref().map(|f| &f.app))),
         format!("'{}' on {}", inputs.secret_description, inputs.app_name),
     )
 }
@@ -42,6 +42,42 @@ async fn key_ids(ctx: &Ctx, app: &Application) -> Result<HashSet<String>> {
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// The client secrets on `app` that an interrupted run made and never recorded: they carry `description`, the
+/// state knows neither them (as its secret or a retired one) and they were made after the state's crash marker
+/// (`secret_pending_since`, less five minutes for the difference between this clock and Graph's). Their values
+/// were never shown to anyone: they are removed.
+pub fn unrecorded(state: &State, app: &Application, description: &str) -> Vec<String> {
+    let Some(since) = state.secret_pending_since.as_deref() else {
+        return vec![];
+    };
+    let rfc = &time::format_description::well_known::Rfc3339;
+    let since = time::OffsetDateTime::parse(since, rfc)
+        .map(|t| t - time::Duration::minutes(5))
+        .ok();
+    let known: HashSet<&str> = state
+        .secret
+        .iter()
+        .map(|s| s.key_id.as_str())
+        .chain(state.retired_secrets.iter().map(String::as_str))
+        .collect();
+    app.password_credentials
+        .iter()
+        .filter(|p| p.display_name.as_deref() == Some(description))
+        .filter(|p| !known.contains(p.key_id.as_str()))
+        .filter(|p| {
+            let start = p
+                .start_date_time
+                .as_deref()
+                .and_then(|t| time::OffsetDateTime::parse(t, rfc).ok());
+            match (start, since) {
+                (Some(start), Some(since)) => start >= since,
+                _ => true,
+            }
+        })
+        .map(|p| p.key_id.clone())
+        .collect()
 }
 
 /// `addPassword`, never repeated blindly: a lost answer may hide a secret that exists but whose value is gone,
@@ -86,7 +122,7 @@ pub async fn ensure(
         return Ok((None, format!("'{}' (unchanged)", i.secret_description)));
     }
     let before = ctx.state_now()?;
-    let (previous, pending_since) = (before.secret, before.secret_pending_since);
+    let previous = before.secret.clone();
     let now = time::OffsetDateTime::now_utc();
     ctx.record(|s| s.secret_pending_since = Some(crate::clock::now_rfc3339()))?;
     let end = now + time::Duration::days(i64::from(i.secret_days));
@@ -105,6 +141,7 @@ pub async fn ensure(
     let fresh = graph::get_application(&ctx.rest, &app.id)
         .await?
         .unwrap_or_else(|| app.clone());
+    let orphans = unrecorded(&before, &fresh, &i.secret_description);
     for p in &fresh.password_credentials {
         if p.key_id == new.key_id {
             continue;
@@ -112,10 +149,7 @@ pub async fn ensure(
         let undelivered = previous
             .as_ref()
             .is_some_and(|s| !s.delivered && s.key_id == p.key_id);
-        let unrecorded = pending_since.is_some()
-            && p.display_name.as_deref() == Some(i.secret_description.as_str())
-            && previous.as_ref().is_none_or(|s| s.key_id != p.key_id);
-        if undelivered || unrecorded {
+        if undelivered || orphans.contains(&p.key_id) {
             graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
         }
     }

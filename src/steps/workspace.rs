@@ -32,8 +32,10 @@ pub async fn ensure(ctx: &Ctx, found: Option<Workspace>) -> Result<(Workspace, S
         }
         Some(w) if !reused && matches!(w.provisioning_state(), Some("Failed" | "Canceled")) => {
             // Our workspace whose creation failed: a PUT again is how Azure repairs it.
-            let body = workspace::body(&i.location, tags(&i.deployment));
-            let ours = w.has_tag(&i.deployment);
+            let ours = w.has_tag(&i.deployment) || ctx.was_created(step::WORKSPACE);
+            // Never tag what the tool did not make: a workspace of that name that is not ours keeps its tags.
+            let keep = serde_json::json!(w.tags);
+            let body = workspace::body(&i.location, if ours { tags(&i.deployment) } else { keep });
             (workspace::put_and_wait(&ctx.rest, &id, &body).await?, ours)
         }
         Some(w) => {

@@ -75,10 +75,19 @@ impl World {
         .map(|s| s.to_string())
         .collect();
         a.extend(extra.iter().map(|s| s.to_string()));
+        // Without a terminal, a new secret needs somewhere to go: the tests take it on stdout unless they say
+        // otherwise.
+        if !extra
+            .iter()
+            .any(|e| *e == "--show-secret" || *e == "--secret-file")
+        {
+            a.push("--show-secret".into());
+        }
         a
     }
 
-    /// `cmd` on this world's state file as the operator (`--auth env`), plus `extra`.
+    /// `cmd` on this world's state file as the operator (`--auth env`), naming the cloud profile again (a custom
+    /// profile in a state file is not followed silently), plus `extra`.
     pub fn command_args(&self, cmd: &str, extra: &[&str]) -> Vec<String> {
         let mut a = vec![
             cmd.to_string(),
@@ -87,6 +96,7 @@ impl World {
             "--auth".into(),
             "env".into(),
         ];
+        a.extend(self.cloud_arg());
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     }
@@ -95,6 +105,12 @@ impl World {
     pub fn state(&self) -> Value {
         serde_json::from_str(&std::fs::read_to_string(self.state_path()).expect("state file"))
             .expect("state is JSON")
+    }
+
+    /// The profile path as `--cloud` takes it (commands after setup name it again: a custom profile in a state
+    /// file is not followed silently).
+    pub fn cloud_arg(&self) -> [String; 2] {
+        ["--cloud".into(), self.profile.display().to_string()]
     }
 
     /// Runs the keeper-azmon binary with the operator's credentials in its environment.
@@ -490,6 +506,8 @@ pub async fn chaos_round(w: &World, scale: &str) -> ChaosRound {
         "--yes",
         "--auth",
         "env",
+        "--cloud",
+        &w.profile.display().to_string(),
         "--state",
         &w.state_path().display().to_string(),
     ]
@@ -530,4 +548,63 @@ pub async fn chaos_round(w: &World, scale: &str) -> ChaosRound {
     }
     assert_eq!(snap.role_assignments().len(), 1, "role assignments left");
     round
+}
+
+// ---------- helpers of the safety and ownership tests ----------
+
+/// The standard setup arguments without the `--show-secret` the helpers add.
+pub fn bare(w: &World, extra: &[&str]) -> Vec<String> {
+    let mut a = w.setup_args(extra);
+    if !extra.contains(&"--show-secret") {
+        a.retain(|x| x != "--show-secret");
+    }
+    a
+}
+
+/// A command after setup: the state file, the operator's sign-in and the simulator's profile.
+pub fn after(w: &World, cmd: &str, extra: &[&str]) -> Vec<String> {
+    after_at(w, &w.state_path(), cmd, extra)
+}
+
+/// The same with another state file (none there: the deployment is found by its tag).
+pub fn after_at(w: &World, state: &Path, cmd: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        cmd.into(),
+        "--state".into(),
+        state.display().to_string(),
+        "--auth".into(),
+        "env".into(),
+    ];
+    a.extend(w.cloud_arg());
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+pub fn app_named(w: &World, client_id: &str) -> Value {
+    w.sim
+        .snapshot()
+        .applications()
+        .into_iter()
+        .find(|a| a["appId"] == client_id)
+        .expect("the app")
+}
+
+pub fn key_ids(app: &Value) -> Vec<String> {
+    app["passwordCredentials"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|p| p["keyId"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn assert_refused(o: &std::process::Output, names: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "refused as bad input: {err}");
+    assert!(err.contains("hint:"), "a refusal gives a hint: {err}");
+    for n in names {
+        assert!(err.contains(n), "the refusal names {n}: {err}");
+    }
 }

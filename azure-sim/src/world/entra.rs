@@ -60,11 +60,33 @@ impl World {
         }
     }
 
-    /// A new bearer token for `principal` and `aud`, valid for an hour of simulated time.
+    /// A new bearer token for `principal` and `aud`, valid for an hour of simulated time. Shaped like Entra's
+    /// access tokens (a JWT: header, claims, signature; https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference):
+    /// clients read `oid` (the caller's object id) and `tid` from it; the signature is random and never checked
+    /// by anyone but the simulator, which knows its tokens by their whole text.
     fn issue_token(&mut self, principal: String, aud: Aud) -> String {
-        let tok: String = (0..48)
+        let [arm, graph, monitor, la] = self.cfg.cloud.audiences();
+        let audience = match aud {
+            Aud::Arm => arm,
+            Aud::Graph => graph,
+            Aud::Monitor => monitor,
+            Aud::LogAnalytics => la,
+        };
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() + 3600)
+            .unwrap_or(0);
+        let header = b64url(br#"{"typ":"JWT","alg":"RS256"}"#);
+        let claims = b64url(
+            json!({ "aud": audience, "iss": format!("https://sts.sim/{}/", self.tenant), "tid": self.tenant,
+                    "oid": principal, "sub": principal, "idtyp": "app", "exp": exp })
+            .to_string()
+            .as_bytes(),
+        );
+        let signature: String = (0..48)
             .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
             .collect();
+        let tok = format!("{header}.{claims}.{signature}");
         self.tokens.insert(
             tok.clone(),
             TokenInfo {
@@ -204,4 +226,22 @@ impl World {
             json!({ "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok }),
         )
     }
+}
+
+/// Base64url without padding (RFC 4648 section 5), as JWTs use.
+fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }

@@ -10,9 +10,10 @@ use crate::reply::{graph_err, now_iso, Reply};
 
 impl World {
     pub fn graph(&mut self, req: &Req) -> Reply {
-        if let Err(r) = self.principal(req, Aud::Graph) {
-            return r;
-        }
+        let caller = match self.principal(req, Aud::Graph) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
         let segs: Vec<&str> = req.path.trim_start_matches("/v1.0/").split('/').collect();
         let body: Value = if req.body.is_empty() {
             Value::Null
@@ -28,8 +29,11 @@ impl World {
                 }
             }
         };
+        if let Some(r) = self.owners_route(&req.method, &segs, &body) {
+            return r;
+        }
         match (req.method.as_str(), segs.as_slice()) {
-            ("POST", ["applications"]) => self.create_app(&body),
+            ("POST", ["applications"]) => self.create_app(&body, &caller),
             ("GET", ["applications"]) => self.list_graph(true, req.query.get("$filter")),
             ("GET", ["applications", id]) => match self.apps.iter().find(|a| a["id"] == *id) {
                 Some(a) => Reply::json(200, a.clone()),
@@ -41,6 +45,7 @@ impl World {
                     return graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist."));
                 };
                 self.apps.retain(|a| a["id"] != *id);
+                self.owners.remove(*id);
                 self.secrets.retain(|_, s| s.app_object_id != *id);
                 self.sps.retain(|s| s["appId"] != app["appId"]);
                 Reply::empty(204)
@@ -100,7 +105,7 @@ impl World {
         Ok(())
     }
 
-    fn create_app(&mut self, body: &Value) -> Reply {
+    fn create_app(&mut self, body: &Value, caller: &str) -> Reply {
         if let Err(r) = World::check_keys(
             body,
             &[
@@ -138,6 +143,7 @@ impl World {
             "createdDateTime": now_iso(), "publisherDomain": "sim.onmicrosoft.com",
         });
         self.apps.push(app.clone());
+        self.creator_owns(app["id"].as_str().unwrap_or_default(), caller);
         Reply::json(201, app)
     }
 

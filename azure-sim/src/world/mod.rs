@@ -11,6 +11,7 @@
 //! | `faults.rs`     | planned faults (`Sim::inject`) and chaos; `FaultAction`                     |
 //! | `entra.rs`      | token endpoint, managed-identity endpoint, audiences, bearer principals     |
 //! | `graph.rs`      | applications, service principals, addPassword / removePassword, lists       |
+//! | `owners.rs`     | owners of applications, directory users, apps registered by someone else    |
 //! | `arm.rs`        | the ARM router: api-versions, subscriptions, locations, providers, groups   |
 //! | `workspaces.rs` | Log Analytics workspaces and tables (classic ones too), long-running ops    |
 //! | `dce.rs`        | data collection endpoints                                                   |
@@ -31,6 +32,7 @@ mod entra;
 pub mod faults;
 mod graph;
 mod ingest;
+pub mod owners;
 mod query;
 mod rbac;
 mod seed;
@@ -127,6 +129,12 @@ pub struct World {
     pub apps: Vec<Value>,
     secrets: HashMap<String, Secret>,
     pub sps: Vec<Value>,
+    /// Owners (directory object ids) of each application, by the application's object id.
+    pub owners: HashMap<String, Vec<String>>,
+    /// Directory users (other members of the tenant; the operator is a service principal).
+    pub users: Vec<Value>,
+    /// Whether a new application's creator becomes its owner (Graph's behaviour; a test may turn it off).
+    pub creator_becomes_owner: bool,
     sp_created: HashMap<String, Instant>,
     tokens: HashMap<String, TokenInfo>,
     providers: HashMap<String, (String, Instant)>,

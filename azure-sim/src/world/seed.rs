@@ -72,6 +72,9 @@ impl World {
             apps: vec![],
             secrets: HashMap::new(),
             sps: vec![],
+            owners: HashMap::new(),
+            users: vec![],
+            creator_becomes_owner: true,
             sp_created: HashMap::new(),
             tokens: HashMap::new(),
             providers: HashMap::new(),
@@ -122,5 +125,26 @@ impl World {
             });
         }
         Ok(w)
+    }
+}
+
+impl World {
+    /// One more subscription in the tenant, with the operator as its Owner (two subscriptions, one tenant: the
+    /// app registrations of both live side by side).
+    pub fn add_operator_subscription(&mut self, id: &str, name: &str) {
+        self.subscriptions
+            .push((id.to_string(), name.to_string(), true));
+        let now = self.now();
+        let name = self.uuid();
+        self.assignments.push(Assignment {
+            id: format!(
+                "/subscriptions/{id}/providers/Microsoft.Authorization/roleAssignments/{name}"
+            ),
+            scope: format!("/subscriptions/{id}"),
+            role: super::rbac::OWNER.into(),
+            principal: self.operator.object_id.clone(),
+            principal_type: Some("ServicePrincipal".into()),
+            created: now - Duration::from_secs(3600),
+        });
     }
 }
