@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create (or adopt) everything the Keeper Admin Console needs: guide steps 1-8.
-    Setup(SetupArgs),
+    Setup(Box<SetupArgs>),
     /// Cloud profiles.
     Cloud {
         #[command(subcommand)]

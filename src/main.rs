@@ -87,7 +87,7 @@ fn main() {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Command::Setup(args) => commands::setup::execute(args, None).await,
+            Command::Setup(args) => commands::setup::execute(*args, None).await,
             Command::Cloud {
                 command: CloudCommand::Show { name },
             } => commands::cloud::show(&name),
