@@ -273,6 +273,17 @@ pub struct RotateArgs {
     pub secret_file: Option<PathBuf>,
 }
 
+/// `send --format`: the shape of the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Commander's when the first event has `audit_event_type` and no `audit_event`, else plain.
+    Auto,
+    /// The table's columns, as in Keeper's guide: sent as they are.
+    Plain,
+    /// Keeper Commander's `audit-log --target json` or `audit-report --format json`: mapped to the table's columns.
+    Commander,
+}
+
 /// `--on-error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnError {
@@ -297,6 +308,16 @@ pub struct SendArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Shape of the events.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: InputFormat,
+    /// Commander events: the value of the enterprise_id column (Commander's exports do not carry it).
+    #[arg(long, env = "KEEPER_AZMON_ENTERPRISE_ID")]
+    pub enterprise_id: Option<i64>,
+    /// Commander events: Keeper's category of every event type, from Commander's
+    /// `audit-report --report-type dim --columns audit_event_type --format json --output FILE`.
+    #[arg(long)]
+    pub event_types: Option<PathBuf>,
 }
 
 /// Defaults of `setup`: the guide's names.

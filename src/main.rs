@@ -5,6 +5,7 @@ mod azure;
 mod cli;
 mod clock;
 mod cloud;
+mod commander;
 mod commands;
 mod discover;
 mod error;

@@ -10,10 +10,10 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::cli::{OnError, SendArgs};
+use crate::cli::{InputFormat, OnError, SendArgs};
 use crate::commands::verify::console_values;
 use crate::error::{Error, Result};
-use crate::events::EventReader;
+use crate::events::{EventReader, Shape};
 use crate::ingest::{Batch, BatchError, Sender, MAX_BATCH_BYTES};
 use crate::output::Format;
 
@@ -30,6 +30,7 @@ struct Counts {
 /// Reads every input and hands full batches to the senders; runs on a blocking thread.
 fn read_inputs(
     inputs: Vec<std::path::PathBuf>,
+    shape: Shape,
     on_error: OnError,
     tx: mpsc::Sender<Batch>,
     counts: Arc<Counts>,
@@ -60,7 +61,8 @@ fn read_inputs(
             )),
             None => Box::new(BufReader::with_capacity(256 * 1024, std::io::stdin())),
         };
-        let mut events = EventReader::new(reader);
+        let auto = matches!(shape, Shape::Auto(_));
+        let mut events = EventReader::with_shape(reader, shape.clone());
         loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -117,6 +119,9 @@ fn read_inputs(
             }
             batch.push(&last);
         }
+        if auto && events.is_commander() {
+            eprintln!("{name}: read as Keeper Commander events (--format commander)");
+        }
     }
     if !batch.is_empty() {
         let _ = tx.blocking_send(batch);
@@ -143,7 +148,32 @@ fn write_failed<'a>(out: &Mutex<Option<BufWriter<File>>>, events: impl Iterator<
     }
 }
 
+/// The shape `--format` names, with what Commander events need (`--enterprise-id`, `--event-types`).
+fn input_shape(args: &SendArgs) -> Result<Shape> {
+    let mut mapping = crate::commander::Mapping::new(args.enterprise_id);
+    if let Some(p) = &args.event_types {
+        let text = std::fs::read(p).map_err(|e| {
+            Error::input(
+                format!("cannot read --event-types {}: {e}", p.display()),
+                "check the path",
+            )
+        })?;
+        mapping = mapping.with_event_types(&text).map_err(|e| {
+            Error::input(
+                format!("--event-types {}: {e}", p.display()),
+                "write it with Commander: audit-report --report-type dim --columns audit_event_type --format json --output FILE",
+            )
+        })?;
+    }
+    Ok(match args.format {
+        InputFormat::Auto => Shape::Auto(mapping),
+        InputFormat::Plain => Shape::Plain,
+        InputFormat::Commander => Shape::Commander(mapping),
+    })
+}
+
 pub async fn execute(args: SendArgs) -> Result<()> {
+    let shape = input_shape(&args)?;
     let (values, secret, profile) = console_values(&args.target).await?;
     let http = crate::rest::http_client(&profile)?;
     let auth = crate::auth::Auth::client_secret(
@@ -184,7 +214,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
             failed_out.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            read_inputs(inputs, on_error, tx, counts, stop, failed_out)
+            read_inputs(inputs, shape, on_error, tx, counts, stop, failed_out)
         })
     };
     let human = args.target.common.output == Format::Human;
