@@ -48,7 +48,7 @@ impl World {
                 .and_then(|b| b["query"].as_str().map(str::to_string))
                 .unwrap_or_default()
         };
-        crate::kql::run(&q, |table| {
+        crate::kql::run(&q, self.cfg.query_row_limit, |table| {
             let key = lc(&format!("{ws_id}/tables/{table}"));
             self.resources.get(&key).map(|r| {
                 (
