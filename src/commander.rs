@@ -119,6 +119,29 @@ impl Mapping {
         Ok(self)
     }
 
+    /// The mapping `--enterprise-id` and `--event-types FILE` describe.
+    pub fn load(
+        enterprise_id: Option<i64>,
+        event_types: Option<&std::path::Path>,
+    ) -> crate::error::Result<Self> {
+        let m = Mapping::new(enterprise_id);
+        let Some(p) = event_types else {
+            return Ok(m);
+        };
+        let text = std::fs::read(p).map_err(|e| {
+            crate::error::Error::input(
+                format!("cannot read --event-types {}: {e}", p.display()),
+                "check the path",
+            )
+        })?;
+        m.with_event_types(&text).map_err(|e| {
+            crate::error::Error::input(
+                format!("--event-types {}: {e}", p.display()),
+                "write it with Commander: audit-report --report-type dim --columns audit_event_type --format json --output FILE",
+            )
+        })
+    }
+
     fn category(&self, event_type: &str) -> Option<&str> {
         self.categories
             .get(event_type)
@@ -145,6 +168,68 @@ impl Mapping {
             row.put(&k, v);
         }
         row.write(self, out)
+    }
+}
+
+/// Azure's own columns of a classic table, not Keeper's (its `TimeGenerated` is the time of ingestion; the event's
+/// time is `timestamp_t`). Tables API `standardColumns` and the columns every table carries.
+const CLASSIC_AZURE_COLUMNS: &[&str] = &[
+    "TimeGenerated",
+    "TenantId",
+    "SourceSystem",
+    "Type",
+    "MG",
+    "ManagementGroupName",
+    "Computer",
+    "RawData",
+    "_ResourceId",
+    "_SubscriptionId",
+    "_ItemId",
+    "_BilledSize",
+    "_IsBillable",
+];
+
+/// A classic table's column as Commander's field: the Data Collector API's type suffix taken off
+/// (string `_s`, boolean `_b`, double `_d`, date-time `_t`, GUID `_g`: "Send log data to Azure Monitor by using
+/// the HTTP Data Collector API", "Record type and properties",
+/// https://learn.microsoft.com/previous-versions/azure/azure-monitor/logs/data-collector-api), and a double that
+/// holds a whole number (node and role ids) made an integer again. `None` for Azure's own columns.
+fn classic_field(column: &str, v: Value) -> Option<(&str, Value)> {
+    if CLASSIC_AZURE_COLUMNS.contains(&column) {
+        return None;
+    }
+    let Some((name, suffix)) = column
+        .rsplit_once('_')
+        .filter(|(n, s)| !n.is_empty() && matches!(*s, "s" | "b" | "d" | "t" | "g"))
+    else {
+        return Some((column, v));
+    };
+    let v = match (suffix, &v) {
+        ("d", Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+                Value::from(f as i64)
+            }
+            _ => v,
+        },
+        _ => v,
+    };
+    Some((name, v))
+}
+
+impl Mapping {
+    /// Writes a row of a classic table (column → value, as the query API answers it) as the table's event.
+    pub fn write_classic_row(
+        &self,
+        row: Map<String, Value>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let mut r = Row::default();
+        for (k, v) in row {
+            if let Some((name, v)) = classic_field(&k, v) {
+                r.put(name, v);
+            }
+        }
+        r.write(self, out)
     }
 }
 
@@ -283,6 +368,7 @@ impl Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn map(m: &Mapping, text: &str) -> Result<Value, String> {
         let mut out = b"[".to_vec();
@@ -422,6 +508,52 @@ mod tests {
         assert!(map(&m, r#"{"timestamp": "2025-01-23T01:31:11Z"}"#).is_err());
         assert!(map(&m, "[1]").is_err());
         assert!(map(&m, "{oops").is_err());
+    }
+
+    #[test]
+    fn a_classic_row_maps_like_the_event_commander_posted() {
+        let m = Mapping::new(Some(1234));
+        let row = json!({
+            "TenantId": "6b3c…", "SourceSystem": "RestAPI", "TimeGenerated": "2026-03-01T10:00:00Z", "Type": "Keeper_CL",
+            "audit_event_type_s": "folder_add_user", "username_s": "alice@example.com", "ip_address_s": "203.0.113.7",
+            "keeper_version_s": "Commander 17.0.4", "geo_location_s": "Dublin, Leinster, IE",
+            "to_username_s": "carol@example.com", "node_d": 5299989643266.0, "timestamp_t": "2025-01-23T01:35:05Z",
+            "odd_d": 0.5, "flag_b": true, "plain": "kept"
+        });
+        let Value::Object(row) = row else {
+            unreachable!()
+        };
+        let mut out = Vec::new();
+        m.write_classic_row(row, &mut out).expect("mapped");
+        let v: Value = serde_json::from_slice(&out).expect("json");
+        let from_export = map(&m, &fixture("audit-log.json")[2].to_string()).expect("mapped");
+        for col in [
+            "TimeGenerated",
+            "audit_event",
+            "remote_address",
+            "client_version",
+            "username",
+            "enterprise_id",
+            "timestamp",
+        ] {
+            assert_eq!(
+                v[col], from_export[col],
+                "{col}: the classic row lands as the export does"
+            );
+        }
+        assert_eq!(
+            v["TimeGenerated"], "2025-01-23T01:35:05Z",
+            "the event's time, not the ingestion's"
+        );
+        assert_eq!(
+            v["data"]["node"], 5299989643266u64,
+            "a whole double is an id again"
+        );
+        assert_eq!(v["data"]["to_username"], "carol@example.com");
+        assert_eq!(v["data"]["odd"], 0.5);
+        assert_eq!(v["data"]["flag"], true);
+        assert_eq!(v["data"]["plain"], "kept");
+        assert!(v["data"].get("TenantId").is_none() && v["data"].get("Type").is_none());
     }
 
     #[test]

@@ -150,21 +150,7 @@ fn write_failed<'a>(out: &Mutex<Option<BufWriter<File>>>, events: impl Iterator<
 
 /// The shape `--format` names, with what Commander events need (`--enterprise-id`, `--event-types`).
 fn input_shape(args: &SendArgs) -> Result<Shape> {
-    let mut mapping = crate::commander::Mapping::new(args.enterprise_id);
-    if let Some(p) = &args.event_types {
-        let text = std::fs::read(p).map_err(|e| {
-            Error::input(
-                format!("cannot read --event-types {}: {e}", p.display()),
-                "check the path",
-            )
-        })?;
-        mapping = mapping.with_event_types(&text).map_err(|e| {
-            Error::input(
-                format!("--event-types {}: {e}", p.display()),
-                "write it with Commander: audit-report --report-type dim --columns audit_event_type --format json --output FILE",
-            )
-        })?;
-    }
+    let mapping = crate::commander::Mapping::load(args.enterprise_id, args.event_types.as_deref())?;
     Ok(match args.format {
         InputFormat::Auto => Shape::Auto(mapping),
         InputFormat::Plain => Shape::Plain,
