@@ -98,6 +98,8 @@ pub struct Summary {
     pub requests: usize,
     /// Whether this run continued an earlier one.
     pub resumed: bool,
+    pub seconds: f64,
+    pub peak_rss_mb: Option<f64>,
 }
 
 /// RFC 3339 in UTC, as KQL's `datetime()` and the state file take it.
@@ -285,6 +287,7 @@ impl Import {
 
     /// Runs (or resumes) the import, saving progress in `state` after every slice.
     pub async fn run(mut self, state: &mut StateFile, restart: bool) -> Result<Summary> {
+        let started = std::time::Instant::now();
         let mut summary = Summary::default();
         let key = self.from_table.clone();
         if restart {
@@ -411,6 +414,8 @@ impl Import {
             b.finish_and_clear();
         }
         summary.imported = p.imported;
+        summary.seconds = started.elapsed().as_secs_f64();
+        summary.peak_rss_mb = crate::commands::send::peak_rss_mb();
         summary.queries = self.reader.queries;
         summary.requests = self
             .sender
