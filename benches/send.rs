@@ -2,7 +2,8 @@
 //! beside Microsoft's Python SDK (azure-monitor-ingestion, installed into a venv here) uploading the same events
 //! to the same simulator, and beside a trivial client that measures what azure-sim itself can accept.
 //!
-//! `cargo bench --bench send` (BENCH_EVENTS, default 1,000,000; BENCH_CONCURRENCY, default 8; BENCH_SKIP_SDK=1).
+//! `cargo bench --bench send` (BENCH_EVENTS, default 1,000,000; BENCH_CONCURRENCY, default 8; BENCH_SKIP_SDK=1;
+//! BENCH_FORMAT=commander sends Keeper Commander-shaped events with `send --format commander` instead).
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -38,12 +39,35 @@ fn event(i: usize) -> Value {
     })
 }
 
-fn events_file(dir: &Path, n: usize) -> PathBuf {
-    let path = dir.join(format!("events-{n}.jsonl"));
+/// The same events as Keeper Commander's `audit-log --target json` writes them (see tests/fixtures/commander).
+fn commander_event(i: usize) -> Value {
+    json!({
+        "audit_event_type": EVENTS[i % 4],
+        "username": format!("user{}@company.com", i % 5000),
+        "ip_address": format!("10.{}.{}.{}", i % 250, (i / 250) % 250, (i / 62500) % 250),
+        "keeper_version": "Web Vault 17.2.1",
+        "geo_location": "Dublin, Leinster, IE",
+        "node": 5_299_989_643_266u64 + (i % 977) as u64,
+        "record_uid": format!("R{:010}", i),
+        "shared_folder_uid": format!("F{:08}", i % 100_000),
+        "timestamp": format!("2025-01-23T01:{:02}:{:02}Z", (i / 60000) % 60, (i / 1000) % 60),
+    })
+}
+
+fn events_file(dir: &Path, n: usize, commander: bool) -> PathBuf {
+    let path = dir.join(format!(
+        "events-{n}{}.jsonl",
+        if commander { "-commander" } else { "" }
+    ));
     if !path.exists() {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create events"));
         for i in 0..n {
-            serde_json::to_writer(&mut f, &event(i)).expect("write");
+            let e = if commander {
+                commander_event(i)
+            } else {
+                event(i)
+            };
+            serde_json::to_writer(&mut f, &e).expect("write");
             f.write_all(b"\n").expect("write");
         }
         f.flush().expect("flush");
@@ -271,9 +295,13 @@ async fn main() {
     let concurrency = env_num("BENCH_CONCURRENCY", 8);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-send");
     std::fs::create_dir_all(&dir).expect("dir");
-    let events = events_file(&dir, n);
+    let format = std::env::var("BENCH_FORMAT").unwrap_or_else(|_| "plain".into());
+    let commander = format == "commander";
+    let events = events_file(&dir, n, commander);
     let mb_in = std::fs::metadata(&events).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
-    eprintln!("{n} events, {mb_in:.0} MB of JSON lines, concurrency {concurrency}");
+    eprintln!(
+        "{n} events ({format} format), {mb_in:.0} MB of JSON lines, concurrency {concurrency}"
+    );
 
     // The SDK sizes its chunks without the separators between events and overshoots 1 MiB by about 0.5%;
     // the simulator's limit is raised by 5% here so that it can take part (keeper-azmon stays under 1 MiB).
@@ -365,6 +393,10 @@ async fn main() {
                 "json",
                 "--concurrency",
                 &c,
+                "--format",
+                &format,
+                "--enterprise-id",
+                "1234",
                 &ev,
             ],
         );
@@ -402,6 +434,8 @@ async fn main() {
 
     let sdk = if std::env::var_os("BENCH_SKIP_SDK").is_some() {
         Err("skipped (BENCH_SKIP_SDK)".to_string())
+    } else if commander {
+        Err("skipped: the SDK sends events as they are, it has no Commander mapping".to_string())
     } else {
         let ca = run_dir.path().join("azure-sim-ca.pem");
         let before = sim.snapshot().ingested_rows();
@@ -428,7 +462,7 @@ async fn main() {
         }
     };
     let report = json!({
-        "events": n, "concurrency": concurrency, "input_mb": mb_in,
+        "events": n, "format": format, "concurrency": concurrency, "input_mb": mb_in,
         "rounds": runs,
         "keeper_azmon_events_per_second": ours_eps,
         "azure_sim_ceiling_events_per_second": ceiling_eps,

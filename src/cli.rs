@@ -40,6 +40,8 @@ pub enum Command {
     RotateSecret(RotateArgs),
     /// Upload exported Keeper events (JSON array or JSON lines; files or stdin) to the DCR stream as the app.
     Send(SendArgs),
+    /// Move the history of a classic table (Commander's `Keeper_CL`) into the deployment's table, resumably.
+    ImportClassic(ImportClassicArgs),
     /// Delete what setup created, and only that (reused resources stay).
     Teardown(TeardownArgs),
     /// Run setup against the built-in Azure simulator (no Azure account needed), then verify --wait.
@@ -310,6 +312,17 @@ pub struct RotateArgs {
     pub secret_file: Option<PathBuf>,
 }
 
+/// `send --format`: the shape of the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Commander's when the first event has `audit_event_type` and no `audit_event`, else plain.
+    Auto,
+    /// The table's columns, as in Keeper's guide: sent as they are.
+    Plain,
+    /// Keeper Commander's `audit-log --target json` or `audit-report --format json`: mapped to the table's columns.
+    Commander,
+}
+
 /// `--on-error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnError {
@@ -334,6 +347,57 @@ pub struct SendArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Shape of the events.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: InputFormat,
+    /// Commander events: the value of the enterprise_id column (Commander's exports do not carry it).
+    #[arg(long, env = "KEEPER_AZMON_ENTERPRISE_ID")]
+    pub enterprise_id: Option<i64>,
+    /// Commander events: Keeper's category of every event type, from Commander's
+    /// `audit-report --report-type dim --columns audit_event_type --format json --output FILE`.
+    #[arg(long)]
+    pub event_types: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ImportClassicArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The classic table (made by the HTTP Data Collector API; Commander's `audit-log --target azure-la` made Keeper_CL).
+    #[arg(long, default_value = "Keeper_CL")]
+    pub from_table: String,
+    /// Workspace (customer) id holding the classic table. Default: the deployment's workspace.
+    #[arg(long)]
+    pub from_workspace_id: Option<String>,
+    /// Workspace (customer) id of the deployment's table. Default: from the state file.
+    #[arg(long)]
+    pub workspace_id: Option<String>,
+    /// The deployment's table, to find where live streaming began. Default: from the state file.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Import events from this time on (RFC 3339 or YYYY-MM-DD, UTC). Default: the classic table's first event.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Import events before this time. Default: the first event already in the deployment's table (where
+    /// Keeper's live streaming began), so nothing arrives twice; now when that table is empty.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Forget the progress of an earlier import of this table and start again.
+    #[arg(long)]
+    pub restart: bool,
+    /// The value of the enterprise_id column (the classic rows do not carry it).
+    #[arg(long, env = "KEEPER_AZMON_ENTERPRISE_ID")]
+    pub enterprise_id: Option<i64>,
+    /// Keeper's category of every event type, from Commander's
+    /// `audit-report --report-type dim --columns audit_event_type --format json --output FILE`.
+    #[arg(long)]
+    pub event_types: Option<PathBuf>,
+    /// Ingestion requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Most rows one query may read (the query API answers at most 500,000 rows and ~64 MB).
+    #[arg(long, default_value_t = 25_000, hide = true)]
+    pub slice_rows: u64,
 }
 
 /// Defaults of `setup`: the guide's names.

@@ -2,6 +2,19 @@
 
 use std::io::BufRead;
 
+use crate::commander::{looks_like_commander, Mapping};
+
+/// How the events are shaped, and so what is done to each before it is sent.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    /// Decided on the first event: Commander's when it has `audit_event_type` and no `audit_event`.
+    Auto(Mapping),
+    /// The table's own columns (the guide's events): sent as they are, `TimeGenerated` from `timestamp`.
+    Plain,
+    /// Keeper Commander's exports: mapped to the table's columns by [`crate::commander`].
+    Commander(Mapping),
+}
+
 /// Where the array scanner stands between buffer refills.
 #[derive(Debug, Default)]
 struct Scan {
@@ -18,6 +31,7 @@ pub struct EventReader<R: BufRead> {
     mode: Mode,
     done: bool,
     scan: Scan,
+    shape: Shape,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -28,13 +42,37 @@ enum Mode {
 }
 
 impl<R: BufRead> EventReader<R> {
-    pub fn new(input: R) -> Self {
+    pub fn with_shape(input: R, shape: Shape) -> Self {
         EventReader {
             input,
             line: 1,
             mode: Mode::Unknown,
             done: false,
             scan: Scan::default(),
+            shape,
+        }
+    }
+
+    /// Whether the events are taken for Commander's (once the first one is read, with [`Shape::Auto`]).
+    pub fn is_commander(&self) -> bool {
+        matches!(self.shape, Shape::Commander(_))
+    }
+
+    /// Makes the text at `out[start..]` ready to send in the input's shape (deciding the shape on the first
+    /// object when asked to); a text that is not an event is removed.
+    fn finish(&mut self, out: &mut Vec<u8>, start: usize) -> Result<(), String> {
+        if let Shape::Auto(m) = &self.shape {
+            if let Some(commander) = looks_like_commander(&out[start..]) {
+                self.shape = if commander {
+                    Shape::Commander(m.clone())
+                } else {
+                    Shape::Plain
+                };
+            }
+        }
+        match &self.shape {
+            Shape::Commander(m) => m.finish_event(out, start),
+            Shape::Plain | Shape::Auto(_) => finish_event(out, start),
         }
     }
 
@@ -128,7 +166,7 @@ impl<R: BufRead> EventReader<R> {
                 }
             }
         }
-        Ok(Some((start_line, finish_event(out, start))))
+        Ok(Some((start_line, self.finish(out, start))))
     }
 
     fn next_line(
@@ -152,7 +190,7 @@ impl<R: BufRead> EventReader<R> {
             if end == start {
                 continue;
             }
-            return Ok(Some((line, finish_event(out, start))));
+            return Ok(Some((line, self.finish(out, start))));
         }
     }
 
@@ -264,7 +302,8 @@ mod tests {
     use super::*;
 
     fn read(s: &str) -> Vec<(usize, Result<serde_json::Value, String>)> {
-        let mut r = EventReader::new(std::io::Cursor::new(s.as_bytes().to_vec()));
+        let mut r =
+            EventReader::with_shape(std::io::Cursor::new(s.as_bytes().to_vec()), Shape::Plain);
         let mut got = Vec::new();
         loop {
             let mut out = Vec::new();
@@ -328,9 +367,10 @@ mod tests {
 
     #[test]
     fn next_into_appends_events_and_leaves_the_buffer_as_it_was_on_a_bad_one() {
-        let mut r = EventReader::new(std::io::Cursor::new(
-            b"{\"a\":1}  \n{bad}\n\n{\"timestamp\":\"t\"}\n".to_vec(),
-        ));
+        let mut r = EventReader::with_shape(
+            std::io::Cursor::new(b"{\"a\":1}  \n{bad}\n\n{\"timestamp\":\"t\"}\n".to_vec()),
+            Shape::Plain,
+        );
         let mut out = b"[".to_vec();
         assert_eq!(r.next_into(&mut out).expect("io"), Some((1, Ok(()))));
         assert_eq!(out, b"[{\"a\":1}");
@@ -344,6 +384,29 @@ mod tests {
             b"[{\"a\":1}{\"TimeGenerated\":\"t\",\"timestamp\":\"t\"}"
         );
         assert_eq!(r.next_into(&mut out).expect("io"), None);
+    }
+
+    #[test]
+    fn auto_takes_the_shape_of_the_first_event() {
+        let read_as = |text: &str| {
+            let mut r = EventReader::with_shape(
+                std::io::Cursor::new(text.as_bytes().to_vec()),
+                Shape::Auto(Mapping::new(Some(7))),
+            );
+            let mut out = Vec::new();
+            let first = r.next_into(&mut out).expect("io").expect("an event").1;
+            (r.is_commander(), first, out)
+        };
+        let (commander, ok, out) =
+            read_as("{\"audit_event_type\": \"login\", \"timestamp\": \"2025-01-23T01:31:11Z\"}\n");
+        assert!(commander && ok.is_ok());
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["audit_event"], "login");
+        assert_eq!(v["enterprise_id"], 7);
+        let (commander, _, out) =
+            read_as("{\"audit_event\": \"login\", \"timestamp\": \"2025-01-23T01:31:11Z\"}\n");
+        assert!(!commander, "the guide's shape is sent as it is");
+        assert!(out.starts_with(b"{\"TimeGenerated\""));
     }
 
     #[test]

@@ -418,6 +418,11 @@ pub async fn query(
     if status >= 300 {
         return Err(azure_error(status, &body, resource).into());
     }
+    // A 200 can carry a partial error: the answer was cut (more than 500,000 rows or ~64 MB, Azure Monitor
+    // service limits, https://learn.microsoft.com/azure/azure-monitor/service-limits). Never taken for whole.
+    if body.get("error").is_some_and(|e| !e.is_null()) {
+        return Err(azure_error(status, &body, resource).into());
+    }
     let table = body.pointer("/tables/0").cloned().unwrap_or(Value::Null);
     let cols: Vec<String> = table
         .get("columns")

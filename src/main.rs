@@ -5,10 +5,12 @@ mod azure;
 mod cli;
 mod clock;
 mod cloud;
+mod commander;
 mod commands;
 mod discover;
 mod error;
 mod events;
+mod history;
 mod ingest;
 mod names;
 mod net;
@@ -96,6 +98,7 @@ fn main() {
             Command::Status(args) => commands::status::execute(args).await,
             Command::RotateSecret(args) => commands::rotate::execute(args).await,
             Command::Send(args) => commands::send::execute(args).await,
+            Command::ImportClassic(args) => commands::import_classic::execute(args).await,
             Command::Demo(args) => commands::demo::execute(args).await,
         }
     });

@@ -54,6 +54,23 @@ pub struct Outputs {
     pub workspace_customer_id: String,
 }
 
+/// How far `import-classic` has moved a classic table into the deployment's table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImportProgress {
+    /// The time range imported (RFC 3339, `until` excluded), fixed by the first run: a resumed run neither
+    /// moves its end nor takes its own rows for the live stream's.
+    pub since: String,
+    pub until: String,
+    /// Every row of the classic table before this time is in the deployment's table.
+    pub done_until: String,
+    /// The slice being sent when the run stopped, `[start, end)`: a resumed run sends only what of it is not in
+    /// the deployment's table yet.
+    #[serde(default)]
+    pub slice: Option<(String, String)>,
+    #[serde(default)]
+    pub imported: u64,
+}
+
 /// The whole state of one deployment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct State {
@@ -81,6 +98,9 @@ pub struct State {
     pub secret_pending_since: Option<String>,
     #[serde(default)]
     pub outputs: Option<Outputs>,
+    /// `import-classic` progress by classic table name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imports: BTreeMap<String, ImportProgress>,
     #[serde(default)]
     pub updated_at: String,
 }

@@ -374,3 +374,140 @@ async fn a_token_that_runs_out_mid_run_is_replaced_and_nothing_is_lost_or_double
     seqs.sort_unstable();
     assert_eq!(seqs, (0..2000).collect::<Vec<u64>>(), "every event once");
 }
+
+/// The Commander-shaped fixtures (tests/fixtures/commander/README.md says how they follow Commander's code).
+fn commander_fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/commander/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commander_export_lands_with_every_column_filled() {
+    let w = World::public().await;
+    let (secret, ws) = set_up(&w).await;
+    // Keeper's categories as Commander lists them (`audit-report --report-type dim --columns audit_event_type
+    // --format json`): fields id, name, category, syslog.
+    let types = w.dir.path().join("event-types.json");
+    std::fs::write(
+        &types,
+        json!([
+            { "id": 1, "name": "login_failure", "category": "security", "syslog": "User ${username} failed to log in" },
+            { "id": 2, "name": "folder_add_user", "category": "share" }
+        ])
+        .to_string(),
+    )
+    .expect("write");
+    let log = commander_fixture("audit-log.json");
+    let o = w
+        .run(&send_args(
+            &w,
+            &secret,
+            &[
+                "--format",
+                "commander",
+                "--enterprise-id",
+                "1234",
+                "--event-types",
+                &types.display().to_string(),
+                &log,
+            ],
+        ))
+        .await;
+    assert_ok(&o);
+    assert_eq!(json_out(&o)["sent"], 4);
+    let rows = w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL");
+    assert_eq!(rows.len(), 4);
+    let exported: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&log).expect("fixture")).expect("json");
+    for e in &exported {
+        let row = rows
+            .iter()
+            .find(|r| r["audit_event"] == e["audit_event_type"])
+            .unwrap_or_else(|| panic!("{} landed", e["audit_event_type"]));
+        for col in [
+            "TimeGenerated",
+            "audit_event",
+            "remote_address",
+            "category",
+            "client_version",
+            "username",
+            "enterprise_id",
+            "timestamp",
+            "data",
+        ] {
+            assert!(
+                !row[col].is_null() && row[col] != "",
+                "{col} filled in {row}"
+            );
+        }
+        assert_eq!(row["TimeGenerated"], e["timestamp"], "the event's own time");
+        assert_eq!(row["timestamp"], e["timestamp"]);
+        assert_eq!(row["remote_address"], e["ip_address"]);
+        assert_eq!(row["client_version"], e["keeper_version"]);
+        assert_eq!(row["username"], e["username"]);
+        assert_eq!(row["enterprise_id"], 1234);
+        assert_eq!(row["data"]["geo_location"], e["geo_location"]);
+    }
+    let by_event = |name: &str| {
+        rows.iter()
+            .find(|r| r["audit_event"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        by_event("change_master_password")["category"],
+        "account",
+        "built in, from Keeper's docs"
+    );
+    assert_eq!(
+        by_event("login_failure")["category"],
+        "security",
+        "from --event-types"
+    );
+    let share = by_event("folder_add_user");
+    assert_eq!(share["data"]["to_username"], "carol@example.com");
+    assert_eq!(share["data"]["shared_folder_uid"], "u6Yq3fW1b2pKcX0Jv8NtQA");
+    assert_eq!(share["data"]["node"], 5299989643266u64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commander_report_is_recognised_without_format() {
+    let w = World::public().await;
+    let (secret, ws) = set_up(&w).await;
+    let o = w
+        .run(&send_args(
+            &w,
+            &secret,
+            &[
+                "--enterprise-id",
+                "1234",
+                &commander_fixture("audit-report.json"),
+            ],
+        ))
+        .await;
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("read as Keeper Commander events"),
+        "{}",
+        stderr(&o)
+    );
+    let rows = w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL");
+    assert_eq!(rows.len(), 3);
+    let rec = rows
+        .iter()
+        .find(|r| r["audit_event"] == "folder_add_user")
+        .expect("row");
+    assert_eq!(
+        rec["TimeGenerated"], "2025-01-23T01:35:05Z",
+        "created +00:00, as Z"
+    );
+    assert_eq!(rec["data"]["record_title"], "Payroll DB");
+    assert_eq!(
+        rows.iter()
+            .find(|r| r["audit_event"] == "bw_record_high_risk")
+            .map(|r| r["category"].clone()),
+        Some(json!("breachwatch"))
+    );
+}

@@ -123,6 +123,9 @@ pub struct SimConfig {
     pub store_rows: bool,
     /// Largest ingestion body accepted (uncompressed), 1 MiB as the API documents.
     pub ingest_limit_bytes: usize,
+    /// Most rows one Log Analytics query answers (500,000, Azure Monitor service limits); past it the answer
+    /// is cut and carries a partial error.
+    pub query_row_limit: usize,
     /// Random faults on Graph and ARM requests, drawn from `seed`.
     pub chaos: Option<Chaos>,
     /// How long each kind of request takes, like Azure; `None` answers at once.
@@ -230,6 +233,7 @@ impl Default for SimConfig {
             port: 0,
             store_rows: true,
             ingest_limit_bytes: 1_048_576,
+            query_row_limit: 500_000,
             chaos: None,
             latency: None,
         }

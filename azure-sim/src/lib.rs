@@ -225,6 +225,19 @@ impl Sim {
     pub fn add_classic_table(&self, workspace_id: &str, table: &str) -> bool {
         lock(&self.world).add_classic_table(workspace_id, table)
     }
+    /// Posts `records` as the retired HTTP Data Collector API did with `Log-Type: log_type` (Keeper Commander's
+    /// `audit-log --target azure-la` used `Keeper`): they land in the classic table `<log_type>_CL` of the
+    /// workspace (resource id), under Data Collector column names (`audit_event_type_s`, `timestamp_t`, ...).
+    /// Returns the table's name.
+    pub fn post_data_collector(
+        &self,
+        workspace_id: &str,
+        log_type: &str,
+        records: &[Value],
+    ) -> String {
+        lock(&self.world).post_data_collector(workspace_id, log_type, records)
+    }
+
     /// Changes the latency model from now on (a benchmark sets up fast, then times a re-run in real time).
     pub fn set_latency(&self, latency: Option<Latency>) {
         lock(&self.world).cfg.latency = latency;

@@ -15,6 +15,7 @@ pub mod demo {
         ))
     }
 }
+pub mod import_classic;
 pub mod rotate;
 pub mod send;
 pub mod setup;

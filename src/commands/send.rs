@@ -10,10 +10,10 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::cli::{OnError, SendArgs};
+use crate::cli::{InputFormat, OnError, SendArgs};
 use crate::commands::verify::console_values;
 use crate::error::{Error, Result};
-use crate::events::EventReader;
+use crate::events::{EventReader, Shape};
 use crate::ingest::{Batch, BatchError, Sender, MAX_BATCH_BYTES};
 use crate::output::Format;
 use crate::private_file::PrivateFile;
@@ -31,6 +31,7 @@ struct Counts {
 /// Reads every input and hands full batches to the senders; runs on a blocking thread.
 fn read_inputs(
     inputs: Vec<std::path::PathBuf>,
+    shape: Shape,
     on_error: OnError,
     tx: mpsc::Sender<Batch>,
     counts: Arc<Counts>,
@@ -61,7 +62,8 @@ fn read_inputs(
             )),
             None => Box::new(BufReader::with_capacity(256 * 1024, std::io::stdin())),
         };
-        let mut events = EventReader::new(reader);
+        let auto = matches!(shape, Shape::Auto(_));
+        let mut events = EventReader::with_shape(reader, shape.clone());
         loop {
             if stop.load(Ordering::Relaxed) {
                 // Read but not sent: handed on, so they reach --failed-file with the others.
@@ -122,6 +124,9 @@ fn read_inputs(
             }
             batch.push(&last);
         }
+        if auto && events.is_commander() {
+            eprintln!("{name}: read as Keeper Commander events (--format commander)");
+        }
     }
     if !batch.is_empty() {
         let _ = tx.blocking_send(batch);
@@ -130,7 +135,7 @@ fn read_inputs(
 }
 
 /// Peak resident memory of this process in MB (Linux `VmHWM`), for the summary.
-fn peak_rss_mb() -> Option<f64> {
+pub(crate) fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -148,7 +153,18 @@ fn write_failed<'a>(out: &Mutex<Option<PrivateFile>>, events: impl Iterator<Item
     }
 }
 
+/// The shape `--format` names, with what Commander events need (`--enterprise-id`, `--event-types`).
+fn input_shape(args: &SendArgs) -> Result<Shape> {
+    let mapping = crate::commander::Mapping::load(args.enterprise_id, args.event_types.as_deref())?;
+    Ok(match args.format {
+        InputFormat::Auto => Shape::Auto(mapping),
+        InputFormat::Plain => Shape::Plain,
+        InputFormat::Commander => Shape::Commander(mapping),
+    })
+}
+
 pub async fn execute(args: SendArgs) -> Result<()> {
+    let shape = input_shape(&args)?;
     let (values, secret, profile) = console_values(&args.target).await?;
     let http = crate::rest::http_client(&profile)?;
     let auth = crate::auth::Auth::client_secret(
@@ -186,7 +202,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
             failed_out.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            read_inputs(inputs, on_error, tx, counts, stop, failed_out)
+            read_inputs(inputs, shape, on_error, tx, counts, stop, failed_out)
         })
     };
     let human = args.target.common.output == Format::Human;

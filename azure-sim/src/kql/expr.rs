@@ -91,7 +91,19 @@ pub fn lex(src: &str) -> Result<Vec<Tok>, String> {
             while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '_') {
                 i += 1;
             }
-            out.push(Tok::Ident(c[start..i].iter().collect()));
+            let ident: String = c[start..i].iter().collect();
+            if ident == "datetime" && c.get(i) == Some(&'(') {
+                // A datetime literal, `datetime(2025-01-02T00:00:00Z)`: its text is not an expression.
+                let close = c[i..]
+                    .iter()
+                    .position(|x| *x == ')')
+                    .ok_or("unterminated datetime literal")?;
+                let inner: String = c[i + 1..i + close].iter().collect();
+                out.push(Tok::Str(inner.trim().trim_matches(['"', '\'']).to_string()));
+                i += close + 1;
+            } else {
+                out.push(Tok::Ident(ident));
+            }
         } else {
             let two: String = c[i..(i + 2).min(c.len())].iter().collect();
             if let Some(op) = OPS2.iter().find(|o| **o == two) {

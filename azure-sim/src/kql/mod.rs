@@ -24,27 +24,34 @@ pub struct Table {
 impl Table {
     /// A stored table: the columns its resource body declares, and its rows.
     pub fn stored(body: &Value, rows: &[Value]) -> Table {
-        let columns = body
-            .pointer("/properties/schema/columns")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| {
-                Some((
-                    c["name"].as_str()?.to_string(),
-                    c["type"].as_str()?.to_ascii_lowercase(),
-                ))
-            })
-            .collect();
+        // The table's own columns, then Azure's standard ones (TimeGenerated, TenantId, ... of a classic table).
+        let mut columns: Vec<(String, String)> =
+            ["/properties/schema/columns", "/properties/standardColumns"]
+                .iter()
+                .filter_map(|p| body.pointer(p).and_then(Value::as_array))
+                .flatten()
+                .filter_map(|c| {
+                    Some((
+                        c["name"].as_str()?.to_string(),
+                        c["type"].as_str()?.to_ascii_lowercase(),
+                    ))
+                })
+                .collect();
+        let mut seen = std::collections::HashSet::new();
+        columns.retain(|(c, _)| seen.insert(c.clone()));
         let rows = rows.iter().filter_map(|r| r.as_object().cloned()).collect();
         Table { columns, rows }
     }
 
-    /// The Log Analytics query API's answer for this table.
-    pub fn to_reply(&self) -> Reply {
+    /// The Log Analytics query API's answer for this table. More than `row_limit` rows are cut there, with a
+    /// partial error: "Maximum number of records returned by a single query: 500,000" (Azure Monitor service
+    /// limits, Log Analytics query API: https://learn.microsoft.com/azure/azure-monitor/service-limits); past it
+    /// the API answers what fits with a partial error rather than failing.
+    pub fn to_reply(&self, row_limit: usize) -> Reply {
         let rows: Vec<Value> = self
             .rows
             .iter()
+            .take(row_limit)
             .map(|r| {
                 Value::Array(
                     self.columns
@@ -59,10 +66,15 @@ impl Table {
             .iter()
             .map(|(c, t)| json!({ "name": c, "type": t }))
             .collect();
-        Reply::json(
-            200,
-            json!({ "tables": [ { "name": "PrimaryResult", "columns": cols, "rows": rows } ] }),
-        )
+        let mut answer =
+            json!({ "tables": [ { "name": "PrimaryResult", "columns": cols, "rows": rows } ] });
+        if self.rows.len() > row_limit {
+            answer["error"] = json!({
+                "code": "PartialError", "message": "There were some errors when processing your query.",
+                "details": [ { "code": "EngineError", "message": format!("Query result set has exceeded the internal record count limit {row_limit} (E_QUERY_RESULT_SET_TOO_LARGE; see the Log Analytics query API's limits)."), "innererror": { "code": "-2133196797", "message": "E_QUERY_RESULT_SET_TOO_LARGE" } } ],
+            });
+        }
+        Reply::json(200, answer)
     }
 }
 
@@ -74,9 +86,14 @@ fn bad(message: String) -> Reply {
 }
 
 /// Runs `query` as the query API does: the result, or 400 `BadArgumentError` with the reason.
-pub fn run(query: &str, resolve: &dyn Fn(&str) -> Option<Table>, now: OffsetDateTime) -> Reply {
+pub fn run(
+    query: &str,
+    resolve: &dyn Fn(&str) -> Option<Table>,
+    now: OffsetDateTime,
+    row_limit: usize,
+) -> Reply {
     match eval(query, resolve, now) {
-        Ok(t) => t.to_reply(),
+        Ok(t) => t.to_reply(row_limit),
         Err(e) => bad(e),
     }
 }

@@ -20,12 +20,14 @@
 //! | `ingest.rs`     | the Logs Ingestion API                                                      |
 //! | `query.rs`      | the Log Analytics query API (KQL in `crate::kql`)                           |
 //! | `sentinel.rs`   | Sentinel onboarding, analytics rules, saved searches (functions), workbooks |
+//! | `classic.rs`    | classic `_CL` tables as the retired HTTP Data Collector API filled them     |
 //!
 //! The Azure behaviours modelled, file by file and with their sources, are listed in `azure-sim/BEHAVIOUR.md`.
 //! Family files depend on this module and on each other only downwards (`arm` on the resource families,
 //! everything on `entra` for bearer tokens); this module depends on none of them.
 
 mod arm;
+mod classic;
 mod dce;
 mod dcr;
 mod entra;

@@ -67,6 +67,6 @@ impl World {
                 crate::kql::eval(&body, &tables, now).ok()
             })
         };
-        crate::kql::run(&q, &resolve, now)
+        crate::kql::run(&q, &resolve, now, self.cfg.query_row_limit)
     }
 }
