@@ -309,7 +309,10 @@ pub async fn assert_complete(w: &World, out: &Value, secret: &str) {
     let url = out["endpoint_url"].as_str().expect("endpoint_url");
     assert_eq!(url, format!("{endpoint}/dataCollectionRules/{immutable}/streams/Custom-KeeperLogs_CL?api-version=2023-01-01"));
 
-    // Keeper's side: a token as the new app with the cloud's monitor scope, the sample events posted, then in the table.
+    // Keeper's side: a token as the new app with the cloud's monitor scope, the sample events posted, then in the
+    // table. The admin pastes the values into the Admin Console after setup: by then the new secret and service
+    // principal are usable (the simulator refuses them for a moment after they are made, as Entra does).
+    w.sim.advance_clock(std::time::Duration::from_secs(60));
     let profile: Value =
         serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
     let tenant = out["tenant_id"].as_str().expect("tenant");

@@ -63,6 +63,15 @@ pub struct SimConfig {
     pub chaos: Option<Chaos>,
     /// How long each kind of request takes, like Azure; `None` answers at once.
     pub latency: Option<Latency>,
+    /// Graph read-after-create lag: a new application or service principal answers 404
+    /// `Request_ResourceNotFound` to GET, PATCH and addPassword, is missing from `$filter` lists, and (an
+    /// application) cannot back a new service principal, for this long. `Duration::ZERO` turns it off.
+    pub graph_replication_delay: Duration,
+    /// The token endpoint refuses a new client secret (AADSTS7000215) and a new service principal
+    /// (AADSTS700016) for this long. `Duration::ZERO` turns it off.
+    pub credential_activation_delay: Duration,
+    /// Items per page of every paged list (ARM `nextLink`, Graph `@odata.nextLink`); `None` answers one page.
+    pub page_size: Option<usize>,
 }
 
 /// How long Azure takes, per kind of operation, and a time scale so a benchmark runs a minute in a second.
@@ -84,6 +93,10 @@ pub struct Latency {
     pub table_create: Duration,
     /// A new service principal's PrincipalNotFound window (halved when principalType is sent).
     pub sp_replication: Duration,
+    /// Graph read-after-create lag of a new application or service principal.
+    pub graph_replication: Duration,
+    /// How long the token endpoint refuses a new client secret or service principal.
+    pub credential_activation: Duration,
 }
 
 impl Latency {
@@ -91,7 +104,11 @@ impl Latency {
     /// shared/azure-specs/README.md (workspace creation ~12 s; table PUT 2-60 s, 20 s taken; DCE and DCR PUT
     /// synchronous), Microsoft Graph and ARM round trips as seen from a client in the same geography
     /// (~150-400 ms; 200-500 ms taken), and the replication delay Microsoft's docs describe for new service
-    /// principals (seconds to minutes; 10 s taken).
+    /// principals (seconds to minutes; 10 s taken). Graph's read-after-create lag: "a newly created object to
+    /// return a Not Found" during replication (Microsoft Entra blog, "Designing for Eventual Consistency for
+    /// Microsoft Entra", https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/;
+    /// 5 s taken). A new client secret: "I've observed latency from 4-18 seconds" before a token is issued
+    /// (https://github.com/microsoftgraph/microsoft-graph-docs/issues/17966; 10 s taken).
     pub fn azure(scale: f64) -> Latency {
         let ms = Duration::from_millis;
         Latency {
@@ -105,6 +122,8 @@ impl Latency {
             workspace_create: Duration::from_secs(12),
             table_create: Duration::from_secs(20),
             sp_replication: Duration::from_secs(10),
+            graph_replication: Duration::from_secs(5),
+            credential_activation: Duration::from_secs(10),
         }
     }
 
@@ -161,6 +180,10 @@ impl Default for SimConfig {
             ingest_limit_bytes: 1_048_576,
             chaos: None,
             latency: None,
+            // On by default, at a fraction of Azure's seconds (as `lro_duration` is): every test meets them.
+            graph_replication_delay: Duration::from_millis(300),
+            credential_activation_delay: Duration::from_millis(300),
+            page_size: Some(2),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Microsoft Graph v1.0: the app registration, its service principal and its client secrets.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -51,6 +53,55 @@ pub struct NewSecret {
     pub value: SecretString,
 }
 
+/// How long the tool waits for an object this run created to show in Graph (times the time scale). Graph is
+/// eventually consistent: "A newly created object to return a 'Not Found'" is normal during replication, which
+/// takes seconds, rarely minutes (Microsoft Entra blog, "Designing for Eventual Consistency for Microsoft Entra",
+/// https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/).
+pub const REPLICATION_WAIT: Duration = Duration::from_secs(120);
+
+/// Whether `e` is Graph's read-after-create lag: 404 `Request_ResourceNotFound`, or the 400 of a service
+/// principal whose application has not replicated yet ("The appId '…' of the service principal does not reference
+/// a valid application object", detail `NoBackingApplicationObject`).
+pub fn is_replication_lag(e: &Error) -> bool {
+    match e {
+        Error::Azure(a) => {
+            (a.status == 404 && a.code == "Request_ResourceNotFound")
+                || (a.status == 400
+                    && a.message
+                        .contains("does not reference a valid application object"))
+        }
+        _ => false,
+    }
+}
+
+/// Runs `op` again while it fails with Graph's replication lag, for at most [`REPLICATION_WAIT`]; `on_wait` is
+/// called before the first wait. Only for objects this run created (or that an interrupted run may have created):
+/// for anything else a 404 means the object is gone.
+pub async fn while_replicating<T, F, Fut>(on_wait: impl Fn(), op: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let deadline =
+        tokio::time::Instant::now() + REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+    let mut delay = Duration::from_millis(250);
+    let mut waited = false;
+    loop {
+        match op().await {
+            Err(e) if is_replication_lag(&e) && tokio::time::Instant::now() < deadline => {
+                if !waited {
+                    on_wait();
+                    waited = true;
+                }
+                tracing::info!("waiting for Graph to replicate a new object: {e}");
+                crate::rest::pause(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The tag string the app registration carries: `keeper-azmon:<deployment>`.
 pub fn app_tag(deployment: &str) -> String {
     format!("{}:{deployment}", super::TAG)
@@ -68,11 +119,13 @@ fn filter_url(rest: &Rest, collection: &str, filter: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
-fn list<T: for<'de> Deserialize<'de>>(body: Value, what: &str) -> Result<Vec<T>> {
-    parse(
-        body.get("value").cloned().unwrap_or(Value::Array(vec![])),
-        what,
-    )
+/// Every object a `$filter` list answers, all its pages read.
+async fn list<T: for<'de> Deserialize<'de>>(rest: &Rest, url: &str, what: &str) -> Result<Vec<T>> {
+    rest.get_all(Api::Graph, url)
+        .await?
+        .into_iter()
+        .map(|v| parse(v, what))
+        .collect()
 }
 
 /// OData string literal: single quotes doubled.
@@ -106,9 +159,9 @@ pub async fn find_tagged_applications(
         "applications",
         &format!("displayName eq '{}'", odata(display_name)),
     )?;
-    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
     let tag = app_tag(deployment);
-    Ok(list::<Application>(body, "applications")?
+    Ok(list::<Application>(rest, &url, "applications")
+        .await?
         .into_iter()
         .filter(|a| a.tags.contains(&tag))
         .collect())
@@ -121,8 +174,7 @@ pub async fn find_applications_by_tag(rest: &Rest, deployment: &str) -> Result<V
         "applications",
         &format!("tags/any(t:t eq '{}')", odata(&app_tag(deployment))),
     )?;
-    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    list(body, "applications")
+    list(rest, &url, "applications").await
 }
 
 /// Creates a single-tenant app registration with our tag. Not repeated blindly: when the answer is lost,
@@ -177,8 +229,8 @@ pub async fn find_service_principal(rest: &Rest, app_id: &str) -> Result<Option<
         "servicePrincipals",
         &format!("appId eq '{}'", odata(app_id)),
     )?;
-    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    Ok(list::<ServicePrincipal>(body, "servicePrincipals")?
+    Ok(list::<ServicePrincipal>(rest, &url, "servicePrincipals")
+        .await?
         .into_iter()
         .next())
 }

@@ -1,6 +1,8 @@
 //! Guide step 1: the app registration (single tenant, Application ID URI `api://<client id>`) and its service
 //! principal.
 
+use std::time::Duration;
+
 use crate::azure::graph::{self, Application, ServicePrincipal};
 use crate::azure::roles::{self, Assignment};
 use crate::error::{Error, Result};
@@ -121,24 +123,88 @@ where
     }
 }
 
-/// Ensures the app registration: found (state, then name + tag) or created, then its identifier URI.
+/// What the progress line says while Graph has not caught up with a new app registration.
+const APP_REPLICATING: &str = "waiting for the new app registration to show in Microsoft Graph";
+
+/// Looks again, until `deadline`, for what a create may have made that Graph does not show yet.
+async fn find_until<T, F, FF>(
+    ctx: &Ctx,
+    step: &str,
+    why: &str,
+    deadline: tokio::time::Instant,
+    find: F,
+) -> Result<Option<T>>
+where
+    F: Fn() -> FF,
+    FF: std::future::Future<Output = Result<Option<T>>>,
+{
+    let mut delay = Duration::from_millis(250);
+    let mut waited = false;
+    loop {
+        if let Some(v) = find().await? {
+            return Ok(Some(v));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        if !waited {
+            ctx.reporter.waiting(step, why);
+            waited = true;
+        }
+        crate::rest::pause(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The app an interrupted run created moments ago (its create announced in the state), once Graph shows it;
+/// `None` when no create is pending or the replication window has passed without it.
+async fn app_of_interrupted_run(ctx: &Ctx) -> Result<Option<Application>> {
+    let state = ctx.state_now()?;
+    let Some(since) = state.app_pending_since.as_deref().and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    }) else {
+        return Ok(None);
+    };
+    let window = graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+    let left = (since + window - time::OffsetDateTime::now_utc())
+        .try_into()
+        .unwrap_or(Duration::ZERO);
+    let deadline = tokio::time::Instant::now() + left;
+    find_until(
+        ctx,
+        step::APP,
+        "looking for the app registration an interrupted run created",
+        deadline,
+        || find_app(&ctx.rest, &ctx.inputs, &state),
+    )
+    .await
+}
+
+/// Ensures the app registration: found (state, then name + tag) or created, then its identifier URI. A new app
+/// is not shown by Graph at once: the identifier URI is set once it is (bounded by `graph::REPLICATION_WAIT`).
 pub async fn ensure_app(ctx: &Ctx, found: Option<Application>) -> Result<(Application, String)> {
     let i = &ctx.inputs;
-    let app = match found {
-        Some(a) => a,
-        None => {
-            create_reconciled(
-                || graph::create_application(&ctx.rest, &i.app_name, &i.deployment),
-                || async {
-                    Ok(
-                        graph::find_tagged_applications(&ctx.rest, &i.app_name, &i.deployment)
-                            .await?
-                            .pop(),
-                    )
-                },
-            )
-            .await?
-        }
+    let pending = ctx.state_now()?.app_pending_since.is_some();
+    let (app, new) = match found {
+        Some(a) => (a, false),
+        None => match app_of_interrupted_run(ctx).await? {
+            Some(a) => (a, true),
+            None => {
+                ctx.record(|s| s.app_pending_since = Some(crate::clock::now_rfc3339()))?;
+                let a = create_reconciled(
+                    || graph::create_application(&ctx.rest, &i.app_name, &i.deployment),
+                    || async {
+                        Ok(
+                            graph::find_tagged_applications(&ctx.rest, &i.app_name, &i.deployment)
+                                .await?
+                                .pop(),
+                        )
+                    },
+                )
+                .await?;
+                (a, true)
+            }
+        },
     };
     // Every app found carries our deployment tag, so it is ours even when an earlier run made it.
     ctx.record_resource(step::APP, &app.id, &app.display_name, true)?;
@@ -146,13 +212,28 @@ pub async fn ensure_app(ctx: &Ctx, found: Option<Application>) -> Result<(Applic
         .identifier_uris
         .contains(&graph::identifier_uri(&app.app_id))
     {
-        graph::set_identifier_uri(&ctx.rest, &app, &i.deployment).await?;
+        if new || pending {
+            graph::while_replicating(
+                || ctx.reporter.waiting(step::APP, APP_REPLICATING),
+                || graph::set_identifier_uri(&ctx.rest, &app, &i.deployment),
+            )
+            .await?;
+        } else {
+            graph::set_identifier_uri(&ctx.rest, &app, &i.deployment).await?;
+        }
+    }
+    if pending || new {
+        // Graph has shown the app (it took the identifier URI, or was found): no longer pending.
+        ctx.record(|s| s.app_pending_since = None)?;
     }
     let label = format!("{} (client id {})", app.display_name, app.app_id);
     Ok((app, label))
 }
 
-/// Ensures the app's service principal: found or created.
+/// Ensures the app's service principal: found or created. While a new app has not replicated, Graph refuses the
+/// service principal (400 "does not reference a valid application object"): retried, bounded. A create whose
+/// answer was lost, or that an interrupted run made, conflicts (409) while Graph does not list it yet: looked
+/// for again until it shows.
 pub async fn ensure_sp(
     ctx: &Ctx,
     app: &Application,
@@ -161,11 +242,39 @@ pub async fn ensure_sp(
     let sp = match found {
         Some(sp) => sp,
         None => {
-            create_reconciled(
-                || graph::create_service_principal(&ctx.rest, &app.app_id, &ctx.inputs.deployment),
-                || graph::find_service_principal(&ctx.rest, &app.app_id),
+            let find = || graph::find_service_principal(&ctx.rest, &app.app_id);
+            let created = graph::while_replicating(
+                || ctx.reporter.waiting(step::SP, APP_REPLICATING),
+                || {
+                    create_reconciled(
+                        || {
+                            graph::create_service_principal(
+                                &ctx.rest,
+                                &app.app_id,
+                                &ctx.inputs.deployment,
+                            )
+                        },
+                        find,
+                    )
+                },
             )
-            .await?
+            .await;
+            match created {
+                Err(Error::Azure(e)) if e.status == 409 => {
+                    let deadline = tokio::time::Instant::now()
+                        + graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+                    find_until(
+                        ctx,
+                        step::SP,
+                        "waiting for the existing service principal to show in Microsoft Graph",
+                        deadline,
+                        find,
+                    )
+                    .await?
+                    .ok_or(Error::Azure(e))?
+                }
+                other => other?,
+            }
         }
     };
     // The service principal of our own app is ours too.
