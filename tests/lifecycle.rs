@@ -9,9 +9,12 @@ use common::*;
 use serde_json::Value;
 
 /// Runs setup with the secret written to a file; returns (setup JSON output, secret file path).
+/// The simulator's clock then moves on a second, past Graph's read-after-create lag and the moment a new secret
+/// is refused (both a fraction of a second in the simulator): the next command comes later, as an admin's would.
 async fn set_up(w: &World) -> (Value, std::path::PathBuf) {
     let (o, secret_file) = w.setup_json().await;
     assert_ok(&o);
+    w.sim.advance_clock(Duration::from_secs(1));
     (json_out(&o), secret_file)
 }
 
@@ -421,6 +424,7 @@ async fn status_warns_of_a_secret_inside_thirty_days_and_rotation_clears_it() {
     let w = World::public().await;
     let o = w.setup(&["--secret-expiry-days", "20"]).await;
     assert_ok(&o);
+    w.sim.advance_clock(Duration::from_secs(1)); // as in `set_up`
     let o = w.run(&args(&w, "status", &[])).await;
     assert_eq!(o.status.code(), Some(4), "unhealthy: {}", stdout(&o));
     let text = stdout(&o);

@@ -365,3 +365,44 @@ pub async fn delete_service_principal(rest: &Rest, object_id: &str) -> Result<bo
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AzureError;
+
+    fn azure(status: u16, code: &str, message: &str) -> Error {
+        AzureError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            resource: "POST /v1.0/servicePrincipals".into(),
+            hint: String::new(),
+        }
+        .into()
+    }
+
+    #[test]
+    fn the_lag_is_a_not_found_or_a_service_principal_without_its_application_yet() {
+        assert!(is_replication_lag(&azure(
+            404,
+            "Request_ResourceNotFound",
+            "Resource 'x' does not exist"
+        )));
+        assert!(is_replication_lag(&azure(
+            400,
+            "Request_BadRequest",
+            "The appId 'a' of the service principal does not reference a valid application object."
+        )));
+        assert!(!is_replication_lag(&azure(
+            400,
+            "Request_BadRequest",
+            "Property 'x' does not exist"
+        )));
+        assert!(!is_replication_lag(&azure(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges"
+        )));
+    }
+}
