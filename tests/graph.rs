@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use azure_sim::SimConfig;
+use azure_sim::{Fault, FaultKind, SimConfig};
 use common::*;
 use serde_json::{json, Value};
 
@@ -209,4 +209,31 @@ async fn a_graph_list_of_five_paged_by_two_is_read_to_the_end() {
         .filter(|r| r.method == "GET" && r.path == "/v1.0/applications")
         .count();
     assert!(lists >= 3, "the three pages read: {lists} list requests");
+}
+
+/// The answer to the app's create is lost (applied, then 500) while Graph does not show the new app yet: the run
+/// looks for it until it shows instead of creating a second one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_create_answer_is_looked_for_until_graph_shows_the_app() {
+    let w = World::start(SimConfig {
+        graph_replication_delay: Duration::from_secs(1),
+        ..SimConfig::default()
+    })
+    .await;
+    for path in ["/v1.0/applications", "/v1.0/servicePrincipals"] {
+        w.sim.inject(Fault {
+            method: Some("POST".into()),
+            path_contains: Some(path.into()),
+            skip: 0,
+            times: 1,
+            writes_only: true,
+            kind: FaultKind::ApplyThenStatus { status: 500 },
+        });
+    }
+    let o = w.setup(&["--output", "json", "--show-secret"]).await;
+    assert_ok(&o);
+    let out = json_out(&o);
+    assert_eq!(answered(&w, "POST", "/v1.0/applications", 500), 1);
+    assert_eq!(answered(&w, "POST", "/v1.0/servicePrincipals", 500), 1);
+    assert_complete(&w, &out, out["client_secret"].as_str().expect("secret")).await;
 }

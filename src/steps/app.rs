@@ -94,9 +94,15 @@ pub fn plan(inputs: &Inputs, o: &Observed) -> [PlannedStep; 2] {
     ]
 }
 
+/// How long a create whose answer was lost is looked for before it is sent again (times the time scale): what it
+/// made may not show in Graph for seconds. Past this, a second create risks a duplicate, which `find_app` then
+/// reports rather than guess.
+const LOST_CREATE_WAIT: Duration = Duration::from_secs(30);
+
 /// Sends a create that is not safe to repeat blindly (a Graph POST): when its answer is lost (a 5xx or a
-/// dropped connection) or it conflicts, looks for what it may have made before sending it again, three times at most.
-async fn create_reconciled<T, C, CF, F, FF>(create: C, find: F) -> Result<T>
+/// dropped connection) or it conflicts, looks for what it may have made before sending it again, three times at
+/// most. A lost answer's object is looked for over [`LOST_CREATE_WAIT`], as Graph may not show it at once.
+async fn create_reconciled<T, C, CF, F, FF>(ctx: &Ctx, step: &str, create: C, find: F) -> Result<T>
 where
     C: Fn() -> CF,
     CF: std::future::Future<Output = Result<T>>,
@@ -108,14 +114,18 @@ where
         attempt += 1;
         match create().await {
             Ok(v) => return Ok(v),
-            Err(Error::Azure(e))
-                if (e.status == 0 || e.status >= 500 || e.status == 409) && attempt < 3 =>
-            {
-                if let Some(v) = find().await? {
+            Err(Error::Azure(e)) if e.status == 409 && attempt < 3 => {
+                return match find().await? {
+                    Some(v) => Ok(v),
+                    None => Err(Error::Azure(e)),
+                };
+            }
+            Err(Error::Azure(e)) if (e.status == 0 || e.status >= 500) && attempt < 3 => {
+                let deadline = tokio::time::Instant::now()
+                    + LOST_CREATE_WAIT.mul_f64(crate::rest::time_scale());
+                let why = "looking for what a create whose answer was lost made";
+                if let Some(v) = find_until(ctx, step, why, deadline, &find).await? {
                     return Ok(v);
-                }
-                if e.status == 409 {
-                    return Err(Error::Azure(e));
                 }
             }
             Err(e) => return Err(e),
@@ -192,6 +202,8 @@ pub async fn ensure_app(ctx: &Ctx, found: Option<Application>) -> Result<(Applic
             None => {
                 ctx.record(|s| s.app_pending_since = Some(crate::clock::now_rfc3339()))?;
                 let a = create_reconciled(
+                    ctx,
+                    step::APP,
                     || graph::create_application(&ctx.rest, &i.app_name, &i.deployment),
                     || async {
                         Ok(
@@ -247,6 +259,8 @@ pub async fn ensure_sp(
                 || ctx.reporter.waiting(step::SP, APP_REPLICATING),
                 || {
                     create_reconciled(
+                        ctx,
+                        step::SP,
                         || {
                             graph::create_service_principal(
                                 &ctx.rest,
