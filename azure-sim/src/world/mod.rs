@@ -6,7 +6,7 @@
 //!
 //! | file            | job                                                                         |
 //! |-----------------|-----------------------------------------------------------------------------|
-//! | `mod.rs`        | state, ids, clock (`now`, `advance`, `tick`), latency model, shared helpers |
+//! | `mod.rs`        | state, ids, clock (`now`, `advance`, `tick`), latency model, lags, paging   |
 //! | `seed.rs`       | the world as it starts: tenant, operator, subscription, providers           |
 //! | `faults.rs`     | planned faults (`Sim::inject`) and chaos; `FaultAction`                     |
 //! | `entra.rs`      | token endpoint, managed-identity endpoint, audiences, bearer principals     |
