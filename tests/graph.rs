@@ -237,3 +237,23 @@ async fn a_lost_create_answer_is_looked_for_until_graph_shows_the_app() {
     assert_eq!(answered(&w, "POST", "/v1.0/servicePrincipals", 500), 1);
     assert_complete(&w, &out, out["client_secret"].as_str().expect("secret")).await;
 }
+
+/// `status` straight after `setup`: Graph may not show the new service principal yet, which is not "missing".
+#[tokio::test(flavor = "multi_thread")]
+async fn status_right_after_setup_does_not_call_a_replicating_object_missing() {
+    let w = World::start(SimConfig {
+        graph_replication_delay: Duration::from_secs(2),
+        ..SimConfig::default()
+    })
+    .await;
+    let (o, _) = w.setup_json().await;
+    assert_ok(&o);
+    let o = w.run(&args(&w, "status", &["--output", "json"])).await;
+    assert_ok(&o);
+    assert_eq!(json_out(&o)["healthy"], true, "{}", stdout(&o));
+    assert!(
+        answered(&w, "GET", "/v1.0/servicePrincipals/", 404) >= 1,
+        "status met the lag: {:?}",
+        w.sim.request_log()
+    );
+}

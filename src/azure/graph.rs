@@ -102,6 +102,41 @@ where
     }
 }
 
+/// Until when Graph objects of a deployment whose state was last written at `written` (RFC 3339) may still be
+/// replicating: [`REPLICATION_WAIT`] (times the time scale) after it. Now, when the time cannot be read.
+pub fn replicating_until(written: &str) -> tokio::time::Instant {
+    let window = REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+    let left = time::OffsetDateTime::parse(written, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|w| (w + window - OffsetDateTime::now_utc()).try_into().ok())
+        .unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + left
+}
+
+/// Reads a Graph object with `get`; while it is missing and `until` has not passed, reads again: an object made
+/// moments ago may not show yet, and must not be reported missing for that.
+pub async fn get_while_replicating<T, F, Fut>(
+    until: tokio::time::Instant,
+    get: F,
+) -> Result<Option<T>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let v = get().await?;
+        if v.is_some() || tokio::time::Instant::now() >= until {
+            return Ok(v);
+        }
+        tracing::info!(
+            "a Graph object of a deployment written moments ago is not found yet; looking again"
+        );
+        crate::rest::pause(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// The tag string the app registration carries: `keeper-azmon:<deployment>`.
 pub fn app_tag(deployment: &str) -> String {
     format!("{}:{deployment}", super::TAG)
