@@ -1,4 +1,5 @@
-//! The one HTTP client for ARM and Graph: bearer tokens, retries with Retry-After, long-running operations, typed errors.
+//! The one HTTP client for ARM and Graph: bearer tokens, retries with Retry-After, paging, long-running
+//! operations, typed errors.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -363,6 +364,31 @@ impl Rest {
         }
     }
 
+    /// Every item of a list: `value` of each page, following the next link (`nextLink` in ARM,
+    /// `@odata.nextLink` in Graph) until a page has none. Azure pages lists on the server and decides the page
+    /// size, so a caller that reads only the first page misses what is on the others
+    /// (https://learn.microsoft.com/graph/paging; ARM list operations declare `x-ms-pageable`).
+    pub async fn get_all(&self, api: Api, url: &str) -> Result<Vec<Value>> {
+        let mut items = vec![];
+        let mut next = Some(url.to_string());
+        let mut pages = 0usize;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(Error::Other(format!(
+                    "{} answered more than {MAX_PAGES} pages",
+                    describe(&Method::GET, &url)
+                )));
+            }
+            let body = self.send(api, Method::GET, &url, None).await?.body;
+            let (page, link) = split_page(body);
+            items.extend(page);
+            // A link back to the page just read would loop for ever.
+            next = link.filter(|l| *l != url);
+        }
+        Ok(items)
+    }
+
     /// GET that maps 404 to `None`.
     pub async fn get_opt(&self, api: Api, url: &str) -> Result<Option<Value>> {
         match self.send(api, Method::GET, url, None).await {
@@ -476,6 +502,26 @@ impl Rest {
     }
 }
 
+/// At most this many pages of one list (at Azure's page sizes, far more than any list the tool reads).
+const MAX_PAGES: usize = 1000;
+
+/// A list page's items and its next link, if any.
+fn split_page(body: Value) -> (Vec<Value>, Option<String>) {
+    let Value::Object(mut o) = body else {
+        return (vec![], None);
+    };
+    let items = match o.remove("value") {
+        Some(Value::Array(a)) => a,
+        _ => vec![],
+    };
+    let next = ["nextLink", "@odata.nextLink"]
+        .iter()
+        .find_map(|k| o.get(*k).and_then(Value::as_str))
+        .filter(|l| !l.is_empty())
+        .map(str::to_string);
+    (items, next)
+}
+
 /// Poll interval when Azure gives no Retry-After: quick at first, then every few seconds.
 fn poll_interval(poll: u32) -> Duration {
     // Table and workspace operations take seconds to a minute: a poll a second keeps the overshoot under a
@@ -546,5 +592,20 @@ mod tests {
             wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
             "{imf_fixdate}: {wait:?}"
         );
+    }
+
+    use serde_json::json;
+
+    #[test]
+    fn a_page_gives_its_items_and_the_next_link_of_arm_or_graph() {
+        let (items, next) =
+            split_page(json!({ "value": [1, 2], "nextLink": "https://x/a?$skiptoken=2" }));
+        assert_eq!(items, vec![json!(1), json!(2)]);
+        assert_eq!(next.as_deref(), Some("https://x/a?$skiptoken=2"));
+        let (_, next) = split_page(json!({ "value": [], "@odata.nextLink": "https://g/b" }));
+        assert_eq!(next.as_deref(), Some("https://g/b"));
+        let (items, next) = split_page(json!({ "value": [3], "nextLink": null }));
+        assert_eq!((items.len(), next), (1, None));
+        assert_eq!(split_page(Value::Null), (vec![], None));
     }
 }

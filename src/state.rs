@@ -96,6 +96,10 @@ pub struct State {
     /// Set just before addPassword: a secret created after this moment and not recorded is an orphan.
     #[serde(default)]
     pub secret_pending_since: Option<String>,
+    /// Set just before the app registration is created, cleared once Graph shows it: a re-run that finds no app
+    /// while this is recent looks again (Graph may not show a new object yet) before creating one more.
+    #[serde(default)]
+    pub app_pending_since: Option<String>,
     #[serde(default)]
     pub outputs: Option<Outputs>,
     /// `import-classic` progress by classic table name.

@@ -3,7 +3,6 @@
 use console::style;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, FuzzySelect, Select};
-use reqwest::Method;
 use serde_json::Value;
 
 use crate::azure::providers;
@@ -72,15 +71,7 @@ pub fn ask_cloud_of(choices: &[&str]) -> Result<String> {
 }
 
 async fn list(rest: &Rest, path: &str) -> Result<Vec<Value>> {
-    let body = rest
-        .send(Api::Arm, Method::GET, &rest.profile.arm_url(path), None)
-        .await?
-        .body;
-    Ok(body
-        .get("value")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default())
+    rest.get_all(Api::Arm, &rest.profile.arm_url(path)).await
 }
 
 fn s(v: &Value, k: &str) -> String {

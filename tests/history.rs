@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 async fn set_up(w: &World) -> (String, String) {
     let (o, secret_file) = w.setup_json().await;
     assert_ok(&o);
+    w.settle();
     let state: Value =
         serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
             .expect("json");

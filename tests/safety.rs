@@ -62,6 +62,7 @@ async fn a_rotation_cut_off_after_add_password_leaves_no_unknown_secret_and_keep
     let w = World::public().await;
     let (o, old_file) = w.setup_json().await;
     assert_ok(&o);
+    w.settle();
     let out = json_out(&o);
     let (tenant, client) = (
         out["tenant_id"].as_str().expect("tenant").to_string(),
@@ -109,6 +110,7 @@ async fn a_rotation_cut_off_after_add_password_leaves_no_unknown_secret_and_keep
     w.sim.clear_faults();
     let o = w.run(&rotate).await;
     assert_ok(&o);
+    w.settle();
     let new = std::fs::read_to_string(&new_file).expect("new secret");
     let keys = key_ids(&app_named(&w, &client));
     assert_eq!(

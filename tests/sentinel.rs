@@ -368,6 +368,7 @@ async fn keepers_two_rules_find_the_events_sent_through_the_function() {
         ])
         .await;
     assert_ok(&o);
+    w.settle();
     let out = json_out(&o);
     let secret = std::fs::read_to_string(&secret_file).expect("secret");
     let now = "2026-01-05T10:15:00Z";

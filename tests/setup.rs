@@ -106,12 +106,13 @@ async fn a_run_interrupted_at_any_write_resumes_to_exactly_one_of_everything() {
 }
 
 /// A simulator whose setup makes the same writes in the same order every run, so that "the n-th write" names
-/// one request: the DCR is not refused while its new table settles (the `InvalidOutputTable` retries that would
-/// add writes are tested in tests/preflight.rs).
+/// one request: no Graph read-after-create lag and no DCR refused while its new table settles (the retries
+/// they add are tested in tests/graph.rs, tests/preflight.rs, and tests/crash.rs interrupts runs with the lag on).
 fn same_writes_every_run() -> SimConfig {
     SimConfig {
         cloud: SimCloud::Public,
         table_output_delay: Duration::ZERO,
+        graph_replication_delay: Duration::ZERO,
         ..sim_config()
     }
 }

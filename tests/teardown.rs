@@ -9,6 +9,7 @@ use serde_json::Value;
 async fn set_up_with_data(w: &World) -> (String, String) {
     let (o, secret_file) = w.setup_json().await;
     assert_ok(&o);
+    w.settle();
     let sf = secret_file.display().to_string();
     assert_ok(
         &w.run(&w.command_args("verify", &["--secret-file", &sf]))

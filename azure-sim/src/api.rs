@@ -130,6 +130,15 @@ pub struct SimConfig {
     pub chaos: Option<Chaos>,
     /// How long each kind of request takes, like Azure; `None` answers at once.
     pub latency: Option<Latency>,
+    /// Graph read-after-create lag: a new application or service principal answers 404
+    /// `Request_ResourceNotFound` to GET, PATCH and addPassword, is missing from `$filter` lists, and (an
+    /// application) cannot back a new service principal, for this long. `Duration::ZERO` turns it off.
+    pub graph_replication_delay: Duration,
+    /// The token endpoint refuses a new client secret (AADSTS7000215) and a new service principal
+    /// (AADSTS700016) for this long. `Duration::ZERO` turns it off.
+    pub credential_activation_delay: Duration,
+    /// Items per page of every paged list (ARM `nextLink`, Graph `@odata.nextLink`); `None` answers one page.
+    pub page_size: Option<usize>,
 }
 
 /// How long Azure takes, per kind of operation, and a time scale so a benchmark runs a minute in a second.
@@ -153,6 +162,10 @@ pub struct Latency {
     pub sp_replication: Duration,
     /// After a new table is ready, how long a DCR naming it still gets `InvalidOutputTable`.
     pub table_output: Duration,
+    /// Graph read-after-create lag of a new application or service principal.
+    pub graph_replication: Duration,
+    /// How long the token endpoint refuses a new client secret or service principal.
+    pub credential_activation: Duration,
 }
 
 impl Latency {
@@ -160,7 +173,11 @@ impl Latency {
     /// shared/azure-specs/README.md (workspace creation ~12 s; table PUT 2-60 s, 20 s taken; DCE and DCR PUT
     /// synchronous), Microsoft Graph and ARM round trips as seen from a client in the same geography
     /// (~150-400 ms; 200-500 ms taken), and the replication delay Microsoft's docs describe for new service
-    /// principals (seconds to minutes; 10 s taken).
+    /// principals (seconds to minutes; 10 s taken). Graph's read-after-create lag: "a newly created object to
+    /// return a Not Found" during replication (Microsoft Entra blog, "Designing for Eventual Consistency for
+    /// Microsoft Entra", https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/;
+    /// 5 s taken). A new client secret: "I've observed latency from 4-18 seconds" before a token is issued
+    /// (https://github.com/microsoftgraph/microsoft-graph-docs/issues/17966; 10 s taken).
     pub fn azure(scale: f64) -> Latency {
         let ms = Duration::from_millis;
         Latency {
@@ -177,6 +194,8 @@ impl Latency {
             // "A few seconds" after the table operation ends (issue 11; a DCR PUT made at once after a table PUT
             // fails with InvalidOutputTable: hashicorp/terraform-provider-azurerm#21897); 5 s taken.
             table_output: Duration::from_secs(5),
+            graph_replication: Duration::from_secs(5),
+            credential_activation: Duration::from_secs(10),
         }
     }
 
@@ -236,6 +255,10 @@ impl Default for SimConfig {
             query_row_limit: 500_000,
             chaos: None,
             latency: None,
+            // On by default, at a fraction of Azure's seconds (as `lro_duration` is): every test meets them.
+            graph_replication_delay: Duration::from_millis(300),
+            credential_activation_delay: Duration::from_millis(300),
+            page_size: Some(2),
         }
     }
 }

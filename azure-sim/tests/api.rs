@@ -1,5 +1,6 @@
 //! azure-sim against a real HTTPS client: tokens and audiences, spec validation, long-running operations,
-//! replication and propagation delays, ingestion limits and injected faults.
+//! replication and propagation delays, ingestion limits and injected faults. (Graph's read-after-create lag,
+//! new credentials refused for a while and paged lists: `consistency.rs`.)
 
 use std::io::Write;
 use std::time::Duration;
@@ -377,6 +378,7 @@ async fn a_new_principal_is_not_found_until_it_replicates_and_roles_take_time_fo
         )
         .await;
     let app_id = app["appId"].as_str().expect("appId").to_string();
+    t.sim.advance_clock(Duration::from_secs(1)); // past Graph's read-after-create lag
     let (st, sp) = t
         .graph(
             reqwest::Method::POST,

@@ -1,5 +1,7 @@
 //! Microsoft Graph v1.0: the app registration, its owners, its service principal and its client secrets.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -56,6 +58,90 @@ pub struct NewSecret {
     pub value: SecretString,
 }
 
+/// How long the tool waits for an object this run created to show in Graph (times the time scale). Graph is
+/// eventually consistent: "A newly created object to return a 'Not Found'" is normal during replication, which
+/// takes seconds, rarely minutes (Microsoft Entra blog, "Designing for Eventual Consistency for Microsoft Entra",
+/// https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/).
+pub const REPLICATION_WAIT: Duration = Duration::from_secs(120);
+
+/// Whether `e` is Graph's read-after-create lag: 404 `Request_ResourceNotFound`, or the 400 of a service
+/// principal whose application has not replicated yet ("The appId '…' of the service principal does not reference
+/// a valid application object", detail `NoBackingApplicationObject`).
+pub fn is_replication_lag(e: &Error) -> bool {
+    match e {
+        Error::Azure(a) => {
+            (a.status == 404 && a.code == "Request_ResourceNotFound")
+                || (a.status == 400
+                    && a.message
+                        .contains("does not reference a valid application object"))
+        }
+        _ => false,
+    }
+}
+
+/// Runs `op` again while it fails with Graph's replication lag, for at most [`REPLICATION_WAIT`]; `on_wait` is
+/// called before the first wait. Only for objects this run created (or that an interrupted run may have created):
+/// for anything else a 404 means the object is gone.
+pub async fn while_replicating<T, F, Fut>(on_wait: impl Fn(), op: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let deadline =
+        tokio::time::Instant::now() + REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+    let mut delay = Duration::from_millis(250);
+    let mut waited = false;
+    loop {
+        match op().await {
+            Err(e) if is_replication_lag(&e) && tokio::time::Instant::now() < deadline => {
+                if !waited {
+                    on_wait();
+                    waited = true;
+                }
+                tracing::info!("waiting for Graph to replicate a new object: {e}");
+                crate::rest::pause(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Until when Graph objects of a deployment whose state was last written at `written` (RFC 3339) may still be
+/// replicating: [`REPLICATION_WAIT`] (times the time scale) after it. Now, when the time cannot be read.
+pub fn replicating_until(written: &str) -> tokio::time::Instant {
+    let window = REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+    let left = time::OffsetDateTime::parse(written, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|w| (w + window - OffsetDateTime::now_utc()).try_into().ok())
+        .unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + left
+}
+
+/// Reads a Graph object with `get`; while it is missing and `until` has not passed, reads again: an object made
+/// moments ago may not show yet, and must not be reported missing for that.
+pub async fn get_while_replicating<T, F, Fut>(
+    until: tokio::time::Instant,
+    get: F,
+) -> Result<Option<T>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let v = get().await?;
+        if v.is_some() || tokio::time::Instant::now() >= until {
+            return Ok(v);
+        }
+        tracing::info!(
+            "a Graph object of a deployment written moments ago is not found yet; looking again"
+        );
+        crate::rest::pause(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// The tag string the app registration carries: `keeper-azmon:<subscription>/<deployment>`. App registrations
 /// live in the tenant, not in a subscription: the subscription in the tag keeps two subscriptions' deployments
 /// of the same name apart.
@@ -103,8 +189,7 @@ pub async fn list_owners(rest: &Rest, app_object_id: &str) -> Result<Vec<Owner>>
     let url = rest
         .profile
         .graph_url(&format!("/applications/{app_object_id}/owners"));
-    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    list(body, "owners")
+    list(rest, &url, "owners").await
 }
 
 /// Adds a directory object (user or service principal) as owner of an application
@@ -130,8 +215,8 @@ pub async fn find_application_by_app_id(rest: &Rest, app_id: &str) -> Result<Opt
         "applications",
         &format!("appId eq '{}'", odata(app_id)),
     )?;
-    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    Ok(list::<Application>(body, "applications")?
+    Ok(list::<Application>(rest, &url, "applications")
+        .await?
         .into_iter()
         .next())
 }
@@ -148,11 +233,13 @@ fn filter_url(rest: &Rest, collection: &str, filter: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
-fn list<T: for<'de> Deserialize<'de>>(body: Value, what: &str) -> Result<Vec<T>> {
-    parse(
-        body.get("value").cloned().unwrap_or(Value::Array(vec![])),
-        what,
-    )
+/// Every object a `$filter` list answers, all its pages read.
+async fn list<T: for<'de> Deserialize<'de>>(rest: &Rest, url: &str, what: &str) -> Result<Vec<T>> {
+    rest.get_all(Api::Graph, url)
+        .await?
+        .into_iter()
+        .map(|v| parse(v, what))
+        .collect()
 }
 
 /// OData string literal: single quotes doubled.
@@ -186,8 +273,8 @@ pub async fn find_tagged_applications(
         "applications",
         &format!("displayName eq '{}'", odata(display_name)),
     )?;
-    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    Ok(list::<Application>(body, "applications")?
+    Ok(list::<Application>(rest, &url, "applications")
+        .await?
         .into_iter()
         .filter(|a| a.tags.iter().any(|t| tags.contains(t)))
         .collect())
@@ -200,8 +287,7 @@ pub async fn find_applications_by_tag(rest: &Rest, tag: &str) -> Result<Vec<Appl
         "applications",
         &format!("tags/any(t:t eq '{}')", odata(tag)),
     )?;
-    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    list(body, "applications")
+    list(rest, &url, "applications").await
 }
 
 /// Creates a single-tenant app registration with our tag. Not repeated blindly: when the answer is lost,
@@ -253,8 +339,8 @@ pub async fn find_service_principal(rest: &Rest, app_id: &str) -> Result<Option<
         "servicePrincipals",
         &format!("appId eq '{}'", odata(app_id)),
     )?;
-    let body = rest.send(Api::Graph, Method::GET, &url, None).await?.body;
-    Ok(list::<ServicePrincipal>(body, "servicePrincipals")?
+    Ok(list::<ServicePrincipal>(rest, &url, "servicePrincipals")
+        .await?
         .into_iter()
         .next())
 }
@@ -387,5 +473,47 @@ pub async fn delete_service_principal(rest: &Rest, object_id: &str) -> Result<bo
         Ok(_) => Ok(true),
         Err(Error::Azure(e)) if e.status == 404 => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AzureError;
+
+    fn azure(status: u16, code: &str, message: &str) -> Error {
+        AzureError {
+            details: Vec::new(),
+            status,
+            code: code.into(),
+            message: message.into(),
+            resource: "POST /v1.0/servicePrincipals".into(),
+            hint: String::new(),
+        }
+        .into()
+    }
+
+    #[test]
+    fn the_lag_is_a_not_found_or_a_service_principal_without_its_application_yet() {
+        assert!(is_replication_lag(&azure(
+            404,
+            "Request_ResourceNotFound",
+            "Resource 'x' does not exist"
+        )));
+        assert!(is_replication_lag(&azure(
+            400,
+            "Request_BadRequest",
+            "The appId 'a' of the service principal does not reference a valid application object."
+        )));
+        assert!(!is_replication_lag(&azure(
+            400,
+            "Request_BadRequest",
+            "Property 'x' does not exist"
+        )));
+        assert!(!is_replication_lag(&azure(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges"
+        )));
     }
 }

@@ -36,7 +36,7 @@ pub async fn location_names(rest: &Rest, subscription: &str) -> Result<Vec<Strin
     let url = rest.profile.arm_url(&format!(
         "/subscriptions/{subscription}/locations?api-version={SUBSCRIPTIONS_API}"
     ));
-    let list = value_list(rest.send(Api::Arm, Method::GET, &url, None).await?.body);
+    let list = rest.get_all(Api::Arm, &url).await?;
     Ok(list
         .iter()
         .filter_map(|l| l.get("name")?.as_str().map(str::to_string))
@@ -148,11 +148,7 @@ pub async fn tagged(
             "$filter",
             &format!("tagName eq '{tag}' and tagValue eq '{value}'"),
         );
-    Ok(value_list(
-        rest.send(Api::Arm, Method::GET, url.as_str(), None)
-            .await?
-            .body,
-    ))
+    rest.get_all(Api::Arm, url.as_str()).await
 }
 
 /// Names of the resources left in a resource group.
@@ -165,7 +161,7 @@ pub async fn resources_in_group(
         "{}/resources?api-version={RESOURCES_API}",
         resource_group_id(subscription, name)
     ));
-    let list = value_list(rest.send(Api::Arm, Method::GET, &url, None).await?.body);
+    let list = rest.get_all(Api::Arm, &url).await?;
     Ok(list
         .iter()
         .filter_map(|r| r.get("id")?.as_str().map(str::to_string))
@@ -180,14 +176,4 @@ pub async fn delete_resource_group(rest: &Rest, subscription: &str, name: &str) 
         "",
     )
     .await
-}
-
-fn value_list(body: Value) -> Vec<Value> {
-    match body {
-        Value::Object(mut o) => match o.remove("value") {
-            Some(Value::Array(a)) => a,
-            _ => vec![],
-        },
-        _ => vec![],
-    }
 }

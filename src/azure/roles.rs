@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -121,15 +120,7 @@ pub async fn list(rest: &Rest, scope: &str, principal_id: &str) -> Result<Vec<As
     url.query_pairs_mut()
         .append_pair("api-version", API_VERSION)
         .append_pair("$filter", &format!("principalId eq '{principal_id}'"));
-    let body = rest
-        .send(Api::Arm, Method::GET, url.as_str(), None)
-        .await?
-        .body;
-    let list: Vec<Value> = body
-        .get("value")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let list = rest.get_all(Api::Arm, url.as_str()).await?;
     // An entry we cannot read (another kind of principal, a field missing) is not ours to judge: skipped.
     Ok(list
         .into_iter()

@@ -89,19 +89,26 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
     };
 
     let mut app = None;
+    // Right after setup, Graph may not show the app or its service principal yet: not reported missing then.
+    let graph_until = graph::replicating_until(&s.updated_at);
     for (kind, r) in &s.resources {
         let drift = match kind.as_str() {
             step::APP => {
-                app = graph::get_application(&rest, &r.id).await?;
+                app = graph::get_while_replicating(graph_until, || {
+                    graph::get_application(&rest, &r.id)
+                })
+                .await?;
                 app.as_ref().map(|a| {
                     let uri = graph::identifier_uri(&a.app_id);
                     (!a.identifier_uris.contains(&uri))
                         .then(|| format!("identifier URI is not {uri}"))
                 })
             }
-            step::SP => graph::get_service_principal(&rest, &r.id)
-                .await?
-                .map(|_| None),
+            step::SP => graph::get_while_replicating(graph_until, || {
+                graph::get_service_principal(&rest, &r.id)
+            })
+            .await?
+            .map(|_| None),
             step::RESOURCE_GROUP => {
                 providers::resource_group(&rest, &s.subscription_id, &s.resource_group)
                     .await?

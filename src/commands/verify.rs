@@ -29,10 +29,10 @@ fn explain(stage: &str, e: &Error) -> Error {
     let text = e.to_string();
     let (what, hint) = match stage {
         "token" if text.contains("invalid_client") || text.contains("AADSTS7000215") => {
-            ("the client secret is wrong or expired", "copy the secret value again, or make a new one with `keeper-azmon rotate-secret`")
+            ("the client secret is wrong or expired", "copy the secret value again, or make a new one with `keeper-azmon rotate-secret`; a secret made moments ago is refused for a while: re-run with --wait")
         }
         "token" if text.contains("unauthorized_client") || text.contains("AADSTS700016") => {
-            ("the client id is not an app in this tenant", "check the tenant id and the Application (client) ID")
+            ("the client id is not an app in this tenant", "check the tenant id and the Application (client) ID; an app made moments ago is refused for a while: re-run with --wait")
         }
         "token" if text.contains("invalid_resource") || text.contains("invalid_scope") || text.contains("AADSTS500011") => {
             ("the monitor scope does not belong to this cloud", "check --cloud: US Government uses https://monitor.azure.us/.default")
@@ -127,6 +127,62 @@ fn has_function(t: &TargetArgs) -> bool {
         })
 }
 
+/// Whether the token endpoint's refusal may only mean the credential is new: a client secret (AADSTS7000215)
+/// or a service principal (AADSTS700016) is refused for a while after it is made ("I've observed latency from
+/// 4-18 seconds", https://github.com/microsoftgraph/microsoft-graph-docs/issues/17966; "AADSTS700016 ... Retry
+/// after a few seconds will often work",
+/// https://github.com/AzureAD/microsoft-authentication-library-for-dotnet/issues/3706).
+fn may_be_new_credential(e: &Error) -> bool {
+    let text = e.to_string();
+    [
+        "AADSTS7000215",
+        "AADSTS700016",
+        "invalid_client",
+        "unauthorized_client",
+    ]
+    .iter()
+    .any(|c| text.contains(c))
+}
+
+/// A token as the app; with `--wait`, through the refusals of a credential too new to be usable, until `deadline`.
+async fn app_token(
+    app: &Auth,
+    audience: &str,
+    wait: bool,
+    deadline: Instant,
+    human: bool,
+) -> Result<SecretString> {
+    let mut delay = Duration::from_millis(250);
+    let mut said = false;
+    loop {
+        match app.token(audience).await {
+            Err(e) if wait && may_be_new_credential(&e) && Instant::now() < deadline => {
+                if human && !said {
+                    eprintln!("  … the token endpoint does not accept the app's credentials yet: a new client secret or service principal takes a while to be usable; waiting");
+                    said = true;
+                }
+                tracing::info!("token refused, waiting: {e}");
+                crate::rest::pause(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether the app can read the rows back itself: the state (when there is one) records its Log Analytics
+/// Contributor role on the workspace. With `--roles minimal` it does not.
+fn app_may_read(state: &std::path::Path) -> Result<bool> {
+    if !state.exists() {
+        return Ok(true);
+    }
+    let s = StateFile::read(state)?;
+    Ok(s.role_assignments.is_empty()
+        || s.role_assignments.iter().any(|r| {
+            r.role == crate::azure::roles::Role::LogAnalyticsContributor && r.on == "workspace"
+        }))
+}
+
 pub async fn execute(args: VerifyArgs) -> Result<()> {
     let (mut out, secret, profile) = console_values(&args.target).await?;
     if let Some(w) = &args.workspace_id {
@@ -141,7 +197,7 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.timeout);
 
-    app.token(&profile.monitor_audience)
+    app_token(&app, &profile.monitor_audience, args.wait, deadline, human)
         .await
         .map_err(|e| explain("token", &e))?;
     if human {
@@ -213,8 +269,27 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
                 "pass --workspace-id and --table, or --state",
             ));
         }
-        // The app reads with its Log Analytics Contributor role; with --roles minimal it cannot, so the operator reads.
-        let la_token = match app.token(&profile.log_analytics_audience).await {
+        // The app reads with its Log Analytics Contributor role; with --roles minimal it has none on the workspace,
+        // so the operator reads.
+        let operator;
+        let reader: &Auth = if app_may_read(&args.target.common.state)? {
+            &app
+        } else {
+            operator = Auth::operator(
+                args.target.common.auth,
+                Some(out.tenant_id.as_str()),
+                &profile,
+                &http,
+            )?;
+            if human {
+                eprintln!(
+                    "  … reading the rows back as {} (the app has no role on the workspace)",
+                    operator.description
+                );
+            }
+            &operator
+        };
+        let la_token = match reader.token(&profile.log_analytics_audience).await {
             Ok(t) => t,
             Err(e) => return Err(explain("query", &e)),
         };

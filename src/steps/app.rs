@@ -1,6 +1,8 @@
 //! Guide step 1: the app registration (single tenant, Application ID URI `api://<client id>`, the operator among
 //! its owners) and its service principal; an existing app is adopted only when it is provably this deployment's.
 
+use std::time::Duration;
+
 use crate::azure::graph::{self, Application, Owner, ServicePrincipal};
 use crate::azure::roles::{self, Assignment};
 use crate::error::{Error, Result};
@@ -251,9 +253,15 @@ pub fn plan(inputs: &Inputs, o: &Observed) -> [PlannedStep; 2] {
     ]
 }
 
+/// How long a create whose answer was lost is looked for before it is sent again (times the time scale): what it
+/// made may not show in Graph for seconds. Past this, a second create risks a duplicate, which `find_app` then
+/// reports rather than guess.
+const LOST_CREATE_WAIT: Duration = Duration::from_secs(30);
+
 /// Sends a create that is not safe to repeat blindly (a Graph POST): when its answer is lost (a 5xx or a
-/// dropped connection) or it conflicts, looks for what it may have made before sending it again, three times at most.
-async fn create_reconciled<T, C, CF, F, FF>(create: C, find: F) -> Result<T>
+/// dropped connection) or it conflicts, looks for what it may have made before sending it again, three times at
+/// most. A lost answer's object is looked for over [`LOST_CREATE_WAIT`], as Graph may not show it at once.
+async fn create_reconciled<T, C, CF, F, FF>(ctx: &Ctx, step: &str, create: C, find: F) -> Result<T>
 where
     C: Fn() -> CF,
     CF: std::future::Future<Output = Result<T>>,
@@ -265,14 +273,18 @@ where
         attempt += 1;
         match create().await {
             Ok(v) => return Ok(v),
-            Err(Error::Azure(e))
-                if (e.status == 0 || e.status >= 500 || e.status == 409) && attempt < 3 =>
-            {
-                if let Some(v) = find().await? {
+            Err(Error::Azure(e)) if e.status == 409 && attempt < 3 => {
+                return match find().await? {
+                    Some(v) => Ok(v),
+                    None => Err(Error::Azure(e)),
+                };
+            }
+            Err(Error::Azure(e)) if (e.status == 0 || e.status >= 500) && attempt < 3 => {
+                let deadline = tokio::time::Instant::now()
+                    + LOST_CREATE_WAIT.mul_f64(crate::rest::time_scale());
+                let why = "looking for what a create whose answer was lost made";
+                if let Some(v) = find_until(ctx, step, why, deadline, &find).await? {
                     return Ok(v);
-                }
-                if e.status == 409 {
-                    return Err(Error::Azure(e));
                 }
             }
             Err(e) => return Err(e),
@@ -280,70 +292,153 @@ where
     }
 }
 
-/// Makes the signed-in identity an owner of the app it just created, where Graph did not (it does for a service
-/// principal that creates an app; the owner is what lets the operator, and only them, adopt it again later).
-async fn ensure_operator_owns(ctx: &Ctx, app: &Application) -> Result<()> {
-    let rest = &ctx.rest;
-    let me = rest.auth.object_id(&rest.profile.graph_audience).await?;
-    let mut attempt = 0;
+/// What the progress line says while Graph has not caught up with a new app registration.
+const APP_REPLICATING: &str = "waiting for the new app registration to show in Microsoft Graph";
+
+/// Looks again, until `deadline`, for what a create may have made that Graph does not show yet.
+async fn find_until<T, F, FF>(
+    ctx: &Ctx,
+    step: &str,
+    why: &str,
+    deadline: tokio::time::Instant,
+    find: F,
+) -> Result<Option<T>>
+where
+    F: Fn() -> FF,
+    FF: std::future::Future<Output = Result<Option<T>>>,
+{
+    let mut delay = Duration::from_millis(250);
+    let mut waited = false;
     loop {
-        attempt += 1;
-        let done = match graph::list_owners(rest, &app.id).await {
-            Ok(owners) if owners.iter().any(|o| o.id == me) => Ok(()),
-            Ok(_) => graph::add_owner(rest, &app.id, &me).await,
-            Err(e) => Err(e),
-        };
-        match done {
-            // A new object can be missing from Graph's replicas for a few seconds after it is created
-            // ("Designing for Eventual Consistency for Microsoft Entra": a newly created object can return Not Found,
-            // https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/): ask again.
-            Err(Error::Azure(e)) if e.status == 404 && attempt < 6 => {
-                crate::rest::pause(std::time::Duration::from_secs(2)).await;
-            }
-            other => return other,
+        if let Some(v) = find().await? {
+            return Ok(Some(v));
         }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        if !waited {
+            ctx.reporter.waiting(step, why);
+            waited = true;
+        }
+        crate::rest::pause(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
+/// The app an interrupted run created moments ago (its create announced in the state), once Graph shows it;
+/// `None` when no create is pending or the replication window has passed without it.
+async fn app_of_interrupted_run(ctx: &Ctx) -> Result<Option<Application>> {
+    let state = ctx.state_now()?;
+    let Some(since) = state.app_pending_since.as_deref().and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    }) else {
+        return Ok(None);
+    };
+    let window = graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+    let left = (since + window - time::OffsetDateTime::now_utc())
+        .try_into()
+        .unwrap_or(Duration::ZERO);
+    let deadline = tokio::time::Instant::now() + left;
+    find_until(
+        ctx,
+        step::APP,
+        "looking for the app registration an interrupted run created",
+        deadline,
+        || async {
+            Ok(find_app(&ctx.rest, &ctx.inputs, &state)
+                .await?
+                .map(|f| f.app))
+        },
+    )
+    .await
+}
+
+/// Makes the signed-in identity an owner of the app it just created, where Graph did not (it does for a service
+/// principal that creates an app; the owner is what lets the operator, and only them, adopt it again later). The
+/// caller waits through Graph's read-after-create lag.
+async fn ensure_operator_owns(ctx: &Ctx, app: &Application) -> Result<()> {
+    let rest = &ctx.rest;
+    let me = rest.auth.object_id(&rest.profile.graph_audience).await?;
+    if graph::list_owners(rest, &app.id)
+        .await?
+        .iter()
+        .any(|o| o.id == me)
+    {
+        return Ok(());
+    }
+    graph::add_owner(rest, &app.id, &me).await
+}
+
 /// Ensures the app registration: found (state, `--adopt-app`, or name + tag + owner) or created (with the
-/// operator among its owners), then its identifier URI, and our tag on an app of ours.
+/// operator among its owners), then its identifier URI, and our tag on an app of ours. A new app is not shown by
+/// Graph at once: its PATCH waits for it (bounded by `graph::REPLICATION_WAIT`).
 pub async fn ensure_app(ctx: &Ctx, found: Option<FoundApp>) -> Result<(Application, String)> {
     let i = &ctx.inputs;
     let tag = i.app_tag();
-    let (app, ours, update) = match found {
+    let pending = ctx.state_now()?.app_pending_since.is_some();
+    let (app, ours, update, new) = match found {
         Some(f) => {
             let update = needs_update(i, &f);
-            (f.app, f.ours, update)
+            (f.app, f.ours, update, false)
         }
         None => {
-            let app = create_reconciled(
-                || graph::create_application(&ctx.rest, &i.app_name, &tag),
-                || async {
-                    Ok(graph::find_tagged_applications(
-                        &ctx.rest,
-                        &i.app_name,
-                        std::slice::from_ref(&tag),
+            let app = match app_of_interrupted_run(ctx).await? {
+                Some(a) => a,
+                None => {
+                    ctx.record(|s| s.app_pending_since = Some(crate::clock::now_rfc3339()))?;
+                    create_reconciled(
+                        ctx,
+                        step::APP,
+                        || graph::create_application(&ctx.rest, &i.app_name, &tag),
+                        || async {
+                            Ok(graph::find_tagged_applications(
+                                &ctx.rest,
+                                &i.app_name,
+                                std::slice::from_ref(&tag),
+                            )
+                            .await?
+                            .pop())
+                        },
                     )
                     .await?
-                    .pop())
-                },
+                }
+            };
+            ctx.record_resource(step::APP, &app.id, &app.display_name, true)?;
+            graph::while_replicating(
+                || ctx.reporter.waiting(step::APP, APP_REPLICATING),
+                || ensure_operator_owns(ctx, &app),
             )
             .await?;
-            ctx.record_resource(step::APP, &app.id, &app.display_name, true)?;
-            ensure_operator_owns(ctx, &app).await?;
-            (app, true, true)
+            let update = !app
+                .identifier_uris
+                .contains(&graph::identifier_uri(&app.app_id))
+                || !app.tags.contains(&tag);
+            (app, true, update, true)
         }
     };
     ctx.record_resource(step::APP, &app.id, &app.display_name, ours)?;
     if update {
         // Never tag what the tool did not make: an adopted app keeps its own tags.
-        graph::set_identifier_uri(&ctx.rest, &app, ours.then_some(tag.as_str())).await?;
+        let patch = || graph::set_identifier_uri(&ctx.rest, &app, ours.then_some(tag.as_str()));
+        if new || pending {
+            graph::while_replicating(|| ctx.reporter.waiting(step::APP, APP_REPLICATING), patch)
+                .await?;
+        } else {
+            patch().await?;
+        }
+    }
+    if pending || new {
+        // Graph has shown the app (it took the PATCH, or was found): no longer pending.
+        ctx.record(|s| s.app_pending_since = None)?;
     }
     let label = format!("{} (client id {})", app.display_name, app.app_id);
     Ok((app, label))
 }
 
 /// Ensures the app's service principal: found or created. It is ours when this run made it or the app is ours.
+/// While a new app has not replicated, Graph refuses the service principal (400 "does not reference a valid
+/// application object"): retried, bounded. A create whose answer was lost, or that an interrupted run made,
+/// conflicts (409) while Graph does not list it yet: looked for again until it shows.
 pub async fn ensure_sp(
     ctx: &Ctx,
     app: &Application,
@@ -354,11 +449,35 @@ pub async fn ensure_sp(
         Some(sp) => sp,
         None => {
             let tag = ctx.inputs.app_tag();
-            create_reconciled(
-                || graph::create_service_principal(&ctx.rest, &app.app_id, &tag),
-                || graph::find_service_principal(&ctx.rest, &app.app_id),
+            let find = || graph::find_service_principal(&ctx.rest, &app.app_id);
+            let created = graph::while_replicating(
+                || ctx.reporter.waiting(step::SP, APP_REPLICATING),
+                || {
+                    create_reconciled(
+                        ctx,
+                        step::SP,
+                        || graph::create_service_principal(&ctx.rest, &app.app_id, &tag),
+                        find,
+                    )
+                },
             )
-            .await?
+            .await;
+            match created {
+                Err(Error::Azure(e)) if e.status == 409 => {
+                    let deadline = tokio::time::Instant::now()
+                        + graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+                    find_until(
+                        ctx,
+                        step::SP,
+                        "waiting for the existing service principal to show in Microsoft Graph",
+                        deadline,
+                        find,
+                    )
+                    .await?
+                    .ok_or(Error::Azure(e))?
+                }
+                other => other?,
+            }
         }
     };
     let ours = made || ctx.was_created(step::APP);

@@ -92,7 +92,18 @@ async fn add_password(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match graph::add_password(&ctx.rest, &app.id, description, end).await {
+        // The app may be new enough that Graph does not show it everywhere yet (404): waited for, bounded.
+        let added = graph::while_replicating(
+            || {
+                ctx.reporter.waiting(
+                    step::SECRET,
+                    "waiting for the new app registration to show in Microsoft Graph",
+                )
+            },
+            || graph::add_password(&ctx.rest, &app.id, description, end),
+        )
+        .await;
+        match added {
             Ok(n) => return Ok(n),
             Err(Error::Azure(e)) if (e.status == 0 || e.status >= 500) && attempt < 3 => {
                 if let Some(a) = graph::get_application(&ctx.rest, &app.id).await? {

@@ -107,6 +107,12 @@ impl World {
             .expect("state is JSON")
     }
 
+    /// Lets the simulator's clock pass Azure's short delays after a run (a new secret or service principal not yet
+    /// usable, Graph not yet showing new objects), as they have passed by the time Keeper uses the values.
+    pub fn settle(&self) {
+        self.sim.advance_clock(Duration::from_secs(60));
+    }
+
     /// The profile path as `--cloud` takes it (commands after setup name it again: a custom profile in a state
     /// file is not followed silently).
     pub fn cloud_arg(&self) -> [String; 2] {
@@ -363,7 +369,10 @@ pub async fn assert_complete(w: &World, out: &Value, secret: &str) {
     let url = out["endpoint_url"].as_str().expect("endpoint_url");
     assert_eq!(url, format!("{endpoint}/dataCollectionRules/{immutable}/streams/Custom-KeeperLogs_CL?api-version=2023-01-01"));
 
-    // Keeper's side: a token as the new app with the cloud's monitor scope, the sample events posted, then in the table.
+    // Keeper's side: a token as the new app with the cloud's monitor scope, the sample events posted, then in the
+    // table. The admin pastes the values into the Admin Console after setup: by then the new secret and service
+    // principal are usable (the simulator refuses them for a moment after they are made, as Entra does).
+    w.sim.advance_clock(std::time::Duration::from_secs(60));
     let profile: Value =
         serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
     let tenant = out["tenant_id"].as_str().expect("tenant");

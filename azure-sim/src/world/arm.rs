@@ -45,7 +45,7 @@ impl World {
                 })
                 .map(|(id, name, _)| self.sub_json(id, name))
                 .collect();
-            return Reply::json(200, json!({ "value": visible }));
+            return self.page(req, visible, "nextLink");
         }
         // operation status polls
         if lc(&path).contains("/operationstatuses/") {
@@ -84,7 +84,9 @@ impl World {
                 .iter()
                 .map(|l| json!({ "id": format!("/subscriptions/{sub_id}/locations/{l}"), "name": l, "displayName": l, "regionalDisplayName": l, "type": "Region" }))
                 .collect();
-            return Reply::json(200, json!({ "value": v }));
+            // Paged although the spec declares no next link for locations, so that the tool is shown to follow
+            // one wherever it comes.
+            return self.page(req, v, "nextLink");
         }
         if let Some(i) = lrest.find("/providers/microsoft.authorization/roleassignments") {
             let scope = format!("/subscriptions/{sub_id}{}", &rest[..i]);
@@ -144,9 +146,10 @@ impl World {
                     "microsoft.resources/resourcegroups",
                     &format!("/subscriptions/{sub_id}/"),
                 );
-                Reply::json(
-                    200,
-                    json!({ "value": World::tag_filter(all, req.query.get("$filter")) }),
+                self.page(
+                    req,
+                    World::tag_filter(all, req.query.get("$filter")),
+                    "nextLink",
                 )
             }
             ["resources"] if m == "GET" => {
@@ -157,9 +160,10 @@ impl World {
                     .filter(|(k, r)| k.starts_with(&prefix) && k.contains("/providers/") && !k.contains("/tables/") && r.body.get("location").is_some())
                     .map(|(_, r)| json!({ "id": r.body["id"], "name": r.body["name"], "type": r.body["type"], "location": r.body["location"], "tags": r.body["tags"] }))
                     .collect();
-                Reply::json(
-                    200,
-                    json!({ "value": World::tag_filter(all, req.query.get("$filter")) }),
+                self.page(
+                    req,
+                    World::tag_filter(all, req.query.get("$filter")),
+                    "nextLink",
                 )
             }
             ["resourcegroups", _rg, "resources"] if m == "GET" => {
@@ -175,7 +179,7 @@ impl World {
                     .filter(|(k, _)| k.starts_with(&prefix) && k[prefix.len()..].split('/').count() == 3)
                     .map(|(_, r)| json!({ "id": r.body["id"], "name": r.body["name"], "type": r.body["type"], "location": r.body["location"] }))
                     .collect();
-                Reply::json(200, json!({ "value": v }))
+                self.page(req, v, "nextLink")
             }
             ["resourcegroups", _rg] => self.resource_group(req, &sub_id, segs[1], fault),
             ["resourcegroups", _rg, "providers", "microsoft.insights", "workbooks", rest @ ..]

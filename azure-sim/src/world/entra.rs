@@ -188,8 +188,11 @@ impl World {
             let given = form.get("client_secret").cloned().unwrap_or_default();
             let op = client_id == self.operator.client_id && given == self.operator.client_secret;
             let now = time::OffsetDateTime::now_utc();
+            // A new secret is refused for a while (`SimConfig::credential_activation_delay`): "When I add a
+            // passwordCredential to an AAD Application, it does not work right away ... I've observed latency
+            // from 4-18 seconds" (https://github.com/microsoftgraph/microsoft-graph-docs/issues/17966).
             let app_secret = self.secrets.iter().any(|(key, s)| {
-                s.app_object_id == app_object && s.text == given && {
+                s.app_object_id == app_object && s.text == given && s.usable_at <= self.now() && {
                     let end = app["passwordCredentials"]
                         .as_array()
                         .and_then(|l| l.iter().find(|p| p["keyId"] == key.as_str()))
@@ -220,6 +223,23 @@ impl World {
             );
         };
         let principal = sp["id"].as_str().unwrap_or_default().to_string();
+        // A new service principal is not known to the token service for a while: AADSTS700016, as recorded in
+        // "[Bug] AADSTS700016 error for Service Principal" (New-AzADServicePrincipal, then a sign-in that fails
+        // until "retry after a few seconds", https://github.com/AzureAD/microsoft-authentication-library-for-dotnet/issues/3706).
+        if self
+            .sp_usable_at
+            .get(&principal)
+            .is_some_and(|at| self.now() < *at)
+        {
+            return token_err(
+                "unauthorized_client",
+                700016,
+                format!(
+                    "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+                    self.tenant
+                ),
+            );
+        }
         let tok = self.issue_token(principal, aud);
         Reply::json(
             200,

@@ -1,4 +1,10 @@
 //! Microsoft Graph v1.0: applications, service principals, addPassword / removePassword, and filtered lists.
+//!
+//! Graph is eventually consistent: a new application or service principal is not found by reads for a while
+//! (`SimConfig::graph_replication_delay`). Source: "A successful write to Microsoft Entra does not guarantee that
+//! an immediate read will reflect that change ... A newly created object to return a 'Not Found'" (Microsoft
+//! Entra blog, "Designing for Eventual Consistency for Microsoft Entra", 2026-03-24,
+//! https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/).
 
 use std::time::Duration;
 
@@ -34,8 +40,8 @@ impl World {
         }
         match (req.method.as_str(), segs.as_slice()) {
             ("POST", ["applications"]) => self.create_app(&body, &caller),
-            ("GET", ["applications"]) => self.list_graph(true, req.query.get("$filter")),
-            ("GET", ["applications", id]) => match self.apps.iter().find(|a| a["id"] == *id) {
+            ("GET", ["applications"]) => self.list_graph(req, true),
+            ("GET", ["applications", id]) => match self.apps.iter().find(|a| a["id"] == *id && self.graph_visible(id)) {
                 Some(a) => Reply::json(200, a.clone()),
                 None => graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present.")),
             },
@@ -67,8 +73,8 @@ impl World {
                 Reply::empty(204)
             }
             ("POST", ["servicePrincipals"]) => self.create_sp(&body),
-            ("GET", ["servicePrincipals"]) => self.list_graph(false, req.query.get("$filter")),
-            ("GET", ["servicePrincipals", id]) => match self.sps.iter().find(|s| s["id"] == *id) {
+            ("GET", ["servicePrincipals"]) => self.list_graph(req, false),
+            ("GET", ["servicePrincipals", id]) => match self.sps.iter().find(|s| s["id"] == *id && self.graph_visible(id)) {
                 Some(s) => Reply::json(200, s.clone()),
                 None => graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist.")),
             },
@@ -83,6 +89,23 @@ impl World {
             }
             _ => graph_err(400, "BadRequest", format!("Resource not found for the segment '{}'.", segs.first().unwrap_or(&""))),
         }
+    }
+
+    /// Whether a Graph object is past its read-after-create lag (objects the simulator did not create this way,
+    /// like the operator's, always are).
+    fn graph_visible(&self, object_id: &str) -> bool {
+        self.graph_visible_at
+            .get(object_id)
+            .is_none_or(|at| self.now() >= *at)
+    }
+
+    /// 404 `Request_ResourceNotFound` for an object still replicating, as for one that does not exist.
+    fn not_yet_visible(object_id: &str) -> Reply {
+        graph_err(
+            404,
+            "Request_ResourceNotFound",
+            format!("Resource '{object_id}' does not exist or one of its queried reference-property objects are not present."),
+        )
     }
 
     fn check_keys(body: &Value, allowed: &[&str]) -> Result<(), Reply> {
@@ -142,6 +165,11 @@ impl World {
             "identifierUris": [], "tags": body.get("tags").cloned().unwrap_or(json!([])), "passwordCredentials": [],
             "createdDateTime": now_iso(), "publisherDomain": "sim.onmicrosoft.com",
         });
+        let visible_at = self.now() + self.graph_lag();
+        self.graph_visible_at.insert(
+            app["id"].as_str().unwrap_or_default().to_string(),
+            visible_at,
+        );
         self.apps.push(app.clone());
         self.creator_owns(app["id"].as_str().unwrap_or_default(), caller);
         Reply::json(201, app)
@@ -159,6 +187,9 @@ impl World {
             ],
         ) {
             return r;
+        }
+        if !self.graph_visible(id) {
+            return World::not_yet_visible(id);
         }
         let Some(app) = self.apps.iter_mut().find(|a| a["id"] == id) else {
             return graph_err(
@@ -202,6 +233,9 @@ impl World {
                 format!("Invalid endDateTime '{end}'."),
             );
         }
+        if !self.graph_visible(id) {
+            return World::not_yet_visible(id);
+        }
         let key = self.uuid();
         let text: String = (0..40)
             .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
@@ -218,11 +252,13 @@ impl World {
         if let Some(list) = app["passwordCredentials"].as_array_mut() {
             list.push(cred.clone());
         }
+        let usable_at = self.now() + self.credential_lag();
         self.secrets.insert(
             key,
             Secret {
                 app_object_id: id.to_string(),
                 text: text.clone(),
+                usable_at,
             },
         );
         let mut answer = cred;
@@ -235,13 +271,25 @@ impl World {
             return r;
         }
         let app_id = body["appId"].as_str().unwrap_or_default().to_string();
+        // An application still replicating cannot back a service principal yet: the same 400 as for no
+        // application, `details[0].code` `NoBackingApplicationObject` (the answer recorded in "MS Graph API -
+        // failing to create Service Principal for just created Application",
+        // https://learn.microsoft.com/en-us/answers/questions/5883620/).
         let Some(app) = self
             .apps
             .iter()
-            .find(|a| a["appId"] == app_id.as_str())
+            .find(|a| {
+                a["appId"] == app_id.as_str()
+                    && self.graph_visible(a["id"].as_str().unwrap_or_default())
+            })
             .cloned()
         else {
-            return graph_err(400, "Request_BadRequest", format!("The appId '{app_id}' of the service principal does not reference a valid application object."));
+            let message = format!("The appId '{app_id}' of the service principal does not reference a valid application object.");
+            let mut r = graph_err(400, "Request_BadRequest", message.clone());
+            if let Some(e) = r.body.as_mut().and_then(|b| b.get_mut("error")) {
+                e["details"] = json!([{ "code": "NoBackingApplicationObject", "message": message, "target": "appId" }]);
+            }
+            return r;
         };
         if self.sps.iter().any(|s| s["appId"] == app_id.as_str()) {
             return graph_err(
@@ -266,12 +314,18 @@ impl World {
                 .unwrap_or(self.cfg.sp_replication_delay),
         };
         self.sp_delay.insert(sp_id.clone(), delay);
-        self.sp_created.insert(sp_id, self.now());
+        let now = self.now();
+        self.graph_visible_at
+            .insert(sp_id.clone(), now + self.graph_lag());
+        self.sp_usable_at
+            .insert(sp_id.clone(), now + self.credential_lag());
+        self.sp_created.insert(sp_id, now);
         self.sps.push(sp.clone());
         Reply::json(201, sp)
     }
 
-    fn list_graph(&self, apps: bool, filter: Option<&String>) -> Reply {
+    fn list_graph(&self, req: &Req, apps: bool) -> Reply {
+        let filter = req.query.get("$filter");
         let list = if apps { &self.apps } else { &self.sps };
         let pick = |v: &Value| -> bool {
             let Some(f) = filter else { return true };
@@ -307,9 +361,12 @@ impl World {
                 );
             }
         }
-        Reply::json(
-            200,
-            json!({ "value": list.iter().filter(|v| pick(v)).cloned().collect::<Vec<_>>() }),
-        )
+        // Objects still replicating are missing from lists too.
+        let found = list
+            .iter()
+            .filter(|v| pick(v) && self.graph_visible(v["id"].as_str().unwrap_or_default()))
+            .cloned()
+            .collect();
+        self.page(req, found, "@odata.nextLink")
     }
 }

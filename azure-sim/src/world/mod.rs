@@ -6,7 +6,7 @@
 //!
 //! | file            | job                                                                         |
 //! |-----------------|-----------------------------------------------------------------------------|
-//! | `mod.rs`        | state, ids, clock (`now`, `advance`, `tick`), latency model, shared helpers |
+//! | `mod.rs`        | state, ids, clock (`now`, `advance`, `tick`), latency model, lags, paging   |
 //! | `seed.rs`       | the world as it starts: tenant, operator, subscription, providers           |
 //! | `faults.rs`     | planned faults (`Sim::inject`) and chaos; `FaultAction`                     |
 //! | `entra.rs`      | token endpoint, managed-identity endpoint, audiences, bearer principals     |
@@ -72,6 +72,8 @@ struct TokenInfo {
 struct Secret {
     app_object_id: String,
     text: String,
+    /// The token endpoint refuses it until then (`SimConfig::credential_activation_delay`).
+    usable_at: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +155,10 @@ pub struct World {
     pub hanging: usize,
     /// Each service principal's own replication delay.
     sp_delay: HashMap<String, Duration>,
+    /// When a new application or service principal (by object id) becomes visible to Graph reads.
+    graph_visible_at: HashMap<String, Instant>,
+    /// When the token endpoint starts to accept a new service principal (by object id).
+    sp_usable_at: HashMap<String, Instant>,
     /// Faults drawn by chaos, by kind, for reports.
     pub chaos_counts: BTreeMap<&'static str, usize>,
     /// How many times chaos has seen each request shape.
@@ -200,6 +206,25 @@ impl World {
 
     pub fn advance(&mut self, d: Duration) {
         self.offset += d;
+    }
+
+    /// Graph's read-after-create lag for a new object now (the latency model's, else the configured one).
+    fn graph_lag(&self) -> Duration {
+        match &self.cfg.latency {
+            Some(l) if !self.cfg.graph_replication_delay.is_zero() => l.scaled(l.graph_replication),
+            _ => self.cfg.graph_replication_delay,
+        }
+    }
+
+    /// How long the token endpoint refuses a new secret or service principal (the latency model's, else the
+    /// configured one).
+    fn credential_lag(&self) -> Duration {
+        match &self.cfg.latency {
+            Some(l) if !self.cfg.credential_activation_delay.is_zero() => {
+                l.scaled(l.credential_activation)
+            }
+            _ => self.cfg.credential_activation_delay,
+        }
     }
 
     fn uuid(&mut self) -> String {
@@ -291,6 +316,39 @@ impl World {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+// ---------- paging ----------
+
+impl World {
+    /// One page of a list: `value`, and while more remain, `next` (`nextLink` for ARM, `@odata.nextLink` for
+    /// Graph) holding this request's URL with a `$skiptoken`. Azure pages lists server-side and the client must
+    /// follow the link until it is absent: Graph, "Paging Microsoft Graph data in your app"
+    /// (https://learn.microsoft.com/graph/paging); ARM, the `x-ms-pageable` / `nextLink` of the list operations in
+    /// the vendored specs (e.g. `authorization-RoleAssignmentsCalls.json`).
+    fn page(&self, req: &Req, items: Vec<Value>, next: &str) -> Reply {
+        let Some(size) = self.cfg.page_size.filter(|s| *s > 0) else {
+            return Reply::json(200, json!({ "value": items }));
+        };
+        let from: usize = req
+            .query
+            .get("$skiptoken")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<Value> = items.iter().skip(from).take(size).cloned().collect();
+        let mut body = json!({ "value": page });
+        if from + size < items.len() {
+            let mut keys: Vec<&String> = req.query.keys().filter(|k| *k != "$skiptoken").collect();
+            keys.sort();
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for k in keys {
+                q.append_pair(k, &req.query[k]);
+            }
+            q.append_pair("$skiptoken", &(from + size).to_string());
+            body[next] = json!(format!("{}{}?{}", self.base_url, req.path, q.finish()));
+        }
+        Reply::json(200, body)
     }
 }
 

@@ -283,7 +283,7 @@ impl World {
                 })
                 .map(|a| self.assignment_json(a))
                 .collect();
-            return Reply::json(200, json!({ "value": v }));
+            return self.page(req, v, "nextLink");
         }
         let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
         match req.method.as_str() {

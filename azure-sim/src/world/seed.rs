@@ -88,6 +88,8 @@ impl World {
             ingested: 0,
             hanging: 0,
             sp_delay: HashMap::new(),
+            graph_visible_at: HashMap::new(),
+            sp_usable_at: HashMap::new(),
             chaos_counts: BTreeMap::new(),
             chaos_seen: HashMap::new(),
             cfg,
