@@ -22,34 +22,6 @@ fn answered(w: &World, method: &str, path: &str, status: u16) -> usize {
         .count()
 }
 
-/// A Graph call as the operator (to make objects exist before the tool runs).
-async fn graph_as_operator(w: &World, method: reqwest::Method, path: &str, body: Value) -> Value {
-    let op = w.sim.operator();
-    let profile: Value =
-        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
-    let t: Value = token(
-        &w.sim,
-        &op.tenant_id,
-        &op.client_id,
-        &op.client_secret,
-        profile["graph_audience"].as_str().expect("aud"),
-    )
-    .await
-    .json()
-    .await
-    .expect("token");
-    http(&w.sim)
-        .request(method, format!("{}/v1.0{path}", w.sim.base_url()))
-        .bearer_auth(t["access_token"].as_str().expect("access_token"))
-        .json(&body)
-        .send()
-        .await
-        .expect("graph call")
-        .json()
-        .await
-        .expect("json")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn setup_completes_on_its_first_run_while_graph_does_not_show_the_new_app_yet() {
     // Shorter than the tool's bounded wait at the tests' time scale (120 s x 0.01), as Azure's seconds are

@@ -545,20 +545,6 @@ async fn status_reports_an_expired_secret_with_the_rotate_hint() {
     set_up(&w).await;
     // The secret as it is a day after its end date: Graph lists it with an end in the past. (The tool's clock is
     // the wall clock, so the test makes the past-dated credential as the operator and records it in the state.)
-    let op = w.sim.operator();
-    let profile: Value =
-        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
-    let t: Value = token(
-        &w.sim,
-        &op.tenant_id,
-        &op.client_id,
-        &op.client_secret,
-        profile["graph_audience"].as_str().expect("aud"),
-    )
-    .await
-    .json()
-    .await
-    .expect("token");
     let mut state = w.state();
     let app = state["resources"]["application"]["id"]
         .as_str()
@@ -567,16 +553,13 @@ async fn status_reports_an_expired_secret_with_the_rotate_hint() {
     let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
         .format(&time::format_description::well_known::Rfc3339)
         .expect("date");
-    let made: Value = http(&w.sim)
-        .post(format!("{}/v1.0/applications/{app}/addPassword", w.sim.base_url()))
-        .bearer_auth(t["access_token"].as_str().expect("access_token"))
-        .json(&serde_json::json!({ "passwordCredential": { "displayName": "Keeper Azure Monitor Logs", "endDateTime": yesterday } }))
-        .send()
-        .await
-        .expect("addPassword")
-        .json()
-        .await
-        .expect("json");
+    let made = graph_as_operator(
+        &w,
+        reqwest::Method::POST,
+        &format!("/applications/{app}/addPassword"),
+        serde_json::json!({ "passwordCredential": { "displayName": "Keeper Azure Monitor Logs", "endDateTime": yesterday } }),
+    )
+    .await;
     state["secret"]["key_id"] = made["keyId"].clone();
     state["secret"]["end_date_time"] = made["endDateTime"].clone();
     std::fs::write(w.state_path(), state.to_string()).expect("state written");

@@ -180,28 +180,6 @@ async fn a_dcr_refused_for_good_shows_every_reason_azure_gives() {
     assert!(err.contains("hint:"), "{err}");
 }
 
-/// The operator's ARM token, for changes made as the operator outside the tool.
-async fn operator_arm_token(w: &World) -> String {
-    let op = w.sim.operator();
-    let profile: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
-    let t: serde_json::Value = token(
-        &w.sim,
-        &op.tenant_id,
-        &op.client_id,
-        &op.client_secret,
-        profile["resource_manager_audience"].as_str().expect("aud"),
-    )
-    .await
-    .json()
-    .await
-    .expect("token");
-    t["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rerun_by_an_operator_who_may_not_assign_roles_is_not_refused_when_every_role_exists() {
     let w = World::public().await;
@@ -223,7 +201,7 @@ async fn a_rerun_by_an_operator_who_may_not_assign_roles_is_not_refused_when_eve
     )
     .await;
     assert!(put.is_success(), "{put}");
-    let tok = operator_arm_token(&w).await;
+    let tok = operator_token(&w, "resource_manager_audience").await;
     let mut url = url::Url::parse(&format!(
         "{}{sub}/providers/Microsoft.Authorization/roleAssignments",
         w.sim.base_url()

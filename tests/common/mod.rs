@@ -228,8 +228,9 @@ pub fn sample_events() -> Value {
     serde_json::from_str(include_str!("../../templates/sample-events.json")).expect("sample events")
 }
 
-/// A PUT to ARM as the operator (to make things exist before the tool runs).
-pub async fn arm_put(w: &World, id: &str, api_version: &str, body: Value) -> reqwest::StatusCode {
+/// A token as the operator for the profile's audience named `audience_key` (`resource_manager_audience`,
+/// `graph_audience`, ...).
+pub async fn operator_token(w: &World, audience_key: &str) -> String {
     let op = w.sim.operator();
     let profile: Value =
         serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
@@ -238,23 +239,52 @@ pub async fn arm_put(w: &World, id: &str, api_version: &str, body: Value) -> req
         &op.tenant_id,
         &op.client_id,
         &op.client_secret,
-        profile["resource_manager_audience"].as_str().expect("aud"),
+        profile[audience_key].as_str().expect("aud"),
     )
     .await
     .json()
     .await
     .expect("token");
+    t["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// A PUT to ARM as the operator (to make things exist before the tool runs).
+pub async fn arm_put(w: &World, id: &str, api_version: &str, body: Value) -> reqwest::StatusCode {
+    let t = operator_token(w, "resource_manager_audience").await;
     http(&w.sim)
         .put(format!(
             "{}{id}?api-version={api_version}",
             w.sim.base_url()
         ))
-        .bearer_auth(t["access_token"].as_str().expect("access_token"))
+        .bearer_auth(t)
         .json(&body)
         .send()
         .await
         .expect("put")
         .status()
+}
+
+/// A Graph call as the operator (to make objects exist before the tool runs); its JSON answer.
+pub async fn graph_as_operator(
+    w: &World,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
+    let t = operator_token(w, "graph_audience").await;
+    http(&w.sim)
+        .request(method, format!("{}/v1.0{path}", w.sim.base_url()))
+        .bearer_auth(t)
+        .json(&body)
+        .send()
+        .await
+        .expect("graph call")
+        .json()
+        .await
+        .expect("json")
 }
 
 const ROLE_LAC: &str = "92aaf0da-9dab-42b6-94a3-d43ce8d16293";
