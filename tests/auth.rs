@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::*;
@@ -70,45 +69,6 @@ async fn workload_identity_signs_in_with_the_federated_token_file_and_auto_picks
         0,
         "nothing written with a refused credential"
     );
-}
-
-/// A stand-in for the Azure CLI: `az account get-access-token -o json --scope S` answers with a token that the
-/// simulator issued for scope S (fetched with curl as the operator), in the shape the real CLI prints.
-fn fake_az(dir: &Path, w: &World) -> std::path::PathBuf {
-    let op = w.sim.operator();
-    let bin = dir.join("fake-az-bin");
-    std::fs::create_dir_all(&bin).expect("bin dir");
-    let ca = dir.join("fake-az-ca.pem");
-    std::fs::write(&ca, w.sim.ca_pem()).expect("ca");
-    let log = dir.join("az-calls.log");
-    let script = format!(
-        r#"#!/bin/sh
-echo "$@" >> '{log}'
-scope=""
-while [ $# -gt 0 ]; do
-  if [ "$1" = "--scope" ]; then scope="$2"; fi
-  shift
-done
-body=$(curl -s --cacert '{ca}' --data-urlencode grant_type=client_credentials \
-  --data-urlencode client_id='{client}' --data-urlencode client_secret='{secret}' \
-  --data-urlencode "scope=$scope" '{base}/{tenant}/oauth2/v2.0/token') || exit 1
-token=$(printf '%s' "$body" | sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')
-[ -n "$token" ] || {{ echo "ERROR: no token for $scope" >&2; exit 1; }}
-exp=$(( $(date +%s) + 3600 ))
-printf '{{"accessToken":"%s","expiresOn":"2099-01-01 00:00:00.000000","expires_on":%s,"subscription":"{sub}","tenant":"{tenant}","tokenType":"Bearer"}}\n' "$token" "$exp"
-"#,
-        log = log.display(),
-        ca = ca.display(),
-        client = op.client_id,
-        secret = op.client_secret,
-        base = w.sim.base_url(),
-        tenant = op.tenant_id,
-        sub = op.subscription_id,
-    );
-    let az = bin.join("az");
-    std::fs::write(&az, script).expect("az");
-    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    bin
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::*;
@@ -108,44 +107,6 @@ async fn status_and_teardown_take_tenant_and_subscription_and_refuse_other_ones(
         ))
         .await;
     assert_ok(&o);
-}
-
-/// A stand-in `az` that logs its arguments and answers `account get-access-token` with a token the simulator
-/// issued for the scope asked (fetched with curl as the operator).
-fn fake_az(dir: &Path, w: &World) -> PathBuf {
-    let op = w.sim.operator();
-    let bin = dir.join("fake-az-bin");
-    std::fs::create_dir_all(&bin).expect("bin dir");
-    let ca = dir.join("fake-az-ca.pem");
-    std::fs::write(&ca, w.sim.ca_pem()).expect("ca");
-    let script = format!(
-        r#"#!/bin/sh
-echo "$@" >> '{log}'
-scope=""
-while [ $# -gt 0 ]; do
-  if [ "$1" = "--scope" ]; then scope="$2"; fi
-  shift
-done
-body=$(curl -s --cacert '{ca}' --data-urlencode grant_type=client_credentials \
-  --data-urlencode client_id='{client}' --data-urlencode client_secret='{secret}' \
-  --data-urlencode "scope=$scope" '{base}/{tenant}/oauth2/v2.0/token') || exit 1
-token=$(printf '%s' "$body" | sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p')
-[ -n "$token" ] || {{ echo "ERROR: no token for $scope" >&2; exit 1; }}
-exp=$(( $(date +%s) + 3600 ))
-printf '{{"accessToken":"%s","expiresOn":"2099-01-01 00:00:00.000000","expires_on":%s,"subscription":"{sub}","tenant":"{tenant}","tokenType":"Bearer"}}\n' "$token" "$exp"
-"#,
-        log = dir.join("az-calls.log").display(),
-        ca = ca.display(),
-        client = op.client_id,
-        secret = op.client_secret,
-        base = w.sim.base_url(),
-        tenant = op.tenant_id,
-        sub = op.subscription_id,
-    );
-    let az = bin.join("az");
-    std::fs::write(&az, script).expect("az");
-    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    bin
 }
 
 #[tokio::test(flavor = "multi_thread")]
