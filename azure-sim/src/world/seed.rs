@@ -90,6 +90,7 @@ impl World {
             sp_delay: HashMap::new(),
             chaos_counts: BTreeMap::new(),
             chaos_seen: HashMap::new(),
+            keeper: Default::default(),
             cfg,
         };
         let registered = if w.cfg.providers_registered {
