@@ -21,6 +21,7 @@ mod run;
 mod secret;
 mod state;
 mod steps;
+mod vault;
 mod wizard;
 
 use clap::Parser;
@@ -37,8 +38,9 @@ fn colour_on_stderr() -> bool {
 fn init_logging(verbose: u8) {
     let default = match verbose {
         // rustls-platform-verifier logs an untrusted certificate as an ERROR line before the tool's own error
-        // says the same with a hint: keep it for -v.
-        0 => "warn,rustls_platform_verifier=off",
+        // says the same with a hint: keep it for -v. Keeper's SDK logs raw error bodies and payloads before
+        // encryption, and the tool reports its errors itself: never shown.
+        0 => "warn,rustls_platform_verifier=off,keeper_secrets_manager_core=off",
         1 => "keeper_azmon=info",
         _ => "keeper_azmon=debug",
     };
