@@ -38,14 +38,19 @@ fn colour_on_stderr() -> bool {
 fn init_logging(verbose: u8) {
     let default = match verbose {
         // rustls-platform-verifier logs an untrusted certificate as an ERROR line before the tool's own error
-        // says the same with a hint: keep it for -v. Keeper's SDK logs raw error bodies and payloads before
-        // encryption, and the tool reports its errors itself: never shown.
-        0 => "warn,rustls_platform_verifier=off,keeper_secrets_manager_core=off",
+        // says the same with a hint: keep it for -v.
+        0 => "warn,rustls_platform_verifier=off",
         1 => "keeper_azmon=info",
         _ => "keeper_azmon=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEPER_AZMON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Keeper's SDK logs raw error bodies and request payloads before encryption, and the tool reports its errors
+    // itself: off at every level, KEEPER_AZMON_LOG included.
+    let filter = match "keeper_secrets_manager_core=off".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour_on_stderr())

@@ -140,14 +140,20 @@ pub struct RecordView {
     pub custom: BTreeMap<String, String>,
 }
 
+/// A new client secret for the record: its value, key id and end date.
+pub struct NewValue {
+    pub secret: SecretString,
+    pub key_id: String,
+    pub expires: String,
+}
+
 /// The values setup and rotate-secret put into the record.
 pub struct VaultValues {
     pub client_id: String,
-    pub secret: SecretString,
+    /// None: the record keeps its secret (a setup re-run refreshing the other values).
+    pub secret: Option<NewValue>,
     pub endpoint_url: String,
     pub tenant_id: String,
-    pub key_id: String,
-    pub expires: String,
     pub dcr_immutable_id: String,
     pub deployment: String,
 }
@@ -236,22 +242,23 @@ impl Vault {
         Ok(())
     }
 
-    /// Writes the values into the record (Keeper keeps the earlier values in the record's history).
-    pub async fn write(&self, uid: &str, values: VaultValues) -> Result<(), VaultError> {
+    /// Writes the values into the record (Keeper keeps the earlier values in the record's history); nothing
+    /// when the record holds them already. Returns whether it wrote.
+    pub async fn write(&self, uid: &str, values: VaultValues) -> Result<bool, VaultError> {
         let uid = uid.to_string();
         self.with_sdk(move |sm| {
             let mut rec = fetch(sm, &uid)?;
-            if !rec.is_editable {
-                return Err(VaultError::ReadOnly(uid.clone()));
-            }
+            let before = rec.record_dict.clone();
             let d = &mut rec.record_dict;
             set_typed(d, "login", &values.client_id);
-            set_typed(d, "password", values.secret.expose());
             set_typed(d, "url", &values.endpoint_url);
+            if let Some(new) = &values.secret {
+                set_typed(d, "password", new.secret.expose());
+                set_custom(d, label::KEY_ID, &new.key_id);
+                set_custom(d, label::EXPIRY, &new.expires);
+            }
             for (l, v) in [
                 (label::TENANT, &values.tenant_id),
-                (label::KEY_ID, &values.key_id),
-                (label::EXPIRY, &values.expires),
                 (label::DCR, &values.dcr_immutable_id),
                 (label::DEPLOYMENT, &values.deployment),
             ] {
@@ -259,8 +266,15 @@ impl Vault {
             }
             // The SDK's setters add this non-Keeper key (NOTES.md §5); the tool does not use them, but be sure.
             d.remove("record_type");
+            if *d == before {
+                return Ok(false);
+            }
+            if !rec.is_editable {
+                return Err(VaultError::ReadOnly(uid.clone()));
+            }
             sm.update_secret(rec)
-                .map_err(|e| classify(e, Call::Write, &uid))
+                .map_err(|e| classify(e, Call::Write, &uid))?;
+            Ok(true)
         })
         .await
     }

@@ -348,3 +348,97 @@ async fn a_failed_vault_write_shows_the_value_once_and_the_next_run_fills_the_re
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn a_setup_rerun_brings_the_records_console_values_back_and_keeps_its_secret() {
+    let (w, uid, config) = keeper_world(true).await;
+    let args = bare(&w, &["--ksm-config", &config, "--keeper-record", &uid]);
+    assert_ok(&w.run(&args).await);
+    let secret = password(&w, &uid);
+    let url = field(
+        &w.sim.keeper_record(&uid).expect("rec"),
+        "fields",
+        "type",
+        "url",
+    );
+    // Someone overwrites the Endpoint URL in the vault.
+    let mut rec = w.sim.keeper_record(&uid).expect("rec");
+    for f in rec["fields"].as_array_mut().expect("fields") {
+        if f["type"] == "url" {
+            f["value"] = serde_json::json!(["https://example.invalid"]);
+        }
+    }
+    assert!(w.sim.keeper_put_record(&uid, rec));
+    let s = w.run(&after(&w, "status", &["--output", "json"])).await;
+    assert_eq!(
+        s.status.code(),
+        Some(4),
+        "drift is a problem: {}",
+        stdout(&s)
+    );
+    let writes = w
+        .sim
+        .keeper_calls()
+        .iter()
+        .filter(|c| *c == "update_secret")
+        .count();
+    assert_ok(&w.run(&args).await);
+    let rec = w.sim.keeper_record(&uid).expect("rec");
+    assert_eq!(
+        field(&rec, "fields", "type", "url"),
+        url,
+        "the Endpoint URL is back"
+    );
+    assert_eq!(
+        password(&w, &uid),
+        secret,
+        "no new secret for a record that holds the current one"
+    );
+    // A second re-run finds nothing to change and writes nothing.
+    assert_ok(&w.run(&args).await);
+    let now = w
+        .sim
+        .keeper_calls()
+        .iter()
+        .filter(|c| *c == "update_secret")
+        .count();
+    assert_eq!(now, writes + 1);
+    assert_ok(&w.run(&after(&w, "status", &[])).await);
+}
+
+#[tokio::test]
+async fn neither_the_secret_nor_the_ksm_config_reaches_the_most_verbose_logs() {
+    let (w, uid, config) = keeper_world(true).await;
+    let config_text = std::fs::read_to_string(&config).expect("config");
+    let trace = [("KEEPER_AZMON_LOG", "trace")];
+    let mut outputs = vec![
+        run_env(
+            &w,
+            &bare(
+                &w,
+                &["-vv", "--ksm-config", &config, "--keeper-record", &uid],
+            ),
+            &trace,
+        )
+        .await,
+    ];
+    let first = password(&w, &uid);
+    outputs.push(run_env(&w, &after(&w, "verify", &["-vv"]), &trace).await);
+    outputs.push(
+        run_env(
+            &w,
+            &after(&w, "rotate-secret", &["-vv", "--remove-old"]),
+            &trace,
+        )
+        .await,
+    );
+    outputs.push(run_env(&w, &after(&w, "status", &["-vv"]), &trace).await);
+    let second = password(&w, &uid);
+    for o in &outputs {
+        assert_ok(o);
+        let all = format!("{}{}", stdout(o), stderr(o));
+        for s in [&first, &second, &config_text] {
+            assert!(!all.contains(s.trim()), "a secret leaked:\n{all}");
+        }
+    }
+}

@@ -185,6 +185,10 @@ impl Sim {
     pub fn keeper_record(&self, uid: &str) -> Option<Value> {
         lock(&self.world).keeper.record(uid)
     }
+    /// Replaces a Keeper record's JSON behind the tool's back (a person editing it in the vault).
+    pub fn keeper_put_record(&self, uid: &str, data: Value) -> bool {
+        lock(&self.world).keeper.put_record(uid, data)
+    }
     /// Queues a failure for the next call to a Keeper endpoint (`get_secret`, `update_secret`).
     pub fn keeper_inject(&self, endpoint: &str, fault: KeeperFault) {
         lock(&self.world).keeper.inject(endpoint, fault);

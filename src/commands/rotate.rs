@@ -159,9 +159,9 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     let mut vault_failure = None;
     if let Some(k) = &keeper {
         let outputs = sf.state.outputs.clone().unwrap_or_default();
-        let values = keeper::values(&outputs, &new, &sf.state.deployment);
+        let values = keeper::values(&outputs, Some(&new), &sf.state.deployment);
         match k.vault.write(&k.uid, values).await {
-            Ok(()) => {
+            Ok(_) => {
                 in_vault = Some(k.uid.as_str());
                 delivered = true;
                 if let Some(l) = sf.state.keeper.as_mut() {

@@ -430,10 +430,20 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         vault: None,
     };
     let mut vault_failure = None;
+    if let (Some(k), None) = (&keeper, &outcome.new_secret) {
+        // The record keeps its secret; the other values follow the deployment (a new DCR, a new endpoint).
+        let values = steps::keeper::values(&outcome.outputs, None, &ctx.inputs.deployment);
+        if k.vault.write(&k.uid, values).await? && human {
+            eprintln!(
+                "Keeper record {}: the console values were brought up to date",
+                k.uid
+            );
+        }
+    }
     if let (Some(k), Some(new)) = (&keeper, &outcome.new_secret) {
-        let values = steps::keeper::values(&outcome.outputs, new, &ctx.inputs.deployment);
+        let values = steps::keeper::values(&outcome.outputs, Some(new), &ctx.inputs.deployment);
         match k.vault.write(&k.uid, values).await {
-            Ok(()) => {
+            Ok(_) => {
                 ctx.record(|s| {
                     if let Some(l) = s.keeper.as_mut() {
                         l.key_id = Some(new.key_id.clone());

@@ -6,7 +6,7 @@ use crate::cli::KeeperArgs;
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
 use crate::state::{KeeperLink, Outputs, State};
-use crate::vault::{KsmConfig, Vault, VaultValues};
+use crate::vault::{KsmConfig, NewValue, Vault, VaultValues};
 
 /// The record a run writes, and the vault it is reached through.
 pub struct Target {
@@ -85,15 +85,17 @@ pub fn link(t: &Target, state: &State) -> KeeperLink {
     }
 }
 
-/// The Admin Console values and the secret's facts, as the record receives them.
-pub fn values(outputs: &Outputs, new: &NewSecret, deployment: &str) -> VaultValues {
+/// The Admin Console values and, with a new secret, its value and facts, as the record receives them.
+pub fn values(outputs: &Outputs, new: Option<&NewSecret>, deployment: &str) -> VaultValues {
     VaultValues {
         client_id: outputs.client_id.clone(),
-        secret: new.value.clone(),
+        secret: new.map(|n| NewValue {
+            secret: n.value.clone(),
+            key_id: n.key_id.clone(),
+            expires: n.end_date_time.clone(),
+        }),
         endpoint_url: outputs.endpoint_url.clone(),
         tenant_id: outputs.tenant_id.clone(),
-        key_id: new.key_id.clone(),
-        expires: new.end_date_time.clone(),
         dcr_immutable_id: outputs.dcr_immutable_id.clone(),
         deployment: deployment.to_string(),
     }
