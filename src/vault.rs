@@ -94,6 +94,14 @@ impl KsmConfig {
     /// parser checks it here, before anything is sent.
     pub fn load(arg: &str) -> Result<KsmConfig, VaultError> {
         let path = Path::new(arg);
+        // Base64 never holds a '.', and JSON starts with '{': anything else with a dot is a file name.
+        let looks_like_file = !arg.trim_start().starts_with('{') && arg.contains('.');
+        if looks_like_file && !path.exists() {
+            return Err(VaultError::Config {
+                origin: arg.to_string(),
+                what: "no such file".into(),
+            });
+        }
         let (text, path, origin) = if arg.len() < 4096 && path.is_file() {
             let text = std::fs::read_to_string(path).map_err(|e| VaultError::Config {
                 origin: path.display().to_string(),

@@ -243,6 +243,20 @@ async fn each_keeper_refusal_comes_before_any_azure_write() {
             2,
             "--ksm-config",
         ),
+        // A config file that is not there.
+        (
+            bare(
+                &w,
+                &[
+                    "--ksm-config",
+                    "missing-ksm-config.json",
+                    "--keeper-record",
+                    &uid,
+                ],
+            ),
+            2,
+            "missing-ksm-config.json",
+        ),
         // No config.
         (bare(&w, &["--keeper-record", &uid]), 2, "--ksm-config"),
     ];
