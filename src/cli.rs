@@ -68,8 +68,16 @@ pub struct KeeperArgs {
     pub ksm_config: Option<String>,
     /// UID of the Keeper record to put the Admin Console values in (the KSM application needs Can Edit on it).
     /// Default: the state's record.
-    #[arg(long, env = "KEEPER_AZMON_KEEPER_RECORD")]
+    #[arg(long, env = "KEEPER_AZMON_KEEPER_RECORD", allow_hyphen_values = true)]
     pub keeper_record: Option<String>,
+    /// UID of a shared folder to create the record in (titled after the deployment), instead of --keeper-record.
+    #[arg(
+        long,
+        env = "KEEPER_AZMON_KEEPER_FOLDER",
+        conflicts_with = "keeper_record",
+        allow_hyphen_values = true
+    )]
+    pub keeper_folder: Option<String>,
 }
 
 /// Never shows the KSM config: it holds the device's private key.
@@ -81,6 +89,7 @@ impl std::fmt::Debug for KeeperArgs {
                 &self.ksm_config.as_ref().map(|_| "<redacted>"),
             )
             .field("keeper_record", &self.keeper_record)
+            .field("keeper_folder", &self.keeper_folder)
             .finish()
     }
 }

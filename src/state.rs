@@ -76,6 +76,9 @@ pub struct ImportProgress {
 pub struct KeeperLink {
     /// The record's UID.
     pub record_uid: String,
+    /// Whether the tool created the record (`--keeper-folder`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
     /// The path of the KSM config file, when it was given as a file; never the config itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_path: Option<String>,

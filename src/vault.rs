@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use keeper_secrets_manager_core::dto::dtos::RecordCreate;
 use keeper_secrets_manager_core::dto::payload::{
     EncryptedPayload, KsmHttpResponse, TransmissionKey,
 };
@@ -41,6 +42,12 @@ pub enum VaultError {
     UnknownRecord(String),
     #[error("the KSM application may not edit record {0} (its share is read-only)")]
     ReadOnly(String),
+    #[error("shared folder {0} is not shared with the KSM application (or does not exist)")]
+    UnknownFolder(String),
+    #[error(
+        "the KSM application may not add records to shared folder {0} (its share is read-only)"
+    )]
+    ReadOnlyFolder(String),
     #[error("cannot reach Keeper: {0}")]
     Unreachable(String),
     #[error("Keeper is throttling the KSM application: {0}")]
@@ -61,6 +68,8 @@ impl VaultError {
             VaultError::SignIn(_) => "the --ksm-config device may be revoked or locked to another IP address: add a new device to the KSM application and pass its config",
             VaultError::UnknownRecord(_) => "check --keeper-record, and share the record with the KSM application (Keeper vault > Secrets Manager > the application > Records)",
             VaultError::ReadOnly(_) => "edit the application's share of the --keeper-record record and turn on Can Edit",
+            VaultError::UnknownFolder(_) => "check --keeper-folder (a shared folder's UID), and share the folder with the KSM application",
+            VaultError::ReadOnlyFolder(_) => "edit the application's share of the --keeper-folder folder and turn on Can Edit",
             VaultError::Unreachable(_) | VaultError::Throttled(_) => "check the network path to Keeper (the --ksm-config host), then run the same command again",
             VaultError::Write(_) | VaultError::Panicked(_) => "run the same command again; if it persists, check the --keeper-record record in the Keeper vault",
             VaultError::Environment(_) => "unset it: the tool reaches Keeper only at the host the --ksm-config names, over its own verified TLS",
@@ -283,6 +292,41 @@ impl Vault {
             sm.update_secret(rec)
                 .map_err(|e| classify(e, Call::Write, &uid))?;
             Ok(true)
+        })
+        .await
+    }
+
+    /// Proves the shared folder is shared with the application (Keeper has no permission flag on folders: the
+    /// creation itself is the proof of Can Edit; NOTES.md §3).
+    pub async fn check_folder(&self, folder: &str) -> Result<(), VaultError> {
+        let folder = folder.to_string();
+        self.with_sdk(move |sm| {
+            let folders = sm
+                .get_folders()
+                .map_err(|e| classify(e, Call::Read, &folder))?;
+            if folders.iter().any(|f| f.folder_uid == folder) {
+                Ok(())
+            } else {
+                Err(VaultError::UnknownFolder(folder))
+            }
+        })
+        .await
+    }
+
+    /// Creates an empty login record titled `title` in the shared folder; its UID.
+    pub async fn create_record(&self, folder: &str, title: &str) -> Result<String, VaultError> {
+        let (folder, title) = (folder.to_string(), title.to_string());
+        self.with_sdk(move |sm| {
+            // No fields yet: the SDK refuses empty typed fields, and the first write adds them.
+            let rec = RecordCreate::new("login", title, None);
+            sm.create_secret(&folder, rec)
+                .map_err(|e| match classify(e, Call::Write, &folder) {
+                    VaultError::ReadOnly(f) => VaultError::ReadOnlyFolder(f),
+                    VaultError::Write(t) if t.contains("Could not find a shared folder") => {
+                        VaultError::UnknownFolder(folder.clone())
+                    }
+                    other => other,
+                })
         })
         .await
     }

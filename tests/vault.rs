@@ -228,6 +228,20 @@ async fn each_keeper_refusal_comes_before_any_azure_write() {
             2,
             "--keeper-record",
         ),
+        // A UID may begin with '-' (URL-safe base64): taken as the value, not as a flag.
+        (
+            bare(
+                &w,
+                &[
+                    "--ksm-config",
+                    &config,
+                    "--keeper-record",
+                    "-AAAAAAAAAAAAAAAAAAAAA",
+                ],
+            ),
+            2,
+            "is not shared",
+        ),
         // Not a UID at all.
         (
             bare(&w, &["--ksm-config", &config, "--keeper-record", "nope"]),
@@ -436,6 +450,7 @@ async fn neither_the_secret_nor_the_ksm_config_reaches_the_most_verbose_logs() {
         )
         .await,
     ];
+    assert_ok(&outputs[0]);
     let first = password(&w, &uid);
     outputs.push(run_env(&w, &after(&w, "verify", &["-vv"]), &trace).await);
     outputs.push(
@@ -455,4 +470,43 @@ async fn neither_the_secret_nor_the_ksm_config_reaches_the_most_verbose_logs() {
             assert!(!all.contains(s.trim()), "a secret leaked:\n{all}");
         }
     }
+}
+
+#[tokio::test]
+async fn keeper_folder_makes_the_record_once_before_any_azure_write() {
+    let (w, _, config) = keeper_world(true).await;
+    let folder = w.sim.keeper_add_folder("Azure", true);
+    let read_only = w.sim.keeper_add_folder("Azure (read only)", false);
+    // An unknown folder, and a folder the application may not add to: refused with nothing written in Azure.
+    for (f, names) in [
+        ("BBBBBBBBBBBBBBBBBBBBBB", "--keeper-folder"),
+        (read_only.as_str(), "--keeper-folder"),
+    ] {
+        let o = w
+            .run(&bare(&w, &["--ksm-config", &config, "--keeper-folder", f]))
+            .await;
+        assert_refused(&o, &[names]);
+        assert_eq!(
+            w.sim.write_count(),
+            0,
+            "nothing written in Azure: {}",
+            stderr(&o)
+        );
+    }
+    assert!(w.sim.keeper_folder_records(&read_only).is_empty());
+    let args = bare(&w, &["--ksm-config", &config, "--keeper-folder", &folder]);
+    let o = w.run(&args).await;
+    assert_ok(&o);
+    let made = w.sim.keeper_folder_records(&folder);
+    assert_eq!(made.len(), 1, "one record in the folder");
+    let uid = made[0].clone();
+    assert_eq!(w.state()["keeper"]["record_uid"], uid.as_str());
+    assert_eq!(w.state()["keeper"]["created"], true);
+    let rec = w.sim.keeper_record(&uid).expect("rec");
+    assert_eq!(rec["title"], "rg-keeper", "titled after the deployment");
+    assert!(!password(&w, &uid).is_empty());
+    // A re-run uses the record it made.
+    assert_ok(&w.run(&args).await);
+    assert_eq!(w.sim.keeper_folder_records(&folder), vec![uid.clone()]);
+    assert_ok(&w.run(&after(&w, "verify", &[])).await);
 }

@@ -181,6 +181,14 @@ impl Sim {
     pub fn keeper_add_record(&self, title: &str, editable: bool) -> String {
         lock(&self.world).keeper.add_record(title, editable)
     }
+    /// Shares a new, empty shared folder with the fake Keeper application; its UID. `editable`: may add records.
+    pub fn keeper_add_folder(&self, name: &str, editable: bool) -> String {
+        lock(&self.world).keeper.add_folder(name, editable)
+    }
+    /// The UIDs of the records in a shared folder of the fake Keeper.
+    pub fn keeper_folder_records(&self, folder: &str) -> Vec<String> {
+        lock(&self.world).keeper.folder_records(folder)
+    }
     /// A Keeper record's JSON as the vault holds it (`fields`, `custom`).
     pub fn keeper_record(&self, uid: &str) -> Option<Value> {
         lock(&self.world).keeper.record(uid)

@@ -107,6 +107,12 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?
     };
     if let Some(k) = &keeper {
+        if k.new_in.is_some() {
+            return Err(Error::input(
+                "rotate-secret writes the record setup made or was given; --keeper-folder is for setup",
+                "pass --keeper-record UID, or run setup with --keeper-folder first",
+            ));
+        }
         k.vault.preflight(&k.uid).await?;
         sf.state.keeper = Some(keeper::link(k, &sf.state));
         sf.save()?;

@@ -295,12 +295,12 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         );
     }
     // The Keeper record must be writable before anything is written in Azure.
-    let keeper = steps::keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?;
+    let mut keeper = steps::keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?;
     if let Some(k) = &keeper {
-        k.vault.preflight(&k.uid).await?;
+        k.preflight().await?;
         inputs.keeper_record = Some(k.uid.clone());
         if human {
-            eprintln!("Keeper record {}: the KSM application may write it", k.uid);
+            eprintln!("{}: the KSM application may write it", k.describe());
         }
     }
     preflight::align_cli_tenant(&rest, &inputs).await?;
@@ -372,6 +372,9 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
                 "re-run and answer y to apply",
             ));
         }
+    }
+    if let Some(k) = keeper.as_mut() {
+        k.make_record(&inputs.deployment).await?;
     }
     {
         let s = &mut sf.state;

@@ -113,6 +113,7 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
         let keeper = crate::cli::KeeperArgs {
             ksm_config: t.keeper.ksm_config.clone(),
             keeper_record: Some(uid.clone()),
+            keeper_folder: None,
         };
         let http = crate::rest::http_client(&profile)?;
         let target = crate::steps::keeper::resolve(&keeper, &state, &profile, &http)?

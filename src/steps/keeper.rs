@@ -11,11 +11,16 @@ use crate::vault::{KsmConfig, NewValue, Vault, VaultValues};
 /// The record a run writes, and the vault it is reached through.
 pub struct Target {
     pub vault: Vault,
+    /// Empty while the record is still to be made in `new_in`.
     pub uid: String,
+    /// `--keeper-folder`: the shared folder to make the record in, before the first Azure write.
+    pub new_in: Option<String>,
+    /// Whether this tool made the record (now or in an earlier run).
+    pub created: bool,
 }
 
 /// A Keeper record UID: 16 random bytes in URL-safe base64 without padding (22 characters), as the vault shows it.
-fn check_uid(uid: &str) -> Result<()> {
+fn check_uid(flag: &str, uid: &str) -> Result<()> {
     let ok = uid.len() == 22
         && uid
             .bytes()
@@ -24,8 +29,8 @@ fn check_uid(uid: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::input(
-            format!("--keeper-record '{uid}' is not a Keeper record UID"),
-            "copy the record's UID from the Keeper vault (the record's info panel: 22 letters, digits, - and _)",
+            format!("{flag} '{uid}' is not a Keeper UID"),
+            format!("copy the UID from the Keeper vault (the info panel: 22 letters, digits, - and _) into {flag}"),
         ))
     }
 }
@@ -39,14 +44,24 @@ pub fn resolve(
     http: &reqwest::Client,
 ) -> Result<Option<Target>> {
     let recorded = state.keeper.as_ref();
-    let Some(uid) = args
+    let uid = args
         .keeper_record
         .clone()
-        .or_else(|| recorded.map(|k| k.record_uid.clone()))
-    else {
-        return Ok(None);
+        .or_else(|| recorded.map(|k| k.record_uid.clone()));
+    // A folder makes a record only when no record is named (a re-run uses the one it made).
+    let new_in = match (&uid, &args.keeper_folder) {
+        (None, Some(f)) => {
+            check_uid("--keeper-folder", f)?;
+            Some(f.clone())
+        }
+        (None, None) => return Ok(None),
+        _ => None,
     };
-    check_uid(&uid)?;
+    let uid = uid.unwrap_or_default();
+    if new_in.is_none() {
+        check_uid("--keeper-record", &uid)?;
+    }
+    let created = recorded.is_some_and(|k| k.created && k.record_uid == uid);
     let config = args
         .ksm_config
         .clone()
@@ -62,7 +77,38 @@ pub fn resolve(
     Ok(Some(Target {
         vault: Vault::new(config, http.clone(), profile.keeper_endpoint.clone()),
         uid,
+        new_in,
+        created,
     }))
+}
+
+impl Target {
+    /// The preflight: the record is writable, or the folder is shared with the application.
+    pub async fn preflight(&self) -> Result<()> {
+        match &self.new_in {
+            Some(folder) => self.vault.check_folder(folder).await?,
+            None => self.vault.preflight(&self.uid).await?,
+        }
+        Ok(())
+    }
+
+    /// With `--keeper-folder`, makes the record (titled after the deployment): after the confirmation and
+    /// before the first Azure write, so a refused folder stops the run with nothing written in Azure.
+    pub async fn make_record(&mut self, title: &str) -> Result<()> {
+        if let Some(folder) = self.new_in.take() {
+            self.uid = self.vault.create_record(&folder, title).await?;
+            self.created = true;
+        }
+        Ok(())
+    }
+
+    /// How the record is named in messages.
+    pub fn describe(&self) -> String {
+        match &self.new_in {
+            Some(f) => format!("a new record in Keeper shared folder {f}"),
+            None => format!("Keeper record {}", self.uid),
+        }
+    }
 }
 
 /// What the state keeps of the target: the UID and the config's path, and the key id the record holds when it
@@ -75,6 +121,7 @@ pub fn link(t: &Target, state: &State) -> KeeperLink {
         .and_then(|k| k.key_id.clone());
     KeeperLink {
         record_uid: t.uid.clone(),
+        created: t.created,
         config_path: t.vault.config_path().map(|p| {
             std::fs::canonicalize(p)
                 .unwrap_or_else(|_| p.to_path_buf())

@@ -34,6 +34,15 @@ struct FakeRecord {
     data: Value,
     revision: i64,
     editable: bool,
+    /// The shared folder it is in; None: shared with the application directly.
+    folder: Option<String>,
+}
+
+struct FakeFolder {
+    key: Key,
+    name: String,
+    /// The share's "Can Edit": whether the application may add records.
+    editable: bool,
 }
 
 /// The Keeper side of the simulator: one KSM application, its devices, the records shared with it.
@@ -44,6 +53,7 @@ pub struct Keeper {
     /// clientId → the device's public key (uncompressed SEC1).
     clients: HashMap<String, Vec<u8>>,
     records: BTreeMap<String, FakeRecord>,
+    folders: BTreeMap<String, FakeFolder>,
     faults: HashMap<String, VecDeque<KeeperFault>>,
     /// Every endpoint called, in order.
     pub calls: Vec<String>,
@@ -57,6 +67,7 @@ impl Default for Keeper {
             server_secret: p256::SecretKey::random(&mut rand::rngs::OsRng),
             clients: HashMap::new(),
             records: BTreeMap::new(),
+            folders: BTreeMap::new(),
             faults: HashMap::new(),
             calls: Vec::new(),
         }
@@ -108,9 +119,31 @@ impl Keeper {
             data,
             revision: 1,
             editable,
+            folder: None,
         };
         self.records.insert(uid.clone(), rec);
         uid
+    }
+
+    /// Shares a new empty shared folder with the application (`editable`: may add records); its UID.
+    pub fn add_folder(&mut self, name: &str, editable: bool) -> String {
+        let uid = kc::b64url(&kc::random_key()[..16]);
+        let f = FakeFolder {
+            key: kc::random_key(),
+            name: name.to_string(),
+            editable,
+        };
+        self.folders.insert(uid.clone(), f);
+        uid
+    }
+
+    /// The UIDs of the records in a shared folder.
+    pub fn folder_records(&self, folder: &str) -> Vec<String> {
+        self.records
+            .iter()
+            .filter(|(_, r)| r.folder.as_deref() == Some(folder))
+            .map(|(uid, _)| uid.clone())
+            .collect()
     }
 
     /// A record's decrypted JSON, as the Keeper vault shows it.
@@ -204,7 +237,9 @@ impl Keeper {
         }
         let answer = match endpoint.as_str() {
             "get_secret" => Ok(Some(self.get_secret(&req))),
+            "get_folders" => Ok(Some(self.get_folders())),
             "update_secret" => self.update_secret(&req),
+            "create_secret" => self.create_secret(&req),
             other => Err((
                 404,
                 "not_found",
@@ -218,28 +253,122 @@ impl Keeper {
         }
     }
 
-    /// Records shared directly with the application (an unknown UID is simply absent, as Keeper answers).
+    fn record_json(uid: &str, r: &FakeRecord, wrap_key: &Key) -> Value {
+        json!({
+            "recordUid": uid,
+            "recordKey": kc::b64(&kc::gcm_encrypt(wrap_key, &r.key)),
+            "data": kc::b64(&kc::gcm_encrypt(&r.key, r.data.to_string().as_bytes())),
+            "revision": r.revision,
+            "isEditable": r.editable,
+            "files": null,
+        })
+    }
+
+    /// Records shared directly with the application, and shared folders with their records (record keys wrapped
+    /// with the folder key); an unknown UID is simply absent, as Keeper answers. Whether Keeper answers a
+    /// requested record of a shared folder under `folders` (as here) or `records` is unverified (NOTES.md §6).
     fn get_secret(&self, req: &Value) -> Value {
-        let wanted: Option<Vec<&str>> = req["requestedRecords"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect());
+        let strings = |v: &Value| -> Option<Vec<String>> {
+            v.as_array().map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+        };
+        let wanted = strings(&req["requestedRecords"]);
+        let want_folders = strings(&req["requestedFolders"]);
+        let is_wanted = |uid: &str| wanted.as_ref().is_none_or(|w| w.iter().any(|u| u == uid));
         let records: Vec<Value> = self
             .records
             .iter()
-            .filter(|(uid, _)| wanted.as_ref().is_none_or(|w| w.contains(&uid.as_str())))
-            .map(|(uid, r)| {
+            .filter(|(uid, r)| r.folder.is_none() && want_folders.is_none() && is_wanted(uid))
+            .map(|(uid, r)| Self::record_json(uid, r, &self.app_key))
+            .collect();
+        let mut folders = vec![];
+        for (fuid, f) in &self.folders {
+            if want_folders.as_ref().is_some_and(|w| !w.contains(fuid)) {
+                continue;
+            }
+            let inner: Vec<Value> = self
+                .records
+                .iter()
+                .filter(|(uid, r)| r.folder.as_deref() == Some(fuid.as_str()) && is_wanted(uid))
+                .map(|(uid, r)| Self::record_json(uid, r, &f.key))
+                .collect();
+            if wanted.is_some() && inner.is_empty() {
+                continue;
+            }
+            folders.push(json!({
+                "folderUid": fuid,
+                "folderKey": kc::b64(&kc::gcm_encrypt(&self.app_key, &f.key)),
+                "records": inner,
+            }));
+        }
+        // `records` and `folders` must both be present: the SDK unwraps them (NOTES.md §2.3).
+        json!({"records": records, "folders": folders})
+    }
+
+    /// The shared folders: key wrapped with the app key (GCM), name AES-CBC under the folder key (NOTES.md §2.3).
+    fn get_folders(&self) -> Value {
+        let folders: Vec<Value> = self
+            .folders
+            .iter()
+            .map(|(uid, f)| {
+                let name = json!({ "name": f.name }).to_string();
                 json!({
-                    "recordUid": uid,
-                    "recordKey": kc::b64(&kc::gcm_encrypt(&self.app_key, &r.key)),
-                    "data": kc::b64(&kc::gcm_encrypt(&r.key, r.data.to_string().as_bytes())),
-                    "revision": r.revision,
-                    "isEditable": r.editable,
-                    "files": null,
+                    "folderUid": uid,
+                    "folderKey": kc::b64(&kc::gcm_encrypt(&self.app_key, &f.key)),
+                    "data": kc::b64(&kc::cbc_encrypt(&f.key, name.as_bytes())),
+                    "parent": null,
                 })
             })
             .collect();
-        // `records` and `folders` must both be present: the SDK unwraps them (NOTES.md §2.3).
-        json!({"records": records, "folders": []})
+        json!({ "folders": folders })
+    }
+
+    /// A new record in a shared folder: its key comes wrapped twice (folder key, and ECIES to the application
+    /// owner) and both must agree.
+    fn create_secret(&mut self, req: &Value) -> Answer {
+        let folder_uid = req["folderUid"].as_str().unwrap_or_default().to_string();
+        let f = self.folders.get(&folder_uid).ok_or((
+            400,
+            "invalid_folder_uid",
+            format!("no folder {folder_uid}"),
+        ))?;
+        if !f.editable {
+            return Err((
+                403,
+                "access_denied",
+                "the application may not add to this folder".into(),
+            ));
+        }
+        let bytes = |field: &str| {
+            req[field]
+                .as_str()
+                .and_then(|s| kc::b64_any(s).ok())
+                .unwrap_or_default()
+        };
+        let bad = |e: String| (400, "bad_request", e);
+        let record_key = kc::gcm_decrypt(&f.key, &bytes("folderKey")).map_err(bad)?;
+        let by_owner = kc::ecies_decrypt(&self.owner_secret, &bytes("recordKey")).map_err(bad)?;
+        if by_owner != record_key {
+            return Err(bad("recordKey and folderKey disagree".into()));
+        }
+        let key =
+            <Key>::try_from(record_key.as_slice()).map_err(|_| bad("record key size".into()))?;
+        let text = kc::gcm_decrypt(&key, &bytes("data")).map_err(bad)?;
+        let data = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        let uid = req["recordUid"].as_str().unwrap_or_default().to_string();
+        let rec = FakeRecord {
+            key,
+            data,
+            revision: 1,
+            editable: true,
+            folder: Some(folder_uid),
+        };
+        self.records.insert(uid, rec);
+        Ok(None)
     }
 
     fn update_secret(&mut self, req: &Value) -> Answer {

@@ -45,6 +45,29 @@ pub fn gcm_decrypt(key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|_| "gcm: authentication failed".to_string())
 }
 
+/// iv(16) ‖ AES-256-CBC(PKCS#7(plain)): only a shared folder's `data` (its name) uses it.
+pub fn cbc_encrypt(key: &Key, plain: &[u8]) -> Vec<u8> {
+    use aes::cipher::{BlockEncrypt, KeyInit as _};
+    let cipher = aes::Aes256::new(key.into());
+    let pad = 16 - plain.len() % 16;
+    let mut buf = plain.to_vec();
+    buf.extend(std::iter::repeat_n(pad as u8, pad));
+    let mut iv = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut iv);
+    let mut out = iv.to_vec();
+    let mut prev = iv;
+    for chunk in buf.chunks(16) {
+        let mut block = aes::Block::default();
+        for (i, b) in block.iter_mut().enumerate() {
+            *b = chunk[i] ^ prev[i];
+        }
+        cipher.encrypt_block(&mut block);
+        prev.copy_from_slice(&block);
+        out.extend_from_slice(&prev);
+    }
+    out
+}
+
 /// ECIES as the SDK's `public_encrypt` makes it: ephemeral SEC1 point ‖ GCM(sha256(ecdh x), plain).
 pub fn ecies_decrypt(secret: &p256::SecretKey, data: &[u8]) -> Result<Vec<u8>, String> {
     let plen = match data.first() {
