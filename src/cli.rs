@@ -59,6 +59,41 @@ pub enum CloudCommand {
     },
 }
 
+/// The Keeper vault through Keeper Secrets Manager (issue 14).
+#[derive(Args, Clone, Default)]
+pub struct KeeperArgs {
+    /// Keeper Secrets Manager config: a file, or its base64 text (Keeper vault > Secrets Manager > the
+    /// application > Devices > Add Device). Default: the file the state names.
+    #[arg(long, env = "KSM_CONFIG", hide_env_values = true)]
+    pub ksm_config: Option<String>,
+    /// UID of the Keeper record to put the Admin Console values in (the KSM application needs Can Edit on it).
+    /// Default: the state's record.
+    #[arg(long, env = "KEEPER_AZMON_KEEPER_RECORD", allow_hyphen_values = true)]
+    pub keeper_record: Option<String>,
+    /// UID of a shared folder to create the record in (titled after the deployment), instead of --keeper-record.
+    #[arg(
+        long,
+        env = "KEEPER_AZMON_KEEPER_FOLDER",
+        conflicts_with = "keeper_record",
+        allow_hyphen_values = true
+    )]
+    pub keeper_folder: Option<String>,
+}
+
+/// Never shows the KSM config: it holds the device's private key.
+impl std::fmt::Debug for KeeperArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeeperArgs")
+            .field(
+                "ksm_config",
+                &self.ksm_config.as_ref().map(|_| "<redacted>"),
+            )
+            .field("keeper_record", &self.keeper_record)
+            .field("keeper_folder", &self.keeper_folder)
+            .finish()
+    }
+}
+
 /// Inputs shared by every command that talks to Azure.
 #[derive(Debug, Args, Clone)]
 pub struct Common {
@@ -191,9 +226,13 @@ pub struct SetupArgs {
     pub yes: bool,
 
     /// Print the new secret's value even where it may be captured: in the JSON (--output json), or in the card
-    /// when stdout is not a terminal. Without it (or --secret-file) such a run is refused before any write.
+    /// when stdout is not a terminal. Without it (or --secret-file, or --keeper-record) such a run is refused
+    /// before any write.
     #[arg(long)]
     pub show_secret: bool,
+
+    #[command(flatten)]
+    pub keeper: KeeperArgs,
 
     /// Write the new secret's value to this file (mode 0600; never through a symbolic link) instead of printing it.
     #[arg(long, env = "KEEPER_AZMON_SECRET_FILE")]
@@ -229,9 +268,14 @@ pub struct TargetArgs {
     /// The Endpoint URL. Default: from the state file.
     #[arg(long, env = "KEEPER_AZMON_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-    /// File holding the client secret value (else KEEPER_AZMON_CLIENT_SECRET).
+    /// File holding the client secret value (else KEEPER_AZMON_CLIENT_SECRET, else the state's Keeper record).
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
+    /// The client secret from a Keeper record: keeper://<record UID>/field/password (needs --ksm-config).
+    #[arg(long, value_name = "KEEPER_NOTATION")]
+    pub secret: Option<String>,
+    #[command(flatten)]
+    pub keeper: KeeperArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -289,6 +333,8 @@ pub struct StatusArgs {
     /// Without a state file: the subscription to search.
     #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION")]
     pub subscription: Option<String>,
+    #[command(flatten)]
+    pub keeper: KeeperArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -310,6 +356,8 @@ pub struct RotateArgs {
     /// Write the new secret's value to this file (mode 0600; never through a symbolic link).
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub keeper: KeeperArgs,
 }
 
 /// `send --format`: the shape of the events.

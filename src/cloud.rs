@@ -26,6 +26,10 @@ pub struct CloudProfile {
     /// A PEM file trusted in addition to the system roots (Azure Stack Hub, azure-sim).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_certificate: Option<PathBuf>,
+    /// Where Keeper Secrets Manager calls go instead of the Keeper host the KSM config names: a simulator's
+    /// origin (azure-sim answers Keeper's `/api/rest/sm/v1/*`). Unset in every built-in profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper_endpoint: Option<String>,
 }
 
 /// The names `--cloud` accepts besides a file path.
@@ -52,6 +56,7 @@ fn profile(
         log_analytics_endpoint: la.to_string(),
         log_analytics_audience: la.to_string(),
         ca_certificate: None,
+        keeper_endpoint: None,
     }
 }
 

@@ -143,10 +143,29 @@ fn identity(row: &Value) -> String {
         Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
         v => v.clone(),
     };
+    let data = sorted_keys(&data);
     format!(
         "{when}|{}|{}|{}|{data}",
         row["audit_event"], row["username"], row["remote_address"]
     )
+}
+
+/// The same JSON with every object's keys in order: the stored column and the sent event may list them differently,
+/// and serde_json keeps insertion order in this build (its `preserve_order` feature, turned on by Keeper's SDK).
+fn sorted_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_keys(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
 }
 
 fn progress_err(e: impl std::fmt::Display) -> Error {

@@ -21,6 +21,7 @@ mod run;
 mod secret;
 mod state;
 mod steps;
+mod vault;
 mod wizard;
 
 use clap::Parser;
@@ -44,6 +45,12 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEPER_AZMON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Keeper's SDK logs raw error bodies and request payloads before encryption, and the tool reports its errors
+    // itself: off at every level, KEEPER_AZMON_LOG included.
+    let filter = match "keeper_secrets_manager_core=off".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour_on_stderr())

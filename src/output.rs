@@ -197,6 +197,8 @@ pub fn no_way_out(command: &str, format: Format, show: bool, file: bool) -> Opti
 pub struct SecretDelivery<'a> {
     pub show: bool,
     pub file: Option<&'a Path>,
+    /// The Keeper record that received the value (`--keeper-record`): then it is shown only when asked.
+    pub vault: Option<&'a str>,
 }
 
 /// Prints the result: the card for a person, or one JSON object. Returns whether the secret value was delivered.
@@ -230,6 +232,7 @@ pub fn print_outcome(
                 "secret_key_id": outcome.secret.as_ref().map(|s| s.key_id.clone()),
                 "secret_expires": outcome.secret.as_ref().map(|s| s.end_date_time.clone()),
                 "secret_file": delivery.file.filter(|_| outcome.new_secret.is_some()).map(|p| p.display().to_string()),
+                "keeper_record": delivery.vault,
                 "endpoint_url": o.endpoint_url,
                 "logs_ingestion_endpoint": o.logs_ingestion_endpoint,
                 "dcr_immutable_id": o.dcr_immutable_id,
@@ -251,6 +254,10 @@ pub fn print_outcome(
                 (Some(_), Some(file)) => {
                     println!("  Client Secret Value:      written to {} (mode 0600)", file.display())
                 }
+                (Some(_), None) if delivery.vault.is_some() && !delivery.show => println!(
+                    "  Client Secret Value:      in Keeper record {} (its password field)",
+                    delivery.vault.unwrap_or_default()
+                ),
                 (Some(new), None) => {
                     // Printed on purpose: the admin pastes it into the Keeper Admin Console (rotate-secret
                     // shows its new value the same way).
@@ -265,6 +272,10 @@ pub fn print_outcome(
             println!("  Endpoint URL:             {}", o.endpoint_url);
             println!();
             match (&outcome.new_secret, delivery.file) {
+                (Some(_), _) if delivery.vault.is_some() => println!(
+                    "  Keeper record {} holds these values: open it in the vault to fill the Admin Console.",
+                    delivery.vault.unwrap_or_default()
+                ),
                 (Some(_), Some(file)) => println!(
                     "  ! Store the secret value from {} in your Keeper vault now, then delete the file.",
                     file.display()

@@ -71,6 +71,23 @@ pub struct ImportProgress {
     pub imported: u64,
 }
 
+/// The Keeper record that holds the Admin Console values (issue 14): where it is, never what is in it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeeperLink {
+    /// The record's UID.
+    pub record_uid: String,
+    /// Whether the tool created the record (`--keeper-folder`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
+    /// The path of the KSM config file, when it was given as a file; never the config itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<String>,
+    /// The key id of the client secret whose value the record holds; behind the state's secret, the next setup
+    /// makes a new secret for the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
 /// The whole state of one deployment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct State {
@@ -102,6 +119,9 @@ pub struct State {
     pub app_pending_since: Option<String>,
     #[serde(default)]
     pub outputs: Option<Outputs>,
+    /// `--keeper-record`: the Keeper record setup and rotate-secret write the secret into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper: Option<KeeperLink>,
     /// `import-classic` progress by classic table name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub imports: BTreeMap<String, ImportProgress>,

@@ -25,6 +25,7 @@ pub use api::{
     Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SimCloud, SimConfig, SimRole,
 };
 use reply::{arm_err, Reply};
+pub use world::keeper::KeeperFault;
 pub use world::owners::ForeignApp;
 use world::{faults::FaultAction, Req, World};
 
@@ -143,6 +144,8 @@ impl Sim {
             "log_analytics_endpoint": self.base_url,
             "log_analytics_audience": la,
             "ca_certificate": ca_certificate_path,
+            // keeper-azmon sends Keeper Secrets Manager calls here: the fake Keeper backend (world/keeper.rs).
+            "keeper_endpoint": self.base_url,
         })
     }
 
@@ -164,6 +167,48 @@ impl Sim {
         lock(&self.world).operator.clone()
     }
 
+    /// A bound Keeper Secrets Manager config (base64, as the vault exports it) for the fake Keeper backend, on the
+    /// host of the simulated cloud's Keeper region.
+    pub fn keeper_config(&self) -> String {
+        let mut w = lock(&self.world);
+        let host = match w.cfg.cloud.name() {
+            n if n.starts_with("usgov") => "govcloud.keepersecurity.us",
+            _ => "keepersecurity.com",
+        };
+        w.keeper.mint_config(host)
+    }
+    /// Shares a new, empty login record with the fake Keeper application; its UID. `editable`: "Can Edit".
+    pub fn keeper_add_record(&self, title: &str, editable: bool) -> String {
+        lock(&self.world).keeper.add_record(title, editable)
+    }
+    /// Shares a new, empty shared folder with the fake Keeper application; its UID. `editable`: may add records.
+    pub fn keeper_add_folder(&self, name: &str, editable: bool) -> String {
+        lock(&self.world).keeper.add_folder(name, editable)
+    }
+    /// The UIDs of the records in a shared folder of the fake Keeper.
+    pub fn keeper_folder_records(&self, folder: &str) -> Vec<String> {
+        lock(&self.world).keeper.folder_records(folder)
+    }
+    /// A Keeper record's JSON as the vault holds it (`fields`, `custom`).
+    pub fn keeper_record(&self, uid: &str) -> Option<Value> {
+        lock(&self.world).keeper.record(uid)
+    }
+    /// Replaces a Keeper record's JSON behind the tool's back (a person editing it in the vault).
+    pub fn keeper_put_record(&self, uid: &str, data: Value) -> bool {
+        lock(&self.world).keeper.put_record(uid, data)
+    }
+    /// Queues a failure for the next call to a Keeper endpoint (`get_secret`, `update_secret`).
+    pub fn keeper_inject(&self, endpoint: &str, fault: KeeperFault) {
+        lock(&self.world).keeper.inject(endpoint, fault);
+    }
+    /// Revokes every device of the fake KSM application: their next call is refused `access_denied`.
+    pub fn keeper_revoke_devices(&self) {
+        lock(&self.world).keeper.revoke_devices();
+    }
+    /// The Keeper endpoints called so far, in order.
+    pub fn keeper_calls(&self) -> Vec<String> {
+        lock(&self.world).keeper.calls.clone()
+    }
     /// Graph and ARM writes (POST, PUT, PATCH, DELETE) received, faulted or not; not token, ingestion, query or polls.
     pub fn write_count(&self) -> usize {
         lock(&self.world).writes
@@ -387,12 +432,27 @@ async fn handle(
             .map(str::to_string)
     };
     let auth = header("authorization");
+    let transmission_key = header("transmissionkey");
     let identity_header = header("x-identity-header");
     let gzip = header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let raw = match req.into_body().collect().await {
         Ok(b) => b.to_bytes().to_vec(),
         Err(_) => return Err(Reset),
     };
+    // Keeper Secrets Manager: binary bodies both ways, answered by the fake Keeper backend.
+    if path.starts_with(world::keeper::PATH_PREFIX) {
+        let (status, body) =
+            lock(&world)
+                .keeper
+                .handle(&path, transmission_key.as_deref(), auth.as_deref(), &raw);
+        let mut b = Response::builder().status(status);
+        if status != 200 {
+            b = b.header("content-type", "application/json");
+        }
+        return Ok(b
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))));
+    }
     let body = if gzip {
         let mut out = Vec::new();
         match flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out) {

@@ -100,6 +100,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         secret_file: Some(secret_file.clone()),
         replication_wait: 300,
         sequential: false,
+        keeper: Default::default(),
     };
     crate::commands::setup::execute(setup, Some(operator)).await?;
 
@@ -112,6 +113,8 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
             client_id: None,
             endpoint_url: None,
             secret_file: Some(secret_file.clone()),
+            secret: None,
+            keeper: Default::default(),
         },
         workspace_id: None,
         table: None,

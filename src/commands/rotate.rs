@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::output::{self, Format};
 use crate::rest::Rest;
 use crate::state::{SecretRecord, StateFile};
-use crate::steps::step;
+use crate::steps::{keeper, step};
 
 async fn remove_retired(rest: &Rest, sf: &mut StateFile, app_id: &str) -> Result<Vec<String>> {
     let retired = sf.state.retired_secrets.clone();
@@ -74,7 +74,9 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         ));
     }
     let human = args.common.output == Format::Human;
-    if !args.finish {
+    let mut sf = StateFile::open(&args.common.state)?;
+    let names_record = args.keeper.keeper_record.is_some() || sf.state.keeper.is_some();
+    if !args.finish && !names_record {
         // Before anything is read or written: the new value must have somewhere to go.
         output::require_way_out(
             "rotate-secret",
@@ -83,7 +85,6 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             args.secret_file.as_deref(),
         )?;
     }
-    let mut sf = StateFile::open(&args.common.state)?;
     let app_id = sf
         .resource(step::APP)
         .map(|r| r.id.clone())
@@ -99,6 +100,23 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     let (_, profile, rest) = super::connect(&args.common, &sf.state)?;
     let _deployment_lock =
         crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
+    // The Keeper record must be writable before a new secret exists.
+    let keeper = if args.finish {
+        None
+    } else {
+        keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?
+    };
+    if let Some(k) = &keeper {
+        if k.new_in.is_some() {
+            return Err(Error::input(
+                "rotate-secret writes the record setup made or was given; --keeper-folder is for setup",
+                "pass --keeper-record UID, or run setup with --keeper-folder first",
+            ));
+        }
+        k.vault.preflight(&k.uid).await?;
+        sf.state.keeper = Some(keeper::link(k, &sf.state));
+        sf.save()?;
+    }
 
     if args.finish {
         let removed = remove_retired(&rest, &mut sf, &app_id).await?;
@@ -143,6 +161,25 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     sf.save()?;
 
     let mut delivered = false;
+    let mut in_vault = None;
+    let mut vault_failure = None;
+    if let Some(k) = &keeper {
+        let outputs = sf.state.outputs.clone().unwrap_or_default();
+        let values = keeper::values(&outputs, Some(&new), &sf.state.deployment);
+        match k.vault.write(&k.uid, values).await {
+            Ok(_) => {
+                in_vault = Some(k.uid.as_str());
+                delivered = true;
+                if let Some(l) = sf.state.keeper.as_mut() {
+                    l.key_id = Some(new.key_id.clone());
+                }
+                sf.save()?;
+            }
+            Err(e) => vault_failure = Some((k.uid.clone(), e)),
+        }
+    }
+    // Shown when asked, and when the record could not take it: never lost.
+    let show = args.show_secret || vault_failure.is_some();
     if let Some(f) = &args.secret_file {
         output::write_secret_file(f, new.value.expose())?;
         delivered = true;
@@ -153,6 +190,10 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 "New Client Secret Value written to {} (mode 0600)",
                 f.display()
             ),
+            None if in_vault.is_some() && !show => println!(
+                "New Client Secret Value stored in Keeper record {} (its password field)",
+                in_vault.unwrap_or_default()
+            ),
             None => {
                 // Shown on purpose: the admin pastes it into the Keeper Admin Console (a terminal, or --show-secret).
                 println!("New Client Secret Value:  {}", new.value.expose());
@@ -160,8 +201,11 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             }
         }
         println!("  key id {}, expires {}", new.key_id, new.end_date_time);
-        println!("  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault.");
-    } else if args.show_secret {
+        match in_vault {
+            Some(uid) => println!("  ! Copy it from Keeper record {uid} into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs."),
+            None => println!("  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault."),
+        }
+    } else if show {
         // The JSON below carries it.
         delivered = true;
     }
@@ -174,7 +218,8 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             graph::remove_password(&rest, &app_id, key).await?;
         }
     }
-    let remove = if !delivered {
+    // The old secret goes only once the new one is delivered, and never while the record lacks it.
+    let remove = if !delivered || vault_failure.is_some() {
         false
     } else if args.remove_old {
         true
@@ -200,11 +245,18 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             println!("  Removed the old secret ({}).", removed.join(", "));
         }
     } else {
-        let value = (args.show_secret).then(|| new.value.expose().to_string());
+        let value = show.then(|| new.value.expose().to_string());
         println!(
             "{}",
-            json!({ "client_secret": value, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "secret_file": args.secret_file.as_ref().map(|p| p.display().to_string()), "removed": removed, "still_valid": sf.state.retired_secrets })
+            json!({ "client_secret": value, "keeper_record": in_vault, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "secret_file": args.secret_file.as_ref().map(|p| p.display().to_string()), "removed": removed, "still_valid": sf.state.retired_secrets })
         );
+    }
+    if let Some((uid, e)) = vault_failure {
+        let where_to = match &args.secret_file {
+            Some(f) => format!("written to {}", f.display()),
+            None => "shown above".into(),
+        };
+        return Err(keeper::write_failed(&uid, e, &where_to));
     }
     Ok(())
 }

@@ -223,6 +223,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         sentinel,
         retention,
         adopt_app,
+        keeper_record: None,
     })
 }
 
@@ -293,6 +294,15 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             profile.name, rest.auth.description
         );
     }
+    // The Keeper record must be writable before anything is written in Azure.
+    let mut keeper = steps::keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?;
+    if let Some(k) = &keeper {
+        k.preflight().await?;
+        inputs.keeper_record = Some(k.uid.clone());
+        if human {
+            eprintln!("{}: the KSM application may write it", k.describe());
+        }
+    }
     preflight::align_cli_tenant(&rest, &inputs).await?;
     // Preflight and the look at what exists are both reads: they go side by side.
     let (pre, observed) = tokio::join!(
@@ -339,8 +349,9 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         eprintln!("Plan for deployment '{}':", inputs.deployment);
         eprint!("{}", output::plan_lines(&the_plan));
     }
-    // A new secret must have somewhere to go before it exists; a re-run that makes none needs nothing.
-    if makes_secret {
+    // A new secret must have somewhere to go before it exists (the Keeper record is such a place); a re-run
+    // that makes none needs nothing.
+    if makes_secret && keeper.is_none() {
         output::require_way_out(
             "setup",
             args.common.output,
@@ -362,6 +373,9 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             ));
         }
     }
+    if let Some(k) = keeper.as_mut() {
+        k.make_record(&inputs.deployment).await?;
+    }
     {
         let s = &mut sf.state;
         s.deployment = inputs.deployment.clone();
@@ -370,6 +384,9 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         s.subscription_id = inputs.subscription.clone();
         s.resource_group = inputs.resource_group.clone();
         s.location = inputs.location.clone();
+        if let Some(k) = &keeper {
+            s.keeper = Some(steps::keeper::link(k, s));
+        }
     }
     sf.save()?;
     preflight::register_providers(&rest, &inputs, &pre).await?;
@@ -410,18 +427,58 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         "requests": stats.requests.load(std::sync::atomic::Ordering::Relaxed),
         "writes": stats.writes.load(std::sync::atomic::Ordering::Relaxed),
     });
-    let delivery = SecretDelivery {
+    let mut delivery = SecretDelivery {
         show: args.show_secret,
         file: args.secret_file.as_deref(),
+        vault: None,
     };
+    let mut vault_failure = None;
+    if let (Some(k), None) = (&keeper, &outcome.new_secret) {
+        // The record keeps its secret; the other values follow the deployment (a new DCR, a new endpoint).
+        let values = steps::keeper::values(&outcome.outputs, None, &ctx.inputs.deployment);
+        if k.vault.write(&k.uid, values).await? && human {
+            eprintln!(
+                "Keeper record {}: the console values were brought up to date",
+                k.uid
+            );
+        }
+    }
+    if let (Some(k), Some(new)) = (&keeper, &outcome.new_secret) {
+        let values = steps::keeper::values(&outcome.outputs, Some(new), &ctx.inputs.deployment);
+        match k.vault.write(&k.uid, values).await {
+            Ok(_) => {
+                ctx.record(|s| {
+                    if let Some(l) = s.keeper.as_mut() {
+                        l.key_id = Some(new.key_id.clone());
+                    }
+                })?;
+                delivery.vault = Some(k.uid.as_str());
+            }
+            Err(e) => {
+                // Never lost: shown once (or written to --secret-file) with the error.
+                if delivery.file.is_none() {
+                    delivery.show = true;
+                }
+                vault_failure = Some((k.uid.clone(), e));
+            }
+        }
+    }
     let delivered =
-        output::print_outcome(args.common.output, &outcome, &delivery, &state_path, extra)?;
+        output::print_outcome(args.common.output, &outcome, &delivery, &state_path, extra)?
+            || delivery.vault.is_some();
     if outcome.new_secret.is_some() {
         if delivered {
             steps::secret::mark_delivered(&ctx)?;
         } else if !human {
             eprintln!("note: the new secret's value was not shown (pass --show-secret or --secret-file); the next setup will replace it");
         }
+    }
+    if let Some((uid, e)) = vault_failure {
+        let where_to = match &args.secret_file {
+            Some(f) => format!("written to {}", f.display()),
+            None => "shown above".into(),
+        };
+        return Err(steps::keeper::write_failed(&uid, e, &where_to));
     }
     if human && ctx.inputs.sentinel.is_some() {
         println!(

@@ -31,6 +31,57 @@ struct Item {
     detail: String,
 }
 
+/// Whether the Keeper record holds the current secret's key id, the client id and the Endpoint URL; never
+/// reads out the secret value.
+async fn keeper_drift(s: &State, k: &crate::steps::keeper::Target) -> Result<(Health, String)> {
+    use crate::vault::{label, VaultError};
+    let rec = match k.vault.read(&k.uid).await {
+        Ok(r) => r,
+        Err(VaultError::UnknownRecord(_)) => {
+            return Ok((
+                Health::Missing,
+                format!("record {} is not shared with the KSM application", k.uid),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let out = s.outputs.clone().unwrap_or_default();
+    let key_id = s
+        .secret
+        .as_ref()
+        .map(|x| x.key_id.clone())
+        .unwrap_or_default();
+    let mut off = vec![];
+    for (what, want, got) in [
+        (
+            "the client secret's key id",
+            key_id,
+            rec.custom.get(label::KEY_ID).cloned(),
+        ),
+        ("the client id", out.client_id, rec.login.clone()),
+        ("the Endpoint URL", out.endpoint_url, rec.url.clone()),
+    ] {
+        if got.as_deref() != Some(want.as_str()) {
+            off.push(what);
+        }
+    }
+    Ok(if off.is_empty() {
+        (
+            Health::Ok,
+            format!("record {} holds the current values", k.uid),
+        )
+    } else {
+        (
+            Health::Drifted,
+            format!(
+                "record {} lacks {} (`keeper-azmon rotate-secret` refills it)",
+                k.uid,
+                off.join(", ")
+            ),
+        )
+    })
+}
+
 /// How a DCR differs from what setup made: a new immutable id (the Endpoint URL is stale), or its stream,
 /// endpoint or destination.
 fn dcr_drift(s: &State, rule: &Dcr) -> Option<String> {
@@ -69,7 +120,7 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
         args.subscription.as_deref(),
         &s.subscription_id,
     )?;
-    let (label, _, rest) = super::connect(&args.common, &s)?;
+    let (label, profile, rest) = super::connect(&args.common, &s)?;
     if !from_file {
         let (Some(d), Some(sub)) = (&args.deployment, &args.subscription) else {
             return Err(Error::input(
@@ -195,6 +246,10 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
                 push(step::SECRET, h, format!("expires {end} ({days} days)"));
             }
         }
+    }
+    if let Some(k) = crate::steps::keeper::resolve(&args.keeper, &s, &profile, &rest.http)? {
+        let (health, detail) = keeper_drift(&s, &k).await?;
+        push("keeper_record", health, detail);
     }
     let problems = items.iter().filter(|i| i.health != Health::Ok).count();
     if args.common.output == Format::Json {

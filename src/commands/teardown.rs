@@ -61,6 +61,13 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
             });
         }
     }
+    // The Keeper record is the user's: its values (an old secret among them) stay in the vault's history anyway.
+    if let Some(k) = &s.keeper {
+        kept.push(format!(
+            "keeper_record {} (the user's Keeper record; its secret stops working with the app)",
+            k.record_uid
+        ));
+    }
     let keep_ws = args.keep_workspace || args.keep_data;
     for kind in [step::DCR, step::TABLE, step::DCE, step::WORKSPACE] {
         let Some(r) = s.resources.get(kind) else {

@@ -58,11 +58,11 @@ fn explain(stage: &str, e: &Error) -> Error {
 
 /// The Admin Console values (from the state file, overridden by flags), the secret and the cloud profile.
 pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, CloudProfile)> {
-    let (mut out, state_cloud) = if t.common.state.exists() {
+    let (mut out, state_cloud, state) = if t.common.state.exists() {
         let s = StateFile::read(&t.common.state)?;
-        (s.outputs.unwrap_or_default(), s.cloud)
+        (s.outputs.clone().unwrap_or_default(), s.cloud.clone(), s)
     } else {
-        (Outputs::default(), String::new())
+        (Outputs::default(), String::new(), Default::default())
     };
     if let Some(v) = &t.common.tenant {
         out.tenant_id = v.clone();
@@ -88,12 +88,40 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
             ));
         }
     }
-    let secret = match (
-        &t.secret_file,
-        std::env::var("KEEPER_AZMON_CLIENT_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty()),
-    ) {
+    let cloud_arg = crate::commands::cloud_from_state(t.common.cloud.as_deref(), &state_cloud)?;
+    let profile = resolve_cloud(cloud_arg.as_deref(), t.common.auth)?;
+    // `--secret keeper://UID/field/password`, else the state's Keeper record when no other source is given.
+    let from_keeper = match t.secret.as_deref().map(crate::vault::notation_uid) {
+        Some(Some(uid)) => Some(uid?),
+        Some(None) => {
+            return Err(Error::input(
+                "--secret takes Keeper notation only",
+                "use keeper://<record UID>/field/password, or --secret-file FILE for a value",
+            ))
+        }
+        None => None,
+    };
+    let env_secret = std::env::var("KEEPER_AZMON_CLIENT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let from_keeper = from_keeper.or_else(|| {
+        (t.secret_file.is_none() && env_secret.is_none())
+            .then(|| state.keeper.as_ref().map(|k| k.record_uid.clone()))
+            .flatten()
+    });
+    if let Some(uid) = from_keeper {
+        let keeper = crate::cli::KeeperArgs {
+            ksm_config: t.keeper.ksm_config.clone(),
+            keeper_record: Some(uid.clone()),
+            keeper_folder: None,
+        };
+        let http = crate::rest::http_client(&profile)?;
+        let target = crate::steps::keeper::resolve(&keeper, &state, &profile, &http)?
+            .ok_or_else(|| Error::Other("no Keeper record".into()))?;
+        let secret = target.vault.password(&target.uid).await?;
+        return Ok((out, secret, profile));
+    }
+    let secret = match (&t.secret_file, env_secret) {
         (Some(f), _) => SecretString::new(
             std::fs::read_to_string(f)
                 .map_err(|e| {
@@ -109,12 +137,10 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
         (None, None) => {
             return Err(Error::input(
                 "the client secret is required",
-                "pass --secret-file FILE or set KEEPER_AZMON_CLIENT_SECRET",
+                "pass --secret-file FILE, --secret keeper://<record UID>/field/password, or set KEEPER_AZMON_CLIENT_SECRET",
             ))
         }
     };
-    let cloud_arg = crate::commands::cloud_from_state(t.common.cloud.as_deref(), &state_cloud)?;
-    let profile = resolve_cloud(cloud_arg.as_deref(), t.common.auth)?;
     Ok((out, secret, profile))
 }
 

@@ -62,8 +62,13 @@ fn owner_list(owners: &[Owner]) -> String {
 /// adopted only when the signed-in identity owns it. Any tenant member may register an app with our name and
 /// tag: such an app is refused (before any write), named with its owners and credentials.
 pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Option<FoundApp>> {
+    // Right after a run, Graph may not show the app it made yet: the state's app is looked for again for a while
+    // rather than taken for gone (and made a second time).
+    let graph_until = graph::replicating_until(&state.updated_at);
     if let Some(r) = state.resources.get(step::APP) {
-        if let Some(app) = graph::get_application(rest, &r.id).await? {
+        let app = graph::get_while_replicating(graph_until, || graph::get_application(rest, &r.id))
+            .await?;
+        if let Some(app) = app {
             if let Some(other) = inputs
                 .adopt_app
                 .as_ref()
@@ -177,12 +182,14 @@ pub async fn observe_state_sp(
     rest: &Rest,
     inputs: &Inputs,
     state_sp: Option<&str>,
+    state_updated_at: &str,
 ) -> Result<(Option<ServicePrincipal>, Option<Vec<Assignment>>)> {
     let Some(id) = state_sp else {
         return Ok((None, None));
     };
+    let graph_until = graph::replicating_until(state_updated_at);
     let (sp, assigned) = tokio::try_join!(
-        graph::get_service_principal(rest, id),
+        graph::get_while_replicating(graph_until, || graph::get_service_principal(rest, id)),
         roles::list_for_principal(rest, &inputs.subscription, id)
     )?;
     Ok((sp, Some(assigned)))

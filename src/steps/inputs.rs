@@ -94,6 +94,8 @@ pub struct Inputs {
     /// `--adopt-app`: the application (client) id of an existing app registration to use, knowingly, although
     /// the signed-in identity does not own it or no state file names it.
     pub adopt_app: Option<String>,
+    /// `--keeper-record`: the UID of the Keeper record that receives the secret.
+    pub keeper_record: Option<String>,
 }
 
 impl Inputs {

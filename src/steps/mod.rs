@@ -5,6 +5,7 @@
 //! | before 1 | checks before any write; the resource group (`--create-resource-group`) | [`preflight`], [`resource_group`] |
 //! | 1 | app registration `KeeperLogging`, its Application ID URI and service principal | [`app`] |
 //! | 2 | the client secret (made last, so its value is shown the moment it exists) | [`secret`] |
+//! | 2 (`--keeper-record`) | the secret and the Admin Console values into a Keeper record | [`keeper`], [`crate::vault`] |
 //! | 3 | the Log Analytics workspace (or reuse of one) | [`workspace`] |
 //! | 4 | Log Analytics Contributor on the workspace | [`roles`] |
 //! | 5 | the data collection endpoint | [`dce`] |
@@ -21,6 +22,7 @@ pub mod app;
 pub mod dce;
 pub mod dcr;
 pub mod inputs;
+pub mod keeper;
 pub mod preflight;
 pub mod resource_group;
 pub mod retention;
@@ -157,7 +159,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         table::observe(rest, inputs),
         dce::observe(rest, inputs),
         dcr::observe(rest, inputs),
-        app::observe_state_sp(rest, inputs, state_sp.as_deref()),
+        app::observe_state_sp(rest, inputs, state_sp.as_deref(), &state.updated_at),
         sentinel::observe(rest, inputs),
     )?;
     let sp = app::observe_sp(rest, app.as_ref().map(|f| &f.app), sp_by_state).await?;

@@ -23,10 +23,25 @@ pub fn is_current(state: &State, app: Option<&Application>) -> bool {
     }
 }
 
+/// Whether the Keeper record named by `--keeper-record` holds the state's secret (true without a record).
+fn vault_holds(inputs: &Inputs, state: &State) -> bool {
+    let Some(uid) = &inputs.keeper_record else {
+        return true;
+    };
+    match (&state.keeper, &state.secret) {
+        (Some(k), Some(s)) => {
+            &k.record_uid == uid && k.key_id.as_deref() == Some(s.key_id.as_str())
+        }
+        _ => false,
+    }
+}
+
 pub fn plan(inputs: &Inputs, state: &State, o: &Observed) -> PlannedStep {
+    // A record that lacks the current secret gets a new one: the tool never keeps a value to write again.
+    let current = is_current(state, o.app.as_ref().map(|f| &f.app)) && vault_holds(inputs, state);
     PlannedStep::new(
         step::SECRET,
-        Action::create_or_reuse(is_current(state, o.app.as_ref().map(|f| &f.app))),
+        Action::create_or_reuse(current),
         format!("'{}' on {}", inputs.secret_description, inputs.app_name),
     )
 }
@@ -162,6 +177,21 @@ pub async fn ensure(
             .is_some_and(|s| !s.delivered && s.key_id == p.key_id);
         if undelivered || orphans.contains(&p.key_id) {
             graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
+        }
+    }
+    // A delivered secret replaced for the Keeper record (it lacked it) may still be in use: it waits for
+    // `rotate-secret --finish` like a rotated one.
+    if let Some(old) = previous.filter(|s| s.delivered && s.key_id != new.key_id) {
+        if fresh
+            .password_credentials
+            .iter()
+            .any(|p| p.key_id == old.key_id)
+        {
+            ctx.record(|s| {
+                if !s.retired_secrets.contains(&old.key_id) {
+                    s.retired_secrets.push(old.key_id.clone());
+                }
+            })?;
         }
     }
     let label = format!(

@@ -34,6 +34,8 @@ mod entra;
 pub mod faults;
 mod graph;
 mod ingest;
+pub mod keeper;
+mod keeper_crypto;
 pub mod owners;
 mod query;
 mod rbac;
@@ -163,6 +165,8 @@ pub struct World {
     pub chaos_counts: BTreeMap<&'static str, usize>,
     /// How many times chaos has seen each request shape.
     chaos_seen: HashMap<String, u64>,
+    /// The fake Keeper Secrets Manager backend (`/api/rest/sm/v1/*`).
+    pub keeper: keeper::Keeper,
 }
 
 fn lc(s: &str) -> String {

@@ -92,6 +92,7 @@ impl World {
             sp_usable_at: HashMap::new(),
             chaos_counts: BTreeMap::new(),
             chaos_seen: HashMap::new(),
+            keeper: Default::default(),
             cfg,
         };
         let registered = if w.cfg.providers_registered {

@@ -1,0 +1,156 @@
+//! Guide step 2's last line, "store it in your Keeper vault", done by the tool (issue 14): which Keeper record,
+//! through which KSM config, and the values written into it.
+
+use crate::azure::graph::NewSecret;
+use crate::cli::KeeperArgs;
+use crate::cloud::CloudProfile;
+use crate::error::{Error, Result};
+use crate::state::{KeeperLink, Outputs, State};
+use crate::vault::{KsmConfig, NewValue, Vault, VaultValues};
+
+/// The record a run writes, and the vault it is reached through.
+pub struct Target {
+    pub vault: Vault,
+    /// Empty while the record is still to be made in `new_in`.
+    pub uid: String,
+    /// `--keeper-folder`: the shared folder to make the record in, before the first Azure write.
+    pub new_in: Option<String>,
+    /// Whether this tool made the record (now or in an earlier run).
+    pub created: bool,
+}
+
+/// A Keeper record UID: 16 random bytes in URL-safe base64 without padding (22 characters), as the vault shows it.
+fn check_uid(flag: &str, uid: &str) -> Result<()> {
+    let ok = uid.len() == 22
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(
+            format!("{flag} '{uid}' is not a Keeper UID"),
+            format!("copy the UID from the Keeper vault (the info panel: 22 letters, digits, - and _) into {flag}"),
+        ))
+    }
+}
+
+/// `--keeper-record` and `--ksm-config`, else what the state recorded: None when no record is named anywhere.
+/// A malformed config or UID is refused here, before anything is sent.
+pub fn resolve(
+    args: &KeeperArgs,
+    state: &State,
+    profile: &CloudProfile,
+    http: &reqwest::Client,
+) -> Result<Option<Target>> {
+    let recorded = state.keeper.as_ref();
+    let uid = args
+        .keeper_record
+        .clone()
+        .or_else(|| recorded.map(|k| k.record_uid.clone()));
+    // A folder makes a record only when no record is named (a re-run uses the one it made).
+    let new_in = match (&uid, &args.keeper_folder) {
+        (None, Some(f)) => {
+            check_uid("--keeper-folder", f)?;
+            Some(f.clone())
+        }
+        (None, None) => return Ok(None),
+        _ => None,
+    };
+    let uid = uid.unwrap_or_default();
+    if new_in.is_none() {
+        check_uid("--keeper-record", &uid)?;
+    }
+    let created = recorded.is_some_and(|k| k.created && k.record_uid == uid);
+    let config = args
+        .ksm_config
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| recorded.and_then(|k| k.config_path.clone()))
+        .ok_or_else(|| {
+            Error::input(
+                format!("--ksm-config is required to write Keeper record {uid}"),
+                "pass --ksm-config FILE (or set KSM_CONFIG to the base64 config the Keeper vault gives a KSM device)",
+            )
+        })?;
+    let config = KsmConfig::load(&config)?;
+    Ok(Some(Target {
+        vault: Vault::new(config, http.clone(), profile.keeper_endpoint.clone()),
+        uid,
+        new_in,
+        created,
+    }))
+}
+
+impl Target {
+    /// The preflight: the record is writable, or the folder is shared with the application.
+    pub async fn preflight(&self) -> Result<()> {
+        match &self.new_in {
+            Some(folder) => self.vault.check_folder(folder).await?,
+            None => self.vault.preflight(&self.uid).await?,
+        }
+        Ok(())
+    }
+
+    /// With `--keeper-folder`, makes the record (titled after the deployment): after the confirmation and
+    /// before the first Azure write, so a refused folder stops the run with nothing written in Azure.
+    pub async fn make_record(&mut self, title: &str) -> Result<()> {
+        if let Some(folder) = self.new_in.take() {
+            self.uid = self.vault.create_record(&folder, title).await?;
+            self.created = true;
+        }
+        Ok(())
+    }
+
+    /// How the record is named in messages.
+    pub fn describe(&self) -> String {
+        match &self.new_in {
+            Some(f) => format!("a new record in Keeper shared folder {f}"),
+            None => format!("Keeper record {}", self.uid),
+        }
+    }
+}
+
+/// What the state keeps of the target: the UID and the config's path, and the key id the record holds when it
+/// is the record the state already knew.
+pub fn link(t: &Target, state: &State) -> KeeperLink {
+    let key_id = state
+        .keeper
+        .as_ref()
+        .filter(|k| k.record_uid == t.uid)
+        .and_then(|k| k.key_id.clone());
+    KeeperLink {
+        record_uid: t.uid.clone(),
+        created: t.created,
+        config_path: t.vault.config_path().map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        }),
+        key_id,
+    }
+}
+
+/// The Admin Console values and, with a new secret, its value and facts, as the record receives them.
+pub fn values(outputs: &Outputs, new: Option<&NewSecret>, deployment: &str) -> VaultValues {
+    VaultValues {
+        client_id: outputs.client_id.clone(),
+        secret: new.map(|n| NewValue {
+            secret: n.value.clone(),
+            key_id: n.key_id.clone(),
+            expires: n.end_date_time.clone(),
+        }),
+        endpoint_url: outputs.endpoint_url.clone(),
+        tenant_id: outputs.tenant_id.clone(),
+        dcr_immutable_id: outputs.dcr_immutable_id.clone(),
+        deployment: deployment.to_string(),
+    }
+}
+
+/// The error of a vault write that failed after the secret was made: the value went to `where_to` instead.
+pub fn write_failed(uid: &str, e: crate::vault::VaultError, where_to: &str) -> Error {
+    Error::Other(format!(
+        "the new client secret was not stored in Keeper record {uid}: {e}\n  its value was {where_to}: it is the only copy\nhint: store it in the record yourself now, or re-run the same command: it makes a new secret and writes it to the record"
+    ))
+}

@@ -1,0 +1,513 @@
+//! The Keeper vault through Keeper Secrets Manager (Keeper's SDK): the KSM config, reaching Keeper, and the record
+//! that holds the Admin Console values (issue 14; the SDK's behaviour is in docs/design/keeper-vault/NOTES.md).
+//!
+//! The SDK is blocking and can panic on replies it does not expect, so every call runs on a blocking thread
+//! (`spawn_blocking`), and a panic comes back as an error. Its HTTP goes through the tool's own client (the post
+//! function below): the tool's timeouts and CA, and, with a cloud profile that names `keeper_endpoint`, a
+//! simulator instead of Keeper. A `Record` is never Debug-printed: its Debug shows every field value.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use keeper_secrets_manager_core::dto::dtos::RecordCreate;
+use keeper_secrets_manager_core::dto::payload::{
+    EncryptedPayload, KsmHttpResponse, TransmissionKey,
+};
+use keeper_secrets_manager_core::utils::bytes_to_base64;
+use keeper_secrets_manager_core::{
+    ClientOptions, InMemoryKeyValueStorage, KSMRError, KvStoreType, Record, SecretsManager,
+};
+use serde_json::{json, Value};
+
+use crate::error::Error;
+use crate::secret::SecretString;
+
+/// The custom field labels the tool fills (the typed fields are login, password and url).
+pub mod label {
+    pub const TENANT: &str = "Azure Tenant ID";
+    pub const KEY_ID: &str = "Client Secret Key ID";
+    pub const EXPIRY: &str = "Client Secret Expires";
+    pub const DCR: &str = "DCR Immutable ID";
+    pub const DEPLOYMENT: &str = "keeper-azmon Deployment";
+}
+
+/// What went wrong with the vault, by what the user does about it.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("the KSM config ({origin}) is not usable: {what}")]
+    Config { origin: String, what: String },
+    #[error("Keeper refused the KSM application's sign-in: {0}")]
+    SignIn(String),
+    #[error("record {0} is not shared with the KSM application (or does not exist)")]
+    UnknownRecord(String),
+    #[error("the KSM application may not edit record {0} (its share is read-only)")]
+    ReadOnly(String),
+    #[error("shared folder {0} is not shared with the KSM application (or does not exist)")]
+    UnknownFolder(String),
+    #[error(
+        "the KSM application may not add records to shared folder {0} (its share is read-only)"
+    )]
+    ReadOnlyFolder(String),
+    #[error("cannot reach Keeper: {0}")]
+    Unreachable(String),
+    #[error("Keeper is throttling the KSM application: {0}")]
+    Throttled(String),
+    #[error("Keeper refused the write: {0}")]
+    Write(String),
+    #[error("Keeper's SDK stopped on an answer it did not expect ({0})")]
+    Panicked(String),
+    #[error("environment variable {0}")]
+    Environment(String),
+}
+
+impl VaultError {
+    /// The tool's error: a sign-in failure is exit 3, every other refusal exit 2, each naming the flag to look at.
+    pub fn into_error(self) -> Error {
+        let hint = match &self {
+            VaultError::Config { .. } => "pass --ksm-config (or KSM_CONFIG) the file or base64 text of a KSM application config: Keeper vault > Secrets Manager > the application > Devices > Add Device > Configuration File",
+            VaultError::SignIn(_) => "the --ksm-config device may be revoked or locked to another IP address: add a new device to the KSM application and pass its config",
+            VaultError::UnknownRecord(_) => "check --keeper-record, and share the record with the KSM application (Keeper vault > Secrets Manager > the application > Records)",
+            VaultError::ReadOnly(_) => "edit the application's share of the --keeper-record record and turn on Can Edit",
+            VaultError::UnknownFolder(_) => "check --keeper-folder (a shared folder's UID), and share the folder with the KSM application",
+            VaultError::ReadOnlyFolder(_) => "edit the application's share of the --keeper-folder folder and turn on Can Edit",
+            VaultError::Unreachable(_) | VaultError::Throttled(_) => "check the network path to Keeper (the --ksm-config host), then run the same command again",
+            VaultError::Write(_) | VaultError::Panicked(_) => "run the same command again; if it persists, check the --keeper-record record in the Keeper vault",
+            VaultError::Environment(_) => "unset it: the tool reaches Keeper only at the host the --ksm-config names, over its own verified TLS",
+        };
+        match self {
+            e @ VaultError::SignIn(_) => Error::Auth {
+                what: e.to_string(),
+                hint: hint.into(),
+            },
+            e => Error::input(e.to_string(), hint),
+        }
+    }
+}
+
+impl From<VaultError> for Error {
+    fn from(e: VaultError) -> Error {
+        e.into_error()
+    }
+}
+
+/// A KSM config: its text (JSON or base64 of it; a secret: it holds the device's private key and the app key)
+/// and the file it came from, the only part the state file keeps.
+#[derive(Clone)]
+pub struct KsmConfig {
+    text: SecretString,
+    pub path: Option<PathBuf>,
+}
+
+impl KsmConfig {
+    /// `--ksm-config`: a file if one exists at that path, else the base64 (or JSON) text itself. The SDK's
+    /// parser checks it here, before anything is sent.
+    pub fn load(arg: &str) -> Result<KsmConfig, VaultError> {
+        let path = Path::new(arg);
+        // Base64 never holds a '.', and JSON starts with '{': anything else with a dot is a file name.
+        let looks_like_file = !arg.trim_start().starts_with('{') && arg.contains('.');
+        if looks_like_file && !path.exists() {
+            return Err(VaultError::Config {
+                origin: arg.to_string(),
+                what: "no such file".into(),
+            });
+        }
+        let (text, path, origin) = if arg.len() < 4096 && path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|e| VaultError::Config {
+                origin: path.display().to_string(),
+                what: e.to_string(),
+            })?;
+            (text, Some(path.to_path_buf()), path.display().to_string())
+        } else {
+            (arg.to_string(), None, "the text given".into())
+        };
+        let text = text.trim().to_string();
+        InMemoryKeyValueStorage::new(Some(text.clone())).map_err(|e| VaultError::Config {
+            origin: origin.clone(),
+            what: e.to_string(),
+        })?;
+        Ok(KsmConfig {
+            text: SecretString::new(text),
+            path,
+        })
+    }
+}
+
+/// Refuses the SDK's own environment switches that would move or weaken the tool's Keeper traffic
+/// (NOTES.md §5): `KSM_HOSTNAME` sends every call to another host. `KSM_SKIP_VERIFY` has no effect (the tool's
+/// client always verifies TLS), so it is only warned of.
+fn check_environment() -> Result<(), VaultError> {
+    if std::env::var_os("KSM_HOSTNAME").is_some_and(|v| !v.is_empty()) {
+        return Err(VaultError::Environment(
+            "KSM_HOSTNAME is set: it would send the vault's traffic to another host".into(),
+        ));
+    }
+    if std::env::var_os("KSM_SKIP_VERIFY").is_some_and(|v| !v.is_empty()) {
+        eprintln!("warning: KSM_SKIP_VERIFY is ignored: keeper-azmon always verifies Keeper's TLS certificate");
+    }
+    Ok(())
+}
+
+/// One Keeper record as the tool reads it: never the whole `Record`.
+pub struct RecordView {
+    pub editable: bool,
+    pub login: Option<String>,
+    pub password: Option<SecretString>,
+    pub url: Option<String>,
+    /// Custom text fields by label.
+    pub custom: BTreeMap<String, String>,
+}
+
+/// A new client secret for the record: its value, key id and end date.
+pub struct NewValue {
+    pub secret: SecretString,
+    pub key_id: String,
+    pub expires: String,
+}
+
+/// The values setup and rotate-secret put into the record.
+pub struct VaultValues {
+    pub client_id: String,
+    /// None: the record keeps its secret (a setup re-run refreshing the other values).
+    pub secret: Option<NewValue>,
+    pub endpoint_url: String,
+    pub tenant_id: String,
+    pub dcr_immutable_id: String,
+    pub deployment: String,
+}
+
+/// The vault of one deployment: a KSM config and the tool's HTTP client.
+#[derive(Clone)]
+pub struct Vault {
+    config: KsmConfig,
+    http: reqwest::Client,
+    /// Where KSM calls go instead of the config's host (a simulator's origin), from the cloud profile.
+    endpoint: Option<String>,
+}
+
+impl Vault {
+    pub fn new(config: KsmConfig, http: reqwest::Client, endpoint: Option<String>) -> Vault {
+        Vault {
+            config,
+            http,
+            endpoint,
+        }
+    }
+
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config.path.as_deref()
+    }
+
+    /// Runs `f` with a fresh `SecretsManager` on a blocking thread; builds, uses and drops it there.
+    async fn with_sdk<T, F>(&self, f: F) -> Result<T, VaultError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SecretsManager) -> Result<T, VaultError> + Send + 'static,
+    {
+        check_environment()?;
+        let text = self.config.text.clone();
+        let origin = match &self.config.path {
+            Some(p) => p.display().to_string(),
+            None => "the text given".into(),
+        };
+        let http = self.http.clone();
+        let endpoint = self.endpoint.clone();
+        let handle = tokio::runtime::Handle::current();
+        let job =
+            tokio::task::spawn_blocking(move || {
+                let storage = InMemoryKeyValueStorage::new(Some(text.expose().to_string()))
+                    .map_err(|e| VaultError::Config {
+                        origin: origin.clone(),
+                        what: e.to_string(),
+                    })?;
+                let mut options = ClientOptions::new_client_options(KvStoreType::InMemory(storage));
+                options.set_custom_post_function(move |url, tk, payload| {
+                    post(&handle, &http, endpoint.as_deref(), url, tk, payload)
+                });
+                let mut sm = SecretsManager::new(options).map_err(|e| VaultError::Config {
+                    origin,
+                    what: e.to_string(),
+                })?;
+                // Keeper's Retry-After waits, shortened like every other wait of the tool in tests.
+                sm.set_custom_sleep_function(|d| {
+                    std::thread::sleep(d.mul_f64(crate::rest::time_scale()))
+                });
+                f(&mut sm)
+            });
+        match job.await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => Err(VaultError::Panicked(panic_text(e.into_panic()))),
+            Err(e) => Err(VaultError::Panicked(e.to_string())),
+        }
+    }
+
+    /// Reads one record (the preflight read, and verify's and status's).
+    pub async fn read(&self, uid: &str) -> Result<RecordView, VaultError> {
+        let uid = uid.to_string();
+        self.with_sdk(move |sm| {
+            let rec = fetch(sm, &uid)?;
+            Ok(view(&rec))
+        })
+        .await
+    }
+
+    /// Proves the KSM application can write the record before anything is written in Azure.
+    pub async fn preflight(&self, uid: &str) -> Result<(), VaultError> {
+        let rec = self.read(uid).await?;
+        if !rec.editable {
+            return Err(VaultError::ReadOnly(uid.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Writes the values into the record (Keeper keeps the earlier values in the record's history); nothing
+    /// when the record holds them already. Returns whether it wrote.
+    pub async fn write(&self, uid: &str, values: VaultValues) -> Result<bool, VaultError> {
+        let uid = uid.to_string();
+        self.with_sdk(move |sm| {
+            let mut rec = fetch(sm, &uid)?;
+            let before = rec.record_dict.clone();
+            let d = &mut rec.record_dict;
+            set_typed(d, "login", &values.client_id);
+            set_typed(d, "url", &values.endpoint_url);
+            if let Some(new) = &values.secret {
+                set_typed(d, "password", new.secret.expose());
+                set_custom(d, label::KEY_ID, &new.key_id);
+                set_custom(d, label::EXPIRY, &new.expires);
+            }
+            for (l, v) in [
+                (label::TENANT, &values.tenant_id),
+                (label::DCR, &values.dcr_immutable_id),
+                (label::DEPLOYMENT, &values.deployment),
+            ] {
+                set_custom(d, l, v);
+            }
+            // The SDK's setters add this non-Keeper key (NOTES.md §5); the tool does not use them, but be sure.
+            d.remove("record_type");
+            if *d == before {
+                return Ok(false);
+            }
+            if !rec.is_editable {
+                return Err(VaultError::ReadOnly(uid.clone()));
+            }
+            sm.update_secret(rec)
+                .map_err(|e| classify(e, Call::Write, &uid))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Proves the shared folder is shared with the application (Keeper has no permission flag on folders: the
+    /// creation itself is the proof of Can Edit; NOTES.md §3).
+    pub async fn check_folder(&self, folder: &str) -> Result<(), VaultError> {
+        let folder = folder.to_string();
+        self.with_sdk(move |sm| {
+            let folders = sm
+                .get_folders()
+                .map_err(|e| classify(e, Call::Read, &folder))?;
+            if folders.iter().any(|f| f.folder_uid == folder) {
+                Ok(())
+            } else {
+                Err(VaultError::UnknownFolder(folder))
+            }
+        })
+        .await
+    }
+
+    /// Creates an empty login record titled `title` in the shared folder; its UID.
+    pub async fn create_record(&self, folder: &str, title: &str) -> Result<String, VaultError> {
+        let (folder, title) = (folder.to_string(), title.to_string());
+        self.with_sdk(move |sm| {
+            // No fields yet: the SDK refuses empty typed fields, and the first write adds them.
+            let rec = RecordCreate::new("login", title, None);
+            sm.create_secret(&folder, rec)
+                .map_err(|e| match classify(e, Call::Write, &folder) {
+                    VaultError::ReadOnly(f) => VaultError::ReadOnlyFolder(f),
+                    VaultError::Write(t) if t.contains("Could not find a shared folder") => {
+                        VaultError::UnknownFolder(folder.clone())
+                    }
+                    other => other,
+                })
+        })
+        .await
+    }
+
+    /// The value at Keeper notation `keeper://<UID>/field/password` (only the password field is supported).
+    pub async fn password(&self, uid: &str) -> Result<SecretString, VaultError> {
+        self.read(uid)
+            .await?
+            .password
+            .ok_or_else(|| VaultError::Write(format!("record {uid} has no password")))
+    }
+}
+
+/// The UID of `keeper://<UID>/field/password`; None when `s` is not Keeper notation.
+pub fn notation_uid(s: &str) -> Option<Result<String, Error>> {
+    let rest = s.strip_prefix("keeper://")?;
+    Some(match rest.split_once('/') {
+        Some((uid, "field/password")) if !uid.is_empty() => Ok(uid.to_string()),
+        _ => Err(Error::input(
+            format!("--secret {s} is not supported Keeper notation"),
+            "use keeper://<record UID>/field/password",
+        )),
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Call {
+    Read,
+    Write,
+}
+
+fn fetch(sm: &mut SecretsManager, uid: &str) -> Result<Record, VaultError> {
+    let mut recs = sm
+        .get_secrets(vec![uid.to_string()])
+        .map_err(|e| classify(e, Call::Read, uid))?;
+    match recs.iter().position(|r| r.uid == uid) {
+        Some(i) => Ok(recs.swap_remove(i)),
+        None => Err(VaultError::UnknownRecord(uid.to_string())),
+    }
+}
+
+/// Sorts the SDK's errors (its variants say little: the Keeper code is in the text; NOTES.md §3).
+fn classify(e: KSMRError, call: Call, uid: &str) -> VaultError {
+    let text = e.to_string();
+    let has = |s: &str| text.contains(s);
+    match e {
+        KSMRError::Throttled(_) => VaultError::Throttled(text),
+        _ if has("throttled") => VaultError::Throttled(text),
+        _ if has("access_denied") => match call {
+            Call::Write if !has("Signature is invalid") => VaultError::ReadOnly(uid.to_string()),
+            _ => VaultError::SignIn(text),
+        },
+        _ if has("error sending request") => VaultError::Unreachable(text),
+        KSMRError::CryptoError(_) | KSMRError::DecodeError(_) | KSMRError::StorageError(_) => {
+            VaultError::Config {
+                origin: "--ksm-config".into(),
+                what: text,
+            }
+        }
+        _ => match call {
+            Call::Read => VaultError::Unreachable(text),
+            Call::Write => VaultError::Write(text),
+        },
+    }
+}
+
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// The post function the SDK calls for every request: the same request (headers as the SDK's own post function
+/// sends them, keeper-secrets-manager-core core.rs `post_function`) over the tool's client.
+fn post(
+    handle: &tokio::runtime::Handle,
+    http: &reqwest::Client,
+    endpoint: Option<&str>,
+    url: String,
+    tk: TransmissionKey,
+    payload: EncryptedPayload,
+) -> Result<KsmHttpResponse, KSMRError> {
+    let url = match (endpoint, url::Url::parse(&url)) {
+        (Some(base), Ok(u)) => format!("{}{}", base.trim_end_matches('/'), u.path()),
+        _ => url,
+    };
+    let signature = bytes_to_base64(payload.signature.as_bytes());
+    let request = http
+        .post(&url)
+        .header("Content-Type", "application/octet-stream")
+        .header("Authorization", format!("Signature {signature}"))
+        .header("TransmissionKey", bytes_to_base64(&tk.encrypted_key))
+        .header("PublicKeyId", tk.public_key_id.clone())
+        .body(payload.encrypted_payload);
+    handle.block_on(async move {
+        let unreachable = |e: reqwest::Error| {
+            KSMRError::HTTPError(format!("error sending request for url ({url}): {e}"))
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(unreachable)?;
+        Ok(KsmHttpResponse {
+            status_code: status,
+            http_response: Some(String::from_utf8_lossy(&body).into_owned()),
+            data: body.to_vec(),
+        })
+    })
+}
+
+fn view(rec: &Record) -> RecordView {
+    let d = &rec.record_dict;
+    let typed = |t: &str| field(d, "fields", |f| f["type"] == json!(t));
+    let mut custom = BTreeMap::new();
+    if let Some(Value::Array(fs)) = d.get("custom") {
+        for f in fs {
+            if let (Some(l), Some(v)) = (f["label"].as_str(), f["value"][0].as_str()) {
+                custom.insert(l.to_string(), v.to_string());
+            }
+        }
+    }
+    RecordView {
+        editable: rec.is_editable,
+        login: typed("login"),
+        password: typed("password").map(SecretString::new),
+        url: typed("url"),
+        custom,
+    }
+}
+
+fn field(
+    d: &HashMap<String, Value>,
+    section: &str,
+    pick: impl Fn(&Value) -> bool,
+) -> Option<String> {
+    match d.get(section) {
+        Some(Value::Array(fs)) => fs
+            .iter()
+            .find(|f| pick(f))
+            .and_then(|f| f["value"][0].as_str())
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+fn set_in(
+    d: &mut HashMap<String, Value>,
+    section: &str,
+    pick: impl Fn(&Value) -> bool,
+    new: Value,
+) {
+    let fs = d
+        .entry(section.to_string())
+        .or_insert_with(|| Value::Array(vec![]));
+    if !fs.is_array() {
+        *fs = Value::Array(vec![]);
+    }
+    if let Value::Array(fs) = fs {
+        match fs.iter_mut().find(|f| pick(f)) {
+            Some(f) => f["value"] = new["value"].clone(),
+            None => fs.push(new),
+        }
+    }
+}
+
+/// A typed field (`login`, `password`, `url`): the first of its type, added when the record type lacks it.
+fn set_typed(d: &mut HashMap<String, Value>, kind: &str, value: &str) {
+    set_in(
+        d,
+        "fields",
+        |f| f["type"] == json!(kind),
+        json!({"type": kind, "value": [value]}),
+    );
+}
+
+/// A custom text field by label, added when absent.
+fn set_custom(d: &mut HashMap<String, Value>, label: &str, value: &str) {
+    set_in(
+        d,
+        "custom",
+        |f| f["label"] == json!(label),
+        json!({"type": "text", "label": label, "value": [value]}),
+    );
+}
