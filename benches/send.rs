@@ -355,6 +355,9 @@ async fn main() {
         "setup: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Keeper sends with the values some time after setup: Azure's short delays (a new secret not yet accepted by
+    // the token endpoint) have passed by then.
+    sim.advance_clock(std::time::Duration::from_secs(60));
     let state: Value =
         serde_json::from_str(&std::fs::read_to_string(&state_path).expect("state")).expect("json");
     let secret = std::fs::read_to_string(&secret_path).expect("secret");
