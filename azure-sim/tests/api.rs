@@ -2,6 +2,8 @@
 //! replication and propagation delays, ingestion limits and injected faults. (Graph's read-after-create lag,
 //! new credentials refused for a while and paged lists: `consistency.rs`.)
 
+mod common;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -17,54 +19,9 @@ struct T {
 impl T {
     async fn new(cfg: SimConfig) -> T {
         let sim = Sim::start(cfg).await.expect("start");
-        let cert = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("pem");
-        let http = reqwest::Client::builder()
-            .tls_certs_merge([cert])
-            .build()
-            .expect("client");
-        let op = sim.operator();
-        let aud = sim.profile("")["resource_manager_audience"]
-            .as_str()
-            .expect("aud")
-            .to_string();
-        let arm = T::token_with(&sim, &http, &op.client_id, &op.client_secret, &aud)
-            .await
-            .expect("operator token");
+        let http = common::client(&sim);
+        let arm = common::operator_arm_token(&sim, &http).await;
         T { sim, http, arm }
-    }
-
-    async fn token_with(
-        sim: &Sim,
-        http: &reqwest::Client,
-        client: &str,
-        secret: &str,
-        aud: &str,
-    ) -> Result<String, Value> {
-        let r = http
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                sim.base_url(),
-                sim.operator().tenant_id
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client),
-                ("client_secret", secret),
-                ("scope", &format!("{aud}/.default")),
-            ])
-            .send()
-            .await
-            .expect("token request");
-        let ok = r.status() == 200;
-        let body: Value = r.json().await.expect("json");
-        if ok {
-            Ok(body["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_string())
-        } else {
-            Err(body)
-        }
     }
 
     fn sub(&self) -> String {
@@ -106,7 +63,7 @@ impl T {
             .expect("aud")
             .to_string();
         let op = self.sim.operator();
-        let tok = T::token_with(
+        let tok = common::token_with(
             &self.sim,
             &self.http,
             &op.client_id,
@@ -202,7 +159,7 @@ async fn tokens_carry_an_audience_and_the_other_cloud_is_refused() {
     })
     .await;
     let op = t.sim.operator();
-    let err = T::token_with(
+    let err = common::token_with(
         &t.sim,
         &t.http,
         &op.client_id,
@@ -212,7 +169,7 @@ async fn tokens_carry_an_audience_and_the_other_cloud_is_refused() {
     .await
     .expect_err("public audience in usgov");
     assert_eq!(err["error"], "invalid_resource");
-    let err = T::token_with(
+    let err = common::token_with(
         &t.sim,
         &t.http,
         &op.client_id,
@@ -412,7 +369,7 @@ async fn a_new_principal_is_not_found_until_it_replicates_and_roles_take_time_fo
     t.sim.advance_clock(Duration::from_secs(31)); // principalType halves the wait
     assert_eq!(t.arm(reqwest::Method::PUT, &ra, Some(role)).await.0, 201);
 
-    let monitor = T::token_with(
+    let monitor = common::token_with(
         &t.sim,
         &t.http,
         &app_id,

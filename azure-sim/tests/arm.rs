@@ -2,6 +2,8 @@
 //! yet usable as an output, regions, RBAC (`AuthorizationFailed`, the permissions API), classic tables, role
 //! assignments going with their resource, and an update to an unknown location leaving the resource alone.
 
+mod common;
+
 use std::time::Duration;
 
 use azure_sim::{Sim, SimConfig, SimRole};
@@ -17,38 +19,8 @@ struct T {
 impl T {
     async fn new(cfg: SimConfig) -> T {
         let sim = Sim::start(cfg).await.expect("start");
-        let cert = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("pem");
-        let http = reqwest::Client::builder()
-            .tls_certs_merge([cert])
-            .build()
-            .expect("client");
-        let op = sim.operator();
-        let aud = sim.profile("")["resource_manager_audience"]
-            .as_str()
-            .expect("aud")
-            .to_string();
-        let r: Value = http
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                sim.base_url(),
-                op.tenant_id
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", op.client_id.as_str()),
-                ("client_secret", op.client_secret.as_str()),
-                ("scope", &format!("{aud}/.default")),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json");
-        let arm = r["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string();
+        let http = common::client(&sim);
+        let arm = common::operator_arm_token(&sim, &http).await;
         T { sim, http, arm }
     }
 

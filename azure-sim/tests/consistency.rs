@@ -1,6 +1,8 @@
 //! azure-sim's eventual consistency and paging against a real HTTPS client: Graph's read-after-create lag, new
 //! credentials refused by the token endpoint for a while, and lists answered a page at a time with next links.
 
+mod common;
+
 use std::time::Duration;
 
 use azure_sim::{Sim, SimConfig};
@@ -14,47 +16,8 @@ struct T {
 impl T {
     async fn new(cfg: SimConfig) -> T {
         let sim = Sim::start(cfg).await.expect("start");
-        let cert = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).expect("pem");
-        let http = reqwest::Client::builder()
-            .tls_certs_merge([cert])
-            .build()
-            .expect("client");
+        let http = common::client(&sim);
         T { sim, http }
-    }
-
-    /// A token by client credentials, or the token endpoint's error body.
-    async fn token_with(
-        sim: &Sim,
-        http: &reqwest::Client,
-        client: &str,
-        secret: &str,
-        aud: &str,
-    ) -> Result<String, Value> {
-        let r = http
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                sim.base_url(),
-                sim.operator().tenant_id
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client),
-                ("client_secret", secret),
-                ("scope", &format!("{aud}/.default")),
-            ])
-            .send()
-            .await
-            .expect("token request");
-        let ok = r.status() == 200;
-        let body: Value = r.json().await.expect("json");
-        if ok {
-            Ok(body["access_token"]
-                .as_str()
-                .expect("access_token")
-                .to_string())
-        } else {
-            Err(body)
-        }
     }
 
     fn sub(&self) -> String {
@@ -75,7 +38,7 @@ impl T {
             .trim_end_matches('/')
             .to_string();
         let op = self.sim.operator();
-        let tok = T::token_with(
+        let tok = common::token_with(
             &self.sim,
             &self.http,
             &op.client_id,
@@ -287,7 +250,7 @@ async fn new_credentials_are_refused_for_a_while() {
         .await;
     let secret = pw["secretText"].as_str().expect("secretText").to_string();
     let aud = "https://monitor.azure.com";
-    let refused = T::token_with(&t.sim, &t.http, &app_id, &secret, aud).await;
+    let refused = common::token_with(&t.sim, &t.http, &app_id, &secret, aud).await;
     assert_eq!(
         refused.expect_err("refused")["error_codes"],
         json!([7000215]),
@@ -304,14 +267,14 @@ async fn new_credentials_are_refused_for_a_while() {
         .0,
         201
     );
-    let refused = T::token_with(&t.sim, &t.http, &app_id, &secret, aud).await;
+    let refused = common::token_with(&t.sim, &t.http, &app_id, &secret, aud).await;
     assert_eq!(
         refused.expect_err("refused")["error_codes"],
         json!([700016]),
         "a new service principal"
     );
     t.sim.advance_clock(Duration::from_secs(21));
-    T::token_with(&t.sim, &t.http, &app_id, &secret, aud)
+    common::token_with(&t.sim, &t.http, &app_id, &secret, aud)
         .await
         .expect("usable now");
 }
