@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::faults::FaultAction;
-use super::{lc, Aud, Req, Res, World};
+use super::{lc, Aud, Req, World};
 use crate::reply::{arm_err, Reply};
 
 /// Reading a subscription: any role that reads (`*/read`, `*`) lets the caller see it.
@@ -350,14 +350,7 @@ impl World {
                 let existed = self.resources.contains_key(&key);
                 let rb = json!({ "id": id, "name": rg, "type": "Microsoft.Resources/resourceGroups", "location": body["location"], "tags": body.get("tags").cloned().unwrap_or(json!({})), "properties": { "provisioningState": "Succeeded" } });
                 let _ = fault;
-                self.resources.insert(
-                    key,
-                    Res {
-                        body: rb.clone(),
-                        ready_at: self.now(),
-                        fail: false,
-                    },
-                );
+                self.store_ready(&id, rb.clone());
                 Reply::json(if existed { 200 } else { 201 }, rb)
             }
             "DELETE" => {

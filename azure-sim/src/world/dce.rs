@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{lc, Res, World};
+use super::World;
 use crate::reply::{arm_err, Reply};
 use crate::schema;
 
@@ -43,14 +43,7 @@ impl World {
         props["metricsIngestion"] = json!({ "endpoint": self.base_url });
         props["provisioningState"] = json!("Succeeded");
         let rb = json!({ "id": id, "name": name, "type": "Microsoft.Insights/dataCollectionEndpoints", "location": body["location"], "tags": body.get("tags").cloned().unwrap_or(json!({})), "properties": props });
-        self.resources.insert(
-            lc(id),
-            Res {
-                body: rb.clone(),
-                ready_at: self.now(),
-                fail: false,
-            },
-        );
+        self.store_ready(id, rb.clone());
         Reply::json(200, rb)
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::{lc, Res, World};
+use super::{lc, World};
 use crate::reply::{arm_err_details, Reply};
 use crate::schema;
 
@@ -202,14 +202,7 @@ impl World {
         props["immutableId"] = imm;
         props["provisioningState"] = json!("Succeeded");
         let rb = json!({ "id": id, "name": name, "type": "Microsoft.Insights/dataCollectionRules", "location": body["location"], "tags": body.get("tags").cloned().unwrap_or(json!({})), "properties": props });
-        self.resources.insert(
-            lc(id),
-            Res {
-                body: rb.clone(),
-                ready_at: self.now(),
-                fail: false,
-            },
-        );
+        self.store_ready(id, rb.clone());
         Reply::json(200, rb)
     }
 }

@@ -289,6 +289,19 @@ impl World {
 // ---------- helpers the ARM families share ----------
 
 impl World {
+    /// Stores a resource that is ready at once (a synchronous PUT: resource groups, DCEs, DCRs) under its id.
+    fn store_ready(&mut self, id: &str, body: Value) {
+        let ready_at = self.now();
+        self.resources.insert(
+            lc(id),
+            Res {
+                body,
+                ready_at,
+                fail: false,
+            },
+        );
+    }
+
     fn sub_of(path: &str) -> Option<&str> {
         path.strip_prefix("/subscriptions/")
             .map(|r| r.split('/').next().unwrap_or(""))
