@@ -468,11 +468,6 @@ async fn handle(
     } else {
         raw
     };
-    // Ingestion bodies are parsed before the world is locked, so that requests in flight parse side by side.
-    let mut parsed =
-        (method == "POST" && path.starts_with("/dataCollectionRules/") && body.len() <= 16 << 20)
-            .then(|| serde_json::from_slice::<Value>(&body).ok())
-            .flatten();
     let delay = lock(&world).latency_of(&method, &path);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -503,7 +498,7 @@ async fn handle(
                 });
                 return Outcome::Reset;
             }
-            _ => Some(route(&mut w, &r, &fault, parsed.take())),
+            _ => Some(route(&mut w, &r, &fault)),
         };
         let slow = match fault {
             FaultAction::ApplyThenSlow(d) => Some(d),
@@ -555,7 +550,7 @@ async fn handle(
     }
 }
 
-fn route(w: &mut World, r: &Req, fault: &FaultAction, parsed: Option<Value>) -> Reply {
+fn route(w: &mut World, r: &Req, fault: &FaultAction) -> Reply {
     let segs: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
     match (r.method.as_str(), segs.as_slice()) {
         // OpenID metadata: MSAL-based clients (the Python SDK) read it before asking for a token.
@@ -588,7 +583,7 @@ fn route(w: &mut World, r: &Req, fault: &FaultAction, parsed: Option<Value>) -> 
         (_, ["subscriptions", ..]) => w.arm(r, fault),
         ("POST", ["dataCollectionRules", imm, "streams", stream]) => {
             let (imm, stream) = (imm.to_string(), stream.to_string());
-            w.ingest(r, &imm, &stream, parsed)
+            w.ingest(r, &imm, &stream)
         }
         ("GET" | "POST", ["v1", "workspaces", cid, "query"]) => {
             let cid = cid.to_string();
