@@ -167,3 +167,48 @@ async fn keep_data_keeps_the_table_with_its_rows_and_its_workspace() {
     );
     assert_only_left(&w, &[]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_who_may_not_delete_role_assignments_is_refused_before_the_first_deletion() {
+    let w = World::public().await;
+    let (o, _) = w.setup_json().await;
+    assert_ok(&o);
+    // Setup ran as Owner; teardown runs as someone who is only Contributor (who may not delete role assignments).
+    w.sim.set_operator_roles(&[azure_sim::SimRole::Contributor]);
+    let writes = w.sim.write_count();
+    let o = w.run(&w.command_args("teardown", &["--yes"])).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Microsoft.Authorization/roleAssignments/delete")
+            && err.contains("nothing was deleted")
+            && err.contains("hint:")
+            && err.contains("User Access Administrator"),
+        "{err}"
+    );
+    assert_eq!(
+        w.sim.write_count(),
+        writes,
+        "a deletion came before the refusal"
+    );
+    // The dry run shows the same refusal.
+    let o = w.run(&w.command_args("teardown", &["--dry-run"])).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // With the right to remove role assignments back, teardown completes from where it was.
+    w.sim.set_operator_roles(&[
+        azure_sim::SimRole::Contributor,
+        azure_sim::SimRole::UserAccessAdministrator,
+    ]);
+    assert_ok(&w.run(&w.command_args("teardown", &["--yes"])).await);
+    let snap = w.sim.snapshot();
+    assert_eq!(
+        snap.resources_of_type("Microsoft.Insights/dataCollectionRules")
+            .len(),
+        0
+    );
+    assert_eq!(
+        snap.role_assignments().len(),
+        2,
+        "only the operator's two roles are left"
+    );
+}

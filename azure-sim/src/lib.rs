@@ -254,6 +254,14 @@ impl Sim {
         lock(&self.world).creator_becomes_owner = yes;
     }
 
+    /// Gives the seeded operator exactly these roles on its subscription from now on (e.g. an Owner who became a
+    /// Contributor between setup and teardown).
+    pub fn set_operator_roles(&self, roles: &[SimRole]) {
+        let mut w = lock(&self.world);
+        let now = w.now();
+        w.set_operator_roles(roles, now);
+    }
+
     /// One more subscription of the tenant, with the operator as its Owner.
     pub fn add_operator_subscription(&self, id: &str, name: &str) {
         lock(&self.world).add_operator_subscription(id, name);

@@ -328,3 +328,46 @@ async fn a_classic_table_cannot_be_changed_through_the_tables_api() {
         "{b}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_or_delete_needs_its_action_and_is_refused_naming_it() {
+    let t = T::new(SimConfig::default()).await;
+    t.base("eastus", "eastus").await;
+    // Role assignments alone (User Access Administrator) make and delete no resource.
+    t.sim
+        .set_operator_roles(&[SimRole::UserAccessAdministrator]);
+    let (st, b) = t
+        .call(
+            Method::DELETE,
+            &format!("{}?api-version=2022-10-01", t.ws()),
+            None,
+        )
+        .await;
+    assert_eq!(st, 403, "{b}");
+    assert_eq!(b["error"]["code"], "AuthorizationFailed");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("'Microsoft.OperationalInsights/workspaces/delete'"),
+        "{b}"
+    );
+    let (st, _) = t
+        .put(&t.rg(), "2021-04-01", json!({ "location": "eastus" }))
+        .await;
+    assert_eq!(st, 403, "writing a group needs resourceGroups/write");
+    assert!(
+        t.sim.snapshot().resource(&t.ws()).is_some(),
+        "nothing was deleted"
+    );
+    // A Contributor may.
+    t.sim.set_operator_roles(&[SimRole::Contributor]);
+    let (st, b) = t
+        .call(
+            Method::DELETE,
+            &format!("{}?api-version=2022-10-01", t.ws()),
+            None,
+        )
+        .await;
+    assert!(st == 200 || st == 202 || st == 204, "{st} {b}");
+}

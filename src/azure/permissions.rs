@@ -12,6 +12,9 @@ pub const API_VERSION: &str = "2022-04-01";
 /// The action that writing a role assignment needs.
 pub const ROLE_ASSIGNMENT_WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
 
+/// The action that deleting a role assignment needs (Contributor lacks it, as it lacks the write).
+pub const ROLE_ASSIGNMENT_DELETE: &str = "Microsoft.Authorization/roleAssignments/delete";
+
 /// The built-in roles that grant [`ROLE_ASSIGNMENT_WRITE`] ("Azure built-in roles",
 /// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 pub const ROLE_WRITERS: &[&str] = &[

@@ -215,6 +215,13 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
             eprintln!("  note: a deleted workspace is recoverable for 14 days (pass --force-delete-workspace to delete it for good)");
         }
     }
+    crate::steps::preflight::check_teardown(
+        &rest,
+        &sf.state.subscription_id,
+        &sf.state.resource_group,
+        deletions.iter().map(|d| d.step.as_str()),
+    )
+    .await?;
     if args.dry_run {
         if !human {
             println!(

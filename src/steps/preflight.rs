@@ -1,5 +1,6 @@
 //! Before any write (resource-provider registration included): what Azure must say about the subscription, the
-//! tenant, the location, the providers, the operator's right to assign roles and a reused workspace.
+//! tenant, the location, the providers, the operator's right to assign roles and a reused workspace; and before
+//! teardown's first deletion, the operator's right to delete what it would delete.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use crate::azure::{name_of, permissions, providers};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 
-use super::{Inputs, Observed, WorkspaceChoice};
+use super::{step, Inputs, Observed, WorkspaceChoice};
 
 /// What the preflight reads found: the tenant, notes for the plan, and the providers to register.
 #[derive(Debug, Clone)]
@@ -265,4 +266,107 @@ pub async fn register_providers(rest: &Rest, inputs: &Inputs, p: &Preflight) -> 
             .await?;
     }
     Ok(())
+}
+
+/// The ARM action that deleting a teardown step's resource needs ("Azure resource provider operations",
+/// https://learn.microsoft.com/azure/role-based-access-control/resource-provider-operations); `None` for the Graph
+/// objects (app, service principal, secret), whose rights are Entra roles that this API does not show.
+fn delete_action(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        step::RESOURCE_GROUP => "Microsoft.Resources/subscriptions/resourceGroups/delete",
+        step::WORKSPACE => "Microsoft.OperationalInsights/workspaces/delete",
+        step::TABLE => "Microsoft.OperationalInsights/workspaces/tables/delete",
+        step::DCE => "Microsoft.Insights/dataCollectionEndpoints/delete",
+        step::DCR => "Microsoft.Insights/dataCollectionRules/delete",
+        step::SENTINEL_ONBOARDING => "Microsoft.SecurityInsights/onboardingStates/delete",
+        step::SENTINEL_FUNCTION => "Microsoft.OperationalInsights/workspaces/savedSearches/delete",
+        step::SENTINEL_WORKBOOK => "Microsoft.Insights/workbooks/delete",
+        k if k.starts_with(step::SENTINEL_RULE) => "Microsoft.SecurityInsights/alertRules/delete",
+        k if k.starts_with("role:") => permissions::ROLE_ASSIGNMENT_DELETE,
+        _ => return None,
+    })
+}
+
+/// Refuses a teardown, before its first deletion, when the operator may not delete some of what it would delete
+/// (a Contributor and the role assignments, say), so that it does not stop half-way. Asked once, at the resource
+/// group through the permissions API; passes when the group is gone or Azure does not answer there.
+pub async fn check_teardown<'a>(
+    rest: &Rest,
+    subscription: &str,
+    resource_group: &str,
+    kinds: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let needed: Vec<(&str, &str)> = kinds
+        .into_iter()
+        .filter_map(|k| delete_action(k).map(|a| (k, a)))
+        .collect();
+    if needed.is_empty() || resource_group.is_empty() {
+        return Ok(());
+    }
+    let scope = format!("/subscriptions/{subscription}/resourceGroups/{resource_group}");
+    let held = match permissions::list(rest, &scope).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(()),
+        Err(Error::Azure(e)) if (400..500).contains(&e.status) && e.status != 429 => {
+            tracing::info!(%scope, code = %e.code, "permissions not readable here");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let mut missing: Vec<&str> = vec![];
+    let mut blocked: Vec<&str> = vec![];
+    for (kind, action) in needed {
+        if !permissions::allows(&held, action) {
+            blocked.push(kind);
+            if !missing.contains(&action) {
+                missing.push(action);
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(
+        format!(
+            "the signed-in identity may not delete everything teardown would delete at {scope}: it lacks {} (for {}); nothing was deleted",
+            missing.join(", "),
+            blocked.join(", ")
+        ),
+        if missing.contains(&permissions::ROLE_ASSIGNMENT_DELETE) {
+            format!(
+                "run teardown as someone with Owner, or Contributor with one of {} (as setup needed), on resource group '{resource_group}'",
+                permissions::ROLE_WRITERS[1..].join(" or ")
+            )
+        } else {
+            format!("run teardown as someone who may delete these on resource group '{resource_group}' (Owner or Contributor)")
+        },
+    ))
+}
+
+#[cfg(test)]
+mod teardown_tests {
+    use super::delete_action;
+    use crate::steps::step;
+
+    #[test]
+    fn every_arm_deletion_names_its_action_and_graph_objects_none() {
+        for kind in [
+            step::RESOURCE_GROUP,
+            step::WORKSPACE,
+            step::TABLE,
+            step::DCE,
+            step::DCR,
+            step::SENTINEL_ONBOARDING,
+            step::SENTINEL_FUNCTION,
+            step::SENTINEL_WORKBOOK,
+            "sentinel_rule:keeper-admin-login-failures",
+            "role:dcr:Monitoring Metrics Publisher",
+        ] {
+            let a = delete_action(kind).unwrap_or_default();
+            assert!(a.ends_with("/delete"), "{kind}: {a}");
+        }
+        for kind in [step::APP, step::SP, step::SECRET] {
+            assert_eq!(delete_action(kind), None, "{kind}");
+        }
+    }
 }

@@ -99,6 +99,17 @@ impl World {
             let scope = format!("/subscriptions/{sub_id}{}", &rest[..i]);
             return self.permissions(req, &principal, &scope);
         }
+        // ARM authorizes each write and delete against the caller's roles at the resource: the action is the
+        // resource type's `write` or `delete` ("Azure resource provider operations",
+        // https://learn.microsoft.com/azure/role-based-access-control/resource-provider-operations), and a caller
+        // without it gets 403 AuthorizationFailed naming the action.
+        if matches!(m, "PUT" | "PATCH" | "DELETE") {
+            if let Some(action) = resource_action(&rest, m) {
+                if !self.permitted(&principal, &path, &action) {
+                    return self.authorization_failed(&principal, &action, &path);
+                }
+            }
+        }
         let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
         let lsegs: Vec<String> = segs.iter().map(|s| lc(s)).collect();
         match lsegs
@@ -454,6 +465,83 @@ impl World {
                 }
             }
             _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
+        }
+    }
+}
+
+/// The action a write or delete of the resource at `rest` (the path after `/subscriptions/{id}`) needs: the
+/// namespace and resource types of its last `/providers/` part (`Microsoft.OperationalInsights/workspaces/tables`),
+/// or `Microsoft.Resources/subscriptions/resourceGroups` for a group; `None` for a collection or anything else.
+fn resource_action(rest: &str, method: &str) -> Option<String> {
+    let verb = if method == "DELETE" {
+        "delete"
+    } else {
+        "write"
+    };
+    let segs: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    if let [rg, _] = segs.as_slice() {
+        return rg
+            .eq_ignore_ascii_case("resourceGroups")
+            .then(|| format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}"));
+    }
+    let at = segs
+        .iter()
+        .rposition(|s| s.eq_ignore_ascii_case("providers"))?;
+    let [ns, typed @ ..] = &segs[at + 1..] else {
+        return None;
+    };
+    if typed.is_empty() || typed.len() % 2 != 0 {
+        return None;
+    }
+    let types: Vec<&str> = typed.iter().step_by(2).copied().collect();
+    Some(format!("{ns}/{}/{verb}", types.join("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_action;
+
+    #[test]
+    fn a_write_or_delete_needs_its_resource_types_action() {
+        let ws = "/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w";
+        for (rest, method, action) in [
+            (
+                "/resourceGroups/rg",
+                "PUT",
+                Some("Microsoft.Resources/subscriptions/resourceGroups/write"),
+            ),
+            (
+                "/resourceGroups/rg",
+                "DELETE",
+                Some("Microsoft.Resources/subscriptions/resourceGroups/delete"),
+            ),
+            (
+                ws,
+                "DELETE",
+                Some("Microsoft.OperationalInsights/workspaces/delete"),
+            ),
+            (
+                &format!("{ws}/tables/T_CL"),
+                "PATCH",
+                Some("Microsoft.OperationalInsights/workspaces/tables/write"),
+            ),
+            (
+                &format!("{ws}/providers/Microsoft.SecurityInsights/alertRules/r"),
+                "DELETE",
+                Some("Microsoft.SecurityInsights/alertRules/delete"),
+            ),
+            (
+                "/resourceGroups/rg/providers/Microsoft.Insights/dataCollectionRules",
+                "PUT",
+                None,
+            ),
+            ("/providers/Microsoft.Insights/register", "PUT", None),
+        ] {
+            assert_eq!(
+                resource_action(rest, method).as_deref(),
+                action,
+                "{method} {rest}"
+            );
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Azure RBAC: the role definitions known with their actions, role assignments (list, get, put, delete), what a
 //! caller may do (`permitted`, the permissions API) and `has_role`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -181,6 +181,30 @@ impl World {
             .collect()
     }
 
+    /// Gives the operator exactly `roles` on its subscription, assigned at `at` (seeding, and tests where an
+    /// operator's roles change between runs); its assignments at other scopes stay.
+    pub fn set_operator_roles(&mut self, roles: &[crate::api::SimRole], at: Instant) {
+        let (sub, principal) = (
+            format!("/subscriptions/{}", self.operator.subscription_id),
+            self.operator.object_id.clone(),
+        );
+        self.assignments
+            .retain(|a| !(a.principal == principal && lc(&a.scope) == lc(&sub)));
+        for role in roles {
+            self.assignments.push(Assignment {
+                id: format!(
+                    "{sub}/providers/Microsoft.Authorization/roleAssignments/{}",
+                    uuid::Uuid::new_v4()
+                ),
+                scope: sub.clone(),
+                role: role.guid().into(),
+                principal: principal.clone(),
+                principal_type: Some("ServicePrincipal".into()),
+                created: at,
+            });
+        }
+    }
+
     /// Whether `principal` may do `action` at `scope`: some role assigned at or above it has the action among its
     /// `actions` and not among its `notActions`.
     pub(super) fn permitted(&self, principal: &str, scope: &str, action: &str) -> bool {
@@ -233,7 +257,12 @@ impl World {
 
     /// 403 `AuthorizationFailed`, worded as ARM words it (seen in many public issue threads, e.g.
     /// pulumi/pulumi-azure#595 and Azure/terraform-azurerm-avm-res-keyvault-vault#110).
-    fn authorization_failed(&self, principal: &str, action: &str, target: &str) -> Reply {
+    pub(super) fn authorization_failed(
+        &self,
+        principal: &str,
+        action: &str,
+        target: &str,
+    ) -> Reply {
         let client = self
             .sps
             .iter()

@@ -114,19 +114,8 @@ impl World {
         w.sps.push(json!({ "id": op_object, "appId": op_app_id, "displayName": "keeper-azmon operator", "servicePrincipalType": "Application", "tags": [] }));
         w.sp_created
             .insert(op_object.clone(), now - Duration::from_secs(3600));
-        for role in w.cfg.operator_roles.clone() {
-            w.assignments.push(Assignment {
-                id: format!(
-                    "/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{}",
-                    uuid::Uuid::new_v4()
-                ),
-                scope: format!("/subscriptions/{sub}"),
-                role: role.guid().into(),
-                principal: op_object.clone(),
-                principal_type: Some("ServicePrincipal".into()),
-                created: now - Duration::from_secs(3600),
-            });
-        }
+        let roles = w.cfg.operator_roles.clone();
+        w.set_operator_roles(&roles, now - Duration::from_secs(3600));
         Ok(w)
     }
 }
