@@ -376,6 +376,22 @@ fn empty(v: &Value) -> bool {
 }
 
 /// Evaluates an expression over one row; `now` is the query's clock.
+/// Kusto's `has`: `needle` occurs in `hay` as whole terms, where a term is a maximal run of alphanumeric
+/// characters ("String operators", "What is a term?", https://learn.microsoft.com/kusto/query/datatypes-string-operators):
+/// each match must start and end on a term boundary, so `"login_failure" has "login"` but not `has "log"`.
+fn has_term(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    hay.match_indices(needle).any(|(at, m)| {
+        let before = hay[..at].chars().next_back();
+        let after = hay[at + m.len()..].chars().next();
+        (!alnum(needle.chars().next()) || !alnum(before))
+            && (!alnum(needle.chars().next_back()) || !alnum(after))
+    })
+}
+
 pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
     let ev = |x: &Expr| eval(x, row, now);
     Ok(match e {
@@ -410,10 +426,10 @@ pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
         }
         Expr::Str(op, neg, l, r) => {
             let (a, b) = (text(&ev(l)?).to_lowercase(), text(&ev(r)?).to_lowercase());
-            // `has` matches whole terms in Kusto; modelled as a case-insensitive substring.
             let hit = match op.as_str() {
                 "startswith" => a.starts_with(&b),
                 "endswith" => a.ends_with(&b),
+                "has" => has_term(&a, &b),
                 _ => a.contains(&b),
             };
             json!(hit != *neg)

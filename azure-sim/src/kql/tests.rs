@@ -175,3 +175,27 @@ fn an_unknown_table_and_an_unknown_column_are_semantic_errors() {
         "count() of nothing is one row of 0"
     );
 }
+
+#[test]
+fn has_matches_whole_terms_and_contains_any_substring() {
+    let r = resolver(vec![
+        event("login_failure", "ann@example.com", "10.0.0.1"),
+        event("blogin", "bob@example.com", "10.0.0.2"),
+    ]);
+    let count = |cond: &str| {
+        eval(
+            &format!("KeeperLogs_CL | where {cond} | summarize n = count()"),
+            &r,
+            now(),
+        )
+        .expect("runs")
+        .rows[0]["n"]
+            .clone()
+    };
+    assert_eq!(count("audit_event has 'LOGIN'"), 1, "a term, any case");
+    assert_eq!(count("audit_event has 'log'"), 0, "not part of a term");
+    assert_eq!(count("audit_event contains 'log'"), 2);
+    assert_eq!(count("username has 'example.com'"), 2, "a phrase of terms");
+    assert_eq!(count("username has 'ample.com'"), 0);
+    assert_eq!(count("audit_event !has 'failure'"), 1);
+}
