@@ -607,3 +607,48 @@ async fn another_workbook_of_the_same_name_is_refused_before_any_write() {
     assert!(stderr(&o).contains("Keeper Security Dashboard") && stderr(&o).contains("hint:"));
     assert_eq!(w.sim.write_count(), writes, "nothing was written");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_keeps_sentinel_and_the_function_while_an_analysts_rule_reads_them() {
+    let w = World::public().await;
+    assert_ok(&w.setup(&["--sentinel"]).await);
+    let ws = ws_id(&w, "KeeperLogsWorkspace");
+    // An analyst builds a rule of their own on the function setup made.
+    let analyst_rule = format!(
+        "{ws}/providers/Microsoft.SecurityInsights/alertRules/22222222-3333-4444-8555-666666666666"
+    );
+    let body = json!({ "kind": "Scheduled", "properties": {
+        "displayName": "Keeper admin logins at night", "enabled": true, "severity": "Low",
+        "query": format!("{FUNCTION} | where AuditEvent == 'login'"), "queryFrequency": "PT1H", "queryPeriod": "PT1H",
+        "triggerOperator": "GreaterThan", "triggerThreshold": 0, "suppressionDuration": "PT1H", "suppressionEnabled": false
+    } });
+    assert!(arm_put(&w, &analyst_rule, "2025-12-01", body)
+        .await
+        .is_success());
+    let o = w
+        .run(&args(
+            &w,
+            "teardown",
+            &["--yes", "--keep-workspace", "--output", "json"],
+        ))
+        .await;
+    assert_ok(&o);
+    let kept = json_out(&o)["kept"].to_string();
+    assert!(
+        kept.contains("Keeper admin logins at night") && kept.contains("sentinel_function"),
+        "{kept}"
+    );
+    let (onboarded, functions, rules, workbooks) = sentinel_of(&w, &ws);
+    assert!(onboarded, "Sentinel stays on for the analyst's rule");
+    assert_eq!(functions.len(), 1, "the function the rule reads stays");
+    assert_eq!(rules.len(), 1, "only the analyst's rule is left");
+    assert!(workbooks.is_empty(), "the workbook is ours and goes");
+    // Once the analyst's rule is gone, a re-run finishes the job.
+    w.sim.snapshot().delete_resource(&analyst_rule);
+    assert_ok(
+        &w.run(&args(&w, "teardown", &["--yes", "--keep-workspace"]))
+            .await,
+    );
+    let (onboarded, functions, _, _) = sentinel_of(&w, &ws);
+    assert!(!onboarded && functions.is_empty());
+}

@@ -105,6 +105,44 @@ pub async fn onboarded(rest: &Rest, workspace_id: &str) -> Result<bool> {
     )
 }
 
+/// An analytics rule as the workspace lists it: its id, name and (for the kinds that have one) its query.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RuleSummary {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub properties: RuleSummaryProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSummaryProperties {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub query: Option<String>,
+}
+
+/// Every analytics rule of the workspace, each page (AlertRules.json `AlertRules_List`, `x-ms-pageable`); none
+/// when Sentinel is not on it. The stable api-version does not list NRT rules.
+pub async fn alert_rules(rest: &Rest, workspace_id: &str) -> Result<Vec<RuleSummary>> {
+    let url = rest.profile.arm_url(&format!(
+        "{workspace_id}/providers/Microsoft.SecurityInsights/alertRules?api-version={SECURITY_INSIGHTS_API}"
+    ));
+    match rest.get_all(crate::rest::Api::Arm, &url).await {
+        Ok(items) => Ok(items
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect()),
+        Err(Error::Azure(e))
+            if e.status == 404 || (e.status == 400 && e.message.contains("not onboarded")) =>
+        {
+            Ok(vec![])
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Onboards Sentinel on the workspace (the body is optional; `customerManagedKey: false` says so explicitly).
 pub async fn onboard(rest: &Rest, workspace_id: &str) -> Result<()> {
     let body = json!({ "properties": { "customerManagedKey": false } });

@@ -114,6 +114,73 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
     (out, kept)
 }
 
+/// Keeps Sentinel on while the workspace holds analytics rules this tool did not make (off-boarding would take an
+/// analyst's work with it), and the function while one of those rules reads it (deleting it would break the rule
+/// without a word); each kept with its reason. Nothing to check when the workspace itself goes.
+async fn keep_what_an_analyst_still_uses(
+    rest: &Rest,
+    sf: &StateFile,
+    deletions: &mut Vec<Deletion>,
+    kept: &mut Vec<String>,
+) -> Result<()> {
+    let sentinel_steps = [step::SENTINEL_ONBOARDING, step::SENTINEL_FUNCTION];
+    if !deletions
+        .iter()
+        .any(|d| sentinel_steps.contains(&d.step.as_str()))
+        || deletions.iter().any(|d| d.step == step::WORKSPACE)
+    {
+        return Ok(());
+    }
+    let Some(workspace) = sf.state.resources.get(step::WORKSPACE) else {
+        return Ok(());
+    };
+    let ours: Vec<&str> = sf
+        .state
+        .resources
+        .iter()
+        .filter(|(k, _)| sentinel::is_content(k))
+        .map(|(_, r)| r.id.as_str())
+        .collect();
+    let theirs = sentinel::foreign_rules(rest, &workspace.id, &ours).await?;
+    if theirs.is_empty() {
+        return Ok(());
+    }
+    let alias = sentinel::function_alias();
+    let readers: Vec<String> = theirs
+        .iter()
+        .filter(|r| {
+            r.properties
+                .query
+                .as_deref()
+                .is_some_and(|q| sentinel::reads(q, &alias))
+        })
+        .map(sentinel::rule_name)
+        .collect();
+    let names: Vec<String> = theirs.iter().map(sentinel::rule_name).collect();
+    deletions.retain(|d| {
+        if d.step == step::SENTINEL_ONBOARDING {
+            kept.push(format!(
+                "{} {} (the workspace holds {} analytics rule(s) this tool did not make: {})",
+                d.step,
+                d.resource,
+                names.len(),
+                names.join(", ")
+            ));
+            false
+        } else if d.step == step::SENTINEL_FUNCTION && !readers.is_empty() {
+            kept.push(format!(
+                "{} {alias} (read by rules this tool did not make: {}; delete it by hand when they no longer need it)",
+                d.step,
+                readers.join(", ")
+            ));
+            false
+        } else {
+            true
+        }
+    });
+    Ok(())
+}
+
 async fn delete_one(rest: &Rest, sf: &StateFile, d: &Deletion, force_ws: bool) -> Result<bool> {
     let s = &sf.state;
     if d.step == step::SENTINEL_ONBOARDING || sentinel::is_content(&d.step) {
@@ -202,7 +269,8 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     let _deployment_lock =
         crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
     let human = args.common.output == Format::Human;
-    let (deletions, kept) = plan(&sf, &args);
+    let (mut deletions, mut kept) = plan(&sf, &args);
+    keep_what_an_analyst_still_uses(&rest, &sf, &mut deletions, &mut kept).await?;
     if human {
         eprintln!("Teardown of deployment '{}':", sf.state.deployment);
         for d in &deletions {

@@ -467,6 +467,39 @@ pub async fn discover(
     Ok(())
 }
 
+/// The workspace's query rules (Scheduled, NRT) other than `ours`, an analyst's own work: teardown keeps Sentinel
+/// on, and the function, for them. Rules without a query (Fusion, Microsoft incident creation, ML) are left out:
+/// Sentinel can turn those on by itself ("Advanced multistage attack detection" comes enabled), so they say
+/// nothing about an analyst.
+pub async fn foreign_rules(
+    rest: &Rest,
+    workspace_id: &str,
+    ours: &[&str],
+) -> Result<Vec<api::RuleSummary>> {
+    let rules = api::alert_rules(rest, workspace_id).await?;
+    Ok(rules
+        .into_iter()
+        .filter(|r| r.properties.query.is_some())
+        .filter(|r| !ours.iter().any(|o| o.eq_ignore_ascii_case(&r.id)))
+        .collect())
+}
+
+/// A rule's display name, or the last part of its id.
+pub fn rule_name(r: &api::RuleSummary) -> String {
+    r.properties
+        .display_name
+        .clone()
+        .unwrap_or_else(|| r.id.rsplit('/').next().unwrap_or_default().to_string())
+}
+
+/// Whether a KQL query names `alias` (not as part of a longer name).
+pub fn reads(query: &str, alias: &str) -> bool {
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    query.match_indices(alias).any(|(at, m)| {
+        !ident(query[..at].chars().next_back()) && !ident(query[at + m.len()..].chars().next())
+    })
+}
+
 /// Whether a state key names a piece of Sentinel content (not the onboarding).
 pub fn is_content(kind: &str) -> bool {
     kind == step::SENTINEL_FUNCTION
@@ -485,6 +518,10 @@ mod tests {
         assert!(!q.contains("{{TABLE}}"));
         let alias = function_alias();
         assert_eq!(alias, "KeeperSecurityEvents");
+        assert!(reads("KeeperSecurityEvents | where x", &alias));
+        assert!(reads("union (KeeperSecurityEvents), T", &alias));
+        assert!(!reads("KeeperSecurityEventsOld | take 1", &alias));
+        assert!(!reads("My_KeeperSecurityEvents", &alias));
         assert!(RULES.len() >= 5);
         for (t, text) in RULES {
             let p = rule_properties(t, text, RulesState::Disabled).expect("rule");
