@@ -652,3 +652,43 @@ async fn teardown_keeps_sentinel_and_the_function_while_an_analysts_rule_reads_t
     let (onboarded, functions, _, _) = sentinel_of(&w, &ws);
     assert!(!onboarded && functions.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_function_of_the_same_name_on_the_workspace_is_refused_before_any_write() {
+    let w = World::public().await;
+    let sub = w.sim.operator().subscription_id;
+    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
+    assert!(
+        arm_put(&w, &rg, "2021-04-01", json!({ "location": "eastus" }))
+            .await
+            .is_success()
+    );
+    let ws = ws_id(&w, "KeeperLogsWorkspace");
+    assert!(
+        arm_put(&w, &ws, "2022-10-01", json!({ "location": "eastus" }))
+            .await
+            .is_success()
+    );
+    // Someone else's function of the same name, over another table.
+    let theirs = format!("{ws}/savedSearches/soc-keeper-parser");
+    assert!(arm_put(
+        &w,
+        &theirs,
+        "2020-08-01",
+        json!({ "properties": { "category": "SOC", "displayName": "Keeper parser",
+            "query": "Keeper_CL | take 10", "functionAlias": FUNCTION, "version": 2 } })
+    )
+    .await
+    .is_success());
+    let writes = w.sim.write_count();
+    let o = w.setup(&["--sentinel"]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(FUNCTION) && err.contains("soc-keeper-parser") && err.contains("hint:"),
+        "{err}"
+    );
+    assert_eq!(w.sim.write_count(), writes, "nothing was written");
+    // Without --sentinel the rest of the setup is not in the way of it.
+    assert_ok(&w.setup(&[]).await);
+}

@@ -143,6 +143,38 @@ pub async fn alert_rules(rest: &Rest, workspace_id: &str) -> Result<Vec<RuleSumm
     }
 }
 
+/// A workspace saved search as listed: its id and, when it is a function, its alias.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SavedSearchSummary {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub properties: SavedSearchSummaryProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedSearchSummaryProperties {
+    #[serde(default)]
+    pub function_alias: Option<String>,
+}
+
+/// The workspace's saved searches (SavedSearches.json `SavedSearches_ListByWorkspace`); none when the workspace
+/// does not exist yet.
+pub async fn saved_searches(rest: &Rest, workspace_id: &str) -> Result<Vec<SavedSearchSummary>> {
+    let url = rest.profile.arm_url(&format!(
+        "{workspace_id}/savedSearches?api-version={SAVED_SEARCHES_API}"
+    ));
+    match rest.get_all(crate::rest::Api::Arm, &url).await {
+        Ok(items) => Ok(items
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect()),
+        Err(Error::Azure(e)) if e.status == 404 => Ok(vec![]),
+        Err(e) => Err(e),
+    }
+}
+
 /// Onboards Sentinel on the workspace (the body is optional; `customerManagedKey: false` says so explicitly).
 pub async fn onboard(rest: &Rest, workspace_id: &str) -> Result<()> {
     let body = json!({ "properties": { "customerManagedKey": false } });

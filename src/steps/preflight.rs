@@ -236,6 +236,16 @@ pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
             "rename or delete that workbook (Keeper's own solution installs one of that name, reading its commercial table), or run setup in another --resource-group",
         ));
     }
+    if let Some(other) = o.sentinel.as_ref().and_then(|s| s.function_clash.as_ref()) {
+        return Err(Error::input(
+            format!(
+                "workspace {} already has a function named {} ({other}); a second one of that name would leave the rules and the workbook reading one or the other",
+                name_of(&inputs.workspace_id()),
+                super::sentinel::function_alias()
+            ),
+            "if another deployment made it, its Sentinel content already watches this workspace: run this one without --sentinel; otherwise rename or delete that function first",
+        ));
+    }
     if let Some(t) = &o.table {
         if t.is_classic() {
             return Err(Error::input(

@@ -203,6 +203,9 @@ pub struct SentinelObserved {
     pub rules: std::collections::HashMap<String, Child>,
     /// Another workbook of the same display name in the resource group: Azure refuses a second one (409).
     pub workbook_clash: Option<String>,
+    /// Another saved search of the workspace that is a function named `KeeperSecurityEvents` (another
+    /// deployment's, or an analyst's): two functions of one name would leave every rule reading one of them.
+    pub function_clash: Option<String>,
 }
 
 /// Reads the onboarding state, the function, the workbook and (once onboarded: before, Azure refuses to list
@@ -213,7 +216,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs) -> Result<Option<SentinelObse
     }
     let ids = Ids::of(inputs);
     let ws = inputs.workspace_id();
-    let (onboarded, function, workbook, sentinel_workbooks) = tokio::try_join!(
+    let (onboarded, function, workbook, sentinel_workbooks, searches) = tokio::try_join!(
         api::onboarded(rest, &ws),
         api::get(rest, &ids.function),
         api::get(rest, &ids.workbook),
@@ -223,7 +226,19 @@ pub async fn observe(rest: &Rest, inputs: &Inputs) -> Result<Option<SentinelObse
             &inputs.resource_group,
             "sentinel"
         ),
+        api::saved_searches(rest, &ws),
     )?;
+    let alias = function_alias();
+    let function_clash = searches
+        .into_iter()
+        .find(|s| {
+            s.properties
+                .function_alias
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&alias))
+                && !s.id.eq_ignore_ascii_case(&ids.function)
+        })
+        .map(|s| s.id);
     let workbook_clash = sentinel_workbooks
         .into_iter()
         .find(|w| {
@@ -247,6 +262,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs) -> Result<Option<SentinelObse
         workbook,
         rules,
         workbook_clash,
+        function_clash,
     }))
 }
 
