@@ -10,6 +10,9 @@ use time::OffsetDateTime;
 
 pub type Row = Map<String, Value>;
 
+/// Where a stored row keeps the time it was ingested (not a column: only `ingestion_time()` reads it).
+pub const INGESTION_TIME: &str = "$IngestionTime";
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
     Ident(String),
@@ -453,6 +456,11 @@ pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
                 ">=" => json!(compare(&a, &b) != Ordering::Less),
                 _ => arith(op, &a, &b),
             }
+        }
+        // The row's own ingestion time, kept beside its columns; gone once `project` leaves the table's rows
+        // (Kusto: null outside the context of a table, learn.microsoft.com/kusto/query/ingestion-time-function).
+        Expr::Call(f, _) if f == "ingestion_time" => {
+            row.get(INGESTION_TIME).cloned().unwrap_or(Value::Null)
         }
         Expr::Call(f, args) => {
             let vals = args.iter().map(ev).collect::<Result<Vec<_>, _>>()?;

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-pub use expr::Row;
 use expr::{compare, eval as eval_expr, text, Expr, Parser, Tok};
+pub use expr::{Row, INGESTION_TIME};
 
 use crate::reply::Reply;
 
@@ -192,6 +192,9 @@ fn type_of(e: &Expr, before: &[(String, String)], rows: &[Row], name: &str) -> S
         if let Some((_, t)) = before.iter().find(|(n, _)| n == c) {
             return t.clone();
         }
+    }
+    if matches!(e, Expr::Call(f, _) if ["ingestion_time", "now", "ago"].contains(&f.as_str())) {
+        return "datetime".into();
     }
     let v = rows
         .iter()

@@ -9,11 +9,14 @@ const FUNCTION: &str = include_str!("../../../templates/sentinel/function.kql");
 const TABLE_COLUMNS: &str = include_str!("../../../templates/table-columns.json");
 const WORKBOOK: &str = include_str!("../../../templates/sentinel/workbook.json");
 
+/// A stored row of the table, ingested a minute ago (its event time is older: Keeper's own).
 fn event(audit_event: &str, user: &str, ip: &str) -> Value {
+    let ingested = now() - time::Duration::minutes(1);
     json!({
         "TimeGenerated": "2026-01-05T10:15:00Z", "audit_event": audit_event, "remote_address": ip,
         "category": "security", "client_version": "EMConsole.17.0.0", "enterprise_id": 1234, "username": user,
-        "timestamp": "2026-01-05T10:15:00Z", "data": {}
+        "timestamp": "2026-01-05T10:15:00Z", "data": {},
+        INGESTION_TIME: ingested.format(&time::format_description::well_known::Rfc3339).expect("time")
     })
 }
 
@@ -61,11 +64,45 @@ fn the_function_renames_the_columns_to_keepers_solution_schema() {
             "EnterpriseId",
             "Username",
             "Timestamp",
-            "Data"
-        ]
+            "Data",
+            "IngestionTime"
+        ],
+        "Keeper's solution's columns in its order, then when the row was ingested"
     );
     assert_eq!(t.columns[5].1, "int");
+    assert_eq!(t.columns[9].1, "datetime");
     assert_eq!(t.rows[0]["Username"], "a@x.com");
+    assert!(t.rows[0]["IngestionTime"].is_string(), "{:?}", t.rows[0]);
+}
+
+#[test]
+fn a_rule_sees_an_event_that_arrived_late_once_and_an_old_ingestion_not_again() {
+    let rule = rule_query(include_str!(
+        "../../../templates/sentinel/rules/keeper-master-password-changed.json"
+    ));
+    let at = |minutes_ago: i64| {
+        let mut e = event("change_master_password", "a@x.com", "10.0.0.1");
+        let t = |m: i64| {
+            (now() - time::Duration::minutes(m))
+                .format(&time::format_description::well_known::Rfc3339)
+                .expect("time")
+        };
+        // The event happened 90 minutes ago, outside an hour's window on TimeGenerated.
+        e["TimeGenerated"] = json!(t(90));
+        e[INGESTION_TIME] = json!(t(minutes_ago));
+        e
+    };
+    let late = eval(&rule, &resolver(vec![at(10)]), now()).expect("runs");
+    assert_eq!(
+        late.rows.len(),
+        1,
+        "ingested within the last run's hour: seen"
+    );
+    let seen_before = eval(&rule, &resolver(vec![at(70)]), now()).expect("runs");
+    assert!(
+        seen_before.rows.is_empty(),
+        "ingested before this hour: the previous run saw it"
+    );
 }
 
 #[test]

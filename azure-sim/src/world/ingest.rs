@@ -95,6 +95,10 @@ impl World {
             })
             .collect();
         let keep = self.cfg.store_rows;
+        let ingested_at = self
+            .wall_now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         let mut rows = Vec::with_capacity(if keep { items.len() } else { 0 });
         for (i, item) in items.iter().enumerate() {
             let Ok(Fields(fields)) = serde_json::from_str::<Fields>(item.get()) else {
@@ -123,7 +127,8 @@ impl World {
             }
             if keep {
                 row.entry("TimeGenerated")
-                    .or_insert_with(|| json!(now_iso()));
+                    .or_insert_with(|| json!(ingested_at));
+                row.insert(crate::kql::INGESTION_TIME.into(), json!(ingested_at));
                 rows.push(Value::Object(row));
             }
         }

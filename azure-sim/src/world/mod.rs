@@ -208,6 +208,11 @@ impl World {
         Instant::now() + self.offset
     }
 
+    /// The simulated wall clock: what `now()` is to a query and when a row was ingested.
+    pub fn wall_now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + self.offset
+    }
+
     pub fn advance(&mut self, d: Duration) {
         self.offset += d;
     }

@@ -50,7 +50,7 @@ impl World {
                 .and_then(|b| b["query"].as_str().map(str::to_string))
                 .unwrap_or_default()
         };
-        let now = time::OffsetDateTime::now_utc() + self.offset;
+        let now = self.wall_now();
         let tables = |name: &str| {
             let key = lc(&format!("{ws_id}/tables/{name}"));
             self.resources.get(&key).map(|r| {
