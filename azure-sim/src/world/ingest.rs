@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::rbac::MONITORING_METRICS_PUBLISHER;
 use super::{lc, Aud, Req, World};
-use crate::reply::{arm_err, now_iso, Reply};
+use crate::reply::{arm_err, Reply};
 
 impl World {
     /// Logs Ingestion: the body (a JSON array of events) checked against the stream's declaration, its rows kept
