@@ -47,6 +47,23 @@ pub async fn arm_get_as<T: DeserializeOwned>(
         .transpose()
 }
 
+/// `GET {collection}?api-version=...`, every page, each item read into the fields we use; empty when the
+/// collection's parent does not exist (404).
+pub async fn arm_list_as<T: DeserializeOwned>(
+    rest: &Rest,
+    collection: &str,
+    api_version: &str,
+) -> Result<Vec<T>> {
+    let url = rest
+        .profile
+        .arm_url(&format!("{collection}?api-version={api_version}"));
+    match rest.get_all(Api::Arm, &url).await {
+        Ok(items) => items.into_iter().map(|v| parse(v, collection)).collect(),
+        Err(Error::Azure(e)) if e.status == 404 => Ok(vec![]),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads an ARM answer into the fields we use; an answer that lacks them is an error naming the resource.
 pub fn parse<T: DeserializeOwned>(body: Value, resource: &str) -> Result<T> {
     serde_json::from_value(body)

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{arm_delete, arm_get, arm_get_as, arm_put, null_default};
+use super::{arm_delete, arm_get, arm_get_as, arm_list_as, arm_put, null_default};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 
@@ -126,20 +126,10 @@ pub struct RuleSummaryProperties {
 /// Every analytics rule of the workspace, each page (AlertRules.json `AlertRules_List`, `x-ms-pageable`); none
 /// when Sentinel is not on it. The stable api-version does not list NRT rules.
 pub async fn alert_rules(rest: &Rest, workspace_id: &str) -> Result<Vec<RuleSummary>> {
-    let url = rest.profile.arm_url(&format!(
-        "{workspace_id}/providers/Microsoft.SecurityInsights/alertRules?api-version={SECURITY_INSIGHTS_API}"
-    ));
-    match rest.get_all(crate::rest::Api::Arm, &url).await {
-        Ok(items) => Ok(items
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect()),
-        Err(Error::Azure(e))
-            if e.status == 404 || (e.status == 400 && e.message.contains("not onboarded")) =>
-        {
-            Ok(vec![])
-        }
-        Err(e) => Err(e),
+    let rules = format!("{workspace_id}/providers/Microsoft.SecurityInsights/alertRules");
+    match arm_list_as(rest, &rules, SECURITY_INSIGHTS_API).await {
+        Err(Error::Azure(e)) if e.status == 400 && e.message.contains("not onboarded") => Ok(vec![]),
+        other => other,
     }
 }
 
@@ -162,17 +152,7 @@ pub struct SavedSearchSummaryProperties {
 /// The workspace's saved searches (SavedSearches.json `SavedSearches_ListByWorkspace`); none when the workspace
 /// does not exist yet.
 pub async fn saved_searches(rest: &Rest, workspace_id: &str) -> Result<Vec<SavedSearchSummary>> {
-    let url = rest.profile.arm_url(&format!(
-        "{workspace_id}/savedSearches?api-version={SAVED_SEARCHES_API}"
-    ));
-    match rest.get_all(crate::rest::Api::Arm, &url).await {
-        Ok(items) => Ok(items
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect()),
-        Err(Error::Azure(e)) if e.status == 404 => Ok(vec![]),
-        Err(e) => Err(e),
-    }
+    arm_list_as(rest, &format!("{workspace_id}/savedSearches"), SAVED_SEARCHES_API).await
 }
 
 /// Onboards Sentinel on the workspace (the body is optional; `customerManagedKey: false` says so explicitly).
