@@ -146,6 +146,8 @@ impl Sim {
             "ca_certificate": ca_certificate_path,
             // keeper-azmon sends Keeper Secrets Manager calls here: the fake Keeper backend (world/keeper.rs).
             "keeper_endpoint": self.base_url,
+            // The server key a one-time access token is redeemed with (the fake backend's own, not Keeper's).
+            "keeper_server_public_key": w.keeper.server_public_key(),
         })
     }
 
@@ -176,6 +178,17 @@ impl Sim {
             _ => "keepersecurity.com",
         };
         w.keeper.mint_config(host)
+    }
+    /// A one-time access token for a new device of the fake KSM application (`GOV:…` in the US Government clouds,
+    /// `US:…` elsewhere): it binds once.
+    pub fn keeper_token(&self) -> String {
+        let mut w = lock(&self.world);
+        let region = if w.cfg.cloud.name().starts_with("usgov") {
+            "GOV"
+        } else {
+            "US"
+        };
+        w.keeper.mint_token(region)
     }
     /// Shares a new, empty login record with the fake Keeper application; its UID. `editable`: "Can Edit".
     pub fn keeper_add_record(&self, title: &str, editable: bool) -> String {
