@@ -1,5 +1,5 @@
 //! The interactive wizard driven through a pseudo-terminal against azure-sim: a full run, a validation retry,
-//! Ctrl-C at a prompt, and the error without a terminal.
+//! the Keeper record asked for when a KSM config is given, Ctrl-C at a prompt, and the error without a terminal.
 
 mod common;
 
@@ -174,6 +174,90 @@ async fn a_full_run_picks_an_existing_group_and_a_new_workspace_after_a_refused_
         concat!(env!("CARGO_TARGET_TMPDIR"), "/wizard-transcript.txt"),
         masked,
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_ksm_config_the_wizard_asks_for_the_keeper_record() {
+    let w = World::public().await;
+    let uid = w.sim.keeper_add_record("Azure Monitor Logs", true);
+    let config = w.dir.path().join("ksm-config.txt");
+    std::fs::write(&config, w.sim.keeper_config()).expect("config");
+    let sub = w.sim.operator().subscription_id;
+    let w = std::sync::Arc::new(w);
+    let wc = w.clone();
+    let uid_typed = uid.clone();
+    let transcript = tokio::task::spawn_blocking(move || {
+        let mut cmd = command(&wc);
+        // Every Azure input as a flag: only the Keeper prompts and the plan's confirmation are left to ask.
+        cmd.args([
+            "--subscription",
+            &sub,
+            "--resource-group",
+            "rg-keeper",
+            "--create-resource-group",
+            "--location",
+            "eastus",
+            "--workspace",
+            "keeper-ws",
+            "--app-name",
+            "KeeperLogging",
+            "--secret-description",
+            "Keeper Azure Monitor Logs",
+            "--secret-expiry-days",
+            "180",
+            "--table",
+            "KeeperLogs",
+            "--dce-name",
+            "KeeperLogsEndpoint",
+            "--dcr-name",
+            "KeeperDCR",
+            "--roles",
+            "minimal",
+            "--sentinel",
+            "false",
+        ])
+        .env("KSM_CONFIG", &config);
+        let mut p = Session::spawn(cmd).expect("spawn in a pty");
+        p.set_expect_timeout(Some(Duration::from_secs(60)));
+        let mut log = Vec::new();
+        let mut step = |p: &mut Session, wait: &str, keys: &str| {
+            let found = p
+                .expect(wait)
+                .unwrap_or_else(|e| panic!("waiting for {wait:?}: {e}"));
+            log.extend_from_slice(found.before());
+            log.extend_from_slice(found.as_bytes());
+            if !keys.is_empty() {
+                p.send(keys).expect("send");
+            }
+        };
+        // "an existing record" is first; then its UID (a bad one is refused, as the other names are).
+        step(&mut p, "Keeper record for the Admin Console values", "\r");
+        step(&mut p, "Record UID", "nope\r");
+        step(&mut p, "is not a Keeper UID", &format!("{uid_typed}\r"));
+        step(&mut p, "the KSM application may write it", "");
+        step(&mut p, "Apply this plan?", "y");
+        let rest = p.expect(Eof).expect("the run ends");
+        log.extend_from_slice(rest.before());
+        plain(&log)
+    })
+    .await
+    .expect("pty session");
+    let rec = w.sim.keeper_record(&uid).expect("the record");
+    let secret = rec["fields"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["type"] == "password"))
+        .and_then(|f| f["value"][0].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !secret.is_empty(),
+        "the record holds the secret: {transcript}"
+    );
+    assert!(!transcript.contains(&secret), "the secret is not shown");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
+            .expect("json");
+    assert_eq!(state["keeper"]["record_uid"], uid.as_str());
 }
 
 #[tokio::test(flavor = "multi_thread")]
