@@ -366,15 +366,35 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
     Ok(())
 }
 
-/// With a KSM config given (`--ksm-config` or KSM_CONFIG) and no record named anywhere, asks where the Admin
-/// Console values go: an existing record (its UID), or a new record in a shared folder (the folder's UID).
-pub fn ask_keeper_target(keeper: &mut KeeperArgs) -> Result<()> {
-    let has_config = keeper
+/// With a KSM config given (`--ksm-config` or KSM_CONFIG): for a one-time access token, where to save the config
+/// it yields (`--ksm-config-out`); and, when no record is named (flags, or `recorded` by the state), where the
+/// Admin Console values go: an existing record (its UID), or a new record in a shared folder (the folder's UID).
+pub fn ask_keeper_target(keeper: &mut KeeperArgs, recorded: bool) -> Result<()> {
+    let Some(config) = keeper
         .ksm
         .ksm_config
-        .as_deref()
-        .is_some_and(|c| !c.trim().is_empty());
-    if !has_config || keeper.keeper_record.is_some() || keeper.keeper_folder.is_some() {
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+    else {
+        return Ok(());
+    };
+    let is_token = !std::path::Path::new(&config).is_file()
+        && crate::vault::config::token_host(&config).is_some();
+    if is_token && keeper.ksm.ksm_config_out.is_none() {
+        let out = ask_text(
+            "Save the KSM config the one-time token yields to (mode 0600)",
+            "keeper-azmon-ksm.json",
+            |v| {
+                if v.trim().is_empty() {
+                    Err("a file name".into())
+                } else {
+                    Ok(())
+                }
+            },
+        )?;
+        keeper.ksm.ksm_config_out = Some(out.trim().into());
+    }
+    if recorded || keeper.keeper_record.is_some() || keeper.keeper_folder.is_some() {
         return Ok(());
     }
     let items = [

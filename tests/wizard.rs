@@ -177,11 +177,13 @@ async fn a_full_run_picks_an_existing_group_and_a_new_workspace_after_a_refused_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn with_a_ksm_config_the_wizard_asks_for_the_keeper_record() {
+async fn with_a_one_time_token_the_wizard_asks_where_to_save_its_config_and_for_the_keeper_record()
+{
     let w = World::public().await;
     let uid = w.sim.keeper_add_record("Azure Monitor Logs", true);
-    let config = w.dir.path().join("ksm-config.txt");
-    std::fs::write(&config, w.sim.keeper_config()).expect("config");
+    let token = w.sim.keeper_token();
+    let saved = w.dir.path().join("ksm-saved.json");
+    let saved_typed = format!("{}\r", saved.display());
     let sub = w.sim.operator().subscription_id;
     let w = std::sync::Arc::new(w);
     let wc = w.clone();
@@ -216,7 +218,7 @@ async fn with_a_ksm_config_the_wizard_asks_for_the_keeper_record() {
             "--sentinel",
             "false",
         ])
-        .env("KSM_CONFIG", &config);
+        .env("KSM_CONFIG", &token);
         let mut p = Session::spawn(cmd).expect("spawn in a pty");
         p.set_expect_timeout(Some(Duration::from_secs(60)));
         let mut log = Vec::new();
@@ -230,6 +232,11 @@ async fn with_a_ksm_config_the_wizard_asks_for_the_keeper_record() {
                 p.send(keys).expect("send");
             }
         };
+        step(
+            &mut p,
+            "Save the KSM config the one-time token yields",
+            &saved_typed,
+        );
         // "an existing record" is first; then its UID (a bad one is refused, as the other names are).
         step(&mut p, "Keeper record for the Admin Console values", "\r");
         step(&mut p, "Record UID", "nope\r");
@@ -258,6 +265,12 @@ async fn with_a_ksm_config_the_wizard_asks_for_the_keeper_record() {
         serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
             .expect("json");
     assert_eq!(state["keeper"]["record_uid"], uid.as_str());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&saved)
+        .expect("the config is saved")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -295,8 +295,8 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         );
     }
     // The Keeper record must be writable before anything is written in Azure.
-    if ask && sf.state.keeper.is_none() {
-        wizard::ask_keeper_target(&mut args.keeper)?;
+    if ask {
+        wizard::ask_keeper_target(&mut args.keeper, sf.state.keeper.is_some())?;
     }
     let mut keeper = steps::keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?;
     let mut keeper_note = None;

@@ -177,6 +177,9 @@ async fn keeper_vault(
     }
     vault.redeem(Some(&k.record_uid)).await?;
     match vault.read(&k.record_uid).await {
+        Ok(r) if !r.editable => {
+            Err(crate::vault::VaultError::ReadOnly(k.record_uid.clone()).into())
+        }
         Ok(_) | Err(crate::vault::VaultError::UnknownRecord(_)) => Ok(Some(vault)),
         Err(e) => Err(e.into()),
     }
