@@ -4,6 +4,7 @@
 
 mod common;
 
+use azure_sim::{SimCloud, SimConfig};
 use common::keeper::*;
 use common::*;
 use serde_json::Value;
@@ -132,6 +133,37 @@ async fn a_one_time_token_binds_once_and_its_config_is_saved_0600_where_the_user
     );
     assert!(!other.exists(), "nothing saved for a refused token");
     assert_eq!(w.sim.write_count(), writes, "nothing written in Azure");
+}
+
+#[tokio::test]
+async fn a_govcloud_token_binds_on_keepers_govcloud_host() {
+    let w = World::start(SimConfig {
+        cloud: SimCloud::UsGov,
+        ..sim_config()
+    })
+    .await;
+    let uid = w.sim.keeper_add_record("Azure Monitor Logs", true);
+    let token = w.sim.keeper_token();
+    assert!(token.starts_with("GOV:"), "{token}");
+    let out = w.dir.path().join("ksm-gov.json");
+    let mut a = bare(
+        &w,
+        &[
+            "--ksm-config",
+            &token,
+            "--ksm-config-out",
+            &out.display().to_string(),
+            "--keeper-record",
+            &uid,
+        ],
+    );
+    let p = a.iter().position(|x| x == "eastus").expect("location");
+    a[p] = "usgovvirginia".into();
+    assert_ok(&w.run(&a).await);
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("saved")).expect("JSON config");
+    assert_eq!(saved["hostname"], "govcloud.keepersecurity.us");
+    assert!(!password(&w, &uid).is_empty());
 }
 
 #[tokio::test]
