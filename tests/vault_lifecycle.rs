@@ -259,6 +259,18 @@ async fn a_base64_config_is_never_stored_and_later_commands_ask_for_it_again() {
     }
     assert!(w.sim.keeper_record(&uid).is_some());
 
+    // Without the flag, teardown leaves even the record it made.
+    let plan = w
+        .run(&after(&w, "teardown", &["--dry-run", "--output", "json"]))
+        .await;
+    assert_ok(&plan);
+    let plan = json_out(&plan);
+    assert!(plan["keep"].to_string().contains(&uid), "{plan}");
+    assert!(
+        !plan["delete"].to_string().contains("keeper_record"),
+        "{plan}"
+    );
+
     // With the config again, teardown deletes the record the tool made, after Azure's resources.
     let t = run_env(
         &w,
