@@ -59,13 +59,38 @@ pub enum CloudCommand {
     },
 }
 
-/// The Keeper vault through Keeper Secrets Manager (issue 14).
+/// The KSM config a command reaches the Keeper vault through (issue 14).
 #[derive(Args, Clone, Default)]
-pub struct KeeperArgs {
-    /// Keeper Secrets Manager config: a file, or its base64 text (Keeper vault > Secrets Manager > the
-    /// application > Devices > Add Device). Default: the file the state names.
+pub struct KsmArgs {
+    /// Keeper Secrets Manager config: a file, its base64 text (Keeper vault > Secrets Manager > the application >
+    /// Devices > Add Device > Configuration File), or a one-time access token (REGION:TOKEN, e.g. US:…, GOV:…),
+    /// which needs --ksm-config-out. Default: the file the state names.
     #[arg(long, env = "KSM_CONFIG", hide_env_values = true)]
     pub ksm_config: Option<String>,
+    /// Where to save (mode 0600) the config a one-time access token in --ksm-config yields; the state remembers
+    /// this path, later runs use it.
+    #[arg(long, env = "KEEPER_AZMON_KSM_CONFIG_OUT")]
+    pub ksm_config_out: Option<PathBuf>,
+}
+
+/// Never shows the KSM config: it holds the device's private key (or the one-time token).
+impl std::fmt::Debug for KsmArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KsmArgs")
+            .field(
+                "ksm_config",
+                &self.ksm_config.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ksm_config_out", &self.ksm_config_out)
+            .finish()
+    }
+}
+
+/// The Keeper vault through Keeper Secrets Manager (issue 14): the config and the record.
+#[derive(Args, Clone, Default, Debug)]
+pub struct KeeperArgs {
+    #[command(flatten)]
+    pub ksm: KsmArgs,
     /// UID of the Keeper record to put the Admin Console values in (the KSM application needs Can Edit on it).
     /// Default: the state's record.
     #[arg(long, env = "KEEPER_AZMON_KEEPER_RECORD", allow_hyphen_values = true)]
@@ -78,20 +103,6 @@ pub struct KeeperArgs {
         allow_hyphen_values = true
     )]
     pub keeper_folder: Option<String>,
-}
-
-/// Never shows the KSM config: it holds the device's private key.
-impl std::fmt::Debug for KeeperArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeeperArgs")
-            .field(
-                "ksm_config",
-                &self.ksm_config.as_ref().map(|_| "<redacted>"),
-            )
-            .field("keeper_record", &self.keeper_record)
-            .field("keeper_folder", &self.keeper_folder)
-            .finish()
-    }
 }
 
 /// Inputs shared by every command that talks to Azure.
@@ -321,6 +332,12 @@ pub struct TeardownArgs {
     /// Delete without asking.
     #[arg(long, short = 'y', env = "KEEPER_AZMON_YES")]
     pub yes: bool,
+    /// Also delete the Keeper record, when keeper-azmon created it (--keeper-folder); a record it was given is
+    /// the user's and is refused.
+    #[arg(long)]
+    pub delete_keeper_record: bool,
+    #[command(flatten)]
+    pub ksm: KsmArgs,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -30,6 +30,11 @@ pub struct CloudProfile {
     /// origin (azure-sim answers Keeper's `/api/rest/sm/v1/*`). Unset in every built-in profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keeper_endpoint: Option<String>,
+    /// The server key (URL-safe base64 of a P-256 point) a one-time access token is redeemed with instead of
+    /// Keeper's published keys: what Keeper's isolated regions (IL5) do, and how the simulator's fake Keeper
+    /// backend can read the request. Unset in every built-in profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper_server_public_key: Option<String>,
 }
 
 /// The names `--cloud` accepts besides a file path.
@@ -57,6 +62,7 @@ fn profile(
         log_analytics_audience: la.to_string(),
         ca_certificate: None,
         keeper_endpoint: None,
+        keeper_server_public_key: None,
     }
 }
 

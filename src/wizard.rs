@@ -6,7 +6,7 @@ use dialoguer::{Confirm, FuzzySelect, Select};
 use serde_json::Value;
 
 use crate::azure::providers;
-use crate::cli::{defaults, SetupArgs};
+use crate::cli::{defaults, KeeperArgs, SetupArgs};
 use crate::cloud;
 use crate::error::{Error, Result};
 use crate::names;
@@ -109,12 +109,13 @@ fn ask_text(
 ) -> Result<String> {
     let term = console::Term::stderr();
     let io = |e: std::io::Error| prompt_err(dialoguer::Error::IO(e));
-    let head = format!(
-        "{} {} {} ",
-        style("?").yellow(),
-        style(prompt).bold(),
-        style(format!("({default})")).dim()
-    );
+    // No default: nothing in brackets, and an empty line is checked like any other.
+    let shown = if default.is_empty() {
+        String::new()
+    } else {
+        format!("{} ", style(format!("({default})")).dim())
+    };
+    let head = format!("{} {} {shown}", style("?").yellow(), style(prompt).bold());
     let mut input = String::new();
     let mut refused: Option<String> = None;
     loop {
@@ -361,6 +362,64 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
                 .interact()
                 .map_err(prompt_err)?,
         );
+    }
+    Ok(())
+}
+
+/// With a KSM config given (`--ksm-config` or KSM_CONFIG): for a one-time access token, where to save the config
+/// it yields (`--ksm-config-out`); and, when no record is named (flags, or `recorded` by the state), where the
+/// Admin Console values go: an existing record (its UID), or a new record in a shared folder (the folder's UID).
+pub fn ask_keeper_target(keeper: &mut KeeperArgs, recorded: bool) -> Result<()> {
+    let Some(config) = keeper
+        .ksm
+        .ksm_config
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+    else {
+        return Ok(());
+    };
+    let is_token = !std::path::Path::new(&config).is_file()
+        && crate::vault::config::token_host(&config).is_some();
+    if is_token && keeper.ksm.ksm_config_out.is_none() {
+        let out = ask_text(
+            "Save the KSM config the one-time token yields to (mode 0600)",
+            "keeper-azmon-ksm.json",
+            |v| {
+                if v.trim().is_empty() {
+                    Err("a file name".into())
+                } else {
+                    Ok(())
+                }
+            },
+        )?;
+        keeper.ksm.ksm_config_out = Some(out.trim().into());
+    }
+    if recorded || keeper.keeper_record.is_some() || keeper.keeper_folder.is_some() {
+        return Ok(());
+    }
+    let items = [
+        "an existing record, shared with the KSM application (Can Edit)",
+        "a new record, made in a shared folder of the KSM application",
+    ];
+    let i = Select::with_theme(&theme())
+        .with_prompt("Keeper record for the Admin Console values")
+        .items(items)
+        .default(0)
+        .interact()
+        .map_err(prompt_err)?;
+    let (prompt, flag) = if i == 0 {
+        ("Record UID", "--keeper-record")
+    } else {
+        ("Shared folder UID", "--keeper-folder")
+    };
+    let uid = ask_text(prompt, "", |v| {
+        rule(crate::steps::keeper::check_uid(flag, v.trim()))
+    })?;
+    let uid = Some(uid.trim().to_string());
+    if i == 0 {
+        keeper.keeper_record = uid;
+    } else {
+        keeper.keeper_folder = uid;
     }
     Ok(())
 }

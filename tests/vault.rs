@@ -4,32 +4,9 @@
 mod common;
 
 use azure_sim::KeeperFault;
+use common::keeper::*;
 use common::*;
 use serde_json::Value;
-
-/// A world with one record shared with the KSM application (`editable`: Can Edit), and the config file for it.
-async fn keeper_world(editable: bool) -> (World, String, String) {
-    let w = World::public().await;
-    let uid = w.sim.keeper_add_record("Azure Monitor Logs", editable);
-    let config = w.dir.path().join("ksm-config.txt");
-    std::fs::write(&config, w.sim.keeper_config()).expect("config written");
-    (w, uid, config.display().to_string())
-}
-
-/// A field of the record as the vault holds it: a typed one by type, a custom one by label.
-fn field(record: &Value, section: &str, key: &str, name: &str) -> Option<String> {
-    record[section]
-        .as_array()?
-        .iter()
-        .find(|f| f[key] == name)
-        .and_then(|f| f["value"][0].as_str())
-        .map(str::to_string)
-}
-
-fn password(w: &World, uid: &str) -> String {
-    let rec = w.sim.keeper_record(uid).expect("the record");
-    field(&rec, "fields", "type", "password").expect("a password")
-}
 
 #[tokio::test]
 async fn setup_stores_the_console_values_in_the_record_and_shows_no_secret() {

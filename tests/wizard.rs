@@ -1,5 +1,5 @@
 //! The interactive wizard driven through a pseudo-terminal against azure-sim: a full run, a validation retry,
-//! Ctrl-C at a prompt, and the error without a terminal.
+//! the Keeper record asked for when a KSM config is given, Ctrl-C at a prompt, and the error without a terminal.
 
 mod common;
 
@@ -36,9 +36,45 @@ fn command(w: &World) -> std::process::Command {
 }
 
 fn session(w: &World) -> Session {
-    let mut p = Session::spawn(command(w)).expect("spawn in a pty");
+    spawn(command(w))
+}
+
+fn spawn(cmd: std::process::Command) -> Session {
+    let mut p = Session::spawn(cmd).expect("spawn in a pty");
     p.set_expect_timeout(Some(Duration::from_secs(60)));
     p
+}
+
+/// A wizard run on a terminal: what it printed so far (the transcript), and the keys typed at each prompt.
+struct Terminal {
+    p: Session,
+    log: Vec<u8>,
+}
+
+impl Terminal {
+    fn new(p: Session) -> Terminal {
+        Terminal { p, log: Vec::new() }
+    }
+
+    /// Waits for `wait` on the screen, then types `keys`.
+    fn step(&mut self, wait: &str, keys: &str) {
+        let found = self
+            .p
+            .expect(wait)
+            .unwrap_or_else(|e| panic!("waiting for {wait:?}: {e}"));
+        self.log.extend_from_slice(found.before());
+        self.log.extend_from_slice(found.as_bytes());
+        if !keys.is_empty() {
+            self.p.send(keys).expect("send");
+        }
+    }
+
+    /// Waits for the run to end; the transcript without escape sequences.
+    fn finish(mut self) -> String {
+        let rest = self.p.expect(Eof).expect("the run ends");
+        self.log.extend_from_slice(rest.before());
+        plain(&self.log)
+    }
 }
 
 /// Strips terminal escape sequences, for the transcript.
@@ -89,43 +125,30 @@ async fn a_full_run_picks_an_existing_group_and_a_new_workspace_after_a_refused_
     let w = std::sync::Arc::new(w);
     let wc = w.clone();
     let transcript = tokio::task::spawn_blocking(move || {
-        let mut p = session(&wc);
-        let mut log = Vec::new();
-        let mut step = |p: &mut Session, wait: &str, keys: &str| {
-            let found = p
-                .expect(wait)
-                .unwrap_or_else(|e| panic!("waiting for {wait:?}: {e}"));
-            log.extend_from_slice(found.before());
-            log.extend_from_slice(found.as_bytes());
-            if !keys.is_empty() {
-                p.send(keys).expect("send");
-            }
-        };
-        step(&mut p, "Signed in to", "");
-        step(&mut p, "Subscription", "\r");
+        let mut t = Terminal::new(session(&wc));
+        t.step("Signed in to", "");
+        t.step("Subscription", "\r");
         // The existing group is preselected; its location comes with it.
-        step(&mut p, "Resource group", "\r");
+        t.step("Resource group", "\r");
         // "+ create a new workspace" is first; then a name that breaks Azure's rules, then a good one.
-        step(&mut p, "Log Analytics workspace", "\r");
+        t.step("Log Analytics workspace", "\r");
         // The rule shows while typing, before Enter; Enter on the bad name is refused and clears it.
-        step(&mut p, "Workspace name", "x");
-        step(&mut p, "not a valid name", "\r");
-        step(&mut p, "not a valid name", "keeper-ws-1");
-        step(&mut p, "✔", "\r");
-        step(&mut p, "App registration name", "\r");
-        step(&mut p, "Client secret description", "\r");
-        step(&mut p, "Client secret expiry", "\r");
-        step(&mut p, "Table name", "\r");
-        step(&mut p, "Data collection endpoint name", "\r");
-        step(&mut p, "Data collection rule name", "\r");
-        step(&mut p, "Role assignments", &format!("{DOWN}\r"));
+        t.step("Workspace name", "x");
+        t.step("not a valid name", "\r");
+        t.step("not a valid name", "keeper-ws-1");
+        t.step("✔", "\r");
+        t.step("App registration name", "\r");
+        t.step("Client secret description", "\r");
+        t.step("Client secret expiry", "\r");
+        t.step("Table name", "\r");
+        t.step("Data collection endpoint name", "\r");
+        t.step("Data collection rule name", "\r");
+        t.step("Role assignments", &format!("{DOWN}\r"));
         // A new workspace: Sentinel is offered, default no.
-        step(&mut p, "Microsoft Sentinel", "\r");
-        step(&mut p, "Apply this plan?", "y");
-        step(&mut p, "Client Secret Value", "");
-        let rest = p.expect(Eof).expect("the run ends");
-        log.extend_from_slice(rest.before());
-        plain(&log)
+        t.step("Microsoft Sentinel", "\r");
+        t.step("Apply this plan?", "y");
+        t.step("Client Secret Value", "");
+        t.finish()
     })
     .await
     .expect("pty session");
@@ -174,6 +197,88 @@ async fn a_full_run_picks_an_existing_group_and_a_new_workspace_after_a_refused_
         concat!(env!("CARGO_TARGET_TMPDIR"), "/wizard-transcript.txt"),
         masked,
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_one_time_token_the_wizard_asks_where_to_save_its_config_and_for_the_keeper_record()
+{
+    let w = World::public().await;
+    let uid = w.sim.keeper_add_record("Azure Monitor Logs", true);
+    let token = w.sim.keeper_token();
+    let saved = w.dir.path().join("ksm-saved.json");
+    let saved_typed = format!("{}\r", saved.display());
+    let sub = w.sim.operator().subscription_id;
+    let w = std::sync::Arc::new(w);
+    let wc = w.clone();
+    let uid_typed = uid.clone();
+    let transcript = tokio::task::spawn_blocking(move || {
+        let mut cmd = command(&wc);
+        // Every Azure input as a flag: only the Keeper prompts and the plan's confirmation are left to ask.
+        cmd.args([
+            "--subscription",
+            &sub,
+            "--resource-group",
+            "rg-keeper",
+            "--create-resource-group",
+            "--location",
+            "eastus",
+            "--workspace",
+            "keeper-ws",
+            "--app-name",
+            "KeeperLogging",
+            "--secret-description",
+            "Keeper Azure Monitor Logs",
+            "--secret-expiry-days",
+            "180",
+            "--table",
+            "KeeperLogs",
+            "--dce-name",
+            "KeeperLogsEndpoint",
+            "--dcr-name",
+            "KeeperDCR",
+            "--roles",
+            "minimal",
+            "--sentinel",
+            "false",
+        ])
+        .env("KSM_CONFIG", &token);
+        let mut t = Terminal::new(spawn(cmd));
+        t.step(
+            "Save the KSM config the one-time token yields",
+            &saved_typed,
+        );
+        // "an existing record" is first; then its UID (a bad one is refused, as the other names are).
+        t.step("Keeper record for the Admin Console values", "\r");
+        t.step("Record UID", "nope\r");
+        t.step("is not a Keeper UID", &format!("{uid_typed}\r"));
+        t.step("the KSM application may write it", "");
+        t.step("Apply this plan?", "y");
+        t.finish()
+    })
+    .await
+    .expect("pty session");
+    let rec = w.sim.keeper_record(&uid).expect("the record");
+    let secret = rec["fields"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["type"] == "password"))
+        .and_then(|f| f["value"][0].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !secret.is_empty(),
+        "the record holds the secret: {transcript}"
+    );
+    assert!(!transcript.contains(&secret), "the secret is not shown");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
+            .expect("json");
+    assert_eq!(state["keeper"]["record_uid"], uid.as_str());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&saved)
+        .expect("the config is saved")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -49,6 +49,15 @@ pub struct Sim {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The Keeper region of a simulated cloud: Keeper's GovCloud (token prefix `GOV`) for the US Government clouds,
+/// its US region otherwise (hosts from keeper-secrets-manager-core `constants.rs`).
+fn keeper_region(cloud: SimCloud) -> (&'static str, &'static str) {
+    match cloud {
+        SimCloud::UsGov | SimCloud::UsGovDod => ("GOV", "govcloud.keepersecurity.us"),
+        SimCloud::Public | SimCloud::China => ("US", "keepersecurity.com"),
+    }
+}
+
 fn lock(w: &Mutex<World>) -> MutexGuard<'_, World> {
     w.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -146,6 +155,8 @@ impl Sim {
             "ca_certificate": ca_certificate_path,
             // keeper-azmon sends Keeper Secrets Manager calls here: the fake Keeper backend (world/keeper.rs).
             "keeper_endpoint": self.base_url,
+            // The server key a one-time access token is redeemed with (the fake backend's own, not Keeper's).
+            "keeper_server_public_key": w.keeper.server_public_key(),
         })
     }
 
@@ -171,11 +182,15 @@ impl Sim {
     /// host of the simulated cloud's Keeper region.
     pub fn keeper_config(&self) -> String {
         let mut w = lock(&self.world);
-        let host = match w.cfg.cloud.name() {
-            n if n.starts_with("usgov") => "govcloud.keepersecurity.us",
-            _ => "keepersecurity.com",
-        };
+        let (_, host) = keeper_region(w.cfg.cloud);
         w.keeper.mint_config(host)
+    }
+    /// A one-time access token for a new device of the fake KSM application (`GOV:…` in the US Government clouds,
+    /// `US:…` elsewhere): it binds once.
+    pub fn keeper_token(&self) -> String {
+        let mut w = lock(&self.world);
+        let (region, _) = keeper_region(w.cfg.cloud);
+        w.keeper.mint_token(region)
     }
     /// Shares a new, empty login record with the fake Keeper application; its UID. `editable`: "Can Edit".
     pub fn keeper_add_record(&self, title: &str, editable: bool) -> String {

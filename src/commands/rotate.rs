@@ -104,7 +104,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     let keeper = if args.finish {
         None
     } else {
-        keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?
+        keeper::ready(&args.keeper, &sf.state, &profile, &rest.http).await?
     };
     if let Some(k) = &keeper {
         if k.new_in.is_some() {

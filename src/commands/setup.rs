@@ -295,12 +295,21 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         );
     }
     // The Keeper record must be writable before anything is written in Azure.
+    if ask {
+        wizard::ask_keeper_target(&mut args.keeper, sf.state.keeper.is_some())?;
+    }
     let mut keeper = steps::keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?;
-    if let Some(k) = &keeper {
-        k.preflight().await?;
+    let mut keeper_note = None;
+    if let Some(k) = keeper.as_mut() {
         inputs.keeper_record = Some(k.uid.clone());
-        if human {
-            eprintln!("{}: the KSM application may write it", k.describe());
+        if args.dry_run && k.vault.holds_token() {
+            // A dry run writes nothing, and redeeming a token binds a device in Keeper for good.
+            keeper_note = Some(format!("the one-time access token in --ksm-config is redeemed by the real run, which then checks {}", k.describe()));
+        } else {
+            k.preflight().await?;
+            if human {
+                eprintln!("{}: the KSM application may write it", k.describe());
+            }
         }
     }
     preflight::align_cli_tenant(&rest, &inputs).await?;
@@ -319,6 +328,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
 
     if args.dry_run {
         let mut pre = pre;
+        pre.notes.extend(keeper_note);
         if makes_secret {
             let (show, file) = (args.show_secret, args.secret_file.is_some());
             if let Some(e) = output::no_way_out("setup", args.common.output, show, file) {

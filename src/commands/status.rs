@@ -247,9 +247,9 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
             }
         }
     }
-    if let Some(k) = crate::steps::keeper::resolve(&args.keeper, &s, &profile, &rest.http)? {
+    if let Some(k) = crate::steps::keeper::ready(&args.keeper, &s, &profile, &rest.http).await? {
         let (health, detail) = keeper_drift(&s, &k).await?;
-        push("keeper_record", health, detail);
+        push(step::KEEPER_RECORD, health, detail);
     }
     let problems = items.iter().filter(|i| i.health != Health::Ok).count();
     if args.common.output == Format::Json {

@@ -11,6 +11,7 @@ use crate::output::Format;
 use crate::rest::Rest;
 use crate::state::StateFile;
 use crate::steps::{sentinel, step};
+use crate::vault::Vault;
 
 /// One deletion of the teardown plan.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -22,7 +23,9 @@ pub struct Deletion {
 }
 
 /// The deletions, in order: Sentinel content (rules, function, workbook) and Sentinel itself when setup onboarded
-/// it, role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group.
+/// it, role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group; last, with
+/// `--delete-keeper-record`, the Keeper record the tool made (a record it was given is refused earlier, in
+/// [`check_keeper_record`]).
 pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
     let s = &sf.state;
     let mut out = vec![];
@@ -61,12 +64,16 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
             });
         }
     }
-    // The Keeper record is the user's: its values (an old secret among them) stay in the vault's history anyway.
-    if let Some(k) = &s.keeper {
-        kept.push(format!(
-            "keeper_record {} (the user's Keeper record; its secret stops working with the app)",
+    // The Keeper record is the user's unless the tool made it and is asked to delete it; its values (an old
+    // secret among them) stay in the vault's history anyway.
+    let delete_record = args.delete_keeper_record && s.keeper.as_ref().is_some_and(|k| k.created);
+    match &s.keeper {
+        Some(k) if !delete_record => kept.push(format!(
+            "{} {} (the user's Keeper record; its secret stops working with the app)",
+            step::KEEPER_RECORD,
             k.record_uid
-        ));
+        )),
+        _ => {}
     }
     let keep_ws = args.keep_workspace || args.keep_data;
     for kind in [step::DCR, step::TABLE, step::DCE, step::WORKSPACE] {
@@ -110,6 +117,13 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
         } else {
             kept.push(format!("{kind} {} (reused, not ours)", r.name));
         }
+    }
+    if let Some(k) = s.keeper.as_ref().filter(|_| delete_record) {
+        out.push(Deletion {
+            step: step::KEEPER_RECORD.into(),
+            resource: format!("Keeper record {} (made by keeper-azmon)", k.record_uid),
+            id: k.record_uid.clone(),
+        });
     }
     (out, kept)
 }
@@ -181,8 +195,79 @@ async fn keep_what_an_analyst_still_uses(
     Ok(())
 }
 
-async fn delete_one(rest: &Rest, sf: &StateFile, d: &Deletion, force_ws: bool) -> Result<bool> {
+/// `--delete-keeper-record`: refused (before anything is deleted) unless the state names a Keeper record the
+/// tool made with `--keeper-folder`; a record it was given with `--keeper-record` is the user's.
+pub fn check_keeper_record(sf: &StateFile, args: &TeardownArgs) -> Result<()> {
+    if !args.delete_keeper_record {
+        return Ok(());
+    }
+    match &sf.state.keeper {
+        None => Err(Error::input(
+            format!(
+                "--delete-keeper-record: the state file {} names no Keeper record",
+                sf.path.display()
+            ),
+            "drop --delete-keeper-record (there is no record to delete), or pass the --state file of the deployment that has one",
+        )),
+        Some(k) if !k.created => Err(Error::input(
+            format!(
+                "--delete-keeper-record: Keeper record {} was given to keeper-azmon (--keeper-record), not made by it; teardown does not delete it",
+                k.record_uid
+            ),
+            "drop --delete-keeper-record; delete the record in the Keeper vault yourself if it is no longer wanted",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The vault the record is deleted through, checked before anything is deleted: the config is there (a token
+/// is redeemed) and Keeper answers for the record. None without `--delete-keeper-record`, and in a dry run
+/// (which asks Keeper nothing).
+async fn keeper_vault(
+    sf: &StateFile,
+    args: &TeardownArgs,
+    profile: &crate::cloud::CloudProfile,
+    http: &reqwest::Client,
+) -> Result<Option<Vault>> {
+    let Some(k) = sf
+        .state
+        .keeper
+        .as_ref()
+        .filter(|_| args.delete_keeper_record)
+    else {
+        return Ok(None);
+    };
+    let mut vault =
+        crate::steps::keeper::vault(&args.ksm, &sf.state, profile, http, &k.record_uid)?;
+    if args.dry_run {
+        return Ok(None);
+    }
+    vault.redeem(Some(&k.record_uid)).await?;
+    match vault.read(&k.record_uid).await {
+        Ok(r) if !r.editable => {
+            Err(crate::vault::VaultError::ReadOnly(k.record_uid.clone()).into())
+        }
+        Ok(_) | Err(crate::vault::VaultError::UnknownRecord(_)) => Ok(Some(vault)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn delete_one(
+    rest: &Rest,
+    sf: &StateFile,
+    d: &Deletion,
+    force_ws: bool,
+    vault: Option<&Vault>,
+) -> Result<bool> {
     let s = &sf.state;
+    if d.step == step::KEEPER_RECORD {
+        return match vault {
+            Some(v) => Ok(v.delete(&d.id).await?),
+            None => Err(Error::Other(
+                "no KSM config to delete the Keeper record with".into(),
+            )),
+        };
+    }
     if d.step == step::SENTINEL_ONBOARDING || sentinel::is_content(&d.step) {
         return crate::azure::sentinel::delete(rest, &d.id).await;
     }
@@ -236,6 +321,8 @@ fn forget(sf: &mut StateFile, d: &Deletion) {
     let s = &mut sf.state;
     if d.step == step::SECRET {
         s.secret = None;
+    } else if d.step == step::KEEPER_RECORD {
+        s.keeper = None;
     } else if d.step.starts_with("role:") {
         s.role_assignments.retain(|r| r.id != d.id);
     } else {
@@ -268,6 +355,8 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     }
     let _deployment_lock =
         crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
+    check_keeper_record(&sf, &args)?;
+    let vault = keeper_vault(&sf, &args, &profile, &rest.http).await?;
     let human = args.common.output == Format::Human;
     let (mut deletions, mut kept) = plan(&sf, &args);
     keep_what_an_analyst_still_uses(&rest, &sf, &mut deletions, &mut kept).await?;
@@ -321,7 +410,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
 
     let mut done = vec![];
     for d in &deletions {
-        let existed = delete_one(&rest, &sf, d, args.force_delete_workspace)
+        let existed = delete_one(&rest, &sf, d, args.force_delete_workspace, vault.as_ref())
             .await
             .map_err(|e| e.in_step(&d.step))?;
         if human {

@@ -111,12 +111,13 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     });
     if let Some(uid) = from_keeper {
         let keeper = crate::cli::KeeperArgs {
-            ksm_config: t.keeper.ksm_config.clone(),
+            ksm: t.keeper.ksm.clone(),
             keeper_record: Some(uid.clone()),
             keeper_folder: None,
         };
         let http = crate::rest::http_client(&profile)?;
-        let target = crate::steps::keeper::resolve(&keeper, &state, &profile, &http)?
+        let target = crate::steps::keeper::ready(&keeper, &state, &profile, &http)
+            .await?
             .ok_or_else(|| Error::Other("no Keeper record".into()))?;
         let secret = target.vault.password(&target.uid).await?;
         return Ok((out, secret, profile));

@@ -2,7 +2,7 @@
 //! through which KSM config, and the values written into it.
 
 use crate::azure::graph::NewSecret;
-use crate::cli::KeeperArgs;
+use crate::cli::{KeeperArgs, KsmArgs};
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
 use crate::state::{KeeperLink, Outputs, State};
@@ -20,7 +20,7 @@ pub struct Target {
 }
 
 /// A Keeper record UID: 16 random bytes in URL-safe base64 without padding (22 characters), as the vault shows it.
-fn check_uid(flag: &str, uid: &str) -> Result<()> {
+pub fn check_uid(flag: &str, uid: &str) -> Result<()> {
     let ok = uid.len() == 22
         && uid
             .bytes()
@@ -62,29 +62,83 @@ pub fn resolve(
         check_uid("--keeper-record", &uid)?;
     }
     let created = recorded.is_some_and(|k| k.created && k.record_uid == uid);
-    let config = args
-        .ksm_config
-        .clone()
-        .filter(|c| !c.trim().is_empty())
-        .or_else(|| recorded.and_then(|k| k.config_path.clone()))
-        .ok_or_else(|| {
-            Error::input(
-                format!("--ksm-config is required to write Keeper record {uid}"),
-                "pass --ksm-config FILE (or set KSM_CONFIG to the base64 config the Keeper vault gives a KSM device)",
-            )
-        })?;
-    let config = KsmConfig::load(&config)?;
+    let vault = vault(&args.ksm, state, profile, http, &uid)?;
     Ok(Some(Target {
-        vault: Vault::new(config, http.clone(), profile.keeper_endpoint.clone()),
+        vault,
         uid,
         new_in,
         created,
     }))
 }
 
+/// The vault through `--ksm-config` (or KSM_CONFIG), else through the config file the state names; `uid` names
+/// the record in messages. A one-time access token needs `--ksm-config-out`, checked writable here, before
+/// Keeper is asked anything.
+pub fn vault(
+    ksm: &KsmArgs,
+    state: &State,
+    profile: &CloudProfile,
+    http: &reqwest::Client,
+    uid: &str,
+) -> Result<Vault> {
+    let recorded = state.keeper.as_ref();
+    let given = ksm.ksm_config.clone().filter(|c| !c.trim().is_empty());
+    let config = match (given, recorded.and_then(|k| k.config_path.clone())) {
+        (Some(c), _) | (None, Some(c)) => c,
+        // The state names the record, but its config was base64 text, which the state never keeps.
+        (None, None) if recorded.is_some_and(|k| k.record_uid == uid) => {
+            return Err(Error::input(
+                format!("the state names Keeper record {uid}, but no KSM config is available to reach it"),
+                "pass --ksm-config or set KSM_CONFIG again; the state keeps only a config's path (never a base64 config's content)",
+            ))
+        }
+        (None, None) => {
+            return Err(Error::input(
+                format!("--ksm-config is required to reach Keeper record {uid}"),
+                "pass --ksm-config FILE (or set KSM_CONFIG to the base64 config the Keeper vault gives a KSM device, or to a one-time access token with --ksm-config-out FILE)",
+            ))
+        }
+    };
+    let config = KsmConfig::load(&config)?;
+    let out = ksm.ksm_config_out.clone();
+    if config.is_token() {
+        let Some(out) = &out else {
+            return Err(Error::input(
+                "--ksm-config is a one-time access token, and nowhere is named to save the config it yields",
+                "pass --ksm-config-out FILE (the config is written there, mode 0600, and later runs use it; a token works only once)",
+            ));
+        };
+        crate::private_file::check_writable(out, "--ksm-config-out")?;
+    }
+    Ok(Vault::new(config, http.clone(), profile, out))
+}
+
+/// [`resolve`], with a one-time access token redeemed (and its config saved): for the commands that use the
+/// record at once (verify, status, rotate-secret).
+pub async fn ready(
+    args: &KeeperArgs,
+    state: &State,
+    profile: &CloudProfile,
+    http: &reqwest::Client,
+) -> Result<Option<Target>> {
+    let mut target = resolve(args, state, profile, http)?;
+    if let Some(t) = target.as_mut() {
+        t.redeem().await?;
+    }
+    Ok(target)
+}
+
 impl Target {
-    /// The preflight: the record is writable, or the folder is shared with the application.
-    pub async fn preflight(&self) -> Result<()> {
+    /// Redeems a one-time access token in `--ksm-config` (the first read binds it), saving its config.
+    pub async fn redeem(&mut self) -> Result<()> {
+        let filter = (!self.uid.is_empty()).then_some(self.uid.as_str());
+        self.vault.redeem(filter).await
+    }
+
+    /// The preflight: the record is writable, or the folder is shared with the application (a one-time access
+    /// token is redeemed first).
+    pub async fn preflight(&mut self) -> Result<()> {
+        self.redeem().await?;
         match &self.new_in {
             Some(folder) => self.vault.check_folder(folder).await?,
             None => self.vault.preflight(&self.uid).await?,

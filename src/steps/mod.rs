@@ -65,6 +65,8 @@ pub mod step {
     /// Prefix of one step per rule: `sentinel_rule:<template id>`.
     pub const SENTINEL_RULE: &str = "sentinel_rule";
     pub const SENTINEL_WORKBOOK: &str = "sentinel_workbook";
+    /// The Keeper record that holds the Admin Console values (not an Azure resource; issue 14).
+    pub const KEEPER_RECORD: &str = "keeper_record";
 }
 
 /// What one step will do.

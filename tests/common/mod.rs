@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: a simulator per test and the real binary run against it.
 #![allow(dead_code)]
 
+pub mod keeper;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

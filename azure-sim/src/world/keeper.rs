@@ -2,11 +2,15 @@
 //! without Keeper's servers: it speaks the real KSM payloads that keeper-secrets-manager-core 17.3.0 sends.
 //!
 //! Each request is unwrapped as Keeper's server does: the `TransmissionKey` header is ECIES-decrypted with this
-//! backend's own server key (test configs name it in `serverPublicKey`, the mechanism Keeper's IL5 region uses),
-//! the `Authorization: Signature` is checked against the device's registered public key, and the AES-GCM body is
-//! decrypted. Replies are AES-GCM JSON whose record keys are wrapped with the application key; errors are plain
-//! JSON `{"error", "message", ...}` as Keeper sends them (shape from Keeper's Python SDK test
-//! sdk/python/core/tests/exception_test.py). Payload shapes and the crypto: docs/design/keeper-vault/NOTES.md §2.
+//! backend's own server key (test configs name it in `serverPublicKey`, the mechanism Keeper's IL5 region uses;
+//! a one-time token is redeemed with it through the cloud profile's `keeper_server_public_key`), the
+//! `Authorization: Signature` is checked against the device's registered public key, and the AES-GCM body is
+//! decrypted. A one-time access token binds the device key its first request carries (`publicKey`), and the
+//! answer carries the application key wrapped with the token (`encryptedAppKey`). Replies are AES-GCM JSON whose
+//! record keys are wrapped with the application key; errors are plain JSON `{"error", "message", ...}` as Keeper
+//! sends them (shape from Keeper's Python SDK test sdk/python/core/tests/exception_test.py; codes and messages,
+//! and which are unverified: azure-sim/BEHAVIOUR.md). Payload shapes and the crypto:
+//! docs/design/keeper-vault/NOTES.md §2.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -15,14 +19,18 @@ use serde_json::{json, Value};
 
 use super::keeper_crypto::{self as kc, Key};
 
+/// Keeper's message for a throttled call (secrets-manager sdk/python core.py and the Go port, comment in `fetch`).
+const THROTTLED: &str =
+    "Due to repeated attempts, your request has been throttled. Try again in 2 minutes.";
+
 /// Where Keeper Secrets Manager's API lives on any Keeper host (`https://{host}/api/rest/sm/v1/{endpoint}`).
 pub const PATH_PREFIX: &str = "/api/rest/sm/v1/";
 
 /// One failure queued for the next call to a KSM endpoint (`get_secret`, `update_secret`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeeperFault {
-    /// HTTP 403 `{"error":"throttled","retry_after":1}`: the SDK sleeps and retries, up to 5 times
-    /// (keeper-secrets-manager-core core.rs `handle_http_error`).
+    /// HTTP 403 `{"error":"throttled","retry_after":1}` with Keeper's message: the SDK sleeps and retries, up to
+    /// 5 times (keeper-secrets-manager-core core.rs `post_query`, `parse_throttle`).
     Throttled,
     /// HTTP 500 with a plain JSON error: Keeper failed the call. Keeper's real 5xx body is not documented; this
     /// one has the shape of its 4xx errors.
@@ -52,6 +60,8 @@ pub struct Keeper {
     server_secret: p256::SecretKey,
     /// clientId → the device's public key (uncompressed SEC1).
     clients: HashMap<String, Vec<u8>>,
+    /// One-time access tokens not redeemed yet: clientId (derived from the token) → the token's key bytes.
+    tokens: HashMap<String, Key>,
     records: BTreeMap<String, FakeRecord>,
     folders: BTreeMap<String, FakeFolder>,
     faults: HashMap<String, VecDeque<KeeperFault>>,
@@ -66,6 +76,7 @@ impl Default for Keeper {
             owner_secret: p256::SecretKey::random(&mut rand::rngs::OsRng),
             server_secret: p256::SecretKey::random(&mut rand::rngs::OsRng),
             clients: HashMap::new(),
+            tokens: HashMap::new(),
             records: BTreeMap::new(),
             folders: BTreeMap::new(),
             faults: HashMap::new(),
@@ -98,6 +109,20 @@ impl Keeper {
             "serverPublicKey": kc::b64url(&kc::public_sec1(&self.server_secret)),
         });
         kc::b64(cfg.to_string().as_bytes())
+    }
+
+    /// The server key test configs and tokens are redeemed with: URL-safe base64 (no padding) of its SEC1 point,
+    /// the form the SDK's `serverPublicKey` takes.
+    pub fn server_public_key(&self) -> String {
+        kc::b64url(&kc::public_sec1(&self.server_secret))
+    }
+
+    /// A one-time access token for a new device of the application, `REGION:TOKEN` as the Keeper vault shows it
+    /// (the token: 32 random bytes, URL-safe base64 without padding).
+    pub fn mint_token(&mut self, region: &str) -> String {
+        let key = kc::random_key();
+        self.tokens.insert(kc::client_id_for(&key), key);
+        format!("{region}:{}", kc::b64url(&key))
     }
 
     /// Shares a new empty login record with the application (`editable`: the share's "Can Edit"); its UID.
@@ -189,7 +214,7 @@ impl Keeper {
             return match f {
                 KeeperFault::Throttled => plain(
                     403,
-                    json!({"error": "throttled", "message": "Too many requests", "retry_after": 1}),
+                    json!({"error": "throttled", "message": THROTTLED, "retry_after": 1}),
                 ),
                 KeeperFault::Fail => error(
                     500,
@@ -211,41 +236,69 @@ impl Keeper {
             return error(400, path, "bad_request", "transmission key is not 32 bytes");
         };
         // 2. The body.
+        // Keeper's 400s, as its own KSM clients list them (secrets-manager sdk/python core.py `fetch`).
         let Ok(text) = kc::gcm_decrypt(&tk, body) else {
-            return error(400, path, "bad_request", "payload does not decrypt");
+            return error(400, path, "bad_request", "unable to decrypt the payload");
         };
         let Ok(req) = serde_json::from_slice::<Value>(&text) else {
-            return error(400, path, "bad_request", "payload is not JSON");
+            return error(400, path, "invalid", "Invalid secrets manager payload");
         };
-        // 3. The caller and its signature.
-        let client_id = req["clientId"].as_str().unwrap_or_default();
-        let Some(public) = self.clients.get(client_id) else {
-            return error(
-                403,
-                path,
-                "access_denied",
-                "Unable to validate application access",
-            );
+        // 3. The caller and its signature: a registered device's key, or, for a one-time token not redeemed yet,
+        //    the key the request brings to bind (`publicKey`, base64 SEC1).
+        let client_id = req["clientId"].as_str().unwrap_or_default().to_string();
+        let binding = self.tokens.get(&client_id).copied();
+        let public = match (self.clients.get(&client_id), binding) {
+            (Some(p), _) => p.clone(),
+            (None, Some(_)) => req["publicKey"]
+                .as_str()
+                .and_then(|k| kc::b64_any(k).ok())
+                .unwrap_or_default(),
+            (None, None) => {
+                return error(
+                    403,
+                    path,
+                    "access_denied",
+                    "Unable to validate application access",
+                )
+            }
         };
         let signature = authorization
             .and_then(|a| a.strip_prefix("Signature "))
             .and_then(|s| kc::b64_any(s).ok())
             .unwrap_or_default();
         let signed = [encrypted_key.as_slice(), body].concat();
-        if !kc::verify_signature(public, &signed, &signature) {
+        // A token used a second time comes with a new device key: Keeper checks it against the first one.
+        if !kc::verify_signature(&public, &signed, &signature) {
             return error(403, path, "access_denied", "Signature is invalid");
         }
-        let answer = match endpoint.as_str() {
+        let mut answer = match endpoint.as_str() {
             "get_secret" => Ok(Some(self.get_secret(&req))),
             "get_folders" => Ok(Some(self.get_folders())),
             "update_secret" => self.update_secret(&req),
             "create_secret" => self.create_secret(&req),
+            "delete_secret" => Ok(Some(self.delete_secret(&req))),
             other => Err((
                 404,
                 "not_found",
                 format!("azure-sim has no KSM endpoint {other}"),
             )),
         };
+        // The token's first read binds: the device key is registered, the token is spent, and the answer brings
+        // the application key wrapped with the token (the SDK unwraps both, core.rs `set_app_key_if_absent`).
+        if let (Some(token_key), Ok(Some(Value::Object(reply)))) = (binding, answer.as_mut()) {
+            if matches!(endpoint.as_str(), "get_secret" | "get_folders") {
+                self.tokens.remove(&client_id);
+                self.clients.insert(client_id, public);
+                reply.insert(
+                    "encryptedAppKey".into(),
+                    json!(kc::b64url(&kc::gcm_encrypt(&token_key, &self.app_key))),
+                );
+                reply.insert(
+                    "appOwnerPublicKey".into(),
+                    json!(kc::b64url(&kc::public_sec1(&self.owner_secret))),
+                );
+            }
+        }
         match answer {
             Ok(Some(v)) => (200, kc::gcm_encrypt(&tk, v.to_string().as_bytes())),
             Ok(None) => (200, Vec::new()),
@@ -369,6 +422,35 @@ impl Keeper {
         };
         self.records.insert(uid, rec);
         Ok(None)
+    }
+
+    /// Deletes records the application may edit; each answered with its `responseCode` (the SDK counts `ok` only,
+    /// core.rs `calculate_successful_deletes`). The codes other than `ok` are the fake's: Keeper's are unverified.
+    fn delete_secret(&mut self, req: &Value) -> Value {
+        let uids: Vec<String> = req["recordUids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let records: Vec<Value> = uids
+            .into_iter()
+            .map(|uid| {
+                let code = match self.records.get(&uid) {
+                    None => "not_found",
+                    Some(r) if !r.editable => "access_denied",
+                    Some(_) => {
+                        self.records.remove(&uid);
+                        "ok"
+                    }
+                };
+                json!({ "recordUid": uid, "responseCode": code })
+            })
+            .collect();
+        json!({ "records": records })
     }
 
     fn update_secret(&mut self, req: &Value) -> Answer {

@@ -5,20 +5,31 @@
 //! (`spawn_blocking`), and a panic comes back as an error. Its HTTP goes through the tool's own client (the post
 //! function below): the tool's timeouts and CA, and, with a cloud profile that names `keeper_endpoint`, a
 //! simulator instead of Keeper. A `Record` is never Debug-printed: its Debug shows every field value.
+//!
+//! A one-time access token is redeemed once ([`Vault::redeem`]): the SDK binds a new device key to it, and the
+//! bound config it yields is saved (mode 0600) where `--ksm-config-out` says; every later call uses that config.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod config;
+pub mod record;
+
 use std::path::{Path, PathBuf};
 
+use keeper_secrets_manager_core::config_keys::ConfigKeys;
 use keeper_secrets_manager_core::dto::dtos::RecordCreate;
 use keeper_secrets_manager_core::dto::payload::{
     EncryptedPayload, KsmHttpResponse, TransmissionKey,
 };
 use keeper_secrets_manager_core::utils::bytes_to_base64;
 use keeper_secrets_manager_core::{
-    ClientOptions, InMemoryKeyValueStorage, KSMRError, KvStoreType, Record, SecretsManager,
+    ClientOptions, InMemoryKeyValueStorage, KSMRError, KeyValueStorage, KvStoreType, Record,
+    SecretsManager,
 };
-use serde_json::{json, Value};
 
+pub use self::config::KsmConfig;
+use self::config::Source;
+pub use self::record::RecordView;
+use self::record::{set_custom, set_typed, view};
+use crate::cloud::CloudProfile;
 use crate::error::Error;
 use crate::secret::SecretString;
 
@@ -38,6 +49,8 @@ pub enum VaultError {
     Config { origin: String, what: String },
     #[error("Keeper refused the KSM application's sign-in: {0}")]
     SignIn(String),
+    #[error("Keeper refused the one-time access token in --ksm-config: {0}")]
+    Token(String),
     #[error("record {0} is not shared with the KSM application (or does not exist)")]
     UnknownRecord(String),
     #[error("the KSM application may not edit record {0} (its share is read-only)")]
@@ -64,8 +77,9 @@ impl VaultError {
     /// The tool's error: a sign-in failure is exit 3, every other refusal exit 2, each naming the flag to look at.
     pub fn into_error(self) -> Error {
         let hint = match &self {
-            VaultError::Config { .. } => "pass --ksm-config (or KSM_CONFIG) the file or base64 text of a KSM application config: Keeper vault > Secrets Manager > the application > Devices > Add Device > Configuration File",
+            VaultError::Config { .. } => "pass --ksm-config (or KSM_CONFIG) the file or base64 text of a KSM application config, or a one-time access token with --ksm-config-out: Keeper vault > Secrets Manager > the application > Devices > Add Device",
             VaultError::SignIn(_) => "the --ksm-config device may be revoked or locked to another IP address: add a new device to the KSM application and pass its config",
+            VaultError::Token(_) => "a one-time access token binds one device, once: pass --ksm-config the file --ksm-config-out saved when it was first used, or make a new token (Keeper vault > Secrets Manager > the application > Devices > Add Device > One-Time Access Token)",
             VaultError::UnknownRecord(_) => "check --keeper-record, and share the record with the KSM application (Keeper vault > Secrets Manager > the application > Records)",
             VaultError::ReadOnly(_) => "edit the application's share of the --keeper-record record and turn on Can Edit",
             VaultError::UnknownFolder(_) => "check --keeper-folder (a shared folder's UID), and share the folder with the KSM application",
@@ -75,7 +89,7 @@ impl VaultError {
             VaultError::Environment(_) => "unset it: the tool reaches Keeper only at the host the --ksm-config names, over its own verified TLS",
         };
         match self {
-            e @ VaultError::SignIn(_) => Error::Auth {
+            e @ (VaultError::SignIn(_) | VaultError::Token(_)) => Error::Auth {
                 what: e.to_string(),
                 hint: hint.into(),
             },
@@ -87,48 +101,6 @@ impl VaultError {
 impl From<VaultError> for Error {
     fn from(e: VaultError) -> Error {
         e.into_error()
-    }
-}
-
-/// A KSM config: its text (JSON or base64 of it; a secret: it holds the device's private key and the app key)
-/// and the file it came from, the only part the state file keeps.
-#[derive(Clone)]
-pub struct KsmConfig {
-    text: SecretString,
-    pub path: Option<PathBuf>,
-}
-
-impl KsmConfig {
-    /// `--ksm-config`: a file if one exists at that path, else the base64 (or JSON) text itself. The SDK's
-    /// parser checks it here, before anything is sent.
-    pub fn load(arg: &str) -> Result<KsmConfig, VaultError> {
-        let path = Path::new(arg);
-        // Base64 never holds a '.', and JSON starts with '{': anything else with a dot is a file name.
-        let looks_like_file = !arg.trim_start().starts_with('{') && arg.contains('.');
-        if looks_like_file && !path.exists() {
-            return Err(VaultError::Config {
-                origin: arg.to_string(),
-                what: "no such file".into(),
-            });
-        }
-        let (text, path, origin) = if arg.len() < 4096 && path.is_file() {
-            let text = std::fs::read_to_string(path).map_err(|e| VaultError::Config {
-                origin: path.display().to_string(),
-                what: e.to_string(),
-            })?;
-            (text, Some(path.to_path_buf()), path.display().to_string())
-        } else {
-            (arg.to_string(), None, "the text given".into())
-        };
-        let text = text.trim().to_string();
-        InMemoryKeyValueStorage::new(Some(text.clone())).map_err(|e| VaultError::Config {
-            origin: origin.clone(),
-            what: e.to_string(),
-        })?;
-        Ok(KsmConfig {
-            text: SecretString::new(text),
-            path,
-        })
     }
 }
 
@@ -145,16 +117,6 @@ fn check_environment() -> Result<(), VaultError> {
         eprintln!("warning: KSM_SKIP_VERIFY is ignored: keeper-azmon always verifies Keeper's TLS certificate");
     }
     Ok(())
-}
-
-/// One Keeper record as the tool reads it: never the whole `Record`.
-pub struct RecordView {
-    pub editable: bool,
-    pub login: Option<String>,
-    pub password: Option<SecretString>,
-    pub url: Option<String>,
-    /// Custom text fields by label.
-    pub custom: BTreeMap<String, String>,
 }
 
 /// A new client secret for the record: its value, key id and end date.
@@ -182,19 +144,102 @@ pub struct Vault {
     http: reqwest::Client,
     /// Where KSM calls go instead of the config's host (a simulator's origin), from the cloud profile.
     endpoint: Option<String>,
+    /// The server key a token is redeemed with instead of Keeper's published ones, from the cloud profile.
+    server_key: Option<String>,
+    /// `--ksm-config-out`: where the config a token yields is saved.
+    out: Option<PathBuf>,
 }
 
 impl Vault {
-    pub fn new(config: KsmConfig, http: reqwest::Client, endpoint: Option<String>) -> Vault {
+    pub fn new(
+        config: KsmConfig,
+        http: reqwest::Client,
+        profile: &CloudProfile,
+        out: Option<PathBuf>,
+    ) -> Vault {
         Vault {
             config,
             http,
-            endpoint,
+            endpoint: profile.keeper_endpoint.clone(),
+            server_key: profile.keeper_server_public_key.clone(),
+            out,
         }
     }
 
     pub fn config_path(&self) -> Option<&Path> {
         self.config.path.as_deref()
+    }
+
+    /// Whether `--ksm-config` is a one-time access token not redeemed yet.
+    pub fn holds_token(&self) -> bool {
+        self.config.is_token()
+    }
+
+    /// Redeems a one-time access token (nothing to do for a bound config): the SDK binds a new device key to it
+    /// on its first `get_secret` (core.rs `SecretsManager::new`, "deferred bind"; `filter` keeps that first read
+    /// to the record at hand), and the bound config is saved, mode 0600, at `--ksm-config-out`, which this vault
+    /// then uses. When that file already holds the config this same token yielded (a re-run of the same command),
+    /// it is used as it is: the SDK itself recognises it (`_init`, "already initiated with the same token").
+    pub async fn redeem(&mut self, filter: Option<&str>) -> Result<(), crate::error::Error> {
+        let Source::Token(token) = self.config.source.clone() else {
+            return Ok(());
+        };
+        let out = self.out.clone().ok_or_else(|| VaultError::Config {
+            origin: "the one-time access token".into(),
+            what: "--ksm-config-out is needed to save the config it yields".into(),
+        })?;
+        let existing = match std::fs::read_to_string(&out) {
+            Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
+            _ => None,
+        };
+        let filter: Vec<String> = filter.into_iter().map(str::to_string).collect();
+        let (http, endpoint, server_key) = (
+            self.http.clone(),
+            self.endpoint.clone(),
+            self.server_key.clone(),
+        );
+        let out_name = out.display().to_string();
+        let bound = run_blocking(move |handle| {
+            let storage = InMemoryKeyValueStorage::new(existing.clone()).map_err(|e| {
+                VaultError::Config {
+                    origin: format!("--ksm-config-out {out_name}"),
+                    what: format!("it holds something that is not a KSM config ({e}); pass a new file name"),
+                }
+            })?;
+            let mut options = ClientOptions::new_client_options_with_token(
+                token.expose().to_string(),
+                KvStoreType::InMemory(storage),
+            );
+            options.set_custom_post_function(move |url, tk, payload| {
+                post(&handle, &http, endpoint.as_deref(), url, tk, payload)
+            });
+            if let Some(key) = &server_key {
+                options.set_server_public_key(key);
+            }
+            let mut sm = SecretsManager::new(options).map_err(|e| VaultError::Config {
+                origin: format!("--ksm-config-out {out_name}"),
+                what: if e.to_string().contains("does not match the client id") {
+                    "it holds the config of another KSM device (another token); pass a new file name".into()
+                } else {
+                    e.to_string()
+                },
+            })?;
+            let already = sm.config.get(ConfigKeys::KeyAppKey).ok().flatten().is_some();
+            if let (true, Some(text)) = (already, existing) {
+                return Ok((SecretString::new(text), false));
+            }
+            sm.set_custom_sleep_function(|d| std::thread::sleep(d.mul_f64(crate::rest::time_scale())));
+            sm.get_secrets(filter)
+                .map_err(|e| classify(e, Call::Bind, "the one-time access token"))?;
+            Ok((config::bound_text(&sm.config)?, true))
+        })
+        .await?;
+        let (text, fresh) = bound;
+        if fresh {
+            crate::private_file::write(&out, "--ksm-config-out", text.expose().as_bytes())?;
+        }
+        self.config = KsmConfig::saved(text, &out);
+        Ok(())
     }
 
     /// Runs `f` with a fresh `SecretsManager` on a blocking thread; builds, uses and drops it there.
@@ -203,41 +248,38 @@ impl Vault {
         T: Send + 'static,
         F: FnOnce(&mut SecretsManager) -> Result<T, VaultError> + Send + 'static,
     {
-        check_environment()?;
-        let text = self.config.text.clone();
-        let origin = match &self.config.path {
-            Some(p) => p.display().to_string(),
-            None => "the text given".into(),
+        let origin = self.config.origin();
+        let Source::Bound(text) = self.config.source.clone() else {
+            return Err(VaultError::Config {
+                origin,
+                what: "the one-time access token was not redeemed yet".into(),
+            });
         };
         let http = self.http.clone();
         let endpoint = self.endpoint.clone();
-        let handle = tokio::runtime::Handle::current();
-        let job =
-            tokio::task::spawn_blocking(move || {
-                let storage = InMemoryKeyValueStorage::new(Some(text.expose().to_string()))
-                    .map_err(|e| VaultError::Config {
+        run_blocking(move |handle| {
+            let storage =
+                InMemoryKeyValueStorage::new(Some(text.expose().to_string())).map_err(|e| {
+                    VaultError::Config {
                         origin: origin.clone(),
                         what: e.to_string(),
-                    })?;
-                let mut options = ClientOptions::new_client_options(KvStoreType::InMemory(storage));
-                options.set_custom_post_function(move |url, tk, payload| {
-                    post(&handle, &http, endpoint.as_deref(), url, tk, payload)
-                });
-                let mut sm = SecretsManager::new(options).map_err(|e| VaultError::Config {
-                    origin,
-                    what: e.to_string(),
+                    }
                 })?;
-                // Keeper's Retry-After waits, shortened like every other wait of the tool in tests.
-                sm.set_custom_sleep_function(|d| {
-                    std::thread::sleep(d.mul_f64(crate::rest::time_scale()))
-                });
-                f(&mut sm)
+            let mut options = ClientOptions::new_client_options(KvStoreType::InMemory(storage));
+            options.set_custom_post_function(move |url, tk, payload| {
+                post(&handle, &http, endpoint.as_deref(), url, tk, payload)
             });
-        match job.await {
-            Ok(r) => r,
-            Err(e) if e.is_panic() => Err(VaultError::Panicked(panic_text(e.into_panic()))),
-            Err(e) => Err(VaultError::Panicked(e.to_string())),
-        }
+            let mut sm = SecretsManager::new(options).map_err(|e| VaultError::Config {
+                origin,
+                what: e.to_string(),
+            })?;
+            // Keeper's Retry-After waits, shortened like every other wait of the tool in tests.
+            sm.set_custom_sleep_function(|d| {
+                std::thread::sleep(d.mul_f64(crate::rest::time_scale()))
+            });
+            f(&mut sm)
+        })
+        .await
     }
 
     /// Reads one record (the preflight read, and verify's and status's).
@@ -331,6 +373,34 @@ impl Vault {
         .await
     }
 
+    /// Deletes the record (teardown `--delete-keeper-record`). The SDK returns the UIDs Keeper answered
+    /// `responseCode: "ok"` for (core.rs `delete_secret`, `calculate_successful_deletes`); an absent record is
+    /// already gone.
+    pub async fn delete(&self, uid: &str) -> Result<bool, VaultError> {
+        let uid = uid.to_string();
+        self.with_sdk(move |sm| {
+            if sm
+                .get_secrets(vec![uid.clone()])
+                .map_err(|e| classify(e, Call::Read, &uid))?
+                .iter()
+                .all(|r| r.uid != uid)
+            {
+                return Ok(false);
+            }
+            let deleted = sm
+                .delete_secret(vec![uid.clone()])
+                .map_err(|e| classify(e, Call::Write, &uid))?;
+            if deleted.contains(uid.as_str()) {
+                Ok(true)
+            } else {
+                Err(VaultError::Write(format!(
+                    "Keeper did not delete record {uid}"
+                )))
+            }
+        })
+        .await
+    }
+
     /// The value at Keeper notation `keeper://<UID>/field/password` (only the password field is supported).
     pub async fn password(&self, uid: &str) -> Result<SecretString, VaultError> {
         self.read(uid)
@@ -352,10 +422,28 @@ pub fn notation_uid(s: &str) -> Option<Result<String, Error>> {
     })
 }
 
+/// Runs `f` on a blocking thread with the runtime's handle (for the post function); a panic of the SDK comes back
+/// as an error. The SDK is built, used and dropped there: its blocking client may not be dropped in async code.
+async fn run_blocking<T, F>(f: F) -> Result<T, VaultError>
+where
+    T: Send + 'static,
+    F: FnOnce(tokio::runtime::Handle) -> Result<T, VaultError> + Send + 'static,
+{
+    check_environment()?;
+    let handle = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || f(handle)).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => Err(VaultError::Panicked(panic_text(e.into_panic()))),
+        Err(e) => Err(VaultError::Panicked(e.to_string())),
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Call {
     Read,
     Write,
+    /// The first read with a one-time access token, which binds it.
+    Bind,
 }
 
 fn fetch(sm: &mut SecretsManager, uid: &str) -> Result<Record, VaultError> {
@@ -368,16 +456,28 @@ fn fetch(sm: &mut SecretsManager, uid: &str) -> Result<Record, VaultError> {
     }
 }
 
-/// Sorts the SDK's errors (its variants say little: the Keeper code is in the text; NOTES.md §3).
+/// Sorts the SDK's errors (its variants say little: Keeper's code and message are in the text, "Error: {code},
+/// message={message}", core.rs `handle_http_error`). Keeper's own KSM clients list the answers that matter
+/// (Keeper-Security/secrets-manager sdk/python core.py and the Go port, comment in `fetch`): `throttled` ("Due to
+/// repeated attempts, your request has been throttled. Try again in 2 minutes."), `access_denied` "Unable to
+/// validate application access" (a client id Keeper does not know: a revoked device, or a mistyped or expired
+/// token, issue Keeper-Security/secrets-manager#278), `access_denied` "Signature is invalid" (a request not signed
+/// by the device key Keeper registered: a one-time token used a second time binds another key). Any other
+/// `access_denied` on a write is the share's missing Can Edit (its real message is unverified; see
+/// azure-sim/BEHAVIOUR.md).
 fn classify(e: KSMRError, call: Call, uid: &str) -> VaultError {
     let text = e.to_string();
     let has = |s: &str| text.contains(s);
+    let sign_in = has("Signature is invalid") || has("Unable to validate application access");
     match e {
         KSMRError::Throttled(_) => VaultError::Throttled(text),
         _ if has("throttled") => VaultError::Throttled(text),
+        _ if sign_in && matches!(call, Call::Bind) => VaultError::Token(text),
+        _ if sign_in => VaultError::SignIn(text),
         _ if has("access_denied") => match call {
-            Call::Write if !has("Signature is invalid") => VaultError::ReadOnly(uid.to_string()),
-            _ => VaultError::SignIn(text),
+            Call::Write => VaultError::ReadOnly(uid.to_string()),
+            Call::Bind => VaultError::Token(text),
+            Call::Read => VaultError::SignIn(text),
         },
         _ if has("error sending request") => VaultError::Unreachable(text),
         KSMRError::CryptoError(_) | KSMRError::DecodeError(_) | KSMRError::StorageError(_) => {
@@ -387,7 +487,7 @@ fn classify(e: KSMRError, call: Call, uid: &str) -> VaultError {
             }
         }
         _ => match call {
-            Call::Read => VaultError::Unreachable(text),
+            Call::Read | Call::Bind => VaultError::Unreachable(text),
             Call::Write => VaultError::Write(text),
         },
     }
@@ -435,79 +535,4 @@ fn post(
             data: body.to_vec(),
         })
     })
-}
-
-fn view(rec: &Record) -> RecordView {
-    let d = &rec.record_dict;
-    let typed = |t: &str| field(d, "fields", |f| f["type"] == json!(t));
-    let mut custom = BTreeMap::new();
-    if let Some(Value::Array(fs)) = d.get("custom") {
-        for f in fs {
-            if let (Some(l), Some(v)) = (f["label"].as_str(), f["value"][0].as_str()) {
-                custom.insert(l.to_string(), v.to_string());
-            }
-        }
-    }
-    RecordView {
-        editable: rec.is_editable,
-        login: typed("login"),
-        password: typed("password").map(SecretString::new),
-        url: typed("url"),
-        custom,
-    }
-}
-
-fn field(
-    d: &HashMap<String, Value>,
-    section: &str,
-    pick: impl Fn(&Value) -> bool,
-) -> Option<String> {
-    match d.get(section) {
-        Some(Value::Array(fs)) => fs
-            .iter()
-            .find(|f| pick(f))
-            .and_then(|f| f["value"][0].as_str())
-            .map(str::to_string),
-        _ => None,
-    }
-}
-
-fn set_in(
-    d: &mut HashMap<String, Value>,
-    section: &str,
-    pick: impl Fn(&Value) -> bool,
-    new: Value,
-) {
-    let fs = d
-        .entry(section.to_string())
-        .or_insert_with(|| Value::Array(vec![]));
-    if !fs.is_array() {
-        *fs = Value::Array(vec![]);
-    }
-    if let Value::Array(fs) = fs {
-        match fs.iter_mut().find(|f| pick(f)) {
-            Some(f) => f["value"] = new["value"].clone(),
-            None => fs.push(new),
-        }
-    }
-}
-
-/// A typed field (`login`, `password`, `url`): the first of its type, added when the record type lacks it.
-fn set_typed(d: &mut HashMap<String, Value>, kind: &str, value: &str) {
-    set_in(
-        d,
-        "fields",
-        |f| f["type"] == json!(kind),
-        json!({"type": kind, "value": [value]}),
-    );
-}
-
-/// A custom text field by label, added when absent.
-fn set_custom(d: &mut HashMap<String, Value>, label: &str, value: &str) {
-    set_in(
-        d,
-        "custom",
-        |f| f["label"] == json!(label),
-        json!({"type": "text", "label": label, "value": [value]}),
-    );
 }
