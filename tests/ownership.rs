@@ -141,12 +141,7 @@ async fn two_subscriptions_with_the_same_deployment_name_keep_their_own_apps() {
 async fn an_adopted_rule_keeps_its_tags_and_teardown_by_tag_leaves_it() {
     let w = World::public().await;
     let sub = w.sim.operator().subscription_id;
-    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
-    assert!(
-        arm_put(&w, &rg, "2021-04-01", json!({"location": "eastus"}))
-            .await
-            .is_success()
-    );
+    let rg = existing_group(&w, "rg-keeper", "eastus").await;
     let dcr = format!("{rg}/providers/Microsoft.Insights/dataCollectionRules/KeeperDCR");
     let status = arm_put(
         &w,

@@ -79,13 +79,7 @@ async fn an_operator_who_may_not_assign_roles_is_refused_naming_the_permission_a
         assert!(err.contains(role), "the hint names {role}:\n{err}");
     }
     // The same refusal when the resource group exists: the group is the scope asked about.
-    let sub = w.sim.operator().subscription_id;
-    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
-    assert!(
-        arm_put(&w, &rg, "2021-04-01", json!({ "location": "eastus" }))
-            .await
-            .is_success()
-    );
+    let rg = existing_group(&w, "rg-keeper", "eastus").await;
     refused_before_any_write(&w, &[], &format!("may not assign roles at {rg}")).await;
 }
 
@@ -102,19 +96,7 @@ async fn a_contributor_who_is_also_user_access_administrator_completes_setup() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_classic_table_of_the_same_name_is_refused_pointing_at_migrate_and_table() {
     let w = World::public().await;
-    let sub = w.sim.operator().subscription_id;
-    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
-    assert!(
-        arm_put(&w, &rg, "2021-04-01", json!({ "location": "eastus" }))
-            .await
-            .is_success()
-    );
-    let ws = format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/KeeperLogsWorkspace");
-    assert!(
-        arm_put(&w, &ws, "2022-10-01", json!({ "location": "eastus" }))
-            .await
-            .is_success()
-    );
+    let ws = existing_workspace(&w, "rg-keeper", "KeeperLogsWorkspace", "eastus").await;
     assert!(w.sim.add_classic_table(&ws, "KeeperLogs_CL"));
     refused_before_any_write(&w, &[], "already holds a classic table KeeperLogs_CL").await;
     let err = stderr(&w.setup(&[]).await);

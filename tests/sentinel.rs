@@ -177,21 +177,7 @@ async fn sentinel_setup_installs_everything_once_and_a_rerun_writes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn teardown_leaves_the_admins_own_sentinel_as_it_was() {
     let w = World::public().await;
-    let sub = w.sim.operator().subscription_id;
-    let ws = ws_id(&w, "soc-workspace");
-    assert!(arm_put(
-        &w,
-        &format!("/subscriptions/{sub}/resourceGroups/rg-keeper"),
-        "2021-04-01",
-        json!({ "location": "eastus" })
-    )
-    .await
-    .is_success());
-    assert!(
-        arm_put(&w, &ws, "2022-10-01", json!({ "location": "eastus" }))
-            .await
-            .is_success()
-    );
+    let ws = existing_workspace(&w, "rg-keeper", "soc-workspace", "eastus").await;
     let onboarding = format!("{ws}/providers/Microsoft.SecurityInsights/onboardingStates/default");
     let admin_rule = format!(
         "{ws}/providers/Microsoft.SecurityInsights/alertRules/11111111-2222-4333-8444-555555555555"
@@ -581,13 +567,7 @@ async fn a_run_interrupted_at_a_sentinel_write_resumes_to_exactly_one_of_everyth
 #[tokio::test(flavor = "multi_thread")]
 async fn another_workbook_of_the_same_name_is_refused_before_any_write() {
     let w = World::public().await;
-    let sub = w.sim.operator().subscription_id;
-    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
-    assert!(
-        arm_put(&w, &rg, "2021-04-01", json!({ "location": "eastus" }))
-            .await
-            .is_success()
-    );
+    let rg = existing_group(&w, "rg-keeper", "eastus").await;
     let theirs = json!({ "location": "eastus", "kind": "shared", "properties": {
         "displayName": "Keeper Security Dashboard", "category": "sentinel", "serializedData": "{}" } });
     let not_a_guid = format!("{rg}/providers/Microsoft.Insights/workbooks/keeper-dashboard");
@@ -656,19 +636,7 @@ async fn teardown_keeps_sentinel_and_the_function_while_an_analysts_rule_reads_t
 #[tokio::test(flavor = "multi_thread")]
 async fn another_function_of_the_same_name_on_the_workspace_is_refused_before_any_write() {
     let w = World::public().await;
-    let sub = w.sim.operator().subscription_id;
-    let rg = format!("/subscriptions/{sub}/resourceGroups/rg-keeper");
-    assert!(
-        arm_put(&w, &rg, "2021-04-01", json!({ "location": "eastus" }))
-            .await
-            .is_success()
-    );
-    let ws = ws_id(&w, "KeeperLogsWorkspace");
-    assert!(
-        arm_put(&w, &ws, "2022-10-01", json!({ "location": "eastus" }))
-            .await
-            .is_success()
-    );
+    let ws = existing_workspace(&w, "rg-keeper", "KeeperLogsWorkspace", "eastus").await;
     // Someone else's function of the same name, over another table.
     let theirs = format!("{ws}/savedSearches/soc-keeper-parser");
     assert!(arm_put(

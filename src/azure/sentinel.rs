@@ -128,7 +128,9 @@ pub struct RuleSummaryProperties {
 pub async fn alert_rules(rest: &Rest, workspace_id: &str) -> Result<Vec<RuleSummary>> {
     let rules = format!("{workspace_id}/providers/Microsoft.SecurityInsights/alertRules");
     match arm_list_as(rest, &rules, SECURITY_INSIGHTS_API).await {
-        Err(Error::Azure(e)) if e.status == 400 && e.message.contains("not onboarded") => Ok(vec![]),
+        Err(Error::Azure(e)) if e.status == 400 && e.message.contains("not onboarded") => {
+            Ok(vec![])
+        }
         other => other,
     }
 }
@@ -152,7 +154,12 @@ pub struct SavedSearchSummaryProperties {
 /// The workspace's saved searches (SavedSearches.json `SavedSearches_ListByWorkspace`); none when the workspace
 /// does not exist yet.
 pub async fn saved_searches(rest: &Rest, workspace_id: &str) -> Result<Vec<SavedSearchSummary>> {
-    arm_list_as(rest, &format!("{workspace_id}/savedSearches"), SAVED_SEARCHES_API).await
+    arm_list_as(
+        rest,
+        &format!("{workspace_id}/savedSearches"),
+        SAVED_SEARCHES_API,
+    )
+    .await
 }
 
 /// Onboards Sentinel on the workspace (the body is optional; `customerManagedKey: false` says so explicitly).
