@@ -168,6 +168,33 @@ fn sorted_keys(v: &Value) -> Value {
     }
 }
 
+/// Where Keeper's live streaming into the deployment's table began: the time of its first event (one query), or
+/// `None` while the table is empty. A backfill stops there so that nothing arrives twice (`import-classic`, and
+/// `send` with Commander events).
+///
+/// The query needs read access to the workspace (`Microsoft.OperationalInsights/workspaces/query/read`, e.g.
+/// Log Analytics Reader); the app has it through the guide's Log Analytics Contributor, not with
+/// `setup --roles minimal`. Without it the query API answers 403 `InsufficientAccessError`, and this is refused as
+/// bad input (exit 2), before anything is sent, with what to do instead.
+pub async fn live_stream_began(
+    reader: &mut Reader,
+    workspace: &str,
+    table: &str,
+) -> Result<Option<OffsetDateTime>> {
+    let kql = format!("{table} | summarize min({TABLE_TIME})");
+    match reader.cell(workspace, &kql).await {
+        Ok(v) => Ok(time_of(&v)),
+        Err(Error::Azure(e)) if e.status == 403 => Err(Error::input(
+            format!(
+                "cannot read {table} to find where Keeper's live streaming began: the app has no read access to workspace {workspace} ({}: {})",
+                e.code, e.message
+            ),
+            format!("pass --until TIME, the time of the first event Keeper streamed (an operator with read access finds it with `{table} | summarize min({TABLE_TIME})`), or give the app Log Analytics Reader on the workspace (setup --roles minimal gives it none)"),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
 fn progress_err(e: impl std::fmt::Display) -> Error {
     Error::Other(format!("import-classic: {e}"))
 }
@@ -185,16 +212,13 @@ impl Import {
         };
         let until = match self.until {
             Some(t) => t,
-            None => {
-                let kql = format!("{} | summarize min({TABLE_TIME})", self.table);
-                match time_of(&self.reader.cell(&self.workspace, &kql).await?) {
-                    Some(live) => {
-                        summary.until_live_stream = true;
-                        live
-                    }
-                    None => OffsetDateTime::now_utc(),
+            None => match live_stream_began(&mut self.reader, &self.workspace, &self.table).await? {
+                Some(live) => {
+                    summary.until_live_stream = true;
+                    live
                 }
-            }
+                None => OffsetDateTime::now_utc(),
+            },
         };
         let since = since.unwrap_or(until).min(until);
         Ok(ImportProgress {
