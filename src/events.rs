@@ -503,6 +503,31 @@ mod tests {
     }
 
     #[test]
+    fn the_shape_is_detected_ahead_and_what_was_read_ahead_comes_out_first() {
+        let mut r = EventReader::with_shape(
+            std::io::Cursor::new(
+                b"{oops\n{\"audit_event_type\": \"login\", \"timestamp\": \"2025-01-23T01:31:11Z\"}\n{\"audit_event_type\": \"login\", \"timestamp\": \"2025-01-24T00:00:00Z\"}\n".to_vec(),
+            ),
+            Shape::Auto(Mapping::new(None)),
+        );
+        r.detect_shape().expect("io");
+        assert!(r.is_commander(), "decided past the malformed first line");
+        r.set_until(crate::history::parse_time("2025-01-24"));
+        let mut out = Vec::new();
+        let (line, bad) = r.next_into(&mut out).expect("io").expect("a text");
+        assert_eq!(line, 1);
+        assert!(matches!(bad, Err(Unsent::Invalid(_))));
+        assert_eq!(r.next_into(&mut out).expect("io"), Some((2, Ok(()))));
+        assert_eq!(
+            r.next_into(&mut out).expect("io"),
+            Some((3, Err(Unsent::AlreadyStreamed)))
+        );
+        assert_eq!(r.next_into(&mut out).expect("io"), None);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["audit_event"], "login");
+    }
+
+    #[test]
     fn time_generated_comes_from_timestamp_when_missing_and_is_kept_when_present() {
         let got = read("{\"timestamp\": \"2025-01-23T01:31:11.123Z\", \"a\": 1}\n{\"TimeGenerated\": \"x\", \"timestamp\": \"y\"}\n{\"timestamp\": 5}\n[1, 2]\n");
         let first = got[0].1.as_ref().expect("event");

@@ -212,13 +212,15 @@ impl Import {
         };
         let until = match self.until {
             Some(t) => t,
-            None => match live_stream_began(&mut self.reader, &self.workspace, &self.table).await? {
-                Some(live) => {
-                    summary.until_live_stream = true;
-                    live
+            None => {
+                match live_stream_began(&mut self.reader, &self.workspace, &self.table).await? {
+                    Some(live) => {
+                        summary.until_live_stream = true;
+                        live
+                    }
+                    None => OffsetDateTime::now_utc(),
                 }
-                None => OffsetDateTime::now_utc(),
-            },
+            }
         };
         let since = since.unwrap_or(until).min(until);
         Ok(ImportProgress {
