@@ -182,16 +182,29 @@ pub async fn live_stream_began(
     table: &str,
 ) -> Result<Option<OffsetDateTime>> {
     let kql = format!("{table} | summarize min({TABLE_TIME})");
-    match reader.cell(workspace, &kql).await {
-        Ok(v) => Ok(time_of(&v)),
-        Err(Error::Azure(e)) if e.status == 403 => Err(Error::input(
+    let v = reader.cell(workspace, &kql).await.map_err(|e| {
+        refused_read(
+            e,
+            &format!("{table} to find where Keeper's live streaming began"),
+            workspace,
+            &format!("pass --until TIME, the time of the first event Keeper streamed (an operator with read access finds it with `{table} | summarize min({TABLE_TIME})`), or give the app Log Analytics Reader on the workspace (setup --roles minimal gives it none)"),
+        )
+    })?;
+    Ok(time_of(&v))
+}
+
+/// A query the app may not make (403: no read access to the workspace) as bad input, refused before anything is
+/// sent; other errors as they are.
+fn refused_read(e: Error, what: &str, workspace: &str, hint: &str) -> Error {
+    match e {
+        Error::Azure(a) if a.status == 403 => Error::input(
             format!(
-                "cannot read {table} to find where Keeper's live streaming began: the app has no read access to workspace {workspace} ({}: {})",
-                e.code, e.message
+                "cannot read {what}: the app has no read access to workspace {workspace} ({}: {})",
+                a.code, a.message
             ),
-            format!("pass --until TIME, the time of the first event Keeper streamed (an operator with read access finds it with `{table} | summarize min({TABLE_TIME})`), or give the app Log Analytics Reader on the workspace (setup --roles minimal gives it none)"),
-        )),
-        Err(e) => Err(e),
+            hint,
+        ),
+        e => e,
     }
 }
 
@@ -207,7 +220,15 @@ impl Import {
             Some(t) => Some(t),
             None => {
                 let kql = format!("{} | summarize min({CLASSIC_TIME})", self.from_table);
-                time_of(&self.reader.cell(&self.from_workspace, &kql).await?)
+                let first = self.reader.cell(&self.from_workspace, &kql).await;
+                time_of(&first.map_err(|e| {
+                    refused_read(
+                        e,
+                        &self.from_table,
+                        &self.from_workspace,
+                        "give the app Log Analytics Reader on that workspace (setup --roles minimal gives it none)",
+                    )
+                })?)
             }
         };
         let until = match self.until {
