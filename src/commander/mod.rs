@@ -211,11 +211,19 @@ impl Mapping {
         row: Map<String, Value>,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let fields: Map<String, Value> = row
-            .into_iter()
-            .filter_map(|(k, v)| classic_field(&k, v).map(|(n, v)| (n.to_string(), v)))
-            .collect();
-        let text = serde_json::to_vec(&fields).map_err(|e| format!("cannot read the row: {e}"))?;
+        // Written out as the Commander event it was, then mapped as one.
+        let mut text = vec![b'{'];
+        for (k, v) in row {
+            if let Some((name, v)) = classic_field(&k, v) {
+                if text.len() > 1 {
+                    text.push(b',');
+                }
+                write_key(&mut text, name);
+                serde_json::to_writer(&mut text, &v)
+                    .map_err(|e| format!("cannot read the row: {e}"))?;
+            }
+        }
+        text.push(b'}');
         let mut data = Vec::new();
         self.map_object(&text, &mut data, out)
             .map_err(|e| e.to_string())
