@@ -144,6 +144,8 @@ async fn main() {
         &sim,
         &[
             "import-classic",
+            "--cloud",
+            &p,
             "--state",
             &st,
             "--secret-file",

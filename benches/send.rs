@@ -400,6 +400,10 @@ async fn main() {
                 &format,
                 "--enterprise-id",
                 "1234",
+                // The app has no read access here (--roles minimal): a backfill names where Keeper's live
+                // streaming began itself. Far ahead, so every event is sent; plain events take no cutoff.
+                if commander { "--until" } else { "--on-error" },
+                if commander { "2100-01-01" } else { "skip" },
                 &ev,
             ],
         );

@@ -422,6 +422,12 @@ pub struct SendArgs {
     /// `audit-report --report-type dim --columns audit_event_type --format json --output FILE`.
     #[arg(long)]
     pub event_types: Option<PathBuf>,
+    /// Commander events: send only those before this time (RFC 3339 or YYYY-MM-DD, UTC). Default: the first
+    /// event already in the deployment's table (where Keeper's live streaming began; one query, which needs read
+    /// access to the workspace), so a backfill never duplicates what Keeper sent; the rest are counted as already
+    /// streamed. Plain events are sent as they are, with no query.
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

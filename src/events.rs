@@ -1,8 +1,25 @@
 //! Streams Keeper events from a JSON array or JSON lines, one event at a time, with the line each started on.
 
+use std::collections::VecDeque;
 use std::io::BufRead;
 
+use time::OffsetDateTime;
+
 use crate::commander::{looks_like_commander, Mapping};
+
+/// Why a text read is not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsent {
+    /// Not an event (malformed JSON, not an object, no event type or time): reported with its line.
+    #[error("{0}")]
+    Invalid(String),
+    /// A Commander event at or after the time Keeper's live streaming began: the table holds it already.
+    #[error("already streamed")]
+    AlreadyStreamed,
+}
+
+/// How many texts [`EventReader::detect_shape`] reads ahead at most for one that tells the shape.
+const DETECT_AHEAD: usize = 64;
 
 /// How the events are shaped, and so what is done to each before it is sent.
 #[derive(Debug, Clone)]
@@ -32,6 +49,8 @@ pub struct EventReader<R: BufRead> {
     done: bool,
     scan: Scan,
     shape: Shape,
+    /// Texts [`EventReader::detect_shape`] read ahead, with their lines, handed out before any other.
+    pending: VecDeque<(usize, Result<Vec<u8>, String>)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -50,7 +69,34 @@ impl<R: BufRead> EventReader<R> {
             done: false,
             scan: Scan::default(),
             shape,
+            pending: VecDeque::new(),
         }
+    }
+
+    /// Decides an [`Shape::Auto`] input's shape before its first event is handed out, reading ahead to the first
+    /// text that is a JSON object (at most [`DETECT_AHEAD`]; then the input is taken as plain). Nothing is lost:
+    /// what is read ahead comes out of [`EventReader::next_into`] first.
+    pub fn detect_shape(&mut self) -> std::io::Result<()> {
+        while matches!(self.shape, Shape::Auto(_)) {
+            if self.pending.len() >= DETECT_AHEAD {
+                self.shape = Shape::Plain;
+                break;
+            }
+            let mut text = Vec::new();
+            let Some((line, read)) = self.next_raw(&mut text)? else {
+                break;
+            };
+            if read.is_ok() {
+                self.decide(&text);
+            }
+            self.pending.push_back((line, read.map(|()| text)));
+        }
+        Ok(())
+    }
+
+    /// Leaves out the Commander events at or after `until` (see [`Mapping::with_until`]).
+    pub fn set_until(&mut self, until: Option<OffsetDateTime>) {
+        self.shape = self.shape.clone().with_until(until);
     }
 
     /// Whether the events are taken for Commander's (once the first one is read, with [`Shape::Auto`]).
@@ -58,11 +104,10 @@ impl<R: BufRead> EventReader<R> {
         matches!(self.shape, Shape::Commander(_))
     }
 
-    /// Makes the text at `out[start..]` ready to send in the input's shape (deciding the shape on the first
-    /// object when asked to); a text that is not an event is removed.
-    fn finish(&mut self, out: &mut Vec<u8>, start: usize) -> Result<(), String> {
+    /// With [`Shape::Auto`], takes the shape of `text` when it is a JSON object.
+    fn decide(&mut self, text: &[u8]) {
         if let Shape::Auto(m) = &self.shape {
-            if let Some(commander) = looks_like_commander(&out[start..]) {
+            if let Some(commander) = looks_like_commander(text) {
                 self.shape = if commander {
                     Shape::Commander(m.clone())
                 } else {
@@ -70,9 +115,18 @@ impl<R: BufRead> EventReader<R> {
                 };
             }
         }
+    }
+
+    /// Makes the text at `out[start..]` ready to send in the input's shape (deciding the shape on the first
+    /// object when asked to); a text that is not an event is removed.
+    fn finish(&mut self, out: &mut Vec<u8>, start: usize) -> Result<(), Unsent> {
+        if matches!(self.shape, Shape::Auto(_)) {
+            let text = out[start..].to_vec();
+            self.decide(&text);
+        }
         match &self.shape {
             Shape::Commander(m) => m.finish_event(out, start),
-            Shape::Plain | Shape::Auto(_) => finish_event(out, start),
+            Shape::Plain | Shape::Auto(_) => finish_event(out, start).map_err(Unsent::Invalid),
         }
     }
 
@@ -166,7 +220,7 @@ impl<R: BufRead> EventReader<R> {
                 }
             }
         }
-        Ok(Some((start_line, self.finish(out, start))))
+        Ok(Some((start_line, Ok(()))))
     }
 
     fn next_line(
@@ -190,13 +244,13 @@ impl<R: BufRead> EventReader<R> {
             if end == start {
                 continue;
             }
-            return Ok(Some((line, self.finish(out, start))));
+            return Ok(Some((line, Ok(()))));
         }
     }
 
-    /// Appends the next event to `out`, ready to send, and returns the line it started on; when the text is not
-    /// an event, returns why and leaves `out` as it was. `None` at the end of the input.
-    pub fn next_into(
+    /// Appends the next text of the input to `out` as it is, and returns the line it started on; an array left
+    /// open is said so. `None` at the end of the input.
+    fn next_raw(
         &mut self,
         out: &mut Vec<u8>,
     ) -> std::io::Result<Option<(usize, Result<(), String>)>> {
@@ -217,6 +271,43 @@ impl<R: BufRead> EventReader<R> {
             self.next_array_element(out)
         } else {
             self.next_line(out)
+        }
+    }
+
+    /// Appends the next event to `out`, ready to send, and returns the line it started on; when the text is not
+    /// sent, returns why and leaves `out` as it was. `None` at the end of the input.
+    pub fn next_into(
+        &mut self,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<Option<(usize, Result<(), Unsent>)>> {
+        let start = out.len();
+        let (line, read) = match self.pending.pop_front() {
+            Some((line, read)) => (line, read.map(|text| out.extend_from_slice(&text))),
+            None => match self.next_raw(out)? {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((
+            line,
+            match read {
+                Ok(()) => self.finish(out, start),
+                Err(why) => {
+                    out.truncate(start);
+                    Err(Unsent::Invalid(why))
+                }
+            },
+        )))
+    }
+}
+
+impl Shape {
+    /// The same shape, its Commander mapping leaving out the events at or after `until`.
+    pub fn with_until(self, until: Option<OffsetDateTime>) -> Shape {
+        match self {
+            Shape::Auto(m) => Shape::Auto(m.with_until(until)),
+            Shape::Commander(m) => Shape::Commander(m.with_until(until)),
+            Shape::Plain => Shape::Plain,
         }
     }
 }
@@ -312,7 +403,9 @@ mod tests {
             };
             got.push((
                 line,
-                parsed.map(|()| serde_json::from_slice(&out).expect("what is sent is JSON")),
+                parsed
+                    .map_err(|e| e.to_string())
+                    .map(|()| serde_json::from_slice(&out).expect("what is sent is JSON")),
             ));
         }
     }
@@ -407,6 +500,31 @@ mod tests {
             read_as("{\"audit_event\": \"login\", \"timestamp\": \"2025-01-23T01:31:11Z\"}\n");
         assert!(!commander, "the guide's shape is sent as it is");
         assert!(out.starts_with(b"{\"TimeGenerated\""));
+    }
+
+    #[test]
+    fn the_shape_is_detected_ahead_and_what_was_read_ahead_comes_out_first() {
+        let mut r = EventReader::with_shape(
+            std::io::Cursor::new(
+                b"{oops\n{\"audit_event_type\": \"login\", \"timestamp\": \"2025-01-23T01:31:11Z\"}\n{\"audit_event_type\": \"login\", \"timestamp\": \"2025-01-24T00:00:00Z\"}\n".to_vec(),
+            ),
+            Shape::Auto(Mapping::new(None)),
+        );
+        r.detect_shape().expect("io");
+        assert!(r.is_commander(), "decided past the malformed first line");
+        r.set_until(crate::history::parse_time("2025-01-24"));
+        let mut out = Vec::new();
+        let (line, bad) = r.next_into(&mut out).expect("io").expect("a text");
+        assert_eq!(line, 1);
+        assert!(matches!(bad, Err(Unsent::Invalid(_))));
+        assert_eq!(r.next_into(&mut out).expect("io"), Some((2, Ok(()))));
+        assert_eq!(
+            r.next_into(&mut out).expect("io"),
+            Some((3, Err(Unsent::AlreadyStreamed)))
+        );
+        assert_eq!(r.next_into(&mut out).expect("io"), None);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["audit_event"], "login");
     }
 
     #[test]

@@ -168,6 +168,46 @@ fn sorted_keys(v: &Value) -> Value {
     }
 }
 
+/// Where Keeper's live streaming into the deployment's table began: the time of its first event (one query), or
+/// `None` while the table is empty. A backfill stops there so that nothing arrives twice (`import-classic`, and
+/// `send` with Commander events).
+///
+/// The query needs read access to the workspace (`Microsoft.OperationalInsights/workspaces/query/read`, e.g.
+/// Log Analytics Reader); the app has it through the guide's Log Analytics Contributor, not with
+/// `setup --roles minimal`. Without it the query API answers 403 `InsufficientAccessError`, and this is refused as
+/// bad input (exit 2), before anything is sent, with what to do instead.
+pub async fn live_stream_began(
+    reader: &mut Reader,
+    workspace: &str,
+    table: &str,
+) -> Result<Option<OffsetDateTime>> {
+    let kql = format!("{table} | summarize min({TABLE_TIME})");
+    let v = reader.cell(workspace, &kql).await.map_err(|e| {
+        refused_read(
+            e,
+            &format!("{table} to find where Keeper's live streaming began"),
+            workspace,
+            &format!("pass --until TIME, the time of the first event Keeper streamed (an operator with read access finds it with `{table} | summarize min({TABLE_TIME})`), or give the app Log Analytics Reader on the workspace (setup --roles minimal gives it none)"),
+        )
+    })?;
+    Ok(time_of(&v))
+}
+
+/// A query the app may not make (403: no read access to the workspace) as bad input, refused before anything is
+/// sent; other errors as they are.
+fn refused_read(e: Error, what: &str, workspace: &str, hint: &str) -> Error {
+    match e {
+        Error::Azure(a) if a.status == 403 => Error::input(
+            format!(
+                "cannot read {what}: the app has no read access to workspace {workspace} ({}: {})",
+                a.code, a.message
+            ),
+            hint,
+        ),
+        e => e,
+    }
+}
+
 fn progress_err(e: impl std::fmt::Display) -> Error {
     Error::Other(format!("import-classic: {e}"))
 }
@@ -180,14 +220,21 @@ impl Import {
             Some(t) => Some(t),
             None => {
                 let kql = format!("{} | summarize min({CLASSIC_TIME})", self.from_table);
-                time_of(&self.reader.cell(&self.from_workspace, &kql).await?)
+                let first = self.reader.cell(&self.from_workspace, &kql).await;
+                time_of(&first.map_err(|e| {
+                    refused_read(
+                        e,
+                        &self.from_table,
+                        &self.from_workspace,
+                        "give the app Log Analytics Reader on that workspace (setup --roles minimal gives it none)",
+                    )
+                })?)
             }
         };
         let until = match self.until {
             Some(t) => t,
             None => {
-                let kql = format!("{} | summarize min({TABLE_TIME})", self.table);
-                match time_of(&self.reader.cell(&self.workspace, &kql).await?) {
+                match live_stream_began(&mut self.reader, &self.workspace, &self.table).await? {
                     Some(live) => {
                         summary.until_live_stream = true;
                         live

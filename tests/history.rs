@@ -327,3 +327,163 @@ async fn a_running_import_keeps_its_range_unless_restarted() {
     assert_ok(&o);
     assert_eq!(imported_uids(&w, &ws), uids(0..20));
 }
+
+/// `send` arguments for the deployment, with `extra` after them.
+fn send_args(w: &World, secret: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "send",
+        "--state",
+        &w.state_path().display().to_string(),
+        "--cloud",
+        &w.profile.display().to_string(),
+        "--secret-file",
+        secret,
+        "--enterprise-id",
+        "1234",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// Keeper's live stream of `history[from..]`, in the guide's shape, sent with plain `send`.
+async fn stream_live(w: &World, secret: &str, history: &[Value], from: usize) {
+    let live = w.dir.path().join("live.jsonl");
+    let lines: Vec<String> = history[from..]
+        .iter()
+        .map(|e| {
+            json!({ "audit_event": e["audit_event_type"], "username": e["username"], "timestamp": e["timestamp"], "data": { "record_uid": e["record_uid"], "live": true } }).to_string()
+        })
+        .collect();
+    std::fs::write(&live, lines.join("\n")).expect("write");
+    assert_ok(
+        &w.run(&send_args(
+            w,
+            secret,
+            &["--output", "json", &live.display().to_string()],
+        ))
+        .await,
+    );
+}
+
+/// The ingestion requests and queries azure-sim has seen.
+fn posts_and_queries(w: &World) -> (usize, usize) {
+    let log = w.sim.request_log();
+    (
+        log.iter().filter(|r| r.path.contains("/streams/")).count(),
+        log.iter().filter(|r| r.path.contains("/query")).count(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commander_export_is_sent_only_up_to_where_live_streaming_began() {
+    let w = World::public().await;
+    let (secret, ws) = set_up(&w).await;
+    // 300 events, one an hour from 2025-01-01; Keeper streamed 200.. live (from 2025-01-09T08:00:00Z).
+    let history: Vec<Value> = (0..300).map(|i| commander_event(i, JAN_1, 3600)).collect();
+    stream_live(&w, &secret, &history, 200).await;
+    let export = w.dir.path().join("audit-log.json");
+    std::fs::write(&export, Value::Array(history).to_string()).expect("write");
+    let (_, queries_before) = posts_and_queries(&w);
+
+    // Recognised as Commander's without --format: the one query runs before any event is read.
+    let o = w
+        .run(&send_args(
+            &w,
+            &secret,
+            &["--output", "json", &export.display().to_string()],
+        ))
+        .await;
+    assert_ok(&o);
+    let s = json_out(&o);
+    assert_eq!(s["sent"], 200, "{s}");
+    assert_eq!(s["already_streamed"], 100, "{s}");
+    assert_eq!(s["failed"], 0);
+    assert_eq!(s["until"], "2025-01-09T08:00:00Z");
+    assert_eq!(s["until_live_stream"], true);
+    assert_eq!(posts_and_queries(&w).1 - queries_before, 1, "one query");
+    assert_eq!(
+        imported_uids(&w, &ws),
+        uids(0..300),
+        "every event once: 0..200 from the export, 200.. live"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_read_access_send_refuses_before_any_post_and_until_needs_no_query() {
+    let w = World::public().await;
+    let secret_file = w.dir.path().join("secret.txt");
+    let secret = secret_file.display().to_string();
+    // The app may only ingest (Monitoring Metrics Publisher on the DCR): it cannot query the workspace.
+    assert_ok(
+        &w.setup(&[
+            "--output",
+            "json",
+            "--secret-file",
+            &secret,
+            "--roles",
+            "minimal",
+        ])
+        .await,
+    );
+    w.settle();
+    let ws = w.state()["resources"]["workspace"]["id"]
+        .as_str()
+        .expect("ws")
+        .to_string();
+    let history: Vec<Value> = (0..300).map(|i| commander_event(i, JAN_1, 3600)).collect();
+    let export = w.dir.path().join("audit-log.json");
+    std::fs::write(&export, Value::Array(history.clone()).to_string()).expect("write");
+    let export = export.display().to_string();
+
+    let before = posts_and_queries(&w);
+    let o = w
+        .run(&send_args(&w, &secret, &["--format", "commander", &export]))
+        .await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("hint:") && err.contains("--until") && err.contains("Log Analytics Reader"),
+        "{err}"
+    );
+    let after = posts_and_queries(&w);
+    assert_eq!(after.0, before.0, "nothing was posted");
+    assert_eq!(after.1, before.1 + 1, "the one query, refused");
+    assert!(imported_uids(&w, &ws).is_empty());
+
+    // --until sets the cutoff itself: no query, the events before it sent, the rest counted.
+    let o = w
+        .run(&send_args(&w, &secret, &["--until", "2025-01-05", &export]))
+        .await;
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("already streamed, skipped: 204"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(posts_and_queries(&w).1, after.1, "no query with --until");
+    assert_eq!(
+        imported_uids(&w, &ws),
+        uids(0..96),
+        "before 2025-01-05 only"
+    );
+
+    // Plain (Keeper-shaped) events are sent as they are: no query, no cutoff.
+    stream_live(&w, &secret, &history, 250).await;
+    assert_eq!(
+        posts_and_queries(&w).1,
+        after.1,
+        "no query for plain events"
+    );
+    assert_eq!(imported_uids(&w, &ws).len(), 96 + 50);
+    let o = w
+        .run(&send_args(
+            &w,
+            &secret,
+            &["--format", "plain", "--until", "2025-01-05", &export],
+        ))
+        .await;
+    assert_eq!(o.status.code(), Some(2), "--until is for Commander events");
+}

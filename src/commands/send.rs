@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 use crate::cli::{InputFormat, OnError, SendArgs};
 use crate::commands::verify::console_values;
 use crate::error::{Error, Result};
-use crate::events::{EventReader, Shape};
+use crate::events::{EventReader, Shape, Unsent};
+use crate::history::{live_stream_began, parse_time, rfc3339, Reader};
 use crate::ingest::{Batch, BatchError, Sender, MAX_BATCH_BYTES};
 use crate::output::Format;
 use crate::private_file::PrivateFile;
@@ -24,14 +25,76 @@ struct Counts {
     read: AtomicU64,
     sent: AtomicU64,
     skipped: AtomicU64,
+    /// Commander events at or after the cutoff: in the table already, not sent.
+    already_streamed: AtomicU64,
     failed: AtomicU64,
     bytes: AtomicU64,
 }
 
-/// Reads every input and hands full batches to the senders; runs on a blocking thread.
+/// An input: a file, or stdin (`None`).
+type Source = Option<std::path::PathBuf>;
+
+/// The inputs `send` was given: none or `-` is stdin.
+fn sources(inputs: Vec<std::path::PathBuf>) -> Vec<Source> {
+    if inputs.is_empty() {
+        return vec![None];
+    }
+    inputs
+        .into_iter()
+        .map(|p| (p.as_os_str() != "-").then_some(p))
+        .collect()
+}
+
+fn source_name(src: &Source) -> String {
+    src.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "stdin".into())
+}
+
+/// A reader of one input, buffered by `capacity` bytes.
+type Input = EventReader<Box<dyn std::io::BufRead + Send>>;
+
+fn open(src: &Source, shape: Shape, capacity: usize) -> Result<Input> {
+    let reader: Box<dyn std::io::BufRead + Send> = match src {
+        Some(p) => Box::new(BufReader::with_capacity(
+            capacity,
+            File::open(p).map_err(|e| {
+                Error::input(
+                    format!("cannot open {}: {e}", p.display()),
+                    "check the path",
+                )
+            })?,
+        )),
+        None => Box::new(BufReader::with_capacity(capacity, std::io::stdin())),
+    };
+    Ok(EventReader::with_shape(reader, shape))
+}
+
+/// Whether any input holds Commander events, from the first event of each (auto-detection); stdin, which cannot
+/// be read twice, comes back as its reader with what it read ahead.
+fn detect_commander(sources: &[Source], shape: &Shape) -> Result<(bool, Option<Input>)> {
+    let (mut any, mut stdin) = (false, None);
+    for src in sources {
+        let keep = src.is_none() && stdin.is_none();
+        let mut events = open(src, shape.clone(), if keep { 256 * 1024 } else { 8 * 1024 })?;
+        events
+            .detect_shape()
+            .map_err(|e| Error::Other(format!("reading {}: {e}", source_name(src))))?;
+        any |= events.is_commander();
+        if keep {
+            stdin = Some(events);
+        }
+    }
+    Ok((any, stdin))
+}
+
+/// Reads every input and hands full batches to the senders; runs on a blocking thread. `stdin` is stdin's reader
+/// when [`detect_commander`] read from it already.
+#[allow(clippy::too_many_arguments)]
 fn read_inputs(
-    inputs: Vec<std::path::PathBuf>,
+    sources: Vec<Source>,
     shape: Shape,
+    mut stdin: Option<Input>,
     on_error: OnError,
     tx: mpsc::Sender<Batch>,
     counts: Arc<Counts>,
@@ -40,30 +103,16 @@ fn read_inputs(
 ) -> Result<()> {
     let new_batch = || Batch::with_capacity(MAX_BATCH_BYTES + 64 * 1024);
     let mut batch = new_batch();
-    let sources: Vec<Option<std::path::PathBuf>> = if inputs.is_empty() {
-        vec![None]
-    } else {
-        inputs
-            .into_iter()
-            .map(|p| (p.as_os_str() != "-").then_some(p))
-            .collect()
-    };
     for src in sources {
-        let name = src
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "stdin".into());
-        let reader: Box<dyn std::io::BufRead> = match &src {
-            Some(p) => Box::new(BufReader::with_capacity(
-                256 * 1024,
-                File::open(p).map_err(|e| {
-                    Error::input(format!("cannot open {name}: {e}"), "check the path")
-                })?,
-            )),
-            None => Box::new(BufReader::with_capacity(256 * 1024, std::io::stdin())),
+        let name = source_name(&src);
+        let mut events = match (&src, stdin.take()) {
+            (None, Some(read_ahead)) => read_ahead,
+            (_, kept) => {
+                stdin = kept;
+                open(&src, shape.clone(), 256 * 1024)?
+            }
         };
         let auto = matches!(shape, Shape::Auto(_));
-        let mut events = EventReader::with_shape(reader, shape.clone());
         loop {
             if stop.load(Ordering::Relaxed) {
                 // Read but not sent: handed on, so they reach --failed-file with the others.
@@ -93,6 +142,14 @@ fn read_inputs(
                 Err(Err(e)) => return Err(Error::Other(format!("reading {name}: {e}"))),
             };
             counts.read.fetch_add(1, Ordering::Relaxed);
+            let why = match why {
+                Some(Unsent::AlreadyStreamed) => {
+                    counts.already_streamed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Some(Unsent::Invalid(why)) => Some(why),
+                None => None,
+            };
             if let Some(why) = why {
                 if on_error == OnError::Fail {
                     return Err(Error::input(
@@ -163,21 +220,94 @@ fn input_shape(args: &SendArgs) -> Result<Shape> {
     })
 }
 
+/// Where Commander events stop being sent: `--until`, else where Keeper's live streaming into the table began
+/// (one query), when there are Commander events at all. With whether it was found by the query.
+async fn cutoff(
+    args: &SendArgs,
+    commander: bool,
+    values: &crate::state::Outputs,
+    reader: &mut Reader,
+) -> Result<(Option<time::OffsetDateTime>, bool)> {
+    if let Some(s) = &args.until {
+        return Ok((Some(until_arg(s)?), false));
+    }
+    if !commander {
+        return Ok((None, false));
+    }
+    if values.workspace_customer_id.is_empty() || values.table.is_empty() {
+        return Err(Error::input(
+            "Commander events are sent only up to where Keeper's live streaming began, and the deployment's workspace and table to find it in are not known",
+            "pass --until TIME (the first event Keeper streamed), or --state",
+        ));
+    }
+    let began = live_stream_began(reader, &values.workspace_customer_id, &values.table).await?;
+    Ok((began, began.is_some()))
+}
+
+fn until_arg(s: &str) -> Result<time::OffsetDateTime> {
+    parse_time(s).ok_or_else(|| {
+        Error::input(
+            format!("--until '{s}' is not a time"),
+            "give an RFC 3339 time (2025-01-31T00:00:00Z) or a date (2025-01-31), in UTC",
+        )
+    })
+}
+
 pub async fn execute(args: SendArgs) -> Result<()> {
     let shape = input_shape(&args)?;
+    if args.until.is_some() && args.format == InputFormat::Plain {
+        return Err(Error::input(
+            "--until applies to Keeper Commander events; plain events are sent as they are",
+            "leave out --until, or pass --format commander (or auto) for a Commander export",
+        ));
+    }
     let (values, secret, profile) = console_values(&args.target).await?;
     let http = crate::rest::http_client(&profile)?;
-    let auth = crate::auth::Auth::client_secret(
+    let auth = Arc::new(crate::auth::Auth::client_secret(
         &values.tenant_id,
         &values.client_id,
         secret,
         &profile,
         &http,
-    )?;
+    )?);
+    let human = args.target.common.output == Format::Human;
+    // Never twice: before any event is read for sending, where the backfill stops.
+    let sources = sources(args.inputs.clone());
+    let (commander, stdin) = match &shape {
+        Shape::Plain => (false, None),
+        Shape::Commander(_) => (true, None),
+        Shape::Auto(_) => {
+            let (sources, shape) = (sources.clone(), shape.clone());
+            tokio::task::spawn_blocking(move || detect_commander(&sources, &shape))
+                .await
+                .map_err(|e| Error::Other(format!("reader thread: {e}")))??
+        }
+    };
+    let mut query = Reader {
+        http: http.clone(),
+        profile: profile.clone(),
+        auth: auth.clone(),
+        queries: 0,
+    };
+    let (until, live) = cutoff(&args, commander, &values, &mut query).await?;
+    let shape = shape.with_until(until);
+    let stdin = stdin.map(|mut s| {
+        s.set_until(until);
+        s
+    });
+    if human && live {
+        if let Some(t) = until {
+            eprintln!(
+                "send: Keeper's live streaming into {} began at {}: Commander events from then on are not sent",
+                values.table,
+                rfc3339(t)
+            );
+        }
+    }
     let sender = Arc::new(Sender {
         http,
         endpoint_url: values.endpoint_url.clone(),
-        auth: Arc::new(auth),
+        auth,
         audience: profile.monitor_audience.clone(),
         max_attempts: 8,
         requests: AtomicUsize::new(0),
@@ -194,18 +324,18 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<Batch>(concurrency);
     let reader = {
-        let (inputs, on_error, counts, stop, failed_out) = (
-            args.inputs.clone(),
+        let (on_error, counts, stop, failed_out) = (
             args.on_error,
             counts.clone(),
             stop.clone(),
             failed_out.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            read_inputs(inputs, shape, on_error, tx, counts, stop, failed_out)
+            read_inputs(
+                sources, shape, stdin, on_error, tx, counts, stop, failed_out,
+            )
         })
     };
-    let human = args.target.common.output == Format::Human;
     let started = Instant::now();
     let ticker = (human && std::io::stderr().is_terminal()).then(|| {
         let counts = counts.clone();
@@ -281,22 +411,33 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         f.commit()?;
     }
     let secs = started.elapsed().as_secs_f64();
-    let (sent, skipped, failed) = (
+    let (sent, skipped, failed, streamed) = (
         counts.sent.load(Ordering::Relaxed),
         counts.skipped.load(Ordering::Relaxed),
         counts.failed.load(Ordering::Relaxed),
+        counts.already_streamed.load(Ordering::Relaxed),
     );
     let mb = counts.bytes.load(Ordering::Relaxed) as f64 / 1e6;
     let requests = sender.requests.load(Ordering::Relaxed);
     if human {
+        let streamed_note = match until {
+            Some(t) => format!(
+                "; already streamed, skipped: {streamed} (at or after {})",
+                rfc3339(t)
+            ),
+            None => String::new(),
+        };
         eprintln!(
-            "send: {sent} sent, {skipped} skipped, {failed} failed; {mb:.1} MB in {requests} requests, {secs:.1}s ({:.0} events/s)",
+            "send: {sent} sent, {skipped} skipped, {failed} failed{streamed_note}; {mb:.1} MB in {requests} requests, {secs:.1}s ({:.0} events/s)",
             sent as f64 / secs.max(0.001)
         );
+        if live && streamed > 0 {
+            eprintln!("hint: the cutoff is the first event in {}; if it came from an earlier backfill rather than from Keeper, pass --until with the time Keeper's streaming began", values.table);
+        }
     } else {
         println!(
             "{}",
-            json!({ "sent": sent, "skipped": skipped, "failed": failed, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": peak_rss_mb() })
+            json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": peak_rss_mb() })
         );
     }
     read_result?;
