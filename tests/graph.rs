@@ -22,6 +22,10 @@ fn answered(w: &World, method: &str, path: &str, status: u16) -> usize {
         .count()
 }
 
+/// A time scale five times the tests' usual one, for the tests whose simulated delay must stay inside a window
+/// of the tool's that is measured in real time.
+const SLOWER: &str = "0.05";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn setup_completes_on_its_first_run_while_graph_does_not_show_the_new_app_yet() {
     // Shorter than the tool's bounded wait at the tests' time scale (120 s x 0.01), as Azure's seconds are
@@ -192,9 +196,11 @@ async fn a_graph_list_of_five_paged_by_two_is_read_to_the_end() {
 /// looks for it until it shows instead of creating a second one.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_create_answer_is_looked_for_until_graph_shows_the_app() {
-    // Inside the tool's look for a lost create at the tests' time scale (30 s x 0.01).
+    // Inside the tool's look for a lost create (30 s) at a time scale of 0.05 (1.5 s): half of it, so that a
+    // busy machine's slower steps do not outlast the look. At the usual 0.01 the margin was 150 ms, which a
+    // loaded CI machine can lose.
     let w = World::start(SimConfig {
-        graph_replication_delay: Duration::from_millis(150),
+        graph_replication_delay: Duration::from_millis(750),
         ..sim_config()
     })
     .await;
@@ -208,7 +214,12 @@ async fn a_lost_create_answer_is_looked_for_until_graph_shows_the_app() {
             kind: FaultKind::ApplyThenStatus { status: 500 },
         });
     }
-    let o = w.setup(&["--output", "json", "--show-secret"]).await;
+    let o = run_env(
+        &w,
+        &w.setup_args(&["--output", "json", "--show-secret"]),
+        &[("KEEPER_AZMON_TIME_SCALE", SLOWER)],
+    )
+    .await;
     assert_ok(&o);
     let out = json_out(&o);
     assert_eq!(answered(&w, "POST", "/v1.0/applications", 500), 1);
@@ -219,15 +230,18 @@ async fn a_lost_create_answer_is_looked_for_until_graph_shows_the_app() {
 /// `status` straight after `setup`: Graph may not show the new service principal yet, which is not "missing".
 #[tokio::test(flavor = "multi_thread")]
 async fn status_right_after_setup_does_not_call_a_replicating_object_missing() {
-    // Inside the window status allows a deployment written moments ago at the tests' time scale (120 s x 0.01).
+    // Inside the window status allows a deployment written moments ago (120 s) at a time scale of 0.05 (6 s):
+    // Graph shows the new objects 3 s after their creation, long enough for status to meet the lag even on a
+    // busy machine (at 0.01 the lag was 600 ms, which a loaded CI machine could spend before status asked).
     let w = World::start(SimConfig {
-        graph_replication_delay: Duration::from_millis(600),
+        graph_replication_delay: Duration::from_millis(3000),
         ..sim_config()
     })
     .await;
-    let (o, _) = w.setup_json().await;
+    let slower = [("KEEPER_AZMON_TIME_SCALE", SLOWER)];
+    let o = run_env(&w, &w.setup_args(&["--output", "json"]), &slower).await;
     assert_ok(&o);
-    let o = w.run(&args(&w, "status", &["--output", "json"])).await;
+    let o = run_env(&w, &args(&w, "status", &["--output", "json"]), &slower).await;
     assert_ok(&o);
     assert_eq!(json_out(&o)["healthy"], true, "{}", stdout(&o));
     assert!(

@@ -273,7 +273,13 @@ pub async fn arm_put(w: &World, id: &str, api_version: &str, body: Value) -> req
 pub async fn existing_group(w: &World, name: &str, location: &str) -> String {
     let sub = w.sim.operator().subscription_id;
     let rg = format!("/subscriptions/{sub}/resourceGroups/{name}");
-    let put = arm_put(w, &rg, "2021-04-01", serde_json::json!({ "location": location })).await;
+    let put = arm_put(
+        w,
+        &rg,
+        "2021-04-01",
+        serde_json::json!({ "location": location }),
+    )
+    .await;
     assert!(put.is_success(), "{rg}: {put}");
     rg
 }
@@ -282,7 +288,13 @@ pub async fn existing_group(w: &World, name: &str, location: &str) -> String {
 pub async fn existing_workspace(w: &World, group: &str, name: &str, location: &str) -> String {
     let rg = existing_group(w, group, location).await;
     let ws = format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}");
-    let put = arm_put(w, &ws, "2022-10-01", serde_json::json!({ "location": location })).await;
+    let put = arm_put(
+        w,
+        &ws,
+        "2022-10-01",
+        serde_json::json!({ "location": location }),
+    )
+    .await;
     assert!(put.is_success(), "{ws}: {put}");
     ws
 }
