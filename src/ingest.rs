@@ -423,7 +423,12 @@ pub async fn query(
     if body.get("error").is_some_and(|e| !e.is_null()) {
         return Err(azure_error(status, &body, resource).into());
     }
-    let table = body.pointer("/tables/0").cloned().unwrap_or(Value::Null);
+    // The answer is taken apart, not copied: a slice of an import can be tens of MB of rows.
+    let mut body = body;
+    let mut table = body
+        .pointer_mut("/tables/0")
+        .map(Value::take)
+        .unwrap_or(Value::Null);
     let cols: Vec<String> = table
         .get("columns")
         .and_then(Value::as_array)
@@ -433,15 +438,19 @@ pub async fn query(
                 .collect()
         })
         .unwrap_or_default();
-    let rows = table
-        .get("rows")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    drop(body);
+    let rows = match table.get_mut("rows").map(Value::take) {
+        Some(Value::Array(rows)) => rows,
+        _ => Vec::new(),
+    };
+    drop(table);
     Ok(rows
         .into_iter()
         .map(|r| {
-            let vals = r.as_array().cloned().unwrap_or_default();
+            let vals = match r {
+                Value::Array(v) => v,
+                _ => Vec::new(),
+            };
             Value::Object(cols.iter().cloned().zip(vals).collect())
         })
         .collect())
