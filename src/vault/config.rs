@@ -31,12 +31,14 @@ pub struct KsmConfig {
 /// (keeper-secrets-manager-core 17.3.0 `constants.rs` `get_keeper_servers`: US keepersecurity.com, EU
 /// keepersecurity.eu, AU keepersecurity.com.au, GOV govcloud.keepersecurity.us, JP keepersecurity.jp, CA
 /// keepersecurity.ca, IL5 il5.keepersecurity.us; the SDK upper-cases the prefix, `core.rs` `SecretsManager::new`).
-/// None when `arg` is not a token. The SDK also takes a host name as the prefix; the tool does not, since
-/// `keepersecurity.com:…` reads as a file name.
+/// The SDK also takes a host name as the prefix (`govcloud.keepersecurity.us:TOKEN`); so does the tool, for the
+/// hosts of that table only (any other `name.tld:…` is taken for a file name). None when `arg` is not a token.
 pub fn token_host(arg: &str) -> Option<&'static str> {
     let (region, rest) = arg.trim().split_once(':')?;
-    let host = get_keeper_servers()
+    let servers = get_keeper_servers();
+    let host = servers
         .get(region.to_uppercase().as_str())
+        .or_else(|| servers.values().find(|h| h.eq_ignore_ascii_case(region)))
         .copied()?;
     // The key (and, in IL5's four-part form `IL5:key:keyId:serverPublicKey`, the rest) is URL-safe base64.
     let key_like = |s: &str| {
@@ -148,7 +150,17 @@ mod tests {
         assert_eq!(token_host("JP:abc"), Some("keepersecurity.jp"));
         assert_eq!(token_host("CA:abc"), Some("keepersecurity.ca"));
         assert_eq!(token_host("IL5:k:10:BPub"), Some("il5.keepersecurity.us"));
+        assert_eq!(
+            token_host("govcloud.keepersecurity.us:abc"),
+            Some("govcloud.keepersecurity.us"),
+            "a Keeper host as the prefix, as the SDK takes it"
+        );
+        assert_eq!(
+            token_host("KeeperSecurity.EU:abc"),
+            Some("keepersecurity.eu")
+        );
         for not in [
+            "example.com:abc",
             "XX:abc",
             "US:",
             "US:a b",
