@@ -137,6 +137,16 @@ async fn a_one_time_token_binds_once_and_its_config_is_saved_0600_where_the_user
 
 #[tokio::test]
 async fn a_govcloud_token_binds_on_keepers_govcloud_host() {
+    govcloud_token_binds(|t| t).await;
+}
+
+#[tokio::test]
+async fn a_token_may_name_keepers_host_instead_of_its_region() {
+    govcloud_token_binds(|t| t.replacen("GOV:", "govcloud.keepersecurity.us:", 1)).await;
+}
+
+/// Setup in US Government with a GovCloud token (written as `spell` makes it) binds on Keeper's GovCloud host.
+async fn govcloud_token_binds(spell: fn(String) -> String) {
     let w = World::start(SimConfig {
         cloud: SimCloud::UsGov,
         ..sim_config()
@@ -145,6 +155,7 @@ async fn a_govcloud_token_binds_on_keepers_govcloud_host() {
     let uid = w.sim.keeper_add_record("Azure Monitor Logs", true);
     let token = w.sim.keeper_token();
     assert!(token.starts_with("GOV:"), "{token}");
+    let token = spell(token);
     let out = w.dir.path().join("ksm-gov.json");
     let mut a = bare(
         &w,
