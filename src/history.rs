@@ -48,6 +48,16 @@ impl Reader {
         crate::ingest::query(&self.http, &self.profile, &token, workspace, kql).await
     }
 
+    /// The answer's text, for [`crate::ingest::AnswerTable`] to read without building values.
+    async fn text(&mut self, workspace: &str, kql: &str) -> Result<String> {
+        self.queries += 1;
+        let token = self
+            .auth
+            .token(&self.profile.log_analytics_audience)
+            .await?;
+        crate::ingest::query_text(&self.http, &self.profile, &token, workspace, kql).await
+    }
+
     /// The first cell of the answer (`Null` when there is none).
     async fn cell(&mut self, workspace: &str, kql: &str) -> Result<Value> {
         let rows = self.rows(workspace, kql).await?;
@@ -276,12 +286,12 @@ impl Import {
         summary: &mut Summary,
     ) -> Result<(u64, u64)> {
         let kql = range(&self.from_table, CLASSIC_TIME, from, to);
-        let rows = self.reader.rows(&self.from_workspace, &kql).await?;
-        let mut events: Vec<Vec<u8>> = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Value::Object(row) = row else { continue };
+        let text = self.reader.text(&self.from_workspace, &kql).await?;
+        let table = crate::ingest::AnswerTable::parse(&text)?;
+        let mut events: Vec<Vec<u8>> = Vec::with_capacity(table.rows.len());
+        for row in &table.rows {
             let mut out = Vec::new();
-            match self.mapping.write_classic_row(row, &mut out) {
+            match self.mapping.write_classic_row(table.cells(row), &mut out) {
                 Ok(()) => events.push(out),
                 Err(why) => {
                     if summary.skipped < 5 {
@@ -294,6 +304,9 @@ impl Import {
                 }
             }
         }
+        // The answer is no longer needed once its rows are events: not held while they are sent.
+        drop(table);
+        drop(text);
         let mut found = 0;
         if resume && !events.is_empty() {
             let kql = range(&self.table, TABLE_TIME, from, to);

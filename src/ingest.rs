@@ -9,6 +9,9 @@ use futures::future::{BoxFuture, FutureExt};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
@@ -385,14 +388,56 @@ impl Sender {
     }
 }
 
-/// Runs a Log Analytics query and returns the rows of the first table as objects.
-pub async fn query(
+/// A query answer's first table, borrowed from the answer's text: its column names and each row's cells as JSON
+/// text, so that a large answer (an import's slice) is not built into values cell by cell.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct AnswerTable<'a> {
+    #[serde(borrow, default)]
+    pub columns: Vec<AnswerColumn<'a>>,
+    #[serde(borrow, default)]
+    pub rows: Vec<Vec<&'a RawValue>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct AnswerColumn<'a> {
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+}
+
+impl<'a> AnswerTable<'a> {
+    /// The first table of a query answer's text (none: no columns, no rows).
+    pub fn parse(text: &'a str) -> Result<AnswerTable<'a>> {
+        #[derive(serde::Deserialize)]
+        struct Answer<'a> {
+            #[serde(borrow, default)]
+            tables: Vec<AnswerTable<'a>>,
+        }
+        let a: Answer = serde_json::from_str(text)
+            .map_err(|e| crate::error::Error::Other(format!("unexpected query answer: {e}")))?;
+        Ok(a.tables.into_iter().next().unwrap_or_default())
+    }
+
+    /// Each row's cells with their column names.
+    pub fn cells<'r>(
+        &'r self,
+        row: &'r [&'a RawValue],
+    ) -> impl Iterator<Item = (&'r str, &'a str)> + 'r {
+        self.columns
+            .iter()
+            .map(|c| c.name.as_ref())
+            .zip(row.iter().map(|v| v.get()))
+    }
+}
+
+/// Runs a Log Analytics query; the answer's text, once it is known to be whole (an error status, or a 200 that
+/// carries a partial error, is an error).
+pub async fn query_text(
     http: &reqwest::Client,
     profile: &CloudProfile,
     token: &SecretString,
     workspace_customer_id: &str,
     kql: &str,
-) -> Result<Vec<Value>> {
+) -> Result<String> {
     let url = profile.query_url(workspace_customer_id);
     let resource = describe(&reqwest::Method::POST, &url);
     let resp = http
@@ -414,44 +459,56 @@ pub async fn query(
             .into(),
         })?;
     let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let text = resp.text().await.unwrap_or_default();
+    let error = || {
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        azure_error(status, &body, resource.clone()).into()
+    };
     if status >= 300 {
-        return Err(azure_error(status, &body, resource).into());
+        return Err(error());
     }
     // A 200 can carry a partial error: the answer was cut (more than 500,000 rows or ~64 MB, Azure Monitor
     // service limits, https://learn.microsoft.com/azure/azure-monitor/service-limits). Never taken for whole.
-    if body.get("error").is_some_and(|e| !e.is_null()) {
-        return Err(azure_error(status, &body, resource).into());
+    #[derive(serde::Deserialize)]
+    struct Partial<'a> {
+        #[serde(borrow, default)]
+        error: Option<&'a RawValue>,
     }
-    // The answer is taken apart, not copied: a slice of an import can be tens of MB of rows.
-    let mut body = body;
-    let mut table = body
-        .pointer_mut("/tables/0")
-        .map(Value::take)
-        .unwrap_or(Value::Null);
-    let cols: Vec<String> = table
-        .get("columns")
-        .and_then(Value::as_array)
-        .map(|c| {
-            c.iter()
-                .filter_map(|c| c.get("name")?.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    drop(body);
-    let rows = match table.get_mut("rows").map(Value::take) {
-        Some(Value::Array(rows)) => rows,
-        _ => Vec::new(),
-    };
-    drop(table);
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let vals = match r {
-                Value::Array(v) => v,
-                _ => Vec::new(),
-            };
-            Value::Object(cols.iter().cloned().zip(vals).collect())
+    let partial = serde_json::from_str::<Partial>(&text)
+        .ok()
+        .and_then(|p| p.error)
+        .is_some_and(|e| e.get() != "null");
+    if partial {
+        return Err(error());
+    }
+    Ok(text)
+}
+
+/// Runs a Log Analytics query and returns the rows of the first table as objects.
+pub async fn query(
+    http: &reqwest::Client,
+    profile: &CloudProfile,
+    token: &SecretString,
+    workspace_customer_id: &str,
+    kql: &str,
+) -> Result<Vec<Value>> {
+    let text = query_text(http, profile, token, workspace_customer_id, kql).await?;
+    let table = AnswerTable::parse(&text)?;
+    Ok(table
+        .rows
+        .iter()
+        .map(|row| {
+            Value::Object(
+                table
+                    .cells(row)
+                    .map(|(c, v)| {
+                        (
+                            c.to_string(),
+                            serde_json::from_str(v).unwrap_or(Value::Null),
+                        )
+                    })
+                    .collect(),
+            )
         })
         .collect())
 }
@@ -462,6 +519,26 @@ mod tests {
 
     fn array(b: &mut Batch) -> Value {
         b.with_array(|j| serde_json::from_slice(j).expect("a JSON array"))
+    }
+
+    #[test]
+    fn a_query_answer_is_read_as_its_first_tables_cells_as_text() {
+        let text = r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"node_d","type":"real"},{"name":"user_s","type":"string"}],
+            "rows":[[5299989643266.0,"a\u0040x"],[null,"b"]]},{"name":"Other","columns":[],"rows":[]}]}"#;
+        let t = AnswerTable::parse(text).expect("answer");
+        let rows: Vec<Vec<(&str, &str)>> = t.rows.iter().map(|r| t.cells(r).collect()).collect();
+        assert_eq!(
+            rows,
+            [
+                vec![("node_d", "5299989643266.0"), ("user_s", r#""a\u0040x""#)],
+                vec![("node_d", "null"), ("user_s", r#""b""#)]
+            ]
+        );
+        assert!(AnswerTable::parse(r#"{"tables":[]}"#)
+            .expect("empty")
+            .rows
+            .is_empty());
+        assert!(AnswerTable::parse("not json").is_err());
     }
 
     #[test]

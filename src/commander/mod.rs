@@ -205,22 +205,22 @@ impl Mapping {
         written
     }
 
-    /// Writes a row of a classic table (column → value, as the query API answers it) as the table's event.
-    pub fn write_classic_row(
+    /// Writes a row of a classic table as the table's event: its cells as (column, JSON text), as the query API
+    /// answers them, taken as they are (no value is built).
+    pub fn write_classic_row<'c>(
         &self,
-        row: Map<String, Value>,
+        cells: impl IntoIterator<Item = (&'c str, &'c str)>,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
         // Written out as the Commander event it was, then mapped as one.
         let mut text = vec![b'{'];
-        for (k, v) in row {
-            if let Some((name, v)) = classic_field(&k, v) {
+        for (column, value) in cells {
+            if let Some((name, v)) = classic_field(column, value) {
                 if text.len() > 1 {
                     text.push(b',');
                 }
                 write_key(&mut text, name);
-                serde_json::to_writer(&mut text, &v)
-                    .map_err(|e| format!("cannot read the row: {e}"))?;
+                text.extend_from_slice(v.as_bytes());
             }
         }
         text.push(b'}');
@@ -264,7 +264,7 @@ const CLASSIC_AZURE_COLUMNS: &[&str] = &[
 /// the HTTP Data Collector API", "Record type and properties",
 /// https://learn.microsoft.com/previous-versions/azure/azure-monitor/logs/data-collector-api), and a double that
 /// holds a whole number (node and role ids) made an integer again. `None` for Azure's own columns.
-fn classic_field(column: &str, v: Value) -> Option<(&str, Value)> {
+fn classic_field<'c>(column: &'c str, text: &'c str) -> Option<(&'c str, Cow<'c, str>)> {
     if CLASSIC_AZURE_COLUMNS.contains(&column) {
         return None;
     }
@@ -272,18 +272,20 @@ fn classic_field(column: &str, v: Value) -> Option<(&str, Value)> {
         .rsplit_once('_')
         .filter(|(n, s)| !n.is_empty() && matches!(*s, "s" | "b" | "d" | "t" | "g"))
     else {
-        return Some((column, v));
+        return Some((column, Cow::Borrowed(text)));
     };
-    let v = match (suffix, &v) {
-        ("d", Value::Number(n)) => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
-                Value::from(f as i64)
-            }
-            _ => v,
+    // A JSON number's text is one Rust's float parser reads; a string or null is not, and stays as it is.
+    let whole = (suffix == "d")
+        .then(|| text.parse::<f64>().ok())
+        .flatten()
+        .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0);
+    Some((
+        name,
+        match whole {
+            Some(f) => Cow::Owned((f as i64).to_string()),
+            None => Cow::Borrowed(text),
         },
-        _ => v,
-    };
-    Some((name, v))
+    ))
 }
 
 /// Whether the event in `text` is Commander-shaped: `audit_event_type` and no `audit_event` among its top-level
