@@ -11,6 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use azure_sim::{Chaos, SimConfig};
+use common::chaos::chaos_round;
 use common::*;
 
 #[tokio::main]

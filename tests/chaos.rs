@@ -7,6 +7,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use azure_sim::{Chaos, SimConfig};
+use common::chaos::chaos_round;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
