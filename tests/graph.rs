@@ -250,3 +250,40 @@ async fn status_right_after_setup_does_not_call_a_replicating_object_missing() {
         w.sim.request_log()
     );
 }
+
+/// `teardown` straight after `setup`: Graph may answer "not found" for the app and service principal it has not
+/// replicated yet; taken for "already gone", the app and its secret would be left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_right_after_setup_deletes_an_app_graph_has_not_replicated_yet() {
+    let w = World::start(SimConfig {
+        graph_replication_delay: Duration::from_millis(3000),
+        ..sim_config()
+    })
+    .await;
+    let slower = [("KEEPER_AZMON_TIME_SCALE", SLOWER)];
+    let o = run_env(&w, &w.setup_args(&["--output", "json"]), &slower).await;
+    assert_ok(&o);
+    let o = run_env(&w, &args(&w, "teardown", &["--yes"]), &slower).await;
+    assert_ok(&o);
+    assert!(
+        answered(&w, "DELETE", "/v1.0/applications/", 404)
+            + answered(&w, "DELETE", "/v1.0/servicePrincipals/", 404)
+            + answered(&w, "POST", "/removePassword", 404)
+            >= 1,
+        "teardown met the lag: {:?}",
+        w.sim.request_log()
+    );
+    let snap = w.sim.snapshot();
+    assert!(
+        snap.applications()
+            .iter()
+            .all(|a| a["displayName"] != "KeeperLogging"),
+        "the app is gone: {:?}",
+        snap.applications()
+    );
+    assert_eq!(
+        snap.service_principals().len(),
+        1,
+        "only the operator's is left"
+    );
+}

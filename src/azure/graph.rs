@@ -118,6 +118,18 @@ pub fn replicating_until(written: &str) -> tokio::time::Instant {
     tokio::time::Instant::now() + left
 }
 
+/// Runs a Graph delete (or a secret's removal) that answers false for "not found": while `until` has not passed,
+/// a not-found is tried again, since Graph answers it also for an object made moments ago that has not replicated
+/// (and taking that for "already gone" would leave an app and its secret behind).
+pub async fn gone_while_replicating<F, Fut>(until: tokio::time::Instant, op: F) -> Result<bool>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let found = get_while_replicating(until, || async { Ok(op().await?.then_some(())) }).await?;
+    Ok(found.is_some())
+}
+
 /// Reads a Graph object with `get`; while it is missing and `until` has not passed, reads again: an object made
 /// moments ago may not show yet, and must not be reported missing for that.
 pub async fn get_while_replicating<T, F, Fut>(
@@ -426,8 +438,10 @@ pub async fn add_password(
     }
 }
 
-/// Removes a client secret; a secret already gone is not an error.
-pub async fn remove_password(rest: &Rest, app_object_id: &str, key_id: &str) -> Result<()> {
+/// Removes a client secret from an app: true when it is not there any more (removed now, or before: Graph's 400
+/// "No password credential found"), false when Graph does not find the app (gone, or made moments ago and not
+/// replicated yet: see [`gone_while_replicating`]).
+pub async fn remove_password(rest: &Rest, app_object_id: &str, key_id: &str) -> Result<bool> {
     let url = rest
         .profile
         .graph_url(&format!("/applications/{app_object_id}/removePassword"));
@@ -441,12 +455,10 @@ pub async fn remove_password(rest: &Rest, app_object_id: &str, key_id: &str) -> 
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(Error::Azure(e))
-            if e.status == 404
-                || (e.status == 400 && e.message.contains("No password credential")) =>
-        {
-            Ok(())
+        Ok(_) => Ok(true),
+        Err(Error::Azure(e)) if e.status == 404 => Ok(false),
+        Err(Error::Azure(e)) if e.status == 400 && e.message.contains("No password credential") => {
+            Ok(true)
         }
         Err(e) => Err(e),
     }

@@ -258,6 +258,7 @@ async fn delete_one(
     d: &Deletion,
     force_ws: bool,
     vault: Option<&Vault>,
+    graph_until: tokio::time::Instant,
 ) -> Result<bool> {
     let s = &sf.state;
     if d.step == step::KEEPER_RECORD {
@@ -290,12 +291,19 @@ async fn delete_one(
                 .get(step::APP)
                 .map(|r| r.id.clone())
                 .unwrap_or_default();
-            graph::remove_password(rest, &app, &d.id)
+            graph::gone_while_replicating(graph_until, || graph::remove_password(rest, &app, &d.id))
                 .await
-                .map(|_| true)
         }
-        step::SP => graph::delete_service_principal(rest, &d.id).await,
-        step::APP => graph::delete_application(rest, &d.id).await,
+        step::SP => {
+            graph::gone_while_replicating(graph_until, || {
+                graph::delete_service_principal(rest, &d.id)
+            })
+            .await
+        }
+        step::APP => {
+            graph::gone_while_replicating(graph_until, || graph::delete_application(rest, &d.id))
+                .await
+        }
         step::RESOURCE_GROUP => {
             // Ours, but something else may have moved in since: never delete a group that is not empty.
             let left =
@@ -343,6 +351,9 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         _ => (String::new(), String::new()),
     };
     let mut sf = StateFile::open(&args.common.state)?;
+    // Right after setup, Graph may answer "not found" for the app it made: until this passes, such an answer is
+    // asked again rather than taken for "already gone" (taken before any save moves the state's time).
+    let graph_until = graph::replicating_until(&sf.state.updated_at);
     super::agreed(
         "--subscription",
         args.subscription.as_deref(),
@@ -410,9 +421,16 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
 
     let mut done = vec![];
     for d in &deletions {
-        let existed = delete_one(&rest, &sf, d, args.force_delete_workspace, vault.as_ref())
-            .await
-            .map_err(|e| e.in_step(&d.step))?;
+        let existed = delete_one(
+            &rest,
+            &sf,
+            d,
+            args.force_delete_workspace,
+            vault.as_ref(),
+            graph_until,
+        )
+        .await
+        .map_err(|e| e.in_step(&d.step))?;
         if human {
             eprintln!(
                 "  ✓ {:<40} {}",

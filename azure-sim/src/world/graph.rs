@@ -46,6 +46,8 @@ impl World {
                 None => graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present.")),
             },
             ("PATCH", ["applications", id]) => self.patch_app(id, &body),
+            // Writes meet the lag as reads do (the same source): an object made moments ago is "not found".
+            ("DELETE", ["applications", id]) if !self.graph_visible(id) => World::not_yet_visible(id),
             ("DELETE", ["applications", id]) => {
                 let Some(app) = self.apps.iter().find(|a| a["id"] == *id).cloned() else {
                     return graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist."));
@@ -57,6 +59,9 @@ impl World {
                 Reply::empty(204)
             }
             ("POST", ["applications", id, "addPassword"]) => self.add_password(id, &body),
+            ("POST", ["applications", id, "removePassword"]) if !self.graph_visible(id) => {
+                World::not_yet_visible(id)
+            }
             ("POST", ["applications", id, "removePassword"]) => {
                 let key = body["keyId"].as_str().unwrap_or_default().to_string();
                 let Some(app) = self.apps.iter_mut().find(|a| a["id"] == *id) else {
@@ -78,6 +83,7 @@ impl World {
                 Some(s) => Reply::json(200, s.clone()),
                 None => graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist.")),
             },
+            ("DELETE", ["servicePrincipals", id]) if !self.graph_visible(id) => World::not_yet_visible(id),
             ("DELETE", ["servicePrincipals", id]) => {
                 let before = self.sps.len();
                 self.sps.retain(|s| s["id"] != *id);
