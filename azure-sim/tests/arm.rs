@@ -106,6 +106,18 @@ impl T {
     }
 }
 
+/// An ARM error answer with this code whose message says `text`.
+fn assert_error(b: &Value, code: &str, text: &str) {
+    assert_eq!(b["error"]["code"], code, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(text),
+        "{b}"
+    );
+}
+
 fn cols() -> Value {
     json!([{ "name": "TimeGenerated", "type": "datetime" }, { "name": "msg", "type": "string" }])
 }
@@ -242,13 +254,10 @@ async fn a_contributor_may_not_write_role_assignments_and_the_permissions_api_sa
         "principalId": t.sim.operator().object_id, "principalType": "ServicePrincipal" } });
     let (st, b) = t.put(&ra, "2022-04-01", body).await;
     assert_eq!(st, 403, "{b}");
-    assert_eq!(b["error"]["code"], "AuthorizationFailed");
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("'Microsoft.Authorization/roleAssignments/write'"),
-        "{b}"
+    assert_error(
+        &b,
+        "AuthorizationFailed",
+        "'Microsoft.Authorization/roleAssignments/write'",
     );
     // A resource group that does not exist has no permissions to list.
     let missing = format!(
@@ -319,14 +328,7 @@ async fn a_classic_table_cannot_be_changed_through_the_tables_api() {
         )
         .await;
     assert_eq!(st, 400, "{b}");
-    assert_eq!(b["error"]["code"], "InvalidParameter");
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("please migrate the table first"),
-        "{b}"
-    );
+    assert_error(&b, "InvalidParameter", "please migrate the table first");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -344,13 +346,10 @@ async fn a_write_or_delete_needs_its_action_and_is_refused_naming_it() {
         )
         .await;
     assert_eq!(st, 403, "{b}");
-    assert_eq!(b["error"]["code"], "AuthorizationFailed");
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("'Microsoft.OperationalInsights/workspaces/delete'"),
-        "{b}"
+    assert_error(
+        &b,
+        "AuthorizationFailed",
+        "'Microsoft.OperationalInsights/workspaces/delete'",
     );
     let (st, _) = t
         .put(&t.rg(), "2021-04-01", json!({ "location": "eastus" }))
