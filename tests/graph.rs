@@ -266,18 +266,13 @@ async fn teardown_right_after_setup_deletes_an_app_graph_has_not_replicated_yet(
         ("DELETE", "/v1.0/servicePrincipals/"),
         ("DELETE", "/v1.0/applications/"),
     ] {
-        w.sim.inject(Fault {
-            method: Some(method.into()),
-            path_contains: Some(path.into()),
-            skip: 0,
-            times: 2,
-            writes_only: false,
-            kind: FaultKind::Status {
-                status: 404,
-                code: "Request_ResourceNotFound".into(),
-                retry_after: None,
-            },
-        });
+        w.sim.inject(Fault::status(
+            method,
+            path,
+            2,
+            404,
+            "Request_ResourceNotFound",
+        ));
     }
     let o = run_env(&w, &args(&w, "teardown", &["--yes"]), &slower).await;
     assert_ok(&o);

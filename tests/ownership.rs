@@ -244,18 +244,13 @@ async fn one_deployment_cannot_run_twice_at_once_through_two_state_files() {
 async fn a_new_app_not_yet_in_every_graph_replica_still_gets_its_owner() {
     let w = World::public().await;
     w.sim.set_creator_becomes_owner(false);
-    w.sim.inject(Fault {
-        method: Some("GET".into()),
-        path_contains: Some("/owners".into()),
-        skip: 0,
-        times: 2,
-        writes_only: false,
-        kind: FaultKind::Status {
-            status: 404,
-            code: "Request_ResourceNotFound".into(),
-            retry_after: None,
-        },
-    });
+    w.sim.inject(Fault::status(
+        "GET",
+        "/owners",
+        2,
+        404,
+        "Request_ResourceNotFound",
+    ));
     let args = w.setup_args(&["--output", "json", "--show-secret"]);
     let o = run_env(&w, &args, &[("KEEPER_AZMON_TIME_SCALE", "0.01")]).await;
     assert_ok(&o);

@@ -158,18 +158,11 @@ async fn batches_stay_under_one_megabyte_and_travel_gzipped() {
 async fn throttling_is_retried_without_duplicates() {
     let w = World::public().await;
     let (secret, ws) = set_up(&w).await;
-    w.sim.inject(Fault {
-        method: Some("POST".into()),
-        path_contains: Some("/streams/".into()),
-        skip: 1,
-        times: 3,
-        writes_only: false,
-        kind: FaultKind::Status {
-            status: 429,
-            code: "TooManyRequests".into(),
-            retry_after: Some(1),
-        },
-    });
+    w.sim.inject(
+        Fault::status("POST", "/streams/", 3, 429, "TooManyRequests")
+            .after(1)
+            .retry_after(1),
+    );
     let input = w.dir.path().join("events.jsonl");
     let lines: Vec<String> = (0..3000).map(|i| event(i, 400).to_string()).collect();
     std::fs::write(&input, lines.join("\n")).expect("write");

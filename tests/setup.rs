@@ -171,30 +171,15 @@ async fn principal_replication_throttling_and_server_errors_are_survived() {
         ..sim_config()
     })
     .await;
-    w.sim.inject(Fault {
-        method: Some("GET".into()),
-        path_contains: Some("/locations".into()),
-        skip: 0,
-        times: 2,
-        writes_only: false,
-        kind: FaultKind::Status {
-            status: 429,
-            code: "TooManyRequests".into(),
-            retry_after: Some(1),
-        },
-    });
-    w.sim.inject(Fault {
-        method: Some("PUT".into()),
-        path_contains: Some("dataCollectionEndpoints".into()),
-        skip: 0,
-        times: 2,
-        writes_only: false,
-        kind: FaultKind::Status {
-            status: 500,
-            code: "InternalServerError".into(),
-            retry_after: None,
-        },
-    });
+    w.sim
+        .inject(Fault::status("GET", "/locations", 2, 429, "TooManyRequests").retry_after(1));
+    w.sim.inject(Fault::status(
+        "PUT",
+        "dataCollectionEndpoints",
+        2,
+        500,
+        "InternalServerError",
+    ));
     let o = run_advancing(
         &w,
         &w.setup_args(&["--output", "json", "--show-secret"]),
@@ -303,18 +288,13 @@ async fn an_unregistered_provider_is_registered_first_or_reported_before_any_wri
     );
     assert_eq!(w.sim.write_count(), 0);
 
-    w.sim.inject(Fault {
-        method: Some("POST".into()),
-        path_contains: Some("/register".into()),
-        skip: 0,
-        times: usize::MAX,
-        writes_only: false,
-        kind: FaultKind::Status {
-            status: 403,
-            code: "AuthorizationFailed".into(),
-            retry_after: None,
-        },
-    });
+    w.sim.inject(Fault::status(
+        "POST",
+        "/register",
+        usize::MAX,
+        403,
+        "AuthorizationFailed",
+    ));
     let o = w.setup(&[]).await;
     assert!(!o.status.success());
     assert!(

@@ -312,6 +312,39 @@ pub struct Fault {
     pub kind: FaultKind,
 }
 
+impl Fault {
+    /// Answers `status` with Azure's `code` (and no Retry-After) instead of serving the first `times` requests of
+    /// `method` whose path contains `path`.
+    pub fn status(method: &str, path: &str, times: usize, status: u16, code: &str) -> Fault {
+        Fault {
+            method: Some(method.into()),
+            path_contains: Some(path.into()),
+            skip: 0,
+            times,
+            writes_only: false,
+            kind: FaultKind::Status {
+                status,
+                code: code.into(),
+                retry_after: None,
+            },
+        }
+    }
+
+    /// The same fault, with `Retry-After: seconds` on its answers.
+    pub fn retry_after(mut self, seconds: u64) -> Fault {
+        if let FaultKind::Status { retry_after, .. } = &mut self.kind {
+            *retry_after = Some(seconds);
+        }
+        self
+    }
+
+    /// The same fault, letting the first `n` matching requests through.
+    pub fn after(mut self, n: usize) -> Fault {
+        self.skip = n;
+        self
+    }
+}
+
 /// One request as the simulator saw it.
 #[derive(Debug, Clone)]
 pub struct LoggedRequest {

@@ -431,18 +431,8 @@ async fn a_new_principal_is_not_found_until_it_replicates_and_roles_take_time_fo
 async fn faults_are_injected_as_configured() {
     let t = T::new(SimConfig::default()).await;
     let rg = t.rg();
-    t.sim.inject(Fault {
-        method: Some("PUT".into()),
-        path_contains: Some("resourceGroups".into()),
-        skip: 0,
-        times: 1,
-        writes_only: false,
-        kind: FaultKind::Status {
-            status: 429,
-            code: "TooManyRequests".into(),
-            retry_after: Some(7),
-        },
-    });
+    t.sim
+        .inject(Fault::status("PUT", "resourceGroups", 1, 429, "TooManyRequests").retry_after(7));
     let (st, h, _) = t
         .arm(
             reqwest::Method::PUT,
