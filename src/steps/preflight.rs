@@ -345,7 +345,12 @@ pub async fn check_teardown<'a>(
         if missing.contains(&permissions::ROLE_ASSIGNMENT_DELETE) {
             format!(
                 "run teardown as someone with Owner, or Contributor with one of {} (as setup needed), on resource group '{resource_group}'",
-                permissions::ROLE_WRITERS[1..].join(" or ")
+                permissions::ROLE_WRITERS
+                    .iter()
+                    .filter(|r| **r != "Owner")
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )
         } else {
             format!("run teardown as someone who may delete these on resource group '{resource_group}' (Owner or Contributor)")
