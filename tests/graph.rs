@@ -276,6 +276,11 @@ async fn teardown_right_after_setup_deletes_an_app_graph_has_not_replicated_yet(
     }
     let o = run_env(&w, &args(&w, "teardown", &["--yes"]), &slower).await;
     assert_ok(&o);
+    assert!(
+        stderr(&o).contains("Graph does not find it yet"),
+        "the wait is said:\n{}",
+        stderr(&o)
+    );
     for path in [
         "/removePassword",
         "/v1.0/servicePrincipals/",

@@ -121,11 +121,23 @@ pub fn replicating_until(written: &str) -> tokio::time::Instant {
 /// Runs a Graph delete (or a secret's removal) that answers false for "not found": while `until` has not passed,
 /// a not-found is tried again, since Graph answers it also for an object made moments ago that has not replicated
 /// (and taking that for "already gone" would leave an app and its secret behind).
-pub async fn gone_while_replicating<F, Fut>(until: tokio::time::Instant, op: F) -> Result<bool>
+/// `on_wait` is called once, before the first wait.
+pub async fn gone_while_replicating<F, Fut>(
+    until: tokio::time::Instant,
+    on_wait: impl FnOnce(),
+    op: F,
+) -> Result<bool>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<bool>>,
 {
+    if op().await? {
+        return Ok(true);
+    }
+    if tokio::time::Instant::now() >= until {
+        return Ok(false);
+    }
+    on_wait();
     let found = get_while_replicating(until, || async { Ok(op().await?.then_some(())) }).await?;
     Ok(found.is_some())
 }

@@ -252,6 +252,15 @@ async fn keeper_vault(
     }
 }
 
+/// What teardown says when Graph does not find what setup made moments ago and it asks again.
+fn lagging(step: &str) -> impl FnOnce() + '_ {
+    move || {
+        eprintln!(
+            "  … {step}: Graph does not find it yet (setup wrote moments ago, and Graph replicates new objects for a while); asking again"
+        )
+    }
+}
+
 async fn delete_one(
     rest: &Rest,
     sf: &StateFile,
@@ -291,18 +300,22 @@ async fn delete_one(
                 .get(step::APP)
                 .map(|r| r.id.clone())
                 .unwrap_or_default();
-            graph::gone_while_replicating(graph_until, || graph::remove_password(rest, &app, &d.id))
-                .await
+            graph::gone_while_replicating(graph_until, lagging(&d.step), || {
+                graph::remove_password(rest, &app, &d.id)
+            })
+            .await
         }
         step::SP => {
-            graph::gone_while_replicating(graph_until, || {
+            graph::gone_while_replicating(graph_until, lagging(&d.step), || {
                 graph::delete_service_principal(rest, &d.id)
             })
             .await
         }
         step::APP => {
-            graph::gone_while_replicating(graph_until, || graph::delete_application(rest, &d.id))
-                .await
+            graph::gone_while_replicating(graph_until, lagging(&d.step), || {
+                graph::delete_application(rest, &d.id)
+            })
+            .await
         }
         step::RESOURCE_GROUP => {
             // Ours, but something else may have moved in since: never delete a group that is not empty.
