@@ -228,3 +228,35 @@ async fn a_rerun_by_an_operator_who_may_not_assign_roles_is_not_refused_when_eve
     assert_ok(&w.setup(&[]).await);
     assert_eq!(w.sim.write_count(), before, "a re-run makes no write");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_who_may_assign_roles_but_make_nothing_is_refused_naming_each_action() {
+    let w = World::start(SimConfig {
+        operator_roles: vec![SimRole::UserAccessAdministrator],
+        ..sim_config()
+    })
+    .await;
+    refused_before_any_write(
+        &w,
+        &[],
+        "lacks Microsoft.Resources/subscriptions/resourceGroups/write",
+    )
+    .await;
+    let err = stderr(&w.setup(&[]).await);
+    for action in [
+        "Microsoft.OperationalInsights/workspaces/write",
+        "Microsoft.OperationalInsights/workspaces/tables/write",
+        "Microsoft.Insights/dataCollectionEndpoints/write",
+        "Microsoft.Insights/dataCollectionRules/write",
+    ] {
+        assert!(err.contains(action), "names {action}:\n{err}");
+    }
+    assert!(
+        err.contains("Contributor"),
+        "the hint names the role:\n{err}"
+    );
+    // With Contributor as well, setup completes.
+    w.sim
+        .set_operator_roles(&[SimRole::UserAccessAdministrator, SimRole::Contributor]);
+    assert_ok(&w.setup(&[]).await);
+}

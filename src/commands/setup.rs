@@ -324,6 +324,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     preflight::judge(&inputs, &observed)?;
     preflight::judge_role_write(&pre, &inputs, &observed)?;
     let the_plan = steps::diff(&inputs, &sf.state, observed);
+    preflight::judge_writes(&pre, &inputs, &the_plan)?;
     let makes_secret = the_plan.action(steps::step::SECRET) == Some(steps::Action::Create);
 
     if args.dry_run {

@@ -8,7 +8,7 @@ use crate::azure::{name_of, permissions, providers};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 
-use super::{step, Inputs, Observed, WorkspaceChoice};
+use super::{step, Action, Inputs, Observed, Plan, WorkspaceChoice};
 
 /// What the preflight reads found: the tenant, notes for the plan, and the providers to register.
 #[derive(Debug, Clone)]
@@ -16,9 +16,9 @@ pub struct Preflight {
     pub tenant: String,
     pub notes: Vec<String>,
     unregistered: Vec<&'static str>,
-    /// Whether the operator may write role assignments, and at which scope that was asked; `None` when Azure
-    /// could not say.
-    role_write: Option<(String, bool)>,
+    /// What the operator may do (the permissions API) at the resource group, or at the subscription while the
+    /// group is yet to be made, and which of the two that is; `None` when Azure could not say.
+    held: Option<(String, Vec<permissions::Permission>)>,
 }
 
 /// Checks what Azure must say before any write: subscription, tenant, location, providers. Reads only.
@@ -28,7 +28,7 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
     if inputs.sentinel.is_some() {
         required.push(providers::SENTINEL);
     }
-    let (sub, locations, states, role_write) = tokio::join!(
+    let (sub, locations, states, held) = tokio::join!(
         providers::subscription(rest, &inputs.subscription),
         providers::location_names(rest, &inputs.subscription),
         futures::future::join_all(required.iter().map(|ns| providers::registration_state(
@@ -36,7 +36,7 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
             &inputs.subscription,
             ns
         ))),
-        may_write_role_assignments(rest, inputs),
+        held(rest, inputs),
     );
     let sub = sub?.ok_or_else(|| {
         Error::input(
@@ -101,8 +101,8 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
             unregistered.push(*ns);
         }
     }
-    let role_write = role_write?;
-    if role_write.is_none() {
+    let held = held?;
+    if held.is_none() {
         notes.push(format!(
             "could not read the signed-in identity's permissions; role assignments need {}",
             permissions::ROLE_ASSIGNMENT_WRITE
@@ -112,7 +112,7 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
         tenant,
         notes,
         unregistered,
-        role_write,
+        held,
     })
 }
 
@@ -137,38 +137,72 @@ pub async fn align_cli_tenant(rest: &Rest, inputs: &Inputs) -> Result<()> {
     Ok(())
 }
 
-/// Whether the operator may write role assignments where setup makes them: the resource group (every role is
-/// assigned on a resource in it), or the subscription when the group is yet to be made. Asked through the
-/// permissions API; `None` when Azure does not answer it for that scope.
-async fn may_write_role_assignments(
+/// What the operator may do where setup writes: at the resource group (everything setup makes is in it), or at
+/// the subscription when the group is yet to be made. Asked through the permissions API; `None` when Azure does
+/// not answer it there.
+async fn held(
     rest: &Rest,
     inputs: &Inputs,
-) -> Result<Option<(String, bool)>> {
+) -> Result<Option<(String, Vec<permissions::Permission>)>> {
     let sub = format!("/subscriptions/{}", inputs.subscription);
     let rg = format!("{sub}/resourceGroups/{}", inputs.resource_group);
     for scope in [rg, sub] {
-        match permissions::list(rest, &scope).await {
-            Ok(Some(p)) => {
-                let allowed = permissions::allows(&p, permissions::ROLE_ASSIGNMENT_WRITE);
-                return Ok(Some((scope, allowed)));
-            }
-            Ok(None) => continue,
-            // Not every scope answers this API (the spec lists groups and resources): unknown, not refused.
-            Err(Error::Azure(e)) if (400..500).contains(&e.status) && e.status != 429 => {
-                tracing::info!(%scope, code = %e.code, "permissions not readable here");
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+        match held_at(rest, &scope).await? {
+            Held::Some(p) => return Ok(Some((scope, p))),
+            Held::NoScope => continue,
+            Held::Unknown => return Ok(None),
         }
     }
     Ok(None)
 }
 
+/// What the permissions API says of a scope.
+enum Held {
+    Some(Vec<permissions::Permission>),
+    /// The scope does not exist (404).
+    NoScope,
+    /// Azure does not answer this API there: unknown, never a refusal.
+    Unknown,
+}
+
+async fn held_at(rest: &Rest, scope: &str) -> Result<Held> {
+    match permissions::list(rest, scope).await {
+        Ok(Some(p)) => Ok(Held::Some(p)),
+        Ok(None) => Ok(Held::NoScope),
+        // Not every scope answers this API (the spec lists groups and resources).
+        Err(Error::Azure(e)) if (400..500).contains(&e.status) && e.status != 429 => {
+            tracing::info!(%scope, code = %e.code, "permissions not readable here");
+            Ok(Held::Unknown)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The actions among `needed` (step, action) that `held` does not allow: the actions, once each, and the steps.
+fn lacking<'a>(
+    held: &[permissions::Permission],
+    needed: impl IntoIterator<Item = (&'a str, String)>,
+) -> (Vec<String>, Vec<&'a str>) {
+    let (mut actions, mut steps) = (Vec::<String>::new(), vec![]);
+    for (kind, action) in needed {
+        if !permissions::allows(held, &action) {
+            steps.push(kind);
+            if !actions.contains(&action) {
+                actions.push(action);
+            }
+        }
+    }
+    (actions, steps)
+}
+
 /// Refuses, before any write, an operator who may not write role assignments when the plan makes some.
 pub fn judge_role_write(pre: &Preflight, inputs: &Inputs, o: &Observed) -> Result<()> {
-    let Some((scope, false)) = &pre.role_write else {
+    let Some((scope, held)) = &pre.held else {
         return Ok(());
     };
+    if permissions::allows(held, permissions::ROLE_ASSIGNMENT_WRITE) {
+        return Ok(());
+    }
     let missing = inputs
         .roles
         .assignments()
@@ -185,6 +219,41 @@ pub fn judge_role_write(pre: &Preflight, inputs: &Inputs, o: &Observed) -> Resul
         format!(
             "have one of {} granted on resource group '{}' (or the subscription), or run setup as someone who has one; Contributor alone is not enough",
             permissions::ROLE_WRITERS.join(", "),
+            inputs.resource_group
+        ),
+    ))
+}
+
+/// Refuses, before any write, an operator who may not make or change the ARM resources the plan makes or
+/// changes (each type's `write` action: an operator who may assign roles but make nothing, say). Role
+/// assignments are [`judge_role_write`]'s; the Graph objects' rights are Entra roles this API does not show.
+pub fn judge_writes(pre: &Preflight, inputs: &Inputs, plan: &Plan) -> Result<()> {
+    let Some((scope, held)) = &pre.held else {
+        return Ok(());
+    };
+    let needed = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Reuse && !s.step.starts_with("role:"))
+        .filter_map(|s| action(&s.step, "write").map(|a| (s.step.as_str(), a)));
+    let (actions, steps) = lacking(held, needed);
+    if actions.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(
+        format!(
+            "the signed-in identity may not make what setup would make at {scope}: it lacks {} (for {})",
+            actions.join(", "),
+            steps.join(", ")
+        ),
+        format!(
+            "run setup as someone with Owner, or Contributor and one of {}, on resource group '{}' (or the subscription, for a group setup makes)",
+            permissions::ROLE_WRITERS
+                .iter()
+                .filter(|r| **r != "Owner")
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" or "),
             inputs.resource_group
         ),
     ))
@@ -278,23 +347,30 @@ pub async fn register_providers(rest: &Rest, inputs: &Inputs, p: &Preflight) -> 
     Ok(())
 }
 
-/// The ARM action that deleting a teardown step's resource needs ("Azure resource provider operations",
-/// https://learn.microsoft.com/azure/role-based-access-control/resource-provider-operations); `None` for the Graph
-/// objects (app, service principal, secret), whose rights are Entra roles that this API does not show.
-fn delete_action(kind: &str) -> Option<&'static str> {
+/// The ARM resource type of a plan's or teardown's step: the actions on it are `{type}/write` and
+/// `{type}/delete` ("Azure resource provider operations",
+/// https://learn.microsoft.com/azure/role-based-access-control/resource-provider-operations). `None` for the Graph
+/// objects (app, service principal, secret), whose rights are Entra roles that this API does not show, and for
+/// the Keeper record.
+fn resource_type(kind: &str) -> Option<&'static str> {
     Some(match kind {
-        step::RESOURCE_GROUP => "Microsoft.Resources/subscriptions/resourceGroups/delete",
-        step::WORKSPACE => "Microsoft.OperationalInsights/workspaces/delete",
-        step::TABLE => "Microsoft.OperationalInsights/workspaces/tables/delete",
-        step::DCE => "Microsoft.Insights/dataCollectionEndpoints/delete",
-        step::DCR => "Microsoft.Insights/dataCollectionRules/delete",
-        step::SENTINEL_ONBOARDING => "Microsoft.SecurityInsights/onboardingStates/delete",
-        step::SENTINEL_FUNCTION => "Microsoft.OperationalInsights/workspaces/savedSearches/delete",
-        step::SENTINEL_WORKBOOK => "Microsoft.Insights/workbooks/delete",
-        k if k.starts_with(step::SENTINEL_RULE) => "Microsoft.SecurityInsights/alertRules/delete",
-        k if k.starts_with("role:") => permissions::ROLE_ASSIGNMENT_DELETE,
+        step::RESOURCE_GROUP => "Microsoft.Resources/subscriptions/resourceGroups",
+        step::WORKSPACE => "Microsoft.OperationalInsights/workspaces",
+        step::TABLE => "Microsoft.OperationalInsights/workspaces/tables",
+        step::DCE => "Microsoft.Insights/dataCollectionEndpoints",
+        step::DCR => "Microsoft.Insights/dataCollectionRules",
+        step::SENTINEL_ONBOARDING => "Microsoft.SecurityInsights/onboardingStates",
+        step::SENTINEL_FUNCTION => "Microsoft.OperationalInsights/workspaces/savedSearches",
+        step::SENTINEL_WORKBOOK => "Microsoft.Insights/workbooks",
+        k if k.starts_with(step::SENTINEL_RULE) => "Microsoft.SecurityInsights/alertRules",
+        k if k.starts_with("role:") => "Microsoft.Authorization/roleAssignments",
         _ => return None,
     })
+}
+
+/// The action `verb` (`write`, `delete`) on a step's resource type.
+fn action(kind: &str, verb: &str) -> Option<String> {
+    resource_type(kind).map(|t| format!("{t}/{verb}"))
 }
 
 /// Refuses a teardown, before its first deletion, when the operator may not delete some of what it would delete
@@ -306,33 +382,18 @@ pub async fn check_teardown<'a>(
     resource_group: &str,
     kinds: impl IntoIterator<Item = &'a str>,
 ) -> Result<()> {
-    let needed: Vec<(&str, &str)> = kinds
+    let needed: Vec<(&str, String)> = kinds
         .into_iter()
-        .filter_map(|k| delete_action(k).map(|a| (k, a)))
+        .filter_map(|k| action(k, "delete").map(|a| (k, a)))
         .collect();
     if needed.is_empty() || resource_group.is_empty() {
         return Ok(());
     }
     let scope = format!("/subscriptions/{subscription}/resourceGroups/{resource_group}");
-    let held = match permissions::list(rest, &scope).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Ok(()),
-        Err(Error::Azure(e)) if (400..500).contains(&e.status) && e.status != 429 => {
-            tracing::info!(%scope, code = %e.code, "permissions not readable here");
-            return Ok(());
-        }
-        Err(e) => return Err(e),
+    let Held::Some(held) = held_at(rest, &scope).await? else {
+        return Ok(());
     };
-    let mut missing: Vec<&str> = vec![];
-    let mut blocked: Vec<&str> = vec![];
-    for (kind, action) in needed {
-        if !permissions::allows(&held, action) {
-            blocked.push(kind);
-            if !missing.contains(&action) {
-                missing.push(action);
-            }
-        }
-    }
+    let (missing, blocked) = lacking(&held, needed);
     if missing.is_empty() {
         return Ok(());
     }
@@ -342,7 +403,7 @@ pub async fn check_teardown<'a>(
             missing.join(", "),
             blocked.join(", ")
         ),
-        if missing.contains(&permissions::ROLE_ASSIGNMENT_DELETE) {
+        if missing.iter().any(|a| a == permissions::ROLE_ASSIGNMENT_DELETE) {
             format!(
                 "run teardown as someone with Owner, or Contributor with one of {} (as setup needed), on resource group '{resource_group}'",
                 permissions::ROLE_WRITERS
@@ -360,11 +421,12 @@ pub async fn check_teardown<'a>(
 
 #[cfg(test)]
 mod teardown_tests {
-    use super::delete_action;
+    use super::action;
+    use crate::azure::permissions;
     use crate::steps::step;
 
     #[test]
-    fn every_arm_deletion_names_its_action_and_graph_objects_none() {
+    fn every_arm_step_names_its_actions_and_graph_objects_none() {
         for kind in [
             step::RESOURCE_GROUP,
             step::WORKSPACE,
@@ -377,11 +439,22 @@ mod teardown_tests {
             "sentinel_rule:keeper-admin-login-failures",
             "role:dcr:Monitoring Metrics Publisher",
         ] {
-            let a = delete_action(kind).unwrap_or_default();
-            assert!(a.ends_with("/delete"), "{kind}: {a}");
+            let a = action(kind, "delete").unwrap_or_default();
+            assert!(
+                a.ends_with("/delete") && a.starts_with("Microsoft."),
+                "{kind}: {a}"
+            );
         }
+        assert_eq!(
+            action("role:dcr:Monitoring Metrics Publisher", "write").as_deref(),
+            Some(permissions::ROLE_ASSIGNMENT_WRITE)
+        );
+        assert_eq!(
+            action("role:dcr:Monitoring Metrics Publisher", "delete").as_deref(),
+            Some(permissions::ROLE_ASSIGNMENT_DELETE)
+        );
         for kind in [step::APP, step::SP, step::SECRET] {
-            assert_eq!(delete_action(kind), None, "{kind}");
+            assert_eq!(action(kind, "write"), None, "{kind}");
         }
     }
 }
