@@ -156,6 +156,16 @@ async fn held(
     Ok(None)
 }
 
+/// The roles that grant role assignments beside Owner, for hints that pair one with Contributor.
+fn role_writers_besides_owner() -> String {
+    permissions::ROLE_WRITERS
+        .iter()
+        .filter(|r| **r != "Owner")
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 /// What the permissions API says of a scope.
 enum Held {
     Some(Vec<permissions::Permission>),
@@ -248,12 +258,7 @@ pub fn judge_writes(pre: &Preflight, inputs: &Inputs, plan: &Plan) -> Result<()>
         ),
         format!(
             "run setup as someone with Owner, or Contributor and one of {}, on resource group '{}' (or the subscription, for a group setup makes)",
-            permissions::ROLE_WRITERS
-                .iter()
-                .filter(|r| **r != "Owner")
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" or "),
+            role_writers_besides_owner(),
             inputs.resource_group
         ),
     ))
@@ -406,12 +411,7 @@ pub async fn check_teardown<'a>(
         if missing.iter().any(|a| a == permissions::ROLE_ASSIGNMENT_DELETE) {
             format!(
                 "run teardown as someone with Owner, or Contributor with one of {} (as setup needed), on resource group '{resource_group}'",
-                permissions::ROLE_WRITERS
-                    .iter()
-                    .filter(|r| **r != "Owner")
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(" or ")
+                role_writers_besides_owner()
             )
         } else {
             format!("run teardown as someone who may delete these on resource group '{resource_group}' (Owner or Contributor)")
