@@ -10,23 +10,6 @@ use azure_sim::{Fault, FaultKind, SimCloud, SimConfig};
 use common::*;
 use serde_json::{json, Value};
 
-/// Sets up a deployment; returns the secret file and the workspace's resource id.
-async fn set_up(w: &World) -> (String, String) {
-    let (o, secret_file) = w.setup_json().await;
-    assert_ok(&o);
-    w.settle();
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
-            .expect("json");
-    (
-        secret_file.display().to_string(),
-        state["resources"]["workspace"]["id"]
-            .as_str()
-            .expect("ws")
-            .to_string(),
-    )
-}
-
 /// Event `i` as Commander's `audit-log --target azure-la` posted it (aram.py
 /// `AuditLogAzureLogAnalyticsExport.convert_event`: the raw row without `id` and `created`, `timestamp` in
 /// seconds), at `start` + `i` × `every` seconds.
@@ -94,7 +77,7 @@ fn uids(range: std::ops::Range<usize>) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_classic_row_moves_once_and_the_import_stops_where_live_streaming_began() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
     // 300 events, one an hour from 2025-01-01: the history Commander wrote to Keeper_CL.
     let history: Vec<Value> = (0..300).map(|i| commander_event(i, JAN_1, 3600)).collect();
     assert_eq!(
@@ -196,7 +179,7 @@ async fn run_and_kill(w: &World, args: &[String]) {
 async fn an_import_killed_mid_slice_resumes_without_a_duplicate_or_a_gap() {
     for kill_at in [0, 3] {
         let w = World::public().await;
-        let (secret, ws) = set_up(&w).await;
+        let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
         let history: Vec<Value> = (0..240).map(|i| commander_event(i, JAN_1, 3600)).collect();
         w.sim.post_data_collector(&ws, "Keeper", &history);
         // The ingestion request `kill_at` is applied, its answer never comes: the run dies not knowing.
@@ -243,7 +226,7 @@ async fn a_slice_the_query_api_cannot_answer_whole_is_split() {
         ..SimConfig::default()
     })
     .await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
     // 400 events in one day, a burst of 200 of them within ten minutes.
     let mut history: Vec<Value> = (0..200).map(|i| commander_event(i, JAN_1, 400)).collect();
     history.extend((200..400).map(|i| commander_event(i, JAN_1 + 40_000, 3)));
@@ -275,7 +258,7 @@ async fn a_slice_the_query_api_cannot_answer_whole_is_split() {
 
     // Counting narrows a slice to the --slice-rows asked for, before any read is cut.
     let w2 = World::public().await;
-    let (secret2, ws2) = set_up(&w2).await;
+    let (secret2, ws2) = w2.set_up_then(Duration::from_secs(60)).await;
     w2.sim.post_data_collector(&ws2, "Keeper", &history);
     let o = w2
         .run(&import_args(
@@ -294,7 +277,7 @@ async fn a_slice_the_query_api_cannot_answer_whole_is_split() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_running_import_keeps_its_range_unless_restarted() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
     let history: Vec<Value> = (0..20).map(|i| commander_event(i, JAN_1, 3600)).collect();
     w.sim.post_data_collector(&ws, "Keeper", &history);
     assert_ok(
@@ -380,7 +363,7 @@ fn posts_and_queries(w: &World) -> (usize, usize) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_commander_export_is_sent_only_up_to_where_live_streaming_began() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
     // 300 events, one an hour from 2025-01-01; Keeper streamed 200.. live (from 2025-01-09T08:00:00Z).
     let history: Vec<Value> = (0..300).map(|i| commander_event(i, JAN_1, 3600)).collect();
     stream_live(&w, &secret, &history, 200).await;

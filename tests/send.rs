@@ -9,24 +9,6 @@ use azure_sim::{Fault, FaultKind, SimConfig};
 use common::*;
 use serde_json::{json, Value};
 
-async fn set_up(w: &World) -> (String, String) {
-    let (o, secret_file) = w.setup_json().await;
-    assert_ok(&o);
-    // Events are sent later than setup: by then the token endpoint takes the new secret (it refuses it for a
-    // moment after it is made, as Entra does).
-    w.sim.advance_clock(std::time::Duration::from_secs(1));
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(w.state_path()).expect("state"))
-            .expect("json");
-    (
-        secret_file.display().to_string(),
-        state["resources"]["workspace"]["id"]
-            .as_str()
-            .expect("ws")
-            .to_string(),
-    )
-}
-
 fn send_args(w: &World, secret: &str, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
         "send",
@@ -89,7 +71,7 @@ fn stored_seqs(w: &World, ws: &str) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_event_sent_is_in_the_table_once_with_its_fields() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     let input = w.dir.path().join("events.jsonl");
     let mut f = std::fs::File::create(&input).expect("create");
     for i in 0..5000 {
@@ -127,7 +109,7 @@ async fn every_event_sent_is_in_the_table_once_with_its_fields() {
 #[tokio::test(flavor = "multi_thread")]
 async fn batches_stay_under_one_megabyte_and_travel_gzipped() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     // A JSON array of events of ~100 KB each: ten of them are about 1 MB, so batches must be cut.
     let input = w.dir.path().join("events.json");
     let events: Vec<Value> = (0..35).map(|i| event(i, 100_000)).collect();
@@ -157,7 +139,7 @@ async fn batches_stay_under_one_megabyte_and_travel_gzipped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_is_retried_without_duplicates() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     w.sim.inject(
         Fault::status("POST", "/streams/", 3, 429, "TooManyRequests")
             .after(1)
@@ -185,7 +167,7 @@ async fn throttling_is_retried_without_duplicates() {
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_lines_are_reported_with_their_line_number_and_counted() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     let input = w.dir.path().join("events.jsonl");
     std::fs::write(
         &input,
@@ -229,7 +211,7 @@ async fn forbidden_stops_with_the_role_hint_and_counts_the_events_as_failed() {
         ..sim_config()
     })
     .await;
-    let (secret, _) = set_up(&w).await;
+    let (secret, _) = w.set_up_then(Duration::from_secs(1)).await;
     let input = jsonl(&w, 10, 1);
     let o = w.run(&send_args(&w, &secret, &[&input])).await;
     assert!(!o.status.success());
@@ -262,7 +244,7 @@ fn event_of_len(i: usize, len: usize) -> String {
 async fn the_one_megabyte_limit_is_met_exactly_and_an_event_over_it_is_kept_not_sent() {
     const MAX: usize = 1_048_576;
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     // [a,b] fills a request to the byte ('[' a ',' b ']'), so does [c]; d is one byte too many for any request.
     let (a, b) = ((MAX - 3) / 2, MAX - 3 - (MAX - 3) / 2);
     let lines = [
@@ -320,7 +302,7 @@ async fn a_413_splits_the_batch_until_it_fits_and_nothing_is_lost_or_doubled() {
         ..sim_config()
     })
     .await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     let input = jsonl(&w, 3000, 600);
     let o = w.run(&send_args(&w, &secret, &[&input])).await;
     assert_ok(&o);
@@ -335,7 +317,7 @@ async fn a_413_splits_the_batch_until_it_fits_and_nothing_is_lost_or_doubled() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_that_runs_out_mid_run_is_replaced_and_nothing_is_lost_or_doubled() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     let input = jsonl(&w, 2000, 2000);
     let before = w.sim.request_log().len();
     // The third post finds every token expired, as a long upload outliving its hour would.
@@ -382,7 +364,7 @@ fn commander_fixture(name: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_commander_export_lands_with_every_column_filled() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     // Keeper's categories as Commander lists them (`audit-report --report-type dim --columns audit_event_type
     // --format json`): fields id, name, category, syslog.
     let types = w.dir.path().join("event-types.json");
@@ -471,7 +453,7 @@ async fn a_commander_export_lands_with_every_column_filled() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_commander_report_is_recognised_without_format() {
     let w = World::public().await;
-    let (secret, ws) = set_up(&w).await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(1)).await;
     let o = w
         .run(&send_args(
             &w,

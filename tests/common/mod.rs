@@ -110,6 +110,19 @@ impl World {
             .expect("state is JSON")
     }
 
+    /// Setup (JSON output, the secret in a file), then the simulator's clock moved on by `wait` (events are sent
+    /// later than setup, when the token endpoint takes the new secret); the secret file and the workspace's id.
+    pub async fn set_up_then(&self, wait: Duration) -> (String, String) {
+        let (o, secret_file) = self.setup_json().await;
+        assert_ok(&o);
+        self.sim.advance_clock(wait);
+        let ws = self.state()["resources"]["workspace"]["id"]
+            .as_str()
+            .expect("the workspace's id")
+            .to_string();
+        (secret_file.display().to_string(), ws)
+    }
+
     /// Lets the simulator's clock pass Azure's short delays after a run (a new secret or service principal not yet
     /// usable, Graph not yet showing new objects), as they have passed by the time Keeper uses the values.
     pub fn settle(&self) {
