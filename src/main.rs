@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod history;
 mod ingest;
+mod interrupt;
 mod names;
 mod net;
 mod output;

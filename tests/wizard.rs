@@ -286,7 +286,18 @@ async fn ctrl_c_at_a_prompt_leaves_nothing_made() {
     let w = std::sync::Arc::new(World::public().await);
     let wc = w.clone();
     let alive = tokio::task::spawn_blocking(move || {
-        let mut p = session(&wc);
+        // Started the way a shell starts a background job, with SIGINT ignored (ignored signals are inherited):
+        // Ctrl-C must still end the wizard, whether it lands while a prompt holds the terminal raw or between
+        // two of its reads.
+        let tool = command(&wc);
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(r#"trap "" INT; exec "$0" "$@""#)
+            .arg(tool.get_program())
+            .args(tool.get_args())
+            .env_clear()
+            .envs(tool.get_envs().filter_map(|(k, v)| Some((k, v?))));
+        let mut p = spawn(cmd);
         p.expect("Subscription").expect("prompt");
         p.send(ControlCode::EndOfText).expect("ctrl-c");
         let _ = p.expect(Eof);

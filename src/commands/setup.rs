@@ -248,6 +248,7 @@ fn check_state(sf: &mut StateFile, inputs: &Inputs) -> Result<()> {
 
 /// Runs `setup`. `auth` overrides the operator credential (the demo passes the simulator's).
 pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
+    let interrupt = crate::interrupt::Interrupt::install();
     let human = args.common.output == Format::Human;
     let ask = human && !args.dry_run && wizard::interactive();
     if ask && args.common.cloud.is_none() {
@@ -384,6 +385,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             ));
         }
     }
+    interrupt.applying();
     if let Some(k) = keeper.as_mut() {
         k.make_record(&inputs.deployment).await?;
     }
@@ -402,21 +404,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     sf.save()?;
     preflight::register_providers(&rest, &inputs, &pre).await?;
     let state_path = sf.path.clone();
-    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let cancelled = cancelled.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nCtrl-C: stopping after the steps in flight (press again to quit at once)"
-                );
-                cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        });
-    }
+    let cancelled = interrupt.cancelled.clone();
     let ctx = Arc::new(Ctx {
         gate: args.sequential.then(|| tokio::sync::Semaphore::new(1)),
         cancelled,
