@@ -40,12 +40,7 @@ pub struct Reader {
 
 impl Reader {
     async fn rows(&mut self, workspace: &str, kql: &str) -> Result<Vec<Value>> {
-        self.queries += 1;
-        let token = self
-            .auth
-            .token(&self.profile.log_analytics_audience)
-            .await?;
-        crate::ingest::query(&self.http, &self.profile, &token, workspace, kql).await
+        crate::ingest::rows(&self.text(workspace, kql).await?)
     }
 
     /// The answer's text, for [`crate::ingest::AnswerTable`] to read without building values.

@@ -493,7 +493,12 @@ pub async fn query(
     kql: &str,
 ) -> Result<Vec<Value>> {
     let text = query_text(http, profile, token, workspace_customer_id, kql).await?;
-    let table = AnswerTable::parse(&text)?;
+    rows(&text)
+}
+
+/// The rows of a query answer's first table as objects (column name to value).
+pub fn rows(text: &str) -> Result<Vec<Value>> {
+    let table = AnswerTable::parse(text)?;
     Ok(table
         .rows
         .iter()

@@ -37,24 +37,18 @@ fn commander_event(i: usize, start: i64, every: i64) -> Value {
 const JAN_1: i64 = 1_735_689_600;
 
 fn import_args(w: &World, secret: &str, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = [
+    app_args(
+        w,
         "import-classic",
-        "--state",
-        &w.state_path().display().to_string(),
-        "--cloud",
-        &w.profile.display().to_string(),
-        "--secret-file",
         secret,
-        "--output",
-        "json",
-        "--enterprise-id",
-        "1234",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
+        &[&["--output", "json"], extra].concat(),
+    )
+}
+
+/// `cmd` for the deployment as its app (`--secret-file`), Keeper's enterprise id 1234, then `extra`.
+fn app_args(w: &World, cmd: &str, secret: &str, extra: &[&str]) -> Vec<String> {
+    let app = ["--secret-file", secret, "--enterprise-id", "1234"];
+    w.command_args(cmd, &[&app[..], extra].concat())
 }
 
 /// `data.record_uid` of every row of the deployment's table, sorted.
@@ -313,22 +307,7 @@ async fn a_running_import_keeps_its_range_unless_restarted() {
 
 /// `send` arguments for the deployment, with `extra` after them.
 fn send_args(w: &World, secret: &str, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "send",
-        "--state",
-        &w.state_path().display().to_string(),
-        "--cloud",
-        &w.profile.display().to_string(),
-        "--secret-file",
-        secret,
-        "--enterprise-id",
-        "1234",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
+    app_args(w, "send", secret, extra)
 }
 
 /// Keeper's live stream of `history[from..]`, in the guide's shape, sent with plain `send`.

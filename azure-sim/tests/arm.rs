@@ -43,6 +43,21 @@ impl T {
             .await
     }
 
+    /// The operator asks for Monitoring Reader on the workspace for itself: the assignment's id and the answer.
+    async fn assign_reader_on_workspace(&self) -> (String, u16, Value) {
+        let sub = self.sim.operator().subscription_id;
+        let ra = format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/{}",
+            self.ws(),
+            uuid::Uuid::new_v4()
+        );
+        let body = json!({ "properties": {
+            "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/43d0d8ad-25c7-4714-9337-8ba259a9fe05"),
+            "principalId": self.sim.operator().object_id, "principalType": "ServicePrincipal" } });
+        let (st, b) = self.put(&ra, "2022-04-01", body).await;
+        (ra, st, b)
+    }
+
     fn rg(&self) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/rg",
@@ -244,15 +259,7 @@ async fn a_contributor_may_not_write_role_assignments_and_the_permissions_api_sa
         .as_array()
         .expect("notActions")
         .contains(&json!("Microsoft.Authorization/*/Write")));
-    let ra = format!(
-        "{}/providers/Microsoft.Authorization/roleAssignments/{}",
-        t.ws(),
-        uuid::Uuid::new_v4()
-    );
-    let body = json!({ "properties": {
-        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/43d0d8ad-25c7-4714-9337-8ba259a9fe05"),
-        "principalId": t.sim.operator().object_id, "principalType": "ServicePrincipal" } });
-    let (st, b) = t.put(&ra, "2022-04-01", body).await;
+    let (ra, st, b) = t.assign_reader_on_workspace().await;
     assert_eq!(st, 403, "{b}");
     assert_error(
         &b,
@@ -275,15 +282,7 @@ async fn a_user_access_administrator_with_contributor_may_write_role_assignments
     .await;
     t.base("eastus", "eastus").await;
     let sub = t.sim.operator().subscription_id;
-    let ra = format!(
-        "{}/providers/Microsoft.Authorization/roleAssignments/{}",
-        t.ws(),
-        uuid::Uuid::new_v4()
-    );
-    let body = json!({ "properties": {
-        "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/43d0d8ad-25c7-4714-9337-8ba259a9fe05"),
-        "principalId": t.sim.operator().object_id, "principalType": "ServicePrincipal" } });
-    let (st, b) = t.put(&ra, "2022-04-01", body).await;
+    let (ra, st, b) = t.assign_reader_on_workspace().await;
     assert_eq!(st, 201, "{b}");
     // Deleting the workspace takes the assignment scoped to it along.
     let (st, _) = t
