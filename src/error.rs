@@ -88,6 +88,16 @@ pub enum Error {
     Unhealthy(usize),
     #[error("interrupted: the steps in flight finished and are recorded in the state file\nhint: re-run the same command to resume where this one stopped")]
     Interrupted,
+    /// stdout (or stderr) could not be written. `closed`: its reader is gone (a closed pipe), which ends the
+    /// command quietly, as other command-line tools do.
+    #[error(
+        "cannot write to {stream}: {what}\nhint: check the disk or pipe that {stream} goes to"
+    )]
+    Output {
+        stream: &'static str,
+        closed: bool,
+        what: String,
+    },
     #[error("{0}")]
     Other(String),
 }

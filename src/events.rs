@@ -18,6 +18,14 @@ pub enum Unsent {
     AlreadyStreamed,
 }
 
+/// The longest text read as one event: what one Logs Ingestion request may carry (1 MB). A longer line or array
+/// element is malformed, and is skipped over rather than read whole into memory.
+pub const MAX_TEXT: usize = crate::ingest::MAX_BATCH_BYTES;
+
+fn too_long() -> String {
+    format!("over {MAX_TEXT} bytes, the most one Logs Ingestion request carries (1 MB): not an event that can be sent, and not read whole")
+}
+
 /// How many texts [`EventReader::detect_shape`] reads ahead at most for one that tells the shape.
 const DETECT_AHEAD: usize = 64;
 
@@ -171,6 +179,7 @@ impl<R: BufRead> EventReader<R> {
             Some(_) => self.line,
         };
         let start = out.len();
+        let mut over = false;
         loop {
             let buf = self.input.fill_buf()?;
             if buf.is_empty() {
@@ -206,19 +215,26 @@ impl<R: BufRead> EventReader<R> {
                     _ => {}
                 }
             }
+            let take = end.map_or(buf.len(), |(i, _)| i);
+            // Scanned to its end, but kept only while it is not over MAX_TEXT.
+            if !over && out.len() - start + take > MAX_TEXT {
+                over = true;
+                out.truncate(start);
+            }
+            if !over {
+                out.extend_from_slice(&buf[..take]);
+            }
             match end {
                 Some((i, closed)) => {
-                    out.extend_from_slice(&buf[..i]);
                     self.input.consume(i + 1);
                     self.done = closed;
                     break;
                 }
-                None => {
-                    let n = buf.len();
-                    out.extend_from_slice(buf);
-                    self.input.consume(n);
-                }
+                None => self.input.consume(take),
             }
+        }
+        if over {
+            return Ok(Some((start_line, Err(too_long()))));
         }
         Ok(Some((start_line, Ok(()))))
     }
@@ -229,13 +245,39 @@ impl<R: BufRead> EventReader<R> {
     ) -> std::io::Result<Option<(usize, Result<(), String>)>> {
         let start = out.len();
         loop {
-            // The line is read straight into `out`: no copy of its own.
-            let n = self.input.read_until(b'\n', out)?;
-            if n == 0 {
+            // The line is read straight into `out` (no copy of its own), and never more than MAX_TEXT of it.
+            let line = self.line;
+            let (mut any, mut over) = (false, false);
+            loop {
+                let buf = self.input.fill_buf()?;
+                if buf.is_empty() {
+                    break;
+                }
+                any = true;
+                let (n, ends) = match buf.iter().position(|&b| b == b'\n') {
+                    Some(i) => (i + 1, true),
+                    None => (buf.len(), false),
+                };
+                if !over {
+                    if out.len() - start + n > MAX_TEXT + 2 {
+                        over = true;
+                        out.truncate(start);
+                    } else {
+                        out.extend_from_slice(&buf[..n]);
+                    }
+                }
+                self.input.consume(n);
+                if ends {
+                    break;
+                }
+            }
+            if !any {
                 return Ok(None);
             }
-            let line = self.line;
             self.line += 1;
+            if over {
+                return Ok(Some((line, Err(too_long()))));
+            }
             let end = out[start..]
                 .iter()
                 .rposition(|b| !b.is_ascii_whitespace())

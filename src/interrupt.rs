@@ -30,15 +30,13 @@ impl Interrupt {
         tokio::spawn(async move {
             while signals.recv().await.is_some() {
                 if !applying.load(Ordering::SeqCst) {
-                    eprintln!("\nCtrl-C: stopped before anything was written");
+                    note!("\nCtrl-C: stopped before anything was written");
                     std::process::exit(130);
                 }
                 if cancelled.swap(true, Ordering::SeqCst) {
                     std::process::exit(130);
                 }
-                eprintln!(
-                    "\nCtrl-C: stopping after the steps in flight (press again to quit at once)"
-                );
+                note!("\nCtrl-C: stopping after the steps in flight (press again to quit at once)");
             }
         });
         i

@@ -1,5 +1,7 @@
 //! keeper-azmon: parse the command line, run a command, map errors to exit codes.
 
+#[macro_use]
+mod output;
 mod auth;
 mod azure;
 mod cli;
@@ -7,15 +9,16 @@ mod clock;
 mod cloud;
 mod commander;
 mod commands;
+mod delivery;
 mod discover;
 mod error;
 mod events;
 mod history;
 mod ingest;
 mod interrupt;
+mod marks;
 mod names;
 mod net;
-mod output;
 mod private_file;
 mod rest;
 mod run;
@@ -73,7 +76,7 @@ fn warn_of_test_knobs() {
         ),
     ] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            eprintln!(
+            note!(
                 "warning: {var}={} is set: {what}; it is meant for simulators and tests, not for Azure",
                 v.to_string_lossy()
             );
@@ -91,7 +94,7 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            note!("error: cannot start the async runtime: {e}");
             std::process::exit(1);
         }
     };
@@ -110,9 +113,14 @@ fn main() {
             Command::Demo(args) => commands::demo::execute(args).await,
         }
     });
-    if let Err(e) = result {
-        // Display, never Debug: azure_core's Debug carries a backtrace.
-        eprintln!("error: {e}");
-        std::process::exit(e.exit_code());
+    match result {
+        // The reader of stdout is gone (`| head`): the command ends quietly, as ripgrep and other tools do.
+        Err(error::Error::Output { closed: true, .. }) => std::process::exit(0),
+        Err(e) => {
+            // Display, never Debug: azure_core's Debug carries a backtrace.
+            note!("error: {e}");
+            std::process::exit(e.exit_code());
+        }
+        Ok(()) => {}
     }
 }

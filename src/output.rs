@@ -1,4 +1,28 @@
 //! Human card and JSON output, progress lines, and the secret file: where setup shows or writes a new secret's value.
+//! Every write to stdout and stderr goes through here: none panics on a stream that cannot be written.
+
+/// Writes to stdout and flushes; a failure is an [`Error::Output`] (`?` it).
+macro_rules! out {
+    ($($t:tt)*) => { $crate::output::write_stdout(&format!($($t)*)) };
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    () => { $crate::output::write_stdout("\n") };
+    ($($t:tt)*) => { $crate::output::write_stdout(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// A line on stderr (progress, warnings, hints); a stderr that cannot be written is let be: there is nowhere
+/// left to say so, and the exit status still tells.
+macro_rules! note {
+    () => { $crate::output::write_stderr("\n") };
+    ($($t:tt)*) => { $crate::output::write_stderr(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// [`note!`] without the newline (a prompt, a progress line redrawn in place).
+macro_rules! note_part {
+    ($($t:tt)*) => { $crate::output::write_stderr(&format!($($t)*)) };
+}
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -9,6 +33,28 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::run::Outcome;
 use crate::steps::{Action, Plan, Reporter};
+
+/// Writes `text` to stdout and flushes it, so that a failure shows here rather than at exit. A reader gone (a
+/// closed pipe, `| head`) is [`Error::Output`] with `closed`, which ends the command quietly; anything else (a full
+/// disk) is an error.
+pub fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Output {
+            stream: "stdout",
+            closed: e.kind() == std::io::ErrorKind::BrokenPipe,
+            what: e.to_string(),
+        })
+}
+
+/// Writes `text` to stderr; a failure is ignored (see [`note!`]).
+pub fn write_stderr(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());
+}
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,7 +74,7 @@ impl Reporter for Progress {
     }
     fn waiting(&self, step: &str, why: &str) {
         if !self.quiet {
-            eprintln!("  … {step}: {why}");
+            note!("  … {step}: {why}");
         }
     }
     fn finished(&self, step: &str, action: Action, resource: &str, took: Duration) {
@@ -38,7 +84,7 @@ impl Reporter for Progress {
                 Action::Update => "updated",
                 Action::Reuse => "ok",
             };
-            eprintln!(
+            note!(
                 "  ✓ {step:<40} {verb:<8} {} ({:.1}s)",
                 crate::azure::name_of(resource),
                 took.as_secs_f64()
@@ -47,7 +93,7 @@ impl Reporter for Progress {
     }
     fn failed(&self, step: &str, error: &Error) {
         if !self.quiet {
-            eprintln!("  ✗ {step}: {error}");
+            note!("  ✗ {step}: {error}");
         }
     }
 }
@@ -152,11 +198,6 @@ pub fn plan_json(plan: &Plan) -> Value {
     serde_json::to_value(&plan.steps).unwrap_or(Value::Null)
 }
 
-/// Writes the secret value to a file only its owner can read (see [`crate::private_file`]).
-pub fn write_secret_file(path: &Path, value: &str) -> Result<()> {
-    crate::private_file::write(path, "--secret-file", value.as_bytes())
-}
-
 /// Refuses, before any write, a run that would make a client secret with nowhere to go: JSON output without
 /// `--show-secret` or `--secret-file`, or a card printed to something that is not a terminal (a CI log) without
 /// `--secret-file` or `--show-secret`. A `--secret-file` is checked writable here too.
@@ -193,33 +234,33 @@ pub fn no_way_out(command: &str, format: Format, show: bool, file: bool) -> Opti
     }
 }
 
-/// How the secret value is to be delivered.
-pub struct SecretDelivery<'a> {
-    pub show: bool,
-    pub file: Option<&'a Path>,
-    /// The Keeper record that received the value (`--keeper-record`): then it is shown only when asked.
-    pub vault: Option<&'a str>,
-}
-
-/// Prints the result: the card for a person, or one JSON object. Returns whether the secret value was delivered.
-pub fn print_outcome(
+/// The setup report, for a person (the card) or as one JSON object, given where a new secret's value went
+/// (`delivery`, and whether stdout is to show it): the text for stdout, and whether it carries the value.
+pub fn render_outcome(
     format: Format,
     outcome: &Outcome,
-    delivery: &SecretDelivery,
+    delivery: Option<(&crate::delivery::Delivery, bool)>,
     state_path: &Path,
     extra: Value,
-) -> Result<bool> {
+) -> crate::delivery::Report {
+    use std::fmt::Write as _;
     let o = &outcome.outputs;
-    let mut delivered = false;
-    if let (Some(new), Some(file)) = (&outcome.new_secret, delivery.file) {
-        write_secret_file(file, new.value.expose())?;
-        delivered = true;
-    }
+    let show = delivery.is_some_and(|(_, show)| show);
+    let vault = delivery.and_then(|(d, _)| d.in_vault());
+    let file = delivery.filter(|(d, _)| d.in_file()).and_then(|(d, _)| {
+        d.to.iter().find_map(|p| match p {
+            crate::delivery::Place::File(f) => Some(f.clone()),
+            _ => None,
+        })
+    });
+    let new = outcome.new_secret.as_ref();
+    let mut carries_value = false;
+    let mut t = String::new();
     match format {
         Format::Json => {
-            let secret_value = match (&outcome.new_secret, delivery.show) {
+            let secret_value = match (new, show) {
                 (Some(new), true) => {
-                    delivered = true;
+                    carries_value = true;
                     Value::String(new.value.expose().to_string())
                 }
                 _ => Value::Null,
@@ -228,11 +269,11 @@ pub fn print_outcome(
                 "tenant_id": o.tenant_id,
                 "client_id": o.client_id,
                 "client_secret": secret_value,
-                "secret_created": outcome.new_secret.is_some(),
+                "secret_created": new.is_some(),
                 "secret_key_id": outcome.secret.as_ref().map(|s| s.key_id.clone()),
                 "secret_expires": outcome.secret.as_ref().map(|s| s.end_date_time.clone()),
-                "secret_file": delivery.file.filter(|_| outcome.new_secret.is_some()).map(|p| p.display().to_string()),
-                "keeper_record": delivery.vault,
+                "secret_file": file.as_ref().map(|p| p.display().to_string()),
+                "keeper_record": vault,
                 "endpoint_url": o.endpoint_url,
                 "logs_ingestion_endpoint": o.logs_ingestion_endpoint,
                 "dcr_immutable_id": o.dcr_immutable_id,
@@ -243,48 +284,76 @@ pub fn print_outcome(
             if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
                 m.extend(e);
             }
-            println!("{v}");
+            let _ = writeln!(t, "{v}");
         }
         Format::Human => {
-            println!();
-            println!("Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs");
-            println!("  Azure Tenant ID:          {}", o.tenant_id);
-            println!("  Application (client) ID:  {}", o.client_id);
-            match (&outcome.new_secret, delivery.file) {
-                (Some(_), Some(file)) => {
-                    println!("  Client Secret Value:      written to {} (mode 0600)", file.display())
+            let _ = writeln!(t);
+            let _ = writeln!(
+                t,
+                "Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs"
+            );
+            let _ = writeln!(t, "  Azure Tenant ID:          {}", o.tenant_id);
+            let _ = writeln!(t, "  Application (client) ID:  {}", o.client_id);
+            match new {
+                Some(new) if show => {
+                    // Printed on purpose: the admin pastes it into the Keeper Admin Console (rotate-secret shows
+                    // its new value the same way).
+                    let _ = writeln!(t, "  Client Secret Value:      {}", new.value.expose());
+                    carries_value = true;
                 }
-                (Some(_), None) if delivery.vault.is_some() && !delivery.show => println!(
-                    "  Client Secret Value:      in Keeper record {} (its password field)",
-                    delivery.vault.unwrap_or_default()
-                ),
-                (Some(new), None) => {
-                    // Printed on purpose: the admin pastes it into the Keeper Admin Console (rotate-secret
-                    // shows its new value the same way).
-                    println!("  Client Secret Value:      {}", new.value.expose());
-                    delivered = true;
+                Some(_) => match (&file, vault) {
+                    (Some(f), _) => {
+                        let _ = writeln!(
+                            t,
+                            "  Client Secret Value:      written to {} (mode 0600)",
+                            f.display()
+                        );
+                    }
+                    (None, Some(uid)) => {
+                        let _ = writeln!(
+                            t,
+                            "  Client Secret Value:      in Keeper record {uid} (its password field)"
+                        );
+                    }
+                    (None, None) => {}
+                },
+                None => {
+                    let _ = writeln!(
+                        t,
+                        "  Client Secret Value:      unchanged (key id {}); its value was shown when it was created.\n                            Need a new one? keeper-azmon rotate-secret",
+                        outcome.secret.as_ref().map(|s| s.key_id.as_str()).unwrap_or("?")
+                    );
                 }
-                (None, _) => println!(
-                    "  Client Secret Value:      unchanged (key id {}); its value was shown when it was created.\n                            Need a new one? keeper-azmon rotate-secret",
-                    outcome.secret.as_ref().map(|s| s.key_id.as_str()).unwrap_or("?")
-                ),
             }
-            println!("  Endpoint URL:             {}", o.endpoint_url);
-            println!();
-            match (&outcome.new_secret, delivery.file) {
-                (Some(_), _) if delivery.vault.is_some() => println!(
-                    "  Keeper record {} holds these values: open it in the vault to fill the Admin Console.",
-                    delivery.vault.unwrap_or_default()
-                ),
-                (Some(_), Some(file)) => println!(
-                    "  ! Store the secret value from {} in your Keeper vault now, then delete the file.",
-                    file.display()
-                ),
-                (Some(_), None) => println!("  ! The secret value is shown once: store it in your Keeper vault now."),
-                (None, _) => {}
+            let _ = writeln!(t, "  Endpoint URL:             {}", o.endpoint_url);
+            let _ = writeln!(t);
+            match (new, &file, vault) {
+                (Some(_), _, Some(uid)) => {
+                    let _ = writeln!(
+                        t,
+                        "  Keeper record {uid} holds these values: open it in the vault to fill the Admin Console."
+                    );
+                }
+                (Some(_), Some(f), None) => {
+                    let _ = writeln!(
+                        t,
+                        "  ! Store the secret value from {} in your Keeper vault now, then delete the file.",
+                        f.display()
+                    );
+                }
+                (Some(_), None, None) => {
+                    let _ = writeln!(
+                        t,
+                        "  ! The secret value is shown once: store it in your Keeper vault now."
+                    );
+                }
+                (None, _, _) => {}
             }
-            println!("  State: {}", state_path.display());
+            let _ = writeln!(t, "  State: {}", state_path.display());
         }
     }
-    Ok(delivered)
+    crate::delivery::Report {
+        text: t,
+        carries_value,
+    }
 }

@@ -20,7 +20,11 @@ use crate::steps::{self, step, Action, Ctx, Plan, Scope};
 pub struct Outcome {
     pub outputs: Outputs,
     pub new_secret: Option<NewSecret>,
+    /// The secret the new one replaces: current again if the new one is not delivered.
+    pub replaced: Option<SecretRecord>,
     pub secret: Option<SecretRecord>,
+    /// The app registration's object id (for Graph calls on its secrets).
+    pub app_object_id: String,
 }
 
 type SharedErr = Arc<Error>;
@@ -184,16 +188,6 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
             return Err(unshare(e));
         }
     };
-    // The secret comes last: its value is shown the moment it exists, so no later failure can lose it.
-    let new_secret = timed(
-        &ctx,
-        step::SECRET,
-        act(step::SECRET),
-        steps::secret::ensure(&ctx, &app, act(step::SECRET)),
-    )
-    .await
-    .map_err(unshare)?;
-
     let ingestion = dce_b.logs_ingestion_endpoint().unwrap_or_default();
     let immutable_id = dcr_b.immutable_id().unwrap_or_default();
     let outputs = Outputs {
@@ -210,11 +204,35 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
         let o = outputs.clone();
         ctx.record(|s| s.outputs = Some(o))?;
     }
-    let secret = ctx.state_now()?.secret;
+    let kept = ctx.state_now()?.secret;
+    // The secret comes last, after every other write and save of the run: from the moment it exists, nothing but
+    // its delivery stands between it and the admin (steps::secret::ensure and crate::delivery see to the rest).
+    let made = timed(
+        &ctx,
+        step::SECRET,
+        act(step::SECRET),
+        steps::secret::ensure(&ctx, &app, act(step::SECRET)),
+    )
+    .await
+    .map_err(unshare)?;
+    let (new_secret, replaced, secret) = match made {
+        Some(m) => {
+            let record = SecretRecord {
+                key_id: m.new.key_id.clone(),
+                description: i.secret_description.clone(),
+                end_date_time: m.new.end_date_time.clone(),
+                delivered: false,
+            };
+            (Some(m.new), m.previous, Some(record))
+        }
+        None => (None, None, kept),
+    };
     Ok(Outcome {
         outputs,
         new_secret,
+        replaced,
         secret,
+        app_object_id: app.id.clone(),
     })
 }
 

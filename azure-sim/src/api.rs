@@ -298,6 +298,19 @@ pub enum FaultKind {
     /// Every token issued so far expires, then the request is served (401 ExpiredAuthenticationToken): a long
     /// run outliving its tokens.
     ExpireTokens,
+    /// Process the request, run the test's hook, then answer as usual: the moment for a test to change the
+    /// client's world (its disk) between one call and the next, as a full disk or a removed directory would.
+    ApplyThenRun(Hook),
+}
+
+/// A test's code run by [`FaultKind::ApplyThenRun`] once the request was applied, before it is answered.
+#[derive(Clone)]
+pub struct Hook(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
 }
 
 /// A fault: which requests it matches, how many to let through first, how many to affect.
@@ -327,6 +340,24 @@ impl Fault {
                 code: code.into(),
                 retry_after: None,
             },
+        }
+    }
+
+    /// Runs `hook` once the first `times` requests of `method` whose path contains `path` were applied, before
+    /// each is answered (as usual).
+    pub fn then_run(
+        method: &str,
+        path: &str,
+        times: usize,
+        hook: impl Fn() + Send + Sync + 'static,
+    ) -> Fault {
+        Fault {
+            method: Some(method.into()),
+            path_contains: Some(path.into()),
+            skip: 0,
+            times,
+            writes_only: false,
+            kind: FaultKind::ApplyThenRun(Hook(std::sync::Arc::new(hook))),
         }
     }
 

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use api::{
-    Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SimCloud, SimConfig, SimRole,
+    Chaos, Fault, FaultKind, Hook, Latency, LoggedRequest, Operator, SimCloud, SimConfig, SimRole,
 };
 use reply::{arm_err, Reply};
 pub use world::keeper::KeeperFault;
@@ -246,6 +246,12 @@ impl Sim {
 
     pub fn inject(&self, fault: Fault) {
         lock(&self.world).add_fault(fault);
+    }
+
+    /// Injects `fault`, matching from the request after the first one of `method` whose path contains `path`
+    /// (a failure that comes only after a given call, whatever came before it).
+    pub fn inject_once_seen(&self, method: &str, path: &str, fault: Fault) {
+        lock(&self.world).add_fault_once_seen(method, path, fault);
     }
 
     pub fn clear_faults(&self) {
@@ -527,6 +533,9 @@ async fn handle(
             FaultAction::ApplyThenSlow(d) => Some(d),
             _ => None,
         };
+        if let FaultAction::ApplyThenRun(hook) = &fault {
+            (hook.0)();
+        }
         if matches!(fault, FaultAction::ApplyThenHang) {
             w.log.push(LoggedRequest {
                 method: r.method.clone(),

@@ -414,11 +414,18 @@ fn event_time(v: &RawValue) -> Option<OffsetDateTime> {
     }
     // Commander reads `created` as seconds (`datetime.fromtimestamp(event['created'])`); a whole number past the
     // year 5000 in seconds is taken for milliseconds rather than refused.
+    // Out of range (past year 9999, or not finite) is no time: the caller reports the line as malformed.
     let nanos: i128 = match s.parse::<i64>() {
-        Ok(i) if i.abs() > 100_000_000_000 => i as i128 * 1_000_000,
-        Ok(i) => i as i128 * 1_000_000_000,
-        // Fractional seconds, to the microsecond.
-        Err(_) => (s.parse::<f64>().ok()? * 1e6).round() as i128 * 1_000,
+        Ok(i) if i.unsigned_abs() > 100_000_000_000 => i128::from(i) * 1_000_000,
+        Ok(i) => i128::from(i) * 1_000_000_000,
+        // Fractional seconds, to the microsecond; a float too large for any date is refused before it is scaled.
+        Err(_) => {
+            let f = s.parse::<f64>().ok()?;
+            if !f.is_finite() || f.abs() > 1e15 {
+                return None;
+            }
+            (f * 1e6).round() as i128 * 1_000
+        }
     };
     OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }

@@ -285,3 +285,26 @@ fn every_built_in_category_names_distinct_event_types() {
     assert_eq!(listed, built_in_categories().len(), "no event type twice");
     assert!(listed > 0);
 }
+
+#[test]
+fn a_created_beyond_any_date_is_malformed_not_a_panic_nor_1969() {
+    let m = Mapping::new(None);
+    for created in [
+        "1e400",
+        "-1e400",
+        "1e30",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "1.7976931348623157e308",
+    ] {
+        let text = format!(r#"{{"audit_event_type": "login", "created": {created}}}"#);
+        let why = map(&m, &text).expect_err(created);
+        assert!(why.contains(created), "{created}: {why}");
+    }
+    let ok = map(
+        &m,
+        r#"{"audit_event_type": "login", "created": 1737595871.5}"#,
+    )
+    .expect("a time");
+    assert_eq!(ok["timestamp"], "2025-01-23T01:31:11.5Z");
+}

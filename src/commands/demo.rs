@@ -43,7 +43,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         .write_profile(&dir)
         .map_err(|e| Error::Other(format!("cannot write the sim profile: {e}")))?;
     let op = sim.operator();
-    eprintln!(
+    note!(
         "azure-sim ({}) listening on {}; profile {}",
         args.cloud,
         sim.base_url(),
@@ -106,7 +106,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
 
     // Keeper's side, as `keeper-azmon verify --wait` proves it: a token as the new app, the guide's sample
     // events posted to the Endpoint URL with a marker, and the rows read back from the table.
-    eprintln!("\n$ keeper-azmon verify --wait");
+    note!("\n$ keeper-azmon verify --wait");
     crate::commands::verify::execute(VerifyArgs {
         target: TargetArgs {
             common,
@@ -122,7 +122,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         timeout: 300,
     })
     .await?;
-    eprintln!("\nThe demo's files are in {}", dir.display());
+    note!("\nThe demo's files are in {}", dir.display());
     sim.shutdown().await;
     Ok(())
 }

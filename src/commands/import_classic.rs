@@ -88,7 +88,7 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
     let mut state = StateFile::open(&args.target.common.state)?;
     let s = import.run(&mut state, args.restart).await?;
     if human {
-        eprintln!(
+        note!(
             "import-classic: {} events of {} from {} to {} are in {table}{}{}; {} slices, {} queries, {} requests{}",
             s.imported,
             args.from_table,
@@ -102,10 +102,10 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
             if s.skipped > 0 { format!("; {} rows were not events and were left out", s.skipped) } else { String::new() },
         );
     } else {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&s).map_err(|e| Error::Other(e.to_string()))?
-        );
+        )?;
     }
     Ok(())
 }

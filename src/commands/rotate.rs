@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::azure::graph;
 use crate::cli::RotateArgs;
+use crate::delivery;
 use crate::error::{Error, Result};
 use crate::output::{self, Format};
 use crate::rest::Rest;
@@ -121,9 +122,9 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     if args.finish {
         let removed = remove_retired(&rest, &mut sf, &app_id).await?;
         if human {
-            println!("removed {} old secret(s)", removed.len());
+            outln!("removed {} old secret(s)", removed.len())?;
         } else {
-            println!("{}", json!({ "removed": removed }));
+            outln!("{}", json!({ "removed": removed }))?;
         }
         return Ok(());
     }
@@ -141,6 +142,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     sf.save()?;
     let end = time::OffsetDateTime::now_utc() + time::Duration::days(args.secret_expiry_days);
     let new = graph::add_password(&rest, &app_id, &description, end).await?;
+    let previous = sf.state.secret.clone();
     let undelivered_old = match sf.state.secret.take() {
         // The working secret stays valid until the new one is delivered and the console has it.
         Some(old) if old.delivered => {
@@ -158,73 +160,70 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         delivered: false,
     });
     sf.state.secret_pending_since = None;
-    sf.save()?;
+    if let Err(e) = sf.save() {
+        let why = format!(
+            "the state file could not record it ({})",
+            e.to_string().replace('\n', " ")
+        );
+        return Err(delivery::withdraw(&rest, &app_id, &new.key_id, &why, || Ok(())).await);
+    }
 
-    let mut delivered = false;
-    let mut in_vault = None;
-    let mut vault_failure = None;
-    if let Some(k) = &keeper {
-        let outputs = sf.state.outputs.clone().unwrap_or_default();
-        let values = keeper::values(&outputs, Some(&new), &sf.state.deployment);
-        match k.vault.write(&k.uid, values).await {
-            Ok(_) => {
-                in_vault = Some(k.uid.as_str());
-                delivered = true;
-                if let Some(l) = sf.state.keeper.as_mut() {
-                    l.key_id = Some(new.key_id.clone());
-                }
-                sf.save()?;
-            }
-            Err(e) => vault_failure = Some((k.uid.clone(), e)),
+    let outputs = sf.state.outputs.clone().unwrap_or_default();
+    let to = delivery::Destinations {
+        vault: keeper.as_ref().map(|k| {
+            (
+                k,
+                keeper::values(&outputs, Some(&new), &sf.state.deployment),
+            )
+        }),
+        file: args.secret_file.as_deref(),
+        // A person's terminal shows the value unless it goes to a file or the record; the JSON with --show-secret.
+        show: if human {
+            args.secret_file.is_none() && (args.show_secret || keeper.is_none())
+        } else {
+            args.show_secret
+        },
+    };
+    let retired = sf.state.retired_secrets.clone();
+    let d = delivery::deliver(&new, to, |d, show| {
+        render(human, &new, d, show, args.remove_old, &retired)
+    })
+    .await;
+    if !d.delivered() {
+        let why = delivery::nowhere(&d);
+        return Err(delivery::withdraw(&rest, &app_id, &new.key_id, &why, || {
+            delivery::restore_previous(&mut sf.state, &new.key_id, previous.as_ref());
+            sf.save()
+        })
+        .await);
+    }
+    // Delivered: recorded so, and only then may anything older go.
+    if let Some(s) = sf.state.secret.as_mut() {
+        s.delivered = true;
+    }
+    if d.in_vault().is_some() {
+        if let Some(l) = sf.state.keeper.as_mut() {
+            l.key_id = Some(new.key_id.clone());
         }
     }
-    // Shown when asked, and when the record could not take it: never lost.
-    let show = args.show_secret || vault_failure.is_some();
-    if let Some(f) = &args.secret_file {
-        output::write_secret_file(f, new.value.expose())?;
-        delivered = true;
+    if let Err(e) = sf.save() {
+        return Err(Error::Other(format!(
+            "the new client secret (key id {}) was delivered ({}), but the state file could not record that: {}\nhint: make the state file writable; the old secrets were kept",
+            new.key_id,
+            d.to.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            e.to_string().replace('\n', " ")
+        )));
     }
-    if human {
-        match &args.secret_file {
-            Some(f) => println!(
-                "New Client Secret Value written to {} (mode 0600)",
-                f.display()
-            ),
-            None if in_vault.is_some() && !show => println!(
-                "New Client Secret Value stored in Keeper record {} (its password field)",
-                in_vault.unwrap_or_default()
-            ),
-            None => {
-                // Shown on purpose: the admin pastes it into the Keeper Admin Console (a terminal, or --show-secret).
-                println!("New Client Secret Value:  {}", new.value.expose());
-                delivered = true;
-            }
-        }
-        println!("  key id {}, expires {}", new.key_id, new.end_date_time);
-        match in_vault {
-            Some(uid) => println!("  ! Copy it from Keeper record {uid} into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs."),
-            None => println!("  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault."),
-        }
-    } else if show {
-        // The JSON below carries it.
-        delivered = true;
-    }
-    if delivered {
-        if let Some(s) = sf.state.secret.as_mut() {
-            s.delivered = true;
-        }
-        sf.save()?;
-        if let Some(key) = &undelivered_old {
-            graph::remove_password(&rest, &app_id, key).await?;
-        }
+    if let Some(key) = &undelivered_old {
+        graph::remove_password(&rest, &app_id, key).await?;
     }
     // The old secret goes only once the new one is delivered, and never while the record lacks it.
-    let remove = if !delivered || vault_failure.is_some() {
+    let remove = if d.vault_error.is_some() {
         false
     } else if args.remove_old {
         true
     } else if human && std::io::stdin().is_terminal() && !sf.state.retired_secrets.is_empty() {
-        eprint!("Has the Admin Console been updated with the new secret? Remove the old one now? [y/N] ");
+        note_part!("Has the Admin Console been updated with the new secret? Remove the old one now? [y/N] ");
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
@@ -240,23 +239,71 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     };
     if human {
         if removed.is_empty() && !sf.state.retired_secrets.is_empty() {
-            println!("  The old secret still works. Once the console has the new one: keeper-azmon rotate-secret --finish");
+            outln!("  The old secret still works. Once the console has the new one: keeper-azmon rotate-secret --finish")?;
         } else if !removed.is_empty() {
-            println!("  Removed the old secret ({}).", removed.join(", "));
+            outln!("  Removed the old secret ({}).", removed.join(", "))?;
         }
-    } else {
+    }
+    match delivery::partly(d) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// What rotate-secret prints once the new secret exists: for a person, where its value is (or the value); as
+/// JSON, one object. The JSON is written before old secrets are removed (the value must be safe first): its
+/// `removed` names the ones this run removes next (with `--remove-old`), and a removal that then fails ends the
+/// run with an error.
+fn render(
+    human: bool,
+    new: &crate::azure::graph::NewSecret,
+    d: &delivery::Delivery,
+    show: bool,
+    remove_old: bool,
+    retired: &[String],
+) -> delivery::Report {
+    let in_vault = d.in_vault();
+    let file = d.to.iter().find_map(|p| match p {
+        delivery::Place::File(f) => Some(f.display().to_string()),
+        _ => None,
+    });
+    if !human {
         let value = show.then(|| new.value.expose().to_string());
-        println!(
-            "{}",
-            json!({ "client_secret": value, "keeper_record": in_vault, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "secret_file": args.secret_file.as_ref().map(|p| p.display().to_string()), "removed": removed, "still_valid": sf.state.retired_secrets })
-        );
-    }
-    if let Some((uid, e)) = vault_failure {
-        let where_to = match &args.secret_file {
-            Some(f) => format!("written to {}", f.display()),
-            None => "shown above".into(),
+        let removing = remove_old && d.vault_error.is_none();
+        let (removed, still_valid): (&[String], &[String]) = if removing {
+            (retired, &[])
+        } else {
+            (&[], retired)
         };
-        return Err(keeper::write_failed(&uid, e, &where_to));
+        return delivery::Report {
+            carries_value: value.is_some(),
+            text: format!(
+                "{}\n",
+                json!({ "client_secret": value, "keeper_record": in_vault, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "secret_file": file, "removed": removed, "still_valid": still_valid })
+            ),
+        };
     }
-    Ok(())
+    let mut text = match (&file, in_vault) {
+        _ if show => {
+            // Shown on purpose: the admin pastes it into the Keeper Admin Console (a terminal, or --show-secret).
+            format!("New Client Secret Value:  {}\n", new.value.expose())
+        }
+        (Some(f), _) => format!("New Client Secret Value written to {f} (mode 0600)\n"),
+        (None, Some(uid)) => {
+            format!("New Client Secret Value stored in Keeper record {uid} (its password field)\n")
+        }
+        (None, None) => String::new(),
+    };
+    text.push_str(&format!(
+        "  key id {}, expires {}\n",
+        new.key_id, new.end_date_time
+    ));
+    text.push_str(&match in_vault {
+        Some(uid) => format!("  ! Copy it from Keeper record {uid} into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs.\n"),
+        None => "  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault.\n".into(),
+    });
+    delivery::Report {
+        text,
+        carries_value: show,
+    }
 }

@@ -28,6 +28,8 @@ struct Counts {
     /// Commander events at or after the cutoff: in the table already, not sent.
     already_streamed: AtomicU64,
     failed: AtomicU64,
+    /// Texts that are not events (skipped, or the one that stopped the run).
+    malformed: AtomicU64,
     bytes: AtomicU64,
 }
 
@@ -99,7 +101,7 @@ fn read_inputs(
     tx: mpsc::Sender<Batch>,
     counts: Arc<Counts>,
     stop: Arc<AtomicBool>,
-    failed_out: Arc<Mutex<Option<PrivateFile>>>,
+    failed_out: Arc<Mutex<FailedOut>>,
 ) -> Result<()> {
     let new_batch = || Batch::with_capacity(MAX_BATCH_BYTES + 64 * 1024);
     let mut batch = new_batch();
@@ -116,9 +118,7 @@ fn read_inputs(
         loop {
             if stop.load(Ordering::Relaxed) {
                 // Read but not sent: handed on, so they reach --failed-file with the others.
-                if !batch.is_empty() {
-                    let _ = tx.blocking_send(batch);
-                }
+                hand_on(&tx, batch);
                 return Ok(());
             }
             // The event is read straight into the batch; a bad one leaves the batch as it was.
@@ -139,7 +139,11 @@ fn read_inputs(
                 Ok(true) => None,
                 Ok(false) => break,
                 Err(Ok(why)) => Some(why),
-                Err(Err(e)) => return Err(Error::Other(format!("reading {name}: {e}"))),
+                Err(Err(e)) => {
+                    // What was read before the failure still goes (or reaches --failed-file).
+                    hand_on(&tx, batch);
+                    return Err(Error::Other(format!("reading {name}: {e}")));
+                }
             };
             counts.read.fetch_add(1, Ordering::Relaxed);
             let why = match why {
@@ -151,13 +155,16 @@ fn read_inputs(
                 None => None,
             };
             if let Some(why) = why {
+                counts.malformed.fetch_add(1, Ordering::Relaxed);
                 if on_error == OnError::Fail {
+                    // Stopped here: everything read before this line is sent (or kept), nothing after it.
+                    hand_on(&tx, batch);
                     return Err(Error::input(
                         format!("{name} line {line}: {why}"),
                         "fix the line, or pass --on-error skip",
                     ));
                 }
-                eprintln!("warning: {name} line {line}: {why}; skipped");
+                note!("warning: {name} line {line}: {why}; skipped");
                 counts.skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -167,9 +174,9 @@ fn read_inputs(
             // Over the limit: the last event opens the next batch, unless it is too big for any.
             let Some(last) = batch.pop() else { continue };
             if last.len() + 2 > MAX_BATCH_BYTES {
-                eprintln!("warning: {name} line {line}: event of {} bytes is over the 1 MB request limit; not sent", last.len());
+                note!("warning: {name} line {line}: event of {} bytes is over the 1 MB request limit; not sent", last.len());
                 counts.failed.fetch_add(1, Ordering::Relaxed);
-                write_failed(&failed_out, std::iter::once(last.as_slice()));
+                write_failed(&failed_out, &stop, std::iter::once(last.as_slice()));
                 continue;
             }
             if !batch.is_empty()
@@ -182,13 +189,18 @@ fn read_inputs(
             batch.push(&last);
         }
         if auto && events.is_commander() {
-            eprintln!("{name}: read as Keeper Commander events (--format commander)");
+            note!("{name}: read as Keeper Commander events (--format commander)");
         }
     }
+    hand_on(&tx, batch);
+    Ok(())
+}
+
+/// Hands the last batch to the senders (they count what they cannot send, so nothing read is lost silently).
+fn hand_on(tx: &mpsc::Sender<Batch>, batch: Batch) {
     if !batch.is_empty() {
         let _ = tx.blocking_send(batch);
     }
-    Ok(())
 }
 
 /// Peak resident memory of this process in MB (Linux `VmHWM`), for the summary.
@@ -199,12 +211,38 @@ pub(crate) fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn write_failed<'a>(out: &Mutex<Option<PrivateFile>>, events: impl Iterator<Item = &'a [u8]>) {
-    if let Ok(mut g) = out.lock() {
-        if let Some(w) = g.as_mut() {
-            for e in events {
-                let _ = w.write_all(e);
-                let _ = w.write_all(b"\n");
+/// `--failed-file` as the run writes it: the file, and what went wrong writing it.
+#[derive(Default)]
+struct FailedOut {
+    file: Option<PrivateFile>,
+    /// The first write that failed; from then on the run stops, and refused events are counted as lost.
+    error: Option<Error>,
+    /// Events written to it (buffered: in the file only once it is committed), and those not.
+    kept: u64,
+    lost: u64,
+}
+
+/// Keeps refused events in `--failed-file`. A write that fails stops the run (`stop`): every event refused from
+/// then on would be lost too; those not kept are counted in `lost`.
+fn write_failed<'a>(
+    out: &Mutex<FailedOut>,
+    stop: &AtomicBool,
+    events: impl Iterator<Item = &'a [u8]>,
+) {
+    let Ok(mut g) = out.lock() else { return };
+    let g = &mut *g;
+    let Some(w) = g.file.as_mut() else { return };
+    for e in events {
+        if g.error.is_some() {
+            g.lost += 1;
+            continue;
+        }
+        match w.write_all(e).and_then(|_| w.write_all(b"\n")) {
+            Ok(()) => g.kept += 1,
+            Err(err) => {
+                g.error = Some(err);
+                g.lost += 1;
+                stop.store(true, Ordering::Relaxed);
             }
         }
     }
@@ -297,7 +335,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     });
     if human && live {
         if let Some(t) = until {
-            eprintln!(
+            note!(
                 "send: Keeper's live streaming into {} began at {}: Commander events from then on are not sent",
                 values.table,
                 rfc3339(t)
@@ -315,9 +353,12 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     });
     // Checked (no symlink, not another user's, mode 0600) before the first event is sent; renamed into place at
     // the end.
-    let failed_out = Arc::new(Mutex::new(match &args.failed_file {
-        Some(p) => Some(PrivateFile::create(p, "--failed-file")?),
-        None => None,
+    let failed_out = Arc::new(Mutex::new(FailedOut {
+        file: match &args.failed_file {
+            Some(p) => Some(PrivateFile::create(p, "--failed-file")?),
+            None => None,
+        },
+        ..FailedOut::default()
     }));
     let concurrency = args.concurrency.max(1);
     let counts = Arc::new(Counts::default());
@@ -345,7 +386,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                 let sent = counts.sent.load(Ordering::Relaxed);
                 let mb = counts.bytes.load(Ordering::Relaxed) as f64 / 1e6;
                 let secs = started.elapsed().as_secs_f64().max(0.001);
-                eprint!(
+                note_part!(
                     "\r  {sent} events, {mb:.1} MB, {:.0} events/s   ",
                     sent as f64 / secs
                 );
@@ -369,47 +410,64 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                     counts
                         .failed
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    write_failed(&failed_out, batch.events());
+                    write_failed(&failed_out, &stop, batch.events());
                     return;
                 }
                 let n = batch.len() as u64;
                 let bytes = batch.event_bytes() as u64;
-                match sender.send(batch).await {
-                    Ok(()) => {
-                        counts.sent.fetch_add(n, Ordering::Relaxed);
-                        counts.bytes.fetch_add(bytes, Ordering::Relaxed);
-                    }
+                // What came back unsent; the rest of the batch went (a 413 splits it, and halves fare apart).
+                let unsent = match sender.send(batch).await {
+                    Ok(()) => None,
                     Err(BatchError::Forbidden(e, unsent)) => {
                         stop.store(true, Ordering::Relaxed);
                         if let Ok(mut f) = forbidden.lock() {
                             f.get_or_insert(e);
                         }
                         // In flight when the 403 came: kept with the rest, nothing read is lost.
-                        counts.failed.fetch_add(n, Ordering::Relaxed);
-                        write_failed(&failed_out, unsent.events());
+                        Some(unsent)
                     }
                     Err(BatchError::Rejected(e, events)) => {
-                        eprintln!("warning: {} events refused: {e}", events.len());
-                        counts
-                            .failed
-                            .fetch_add(events.len() as u64, Ordering::Relaxed);
-                        write_failed(&failed_out, events.events());
+                        note!("warning: {} events refused: {e}", events.len());
+                        Some(events)
                     }
+                };
+                let (failed, failed_bytes) = unsent
+                    .as_ref()
+                    .map_or((0, 0), |u| (u.len() as u64, u.event_bytes() as u64));
+                counts.sent.fetch_add(n - failed, Ordering::Relaxed);
+                counts
+                    .bytes
+                    .fetch_add(bytes.saturating_sub(failed_bytes), Ordering::Relaxed);
+                if let Some(u) = unsent {
+                    counts.failed.fetch_add(failed, Ordering::Relaxed);
+                    write_failed(&failed_out, &stop, u.events());
                 }
             }
         })
         .await;
     if let Some(t) = ticker {
         t.abort();
-        eprintln!();
+        note!();
     }
     let read_result = reader
         .await
         .map_err(|e| Error::Other(format!("reader thread: {e}")))?;
-    let failed_file = failed_out.lock().ok().and_then(|mut g| g.take());
-    if let Some(f) = failed_file {
-        f.commit()?;
-    }
+    // --failed-file is put in place now; a write of it that failed (now or during the run) ends the run loudly.
+    let (failed_file_error, lost) = {
+        let mut g = failed_out
+            .lock()
+            .map_err(|_| Error::Other("--failed-file: a sender thread panicked".into()))?;
+        let mut error = g.error.take();
+        let mut lost = g.lost;
+        if let Some(f) = g.file.take() {
+            if let Err(e) = f.commit() {
+                // Not put in place: what was written to it is lost too.
+                error.get_or_insert(e);
+                lost += g.kept;
+            }
+        }
+        (error, lost)
+    };
     let secs = started.elapsed().as_secs_f64();
     let (sent, skipped, failed, streamed) = (
         counts.sent.load(Ordering::Relaxed),
@@ -427,18 +485,29 @@ pub async fn execute(args: SendArgs) -> Result<()> {
             ),
             None => String::new(),
         };
-        eprintln!(
+        note!(
             "send: {sent} sent, {skipped} skipped, {failed} failed{streamed_note}; {mb:.1} MB in {requests} requests, {secs:.1}s ({:.0} events/s)",
             sent as f64 / secs.max(0.001)
         );
         if live && streamed > 0 {
-            eprintln!("hint: the cutoff is the first event in {}; if it came from an earlier backfill rather than from Keeper, pass --until with the time Keeper's streaming began", values.table);
+            note!("hint: the cutoff is the first event in {}; if it came from an earlier backfill rather than from Keeper, pass --until with the time Keeper's streaming began", values.table);
         }
     } else {
-        println!(
+        outln!(
             "{}",
-            json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": peak_rss_mb() })
-        );
+            json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "malformed": counts.malformed.load(Ordering::Relaxed), "lost": lost, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": peak_rss_mb() })
+        )?;
+    }
+    if let Some(e) = failed_file_error {
+        let path = args
+            .failed_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        return Err(Error::Other(format!(
+            "--failed-file {path} could not be written, so the run stopped: {}\n  {failed} events were not sent; {lost} of them are in neither the table nor the file\nhint: free space where --failed-file goes (or pass another); the lost events are only in the input, which also holds the {sent} already sent: sending it again whole puts those in the table twice",
+            e.to_string().replace('\n', " ")
+        )));
     }
     read_result?;
     if let Some(e) = forbidden.lock().ok().and_then(|mut f| f.take()) {

@@ -8,9 +8,10 @@ use serde_json::json;
 use crate::auth::{Auth, AuthMode};
 use crate::cli::{defaults, SetupArgs};
 use crate::cloud::{self, CloudProfile};
+use crate::delivery;
 use crate::error::{Error, Result};
 use crate::names;
-use crate::output::{self, Format, Progress, SecretDelivery, Spinners};
+use crate::output::{self, Format, Progress, Spinners};
 use crate::rest::{self, Rest};
 use crate::run;
 use crate::state::{DeploymentLock, StateFile};
@@ -227,6 +228,75 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
     })
 }
 
+/// Hands the new secret to its places (crate::delivery): recorded as delivered once one took it, else removed
+/// again, with the error that says so.
+async fn deliver_new_secret(
+    ctx: &Ctx,
+    args: &SetupArgs,
+    keeper: Option<&steps::keeper::Target>,
+    outcome: &run::Outcome,
+    new: &crate::azure::graph::NewSecret,
+    state_path: &std::path::Path,
+    extra: serde_json::Value,
+) -> Result<()> {
+    let format = args.common.output;
+    let to = delivery::Destinations {
+        vault: keeper.map(|k| {
+            (
+                k,
+                steps::keeper::values(&outcome.outputs, Some(new), &ctx.inputs.deployment),
+            )
+        }),
+        file: args.secret_file.as_deref(),
+        // A person's card shows the value unless it goes to a file or the record; the JSON with --show-secret.
+        show: match format {
+            Format::Json => args.show_secret,
+            Format::Human => args.secret_file.is_none() && (args.show_secret || keeper.is_none()),
+        },
+    };
+    let d = delivery::deliver(new, to, |d, show| {
+        output::render_outcome(format, outcome, Some((d, show)), state_path, extra)
+    })
+    .await;
+    if !d.delivered() {
+        let why = delivery::nowhere(&d);
+        return Err(delivery::withdraw(
+            &ctx.rest,
+            &outcome.app_object_id,
+            &new.key_id,
+            &why,
+            || {
+                ctx.record(|s| {
+                    delivery::restore_previous(s, &new.key_id, outcome.replaced.as_ref())
+                })
+            },
+        )
+        .await);
+    }
+    let recorded = ctx.record(|s| {
+        if let Some(sec) = s.secret.as_mut().filter(|sec| sec.key_id == new.key_id) {
+            sec.delivered = true;
+        }
+        if d.in_vault().is_some() {
+            if let Some(l) = s.keeper.as_mut() {
+                l.key_id = Some(new.key_id.clone());
+            }
+        }
+    });
+    if let Err(e) = recorded {
+        return Err(Error::Other(format!(
+            "the new client secret (key id {}) was delivered ({}), but the state file could not record that: {}\nhint: make the state file writable; until it records the secret, a setup again replaces it with a new one",
+            new.key_id,
+            d.to.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            e.to_string().replace('\n', " ")
+        )));
+    }
+    match delivery::partly(d) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a state file that belongs to another deployment, and records this one's identity in a new one.
 fn check_state(sf: &mut StateFile, inputs: &Inputs) -> Result<()> {
     let s = &sf.state;
@@ -277,7 +347,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let rest = Rest::new(http, Arc::new(auth), Arc::new(profile.clone()));
     if ask {
         rest.auth.token(&profile.resource_manager_audience).await?;
-        eprintln!("Signed in to {} as {}", profile.name, rest.auth.description);
+        note!("Signed in to {} as {}", profile.name, rest.auth.description);
         wizard::fill(&mut args, &rest).await?;
     }
     let mut inputs = validate(&args, &cloud_label)?;
@@ -290,9 +360,10 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         &inputs.deployment,
     )?;
     if human {
-        eprintln!(
+        note!(
             "keeper-azmon setup: cloud {}, signed in as {}",
-            profile.name, rest.auth.description
+            profile.name,
+            rest.auth.description
         );
     }
     // The Keeper record must be writable before anything is written in Azure.
@@ -309,7 +380,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         } else {
             k.preflight().await?;
             if human {
-                eprintln!("{}: the KSM application may write it", k.describe());
+                note!("{}: the KSM application may write it", k.describe());
             }
         }
     }
@@ -341,25 +412,25 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             }
         }
         if human {
-            println!(
+            outln!(
                 "Plan for deployment '{}' (dry run: nothing was written):",
                 inputs.deployment
-            );
-            print!("{}", output::plan_lines(&the_plan));
+            )?;
+            out!("{}", output::plan_lines(&the_plan))?;
             for n in &pre.notes {
-                println!("  note: {n}");
+                outln!("  note: {n}")?;
             }
         } else {
-            println!(
+            outln!(
                 "{}",
                 json!({ "dry_run": true, "deployment": inputs.deployment, "plan": output::plan_json(&the_plan), "notes": pre.notes })
-            );
+            )?;
         }
         return Ok(());
     }
     if human {
-        eprintln!("Plan for deployment '{}':", inputs.deployment);
-        eprint!("{}", output::plan_lines(&the_plan));
+        note!("Plan for deployment '{}':", inputs.deployment);
+        note_part!("{}", output::plan_lines(&the_plan));
     }
     // A new secret must have somewhere to go before it exists (the Keeper record is such a place); a re-run
     // that makes none needs nothing.
@@ -426,68 +497,44 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         "requests": stats.requests.load(std::sync::atomic::Ordering::Relaxed),
         "writes": stats.writes.load(std::sync::atomic::Ordering::Relaxed),
     });
-    let mut delivery = SecretDelivery {
-        show: args.show_secret,
-        file: args.secret_file.as_deref(),
-        vault: None,
-    };
-    let mut vault_failure = None;
     if let (Some(k), None) = (&keeper, &outcome.new_secret) {
         // The record keeps its secret; the other values follow the deployment (a new DCR, a new endpoint).
         let values = steps::keeper::values(&outcome.outputs, None, &ctx.inputs.deployment);
         if k.vault.write(&k.uid, values).await? && human {
-            eprintln!(
+            note!(
                 "Keeper record {}: the console values were brought up to date",
                 k.uid
             );
         }
     }
-    if let (Some(k), Some(new)) = (&keeper, &outcome.new_secret) {
-        let values = steps::keeper::values(&outcome.outputs, Some(new), &ctx.inputs.deployment);
-        match k.vault.write(&k.uid, values).await {
-            Ok(_) => {
-                ctx.record(|s| {
-                    if let Some(l) = s.keeper.as_mut() {
-                        l.key_id = Some(new.key_id.clone());
-                    }
-                })?;
-                delivery.vault = Some(k.uid.as_str());
-            }
-            Err(e) => {
-                // Never lost: shown once (or written to --secret-file) with the error.
-                if delivery.file.is_none() {
-                    delivery.show = true;
-                }
-                vault_failure = Some((k.uid.clone(), e));
-            }
+    match &outcome.new_secret {
+        None => {
+            let report =
+                output::render_outcome(args.common.output, &outcome, None, &state_path, extra);
+            output::write_stdout(&report.text)?;
         }
-    }
-    let delivered =
-        output::print_outcome(args.common.output, &outcome, &delivery, &state_path, extra)?
-            || delivery.vault.is_some();
-    if outcome.new_secret.is_some() {
-        if delivered {
-            steps::secret::mark_delivered(&ctx)?;
-        } else if !human {
-            eprintln!("note: the new secret's value was not shown (pass --show-secret or --secret-file); the next setup will replace it");
+        Some(new) => {
+            deliver_new_secret(
+                &ctx,
+                &args,
+                keeper.as_ref(),
+                &outcome,
+                new,
+                &state_path,
+                extra,
+            )
+            .await?
         }
-    }
-    if let Some((uid, e)) = vault_failure {
-        let where_to = match &args.secret_file {
-            Some(f) => format!("written to {}", f.display()),
-            None => "shown above".into(),
-        };
-        return Err(steps::keeper::write_failed(&uid, e, &where_to));
     }
     if human && ctx.inputs.sentinel.is_some() {
-        println!(
+        outln!(
             "\nMicrosoft Sentinel on {}: function {}, {} analytics rules, workbook \"{}\".\n  See them in the portal: Microsoft Sentinel > Analytics, Workbooks > My workbooks, and Logs (`{} | take 10`).",
             crate::azure::name_of(&ctx.inputs.workspace_id()),
             steps::sentinel::function_alias(),
             steps::sentinel::RULES.len(),
             steps::sentinel::WORKBOOK_NAME,
             steps::sentinel::function_alias(),
-        );
+        )?;
     }
     Ok(())
 }

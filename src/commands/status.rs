@@ -253,20 +253,20 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
     }
     let problems = items.iter().filter(|i| i.health != Health::Ok).count();
     if args.common.output == Format::Json {
-        println!(
+        outln!(
             "{}",
             json!({ "deployment": s.deployment, "healthy": problems == 0, "items": items })
-        );
+        )?;
     } else {
-        println!("Deployment '{}' ({}):", s.deployment, s.cloud);
+        outln!("Deployment '{}' ({}):", s.deployment, s.cloud)?;
         for i in &items {
             let mark = if i.health == Health::Ok { "✓" } else { "✗" };
-            println!(
+            outln!(
                 "  {mark} {:<40} {:<8} {}",
                 i.item,
                 format!("{:?}", i.health).to_lowercase(),
                 i.detail
-            );
+            )?;
         }
         if matches!(
             items
@@ -275,7 +275,7 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
                 .map(|i| i.health),
             Some(Health::Expiring | Health::Expired)
         ) {
-            println!("  hint: rotate the secret with `keeper-azmon rotate-secret`");
+            outln!("  hint: rotate the secret with `keeper-azmon rotate-secret`")?;
         }
     }
     if problems > 0 {

@@ -255,7 +255,7 @@ async fn keeper_vault(
 /// What teardown says when Graph does not find what setup made moments ago and it asks again.
 fn lagging(step: &str) -> impl FnOnce() + '_ {
     move || {
-        eprintln!(
+        note!(
             "  … {step}: Graph does not find it yet (setup wrote moments ago, and Graph replicates new objects for a while); asking again"
         )
     }
@@ -385,15 +385,15 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     let (mut deletions, mut kept) = plan(&sf, &args);
     keep_what_an_analyst_still_uses(&rest, &sf, &mut deletions, &mut kept).await?;
     if human {
-        eprintln!("Teardown of deployment '{}':", sf.state.deployment);
+        note!("Teardown of deployment '{}':", sf.state.deployment);
         for d in &deletions {
-            eprintln!("  delete  {:<40} {}", d.step, d.resource);
+            note!("  delete  {:<40} {}", d.step, d.resource);
         }
         for k in &kept {
-            eprintln!("  keep    {k}");
+            note!("  keep    {k}");
         }
         if deletions.iter().any(|d| d.step == step::WORKSPACE) && !args.force_delete_workspace {
-            eprintln!("  note: a deleted workspace is recoverable for 14 days (pass --force-delete-workspace to delete it for good)");
+            note!("  note: a deleted workspace is recoverable for 14 days (pass --force-delete-workspace to delete it for good)");
         }
     }
     crate::steps::preflight::check_teardown(
@@ -405,10 +405,10 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     .await?;
     if args.dry_run {
         if !human {
-            println!(
+            outln!(
                 "{}",
                 json!({ "dry_run": true, "delete": deletions, "keep": kept })
-            );
+            )?;
         }
         return Ok(());
     }
@@ -419,7 +419,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
                 "pass --yes to delete without asking",
             ));
         }
-        eprint!("Delete these? [y/N] ");
+        note_part!("Delete these? [y/N] ");
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
@@ -445,7 +445,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         .await
         .map_err(|e| e.in_step(&d.step))?;
         if human {
-            eprintln!(
+            note!(
                 "  ✓ {:<40} {}",
                 d.step,
                 if existed { "deleted" } else { "already gone" }
@@ -462,9 +462,9 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         sf.save()?;
     }
     if human {
-        println!("teardown: {} deleted, {} kept", done.len(), kept.len());
+        outln!("teardown: {} deleted, {} kept", done.len(), kept.len())?;
     } else {
-        println!("{}", json!({ "deleted": done, "kept": kept }));
+        outln!("{}", json!({ "deleted": done, "kept": kept }))?;
     }
     Ok(())
 }

@@ -136,13 +136,23 @@ async fn add_password(
     }
 }
 
+/// A secret made by this run: its value, and the secret it replaces (to be current again should the new one not
+/// be delivered).
+#[derive(Debug)]
+pub struct Made {
+    pub new: NewSecret,
+    pub previous: Option<SecretRecord>,
+}
+
 /// Adds a client secret unless the state's one is current; removes a secret whose value an earlier,
-/// interrupted run never showed.
+/// interrupted run never showed. Once the new secret exists nothing here loses it: if the state cannot record
+/// it, it is removed again (its value can then never be delivered, and the error says so); if the clean-up of
+/// older secrets fails, that is said and left to the next run.
 pub async fn ensure(
     ctx: &Ctx,
     app: &Application,
     action: Action,
-) -> Result<(Option<NewSecret>, String)> {
+) -> Result<(Option<Made>, String)> {
     let i = &ctx.inputs;
     if action == Action::Reuse {
         return Ok((None, format!("'{}' (unchanged)", i.secret_description)));
@@ -153,7 +163,7 @@ pub async fn ensure(
     ctx.record(|s| s.secret_pending_since = Some(crate::clock::now_rfc3339()))?;
     let end = now + time::Duration::days(i64::from(i.secret_days));
     let new = add_password(ctx, app, end).await?;
-    ctx.record(|s| {
+    let recorded = ctx.record(|s| {
         s.secret = Some(SecretRecord {
             key_id: new.key_id.clone(),
             description: i.secret_description.clone(),
@@ -161,51 +171,64 @@ pub async fn ensure(
             delivered: false,
         });
         s.secret_pending_since = None;
-    })?;
-    // Orphans: the undelivered secret of an earlier run, and any secret with our description made after an
-    // earlier run announced one but before it could record it.
-    let fresh = graph::get_application(&ctx.rest, &app.id)
-        .await?
-        .unwrap_or_else(|| app.clone());
-    let orphans = unrecorded(&before, &fresh, &i.secret_description);
-    for p in &fresh.password_credentials {
-        if p.key_id == new.key_id {
-            continue;
-        }
-        let undelivered = previous
+        // A delivered secret the new one replaces (the Keeper record lacked it) may still be in use: it waits
+        // for `rotate-secret --finish`, like a rotated one.
+        if let Some(old) = previous
             .as_ref()
-            .is_some_and(|s| !s.delivered && s.key_id == p.key_id);
-        if undelivered || orphans.contains(&p.key_id) {
-            graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
-        }
-    }
-    // A delivered secret replaced for the Keeper record (it lacked it) may still be in use: it waits for
-    // `rotate-secret --finish` like a rotated one.
-    if let Some(old) = previous.filter(|s| s.delivered && s.key_id != new.key_id) {
-        if fresh
-            .password_credentials
-            .iter()
-            .any(|p| p.key_id == old.key_id)
+            .filter(|p| p.delivered && p.key_id != new.key_id)
         {
-            ctx.record(|s| {
-                if !s.retired_secrets.contains(&old.key_id) {
-                    s.retired_secrets.push(old.key_id.clone());
-                }
-            })?;
+            if !s.retired_secrets.contains(&old.key_id) {
+                s.retired_secrets.push(old.key_id.clone());
+            }
         }
+    });
+    if let Err(e) = recorded {
+        let why = format!(
+            "the state file could not record it ({})",
+            e.to_string().replace('\n', " ")
+        );
+        return Err(
+            crate::delivery::withdraw(&ctx.rest, &app.id, &new.key_id, &why, || Ok(())).await,
+        );
+    }
+    if let Err(e) = remove_orphans(ctx, app, &before, previous.as_ref(), &new).await {
+        ctx.reporter.waiting(
+            step::SECRET,
+            &format!(
+                "older secrets of earlier runs are left for the next run to remove: {}",
+                e.to_string().replace('\n', " ")
+            ),
+        );
     }
     let label = format!(
         "'{}' (key id {}, expires {})",
         i.secret_description, new.key_id, new.end_date_time
     );
-    Ok((Some(new), label))
+    Ok((Some(Made { new, previous }), label))
 }
 
-/// Marks the new secret as shown to the admin: from now on a re-run keeps it.
-pub fn mark_delivered(ctx: &Ctx) -> Result<()> {
-    ctx.record(|s| {
-        if let Some(sec) = s.secret.as_mut() {
-            sec.delivered = true;
+/// Removes the undelivered secret of an earlier run and any secret with our description made after an earlier
+/// run announced one but before it could record it.
+async fn remove_orphans(
+    ctx: &Ctx,
+    app: &Application,
+    before: &State,
+    previous: Option<&SecretRecord>,
+    new: &NewSecret,
+) -> Result<()> {
+    let description = &ctx.inputs.secret_description;
+    let fresh = graph::get_application(&ctx.rest, &app.id)
+        .await?
+        .unwrap_or_else(|| app.clone());
+    let orphans = unrecorded(before, &fresh, description);
+    for p in &fresh.password_credentials {
+        if p.key_id == new.key_id {
+            continue;
         }
-    })
+        let undelivered = previous.is_some_and(|s| !s.delivered && s.key_id == p.key_id);
+        if undelivered || orphans.contains(&p.key_id) {
+            graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
+        }
+    }
+    Ok(())
 }

@@ -528,6 +528,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_function_leaves_out_verify_test_events() {
+        let q = function_query("KeeperLogs_CL");
+        let own = crate::marks::without_test_events("audit_event");
+        assert!(q.contains(&format!("| {own}\n")), "{q}");
+    }
+
+    #[test]
     fn the_function_renames_the_table_and_every_rule_reads_it() {
         let q = function_query("Other_CL");
         assert!(q.starts_with("Other_CL\n"), "{q}");

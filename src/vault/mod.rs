@@ -114,7 +114,7 @@ fn check_environment() -> Result<(), VaultError> {
         ));
     }
     if std::env::var_os("KSM_SKIP_VERIFY").is_some_and(|v| !v.is_empty()) {
-        eprintln!("warning: KSM_SKIP_VERIFY is ignored: keeper-azmon always verifies Keeper's TLS certificate");
+        note!("warning: KSM_SKIP_VERIFY is ignored: keeper-azmon always verifies Keeper's TLS certificate");
     }
     Ok(())
 }

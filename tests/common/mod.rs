@@ -161,10 +161,34 @@ impl World {
 
 /// The binary, with a clean environment holding only PATH, HOME and the simulator's operator credentials.
 pub fn tool_command(home: &Path, sim: &Sim, args: &[String]) -> tokio::process::Command {
-    let op = sim.operator();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"));
-    cmd.args(args)
-        .env_clear()
+    cmd.args(args);
+    with_tool_env(cmd, home, sim)
+}
+
+/// The binary started by `/bin/sh` after `shell` (say `ulimit -f 16`), with the same environment as
+/// [`tool_command`].
+pub fn tool_command_after_shell(
+    home: &Path,
+    sim: &Sim,
+    shell: &str,
+    args: &[String],
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!("{shell}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_keeper-azmon"))
+        .args(args);
+    with_tool_env(cmd, home, sim)
+}
+
+fn with_tool_env(
+    mut cmd: tokio::process::Command,
+    home: &Path,
+    sim: &Sim,
+) -> tokio::process::Command {
+    let op = sim.operator();
+    cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("AZURE_TENANT_ID", &op.tenant_id)

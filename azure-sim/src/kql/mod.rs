@@ -39,7 +39,20 @@ impl Table {
                 .collect();
         let mut seen = std::collections::HashSet::new();
         columns.retain(|(c, _)| seen.insert(c.clone()));
-        let rows = rows.iter().filter_map(|r| r.as_object().cloned()).collect();
+        // A column the row was sent without is there, empty: Kusto reads it as null, never as a name it cannot
+        // resolve (a table's columns are its schema's, whatever each row carried).
+        let rows = rows
+            .iter()
+            .filter_map(|r| r.as_object().cloned())
+            .map(|mut r| {
+                for (c, _) in &columns {
+                    if !r.contains_key(c) {
+                        r.insert(c.clone(), Value::Null);
+                    }
+                }
+                r
+            })
+            .collect();
         Table { columns, rows }
     }
 

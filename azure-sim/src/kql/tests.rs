@@ -236,3 +236,21 @@ fn has_matches_whole_terms_and_contains_any_substring() {
     assert_eq!(count("username has 'ample.com'"), 0);
     assert_eq!(count("audit_event !has 'failure'"), 1);
 }
+
+#[test]
+fn a_column_a_row_was_sent_without_reads_as_null() {
+    let body = json!({ "properties": { "schema": { "columns": serde_json::from_str::<Value>(TABLE_COLUMNS).expect("columns") } } });
+    let rows = vec![
+        json!({"TimeGenerated": "2026-12-01T00:00:00Z", "audit_event": "login", "username": "a@example.com", "timestamp": "2026-12-01T00:00:00Z", INGESTION_TIME: "2026-12-01T00:00:00Z"}),
+    ];
+    let tables = |n: &str| (n == "KeeperLogs_CL").then(|| Table::stored(&body, &rows));
+    let t = eval(
+        &FUNCTION.replace("{{TABLE}}", "KeeperLogs_CL"),
+        &tables,
+        now(),
+    )
+    .expect("the function runs over a row without remote_address or data");
+    assert_eq!(t.rows.len(), 1);
+    assert_eq!(t.rows[0]["RemoteAddress"], Value::Null);
+    assert_eq!(t.rows[0]["Username"], "a@example.com");
+}

@@ -15,6 +15,7 @@ pub enum FaultAction {
     Reset,
     ApplyThenHang,
     ApplyThenSlow(Duration),
+    ApplyThenRun(crate::api::Hook),
 }
 
 impl World {
@@ -23,6 +24,17 @@ impl World {
             fault: f,
             seen: 0,
             hit: 0,
+            armed_by: None,
+        });
+    }
+
+    /// Adds `f`, to match only once a request of `method` whose path contains `path` has been served.
+    pub fn add_fault_once_seen(&mut self, method: &str, path: &str, f: Fault) {
+        self.faults.push(FaultState {
+            fault: f,
+            seen: 0,
+            hit: 0,
+            armed_by: Some((method.to_string(), path.to_string())),
         });
     }
 
@@ -129,7 +141,27 @@ impl World {
 
     fn planned_fault(&mut self, req: &Req) -> FaultAction {
         let write = World::is_write(req);
+        let mut arming = Vec::new();
+        for (i, f) in self.faults.iter().enumerate() {
+            if let Some((method, path)) = &f.armed_by {
+                if method.eq_ignore_ascii_case(&req.method) && req.path.contains(path.as_str()) {
+                    arming.push(i);
+                }
+            }
+        }
+        let action = self.matching_fault(req, write);
+        // Armed by this request: from the next one on.
+        for i in arming {
+            self.faults[i].armed_by = None;
+        }
+        action
+    }
+
+    fn matching_fault(&mut self, req: &Req, write: bool) -> FaultAction {
         for f in self.faults.iter_mut() {
+            if f.armed_by.is_some() {
+                continue;
+            }
             let m = &f.fault;
             if m.method
                 .as_ref()
@@ -165,6 +197,7 @@ impl World {
                 FaultKind::FailLro => FaultAction::FailLro,
                 FaultKind::ResetConnection => FaultAction::Reset,
                 FaultKind::ApplyThenHang => FaultAction::ApplyThenHang,
+                FaultKind::ApplyThenRun(hook) => FaultAction::ApplyThenRun(hook.clone()),
                 FaultKind::ExpireTokens => {
                     // Every token issued so far runs out now; this request is then served as any other.
                     let now = self.now();

@@ -108,6 +108,9 @@ struct FaultState {
     fault: Fault,
     seen: usize,
     hit: usize,
+    /// `(method, path part)` of the request that arms this fault (`Sim::inject_once_seen`); until it has been
+    /// seen, the fault matches nothing.
+    armed_by: Option<(String, String)>,
 }
 
 /// A parsed request.
