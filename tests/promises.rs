@@ -769,3 +769,39 @@ async fn a_commander_time_beyond_any_date_is_malformed_with_its_line() {
         .collect();
     assert_eq!(years, ["2025", "2025"], "no 1969");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_whose_answer_is_lost_is_sent_again_so_delivery_is_at_least_once() {
+    let w = World::public().await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
+    let input = w.dir.path().join("events.jsonl");
+    std::fs::write(
+        &input,
+        (0..3).map(plain_line).collect::<Vec<_>>().join("\n"),
+    )
+    .expect("write");
+    // Stored, then answered with a 500, as when the answer to a post that landed is lost.
+    w.sim.inject(azure_sim::Fault {
+        kind: azure_sim::FaultKind::ApplyThenStatus { status: 500 },
+        ..Fault::status("POST", "/streams/", 1, 500, "InternalServerError")
+    });
+    let o = w
+        .run(&w.command_args(
+            "send",
+            &[
+                "--secret-file",
+                &secret,
+                "--output",
+                "json",
+                &input.display().to_string(),
+            ],
+        ))
+        .await;
+    assert_ok(&o);
+    assert_eq!(json_out(&o)["sent"], 3);
+    assert_eq!(
+        stored_seqs(&w, &ws),
+        vec![0, 0, 1, 1, 2, 2],
+        "the README's \"at least once\": each event is in the table twice"
+    );
+}
