@@ -186,8 +186,8 @@ pub async fn live_stream_began(
     workspace: &str,
     table: &str,
 ) -> Result<Option<OffsetDateTime>> {
-    // verify's test events are not Keeper's: they never mark where its streaming began.
-    let own = crate::marks::without_test_events("audit_event");
+    // Neither verify's test events nor an earlier backfill are Keeper's live stream: they never mark where it began.
+    let own = crate::marks::live_only("audit_event", "data");
     let kql = format!("{table} | {own} | summarize min({TABLE_TIME})");
     let v = reader.cell(workspace, &kql).await.map_err(|e| {
         refused_read(
@@ -257,6 +257,7 @@ impl Import {
             done_until: rfc3339(since),
             slice: None,
             imported: 0,
+            id: format!("import-{}", uuid::Uuid::new_v4()),
         })
     }
 
@@ -392,6 +393,9 @@ impl Import {
         };
         state.state.imports.insert(key.clone(), p.clone());
         state.save()?;
+        if !p.id.is_empty() {
+            self.mapping = self.mapping.clone().with_backfill(&p.id);
+        }
         let since =
             parse_time(&p.since).ok_or_else(|| progress_err("bad since in the state file"))?;
         let until =

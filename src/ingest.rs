@@ -388,6 +388,9 @@ impl Sender {
     }
 }
 
+/// The answer a query would have given with no rows, for the 204 of a workspace without data.
+const NO_ROWS: &str = r#"{"tables":[{"name":"PrimaryResult","columns":[],"rows":[]}]}"#;
+
 /// A query answer's first table, borrowed from the answer's text: its column names and each row's cells as JSON
 /// text, so that a large answer (an import's slice) is not built into values cell by cell.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -466,6 +469,11 @@ pub async fn query_text(
     };
     if status >= 300 {
         return Err(error());
+    }
+    // 204 No Content, empty: a workspace that has no data yet ("No data in workspace", Azure Monitor Log Analytics
+    // API errors). The normal answer right after setup: no rows, not an error.
+    if status == 204 || text.trim().is_empty() {
+        return Ok(NO_ROWS.to_string());
     }
     // A 200 can carry a partial error: the answer was cut (more than 500,000 rows or ~64 MB, Azure Monitor
     // service limits, https://learn.microsoft.com/azure/azure-monitor/service-limits). Never taken for whole.

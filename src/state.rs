@@ -69,6 +69,11 @@ pub struct ImportProgress {
     pub slice: Option<(String, String)>,
     #[serde(default)]
     pub imported: u64,
+    /// The import's id, in every row it sends (`data.keeper_azmon_backfill`, src/marks.rs); kept for a resumed run
+    /// so that its rows and the ones already there are told apart alike. Empty for an import begun before ids
+    /// were kept (its rows carry none, and its resumption adds none).
+    #[serde(default)]
+    pub id: String,
 }
 
 /// The Keeper record that holds the Admin Console values (issue 14): where it is, never what is in it.

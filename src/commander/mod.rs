@@ -94,6 +94,8 @@ pub struct Mapping {
     categories: Arc<HashMap<String, String>>,
     /// Events at or after this time are not sent ([`Unsent::AlreadyStreamed`]): Keeper streamed them live.
     until: Option<OffsetDateTime>,
+    /// The backfill's id, written into each event's `data` as [`crate::marks::BACKFILL_KEY`].
+    backfill: Option<Arc<str>>,
 }
 
 impl Mapping {
@@ -102,6 +104,12 @@ impl Mapping {
             enterprise_id,
             ..Mapping::default()
         }
+    }
+
+    /// The same mapping, marking each event as part of the backfill `id` (in `data`).
+    pub fn with_backfill(mut self, id: &str) -> Self {
+        self.backfill = Some(Arc::from(id));
+        self
     }
 
     /// The same mapping, leaving out the events at or after `until` (none with `None`).
@@ -522,6 +530,13 @@ impl Fields<'_, '_> {
         out.extend_from_within(time_at..time_end);
         out.extend_from_slice(b"\",\"data\":{");
         out.extend_from_slice(self.data);
+        if let Some(id) = &mapping.backfill {
+            if !self.data.iter().all(u8::is_ascii_whitespace) {
+                out.push(b',');
+            }
+            write_key(out, crate::marks::BACKFILL_KEY);
+            write_json_str(out, id);
+        }
         out.extend_from_slice(b"}}");
         Ok(())
     }

@@ -250,7 +250,10 @@ fn write_failed<'a>(
 
 /// The shape `--format` names, with what Commander events need (`--enterprise-id`, `--event-types`).
 fn input_shape(args: &SendArgs) -> Result<Shape> {
-    let mapping = crate::commander::Mapping::load(args.enterprise_id, args.event_types.as_deref())?;
+    // Commander's events are history: each run's rows carry its id, so that nothing watching Keeper's live stream
+    // takes them for it (their TimeGenerated is when Azure received them, src/marks.rs).
+    let mapping = crate::commander::Mapping::load(args.enterprise_id, args.event_types.as_deref())?
+        .with_backfill(&format!("send-{}", uuid::Uuid::new_v4()));
     Ok(match args.format {
         InputFormat::Auto => Shape::Auto(mapping),
         InputFormat::Plain => Shape::Plain,

@@ -551,6 +551,13 @@ mod tests {
             assert_eq!(p["enabled"], false);
             let query = p["query"].as_str().expect("query");
             assert!(query.starts_with(&alias), "{t} reads {query}");
+            // Live events only: the function leaves out verify's; each rule leaves out backfilled history.
+            let live = crate::marks::live_only("AuditEvent", "Data");
+            let backfill = live.split(" and ").nth(1).expect("the backfill filter");
+            assert!(
+                query.contains(&format!("| where {backfill}\n")),
+                "{t} leaves out backfilled rows: {query}"
+            );
         }
         let wb: Value = serde_json::from_str(WORKBOOK).expect("workbook json");
         assert!(!WORKBOOK.contains("KeeperLogs_CL") && !WORKBOOK.contains("{{TABLE}}"));

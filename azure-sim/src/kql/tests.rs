@@ -185,7 +185,10 @@ fn every_rule_and_every_workbook_query_runs() {
     assert!(qs.len() >= 10);
     for q in qs {
         // The workbook substitutes its parameters before running a query.
-        let q = q.replace("{SelectedUsername:escape}", "a@x.com");
+        let q = q
+            .replace("{SelectedUsername:escape}", "a@x.com")
+            .replace("{TimeRange:start}", "2026-01-01T00:00:00.000Z")
+            .replace("{TimeRange:end}", "2026-02-01T00:00:00.000Z");
         let t = eval(&q, &r, now()).unwrap_or_else(|e| panic!("{q}\n{e}"));
         assert!(!t.columns.is_empty(), "{q}");
     }

@@ -95,8 +95,8 @@ impl World {
             })
             .collect();
         let keep = self.cfg.store_rows;
-        let ingested_at = self
-            .wall_now()
+        let received = self.wall_now();
+        let ingested_at = received
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         let mut rows = Vec::with_capacity(if keep { items.len() } else { 0 });
@@ -126,8 +126,27 @@ impl World {
                 }
             }
             if keep {
-                row.entry("TimeGenerated")
-                    .or_insert_with(|| json!(ingested_at));
+                // "The TimeGenerated value cannot be older than 2 days before received time or more than a day in
+                // the future. If in some situation, the value is older than 2 days or more than a day in the future,
+                // it would be replaced with the actual received time." (Standard columns in Azure Monitor Logs,
+                // learn.microsoft.com/azure/azure-monitor/logs/log-standard-columns, TimeGenerated.)
+                let generated = row
+                    .get("TimeGenerated")
+                    .and_then(Value::as_str)
+                    .and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    });
+                let in_window = generated.is_some_and(|t| {
+                    t >= received - time::Duration::days(2)
+                        && t <= received + time::Duration::days(1)
+                });
+                if !in_window {
+                    row.insert("TimeGenerated".into(), json!(ingested_at));
+                }
                 row.insert(crate::kql::INGESTION_TIME.into(), json!(ingested_at));
                 rows.push(Value::Object(row));
             }
