@@ -212,3 +212,74 @@ async fn an_operator_who_may_not_delete_role_assignments_is_refused_before_the_f
         "only the operator's two roles are left"
     );
 }
+
+/// Every file under `dir` with its contents, by path: what a run wrote anywhere in the tool's home (the state file,
+/// its lock, the deployment locks under `.cache`).
+fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                out.insert(p.clone(), vec![]);
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_writes_nothing_anywhere_with_a_state_file_or_by_tag() {
+    let w = World::public().await;
+    let (o, _) = w.setup_json().await;
+    assert_ok(&o);
+    let sub = w.sim.operator().subscription_id;
+    let none = w.dir.path().join("none.json");
+    let by_tag = after_at(
+        &w,
+        &none,
+        "teardown",
+        &[
+            "--dry-run",
+            "--deployment",
+            "rg-keeper",
+            "--subscription",
+            &sub,
+        ],
+    );
+    let mut by_tag_json = by_tag.clone();
+    by_tag_json.extend(["--output".to_string(), "json".to_string()]);
+    for args in [
+        w.command_args("teardown", &["--dry-run"]),
+        w.command_args("teardown", &["--dry-run", "--output", "json"]),
+        by_tag,
+        by_tag_json,
+    ] {
+        let (files, writes) = (files_under(w.dir.path()), w.sim.write_count());
+        let o = w.run(&args).await;
+        assert_ok(&o);
+        let plan = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(
+            plan.contains("KeeperDCR"),
+            "the dry run shows the plan ({args:?}): {plan}"
+        );
+        assert_eq!(w.sim.write_count(), writes, "no write to Azure: {args:?}");
+        let after = files_under(w.dir.path());
+        let changed: Vec<_> = after
+            .iter()
+            .filter(|(p, c)| files.get(*p) != Some(c))
+            .map(|(p, _)| p.display().to_string())
+            .chain(
+                files
+                    .keys()
+                    .filter(|p| !after.contains_key(*p))
+                    .map(|p| p.display().to_string()),
+            )
+            .collect();
+        assert!(changed.is_empty(), "a dry run wrote {changed:?} ({args:?})");
+    }
+}

@@ -9,7 +9,7 @@ use crate::cli::TeardownArgs;
 use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::rest::Rest;
-use crate::state::StateFile;
+use crate::state::{State, StateFile};
 use crate::steps::{sentinel, step};
 use crate::vault::Vault;
 
@@ -26,8 +26,7 @@ pub struct Deletion {
 /// it, role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group; last, with
 /// `--delete-keeper-record`, the Keeper record the tool made (a record it was given is refused earlier, in
 /// [`check_keeper_record`]).
-pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
-    let s = &sf.state;
+pub fn plan(s: &State, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
     let mut out = vec![];
     let mut kept = vec![];
     // Only what setup made is in the state as ours: the admin's own rules never are.
@@ -133,7 +132,7 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
 /// without a word); each kept with its reason. Nothing to check when the workspace itself goes.
 async fn keep_what_an_analyst_still_uses(
     rest: &Rest,
-    sf: &StateFile,
+    state: &State,
     deletions: &mut Vec<Deletion>,
     kept: &mut Vec<String>,
 ) -> Result<()> {
@@ -145,11 +144,10 @@ async fn keep_what_an_analyst_still_uses(
     {
         return Ok(());
     }
-    let Some(workspace) = sf.state.resources.get(step::WORKSPACE) else {
+    let Some(workspace) = state.resources.get(step::WORKSPACE) else {
         return Ok(());
     };
-    let ours: Vec<&str> = sf
-        .state
+    let ours: Vec<&str> = state
         .resources
         .iter()
         .filter(|(k, _)| sentinel::is_content(k))
@@ -197,15 +195,15 @@ async fn keep_what_an_analyst_still_uses(
 
 /// `--delete-keeper-record`: refused (before anything is deleted) unless the state names a Keeper record the
 /// tool made with `--keeper-folder`; a record it was given with `--keeper-record` is the user's.
-pub fn check_keeper_record(sf: &StateFile, args: &TeardownArgs) -> Result<()> {
+pub fn check_keeper_record(state: &State, args: &TeardownArgs) -> Result<()> {
     if !args.delete_keeper_record {
         return Ok(());
     }
-    match &sf.state.keeper {
+    match &state.keeper {
         None => Err(Error::input(
             format!(
                 "--delete-keeper-record: the state file {} names no Keeper record",
-                sf.path.display()
+                args.common.state.display()
             ),
             "drop --delete-keeper-record (there is no record to delete), or pass the --state file of the deployment that has one",
         )),
@@ -224,21 +222,15 @@ pub fn check_keeper_record(sf: &StateFile, args: &TeardownArgs) -> Result<()> {
 /// is redeemed) and Keeper answers for the record. None without `--delete-keeper-record`, and in a dry run
 /// (which asks Keeper nothing).
 async fn keeper_vault(
-    sf: &StateFile,
+    state: &State,
     args: &TeardownArgs,
     profile: &crate::cloud::CloudProfile,
     http: &reqwest::Client,
 ) -> Result<Option<Vault>> {
-    let Some(k) = sf
-        .state
-        .keeper
-        .as_ref()
-        .filter(|_| args.delete_keeper_record)
-    else {
+    let Some(k) = state.keeper.as_ref().filter(|_| args.delete_keeper_record) else {
         return Ok(None);
     };
-    let mut vault =
-        crate::steps::keeper::vault(&args.ksm, &sf.state, profile, http, &k.record_uid)?;
+    let mut vault = crate::steps::keeper::vault(&args.ksm, state, profile, http, &k.record_uid)?;
     if args.dry_run {
         return Ok(None);
     }
@@ -263,13 +255,12 @@ fn lagging(step: &str) -> impl FnOnce() + '_ {
 
 async fn delete_one(
     rest: &Rest,
-    sf: &StateFile,
+    s: &State,
     d: &Deletion,
     force_ws: bool,
     vault: Option<&Vault>,
     graph_until: tokio::time::Instant,
 ) -> Result<bool> {
-    let s = &sf.state;
     if d.step == step::KEEPER_RECORD {
         return match vault {
             Some(v) => Ok(v.delete(&d.id).await?),
@@ -363,29 +354,47 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         }
         _ => (String::new(), String::new()),
     };
-    let mut sf = StateFile::open(&args.common.state)?;
+    // A dry run writes nothing, anywhere: it reads the state file without taking its lock (taking it writes the
+    // lock file) and takes no deployment lock. `sf` is None exactly in a dry run.
+    let mut sf = if args.dry_run {
+        None
+    } else {
+        Some(StateFile::open(&args.common.state)?)
+    };
+    let mut state = match &sf {
+        Some(f) => f.state.clone(),
+        None if discover => State::default(),
+        None => StateFile::read(&args.common.state)?,
+    };
     // Right after setup, Graph may answer "not found" for the app it made: until this passes, such an answer is
     // asked again rather than taken for "already gone" (taken before any save moves the state's time).
-    let graph_until = graph::replicating_until(&sf.state.updated_at);
+    let graph_until = graph::replicating_until(&state.updated_at);
     super::agreed(
         "--subscription",
         args.subscription.as_deref(),
-        &sf.state.subscription_id,
+        &state.subscription_id,
     )?;
-    let (label, profile, rest) = super::connect(&args.common, &sf.state)?;
+    let (label, profile, rest) = super::connect(&args.common, &state)?;
     if discover {
-        sf.state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
-        sf.save()?;
+        state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
+        if let Some(f) = sf.as_mut() {
+            f.state = state.clone();
+            f.save()?;
+        }
     }
-    let _deployment_lock =
-        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
-    check_keeper_record(&sf, &args)?;
-    let vault = keeper_vault(&sf, &args, &profile, &rest.http).await?;
+    let _deployment_lock = match &sf {
+        Some(f) => {
+            crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &f.state)?
+        }
+        None => None,
+    };
+    check_keeper_record(&state, &args)?;
+    let vault = keeper_vault(&state, &args, &profile, &rest.http).await?;
     let human = args.common.output == Format::Human;
-    let (mut deletions, mut kept) = plan(&sf, &args);
-    keep_what_an_analyst_still_uses(&rest, &sf, &mut deletions, &mut kept).await?;
+    let (mut deletions, mut kept) = plan(&state, &args);
+    keep_what_an_analyst_still_uses(&rest, &state, &mut deletions, &mut kept).await?;
     if human {
-        eprintln!("Teardown of deployment '{}':", sf.state.deployment);
+        eprintln!("Teardown of deployment '{}':", state.deployment);
         for d in &deletions {
             eprintln!("  delete  {:<40} {}", d.step, d.resource);
         }
@@ -398,12 +407,12 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     }
     crate::steps::preflight::check_teardown(
         &rest,
-        &sf.state.subscription_id,
-        &sf.state.resource_group,
+        &state.subscription_id,
+        &state.resource_group,
         deletions.iter().map(|d| d.step.as_str()),
     )
     .await?;
-    if args.dry_run {
+    let Some(mut sf) = sf else {
         if !human {
             println!(
                 "{}",
@@ -411,7 +420,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
             );
         }
         return Ok(());
-    }
+    };
     if !args.yes && !deletions.is_empty() {
         if !std::io::stdin().is_terminal() {
             return Err(Error::input(
@@ -436,7 +445,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     for d in &deletions {
         let existed = delete_one(
             &rest,
-            &sf,
+            &sf.state,
             d,
             args.force_delete_workspace,
             vault.as_ref(),
