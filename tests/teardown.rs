@@ -283,3 +283,35 @@ async fn a_dry_run_writes_nothing_anywhere_with_a_state_file_or_by_tag() {
         assert!(changed.is_empty(), "a dry run wrote {changed:?} ({args:?})");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_resource_groups_with_the_deployment_tag_are_refused_and_named_before_any_write() {
+    let w = World::public().await;
+    let (o, _) = w.setup_json().await;
+    assert_ok(&o);
+    let sub = w.sim.operator().subscription_id;
+    let other = format!("/subscriptions/{sub}/resourceGroups/rg-other");
+    let put = arm_put(
+        &w,
+        &other,
+        "2021-04-01",
+        serde_json::json!({ "location": "eastus", "tags": { "keeper-azmon": "rg-keeper" } }),
+    )
+    .await;
+    assert!(put.is_success(), "{put}");
+    let writes = w.sim.write_count();
+    let none = w.dir.path().join("none.json");
+    for extra in [&["--yes"][..], &["--dry-run"][..]] {
+        let mut args = vec!["--deployment", "rg-keeper", "--subscription", &sub];
+        args.extend(extra);
+        let o = w.run(&after_at(&w, &none, "teardown", &args)).await;
+        assert_refused(&o, &["rg-keeper", "rg-other", "--state"]);
+        assert_eq!(w.sim.write_count(), writes, "nothing was written");
+        assert!(!none.exists(), "no state file was written");
+    }
+    let snap = w.sim.snapshot();
+    assert!(snap.resource(&other).is_some());
+    assert!(snap
+        .resource(&format!("/subscriptions/{sub}/resourceGroups/rg-keeper"))
+        .is_some());
+}
