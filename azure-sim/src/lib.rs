@@ -263,6 +263,17 @@ impl Sim {
         lock(&self.world).create_foreign_app(display_name, tags)
     }
 
+    /// The same app, registered a moment ago: Graph shows it only once the simulator's clock has moved on by
+    /// `replicating` (to see what the tool does with an app that appears while it runs).
+    pub fn create_foreign_app_replicating(
+        &self,
+        display_name: &str,
+        tags: &[&str],
+        replicating: Duration,
+    ) -> ForeignApp {
+        lock(&self.world).create_foreign_app_replicating(display_name, tags, replicating)
+    }
+
     /// Whether a new application's creator becomes its owner (true, as in Graph); false to see the tool add
     /// itself as owner where Graph did not.
     pub fn set_creator_becomes_owner(&self, yes: bool) {
