@@ -315,3 +315,63 @@ async fn several_resource_groups_with_the_deployment_tag_are_refused_and_named_b
         .resource(&format!("/subscriptions/{sub}/resourceGroups/rg-keeper"))
         .is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_of_an_adopted_app_removes_every_secret_the_tool_added_and_none_of_the_owners() {
+    let w = World::public().await;
+    let foreign = w.sim.create_foreign_app("Their Keeper app", &[]);
+    // The owner's own secrets: one of its own, and one named like the tool's, made just before the tool runs.
+    let owners_own = graph_as_operator(
+        &w,
+        reqwest::Method::POST,
+        &format!("/applications/{}/addPassword", foreign.object_id),
+        serde_json::json!({ "passwordCredential": { "displayName": "Keeper Azure Monitor Logs" } }),
+    )
+    .await;
+    let owners_own = owners_own["keyId"].as_str().expect("keyId").to_string();
+    let theirs = key_ids(&app_named(&w, &foreign.app_id));
+    assert_eq!(theirs.len(), 2);
+
+    assert_ok(
+        &w.setup(&["--adopt-app", &foreign.app_id, "--output", "json"])
+            .await,
+    );
+    // Rotated once (the old secret waits for --finish), then a rotation whose addPassword answer is lost: its
+    // secret exists, and nobody ever saw its value.
+    let rotate = w.command_args("rotate-secret", &["--show-secret", "--output", "json"]);
+    assert_ok(&w.run(&rotate).await);
+    w.sim.inject(azure_sim::Fault {
+        method: Some("POST".into()),
+        path_contains: Some("addPassword".into()),
+        skip: 0,
+        times: 1,
+        writes_only: false,
+        kind: azure_sim::FaultKind::ApplyThenStatus { status: 500 },
+    });
+    assert!(!w.run(&rotate).await.status.success());
+    let on_app = key_ids(&app_named(&w, &foreign.app_id));
+    assert_eq!(
+        on_app.len(),
+        5,
+        "theirs, the current, the retired, the orphan"
+    );
+
+    let o = w.run(&w.command_args("teardown", &["--yes"])).await;
+    assert_ok(&o);
+    assert_eq!(
+        stderr(&o).matches("delete  secret ").count(),
+        3,
+        "{}",
+        stderr(&o)
+    );
+    let state = w.state();
+    assert!(state["secret"].is_null(), "{state}");
+    assert_eq!(state["retired_secrets"], serde_json::json!([]));
+    assert!(state["secret_pending_since"].is_null(), "{state}");
+    let mut left = key_ids(&app_named(&w, &foreign.app_id));
+    left.sort();
+    let mut want = theirs.clone();
+    want.sort();
+    assert_eq!(left, want, "only the owner's secrets are left");
+    assert!(left.contains(&owners_own));
+}

@@ -23,10 +23,11 @@ pub struct Deletion {
 }
 
 /// The deletions, in order: Sentinel content (rules, function, workbook) and Sentinel itself when setup onboarded
-/// it, role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group; last, with
+/// it, role assignments, DCR, table, DCE, workspace, the client secrets the tool added (the current one, those
+/// rotate-secret replaced, and `orphans`), service principal, app, resource group; last, with
 /// `--delete-keeper-record`, the Keeper record the tool made (a record it was given is refused earlier, in
 /// [`check_keeper_record`]).
-pub fn plan(s: &State, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
+pub fn plan(s: &State, orphans: &[String], args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
     let mut out = vec![];
     let mut kept = vec![];
     // Only what setup made is in the state as ours: the admin's own rules never are.
@@ -91,12 +92,24 @@ pub fn plan(s: &State, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
             });
         }
     }
-    if let (Some(sec), Some(app)) = (&s.secret, s.resources.get(step::APP)) {
-        out.push(Deletion {
-            step: step::SECRET.into(),
-            resource: format!("key {} on {}", sec.key_id, app.name),
-            id: sec.key_id.clone(),
-        });
+    // Every client secret the tool added, by key id: the app may be one it adopted and keeps, whose owner's own
+    // secrets stay.
+    if let Some(app) = s.resources.get(step::APP) {
+        let current = s.secret.iter().map(|sec| (&sec.key_id, "current"));
+        let retired = s
+            .retired_secrets
+            .iter()
+            .map(|k| (k, "replaced by rotate-secret"));
+        let lost = orphans
+            .iter()
+            .map(|k| (k, "made by an interrupted run, its value never shown"));
+        for (key, what) in current.chain(retired).chain(lost) {
+            out.push(Deletion {
+                step: step::SECRET.into(),
+                resource: format!("key {key} on {} ({what})", app.name),
+                id: key.clone(),
+            });
+        }
     }
     for kind in [step::SP, step::APP, step::RESOURCE_GROUP] {
         let Some(r) = s.resources.get(kind) else {
@@ -125,6 +138,27 @@ pub fn plan(s: &State, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
         });
     }
     (out, kept)
+}
+
+/// The client secrets on the state's app that an interrupted run made and never recorded (see
+/// [`crate::steps::secret::unrecorded`]); none unless a run announced an `addPassword` it did not finish.
+async fn orphan_secrets(rest: &Rest, state: &State) -> Result<Vec<String>> {
+    let Some(app) = state
+        .resources
+        .get(step::APP)
+        .filter(|_| state.secret_pending_since.is_some())
+    else {
+        return Ok(vec![]);
+    };
+    let description = state
+        .secret
+        .as_ref()
+        .map(|s| s.description.clone())
+        .unwrap_or_else(|| crate::cli::defaults::SECRET_DESCRIPTION.into());
+    Ok(match graph::get_application(rest, &app.id).await? {
+        Some(a) => crate::steps::secret::unrecorded(state, &a, &description),
+        None => vec![],
+    })
 }
 
 /// Keeps Sentinel on while the workspace holds analytics rules this tool did not make (off-boarding would take an
@@ -332,7 +366,10 @@ async fn delete_one(
 fn forget(sf: &mut StateFile, d: &Deletion) {
     let s = &mut sf.state;
     if d.step == step::SECRET {
-        s.secret = None;
+        if s.secret.as_ref().is_some_and(|sec| sec.key_id == d.id) {
+            s.secret = None;
+        }
+        s.retired_secrets.retain(|k| *k != d.id);
     } else if d.step == step::KEEPER_RECORD {
         s.keeper = None;
     } else if d.step.starts_with("role:") {
@@ -391,7 +428,8 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     check_keeper_record(&state, &args)?;
     let vault = keeper_vault(&state, &args, &profile, &rest.http).await?;
     let human = args.common.output == Format::Human;
-    let (mut deletions, mut kept) = plan(&state, &args);
+    let orphans = orphan_secrets(&rest, &state).await?;
+    let (mut deletions, mut kept) = plan(&state, &orphans, &args);
     keep_what_an_analyst_still_uses(&rest, &state, &mut deletions, &mut kept).await?;
     if human {
         eprintln!("Teardown of deployment '{}':", state.deployment);
@@ -463,6 +501,11 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         forget(&mut sf, d);
         sf.save()?;
         done.push(json!({ "step": d.step, "resource": d.resource, "existed": existed }));
+    }
+    // Every secret an interrupted run may have left is gone now (with the app, or one by one).
+    if sf.state.secret_pending_since.take().is_some() {
+        sf.state.secret_pending_known.clear();
+        sf.save()?;
     }
     let all_gone = sf.state.resources.values().all(|r| !r.created)
         && sf.state.role_assignments.iter().all(|r| !r.created);
