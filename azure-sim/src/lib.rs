@@ -22,7 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use api::{
-    Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SimCloud, SimConfig, SimRole,
+    Chaos, Fault, FaultKind, Latency, LoggedRequest, Operator, SentinelContent, SimCloud,
+    SimConfig, SimRole,
 };
 use reply::{arm_err, Reply};
 pub use world::keeper::KeeperFault;
@@ -272,6 +273,19 @@ impl Sim {
         replicating: Duration,
     ) -> ForeignApp {
         lock(&self.world).create_foreign_app_replicating(display_name, tags, replicating)
+    }
+
+    /// Sentinel content an analyst made on an onboarded workspace (in the portal, say): `body` holds its
+    /// `properties` (and, for a data connector, its `kind`); answers its id, or None when the workspace is not
+    /// onboarded.
+    pub fn add_sentinel_content(
+        &self,
+        workspace_id: &str,
+        content: SentinelContent,
+        name: &str,
+        body: Value,
+    ) -> Option<String> {
+        lock(&self.world).add_sentinel_content(workspace_id, content, name, body)
     }
 
     /// Whether a new application's creator becomes its owner (true, as in Graph); false to see the tool add

@@ -161,21 +161,22 @@ async fn orphan_secrets(rest: &Rest, state: &State) -> Result<Vec<String>> {
     })
 }
 
-/// Keeps Sentinel on while the workspace holds analytics rules this tool did not make (off-boarding would take an
-/// analyst's work with it), and the function while one of those rules reads it (deleting it would break the rule
-/// without a word); each kept with its reason. Nothing to check when the workspace itself goes.
+/// Keeps Sentinel on while anything else uses it on the workspace: analytics rules of any kind this tool did not
+/// make (Sentinel's own Fusion rule aside), automation rules, watchlists, incidents, data connectors, installed
+/// solutions or bookmarks (off-boarding would take that work with it); and the function while one of those rules
+/// reads it (deleting it would break the rule without a word); each kept with its reason. Nothing to check when
+/// the workspace itself goes.
 async fn keep_what_an_analyst_still_uses(
     rest: &Rest,
     state: &State,
     deletions: &mut Vec<Deletion>,
     kept: &mut Vec<String>,
 ) -> Result<()> {
-    let sentinel_steps = [step::SENTINEL_ONBOARDING, step::SENTINEL_FUNCTION];
-    if !deletions
+    let offboard = deletions
         .iter()
-        .any(|d| sentinel_steps.contains(&d.step.as_str()))
-        || deletions.iter().any(|d| d.step == step::WORKSPACE)
-    {
+        .any(|d| d.step == step::SENTINEL_ONBOARDING);
+    let function = deletions.iter().any(|d| d.step == step::SENTINEL_FUNCTION);
+    if !(offboard || function) || deletions.iter().any(|d| d.step == step::WORKSPACE) {
         return Ok(());
     }
     let Some(workspace) = state.resources.get(step::WORKSPACE) else {
@@ -187,10 +188,17 @@ async fn keep_what_an_analyst_still_uses(
         .filter(|(k, _)| sentinel::is_content(k))
         .map(|(_, r)| r.id.as_str())
         .collect();
-    let theirs = sentinel::foreign_rules(rest, &workspace.id, &ours).await?;
-    if theirs.is_empty() {
-        return Ok(());
-    }
+    let other_uses = async {
+        if offboard {
+            sentinel::other_uses(rest, &workspace.id).await
+        } else {
+            Ok(vec![])
+        }
+    };
+    let (theirs, other_uses) = tokio::try_join!(
+        sentinel::foreign_rules(rest, &workspace.id, &ours),
+        other_uses
+    )?;
     let alias = sentinel::function_alias();
     let readers: Vec<String> = theirs
         .iter()
@@ -202,15 +210,25 @@ async fn keep_what_an_analyst_still_uses(
         })
         .map(sentinel::rule_name)
         .collect();
-    let names: Vec<String> = theirs.iter().map(sentinel::rule_name).collect();
-    deletions.retain(|d| {
-        if d.step == step::SENTINEL_ONBOARDING {
-            kept.push(format!(
-                "{} {} (the workspace holds {} analytics rule(s) this tool did not make: {})",
-                d.step,
-                d.resource,
+    let mut uses = other_uses;
+    if !theirs.is_empty() {
+        let names: Vec<String> = theirs.iter().map(sentinel::rule_name).collect();
+        uses.insert(
+            0,
+            format!(
+                "{} analytics rule(s) this tool did not make: {}",
                 names.len(),
                 names.join(", ")
+            ),
+        );
+    }
+    deletions.retain(|d| {
+        if d.step == step::SENTINEL_ONBOARDING && !uses.is_empty() {
+            kept.push(format!(
+                "{} {} (Sentinel on this workspace is in use beyond this tool: {}; off-board it yourself once nothing needs it)",
+                d.step,
+                d.resource,
+                uses.join("; ")
             ));
             false
         } else if d.step == step::SENTINEL_FUNCTION && !readers.is_empty() {
