@@ -68,6 +68,21 @@ pub async fn by_tag(
         ..State::default()
     };
     let groups = providers::tagged(rest, subscription, TAG, deployment, true).await?;
+    if groups.len() > 1 {
+        // Taking one would tear down a deployment chosen by the order ARM lists them in.
+        let names: Vec<&str> = groups
+            .iter()
+            .map(|g| crate::azure::name_of(g["id"].as_str().unwrap_or_default()))
+            .collect();
+        return Err(Error::input(
+            format!(
+                "{} resource groups carry the tag {TAG}={deployment}: {}",
+                groups.len(),
+                names.join(", ")
+            ),
+            "pass --state with the state file of the deployment you mean, or remove the tag from the groups that are not this deployment's",
+        ));
+    }
     if let Some(g) = groups.first() {
         let id = g["id"].as_str().unwrap_or_default();
         record(&mut s, step::RESOURCE_GROUP, id);

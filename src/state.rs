@@ -118,6 +118,11 @@ pub struct State {
     /// Set just before addPassword: a secret created after this moment and not recorded is an orphan.
     #[serde(default)]
     pub secret_pending_since: Option<String>,
+    /// The key ids the app had when that addPassword was announced: none of them is an orphan, whatever its
+    /// description (the owner of an adopted app may have named a secret of its own like the tool's). Empty in
+    /// older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_pending_known: Vec<String>,
     /// Set just before the app registration is created, cleared once Graph shows it: a re-run that finds no app
     /// while this is recent looks again (Graph may not show a new object yet) before creating one more.
     #[serde(default)]

@@ -258,3 +258,49 @@ async fn a_new_app_not_yet_in_every_graph_replica_still_gets_its_owner() {
     let owners = w.sim.snapshot().app_owners(app["id"].as_str().expect("id"));
     assert_eq!(owners, [w.sim.operator().object_id]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_whose_answer_was_lost_never_adopts_an_app_someone_else_registered_meanwhile() {
+    let w = World::public().await;
+    let sub = w.sim.operator().subscription_id;
+    let tag = format!("keeper-azmon:{sub}/rg-keeper");
+    // Another member registers an app with our name and tag as setup starts: Graph lists it only a while later,
+    // so setup's first look finds no app and it creates one.
+    let replicating = Duration::from_secs(600);
+    let foreign = w
+        .sim
+        .create_foreign_app_replicating("KeeperLogging", &[&tag], replicating);
+    // The create is answered 500 without being made; by the time the tool looks for what it may have made, Graph
+    // lists the other member's app.
+    w.sim.inject(Fault::status(
+        "POST",
+        "/applications",
+        1,
+        500,
+        "ServiceUnavailable",
+    ));
+    let lost_create = |log: &[azure_sim::LoggedRequest]| {
+        log.iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/applications") && r.status == 500)
+    };
+    let args = w.setup_args(&["--output", "json", "--show-secret"]);
+    let o = run_advancing(&w, &args, lost_create, replicating + Duration::from_secs(1)).await;
+    assert_ok(&o);
+    assert_ne!(
+        json_out(&o)["client_id"],
+        foreign.app_id.as_str(),
+        "the other member's app was adopted"
+    );
+    let theirs = app_named(&w, &foreign.app_id);
+    assert_eq!(
+        key_ids(&theirs).len(),
+        1,
+        "no secret was added to their app"
+    );
+    assert_eq!(theirs["tags"], json!([tag]), "their app keeps its tags");
+    assert_eq!(
+        w.sim.snapshot().app_owners(&foreign.object_id),
+        std::slice::from_ref(&foreign.owner_id),
+        "the operator did not make itself an owner of their app"
+    );
+}

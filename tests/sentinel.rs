@@ -38,10 +38,15 @@ fn sentinel_of(w: &World, ws: &str) -> (bool, Vec<Value>, Vec<Value>, Vec<Value>
         .into_iter()
         .filter(|b| b["properties"]["sourceId"] == json!(ws))
         .collect();
+    // The Fusion rule Sentinel turns on by itself when onboarded is nobody's content.
+    let rules = under("Microsoft.SecurityInsights/alertRules")
+        .into_iter()
+        .filter(|r| r["name"] != "BuiltInFusion")
+        .collect();
     (
         onboarded,
         under("Microsoft.OperationalInsights/savedSearches"),
-        under("Microsoft.SecurityInsights/alertRules"),
+        rules,
         workbooks,
     )
 }
@@ -492,11 +497,13 @@ async fn without_a_state_file_teardown_finds_the_sentinel_content_by_its_ids() {
         "Microsoft.OperationalInsights/savedSearches",
         "microsoft.insights/workbooks",
     ] {
-        assert!(
-            snap.resources_of_type(ty).is_empty(),
-            "{ty} left:\n{}",
-            stderr(&o)
-        );
+        // Sentinel's own Fusion rule, which came with the onboarding, is not the deployment's.
+        let left: Vec<Value> = snap
+            .resources_of_type(ty)
+            .into_iter()
+            .filter(|r| r["name"] != "BuiltInFusion")
+            .collect();
+        assert!(left.is_empty(), "{ty} left:\n{}", stderr(&o));
     }
     assert!(
         snap.resource(&ws_id(&w, "KeeperLogsWorkspace")).is_some(),
@@ -656,4 +663,92 @@ async fn another_function_of_the_same_name_on_the_workspace_is_refused_before_an
     assert_eq!(w.sim.write_count(), writes, "nothing was written");
     // Without --sentinel the rest of the setup is not in the way of it.
     assert_ok(&w.setup(&[]).await);
+}
+
+/// Something of an analyst's on the workspace that uses Sentinel, besides a rule that reads the function.
+#[derive(Debug, Clone, Copy)]
+enum AnalystsOwn {
+    /// An analytics rule without a query: Microsoft security incident creation.
+    RuleWithoutQuery,
+    Content(azure_sim::SentinelContent),
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_keeps_sentinel_on_while_anything_else_uses_it_and_says_what() {
+    use azure_sim::SentinelContent;
+    let cases = std::iter::once(AnalystsOwn::RuleWithoutQuery)
+        .chain(SentinelContent::ALL.into_iter().map(AnalystsOwn::Content));
+    each_concurrently(cases, |case| async move {
+        let w = World::public().await;
+        assert_ok(&w.setup(&["--sentinel"]).await);
+        let ws = ws_id(&w, "KeeperLogsWorkspace");
+        let name = "The SOC's own";
+        let ids: Vec<String> = match case {
+            AnalystsOwn::RuleWithoutQuery => {
+                let id = format!(
+                    "{ws}/providers/Microsoft.SecurityInsights/alertRules/33333333-4444-4555-8666-777777777777"
+                );
+                let body = json!({ "kind": "MicrosoftSecurityIncidentCreation", "properties": {
+                    "displayName": name, "enabled": true, "productFilter": "Azure Security Center"
+                } });
+                assert!(arm_put(&w, &id, "2025-12-01", body).await.is_success());
+                vec![id]
+            }
+            AnalystsOwn::Content(c) => {
+                let properties = match c {
+                    SentinelContent::Incident => json!({ "title": name, "severity": "Low", "status": "New" }),
+                    SentinelContent::DataConnector => json!({ "tenantId": w.sim.operator().tenant_id }),
+                    _ => json!({ "displayName": name }),
+                };
+                let body = match c {
+                    SentinelContent::DataConnector => json!({ "kind": "AzureActiveDirectory", "properties": properties }),
+                    _ => json!({ "properties": properties }),
+                };
+                // Three of them: more than a page of the simulator's lists (two items), so all pages are read.
+                (1..=3)
+                    .map(|n| {
+                        let item = format!("44444444-5555-4666-8777-88888888888{n}");
+                        w.sim
+                            .add_sentinel_content(&ws, c, &item, body.clone())
+                            .expect("the workspace is onboarded")
+                    })
+                    .collect()
+            }
+        };
+        let teardown = args(&w, "teardown", &["--yes", "--keep-workspace", "--output", "json"]);
+        let o = w.run(&teardown).await;
+        assert_ok(&o);
+        let kept = json_out(&o)["kept"].to_string();
+        let label = match case {
+            AnalystsOwn::Content(SentinelContent::DataConnector) => "AzureActiveDirectory",
+            _ => name,
+        };
+        let count = match case {
+            AnalystsOwn::RuleWithoutQuery => "1 analytics rule(s)",
+            AnalystsOwn::Content(SentinelContent::Incident) => "incidents",
+            AnalystsOwn::Content(_) => "3 ",
+        };
+        assert!(
+            kept.contains("sentinel_onboarding") && kept.contains(label) && kept.contains(count),
+            "{case:?}: Sentinel is kept, and the reason named: {kept}"
+        );
+        let (onboarded, functions, rules, workbooks) = sentinel_of(&w, &ws);
+        assert!(onboarded, "{case:?}: Sentinel stays on");
+        assert!(
+            functions.is_empty() && workbooks.is_empty(),
+            "{case:?}: the tool's own content goes"
+        );
+        let ours = rules
+            .iter()
+            .filter(|r| !r["id"].as_str().is_some_and(|i| ids.iter().any(|id| i.eq_ignore_ascii_case(id))))
+            .count();
+        assert_eq!(ours, 0, "{case:?}: the tool's rules go");
+        // Once nothing else uses it, a re-run off-boards it.
+        for id in &ids {
+            w.sim.snapshot().delete_resource(id);
+        }
+        assert_ok(&w.run(&teardown).await);
+        assert!(!sentinel_of(&w, &ws).0, "{case:?}: off-boarded at last");
+    })
+    .await;
 }

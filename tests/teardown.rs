@@ -212,3 +212,166 @@ async fn an_operator_who_may_not_delete_role_assignments_is_refused_before_the_f
         "only the operator's two roles are left"
     );
 }
+
+/// Every file under `dir` with its contents, by path: what a run wrote anywhere in the tool's home (the state file,
+/// its lock, the deployment locks under `.cache`).
+fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                out.insert(p.clone(), vec![]);
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_writes_nothing_anywhere_with_a_state_file_or_by_tag() {
+    let w = World::public().await;
+    let (o, _) = w.setup_json().await;
+    assert_ok(&o);
+    let sub = w.sim.operator().subscription_id;
+    let none = w.dir.path().join("none.json");
+    let by_tag = after_at(
+        &w,
+        &none,
+        "teardown",
+        &[
+            "--dry-run",
+            "--deployment",
+            "rg-keeper",
+            "--subscription",
+            &sub,
+        ],
+    );
+    let mut by_tag_json = by_tag.clone();
+    by_tag_json.extend(["--output".to_string(), "json".to_string()]);
+    for args in [
+        w.command_args("teardown", &["--dry-run"]),
+        w.command_args("teardown", &["--dry-run", "--output", "json"]),
+        by_tag,
+        by_tag_json,
+    ] {
+        let (files, writes) = (files_under(w.dir.path()), w.sim.write_count());
+        let o = w.run(&args).await;
+        assert_ok(&o);
+        let plan = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(
+            plan.contains("KeeperDCR"),
+            "the dry run shows the plan ({args:?}): {plan}"
+        );
+        assert_eq!(w.sim.write_count(), writes, "no write to Azure: {args:?}");
+        let after = files_under(w.dir.path());
+        let changed: Vec<_> = after
+            .iter()
+            .filter(|(p, c)| files.get(*p) != Some(c))
+            .map(|(p, _)| p.display().to_string())
+            .chain(
+                files
+                    .keys()
+                    .filter(|p| !after.contains_key(*p))
+                    .map(|p| p.display().to_string()),
+            )
+            .collect();
+        assert!(changed.is_empty(), "a dry run wrote {changed:?} ({args:?})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_resource_groups_with_the_deployment_tag_are_refused_and_named_before_any_write() {
+    let w = World::public().await;
+    let (o, _) = w.setup_json().await;
+    assert_ok(&o);
+    let sub = w.sim.operator().subscription_id;
+    let other = format!("/subscriptions/{sub}/resourceGroups/rg-other");
+    let put = arm_put(
+        &w,
+        &other,
+        "2021-04-01",
+        serde_json::json!({ "location": "eastus", "tags": { "keeper-azmon": "rg-keeper" } }),
+    )
+    .await;
+    assert!(put.is_success(), "{put}");
+    let writes = w.sim.write_count();
+    let none = w.dir.path().join("none.json");
+    for extra in [&["--yes"][..], &["--dry-run"][..]] {
+        let mut args = vec!["--deployment", "rg-keeper", "--subscription", &sub];
+        args.extend(extra);
+        let o = w.run(&after_at(&w, &none, "teardown", &args)).await;
+        assert_refused(&o, &["rg-keeper", "rg-other", "--state"]);
+        assert_eq!(w.sim.write_count(), writes, "nothing was written");
+        assert!(!none.exists(), "no state file was written");
+    }
+    let snap = w.sim.snapshot();
+    assert!(snap.resource(&other).is_some());
+    assert!(snap
+        .resource(&format!("/subscriptions/{sub}/resourceGroups/rg-keeper"))
+        .is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_of_an_adopted_app_removes_every_secret_the_tool_added_and_none_of_the_owners() {
+    let w = World::public().await;
+    let foreign = w.sim.create_foreign_app("Their Keeper app", &[]);
+    // The owner's own secrets: one of its own, and one named like the tool's, made just before the tool runs.
+    let owners_own = graph_as_operator(
+        &w,
+        reqwest::Method::POST,
+        &format!("/applications/{}/addPassword", foreign.object_id),
+        serde_json::json!({ "passwordCredential": { "displayName": "Keeper Azure Monitor Logs" } }),
+    )
+    .await;
+    let owners_own = owners_own["keyId"].as_str().expect("keyId").to_string();
+    let theirs = key_ids(&app_named(&w, &foreign.app_id));
+    assert_eq!(theirs.len(), 2);
+
+    assert_ok(
+        &w.setup(&["--adopt-app", &foreign.app_id, "--output", "json"])
+            .await,
+    );
+    // Rotated once (the old secret waits for --finish), then a rotation whose addPassword answer is lost: its
+    // secret exists, and nobody ever saw its value.
+    let rotate = w.command_args("rotate-secret", &["--show-secret", "--output", "json"]);
+    assert_ok(&w.run(&rotate).await);
+    w.sim.inject(azure_sim::Fault {
+        method: Some("POST".into()),
+        path_contains: Some("addPassword".into()),
+        skip: 0,
+        times: 1,
+        writes_only: false,
+        kind: azure_sim::FaultKind::ApplyThenStatus { status: 500 },
+    });
+    assert!(!w.run(&rotate).await.status.success());
+    let on_app = key_ids(&app_named(&w, &foreign.app_id));
+    assert_eq!(
+        on_app.len(),
+        5,
+        "theirs, the current, the retired, the orphan"
+    );
+
+    let o = w.run(&w.command_args("teardown", &["--yes"])).await;
+    assert_ok(&o);
+    assert_eq!(
+        stderr(&o).matches("delete  secret ").count(),
+        3,
+        "{}",
+        stderr(&o)
+    );
+    let state = w.state();
+    assert!(state["secret"].is_null(), "{state}");
+    assert_eq!(state["retired_secrets"], serde_json::json!([]));
+    assert!(state["secret_pending_since"].is_null(), "{state}");
+    let mut left = key_ids(&app_named(&w, &foreign.app_id));
+    left.sort();
+    let mut want = theirs.clone();
+    want.sort();
+    assert_eq!(left, want, "only the owner's secrets are left");
+    assert!(left.contains(&owners_own));
+}

@@ -386,3 +386,47 @@ pub struct LoggedRequest {
     /// Whether the body came gzip-compressed.
     pub gzip: bool,
 }
+
+/// Microsoft Sentinel content other than analytics rules that an analyst makes on a workspace
+/// (`Sim::add_sentinel_content`), each a collection under `{workspace}/providers/Microsoft.SecurityInsights/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentinelContent {
+    AutomationRule,
+    Watchlist,
+    Incident,
+    DataConnector,
+    /// An installed solution from the content hub.
+    ContentPackage,
+    /// A hunting bookmark.
+    Bookmark,
+}
+
+impl SentinelContent {
+    pub const ALL: [SentinelContent; 6] = [
+        SentinelContent::AutomationRule,
+        SentinelContent::Watchlist,
+        SentinelContent::Incident,
+        SentinelContent::DataConnector,
+        SentinelContent::ContentPackage,
+        SentinelContent::Bookmark,
+    ];
+
+    /// The collection's path segment, as the specs spell it.
+    pub fn collection(self) -> &'static str {
+        match self {
+            SentinelContent::AutomationRule => "automationRules",
+            SentinelContent::Watchlist => "watchlists",
+            SentinelContent::Incident => "incidents",
+            SentinelContent::DataConnector => "dataConnectors",
+            SentinelContent::ContentPackage => "contentPackages",
+            SentinelContent::Bookmark => "bookmarks",
+        }
+    }
+
+    /// The one whose collection segment is `segment` (any case, as ARM matches paths).
+    pub fn of_segment(segment: &str) -> Option<SentinelContent> {
+        SentinelContent::ALL
+            .into_iter()
+            .find(|c| c.collection().eq_ignore_ascii_case(segment))
+    }
+}

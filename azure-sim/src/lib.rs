@@ -22,7 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use api::{
-    Chaos, Fault, FaultKind, Hook, Latency, LoggedRequest, Operator, SimCloud, SimConfig, SimRole,
+    Chaos, Fault, FaultKind, Hook, Latency, LoggedRequest, Operator, SentinelContent, SimCloud,
+    SimConfig, SimRole,
 };
 use reply::{arm_err, Reply};
 pub use world::keeper::KeeperFault;
@@ -267,6 +268,30 @@ impl Sim {
     /// own), e.g. named like the tool's app and carrying its tag, to see the tool refuse to adopt it.
     pub fn create_foreign_app(&self, display_name: &str, tags: &[&str]) -> ForeignApp {
         lock(&self.world).create_foreign_app(display_name, tags)
+    }
+
+    /// The same app, registered a moment ago: Graph shows it only once the simulator's clock has moved on by
+    /// `replicating` (to see what the tool does with an app that appears while it runs).
+    pub fn create_foreign_app_replicating(
+        &self,
+        display_name: &str,
+        tags: &[&str],
+        replicating: Duration,
+    ) -> ForeignApp {
+        lock(&self.world).create_foreign_app_replicating(display_name, tags, replicating)
+    }
+
+    /// Sentinel content an analyst made on an onboarded workspace (in the portal, say): `body` holds its
+    /// `properties` (and, for a data connector, its `kind`); answers its id, or None when the workspace is not
+    /// onboarded.
+    pub fn add_sentinel_content(
+        &self,
+        workspace_id: &str,
+        content: SentinelContent,
+        name: &str,
+        body: Value,
+    ) -> Option<String> {
+        lock(&self.world).add_sentinel_content(workspace_id, content, name, body)
     }
 
     /// Whether a new application's creator becomes its owner (true, as in Graph); false to see the tool add

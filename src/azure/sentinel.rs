@@ -1,6 +1,8 @@
 //! Microsoft Sentinel on a workspace and its content: onboarding state and analytics rules
 //! (Microsoft.SecurityInsights), saved searches that are KQL functions (Microsoft.OperationalInsights) and
-//! workbooks (Microsoft.Insights). Only generally available api-versions: US Government clouds offer no preview.
+//! workbooks (Microsoft.Insights); and, read only, what else uses Sentinel there (automation rules, watchlists,
+//! incidents, data connectors, installed solutions, bookmarks). Only generally available api-versions: US
+//! Government clouds offer no preview.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -105,11 +107,15 @@ pub async fn onboarded(rest: &Rest, workspace_id: &str) -> Result<bool> {
     )
 }
 
-/// An analytics rule as the workspace lists it: its id, name and (for the kinds that have one) its query.
+/// An analytics rule as the workspace lists it: its id, name, kind and (for the kinds that have one) its query.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RuleSummary {
     #[serde(default)]
     pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub kind: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
     pub properties: RuleSummaryProperties,
 }
@@ -127,11 +133,92 @@ pub struct RuleSummaryProperties {
 /// when Sentinel is not on it. The stable api-version does not list NRT rules.
 pub async fn alert_rules(rest: &Rest, workspace_id: &str) -> Result<Vec<RuleSummary>> {
     let rules = format!("{workspace_id}/providers/Microsoft.SecurityInsights/alertRules");
-    match arm_list_as(rest, &rules, SECURITY_INSIGHTS_API).await {
+    unless_not_onboarded(arm_list_as(rest, &rules, SECURITY_INSIGHTS_API).await)
+}
+
+/// A Sentinel list on a workspace that is not onboarded answers 400 "Workspace '…' is not onboarded to Microsoft
+/// Sentinel.": for us the list is empty.
+fn unless_not_onboarded<T>(listed: Result<Vec<T>>) -> Result<Vec<T>> {
+    match listed {
         Err(Error::Azure(e)) if e.status == 400 && e.message.contains("not onboarded") => {
             Ok(vec![])
         }
         other => other,
+    }
+}
+
+/// Sentinel content other than analytics rules, each a collection under
+/// `{workspace}/providers/Microsoft.SecurityInsights/`, paged (`x-ms-pageable`), in the stable specs: its path
+/// segment and what a person calls one. AutomationRules.json `AutomationRules_List`, Watchlists.json
+/// `Watchlists_List`, DataConnectors.json `DataConnectors_List`, ContentPackages.json `ContentPackages_List`
+/// ("Gets all installed packages"), Bookmarks.json `Bookmarks_List` (all 2025-12-01). Incidents are read apart,
+/// [`an_incident`]: a workspace may hold very many.
+pub const CONTENT: &[(&str, &str)] = &[
+    ("automationRules", "automation rule"),
+    ("watchlists", "watchlist"),
+    ("dataConnectors", "data connector"),
+    ("contentPackages", "installed solution"),
+    ("bookmarks", "hunting bookmark"),
+];
+
+/// A piece of Sentinel content as a list shows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContentSummary {
+    #[serde(default)]
+    pub name: String,
+    /// A data connector's kind (`AzureActiveDirectory`, …): it has no display name.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub properties: ContentSummaryProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentSummaryProperties {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// An incident's name.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+impl ContentSummary {
+    /// The name a person knows it by: its display name or title, a data connector's kind, else its resource name.
+    pub fn label(&self) -> String {
+        let p = &self.properties;
+        p.display_name
+            .clone()
+            .or_else(|| p.title.clone())
+            .or_else(|| self.kind.clone())
+            .unwrap_or_else(|| self.name.clone())
+    }
+}
+
+/// The workspace's content of one [`CONTENT`] collection, every page; none when Sentinel is not on it.
+pub async fn content(
+    rest: &Rest,
+    workspace_id: &str,
+    collection: &str,
+) -> Result<Vec<ContentSummary>> {
+    let list = format!("{workspace_id}/providers/Microsoft.SecurityInsights/{collection}");
+    unless_not_onboarded(arm_list_as(rest, &list, SECURITY_INSIGHTS_API).await)
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ContentPage {
+    #[serde(default)]
+    value: Vec<ContentSummary>,
+}
+
+/// An incident of the workspace, if it holds any: the first page of one (Incidents.json `Incidents_List`, `$top`
+/// of at most 1000); none when Sentinel is not on it.
+pub async fn an_incident(rest: &Rest, workspace_id: &str) -> Result<Option<ContentSummary>> {
+    let list = format!("{workspace_id}/providers/Microsoft.SecurityInsights/incidents");
+    match arm_get_as::<ContentPage>(rest, &list, &format!("{SECURITY_INSIGHTS_API}&$top=1")).await {
+        Ok(page) => Ok(page.and_then(|p| p.value.into_iter().next())),
+        Err(Error::Azure(e)) if e.status == 400 && e.message.contains("not onboarded") => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

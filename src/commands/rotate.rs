@@ -55,6 +55,7 @@ async fn remove_orphans(
         }
     }
     sf.state.secret_pending_since = None;
+    sf.state.secret_pending_known.clear();
     sf.save()
 }
 
@@ -137,8 +138,19 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         .unwrap_or_else(|| crate::cli::defaults::SECRET_DESCRIPTION.into());
     remove_orphans(&rest, &mut sf, &app_id, &description).await?;
 
-    // The crash marker: a secret made after it and not recorded is an orphan the next run removes.
+    // The crash marker: a secret made after it and not recorded (nor on the app already) is an orphan the next
+    // run removes.
+    let known = graph::get_application(&rest, &app_id).await?.map(|a| {
+        let mut k: Vec<String> = a
+            .password_credentials
+            .into_iter()
+            .map(|p| p.key_id)
+            .collect();
+        k.sort();
+        k
+    });
     sf.state.secret_pending_since = Some(crate::clock::now_rfc3339());
+    sf.state.secret_pending_known = known.unwrap_or_default();
     sf.save()?;
     let end = time::OffsetDateTime::now_utc() + time::Duration::days(args.secret_expiry_days);
     let new = graph::add_password(&rest, &app_id, &description, end).await?;
@@ -160,6 +172,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         delivered: false,
     });
     sf.state.secret_pending_since = None;
+    sf.state.secret_pending_known.clear();
     if let Err(e) = sf.save() {
         let why = format!(
             "the state file could not record it ({})",

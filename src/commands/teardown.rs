@@ -9,7 +9,7 @@ use crate::cli::TeardownArgs;
 use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::rest::Rest;
-use crate::state::StateFile;
+use crate::state::{State, StateFile};
 use crate::steps::{sentinel, step};
 use crate::vault::Vault;
 
@@ -23,11 +23,11 @@ pub struct Deletion {
 }
 
 /// The deletions, in order: Sentinel content (rules, function, workbook) and Sentinel itself when setup onboarded
-/// it, role assignments, DCR, table, DCE, workspace, secret, service principal, app, resource group; last, with
+/// it, role assignments, DCR, table, DCE, workspace, the client secrets the tool added (the current one, those
+/// rotate-secret replaced, and `orphans`), service principal, app, resource group; last, with
 /// `--delete-keeper-record`, the Keeper record the tool made (a record it was given is refused earlier, in
 /// [`check_keeper_record`]).
-pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
-    let s = &sf.state;
+pub fn plan(s: &State, orphans: &[String], args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
     let mut out = vec![];
     let mut kept = vec![];
     // Only what setup made is in the state as ours: the admin's own rules never are.
@@ -92,12 +92,24 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
             });
         }
     }
-    if let (Some(sec), Some(app)) = (&s.secret, s.resources.get(step::APP)) {
-        out.push(Deletion {
-            step: step::SECRET.into(),
-            resource: format!("key {} on {}", sec.key_id, app.name),
-            id: sec.key_id.clone(),
-        });
+    // Every client secret the tool added, by key id: the app may be one it adopted and keeps, whose owner's own
+    // secrets stay.
+    if let Some(app) = s.resources.get(step::APP) {
+        let current = s.secret.iter().map(|sec| (&sec.key_id, "current"));
+        let retired = s
+            .retired_secrets
+            .iter()
+            .map(|k| (k, "replaced by rotate-secret"));
+        let lost = orphans
+            .iter()
+            .map(|k| (k, "made by an interrupted run, its value never shown"));
+        for (key, what) in current.chain(retired).chain(lost) {
+            out.push(Deletion {
+                step: step::SECRET.into(),
+                resource: format!("key {key} on {} ({what})", app.name),
+                id: key.clone(),
+            });
+        }
     }
     for kind in [step::SP, step::APP, step::RESOURCE_GROUP] {
         let Some(r) = s.resources.get(kind) else {
@@ -128,37 +140,65 @@ pub fn plan(sf: &StateFile, args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>)
     (out, kept)
 }
 
-/// Keeps Sentinel on while the workspace holds analytics rules this tool did not make (off-boarding would take an
-/// analyst's work with it), and the function while one of those rules reads it (deleting it would break the rule
-/// without a word); each kept with its reason. Nothing to check when the workspace itself goes.
+/// The client secrets on the state's app that an interrupted run made and never recorded (see
+/// [`crate::steps::secret::unrecorded`]); none unless a run announced an `addPassword` it did not finish.
+async fn orphan_secrets(rest: &Rest, state: &State) -> Result<Vec<String>> {
+    let Some(app) = state
+        .resources
+        .get(step::APP)
+        .filter(|_| state.secret_pending_since.is_some())
+    else {
+        return Ok(vec![]);
+    };
+    let description = state
+        .secret
+        .as_ref()
+        .map(|s| s.description.clone())
+        .unwrap_or_else(|| crate::cli::defaults::SECRET_DESCRIPTION.into());
+    Ok(match graph::get_application(rest, &app.id).await? {
+        Some(a) => crate::steps::secret::unrecorded(state, &a, &description),
+        None => vec![],
+    })
+}
+
+/// Keeps Sentinel on while anything else uses it on the workspace: analytics rules of any kind this tool did not
+/// make (Sentinel's own Fusion rule aside), automation rules, watchlists, incidents, data connectors, installed
+/// solutions or bookmarks (off-boarding would take that work with it); and the function while one of those rules
+/// reads it (deleting it would break the rule without a word); each kept with its reason. Nothing to check when
+/// the workspace itself goes.
 async fn keep_what_an_analyst_still_uses(
     rest: &Rest,
-    sf: &StateFile,
+    state: &State,
     deletions: &mut Vec<Deletion>,
     kept: &mut Vec<String>,
 ) -> Result<()> {
-    let sentinel_steps = [step::SENTINEL_ONBOARDING, step::SENTINEL_FUNCTION];
-    if !deletions
+    let offboard = deletions
         .iter()
-        .any(|d| sentinel_steps.contains(&d.step.as_str()))
-        || deletions.iter().any(|d| d.step == step::WORKSPACE)
-    {
+        .any(|d| d.step == step::SENTINEL_ONBOARDING);
+    let function = deletions.iter().any(|d| d.step == step::SENTINEL_FUNCTION);
+    if !(offboard || function) || deletions.iter().any(|d| d.step == step::WORKSPACE) {
         return Ok(());
     }
-    let Some(workspace) = sf.state.resources.get(step::WORKSPACE) else {
+    let Some(workspace) = state.resources.get(step::WORKSPACE) else {
         return Ok(());
     };
-    let ours: Vec<&str> = sf
-        .state
+    let ours: Vec<&str> = state
         .resources
         .iter()
         .filter(|(k, _)| sentinel::is_content(k))
         .map(|(_, r)| r.id.as_str())
         .collect();
-    let theirs = sentinel::foreign_rules(rest, &workspace.id, &ours).await?;
-    if theirs.is_empty() {
-        return Ok(());
-    }
+    let other_uses = async {
+        if offboard {
+            sentinel::other_uses(rest, &workspace.id).await
+        } else {
+            Ok(vec![])
+        }
+    };
+    let (theirs, other_uses) = tokio::try_join!(
+        sentinel::foreign_rules(rest, &workspace.id, &ours),
+        other_uses
+    )?;
     let alias = sentinel::function_alias();
     let readers: Vec<String> = theirs
         .iter()
@@ -170,15 +210,25 @@ async fn keep_what_an_analyst_still_uses(
         })
         .map(sentinel::rule_name)
         .collect();
-    let names: Vec<String> = theirs.iter().map(sentinel::rule_name).collect();
-    deletions.retain(|d| {
-        if d.step == step::SENTINEL_ONBOARDING {
-            kept.push(format!(
-                "{} {} (the workspace holds {} analytics rule(s) this tool did not make: {})",
-                d.step,
-                d.resource,
+    let mut uses = other_uses;
+    if !theirs.is_empty() {
+        let names: Vec<String> = theirs.iter().map(sentinel::rule_name).collect();
+        uses.insert(
+            0,
+            format!(
+                "{} analytics rule(s) this tool did not make: {}",
                 names.len(),
                 names.join(", ")
+            ),
+        );
+    }
+    deletions.retain(|d| {
+        if d.step == step::SENTINEL_ONBOARDING && !uses.is_empty() {
+            kept.push(format!(
+                "{} {} (Sentinel on this workspace is in use beyond this tool: {}; off-board it yourself once nothing needs it)",
+                d.step,
+                d.resource,
+                uses.join("; ")
             ));
             false
         } else if d.step == step::SENTINEL_FUNCTION && !readers.is_empty() {
@@ -197,15 +247,15 @@ async fn keep_what_an_analyst_still_uses(
 
 /// `--delete-keeper-record`: refused (before anything is deleted) unless the state names a Keeper record the
 /// tool made with `--keeper-folder`; a record it was given with `--keeper-record` is the user's.
-pub fn check_keeper_record(sf: &StateFile, args: &TeardownArgs) -> Result<()> {
+pub fn check_keeper_record(state: &State, args: &TeardownArgs) -> Result<()> {
     if !args.delete_keeper_record {
         return Ok(());
     }
-    match &sf.state.keeper {
+    match &state.keeper {
         None => Err(Error::input(
             format!(
                 "--delete-keeper-record: the state file {} names no Keeper record",
-                sf.path.display()
+                args.common.state.display()
             ),
             "drop --delete-keeper-record (there is no record to delete), or pass the --state file of the deployment that has one",
         )),
@@ -224,21 +274,15 @@ pub fn check_keeper_record(sf: &StateFile, args: &TeardownArgs) -> Result<()> {
 /// is redeemed) and Keeper answers for the record. None without `--delete-keeper-record`, and in a dry run
 /// (which asks Keeper nothing).
 async fn keeper_vault(
-    sf: &StateFile,
+    state: &State,
     args: &TeardownArgs,
     profile: &crate::cloud::CloudProfile,
     http: &reqwest::Client,
 ) -> Result<Option<Vault>> {
-    let Some(k) = sf
-        .state
-        .keeper
-        .as_ref()
-        .filter(|_| args.delete_keeper_record)
-    else {
+    let Some(k) = state.keeper.as_ref().filter(|_| args.delete_keeper_record) else {
         return Ok(None);
     };
-    let mut vault =
-        crate::steps::keeper::vault(&args.ksm, &sf.state, profile, http, &k.record_uid)?;
+    let mut vault = crate::steps::keeper::vault(&args.ksm, state, profile, http, &k.record_uid)?;
     if args.dry_run {
         return Ok(None);
     }
@@ -263,13 +307,12 @@ fn lagging(step: &str) -> impl FnOnce() + '_ {
 
 async fn delete_one(
     rest: &Rest,
-    sf: &StateFile,
+    s: &State,
     d: &Deletion,
     force_ws: bool,
     vault: Option<&Vault>,
     graph_until: tokio::time::Instant,
 ) -> Result<bool> {
-    let s = &sf.state;
     if d.step == step::KEEPER_RECORD {
         return match vault {
             Some(v) => Ok(v.delete(&d.id).await?),
@@ -341,7 +384,10 @@ async fn delete_one(
 fn forget(sf: &mut StateFile, d: &Deletion) {
     let s = &mut sf.state;
     if d.step == step::SECRET {
-        s.secret = None;
+        if s.secret.as_ref().is_some_and(|sec| sec.key_id == d.id) {
+            s.secret = None;
+        }
+        s.retired_secrets.retain(|k| *k != d.id);
     } else if d.step == step::KEEPER_RECORD {
         s.keeper = None;
     } else if d.step.starts_with("role:") {
@@ -363,29 +409,48 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         }
         _ => (String::new(), String::new()),
     };
-    let mut sf = StateFile::open(&args.common.state)?;
+    // A dry run writes nothing, anywhere: it reads the state file without taking its lock (taking it writes the
+    // lock file) and takes no deployment lock. `sf` is None exactly in a dry run.
+    let mut sf = if args.dry_run {
+        None
+    } else {
+        Some(StateFile::open(&args.common.state)?)
+    };
+    let mut state = match &sf {
+        Some(f) => f.state.clone(),
+        None if discover => State::default(),
+        None => StateFile::read(&args.common.state)?,
+    };
     // Right after setup, Graph may answer "not found" for the app it made: until this passes, such an answer is
     // asked again rather than taken for "already gone" (taken before any save moves the state's time).
-    let graph_until = graph::replicating_until(&sf.state.updated_at);
+    let graph_until = graph::replicating_until(&state.updated_at);
     super::agreed(
         "--subscription",
         args.subscription.as_deref(),
-        &sf.state.subscription_id,
+        &state.subscription_id,
     )?;
-    let (label, profile, rest) = super::connect(&args.common, &sf.state)?;
+    let (label, profile, rest) = super::connect(&args.common, &state)?;
     if discover {
-        sf.state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
-        sf.save()?;
+        state = crate::discover::by_tag(&rest, &subscription, &deployment, &label).await?;
+        if let Some(f) = sf.as_mut() {
+            f.state = state.clone();
+            f.save()?;
+        }
     }
-    let _deployment_lock =
-        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
-    check_keeper_record(&sf, &args)?;
-    let vault = keeper_vault(&sf, &args, &profile, &rest.http).await?;
+    let _deployment_lock = match &sf {
+        Some(f) => {
+            crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &f.state)?
+        }
+        None => None,
+    };
+    check_keeper_record(&state, &args)?;
+    let vault = keeper_vault(&state, &args, &profile, &rest.http).await?;
     let human = args.common.output == Format::Human;
-    let (mut deletions, mut kept) = plan(&sf, &args);
-    keep_what_an_analyst_still_uses(&rest, &sf, &mut deletions, &mut kept).await?;
+    let orphans = orphan_secrets(&rest, &state).await?;
+    let (mut deletions, mut kept) = plan(&state, &orphans, &args);
+    keep_what_an_analyst_still_uses(&rest, &state, &mut deletions, &mut kept).await?;
     if human {
-        note!("Teardown of deployment '{}':", sf.state.deployment);
+        note!("Teardown of deployment '{}':", state.deployment);
         for d in &deletions {
             note!("  delete  {:<40} {}", d.step, d.resource);
         }
@@ -398,12 +463,12 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     }
     crate::steps::preflight::check_teardown(
         &rest,
-        &sf.state.subscription_id,
-        &sf.state.resource_group,
+        &state.subscription_id,
+        &state.resource_group,
         deletions.iter().map(|d| d.step.as_str()),
     )
     .await?;
-    if args.dry_run {
+    let Some(mut sf) = sf else {
         if !human {
             outln!(
                 "{}",
@@ -411,7 +476,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
             )?;
         }
         return Ok(());
-    }
+    };
     if !args.yes && !deletions.is_empty() {
         if !std::io::stdin().is_terminal() {
             return Err(Error::input(
@@ -436,7 +501,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     for d in &deletions {
         let existed = delete_one(
             &rest,
-            &sf,
+            &sf.state,
             d,
             args.force_delete_workspace,
             vault.as_ref(),
@@ -454,6 +519,11 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         forget(&mut sf, d);
         sf.save()?;
         done.push(json!({ "step": d.step, "resource": d.resource, "existed": existed }));
+    }
+    // Every secret an interrupted run may have left is gone now (with the app, or one by one).
+    if sf.state.secret_pending_since.take().is_some() {
+        sf.state.secret_pending_known.clear();
+        sf.save()?;
     }
     let all_gone = sf.state.resources.values().all(|r| !r.created)
         && sf.state.role_assignments.iter().all(|r| !r.created);

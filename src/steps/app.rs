@@ -116,20 +116,10 @@ pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Opt
     if found.is_empty() {
         return Ok(None);
     }
-    let me = rest.auth.object_id(&rest.profile.graph_audience).await?;
-    let owners =
-        futures::future::try_join_all(found.iter().map(|a| graph::list_owners(rest, &a.id)))
-            .await?;
-    let mut candidates: Vec<(Application, Vec<Owner>)> = found.into_iter().zip(owners).collect();
-    let mine: Vec<usize> = candidates
-        .iter()
-        .enumerate()
-        .filter(|(_, (a, o))| a.tags.contains(&tag) && o.iter().any(|x| x.id == me))
-        .map(|(i, _)| i)
-        .collect();
-    match mine.as_slice() {
+    let Candidates { me, mut apps } = Candidates::read(rest, found).await?;
+    match mine(&apps, &tag, &me).as_slice() {
         [i] => {
-            let (app, owners) = candidates.swap_remove(*i);
+            let (app, owners) = apps.swap_remove(*i);
             Ok(Some(FoundApp {
                 app,
                 ours: true,
@@ -137,7 +127,7 @@ pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Opt
             }))
         }
         [] => {
-            let list = candidates
+            let list = apps
                 .iter()
                 .map(|(a, o)| {
                     let how = if a.tags.contains(&tag) {
@@ -154,7 +144,10 @@ pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Opt
                     )
                 })
                 .collect::<String>();
-            let first = candidates.first().map(|(a, _)| a.app_id.clone()).unwrap_or_default();
+            let first = apps
+                .first()
+                .map(|(a, _)| a.app_id.clone())
+                .unwrap_or_default();
             Err(Error::input(
                 format!(
                     "an app registration named '{}' exists for deployment '{}', but no state file names it and the signed-in identity (object id {me}) does not own it; it is not adopted:{list}",
@@ -165,15 +158,64 @@ pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Opt
                 ),
             ))
         }
-        many => Err(Error::input(
-            format!(
-                "{} app registrations named '{}' carry the tag of deployment '{}' and are owned by the signed-in identity",
-                many.len(),
-                inputs.app_name,
-                inputs.deployment
-            ),
-            "delete the extra ones in Entra ID > App registrations, or pass --adopt-app <client id> to choose one",
-        )),
+        many => Err(several_owned(inputs, many.len())),
+    }
+}
+
+/// Apps found by name and tag, each with its owners, and the signed-in identity's object id.
+struct Candidates {
+    me: String,
+    apps: Vec<(Application, Vec<Owner>)>,
+}
+
+impl Candidates {
+    async fn read(rest: &Rest, found: Vec<Application>) -> Result<Candidates> {
+        let me = rest.auth.object_id(&rest.profile.graph_audience).await?;
+        let owners =
+            futures::future::try_join_all(found.iter().map(|a| graph::list_owners(rest, &a.id)))
+                .await?;
+        Ok(Candidates {
+            me,
+            apps: found.into_iter().zip(owners).collect(),
+        })
+    }
+}
+
+/// Which of `apps` are this deployment's: they carry its tag and `me` owns them. Any tenant member may register
+/// an app with our name and tag; only the owner tells the tool's from theirs.
+fn mine(apps: &[(Application, Vec<Owner>)], tag: &str, me: &str) -> Vec<usize> {
+    apps.iter()
+        .enumerate()
+        .filter(|(_, (a, o))| a.tags.iter().any(|t| t == tag) && o.iter().any(|x| x.id == me))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn several_owned(inputs: &Inputs, n: usize) -> Error {
+    Error::input(
+        format!(
+            "{n} app registrations named '{}' carry the tag of deployment '{}' and are owned by the signed-in identity",
+            inputs.app_name, inputs.deployment
+        ),
+        "delete the extra ones in Entra ID > App registrations, or pass --adopt-app <client id> to choose one",
+    )
+}
+
+/// What a create of the app whose answer was lost may have made: the app with our name and tag that the
+/// signed-in identity owns (the same check as [`find_app`]: an app someone else registered meanwhile with our
+/// name and tag is not it).
+async fn app_a_lost_create_made(rest: &Rest, inputs: &Inputs) -> Result<Option<Application>> {
+    let tag = inputs.app_tag();
+    let found =
+        graph::find_tagged_applications(rest, &inputs.app_name, std::slice::from_ref(&tag)).await?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let Candidates { me, mut apps } = Candidates::read(rest, found).await?;
+    match mine(&apps, &tag, &me).as_slice() {
+        [] => Ok(None),
+        [i] => Ok(Some(apps.swap_remove(*i).0)),
+        many => Err(several_owned(inputs, many.len())),
     }
 }
 
@@ -397,15 +439,7 @@ pub async fn ensure_app(ctx: &Ctx, found: Option<FoundApp>) -> Result<(Applicati
                         ctx,
                         step::APP,
                         || graph::create_application(&ctx.rest, &i.app_name, &tag),
-                        || async {
-                            Ok(graph::find_tagged_applications(
-                                &ctx.rest,
-                                &i.app_name,
-                                std::slice::from_ref(&tag),
-                            )
-                            .await?
-                            .pop())
-                        },
+                        || app_a_lost_create_made(&ctx.rest, i),
                     )
                     .await?
                 }

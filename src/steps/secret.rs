@@ -46,23 +46,11 @@ pub fn plan(inputs: &Inputs, state: &State, o: &Observed) -> PlannedStep {
     )
 }
 
-/// The key ids of the app's secrets now.
-async fn key_ids(ctx: &Ctx, app: &Application) -> Result<HashSet<String>> {
-    Ok(graph::get_application(&ctx.rest, &app.id)
-        .await?
-        .map(|a| {
-            a.password_credentials
-                .into_iter()
-                .map(|p| p.key_id)
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
 /// The client secrets on `app` that an interrupted run made and never recorded: they carry `description`, the
-/// state knows neither them (as its secret or a retired one) and they were made after the state's crash marker
-/// (`secret_pending_since`, less five minutes for the difference between this clock and Graph's). Their values
-/// were never shown to anyone: they are removed.
+/// state knows neither them (as its secret or a retired one) nor had the app them when the run announced its
+/// addPassword (`secret_pending_known`), and they were made after that crash marker (`secret_pending_since`, less
+/// five minutes for the difference between this clock and Graph's). Their values were never shown to anyone:
+/// they are removed.
 pub fn unrecorded(state: &State, app: &Application, description: &str) -> Vec<String> {
     let Some(since) = state.secret_pending_since.as_deref() else {
         return vec![];
@@ -76,6 +64,7 @@ pub fn unrecorded(state: &State, app: &Application, description: &str) -> Vec<St
         .iter()
         .map(|s| s.key_id.as_str())
         .chain(state.retired_secrets.iter().map(String::as_str))
+        .chain(state.secret_pending_known.iter().map(String::as_str))
         .collect();
     app.password_credentials
         .iter()
@@ -100,9 +89,9 @@ pub fn unrecorded(state: &State, app: &Application, description: &str) -> Vec<St
 async fn add_password(
     ctx: &Ctx,
     app: &Application,
+    before: &HashSet<String>,
     end: time::OffsetDateTime,
 ) -> Result<NewSecret> {
-    let before = key_ids(ctx, app).await?;
     let description = &ctx.inputs.secret_description;
     let mut attempt = 0;
     loop {
@@ -160,9 +149,26 @@ pub async fn ensure(
     let before = ctx.state_now()?;
     let previous = before.secret.clone();
     let now = time::OffsetDateTime::now_utc();
-    ctx.record(|s| s.secret_pending_since = Some(crate::clock::now_rfc3339()))?;
+    // What the app holds now is not this run's, except what an earlier interrupted run left (its orphans, removed
+    // below): should this run be interrupted too, those stay orphans rather than pass for the owner's.
+    let holds = graph::get_application(&ctx.rest, &app.id).await?;
+    let keys: HashSet<String> = holds
+        .iter()
+        .flat_map(|a| a.password_credentials.iter().map(|p| p.key_id.clone()))
+        .collect();
+    let left_behind: HashSet<String> = holds
+        .map(|a| unrecorded(&before, &a, &i.secret_description))
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let mut known: Vec<String> = keys.difference(&left_behind).cloned().collect();
+    known.sort();
+    ctx.record(|s| {
+        s.secret_pending_since = Some(crate::clock::now_rfc3339());
+        s.secret_pending_known = known;
+    })?;
     let end = now + time::Duration::days(i64::from(i.secret_days));
-    let new = add_password(ctx, app, end).await?;
+    let new = add_password(ctx, app, &keys, end).await?;
     let recorded = ctx.record(|s| {
         s.secret = Some(SecretRecord {
             key_id: new.key_id.clone(),
@@ -171,6 +177,7 @@ pub async fn ensure(
             delivered: false,
         });
         s.secret_pending_since = None;
+        s.secret_pending_known.clear();
         // A delivered secret the new one replaces (the Keeper record lacked it) may still be in use: it waits
         // for `rotate-secret --finish`, like a rotated one.
         if let Some(old) = previous

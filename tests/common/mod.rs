@@ -507,6 +507,22 @@ pub async fn assert_complete(w: &World, out: &Value, secret: &str) {
     assert_eq!(events, ["event_one", "event_two", "event_three"]);
 }
 
+/// Asserts that Logs Ingestion stamped `row`'s `TimeGenerated` with the time it received it, as Azure does with a
+/// `TimeGenerated` older than two days ("Standard columns in Azure Monitor Logs"): within minutes of now (the
+/// simulator's clock may have been moved on by a test).
+pub fn assert_restamped(row: &Value) {
+    let t = time::OffsetDateTime::parse(
+        row["TimeGenerated"].as_str().unwrap_or_default(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap_or_else(|e| panic!("TimeGenerated of {row}: {e}"));
+    let age = time::OffsetDateTime::now_utc() - t;
+    assert!(
+        age.abs() < time::Duration::hours(2),
+        "TimeGenerated is when Azure received the row: {row}"
+    );
+}
+
 /// Runs the binary with extra environment variables.
 pub async fn run_env(w: &World, args: &[String], env: &[(&str, &str)]) -> Output {
     let mut cmd = tool_command(w.dir.path(), &w.sim, args);

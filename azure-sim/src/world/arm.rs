@@ -204,14 +204,22 @@ impl World {
                 let ws_id = format!("/subscriptions/{sub_id}/resourceGroups/{}/providers/Microsoft.OperationalInsights/workspaces/{}", segs[1], segs[5]);
                 self.saved_search(req, &ws_id, segs.get(7).copied())
             }
-            ["resourcegroups", _rg, "providers", "microsoft.operationalinsights", "workspaces", _ws, "providers", "microsoft.securityinsights", kind @ ("onboardingstates" | "alertrules"), rest @ ..]
-                if rest.len() <= 1 =>
+            ["resourcegroups", _rg, "providers", "microsoft.operationalinsights", "workspaces", _ws, "providers", "microsoft.securityinsights", kind, tail @ ..]
+                if tail.len() <= 1 =>
             {
                 let ws_id = format!("/subscriptions/{sub_id}/resourceGroups/{}/providers/Microsoft.OperationalInsights/workspaces/{}", segs[1], segs[5]);
-                if *kind == "onboardingstates" {
-                    self.onboarding_state(req, &ws_id, segs.get(9).copied())
-                } else {
-                    self.alert_rule(req, &ws_id, segs.get(9).copied())
+                let name = segs.get(9).copied();
+                match *kind {
+                    "onboardingstates" => self.onboarding_state(req, &ws_id, name),
+                    "alertrules" => self.alert_rule(req, &ws_id, name),
+                    other => match crate::api::SentinelContent::of_segment(other) {
+                        Some(content) => self.sentinel_content(req, &ws_id, content, name),
+                        None => arm_err(
+                            404,
+                            "InvalidResourceType",
+                            format!("The resource type could not be found for {rest}."),
+                        ),
+                    },
                 }
             }
             ["resourcegroups", _rg, "providers", ns, ty, _name] => {

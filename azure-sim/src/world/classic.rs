@@ -85,6 +85,11 @@ impl World {
             rows.push(Value::Object(row));
         }
         res.body["properties"]["schema"]["columns"] = Value::Array(columns);
+        if !rows.is_empty() {
+            if let Some((ws, _)) = key.split_once("/tables/") {
+                self.had_data.insert(ws.to_string());
+            }
+        }
         self.rows.entry(key).or_default().extend(rows);
         table
     }

@@ -177,6 +177,9 @@ impl World {
                 // Like Azure, rows for a table that is gone are accepted and dropped.
                 if self.resources.contains_key(&key) {
                     self.ingested += accepted;
+                    if accepted > 0 {
+                        self.had_data.insert(lc(ws));
+                    }
                     if keep {
                         self.rows
                             .entry(key)

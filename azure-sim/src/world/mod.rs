@@ -151,6 +151,9 @@ pub struct World {
     pub assignments: Vec<Assignment>,
     operations: HashMap<String, Operation>,
     pub rows: HashMap<String, Vec<Value>>,
+    /// Workspaces (ids, lower case) that have received a row: from then on their queries never answer 204 ("No
+    /// data in workspace"), even once a table is deleted.
+    pub had_data: std::collections::HashSet<String>,
     faults: Vec<FaultState>,
     pub log: Vec<LoggedRequest>,
     pub writes: usize,

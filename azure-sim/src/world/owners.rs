@@ -143,4 +143,19 @@ impl World {
             owner_upn: upn,
         }
     }
+
+    /// The same, registered a moment ago: Graph does not show it (to reads or lists) for `replicating` of the
+    /// simulator's clock, as for every new directory object (the read-after-create lag of graph.rs).
+    pub fn create_foreign_app_replicating(
+        &mut self,
+        display_name: &str,
+        tags: &[&str],
+        replicating: std::time::Duration,
+    ) -> ForeignApp {
+        let app = self.create_foreign_app(display_name, tags);
+        let visible_at = self.now() + replicating;
+        self.graph_visible_at
+            .insert(app.object_id.clone(), visible_at);
+        app
+    }
 }

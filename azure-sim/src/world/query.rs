@@ -53,12 +53,7 @@ impl World {
         // "No data in workspace": a workspace that has never received a row answers 204 No Content with an empty
         // body, whatever the query (Azure Monitor Log Analytics API errors,
         // learn.microsoft.com/azure/azure-monitor/logs/api/errors). Right after setup this is the usual answer.
-        let prefix = lc(&format!("{ws_id}/tables/"));
-        if !self
-            .rows
-            .iter()
-            .any(|(k, rows)| k.starts_with(&prefix) && !rows.is_empty())
-        {
+        if !self.had_data.contains(&lc(&ws_id)) {
             return Reply::empty(204);
         }
         let now = self.wall_now();

@@ -82,6 +82,7 @@ impl World {
             assignments: vec![],
             operations: HashMap::new(),
             rows: HashMap::new(),
+            had_data: Default::default(),
             faults: vec![],
             log: vec![],
             writes: 0,

@@ -1,11 +1,22 @@
 //! Microsoft Sentinel and its content on a workspace: onboarding state, analytics rules, saved searches (KQL
-//! functions) and workbooks, each body validated against its official spec.
+//! functions) and workbooks, each body validated against its official spec; and the content an analyst makes
+//! beside them (automation rules, watchlists, incidents, data connectors, installed solutions, bookmarks), listed
+//! and read as the specs say.
 
 use serde_json::{json, Value};
 
 use super::{lc, Req, Res, World};
+use crate::api::SentinelContent;
 use crate::reply::{arm_err, now_iso, Reply};
 use crate::schema;
+
+/// The analytics rule Sentinel turns on by itself when a workspace is onboarded: "This detection is enabled by
+/// default in Microsoft Sentinel" (MicrosoftDocs/azure-docs, articles/sentinel/configure-fusion-rules.md);
+/// "Fusion is turned ON by default" (AlertRules.json 2025-12-01, example GetFusionAlertRule.json, which gives its
+/// template id). Its name, kind and display name as a real workspace exports it
+/// (Peter-Piek/PUBLIC-Subscription-Backup, reports/Microsoft-SecurityInsights-alertRules/…-BuiltInFusion/README.md).
+const BUILT_IN_FUSION: &str = "BuiltInFusion";
+const FUSION_TEMPLATE: &str = "f71aba3d-28fb-450b-b192-4e76a83015c8";
 
 /// Tables every workspace answers queries on, besides its custom tables (a rule may read them).
 /// learn.microsoft.com/azure/azure-monitor/reference/tables/usage, …/heartbeat, …/azureactivity; SecurityAlert and
@@ -77,14 +88,33 @@ impl World {
 
     /// Lists the children of `parent_id` whose id continues with `/{segment}/`.
     fn children(&self, parent_id: &str, segment: &str) -> Reply {
+        Reply::json(
+            200,
+            json!({ "value": self.children_of(parent_id, segment) }),
+        )
+    }
+
+    fn children_of(&self, parent_id: &str, segment: &str) -> Vec<Value> {
         let prefix = lc(&format!("{parent_id}/{segment}/"));
-        let v: Vec<Value> = self
-            .resources
+        self.resources
             .iter()
             .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
             .map(|(_, r)| r.body.clone())
-            .collect();
-        Reply::json(200, json!({ "value": v }))
+            .collect()
+    }
+
+    /// What every Sentinel API answers on a workspace that is not onboarded (hashicorp/terraform-provider-azurerm
+    /// #20661 and iknowjason/PurpleCloud#42 quote it: 400 BadRequest "Workspace '…' is not onboarded to Microsoft
+    /// Sentinel.").
+    fn not_onboarded(ws: &Value) -> Reply {
+        arm_err(
+            400,
+            "BadRequest",
+            format!(
+                "Workspace '{}' is not onboarded to Microsoft Sentinel.",
+                ws["name"].as_str().unwrap_or_default()
+            ),
+        )
     }
 
     fn get_or_404(&self, id: &str, what: &str) -> Reply {
@@ -154,6 +184,9 @@ impl World {
                     return r;
                 }
                 let existed = self.resources.contains_key(&lc(&id));
+                if !existed {
+                    self.turn_on_built_in_fusion(ws_id);
+                }
                 let cmk = body
                     .pointer("/properties/customerManagedKey")
                     .cloned()
@@ -167,42 +200,51 @@ impl World {
         }
     }
 
+    /// The Fusion rule a new onboarding comes with ([`BUILT_IN_FUSION`]), unless the workspace still holds it
+    /// from an earlier onboarding (off-boarding keeps Sentinel's resources for a while: "Other resources and data
+    /// are retained for a limited time", learn.microsoft.com/azure/sentinel/offboard-implications).
+    fn turn_on_built_in_fusion(&mut self, ws_id: &str) {
+        let id =
+            format!("{ws_id}/providers/Microsoft.SecurityInsights/alertRules/{BUILT_IN_FUSION}");
+        if self.resources.contains_key(&lc(&id)) {
+            return;
+        }
+        let etag = self.etag();
+        let rule = json!({
+            "id": id, "name": BUILT_IN_FUSION, "type": "Microsoft.SecurityInsights/alertRules", "kind": "Fusion",
+            "etag": etag,
+            "properties": {
+                "displayName": "Advanced Multistage Attack Detection", "alertRuleTemplateName": FUSION_TEMPLATE,
+                "enabled": true, "severity": "High", "lastModifiedUtc": now_iso(),
+            },
+        });
+        self.store(&id, rule);
+    }
+
     /// `{workspace}/providers/Microsoft.SecurityInsights/alertRules[/{id}]`.
     pub(super) fn alert_rule(&mut self, req: &Req, ws_id: &str, rule: Option<&str>) -> Reply {
         let ws = match self.workspace_of(ws_id) {
             Ok(w) => w,
             Err(r) => return r,
         };
-        // Every Sentinel API on a workspace that is not onboarded answers this (hashicorp/terraform-provider-azurerm
-        // #20661 and iknowjason/PurpleCloud#42 quote it: 400 BadRequest "Workspace '…' is not onboarded to
-        // Microsoft Sentinel.").
         if !self.onboarded(ws_id) {
-            return arm_err(
-                400,
-                "BadRequest",
-                format!(
-                    "Workspace '{}' is not onboarded to Microsoft Sentinel.",
-                    ws["name"].as_str().unwrap_or_default()
-                ),
-            );
+            return World::not_onboarded(&ws);
         }
         let parent = format!("{ws_id}/providers/Microsoft.SecurityInsights");
         let Some(rule) = rule else {
             return match req.method.as_str() {
-                // A stable api-version does not list NRT rules (Azure/azure-sdk-for-python#39996).
+                // A stable api-version does not list NRT rules (Azure/azure-sdk-for-python#39996). The list is
+                // paged (AlertRules.json `AlertRules_List`, `x-ms-pageable`).
                 "GET" => {
                     let preview = req
                         .query
                         .get("api-version")
                         .is_some_and(|v| v.ends_with("-preview"));
-                    let mut r = self.children(&parent, "alertrules");
-                    if let (false, Some(list)) = (
-                        preview,
-                        r.body.as_mut().and_then(|b| b["value"].as_array_mut()),
-                    ) {
+                    let mut list = self.children_of(&parent, "alertrules");
+                    if !preview {
                         list.retain(|x| x["kind"] != "NRT");
                     }
-                    r
+                    self.page(req, list, "nextLink")
                 }
                 _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
             };
@@ -214,6 +256,84 @@ impl World {
             "PUT" => self.put_alert_rule(req, ws_id, &id, rule),
             _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
         }
+    }
+
+    /// `{workspace}/providers/Microsoft.SecurityInsights/{collection}[/{name}]` for the content of
+    /// [`SentinelContent`]: GET of the list and of one item. Each list is paged with `nextLink` (`x-ms-pageable`)
+    /// in the stable 2025-12-01 specs: AutomationRules.json `AutomationRules_List`, Watchlists.json
+    /// `Watchlists_List`, Incidents.json `Incidents_List` (which also takes `$top`, at most 1000), DataConnectors.json
+    /// `DataConnectors_List`, ContentPackages.json `ContentPackages_List` ("Gets all installed packages", `$top`
+    /// too), Bookmarks.json `Bookmarks_List`. Items are made with `Sim::add_sentinel_content`; their PUT and
+    /// DELETE are not modelled.
+    pub(super) fn sentinel_content(
+        &mut self,
+        req: &Req,
+        ws_id: &str,
+        content: SentinelContent,
+        name: Option<&str>,
+    ) -> Reply {
+        let ws = match self.workspace_of(ws_id) {
+            Ok(w) => w,
+            Err(r) => return r,
+        };
+        if !self.onboarded(ws_id) {
+            return World::not_onboarded(&ws);
+        }
+        let parent = format!("{ws_id}/providers/Microsoft.SecurityInsights");
+        match (req.method.as_str(), name) {
+            ("GET", None) => {
+                let mut list = self.children_of(&parent, &lc(content.collection()));
+                if let Some(top) = req.query.get("$top") {
+                    let takes_top = matches!(
+                        content,
+                        SentinelContent::Incident | SentinelContent::ContentPackage
+                    );
+                    match top.parse::<usize>() {
+                        Ok(n) if takes_top && (1..=1000).contains(&n) => list.truncate(n),
+                        _ => {
+                            return arm_err(
+                                400,
+                                "BadRequest",
+                                format!("The query parameter '$top' value '{top}' is not valid."),
+                            )
+                        }
+                    }
+                }
+                self.page(req, list, "nextLink")
+            }
+            ("GET", Some(name)) => self.get_or_404(
+                &format!("{parent}/{}/{name}", content.collection()),
+                content.collection(),
+            ),
+            _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
+        }
+    }
+
+    /// Sentinel content an analyst made (`Sim::add_sentinel_content`); None when the workspace is not onboarded.
+    pub fn add_sentinel_content(
+        &mut self,
+        ws_id: &str,
+        content: SentinelContent,
+        name: &str,
+        body: Value,
+    ) -> Option<String> {
+        if !self.onboarded(ws_id) {
+            return None;
+        }
+        let id = format!(
+            "{ws_id}/providers/Microsoft.SecurityInsights/{}/{name}",
+            content.collection()
+        );
+        let mut item = json!({
+            "id": id, "name": name, "etag": self.etag(),
+            "type": format!("Microsoft.SecurityInsights/{}", content.collection()),
+            "properties": body.get("properties").cloned().unwrap_or(json!({})),
+        });
+        if let Some(kind) = body.get("kind") {
+            item["kind"] = kind.clone();
+        }
+        self.store(&id, item);
+        Some(id)
     }
 
     fn put_alert_rule(&mut self, req: &Req, ws_id: &str, id: &str, name: &str) -> Reply {
