@@ -364,8 +364,8 @@ async fn rotate_secret_leaves_one_valid_secret_and_the_old_one_stops_working() {
         token(&w.sim, tenant, client, &old, "https://monitor.azure.com")
             .await
             .status(),
-        400,
-        "the old secret stops working"
+        401,
+        "the old secret stops working (invalid_client: Entra answers 401)"
     );
     // A new secret is refused for a moment after it is made (as in Entra); Keeper uses it later.
     w.sim.advance_clock(std::time::Duration::from_secs(60));

@@ -303,6 +303,14 @@ async fn retention_is_checked_before_any_write_and_set_on_the_table_once() {
     assert_ok(&w.setup(&[]).await);
     assert_eq!(w.sim.write_count(), writes);
     assert_ok(&w.setup(&["--total-retention-days", "2191"]).await);
+    // Its columns unchanged, the table PUT is done at once (200, which Tables_CreateOrUpdate may answer as well
+    // as 202), and the tool takes that answer as done.
+    assert!(
+        w.sim.request_log().iter().any(|r| r.method == "PUT"
+            && r.path.ends_with("/tables/KeeperLogs_CL")
+            && r.status == 200),
+        "a synchronous 200 for the table"
+    );
     let t = w.sim.snapshot().resource(&table).expect("table");
     assert_eq!(t["properties"]["retentionInDays"], 366);
     assert_eq!(t["properties"]["totalRetentionInDays"], 2191);

@@ -59,10 +59,27 @@ pub fn graph_err(status: u16, code: &str, message: impl Into<String>) -> Reply {
     )
 }
 
+/// The token endpoint's error, as Entra answers it: `invalid_client` (a wrong secret, AADSTS7000215) with 401, the
+/// rest with 400 (RFC 6749 §5.2 lets an invalid client get 401, and Entra sends it so); the body carries
+/// `timestamp`, `trace_id` and `correlation_id` beside the error (Microsoft identity platform, "OAuth 2.0 client
+/// credentials flow", error response).
 pub fn token_err(code: &str, aadsts: u32, description: impl Into<String>) -> Reply {
+    let status = if code == "invalid_client" { 401 } else { 400 };
+    let (trace, correlation) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     Reply::json(
-        400,
-        json!({ "error": code, "error_description": format!("AADSTS{aadsts}: {}", description.into()), "error_codes": [aadsts] }),
+        status,
+        json!({
+            "error": code,
+            "error_description": format!("AADSTS{aadsts}: {} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {stamp}", description.into()),
+            "error_codes": [aadsts],
+            "timestamp": stamp,
+            "trace_id": trace.to_string(),
+            "correlation_id": correlation.to_string(),
+            "error_uri": format!("https://login.microsoftonline.com/error?code={aadsts}"),
+        }),
     )
 }
 

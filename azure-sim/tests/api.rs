@@ -179,6 +179,31 @@ async fn tokens_carry_an_audience_and_the_other_cloud_is_refused() {
     .await
     .expect_err("wrong secret");
     assert_eq!(err["error"], "invalid_client");
+    // As Entra answers it: 401, with the ids a support case asks for.
+    for key in ["trace_id", "correlation_id", "timestamp"] {
+        assert!(
+            err[key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key}: {err}"
+        );
+    }
+    let status = t
+        .http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            t.sim.base_url(),
+            op.tenant_id
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", op.client_id.as_str()),
+            ("client_secret", "wrong"),
+            ("scope", "https://monitor.azure.us/.default"),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .status();
+    assert_eq!(status, 401, "invalid_client is a 401");
     // An ARM token is refused by Graph.
     let r = t
         .http

@@ -199,6 +199,28 @@ impl World {
                 props["archiveRetentionInDays"] = json!(archive);
                 let rb = json!({ "id": id, "name": name, "type": "Microsoft.OperationalInsights/workspaces/tables", "properties": props });
                 let fail = matches!(fault, FaultAction::FailLro);
+                // Tables_CreateOrUpdate answers 200 as well as 202 (Tables.json 2022-10-01, responses "200" and
+                // "202"); Azure does not say when, so here: a PUT that leaves an existing table's columns as they
+                // are (a retention change) is done at once, 200 with the table, no operation to poll.
+                let same_columns = self.resources.get(&key).is_some_and(|r| {
+                    r.body.pointer("/properties/schema/columns")
+                        == rb.pointer("/properties/schema/columns")
+                        && r.body.pointer("/properties/provisioningState")
+                            == Some(&json!("Succeeded"))
+                });
+                if same_columns && !fail {
+                    let mut done = rb;
+                    done["properties"]["provisioningState"] = json!("Succeeded");
+                    self.resources.insert(
+                        key.clone(),
+                        Res {
+                            body: done.clone(),
+                            ready_at: self.now(),
+                            fail: false,
+                        },
+                    );
+                    return Reply::json(200, done);
+                }
                 self.resources.insert(
                     key.clone(),
                     Res {
