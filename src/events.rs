@@ -370,50 +370,118 @@ fn finish_event(out: &mut Vec<u8>, start: usize) -> Result<(), String> {
     }
 }
 
-/// Whether the object's first key is `TimeGenerated`, as in the guide's events and what keeper-azmon writes:
-/// then only the JSON's validity is left to check. (A key found further in might belong to a nested object.)
-fn leads_with_time_generated(text: &[u8]) -> bool {
-    let skip = |t: &[u8], from: usize| {
-        t[from..]
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .map_or(t.len(), |i| from + i)
-    };
-    let at = skip(text, 0);
-    if text.get(at) != Some(&b'{') {
-        return false;
+/// The type of the stream's column `name` (`templates/table-columns.json`, which setup declares in the DCR's
+/// stream), or none for a field the stream does not declare.
+fn column_type(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "TimeGenerated" | "timestamp" => "datetime",
+        "audit_event" | "remote_address" | "category" | "client_version" | "username" => "string",
+        "enterprise_id" => "int",
+        "data" => "dynamic",
+        _ => return None,
+    })
+}
+
+/// Whether a field's JSON text fits its column's type as Logs Ingestion reads it (`null` fits every type); one that
+/// does not is accepted with 204 and its column left empty, so it is refused here instead.
+fn fits(text: &str, ty: &str) -> bool {
+    if text == "null" {
+        return true;
     }
-    let key = skip(text, at + 1);
-    let rest = &text[key..];
-    rest.starts_with(b"\"TimeGenerated\"") && text.get(skip(text, key + 15)) == Some(&b':')
+    match ty {
+        "string" => text.starts_with('"'),
+        "int" => text.parse::<i64>().is_ok(),
+        "datetime" => serde_json::from_str::<std::borrow::Cow<str>>(text).is_ok_and(|s| {
+            time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).is_ok()
+        }),
+        _ => true,
+    }
 }
 
-/// What `send` needs to know of an event without building it: whether it has `TimeGenerated`, and its `timestamp`.
-#[derive(serde::Deserialize)]
+/// The JSON type of a field's text, for a message.
+fn json_kind(text: &str) -> &'static str {
+    match text.as_bytes().first() {
+        Some(b'"') => "a string",
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        _ => "a number",
+    }
+}
+
+/// What `send` needs to know of an event, read in one pass without building it: whether it has `TimeGenerated`,
+/// its `timestamp`, and the first field Logs Ingestion would silently drop (not a column of the stream) or store
+/// empty (not of its column's type).
 struct Probe<'a> {
-    #[serde(rename = "TimeGenerated")]
-    time_generated: Option<serde::de::IgnoredAny>,
-    #[serde(borrow)]
+    time_generated: bool,
     timestamp: Option<&'a serde_json::value::RawValue>,
+    problem: Option<String>,
 }
 
-/// Checks that `text` is one JSON object ready to send. `Ok(None)`: send it as it is; `Ok(Some(..))`: send
-/// this instead, the same object with `TimeGenerated` set from `timestamp` where it is missing (the table requires
-/// it). The event is never rebuilt, only spliced.
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Probe<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Probe<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Probe<'a>, A::Error> {
+                let mut p = Probe {
+                    time_generated: false,
+                    timestamp: None,
+                    problem: None,
+                };
+                while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let value: &'de serde_json::value::RawValue = m.next_value()?;
+                    match key.as_ref() {
+                        "TimeGenerated" => p.time_generated = true,
+                        "timestamp" => p.timestamp = Some(value),
+                        _ => {}
+                    }
+                    if p.problem.is_some() {
+                        continue;
+                    }
+                    match column_type(&key) {
+                        None => {
+                            p.problem = Some(format!(
+                                "field '{key}' is not a column of the stream: Logs Ingestion would drop it without a word (put it in `data`)"
+                            ))
+                        }
+                        Some(ty) if !fits(value.get(), ty) => {
+                            p.problem = Some(format!(
+                                "field '{key}' is {}, and its column is {ty}: Logs Ingestion would accept the event and leave the column empty",
+                                json_kind(value.get())
+                            ))
+                        }
+                        Some(_) => {}
+                    }
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// Checks that `text` is one JSON object ready to send, whose every field is a column of the stream with a value
+/// of its type. `Ok(None)`: send it as it is; `Ok(Some(..))`: send this instead, the same object with
+/// `TimeGenerated` set from `timestamp` where it is missing (the table requires it). The event is never rebuilt,
+/// only spliced.
 fn check_event(text: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     if start.map(|i| text[i]) != Some(b'{') {
         return Err("not a JSON object".into());
     }
-    if leads_with_time_generated(text) {
-        // The common case: skips every value without decoding a key.
-        serde_json::from_slice::<serde::de::IgnoredAny>(text)
-            .map_err(|e| format!("malformed JSON: {e}"))?;
-        return Ok(None);
-    }
     let probe: Probe = serde_json::from_slice(text).map_err(|e| format!("malformed JSON: {e}"))?;
+    if let Some(why) = probe.problem {
+        return Err(why);
+    }
     match (probe.time_generated, probe.timestamp) {
-        (None, Some(ts)) => {
+        (false, Some(ts)) => {
             let open = start.unwrap_or(0);
             let rest = &text[open + 1..];
             let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
@@ -454,11 +522,13 @@ mod tests {
 
     #[test]
     fn reads_an_array_with_nested_values_and_strings_holding_brackets() {
-        let got = read("[\n {\"a\": \"x,]}\", \"d\": {\"k\": [1,2]}},\n {\"a\": 2}\n]\n");
+        let got = read(
+            "[\n {\"category\": \"x,]}\", \"data\": {\"k\": [1,2]}},\n {\"enterprise_id\": 2}\n]\n",
+        );
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, 2);
         assert_eq!(
-            got[0].1.as_ref().ok().and_then(|v| v["a"].as_str()),
+            got[0].1.as_ref().ok().and_then(|v| v["category"].as_str()),
             Some("x,]}")
         );
         assert_eq!(got[1].0, 3);
@@ -466,7 +536,7 @@ mod tests {
 
     #[test]
     fn reads_json_lines_and_reports_the_malformed_line() {
-        let got = read("{\"a\":1}\n\n{oops}\n{\"a\":3}\n");
+        let got = read("{\"enterprise_id\":1}\n\n{oops}\n{\"enterprise_id\":3}\n");
         assert_eq!(got.len(), 3);
         assert_eq!(got[1].0, 3);
         assert!(got[1].1.is_err());
@@ -474,49 +544,100 @@ mod tests {
     }
 
     #[test]
-    fn the_leading_time_generated_key_is_told_from_a_value_or_a_nested_key() {
-        assert!(leads_with_time_generated(
-            br#" { "TimeGenerated" : "x", "a":1}"#
-        ));
-        assert!(!leads_with_time_generated(
-            br#"{"a":1, "TimeGenerated": "x"}"#
-        ));
-        assert!(!leads_with_time_generated(br#"{"TimeGenerated", "x"}"#));
-        let got = read("{\"note\": \"TimeGenerated\", \"timestamp\": \"2025-01-01T00:00:00Z\"}\n{\"TimeGenerated\": 1, \"x\": [}\n{\"data\": {\"TimeGenerated\": 1}, \"timestamp\": \"2025-01-02T00:00:00Z\"}\n{\"a\": 1, \"TimeGenerated\": \"kept\", \"timestamp\": \"y\"}\n");
+    fn the_time_generated_key_is_told_from_a_value_or_a_nested_key() {
+        let got = read("{\"category\": \"TimeGenerated\", \"timestamp\": \"2025-01-01T00:00:00Z\"}\n{\"TimeGenerated\": 1, \"x\": [}\n{\"data\": {\"TimeGenerated\": 1}, \"timestamp\": \"2025-01-02T00:00:00Z\"}\n{\"category\": \"a\", \"TimeGenerated\": \"2025-01-03T00:00:00Z\", \"timestamp\": null}\n");
         assert_eq!(
             got[0].1.as_ref().expect("event")["TimeGenerated"],
             "2025-01-01T00:00:00Z",
             "a value is not the key"
         );
-        assert!(
-            got[1].1.is_err(),
-            "the fast path still refuses malformed JSON"
-        );
+        assert!(got[1].1.is_err(), "malformed JSON is refused");
         assert_eq!(
             got[2].1.as_ref().expect("event")["TimeGenerated"],
             "2025-01-02T00:00:00Z",
             "a nested key is not the event's"
         );
-        assert_eq!(got[3].1.as_ref().expect("event")["TimeGenerated"], "kept");
+        assert_eq!(
+            got[3].1.as_ref().expect("event")["TimeGenerated"],
+            "2025-01-03T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn a_field_azure_would_drop_or_leave_empty_is_refused_with_why() {
+        let got = read(concat!(
+            "{\"audit_event\": \"login\", \"note\": 1}\n",
+            "{\"audit_event\": 7}\n",
+            "{\"enterprise_id\": \"1234\"}\n",
+            "{\"timestamp\": \"yesterday\"}\n",
+            "{\"enterprise_id\": 1.5}\n",
+            "{\"audit_event\": \"login\", \"enterprise_id\": 1234, \"data\": [1], \"username\": null, \"timestamp\": \"2025-01-01T00:00:00Z\"}\n",
+        ));
+        let why = |i: usize| got[i].1.as_ref().expect_err("refused").clone();
+        assert!(
+            why(0).contains("'note'") && why(0).contains("drop"),
+            "{}",
+            why(0)
+        );
+        assert!(
+            why(1).contains("'audit_event' is a number") && why(1).contains("string"),
+            "{}",
+            why(1)
+        );
+        assert!(
+            why(2).contains("'enterprise_id' is a string") && why(2).contains("int"),
+            "{}",
+            why(2)
+        );
+        assert!(
+            why(3).contains("'timestamp'") && why(3).contains("datetime"),
+            "{}",
+            why(3)
+        );
+        assert!(why(4).contains("'enterprise_id'"), "{}", why(4));
+        assert!(
+            got[5].1.is_ok(),
+            "every column of its type (null fits any): {:?}",
+            got[5].1
+        );
+        assert_eq!(got.len(), 6);
+    }
+
+    #[test]
+    fn the_columns_checked_are_the_streams() {
+        let cols = crate::steps::inputs::table_columns();
+        let cols = cols.as_array().expect("columns");
+        assert_eq!(cols.len(), 9);
+        for c in cols {
+            let name = c["name"].as_str().expect("name");
+            assert_eq!(column_type(name), c["type"].as_str(), "{name}");
+        }
+        assert_eq!(column_type("TenantId"), None);
     }
 
     #[test]
     fn next_into_appends_events_and_leaves_the_buffer_as_it_was_on_a_bad_one() {
         let mut r = EventReader::with_shape(
-            std::io::Cursor::new(b"{\"a\":1}  \n{bad}\n\n{\"timestamp\":\"t\"}\n".to_vec()),
+            std::io::Cursor::new(
+                b"{\"enterprise_id\":1}  \n{bad}\n\n{\"timestamp\":\"2025-01-01T00:00:00Z\"}\n"
+                    .to_vec(),
+            ),
             Shape::Plain,
         );
         let mut out = b"[".to_vec();
         assert_eq!(r.next_into(&mut out).expect("io"), Some((1, Ok(()))));
-        assert_eq!(out, b"[{\"a\":1}");
+        assert_eq!(out, b"[{\"enterprise_id\":1}");
         let (line, bad) = r.next_into(&mut out).expect("io").expect("an event");
         assert_eq!(line, 2);
         assert!(bad.is_err());
-        assert_eq!(out, b"[{\"a\":1}", "the bad line is gone from the buffer");
+        assert_eq!(
+            out, b"[{\"enterprise_id\":1}",
+            "the bad line is gone from the buffer"
+        );
         assert_eq!(r.next_into(&mut out).expect("io"), Some((4, Ok(()))));
         assert_eq!(
             out,
-            b"[{\"a\":1}{\"TimeGenerated\":\"t\",\"timestamp\":\"t\"}"
+            b"[{\"enterprise_id\":1}{\"TimeGenerated\":\"2025-01-01T00:00:00Z\",\"timestamp\":\"2025-01-01T00:00:00Z\"}"
         );
         assert_eq!(r.next_into(&mut out).expect("io"), None);
     }
@@ -571,12 +692,15 @@ mod tests {
 
     #[test]
     fn time_generated_comes_from_timestamp_when_missing_and_is_kept_when_present() {
-        let got = read("{\"timestamp\": \"2025-01-23T01:31:11.123Z\", \"a\": 1}\n{\"TimeGenerated\": \"x\", \"timestamp\": \"y\"}\n{\"timestamp\": 5}\n[1, 2]\n");
+        let got = read("{\"timestamp\": \"2025-01-23T01:31:11.123Z\", \"enterprise_id\": 1}\n{\"TimeGenerated\": \"2025-01-02T00:00:00Z\", \"timestamp\": \"2025-01-03T00:00:00Z\"}\n{\"timestamp\": 5}\n[1, 2]\n");
         let first = got[0].1.as_ref().expect("event");
         assert_eq!(first["TimeGenerated"], "2025-01-23T01:31:11.123Z");
-        assert_eq!(first["a"], 1);
-        assert_eq!(got[1].1.as_ref().expect("event")["TimeGenerated"], "x");
-        assert_eq!(got[2].1.as_ref().expect("event")["TimeGenerated"], 5);
+        assert_eq!(first["enterprise_id"], 1);
+        assert_eq!(
+            got[1].1.as_ref().expect("event")["TimeGenerated"],
+            "2025-01-02T00:00:00Z"
+        );
+        assert!(got[2].1.is_err(), "a timestamp that is no date is refused");
         assert!(got[3].1.is_err(), "an array is not an event");
     }
 }

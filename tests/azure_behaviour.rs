@@ -198,3 +198,63 @@ async fn backfilled_history_keeps_its_own_time_and_is_never_taken_for_keepers_li
         "{answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_field_azure_would_drop_or_store_empty_is_reported_with_its_line_not_sent() {
+    let w = World::public().await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
+    let lines = [
+        json!({"audit_event": "login", "username": "a@example.com", "timestamp": "2026-12-01T00:00:00Z"}),
+        // Not a column of the stream: Azure would drop the field and keep the event.
+        json!({"audit_event": "login", "user_name": "b@example.com", "timestamp": "2026-12-01T00:00:00Z"}),
+        // Not of its column's type: Azure would store the event with enterprise_id empty.
+        json!({"audit_event": "login", "enterprise_id": "1234", "timestamp": "2026-12-01T00:00:00Z"}),
+        json!({"audit_event": "logout", "username": "a@example.com", "timestamp": "2026-12-01T00:00:01Z"}),
+    ];
+    let input = w.dir.path().join("events.jsonl");
+    std::fs::write(
+        &input,
+        lines
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .expect("write");
+    let args = |on_error: &str| {
+        w.command_args(
+            "send",
+            &[
+                "--secret-file",
+                &secret,
+                "--on-error",
+                on_error,
+                "--output",
+                "json",
+                &input.display().to_string(),
+            ],
+        )
+    };
+    let o = w.run(&args("skip")).await;
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 2") && err.contains("'user_name'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 3") && err.contains("'enterprise_id'"),
+        "{err}"
+    );
+    let s = json_out(&o);
+    assert_eq!(
+        (s["sent"].as_u64(), s["skipped"].as_u64()),
+        (Some(2), Some(2)),
+        "{s}"
+    );
+    let rows = w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL");
+    assert_eq!(rows.len(), 2, "only the events Azure would keep whole");
+    let o = w.run(&args("fail")).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+}

@@ -127,7 +127,8 @@ async fn a_rotation_cut_off_after_add_password_leaves_no_unknown_secret_and_keep
     );
     assert_eq!(
         token(&w.sim, &tenant, &client, &old, aud).await.status(),
-        400
+        401,
+        "invalid_client"
     );
 }
 
