@@ -279,6 +279,11 @@ pub struct TargetArgs {
     /// The Endpoint URL. Default: from the state file.
     #[arg(long, env = "KEEPER_AZMON_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// Send the app's token to an Endpoint URL outside the cloud's Logs Ingestion domain (*.ingest.monitor.azure.com,
+    /// .azure.us, .azure.cn; a custom cloud profile's logs_ingestion_domain, else the host the state file records):
+    /// a host of your own on purpose, such as a proxy you run. https is required all the same.
+    #[arg(long, env = "KEEPER_AZMON_ALLOW_FOREIGN_ENDPOINT")]
+    pub allow_foreign_endpoint: bool,
     /// File holding the client secret value (else KEEPER_AZMON_CLIENT_SECRET, else the state's Keeper record).
     #[arg(long)]
     pub secret_file: Option<PathBuf>,

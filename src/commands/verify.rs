@@ -70,6 +70,7 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     if let Some(v) = &t.client_id {
         out.client_id = v.clone();
     }
+    let recorded_endpoint = (!out.endpoint_url.is_empty()).then(|| out.endpoint_url.clone());
     if let Some(v) = &t.endpoint_url {
         out.endpoint_url = v.clone();
     }
@@ -90,6 +91,22 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     }
     let cloud_arg = crate::commands::cloud_from_state(t.common.cloud.as_deref(), &state_cloud)?;
     let profile = resolve_cloud(cloud_arg.as_deref(), t.common.auth)?;
+    // Where the app's token will go, before one is asked for (or the secret fetched).
+    let source = match &t.endpoint_url {
+        Some(_) => "--endpoint-url",
+        None => "the Endpoint URL in the state file",
+    };
+    if let Some(host) = profile.check_ingestion_endpoint(
+        &out.endpoint_url,
+        source,
+        recorded_endpoint.as_deref(),
+        t.allow_foreign_endpoint,
+    )? {
+        eprintln!(
+            "warning: the app's token goes to {host}, outside cloud '{}''s Logs Ingestion domain, as --allow-foreign-endpoint allows",
+            profile.name
+        );
+    }
     // `--secret keeper://UID/field/password`, else the state's Keeper record when no other source is given.
     let from_keeper = match t.secret.as_deref().map(crate::vault::notation_uid) {
         Some(Some(uid)) => Some(uid?),
