@@ -132,6 +132,28 @@ pub fn deployment(v: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether `v` has the shape of an Azure location name as ARM lists it (`eastus`, `usgovvirginia`, `eastus2euap`):
+/// ASCII letters and digits, 1 to 64 of them.
+pub fn is_location_name(v: &str) -> bool {
+    (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The locations to suggest for `v`, which is none of `available`: those that begin with its first four
+/// characters (`eastu` suggests eastus and eastus2), else every one of them.
+pub fn near_locations<'a>(v: &str, available: &'a [String]) -> Vec<&'a str> {
+    let prefix: String = v.chars().take(4).collect::<String>().to_ascii_lowercase();
+    let near: Vec<&str> = available
+        .iter()
+        .filter(|l| !prefix.is_empty() && l.to_ascii_lowercase().starts_with(&prefix))
+        .map(String::as_str)
+        .collect();
+    if near.is_empty() {
+        available.iter().map(String::as_str).collect()
+    } else {
+        near
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +182,25 @@ mod tests {
         assert!(resource_group("rg-keeper(1)").is_ok());
         assert!(resource_group("rg.").is_err());
         assert!(guid("--tenant", "not-a-guid").is_err());
+    }
+
+    #[test]
+    fn near_locations_are_found_by_characters_not_bytes() {
+        let available: Vec<String> = ["eastus", "eastus2", "westus2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(near_locations("eastu", &available), ["eastus", "eastus2"]);
+        assert_eq!(near_locations("EASTUS3", &available), ["eastus", "eastus2"]);
+        assert_eq!(
+            near_locations("東日本", &available),
+            ["eastus", "eastus2", "westus2"],
+            "nothing near: every location"
+        );
+        assert_eq!(near_locations("", &available).len(), 3);
+        assert!(is_location_name("usgovvirginia"));
+        assert!(!is_location_name("east us"));
+        assert!(!is_location_name("eas\u{fc}s"));
+        assert!(!is_location_name(""));
     }
 }

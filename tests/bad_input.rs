@@ -254,3 +254,16 @@ async fn forty_wrong_inputs_are_refused_with_a_clear_message_and_no_write() {
         assert_eq!(w.sim.write_count(), 0, "{args:?} wrote to Azure");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_ascii_location_is_refused_with_the_valid_locations_before_any_write() {
+    let w = World::public().await;
+    // "東日本" (Japan East) straddles byte 4, where the location was once sliced to find near names.
+    for location in ["東日本", "eas\u{fc}s", "ｅａｓｔｕｓ"] {
+        let o = w
+            .run(&with(w.setup_args(&[]), "--location", location))
+            .await;
+        assert_refused(&o, &[location, "eastus", "westus2"]);
+        assert_eq!(w.sim.write_count(), 0, "{location}: wrote to Azure");
+    }
+}
