@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use azure_sim::Fault;
 use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -520,4 +521,82 @@ async fn a_custom_profile_without_an_ingestion_domain_accepts_only_the_recorded_
         ))
         .await;
     assert_ok(&o);
+}
+
+/// Runs the tool, failing the test if it is still running after `limit`: the waits under test are capped far
+/// below it, so only an uncapped wait reaches it.
+async fn run_within(
+    w: &World,
+    args: &[String],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> std::process::Output {
+    tokio::time::timeout(limit, run_env(w, args, env))
+        .await
+        .unwrap_or_else(|_| panic!("{args:?} still waiting after {limit:?}"))
+}
+
+/// A Retry-After of about 31 years.
+const A_LIFETIME: u64 = 1_000_000_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_retry_after_is_waited_at_most_the_retry_policys_maximum() {
+    let w = World::public().await;
+    // ARM (the REST client): setup's first read of the locations.
+    w.sim.inject(
+        Fault::status("GET", "/locations", 1, 429, "TooManyRequests").retry_after(A_LIFETIME),
+    );
+    let (o, secret) = tokio::time::timeout(Duration::from_secs(120), w.setup_json())
+        .await
+        .expect("setup still waiting after 120 s");
+    assert_ok(&o);
+    w.settle();
+    // Logs Ingestion (the app's sender): verify's post.
+    w.sim.inject(
+        Fault::status("POST", "/streams/", 1, 429, "TooManyRequests").retry_after(A_LIFETIME),
+    );
+    let cloud = w.profile.display().to_string();
+    let o = run_within(
+        &w,
+        &verify_args(&w, &cloud, &secret.display().to_string(), &[]),
+        &[],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_ok(&o);
+    let throttled = w
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(throttled, 2, "both refusals were met and retried");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_that_ends_past_verifys_deadline_stops_verify_at_once() {
+    let w = World::public().await;
+    let (secret, _) = w.set_up_then(Duration::from_secs(60)).await;
+    w.sim
+        .inject(Fault::status("POST", "/streams/", 100, 429, "TooManyRequests").retry_after(3600));
+    let cloud = w.profile.display().to_string();
+    // In real time: the capped wait (the policy's maximum, 30 s) does not fit in --timeout 5.
+    let o = run_within(
+        &w,
+        &verify_args(&w, &cloud, &secret, &["--wait", "--timeout", "5"]),
+        &[("KEEPER_AZMON_TIME_SCALE", "1")],
+        Duration::from_secs(25),
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("429") && err.contains("Retry-After"), "{err}");
+    assert!(
+        err.contains("--timeout"),
+        "the hint names the deadline: {err}"
+    );
+    assert!(
+        !err.contains("check the Endpoint URL"),
+        "a throttled post is not a wrong URL: {err}"
+    );
 }

@@ -62,6 +62,7 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
         auth: app.clone(),
         audience: profile.monitor_audience.clone(),
         max_attempts: 8,
+        deadline: None,
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     });

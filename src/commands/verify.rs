@@ -42,6 +42,10 @@ fn explain(stage: &str, e: &Error) -> Error {
             "the app may not ingest into this DCR: Monitoring Metrics Publisher is missing on the DCR, or was assigned moments ago",
             "role assignments can take several minutes to take effect; re-run with --wait, or run `keeper-azmon setup` again",
         ),
+        "post" if text.contains("HTTP 429") => (
+            "ingestion is throttling the app",
+            "wait a few minutes and run verify again",
+        ),
         "post" if code == "NotFound" => ("the DCR immutable id in the Endpoint URL is unknown", "copy the Endpoint URL again from `keeper-azmon setup`"),
         "post" if code == "InvalidStream" => ("the stream in the Endpoint URL is not declared in the DCR", "the stream is Custom-<table>_CL"),
         "post" => ("the events were refused", "check the Endpoint URL"),
@@ -281,6 +285,8 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         auth: app.clone(),
         audience: profile.monitor_audience.clone(),
         max_attempts: 4,
+        // The deadline of --wait: a Retry-After that ends past it stops verify at once.
+        deadline: args.wait.then_some(deadline),
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     };

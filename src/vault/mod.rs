@@ -228,7 +228,7 @@ impl Vault {
             if let (true, Some(text)) = (already, existing) {
                 return Ok((SecretString::new(text), false));
             }
-            sm.set_custom_sleep_function(|d| std::thread::sleep(d.mul_f64(crate::rest::time_scale())));
+            sm.set_custom_sleep_function(|d| std::thread::sleep(crate::rest::scaled(crate::rest::RetryPolicy::default().honour(d))));
             sm.get_secrets(filter)
                 .map_err(|e| classify(e, Call::Bind, "the one-time access token"))?;
             Ok((config::bound_text(&sm.config)?, true))
@@ -275,7 +275,9 @@ impl Vault {
             })?;
             // Keeper's Retry-After waits, shortened like every other wait of the tool in tests.
             sm.set_custom_sleep_function(|d| {
-                std::thread::sleep(d.mul_f64(crate::rest::time_scale()))
+                std::thread::sleep(crate::rest::scaled(
+                    crate::rest::RetryPolicy::default().honour(d),
+                ))
             });
             f(&mut sm)
         })
