@@ -439,7 +439,8 @@ pub struct SendArgs {
 pub struct ImportClassicArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// The classic table (made by the HTTP Data Collector API; Commander's `audit-log --target azure-la` made Keeper_CL).
+    /// The classic table (made by the HTTP Data Collector API; Commander's `audit-log --target azure-la` made Keeper_CL):
+    /// a letter, then letters, digits or '_', ending in _CL.
     #[arg(long, default_value = "Keeper_CL")]
     pub from_table: String,
     /// Workspace (customer) id holding the classic table. Default: the deployment's workspace.

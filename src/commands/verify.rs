@@ -232,12 +232,26 @@ fn app_may_read(state: &std::path::Path) -> Result<bool> {
 }
 
 pub async fn execute(args: VerifyArgs) -> Result<()> {
+    if let Some(w) = &args.workspace_id {
+        crate::names::guid("--workspace-id", w)?;
+    }
     let (mut out, secret, profile) = console_values(&args.target).await?;
     if let Some(w) = &args.workspace_id {
         out.workspace_customer_id = w.clone();
+    } else if args.wait && !out.workspace_customer_id.is_empty() {
+        // It goes into the query URL: a state file's value is checked like the flag's.
+        crate::names::from_state(
+            "workspace_customer_id",
+            "--workspace-id",
+            &out.workspace_customer_id,
+            |w| crate::names::guid("--workspace-id", w),
+        )?;
     }
     if let Some(t) = &args.table {
         out.table = crate::names::table(t)?;
+    } else if args.wait && !out.table.is_empty() {
+        // It goes into KQL.
+        out.table = crate::names::from_state("table", "--table", &out.table, crate::names::table)?;
     }
     let http = crate::rest::http_client(&profile)?;
     let app = Auth::client_secret(&out.tenant_id, &out.client_id, secret, &profile, &http)?;
