@@ -277,6 +277,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         &profile.resource_manager_endpoint,
         &inputs.subscription,
         &inputs.deployment,
+        &sf.path,
     )?;
     if human {
         eprintln!(

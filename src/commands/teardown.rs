@@ -378,7 +378,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         sf.save()?;
     }
     let _deployment_lock =
-        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
+        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf)?;
     check_keeper_record(&sf, &args)?;
     let vault = keeper_vault(&sf, &args, &profile, &rest.http).await?;
     let human = args.common.output == Format::Human;
