@@ -17,6 +17,8 @@ mod names;
 mod net;
 mod output;
 mod private_file;
+#[cfg(test)]
+mod proptests;
 mod rest;
 mod run;
 mod secret;

@@ -203,7 +203,7 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
         Some(Value::Object(o)) => (
             o.get("code")
                 .and_then(Value::as_str)
-                .unwrap_or("Unknown")
+                .unwrap_or_default()
                 .to_string(),
             o.get("message")
                 .and_then(Value::as_str)
@@ -219,13 +219,18 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
                 .to_string(),
         ),
         _ => (
-            format!("Http{status}"),
+            String::new(),
             match body {
                 Value::Null => String::new(),
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             },
         ),
+    };
+    // An answer that names no code (or an empty one) is named by its status, so every error has a code to act on.
+    let code = match code.trim() {
+        "" => format!("Http{status}"),
+        _ => code,
     };
     // ARM's `details[]`: a refused DCR gives its reasons only there (hashicorp/terraform-provider-azurerm#28709).
     let details: Vec<ErrorDetail> = err
