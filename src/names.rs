@@ -128,8 +128,10 @@ pub struct WorkspaceId<'a> {
 }
 
 /// A workspace's resource id (`/subscriptions/<GUID>/resourceGroups/<rg>/providers/
-/// Microsoft.OperationalInsights/workspaces/<name>`), each part checked by Azure's rules: it is pasted into ARM's
-/// URLs, where a `?`, `#` or `..` in a part would change the request.
+/// Microsoft.OperationalInsights/workspaces/<name>`) taken apart, its subscription checked as a GUID. It is
+/// pasted into ARM's URLs, where a `?`, `#` or `..` in a part would change the request: its resource group and
+/// workspace name are checked with [`WorkspaceId::check_names`], once the caller has said what matters more
+/// (another subscription).
 pub fn workspace_resource_id<'a>(flag: &str, v: &'a str) -> Result<WorkspaceId<'a>> {
     let parts: Vec<&str> = v.split('/').collect();
     let shape_ok = parts.len() == 9
@@ -145,23 +147,31 @@ pub fn workspace_resource_id<'a>(flag: &str, v: &'a str) -> Result<WorkspaceId<'
             "use /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>, or a plain name to create",
         ));
     }
-    let part = |what: &str, value: &str, check: fn(&str) -> Result<()>| {
-        check(value).map_err(|_| {
-            Error::input(
-                format!("the {what} '{value}' in {flag} is not a valid name"),
-                format!(
-                    "check {flag}: the portal shows the workspace's resource id under JSON View"
-                ),
-            )
-        })
-    };
-    part("subscription id", parts[2], |s| guid("--subscription", s))?;
-    part("resource group", parts[4], resource_group)?;
-    part("workspace name", parts[8], workspace)?;
+    id_part(flag, "subscription id", parts[2], |s| {
+        guid("--subscription", s)
+    })?;
     Ok(WorkspaceId {
         subscription: parts[2],
         resource_group: parts[4],
         name: parts[8],
+    })
+}
+
+impl WorkspaceId<'_> {
+    /// Checks the resource group and workspace names by Azure's rules.
+    pub fn check_names(&self, flag: &str) -> Result<()> {
+        id_part(flag, "resource group", self.resource_group, resource_group)?;
+        id_part(flag, "workspace name", self.name, workspace)
+    }
+}
+
+/// One part of a resource id in `flag`, checked with `check`: a refusal names the part.
+fn id_part(flag: &str, what: &str, value: &str, check: fn(&str) -> Result<()>) -> Result<()> {
+    check(value).map_err(|_| {
+        Error::input(
+            format!("the {what} '{value}' in {flag} is not a valid name"),
+            format!("check {flag}: the portal shows the workspace's resource id under JSON View"),
+        )
     })
 }
 
@@ -282,6 +292,7 @@ mod tests {
         let sub = "00000000-0000-0000-0000-000000000001";
         let id = format!("/subscriptions/{sub}/resourceGroups/rg-keeper/providers/microsoft.operationalinsights/workspaces/KeeperLogs");
         let parts = workspace_resource_id("--workspace", &id).expect("a workspace id");
+        parts.check_names("--workspace").expect("its names");
         assert_eq!(
             parts,
             WorkspaceId {
@@ -298,7 +309,10 @@ mod tests {
             format!("x/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/KeeperLogs"),
             format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/KeeperLogs/tables"),
         ] {
-            assert!(workspace_resource_id("--workspace", &bad).is_err(), "{bad}");
+            let refused = workspace_resource_id("--workspace", &bad)
+                .and_then(|id| id.check_names("--workspace"))
+                .is_err();
+            assert!(refused, "{bad}");
         }
     }
 

@@ -381,7 +381,10 @@ proptest! {
             names::guid("--tenant", &v).err().map(|e| ("--tenant", e)),
             names::deployment(&v).err().map(|e| ("--deployment", e)),
             names::classic_table("--from-table", &v).err().map(|e| ("--from-table", e)),
-            names::workspace_resource_id("--workspace", &v).err().map(|e| ("--workspace", e)),
+            names::workspace_resource_id("--workspace", &v)
+                .and_then(|id| id.check_names("--workspace"))
+                .err()
+                .map(|e| ("--workspace", e)),
         ];
         for (flag, e) in refusals.into_iter().flatten() {
             prop_assert!(matches!(e, Error::Input { .. }), "{flag}: {e}");
@@ -409,7 +412,9 @@ proptest! {
         name in ".{0,20}",
     ) {
         let id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.OperationalInsights/workspaces/{name}");
-        if let Ok(parts) = crate::names::workspace_resource_id("--workspace", &id) {
+        let checked = crate::names::workspace_resource_id("--workspace", &id)
+            .and_then(|parts| parts.check_names("--workspace").map(|()| parts));
+        if let Ok(parts) = checked {
             // Nothing that would change an ARM URL gets through.
             for p in [parts.subscription, parts.resource_group, parts.name] {
                 prop_assert!(!p.contains(['/', '?', '#', '%', '&']) && p != "..", "{p}");

@@ -57,7 +57,7 @@ async fn forty_wrong_inputs_are_refused_with_a_clear_message_and_no_write() {
         "old.json",
         &json!({ "format": "keeper-azmon-state/0", "deployment": "rg-keeper" }).to_string(),
     );
-    let other_sub_ws = format!("/subscriptions/{hidden}/resourceGroups/x/providers/Microsoft.OperationalInsights/workspaces/ws-other");
+    let other_sub_ws = format!("/subscriptions/{hidden}/resourceGroups/x/providers/Microsoft.OperationalInsights/workspaces/w");
     let missing_ws = format!("/subscriptions/{sub}/resourceGroups/rg-keeper/providers/Microsoft.OperationalInsights/workspaces/not-there");
     let base = w.setup_args(&[]);
     let long = |n: usize| "a".repeat(n);

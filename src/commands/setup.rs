@@ -148,6 +148,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
                 "reuse a workspace of the same subscription, or pass a name to create one",
             ));
         }
+        id.check_names("--workspace")?;
         WorkspaceChoice::Existing(ws_arg.clone())
     } else {
         names::workspace(&ws_arg)?;
