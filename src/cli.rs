@@ -279,6 +279,11 @@ pub struct TargetArgs {
     /// The Endpoint URL. Default: from the state file.
     #[arg(long, env = "KEEPER_AZMON_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// Send the app's token to an Endpoint URL outside the cloud's Logs Ingestion domain (*.ingest.monitor.azure.com,
+    /// .azure.us, .azure.cn; a custom cloud profile's logs_ingestion_domain, else the host the state file records):
+    /// a host of your own on purpose, such as a proxy you run. https is required all the same.
+    #[arg(long, env = "KEEPER_AZMON_ALLOW_FOREIGN_ENDPOINT")]
+    pub allow_foreign_endpoint: bool,
     /// File holding the client secret value (else KEEPER_AZMON_CLIENT_SECRET, else the state's Keeper record).
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
@@ -434,7 +439,8 @@ pub struct SendArgs {
 pub struct ImportClassicArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// The classic table (made by the HTTP Data Collector API; Commander's `audit-log --target azure-la` made Keeper_CL).
+    /// The classic table (made by the HTTP Data Collector API; Commander's `audit-log --target azure-la` made Keeper_CL):
+    /// a letter, then letters, digits or '_', ending in _CL.
     #[arg(long, default_value = "Keeper_CL")]
     pub from_table: String,
     /// Workspace (customer) id holding the classic table. Default: the deployment's workspace.

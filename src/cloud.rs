@@ -23,6 +23,12 @@ pub struct CloudProfile {
     pub monitor_audience: String,
     pub log_analytics_endpoint: String,
     pub log_analytics_audience: String,
+    /// The DNS domain every Logs Ingestion endpoint of this cloud is under (`ingest.monitor.azure.com`: a DCE's
+    /// is `<name>-<suffix>.<region>-1.ingest.monitor.azure.com`). The app's bearer token is sent only to an
+    /// Endpoint URL on this host or below it, unless `--allow-foreign-endpoint`. Unset in a custom profile:
+    /// only the host of the Endpoint URL the state file records is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_ingestion_domain: Option<String>,
     /// A PEM file trusted in addition to the system roots (Azure Stack Hub, azure-sim).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_certificate: Option<PathBuf>,
@@ -49,6 +55,7 @@ fn profile(
     graph: &str,
     monitor: &str,
     la: &str,
+    ingestion_domain: &str,
 ) -> CloudProfile {
     CloudProfile {
         name: name.to_string(),
@@ -60,6 +67,7 @@ fn profile(
         monitor_audience: monitor.to_string(),
         log_analytics_endpoint: la.to_string(),
         log_analytics_audience: la.to_string(),
+        logs_ingestion_domain: Some(ingestion_domain.to_string()),
         ca_certificate: None,
         keeper_endpoint: None,
         keeper_server_public_key: None,
@@ -69,7 +77,14 @@ fn profile(
 /// A built-in profile by name (`public`, `usgov`, `usgov-dod`, `china`).
 pub fn builtin(name: &str) -> Option<CloudProfile> {
     // Sources: Azure CLI `az cloud show` for each cloud, Microsoft Graph national cloud deployments,
-    // and the Logs Ingestion API docs (monitor audience per cloud).
+    // and the Logs Ingestion API docs (monitor audience per cloud). The Logs Ingestion domains: Azure Monitor
+    // agent network configuration, firewall endpoints,
+    // https://learn.microsoft.com/azure/azure-monitor/agents/azure-monitor-agent-network-configuration
+    // (`<data-collection-endpoint>.<region>.ingest.monitor.azure.com`, e.g.
+    // `275test-01li.eastus2euap-1.canary.ingest.monitor.azure.com`; Azure Government: "Replace '.com' above with
+    // '.us'"), and its Azure China page,
+    // https://docs.azure.cn/en-us/azure-monitor/agents/azure-monitor-agent-data-collection-endpoint
+    // (`<data-collection-endpoint>.<region>.ingest.monitor.azure.cn`).
     match name {
         "public" => Some(profile(
             "public",
@@ -79,6 +94,7 @@ pub fn builtin(name: &str) -> Option<CloudProfile> {
             "https://graph.microsoft.com",
             "https://monitor.azure.com",
             "https://api.loganalytics.io",
+            "ingest.monitor.azure.com",
         )),
         "usgov" => Some(profile(
             "usgov",
@@ -88,6 +104,7 @@ pub fn builtin(name: &str) -> Option<CloudProfile> {
             "https://graph.microsoft.us",
             "https://monitor.azure.us",
             "https://api.loganalytics.us",
+            "ingest.monitor.azure.us",
         )),
         "usgov-dod" => Some(profile(
             "usgov-dod",
@@ -97,6 +114,7 @@ pub fn builtin(name: &str) -> Option<CloudProfile> {
             "https://dod-graph.microsoft.us",
             "https://monitor.azure.us",
             "https://api.loganalytics.us",
+            "ingest.monitor.azure.us",
         )),
         "china" => Some(profile(
             "china",
@@ -106,6 +124,7 @@ pub fn builtin(name: &str) -> Option<CloudProfile> {
             "https://microsoftgraph.chinacloudapi.cn",
             "https://monitor.azure.cn",
             "https://api.loganalytics.azure.cn",
+            "ingest.monitor.azure.cn",
         )),
         _ => None,
     }
@@ -232,6 +251,22 @@ impl CloudProfile {
             ("log_analytics_endpoint", &self.log_analytics_endpoint),
             ("log_analytics_audience", &self.log_analytics_audience),
         ];
+        if let Some(domain) = &self.logs_ingestion_domain {
+            let bare = domain.trim_start_matches("*.").trim_start_matches('.');
+            if bare.is_empty()
+                || !bare
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                return Err(Error::input(
+                    format!(
+                        "cloud profile '{}': logs_ingestion_domain = '{domain}' is not a DNS domain",
+                        self.name
+                    ),
+                    "give the domain the Logs Ingestion endpoints are under, without scheme or path (ingest.monitor.azure.com)",
+                ));
+            }
+        }
         for (key, value) in fields {
             let url = url::Url::parse(value).map_err(|e| {
                 Error::input(
@@ -253,6 +288,68 @@ impl CloudProfile {
             }
         }
         Ok(())
+    }
+
+    /// Checks where the app's bearer token is about to go, before one is asked for: the Endpoint URL (named by
+    /// `source`: `--endpoint-url`, or the state file) must be https, on a host in this cloud's Logs Ingestion
+    /// domain; with a profile that names no domain, on the host of the Endpoint URL the state file records
+    /// (`recorded`). `allow_foreign` (`--allow-foreign-endpoint`) lifts the host rule, never the https one.
+    /// Returns the host when it is accepted only because `allow_foreign` says so.
+    pub fn check_ingestion_endpoint(
+        &self,
+        url: &str,
+        source: &str,
+        recorded: Option<&str>,
+        allow_foreign: bool,
+    ) -> Result<Option<String>> {
+        let again =
+            "copy the Endpoint URL again from `keeper-azmon setup` (the state file records it)";
+        let parsed = url::Url::parse(url)
+            .map_err(|e| Error::input(format!("{source} '{url}' is not a URL ({e})"), again))?;
+        if parsed.scheme() != "https" {
+            return Err(Error::input(
+                format!("{source} '{url}' is not https: the app's bearer token would cross the network in clear"),
+                format!("{again}; it is always https://"),
+            ));
+        }
+        let host = host_of(&parsed)
+            .ok_or_else(|| Error::input(format!("{source} '{url}' names no host"), again))?;
+        let allowed = match &self.logs_ingestion_domain {
+            Some(domain) => in_domain(&host, domain),
+            None => recorded
+                .and_then(|r| url::Url::parse(r).ok())
+                .and_then(|r| host_of(&r))
+                .is_some_and(|r| r == host),
+        };
+        if allowed {
+            return Ok(None);
+        }
+        if allow_foreign {
+            return Ok(Some(host));
+        }
+        let on_purpose =
+            "if that host is yours on purpose (a proxy you run), pass --allow-foreign-endpoint";
+        Err(match &self.logs_ingestion_domain {
+            Some(domain) => Error::input(
+                format!(
+                    "{source} names host '{host}', outside the Logs Ingestion domain of cloud '{}' (*.{}): the app's token is sent only there",
+                    self.name,
+                    domain.trim_start_matches('.')
+                ),
+                format!("{again}; {on_purpose}"),
+            ),
+            None => Error::input(
+                format!(
+                    "{source} names host '{host}', but cloud profile '{}' names no logs_ingestion_domain, so the app's token goes only to the host of the Endpoint URL the state file records ({})",
+                    self.name,
+                    recorded
+                        .and_then(|r| url::Url::parse(r).ok())
+                        .and_then(|r| host_of(&r))
+                        .unwrap_or_else(|| "none recorded".into())
+                ),
+                format!("add \"logs_ingestion_domain\" to the profile; {on_purpose}"),
+            ),
+        })
     }
 
     /// The OAuth scope for an audience: `<audience>/.default`.
@@ -283,6 +380,28 @@ impl CloudProfile {
     }
 }
 
+/// A URL's host as compared: lower case (the url crate lowers domain names), without a final dot.
+fn host_of(url: &url::Url) -> Option<String> {
+    url.host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+}
+
+/// Whether `host` is `domain` or a name below it (`a.ingest.monitor.azure.com` is under
+/// `ingest.monitor.azure.com`; `evilingest.monitor.azure.com` and `ingest.monitor.azure.com.evil.example` are not).
+fn in_domain(host: &str, domain: &str) -> bool {
+    let domain = domain
+        .trim_start_matches("*.")
+        .trim_start_matches('.')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    !domain.is_empty()
+        && (host == domain
+            || host
+                .strip_suffix(domain.as_str())
+                .is_some_and(|rest| rest.ends_with('.')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +428,118 @@ mod tests {
         p.graph_endpoint = "http://graph.microsoft.com".into();
         let err = p.validate().expect_err("http must be refused").to_string();
         assert!(err.contains("graph_endpoint"), "{err}");
+    }
+
+    #[test]
+    fn the_endpoint_url_must_be_https_on_the_clouds_ingestion_domain() {
+        let url = |host: &str| {
+            format!("https://{host}/dataCollectionRules/dcr-1/streams/Custom-K_CL?api-version=2023-01-01")
+        };
+        let check = |cloud: &str, u: &str| {
+            builtin(cloud).expect("builtin").check_ingestion_endpoint(
+                u,
+                "--endpoint-url",
+                None,
+                false,
+            )
+        };
+        for (cloud, host) in [
+            (
+                "public",
+                "keeperlogsendpoint-a1b2.eastus-1.ingest.monitor.azure.com",
+            ),
+            ("public", "x.eastus2euap-1.canary.ingest.monitor.azure.com"),
+            ("public", "X.EastUS-1.Ingest.Monitor.Azure.Com."),
+            ("usgov", "e-1.usgovvirginia-1.ingest.monitor.azure.us"),
+            ("usgov-dod", "e-1.usdodeast-1.ingest.monitor.azure.us"),
+            ("china", "e-1.chinanorth3-1.ingest.monitor.azure.cn"),
+        ] {
+            assert_eq!(check(cloud, &url(host)).ok(), Some(None), "{cloud} {host}");
+        }
+        for (cloud, host) in [
+            ("public", "evil.example"),
+            ("public", "ingest.monitor.azure.com.evil.example"),
+            ("public", "evilingest.monitor.azure.com"),
+            ("public", "e-1.usgovvirginia-1.ingest.monitor.azure.us"),
+            ("usgov", "e-1.eastus-1.ingest.monitor.azure.com"),
+            ("china", "e-1.eastus-1.ingest.monitor.azure.com"),
+            ("public", "127.0.0.1"),
+        ] {
+            let err = check(cloud, &url(host)).expect_err(host).to_string();
+            assert!(err.contains("--allow-foreign-endpoint"), "{err}");
+        }
+        let userinfo =
+            "https://e.eastus-1.ingest.monitor.azure.com@evil.example/dataCollectionRules/d";
+        assert!(
+            check("public", userinfo).is_err(),
+            "the host is evil.example"
+        );
+        for not_https in [
+            "http://e.eastus-1.ingest.monitor.azure.com/dataCollectionRules/d",
+            "ftp://e.eastus-1.ingest.monitor.azure.com/",
+            "not a url",
+            "",
+        ] {
+            let p = builtin("public").expect("builtin");
+            assert!(
+                p.check_ingestion_endpoint(not_https, "--endpoint-url", None, true)
+                    .is_err(),
+                "{not_https:?} is refused even with --allow-foreign-endpoint"
+            );
+        }
+        let p = builtin("public").expect("builtin");
+        assert_eq!(
+            p.check_ingestion_endpoint(&url("evil.example"), "--endpoint-url", None, true)
+                .ok(),
+            Some(Some("evil.example".to_string())),
+            "accepted on the flag's word, and said so"
+        );
+    }
+
+    #[test]
+    fn a_profile_without_a_domain_accepts_only_the_recorded_host() {
+        let mut p = builtin("public").expect("builtin");
+        p.logs_ingestion_domain = None;
+        let recorded = "https://stack.local:4443/dataCollectionRules/d/streams/s";
+        let same = "https://STACK.local/dataCollectionRules/d2/streams/s";
+        assert_eq!(
+            p.check_ingestion_endpoint(same, "--endpoint-url", Some(recorded), false)
+                .ok(),
+            Some(None)
+        );
+        let err = p
+            .check_ingestion_endpoint(
+                "https://other.local/x",
+                "--endpoint-url",
+                Some(recorded),
+                false,
+            )
+            .expect_err("another host")
+            .to_string();
+        assert!(
+            err.contains("logs_ingestion_domain") && err.contains("stack.local"),
+            "{err}"
+        );
+        assert!(
+            p.check_ingestion_endpoint(recorded, "--endpoint-url", None, false)
+                .is_err(),
+            "nothing recorded: nothing accepted"
+        );
+    }
+
+    #[test]
+    fn a_domain_that_is_not_a_dns_domain_is_refused() {
+        let mut p = builtin("public").expect("builtin");
+        for bad in [
+            "",
+            "https://ingest.monitor.azure.com",
+            "ingest.monitor.azure.com/x",
+            "*.",
+        ] {
+            p.logs_ingestion_domain = Some(bad.into());
+            assert!(p.validate().is_err(), "{bad:?}");
+        }
+        p.logs_ingestion_domain = Some("*.ingest.monitor.azure.com".into());
+        p.validate().expect("a wildcard form is taken");
     }
 }

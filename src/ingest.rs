@@ -266,6 +266,22 @@ pub enum BatchError {
     Rejected(AzureError, Batch),
 }
 
+/// A refusal the run stops on because the retry it calls for would end after the run's deadline.
+fn past_deadline(mut error: AzureError, asked: Option<Duration>, wait: Duration) -> AzureError {
+    error.hint = match asked {
+        Some(asked) => format!(
+            "Azure asked to retry after {}s (Retry-After), and even the {}s waited at most would end past the run's deadline; run again later, or with a longer --timeout",
+            asked.as_secs(),
+            wait.as_secs()
+        ),
+        None => format!(
+            "the next retry, in {:.1}s, would end past the run's deadline; run again later, or with a longer --timeout",
+            wait.as_secs_f64()
+        ),
+    };
+    error
+}
+
 /// Sends batches as the app: retries 429/5xx honouring Retry-After, splits a batch on 413, stops on 403.
 pub struct Sender {
     pub http: reqwest::Client,
@@ -273,6 +289,9 @@ pub struct Sender {
     pub auth: Arc<Auth>,
     pub audience: String,
     pub max_attempts: u32,
+    /// The run's deadline (`verify --wait --timeout`), if it has one: a retry whose wait would end after it is
+    /// not waited for, and the batch is refused instead.
+    pub deadline: Option<std::time::Instant>,
     pub requests: AtomicUsize,
     pub retries: AtomicUsize,
 }
@@ -376,9 +395,20 @@ impl Sender {
                         return Err(BatchError::Rejected(e.error, events))
                     }
                     0 | 408 | 429 | 500..=599 if attempt < self.max_attempts => {
-                        self.retries.fetch_add(1, Ordering::Relaxed);
                         let backoff = Duration::from_millis(250u64 << attempt.min(7));
-                        crate::rest::pause(e.retry_after.unwrap_or(backoff)).await;
+                        let wait = e
+                            .retry_after
+                            .map_or(backoff, |d| crate::rest::RetryPolicy::default().honour(d));
+                        if let Some(deadline) = self.deadline {
+                            if !crate::rest::ends_by(deadline, wait) {
+                                return Err(BatchError::Rejected(
+                                    past_deadline(e.error, e.retry_after, wait),
+                                    events,
+                                ));
+                            }
+                        }
+                        self.retries.fetch_add(1, Ordering::Relaxed);
+                        crate::rest::pause(wait).await;
                     }
                     _ => return Err(BatchError::Rejected(e.error, events)),
                 }

@@ -20,6 +20,8 @@ mod marks;
 mod names;
 mod net;
 mod private_file;
+#[cfg(test)]
+mod proptests;
 mod rest;
 mod run;
 mod secret;

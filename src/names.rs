@@ -102,6 +102,95 @@ pub fn table(v: &str) -> Result<String> {
     Ok(format!("{base}_CL"))
 }
 
+/// The classic custom table `import-classic` reads (`Keeper_CL`): a record type (Log-Type) of the HTTP Data
+/// Collector API, which "can contain only letters, numbers, and the underscore (_) character, and it can't exceed
+/// 100 characters", with the `_CL` the API appends
+/// (https://learn.microsoft.com/azure/azure-monitor/logs/data-collector-api, "Request headers"). The name goes
+/// into KQL as it is, so nothing else may pass: a letter first, as KQL takes an unquoted table name.
+pub fn classic_table(flag: &str, v: &str) -> Result<()> {
+    let rule = "a letter, then letters, digits or '_' (at most 100), then _CL, as the HTTP Data Collector API names its tables (Keeper_CL)";
+    let Some(base) = v.strip_suffix("_CL") else {
+        return Err(refuse(flag, v, rule));
+    };
+    let first_ok = base.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_ok || base.len() > 100 || !chars_ok(base, &['_']) {
+        return Err(refuse(flag, v, rule));
+    }
+    Ok(())
+}
+
+/// The parts of a workspace's resource id: subscription, resource group and workspace name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceId<'a> {
+    pub subscription: &'a str,
+    pub resource_group: &'a str,
+    pub name: &'a str,
+}
+
+/// A workspace's resource id (`/subscriptions/<GUID>/resourceGroups/<rg>/providers/
+/// Microsoft.OperationalInsights/workspaces/<name>`) taken apart, its subscription checked as a GUID. It is
+/// pasted into ARM's URLs, where a `?`, `#` or `..` in a part would change the request: its resource group and
+/// workspace name are checked with [`WorkspaceId::check_names`], once the caller has said what matters more
+/// (another subscription).
+pub fn workspace_resource_id<'a>(flag: &str, v: &'a str) -> Result<WorkspaceId<'a>> {
+    let parts: Vec<&str> = v.split('/').collect();
+    let shape_ok = parts.len() == 9
+        && parts[0].is_empty()
+        && parts[1].eq_ignore_ascii_case("subscriptions")
+        && parts[3].eq_ignore_ascii_case("resourceGroups")
+        && parts[5].eq_ignore_ascii_case("providers")
+        && parts[6].eq_ignore_ascii_case("Microsoft.OperationalInsights")
+        && parts[7].eq_ignore_ascii_case("workspaces");
+    if !shape_ok {
+        return Err(Error::input(
+            format!("{flag} '{v}' is not a workspace resource id"),
+            "use /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>, or a plain name to create",
+        ));
+    }
+    id_part(flag, "subscription id", parts[2], |s| {
+        guid("--subscription", s)
+    })?;
+    Ok(WorkspaceId {
+        subscription: parts[2],
+        resource_group: parts[4],
+        name: parts[8],
+    })
+}
+
+impl WorkspaceId<'_> {
+    /// Checks the resource group and workspace names by Azure's rules.
+    pub fn check_names(&self, flag: &str) -> Result<()> {
+        id_part(flag, "resource group", self.resource_group, resource_group)?;
+        id_part(flag, "workspace name", self.name, workspace)
+    }
+}
+
+/// One part of a resource id in `flag`, checked with `check`: a refusal names the part.
+fn id_part(flag: &str, what: &str, value: &str, check: fn(&str) -> Result<()>) -> Result<()> {
+    check(value).map_err(|_| {
+        Error::input(
+            format!("the {what} '{value}' in {flag} is not a valid name"),
+            format!("check {flag}: the portal shows the workspace's resource id under JSON View"),
+        )
+    })
+}
+
+/// A value the state file records, checked with `check` before it is used: a refusal names the state file and
+/// the flag that can stand in for it.
+pub fn from_state<T>(
+    key: &str,
+    flag: &str,
+    v: &str,
+    check: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    check(v).map_err(|_| {
+        Error::input(
+            format!("the state file records {key} '{v}', which is not valid"),
+            format!("pass {flag}, or a state file written by keeper-azmon setup"),
+        )
+    })
+}
+
 /// App registration display name: 1–120 characters.
 pub fn app_display_name(v: &str) -> Result<()> {
     if v.trim().is_empty() || v.chars().count() > 120 {
@@ -132,6 +221,28 @@ pub fn deployment(v: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether `v` has the shape of an Azure location name as ARM lists it (`eastus`, `usgovvirginia`, `eastus2euap`):
+/// ASCII letters and digits, 1 to 64 of them.
+pub fn is_location_name(v: &str) -> bool {
+    (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The locations to suggest for `v`, which is none of `available`: those that begin with its first four
+/// characters (`eastu` suggests eastus and eastus2), else every one of them.
+pub fn near_locations<'a>(v: &str, available: &'a [String]) -> Vec<&'a str> {
+    let prefix: String = v.chars().take(4).collect::<String>().to_ascii_lowercase();
+    let near: Vec<&str> = available
+        .iter()
+        .filter(|l| !prefix.is_empty() && l.to_ascii_lowercase().starts_with(&prefix))
+        .map(String::as_str)
+        .collect();
+    if near.is_empty() {
+        available.iter().map(String::as_str).collect()
+    } else {
+        near
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +271,68 @@ mod tests {
         assert!(resource_group("rg-keeper(1)").is_ok());
         assert!(resource_group("rg.").is_err());
         assert!(guid("--tenant", "not-a-guid").is_err());
+        assert!(classic_table("--from-table", "Keeper_CL").is_ok());
+        assert!(classic_table("--from-table", &format!("{}_CL", "K".repeat(100))).is_ok());
+        for bad in [
+            "Keeper",
+            "_CL",
+            "9Keeper_CL",
+            "Keeper_CL | take 1",
+            "Keeper-x_CL",
+            "Keeper_cl",
+            "Kéeper_CL",
+        ] {
+            assert!(classic_table("--from-table", bad).is_err(), "{bad}");
+        }
+        assert!(classic_table("--from-table", &format!("{}_CL", "K".repeat(101))).is_err());
+    }
+
+    #[test]
+    fn a_workspace_id_is_taken_apart_and_each_part_checked() {
+        let sub = "00000000-0000-0000-0000-000000000001";
+        let id = format!("/subscriptions/{sub}/resourceGroups/rg-keeper/providers/microsoft.operationalinsights/workspaces/KeeperLogs");
+        let parts = workspace_resource_id("--workspace", &id).expect("a workspace id");
+        parts.check_names("--workspace").expect("its names");
+        assert_eq!(
+            parts,
+            WorkspaceId {
+                subscription: sub,
+                resource_group: "rg-keeper",
+                name: "KeeperLogs"
+            }
+        );
+        for bad in [
+            format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/ws?x#"),
+            format!("/subscriptions/{sub}/resourceGroups/../providers/Microsoft.OperationalInsights/workspaces/KeeperLogs"),
+            "/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/KeeperLogs".into(),
+            format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Insights/workspaces/KeeperLogs"),
+            format!("x/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/KeeperLogs"),
+            format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/KeeperLogs/tables"),
+        ] {
+            let refused = workspace_resource_id("--workspace", &bad)
+                .and_then(|id| id.check_names("--workspace"))
+                .is_err();
+            assert!(refused, "{bad}");
+        }
+    }
+
+    #[test]
+    fn near_locations_are_found_by_characters_not_bytes() {
+        let available: Vec<String> = ["eastus", "eastus2", "westus2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(near_locations("eastu", &available), ["eastus", "eastus2"]);
+        assert_eq!(near_locations("EASTUS3", &available), ["eastus", "eastus2"]);
+        assert_eq!(
+            near_locations("東日本", &available),
+            ["eastus", "eastus2", "westus2"],
+            "nothing near: every location"
+        );
+        assert_eq!(near_locations("", &available).len(), 3);
+        assert!(is_location_name("usgovvirginia"));
+        assert!(!is_location_name("east us"));
+        assert!(!is_location_name("eas\u{fc}s"));
+        assert!(!is_location_name(""));
     }
 }

@@ -172,6 +172,44 @@ impl Drop for PrivateFile {
     }
 }
 
+/// Opens the lock file `path` to read and write, making it (mode 0600) if it is not there, and never through a
+/// symbolic link (`O_NOFOLLOW`): a link planted at that path would have the lock truncate and write the file it
+/// points to, or make one where it points. Something that is not a regular file is refused too.
+pub fn open_lock(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW).mode(0o600);
+    }
+    let f = opts.open(path).map_err(|e| {
+        let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if linked {
+            std::io::Error::other(
+                "it is a symbolic link, and a lock is never taken through one; remove the link",
+            )
+        } else {
+            e
+        }
+    })?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    Ok(f)
+}
+
+/// Creates `path` anew for writing, never through a symbolic link: whatever is at that path (a file a crash
+/// left, a planted link) is removed first (a link itself, not what it points to), then the file is made with
+/// `O_EXCL`, which follows no link. For temporary files whose name is fixed (the state file's `.tmp`).
+pub fn create_replacing(path: &Path) -> std::io::Result<File> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
 /// Writes `bytes` as the whole content of the private file `path`.
 pub fn write(path: &Path, flag: &str, bytes: &[u8]) -> Result<()> {
     let mut f = PrivateFile::create(path, flag)?;

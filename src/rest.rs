@@ -48,6 +48,28 @@ pub struct RetryPolicy {
     pub lro_timeout: Duration,
 }
 
+impl RetryPolicy {
+    /// The wait before retry `attempt` (1-based): what Retry-After asks, else exponential backoff with ±25%
+    /// jitter; at most `max_delay` either way. Retry-After is taken as a request, not an order: a huge value
+    /// (a server's mistake, or a proxy's) would otherwise hang the run, or overflow once scaled.
+    pub fn wait(&self, attempt: u32, asked: Option<Duration>) -> Duration {
+        if let Some(d) = asked {
+            return self.honour(d);
+        }
+        let exp = self
+            .base_delay
+            .saturating_mul(1 << attempt.min(10).saturating_sub(1));
+        let capped = exp.min(self.max_delay);
+        let jitter = 0.75 + (uuid::Uuid::new_v4().as_u128() % 500) as f64 / 1000.0;
+        capped.mul_f64(jitter)
+    }
+
+    /// What a Retry-After of `asked` is waited: at most `max_delay`.
+    pub fn honour(&self, asked: Duration) -> Duration {
+        asked.min(self.max_delay)
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
@@ -82,9 +104,23 @@ pub fn time_scale() -> f64 {
     })
 }
 
+/// `d` times the time scale: how long a wait of `d` really takes. Saturates instead of overflowing.
+pub fn scaled(d: Duration) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * time_scale()).unwrap_or(Duration::MAX)
+}
+
 /// Waits `d`, times the time scale. Every wait of the tool goes through here.
 pub async fn pause(d: Duration) {
-    tokio::time::sleep(d.mul_f64(time_scale())).await;
+    // tokio takes a deadline past its clock's range for "never"; the callers cap their waits before that.
+    tokio::time::sleep(scaled(d)).await;
+}
+
+/// Whether a wait of `d` (before the time scale) ends by `deadline`: a wait that would end after the run's
+/// deadline is not begun, so the run stops at its deadline rather than past it.
+pub fn ends_by(deadline: std::time::Instant, d: Duration) -> bool {
+    std::time::Instant::now()
+        .checked_add(scaled(d))
+        .is_some_and(|end| end <= deadline)
 }
 
 /// The time limit of one HTTP request (`KEEPER_AZMON_HTTP_TIMEOUT` seconds, default 120).
@@ -167,7 +203,7 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
         Some(Value::Object(o)) => (
             o.get("code")
                 .and_then(Value::as_str)
-                .unwrap_or("Unknown")
+                .unwrap_or_default()
                 .to_string(),
             o.get("message")
                 .and_then(Value::as_str)
@@ -183,13 +219,18 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
                 .to_string(),
         ),
         _ => (
-            format!("Http{status}"),
+            String::new(),
             match body {
                 Value::Null => String::new(),
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             },
         ),
+    };
+    // An answer that names no code (or an empty one) is named by its status, so every error has a code to act on.
+    let code = match code.trim() {
+        "" => format!("Http{status}"),
+        _ => code,
     };
     // ARM's `details[]`: a refused DCR gives its reasons only there (hashicorp/terraform-provider-azurerm#28709).
     let details: Vec<ErrorDetail> = err
@@ -245,20 +286,6 @@ impl Rest {
             Api::Arm => &self.profile.resource_manager_audience,
             Api::Graph => &self.profile.graph_audience,
         }
-    }
-
-    /// Backoff before retry `attempt` (1-based): exponential with ±25% jitter, or what Retry-After asks.
-    fn backoff(&self, attempt: u32, asked: Option<Duration>) -> Duration {
-        if let Some(d) = asked {
-            return d;
-        }
-        let exp = self
-            .retry
-            .base_delay
-            .saturating_mul(1 << attempt.min(10).saturating_sub(1));
-        let capped = exp.min(self.retry.max_delay);
-        let jitter = 0.75 + (uuid::Uuid::new_v4().as_u128() % 500) as f64 / 1000.0;
-        capped.mul_f64(jitter)
     }
 
     /// Sends one request with retries. `safe_to_repeat` says whether a request that may have reached Azure
@@ -358,7 +385,7 @@ impl Rest {
                 return Err(err.into());
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            let wait = self.backoff(attempt, asked);
+            let wait = self.retry.wait(attempt, asked);
             tracing::info!(%resource, code = %err.code, ?wait, "retrying");
             pause(wait).await;
         }
@@ -411,10 +438,14 @@ impl Rest {
             (None, Some(u)) => (u, false),
             (None, None) => return Ok(()),
         };
+        let limit = scaled(self.retry.lro_timeout);
         loop {
             polls += 1;
-            pause(wait.unwrap_or_else(|| poll_interval(polls))).await;
-            if started.elapsed() > self.retry.lro_timeout.mul_f64(time_scale()) {
+            // Azure's Retry-After, capped by the policy and by the time the operation has left.
+            let asked = wait.map_or_else(|| poll_interval(polls), |d| self.retry.honour(d));
+            let left = limit.saturating_sub(started.elapsed());
+            pause(asked.min(left.div_f64(time_scale()))).await;
+            if started.elapsed() >= limit {
                 return Err(AzureError {
                     details: Vec::new(),
                     status: 0,
@@ -490,7 +521,7 @@ impl Rest {
                 }
                 None => {}
             }
-            if started.elapsed() > self.retry.lro_timeout.mul_f64(time_scale()) {
+            if started.elapsed() > scaled(self.retry.lro_timeout) {
                 return Err(Error::Other(format!(
                     "{url} did not finish provisioning in time"
                 )));
@@ -592,6 +623,40 @@ mod tests {
             wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
             "{imf_fixdate}: {wait:?}"
         );
+    }
+
+    #[test]
+    fn a_retry_after_is_waited_at_most_the_policys_maximum() {
+        let policy = RetryPolicy::default();
+        let asked = |secs: u64| policy.wait(1, Some(Duration::from_secs(secs)));
+        assert_eq!(asked(2), Duration::from_secs(2), "a short one as asked");
+        assert_eq!(asked(1_000_000_000), policy.max_delay);
+        assert_eq!(policy.wait(1, Some(Duration::MAX)), policy.max_delay);
+        for attempt in [1, 5, 40, u32::MAX] {
+            assert!(
+                policy.wait(attempt, None) <= policy.max_delay.mul_f64(1.25),
+                "backoff of attempt {attempt}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wait_that_ends_past_the_deadline_is_not_begun() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        assert!(ends_by(deadline, Duration::ZERO));
+        assert!(ends_by(deadline, Duration::from_secs(1)));
+        assert!(!ends_by(deadline, Duration::from_secs(3600)));
+        assert!(!ends_by(deadline, Duration::MAX), "no overflow");
+        assert_eq!(scaled(Duration::MAX), Duration::MAX);
+    }
+
+    #[tokio::test]
+    async fn a_wait_longer_than_a_duration_can_scale_does_not_panic() {
+        // `Duration::MAX` in seconds as an f64 rounds past what a Duration holds.
+        for huge in [Duration::MAX, Duration::from_secs(u64::MAX)] {
+            let waited = tokio::time::timeout(Duration::from_millis(1), pause(huge)).await;
+            assert!(waited.is_err(), "{huge:?} is still being waited");
+        }
     }
 
     use serde_json::json;

@@ -1,7 +1,7 @@
 //! The state file: what setup made or reused, written atomically after every step, locked while a run holds it; never a secret value.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -157,20 +157,14 @@ fn state_err(path: &Path, what: impl Into<String>, hint: impl Into<String>) -> E
 impl StateFile {
     /// Opens (or starts) the state file at `path` and takes its lock; a second run on it is refused.
     pub fn open(path: &Path) -> Result<StateFile> {
-        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
-        let mut lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| {
-                state_err(
-                    path,
-                    format!("cannot open lock file: {e}"),
-                    "check the directory is writable",
-                )
-            })?;
+        let lock_path = beside(path, ".lock");
+        let mut lock = crate::private_file::open_lock(&lock_path).map_err(|e| {
+            state_err(
+                path,
+                format!("cannot open lock file {}: {e}", lock_path.display()),
+                "check the directory is writable",
+            )
+        })?;
         // An advisory lock (flock on Unix) on the open file, released when the process ends however it ends.
         match lock.try_lock() {
             Ok(()) => {}
@@ -247,9 +241,9 @@ impl StateFile {
                 "report this bug",
             )
         })?;
-        let tmp = PathBuf::from(format!("{}.tmp", self.path.display()));
+        let tmp = beside(&self.path, ".tmp");
         let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
+            let mut f = crate::private_file::create_replacing(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &self.path)?;
@@ -276,23 +270,40 @@ impl StateFile {
     }
 }
 
-/// Where the per-deployment locks live: the user's runtime directory, else their cache directory.
-fn lock_dir() -> PathBuf {
+/// `path` with `suffix` added to its file name (`state.json` → `state.json.lock`), whatever its encoding.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The directory `path` is in (`.` for a bare name).
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where the lock named `name` of a deployment lives: the user's runtime directory, else their cache directory,
+/// else (neither XDG directory nor HOME set, as in some service accounts) beside the state file. Never a
+/// directory every user shares, such as /tmp, where another user could hold the lock or plant a link.
+fn lock_path(name: &str, state: &Path) -> PathBuf {
     let var = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    if let Some(d) = var("XDG_RUNTIME_DIR") {
-        return d.join("keeper-azmon");
-    }
-    if let Some(d) = var("XDG_CACHE_HOME") {
-        return d.join("keeper-azmon").join("locks");
-    }
-    match var("HOME") {
-        Some(h) => h.join(".cache").join("keeper-azmon").join("locks"),
-        None => std::env::temp_dir().join("keeper-azmon-locks"),
-    }
+    let dir = if let Some(d) = var("XDG_RUNTIME_DIR") {
+        d.join("keeper-azmon")
+    } else if let Some(d) = var("XDG_CACHE_HOME") {
+        d.join("keeper-azmon").join("locks")
+    } else if let Some(h) = var("HOME") {
+        h.join(".cache").join("keeper-azmon").join("locks")
+    } else {
+        return dir_of(state).join(format!(".keeper-azmon-{name}.lock"));
+    };
+    dir.join(format!("{name}.lock"))
 }
 
 /// A lock on one deployment (subscription + deployment name), whatever state file names it: two runs on one
@@ -303,8 +314,14 @@ pub struct DeploymentLock {
 
 impl DeploymentLock {
     /// Takes the lock of `deployment` in `subscription` of the cloud whose ARM endpoint is `arm`, or says which
-    /// process holds it.
-    pub fn acquire(arm: &str, subscription: &str, deployment: &str) -> Result<DeploymentLock> {
+    /// process holds it. `state` is the state file's path (the lock is beside it when the user has no
+    /// directory of their own for it).
+    pub fn acquire(
+        arm: &str,
+        subscription: &str,
+        deployment: &str,
+        state: &Path,
+    ) -> Result<DeploymentLock> {
         let key = format!(
             "{}/{}/{}",
             arm.trim_end_matches('/').to_ascii_lowercase(),
@@ -312,22 +329,16 @@ impl DeploymentLock {
             deployment.to_ascii_lowercase()
         );
         let name = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes());
-        let dir = lock_dir();
-        let path = dir.join(format!("{name}.lock"));
+        let path = lock_path(&name.to_string(), state);
         let fail = |what: String| Error::State {
             path: path.display().to_string(),
             what,
             hint: "check that the directory can be written (XDG_RUNTIME_DIR, or HOME/.cache)"
                 .into(),
         };
-        std::fs::create_dir_all(&dir)
+        std::fs::create_dir_all(dir_of(&path))
             .map_err(|e| fail(format!("cannot create the lock directory: {e}")))?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        let mut file = crate::private_file::open_lock(&path)
             .map_err(|e| fail(format!("cannot open the deployment lock: {e}")))?;
         match file.try_lock() {
             Ok(()) => {}
@@ -351,12 +362,13 @@ impl DeploymentLock {
         Ok(DeploymentLock { _file: file })
     }
 
-    /// The lock of the deployment a state names; none while the state names none yet.
-    pub fn take(arm: &str, state: &State) -> Result<Option<DeploymentLock>> {
+    /// The lock of the deployment a state file names; none while it names none yet.
+    pub fn take(arm: &str, sf: &StateFile) -> Result<Option<DeploymentLock>> {
+        let state = &sf.state;
         if state.deployment.is_empty() || state.subscription_id.is_empty() {
             return Ok(None);
         }
-        DeploymentLock::acquire(arm, &state.subscription_id, &state.deployment).map(Some)
+        DeploymentLock::acquire(arm, &state.subscription_id, &state.deployment, &sf.path).map(Some)
     }
 }
 
@@ -379,6 +391,38 @@ mod tests {
         drop(a);
         let b = StateFile::open(&p).expect("open after release");
         assert_eq!(b.state.deployment, "d");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_and_the_temporary_file_never_follow_a_symbolic_link() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("s.json");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").expect("victim");
+        let lock = dir.path().join("s.json.lock");
+        // A lock file that is a link to someone's file, or to where a new one would be made.
+        let elsewhere = dir.path().join("made-elsewhere");
+        for target in [&victim, &elsewhere] {
+            symlink(target, &lock).expect("symlink");
+            let err = StateFile::open(&p)
+                .err()
+                .expect("a linked lock file is refused")
+                .to_string();
+            assert!(err.contains("symbolic link"), "{err}");
+            std::fs::remove_file(&lock).expect("unlink");
+        }
+        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep");
+        assert!(!elsewhere.exists(), "nothing made where the link pointed");
+        // A temporary file that is a link: replaced, not written through.
+        let mut sf = StateFile::open(&p).expect("open");
+        symlink(&victim, dir.path().join("s.json.tmp")).expect("symlink");
+        sf.state.deployment = "d".into();
+        sf.save().expect("save");
+        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep");
+        assert_eq!(StateFile::read(&p).expect("state").deployment, "d");
+        assert!(!dir.path().join("s.json.tmp").exists());
     }
 
     #[test]

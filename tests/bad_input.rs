@@ -199,6 +199,15 @@ async fn forty_wrong_inputs_are_refused_with_a_clear_message_and_no_write() {
             with(base.clone(), "--workspace", &missing_ws),
             "does not exist",
         ),
+        // The parts of a workspace id go into ARM's URLs: each is checked by Azure's naming rules.
+        (
+            with(base.clone(), "--workspace", &format!("/subscriptions/{sub}/resourceGroups/rg-keeper/providers/Microsoft.OperationalInsights/workspaces/ws?api-version=1#")),
+            "the workspace name 'ws?api-version=1#' in --workspace is not a valid name",
+        ),
+        (
+            with(base.clone(), "--workspace", &format!("/subscriptions/{sub}/resourceGroups/rg*x/providers/Microsoft.OperationalInsights/workspaces/KeeperLogs")),
+            "the resource group 'rg*x' in --workspace is not a valid name",
+        ),
         (with(base.clone(), "--cloud", &http_profile), "is not https"),
         (
             with(base.clone(), "--cloud", "mars"),
@@ -252,5 +261,103 @@ async fn forty_wrong_inputs_are_refused_with_a_clear_message_and_no_write() {
             "{err}"
         );
         assert_eq!(w.sim.write_count(), 0, "{args:?} wrote to Azure");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_ascii_location_is_refused_with_the_valid_locations_before_any_write() {
+    let w = World::public().await;
+    // "東日本" (Japan East) straddles byte 4, where the location was once sliced to find near names.
+    for location in ["東日本", "eas\u{fc}s", "ｅａｓｔｕｓ"] {
+        let o = w
+            .run(&with(w.setup_args(&[]), "--location", location))
+            .await;
+        assert_refused(&o, &[location, "eastus", "westus2"]);
+        assert_eq!(w.sim.write_count(), 0, "{location}: wrote to Azure");
+    }
+}
+
+/// Requests to the Log Analytics query API the simulator has seen.
+fn queries(w: &World) -> usize {
+    w.sim
+        .request_log()
+        .iter()
+        .filter(|r| r.path.ends_with("/query"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_or_workspace_id_that_is_not_one_is_refused_before_any_query() {
+    let w = World::public().await;
+    let (secret, _) = w.set_up_then(std::time::Duration::from_secs(60)).await;
+    let import = |extra: &[&str]| {
+        w.command_args(
+            "import-classic",
+            &[
+                &["--secret-file", secret.as_str(), "--enterprise-id", "1234"],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let verify = |extra: &[&str]| {
+        w.command_args(
+            "verify",
+            &[&["--secret-file", secret.as_str(), "--wait"], extra].concat(),
+        )
+    };
+    let guid = "00000000-0000-0000-0000-000000000001";
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            import(&["--from-table", "Keeper_CL | union SecurityEvent"]),
+            "--from-table",
+        ),
+        (
+            import(&["--from-table", "Keeper_CL\n| where true"]),
+            "--from-table",
+        ),
+        (import(&["--from-table", "SecurityEvent"]), "_CL"),
+        (import(&["--from-table="]), "--from-table"),
+        (
+            import(&["--from-table", &format!("{}_CL", "K".repeat(101))]),
+            "--from-table",
+        ),
+        (
+            import(&["--from-workspace-id", "../../subscriptions"]),
+            "--from-workspace-id",
+        ),
+        (
+            import(&["--from-workspace-id", &format!("{guid}/query?x=")]),
+            "--from-workspace-id",
+        ),
+        (import(&["--workspace-id", "not-a-guid"]), "--workspace-id"),
+        (import(&["--table", "Keeper | take 1"]), "--table"),
+        (verify(&["--workspace-id", "not-a-guid"]), "--workspace-id"),
+        (
+            verify(&["--workspace-id", &format!("{guid}#")]),
+            "--workspace-id",
+        ),
+    ];
+    for (args, names) in &cases {
+        let before = queries(&w);
+        let o = w.run(args).await;
+        assert_refused(&o, &[names]);
+        assert_eq!(queries(&w), before, "{args:?} queried the workspace");
+    }
+    // The same parts read from the state file.
+    let good = w.state();
+    for (key, value) in [
+        ("workspace_customer_id", "not-a-guid"),
+        ("table", "KeeperLogs_CL | union SecurityEvent"),
+    ] {
+        let mut state = good.clone();
+        state["outputs"][key] = value.into();
+        std::fs::write(w.state_path(), state.to_string()).expect("state");
+        for args in [import(&[]), verify(&[])] {
+            let before = queries(&w);
+            let o = w.run(&args).await;
+            assert_refused(&o, &["state file"]);
+            assert_eq!(queries(&w), before, "{args:?} queried the workspace");
+        }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use azure_sim::Fault;
 use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -380,4 +381,222 @@ async fn verify_wait_does_not_wait_through_an_untrusted_certificate() {
         "{err}"
     );
     assert_eq!(proxy.tunnels(), 1, "one connection, no retry: {err}");
+}
+
+/// Token requests the simulator has answered so far.
+fn token_requests(w: &World) -> usize {
+    w.sim
+        .request_log()
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+        .count()
+}
+
+/// `verify` of the deployment in `w`, with the profile `cloud`, plus `extra`.
+fn verify_args(w: &World, cloud: &str, secret: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "verify",
+        "--state",
+        &w.state_path().display().to_string(),
+        "--auth",
+        "env",
+        "--cloud",
+        cloud,
+        "--secret-file",
+        secret,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// The Endpoint URL setup recorded, and the same URL on another host that reaches the simulator too (`localhost`,
+/// which its certificate names): a host outside the simulated cloud's Logs Ingestion domain.
+fn recorded_and_foreign_endpoint(w: &World) -> (String, String) {
+    let url = w.state()["outputs"]["endpoint_url"]
+        .as_str()
+        .expect("the recorded Endpoint URL")
+        .to_string();
+    let foreign = url.replacen("https://127.0.0.1:", "https://localhost:", 1);
+    assert_ne!(url, foreign, "the simulator answers on 127.0.0.1: {url}");
+    (url, foreign)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_apps_token_goes_only_to_an_https_endpoint_in_the_clouds_ingestion_domain() {
+    let w = World::public().await;
+    let (secret, _) = w.set_up_then(Duration::from_secs(60)).await;
+    let cloud = w.profile.display().to_string();
+    let (url, foreign) = recorded_and_foreign_endpoint(&w);
+    let plain_http = url.replacen("https://", "http://", 1);
+
+    // Refused before a token is asked for: http (even with the flag), and a host outside the domain.
+    for (extra, names) in [
+        (vec!["--endpoint-url", plain_http.as_str()], vec!["https"]),
+        (
+            vec![
+                "--endpoint-url",
+                plain_http.as_str(),
+                "--allow-foreign-endpoint",
+            ],
+            vec!["https"],
+        ),
+        (
+            vec!["--endpoint-url", foreign.as_str()],
+            vec!["localhost", "--allow-foreign-endpoint"],
+        ),
+    ] {
+        let tokens = token_requests(&w);
+        let o = w.run(&verify_args(&w, &cloud, &secret, &extra)).await;
+        assert_refused(&o, &names);
+        assert_eq!(
+            token_requests(&w),
+            tokens,
+            "{extra:?}: a token was asked for"
+        );
+    }
+
+    // The state file names the Endpoint URL too: a foreign host written there is refused the same way.
+    let mut state = w.state();
+    state["outputs"]["endpoint_url"] = foreign.clone().into();
+    std::fs::write(w.state_path(), state.to_string()).expect("state");
+    let tokens = token_requests(&w);
+    let o = w.run(&verify_args(&w, &cloud, &secret, &[])).await;
+    assert_refused(&o, &["localhost", "state file"]);
+    assert_eq!(token_requests(&w), tokens, "a token was asked for");
+
+    // With the flag, the operator's word for it: the token goes there, and the events arrive.
+    let o = w
+        .run(&verify_args(
+            &w,
+            &cloud,
+            &secret,
+            &["--allow-foreign-endpoint"],
+        ))
+        .await;
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("localhost"),
+        "a warning names the host: {}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_profile_without_an_ingestion_domain_accepts_only_the_recorded_endpoint_host() {
+    let w = World::public().await;
+    let (secret, _) = w.set_up_then(Duration::from_secs(60)).await;
+    let no_domain = profile_with(&w, "no-domain.json", |p| {
+        assert!(
+            p.remove("logs_ingestion_domain").is_some(),
+            "azure-sim's profile names its ingestion domain"
+        );
+    });
+    let (url, foreign) = recorded_and_foreign_endpoint(&w);
+    // The host the state file records is accepted, in the flag too.
+    for extra in [vec![], vec!["--endpoint-url", url.as_str()]] {
+        let o = w.run(&verify_args(&w, &no_domain, &secret, &extra)).await;
+        assert_ok(&o);
+    }
+    // Any other host is not, unless the flag says so.
+    let tokens = token_requests(&w);
+    let o = w
+        .run(&verify_args(
+            &w,
+            &no_domain,
+            &secret,
+            &["--endpoint-url", &foreign],
+        ))
+        .await;
+    assert_refused(&o, &["localhost", "logs_ingestion_domain", "127.0.0.1"]);
+    assert_eq!(token_requests(&w), tokens, "a token was asked for");
+    let o = w
+        .run(&verify_args(
+            &w,
+            &no_domain,
+            &secret,
+            &["--endpoint-url", &foreign, "--allow-foreign-endpoint"],
+        ))
+        .await;
+    assert_ok(&o);
+}
+
+/// Runs the tool, failing the test if it is still running after `limit`: the waits under test are capped far
+/// below it, so only an uncapped wait reaches it.
+async fn run_within(
+    w: &World,
+    args: &[String],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> std::process::Output {
+    tokio::time::timeout(limit, run_env(w, args, env))
+        .await
+        .unwrap_or_else(|_| panic!("{args:?} still waiting after {limit:?}"))
+}
+
+/// A Retry-After of about 31 years.
+const A_LIFETIME: u64 = 1_000_000_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_retry_after_is_waited_at_most_the_retry_policys_maximum() {
+    let w = World::public().await;
+    // ARM (the REST client): setup's first read of the locations.
+    w.sim.inject(
+        Fault::status("GET", "/locations", 1, 429, "TooManyRequests").retry_after(A_LIFETIME),
+    );
+    let (o, secret) = tokio::time::timeout(Duration::from_secs(120), w.setup_json())
+        .await
+        .expect("setup still waiting after 120 s");
+    assert_ok(&o);
+    w.settle();
+    // Logs Ingestion (the app's sender): verify's post.
+    w.sim.inject(
+        Fault::status("POST", "/streams/", 1, 429, "TooManyRequests").retry_after(A_LIFETIME),
+    );
+    let cloud = w.profile.display().to_string();
+    let o = run_within(
+        &w,
+        &verify_args(&w, &cloud, &secret.display().to_string(), &[]),
+        &[],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_ok(&o);
+    let throttled = w
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(throttled, 2, "both refusals were met and retried");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_that_ends_past_verifys_deadline_stops_verify_at_once() {
+    let w = World::public().await;
+    let (secret, _) = w.set_up_then(Duration::from_secs(60)).await;
+    w.sim
+        .inject(Fault::status("POST", "/streams/", 100, 429, "TooManyRequests").retry_after(3600));
+    let cloud = w.profile.display().to_string();
+    // In real time: the capped wait (the policy's maximum, 30 s) does not fit in --timeout 5.
+    let o = run_within(
+        &w,
+        &verify_args(&w, &cloud, &secret, &["--wait", "--timeout", "5"]),
+        &[("KEEPER_AZMON_TIME_SCALE", "1")],
+        Duration::from_secs(25),
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("429") && err.contains("Retry-After"), "{err}");
+    assert!(
+        err.contains("--timeout"),
+        "the hint names the deadline: {err}"
+    );
+    assert!(
+        !err.contains("check the Endpoint URL"),
+        "a throttled post is not a wrong URL: {err}"
+    );
 }

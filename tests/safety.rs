@@ -339,6 +339,49 @@ async fn test_knobs_warn_when_set() {
     );
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_state_files_lock_and_temporary_file_follow_no_symlink_and_the_locks_stay_beside_it() {
+    use std::os::unix::fs::symlink;
+    let w = World::public().await;
+    let dir = w.dir.path();
+    let state = w.state_path().display().to_string();
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, "keep").expect("victim");
+    // The state file's lock a link to another file: refused, before any write, the file untouched.
+    let lock = std::path::PathBuf::from(format!("{state}.lock"));
+    symlink(&victim, &lock).expect("symlink");
+    let o = w.setup(&[]).await;
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+    assert_eq!(w.sim.write_count(), 0);
+    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep");
+    std::fs::remove_file(&lock).expect("unlink");
+    // The temporary file a link: the state is saved beside it, the link's target untouched. And without HOME
+    // (nor XDG_RUNTIME_DIR or XDG_CACHE_HOME), the deployment's lock is beside the state file, not in a
+    // directory every user of the machine shares.
+    symlink(&victim, format!("{state}.tmp")).expect("symlink");
+    let o = tool_command(dir, &w.sim, &w.setup_args(&[]))
+        .env_remove("HOME")
+        .output()
+        .await
+        .expect("binary runs");
+    assert_ok(&o);
+    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep");
+    assert!(w.state()["outputs"]["endpoint_url"].is_string());
+    let locks: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".keeper-azmon-") && n.ends_with(".lock"))
+        .collect();
+    assert_eq!(
+        locks.len(),
+        1,
+        "the deployment's lock beside the state file: {locks:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_or_token_reaches_the_most_verbose_logs_of_any_command() {
     let w = World::public().await;

@@ -492,3 +492,180 @@ async fn keeper_folder_makes_the_record_once_before_any_azure_write() {
     w.settle();
     assert_ok(&w.run(&after(&w, "verify", &[])).await);
 }
+
+/// Standard base64 with padding, as the Keeper vault exports a config.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Whether `text` holds any 12 characters in a row of `secret`.
+fn echoes(text: &str, secret: &str) -> bool {
+    let s: Vec<char> = secret.chars().collect();
+    s.windows(12)
+        .any(|w| text.contains(&w.iter().collect::<String>()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_or_refused_ksm_config_is_never_echoed_and_the_error_names_the_broken_part() {
+    let (w, uid, config_file) = keeper_world(true).await;
+    // What a config holds that nobody may see: the device's private key, the app key, the client id.
+    let private_key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgPrivateKeyMaterialNeverShown0123456789abcd";
+    let app_key = "AppKeyMaterialThatIsSecretAsWell0123456789ab=";
+    let client_id = "ClientIdOfTheDeviceNotToBeShownEither0123456789AB==";
+    let config = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut c = serde_json::json!({
+            "hostname": "keepersecurity.com",
+            "clientId": client_id,
+            "privateKey": private_key,
+            "appKey": app_key,
+            "serverPublicKeyId": "10",
+        });
+        edit(c.as_object_mut().expect("object"));
+        c.to_string()
+    };
+    let bound = w.sim.keeper_config();
+    let token = w.sim.keeper_token();
+    let token_key = token
+        .split_once(':')
+        .map(|(_, k)| k.to_string())
+        .expect("REGION:KEY");
+    let broken_file = w.dir.path().join("broken-ksm-config.json");
+    std::fs::write(
+        &broken_file,
+        config(&|c| {
+            c.insert("privateKey".into(), "not base64 at all!".into());
+        }),
+    )
+    .expect("write");
+    let broken_file = broken_file.display().to_string();
+    let cases: Vec<(String, &str)> = vec![
+        // The vault's base64 with a full stop pasted after it.
+        (format!("{bound}."), "not base64"),
+        // JSON in quotes the shell kept.
+        (format!("'{}'", config(&|_| {})), "character 1"),
+        // A one-time access token whose region is not Keeper's.
+        (
+            format!("keepersecurity.co:{token_key}"),
+            "region 'keepersecurity.co'",
+        ),
+        // JSON that breaks off.
+        (config(&|_| {})[..120].to_string(), "line 1, column"),
+        // Base64 of JSON whose private key is not a string, or missing, or not base64.
+        (
+            base64(
+                config(&|c| {
+                    c.insert("privateKey".into(), 42.into());
+                })
+                .as_bytes(),
+            ),
+            "privateKey is not a string",
+        ),
+        (
+            config(&|c| {
+                c.remove("clientId");
+            }),
+            "lacks clientId",
+        ),
+        (
+            config(&|c| {
+                c.insert("privateKey".into(), format!("{private_key}!!").into());
+            }),
+            "privateKey is not base64",
+        ),
+        // A key a config never holds.
+        (
+            config(&|c| {
+                c.insert("privateKye".into(), private_key.into());
+            }),
+            "privateKye",
+        ),
+        // A file holding a config with a broken key: the file is named, its content is not shown.
+        (broken_file.clone(), "privateKey is not base64"),
+    ];
+    let secrets = [
+        private_key,
+        app_key,
+        client_id,
+        bound.as_str(),
+        token_key.as_str(),
+    ];
+    for (arg, names) in &cases {
+        let before = w.sim.write_count();
+        let o = w
+            .run(&bare(&w, &["--ksm-config", arg, "--keeper-record", &uid]))
+            .await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(names), "names {names}: {err}");
+        assert!(err.contains("hint:"), "{err}");
+        for s in secrets {
+            assert!(!echoes(&err, s), "the config is echoed: {err}");
+        }
+        assert_eq!(w.sim.write_count(), before, "nothing written in Azure");
+    }
+    assert!(
+        stderr(
+            &w.run(&bare(
+                &w,
+                &["--ksm-config", &broken_file, "--keeper-record", &uid]
+            ))
+            .await
+        )
+        .contains(&broken_file),
+        "a file is named by its path"
+    );
+    // Refused by Keeper: a revoked device's config, in a file and as its text; a token already spent.
+    let redeemed = w.dir.path().join("redeemed.json").display().to_string();
+    let o = w
+        .run(&bare(
+            &w,
+            &[
+                "--ksm-config",
+                &token,
+                "--ksm-config-out",
+                &redeemed,
+                "--keeper-record",
+                &uid,
+            ],
+        ))
+        .await;
+    assert_ok(&o);
+    let spent = w.dir.path().join("spent.json").display().to_string();
+    w.sim.keeper_revoke_devices();
+    for args in [
+        vec!["--ksm-config", config_file.as_str()],
+        vec!["--ksm-config", bound.as_str()],
+        vec![
+            "--ksm-config",
+            token.as_str(),
+            "--ksm-config-out",
+            spent.as_str(),
+        ],
+    ] {
+        let o = w
+            .run(&bare(&w, &[&args[..], &["--keeper-record", &uid]].concat()))
+            .await;
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{err}");
+        for s in secrets {
+            assert!(!echoes(&err, s), "the config is echoed: {err}");
+        }
+    }
+}

@@ -134,6 +134,15 @@ impl Sim {
         self.base_url.clone()
     }
 
+    /// The host the simulator answers on (`127.0.0.1`), without its port.
+    pub fn host(&self) -> String {
+        let authority = self.base_url.trim_start_matches("https://");
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+            .to_string()
+    }
+
     /// The PEM of the simulator's self-signed certificate.
     pub fn ca_pem(&self) -> String {
         self.ca_pem.clone()
@@ -153,6 +162,9 @@ impl Sim {
             "monitor_audience": monitor,
             "log_analytics_endpoint": self.base_url,
             "log_analytics_audience": la,
+            // The DCEs' logs ingestion endpoints are this server (world/dce.rs), so its host is the simulated
+            // cloud's Logs Ingestion domain: keeper-azmon sends the app's token nowhere else.
+            "logs_ingestion_domain": self.host(),
             "ca_certificate": ca_certificate_path,
             // keeper-azmon sends Keeper Secrets Manager calls here: the fake Keeper backend (world/keeper.rs).
             "keeper_endpoint": self.base_url,

@@ -259,7 +259,7 @@ async fn a_contributor_may_not_write_role_assignments_and_the_permissions_api_sa
         .as_array()
         .expect("notActions")
         .contains(&json!("Microsoft.Authorization/*/Write")));
-    let (ra, st, b) = t.assign_reader_on_workspace().await;
+    let (_ra, st, b) = t.assign_reader_on_workspace().await;
     assert_eq!(st, 403, "{b}");
     assert_error(
         &b,
@@ -281,7 +281,7 @@ async fn a_user_access_administrator_with_contributor_may_write_role_assignments
     })
     .await;
     t.base("eastus", "eastus").await;
-    let sub = t.sim.operator().subscription_id;
+    let _sub = t.sim.operator().subscription_id;
     let (ra, st, b) = t.assign_reader_on_workspace().await;
     assert_eq!(st, 201, "{b}");
     // Deleting the workspace takes the assignment scoped to it along.

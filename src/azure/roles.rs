@@ -202,7 +202,7 @@ pub async fn create(
             }
             Err(Error::Azure(e))
                 if e.code == "PrincipalNotFound"
-                    && started.elapsed() < replication_wait.mul_f64(crate::rest::time_scale()) =>
+                    && started.elapsed() < crate::rest::scaled(replication_wait) =>
             {
                 on_waiting();
                 tracing::info!(

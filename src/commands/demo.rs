@@ -112,6 +112,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
             common,
             client_id: None,
             endpoint_url: None,
+            allow_foreign_endpoint: false,
             secret_file: Some(secret_file.clone()),
             secret: None,
             keeper: Default::default(),

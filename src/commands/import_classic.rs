@@ -11,6 +11,7 @@ use crate::commands::verify::console_values;
 use crate::error::{Error, Result};
 use crate::history::{parse_time, Import, Reader};
 use crate::ingest::Sender;
+use crate::names;
 use crate::output::Format;
 use crate::state::StateFile;
 
@@ -28,13 +29,23 @@ fn time_arg(flag: &str, v: &Option<String>) -> Result<Option<time::OffsetDateTim
 }
 
 pub async fn execute(args: ImportClassicArgs) -> Result<()> {
+    // Table names go into KQL and workspace ids into the query URL: each is checked before anything is sent.
+    names::classic_table("--from-table", &args.from_table)?;
+    for (flag, id) in [
+        ("--from-workspace-id", &args.from_workspace_id),
+        ("--workspace-id", &args.workspace_id),
+    ] {
+        if let Some(id) = id {
+            names::guid(flag, id)?;
+        }
+    }
     let (out, secret, profile) = console_values(&args.target).await?;
     let workspace = args
         .workspace_id
         .clone()
         .unwrap_or(out.workspace_customer_id.clone());
     let table = match &args.table {
-        Some(t) => crate::names::table(t)?,
+        Some(t) => names::table(t)?,
         None => out.table.clone(),
     };
     if workspace.is_empty() || table.is_empty() {
@@ -42,6 +53,14 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
             "the deployment's workspace and table are not known",
             "pass --workspace-id and --table, or --state",
         ));
+    }
+    if args.workspace_id.is_none() {
+        names::from_state("workspace_customer_id", "--workspace-id", &workspace, |w| {
+            names::guid("--workspace-id", w)
+        })?;
+    }
+    if args.table.is_none() {
+        names::from_state("table", "--table", &table, names::table)?;
     }
     let (since, until) = (
         time_arg("--since", &args.since)?,
@@ -62,6 +81,7 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
         auth: app.clone(),
         audience: profile.monitor_audience.clone(),
         max_attempts: 8,
+        deadline: None,
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     });

@@ -101,7 +101,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     }
     let (_, profile, rest) = super::connect(&args.common, &sf.state)?;
     let _deployment_lock =
-        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf.state)?;
+        crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &sf)?;
     // The Keeper record must be writable before a new secret exists.
     let keeper = if args.finish {
         None

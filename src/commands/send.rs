@@ -351,6 +351,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         auth,
         audience: profile.monitor_audience.clone(),
         max_attempts: 8,
+        deadline: None,
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     });

@@ -139,27 +139,17 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
         .clone()
         .unwrap_or_else(|| defaults::DCR_NAME.into());
     let workspace = if ws_arg.starts_with("/subscriptions/") {
-        let parts: Vec<&str> = ws_arg.split('/').collect();
-        let ok = parts.len() == 9
-            && parts[3].eq_ignore_ascii_case("resourceGroups")
-            && parts[5].eq_ignore_ascii_case("providers")
-            && parts[6].eq_ignore_ascii_case("Microsoft.OperationalInsights")
-            && parts[7].eq_ignore_ascii_case("workspaces");
-        if !ok {
-            return Err(Error::input(
-                format!("--workspace '{ws_arg}' is not a workspace resource id"),
-                "use /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>, or a plain name to create",
-            ));
-        }
-        if !parts[2].eq_ignore_ascii_case(&subscription) {
+        let id = names::workspace_resource_id("--workspace", &ws_arg)?;
+        if !id.subscription.eq_ignore_ascii_case(&subscription) {
             return Err(Error::input(
                 format!(
                     "--workspace is in subscription {}, not in --subscription {subscription}",
-                    parts[2]
+                    id.subscription
                 ),
                 "reuse a workspace of the same subscription, or pass a name to create one",
             ));
         }
+        id.check_names("--workspace")?;
         WorkspaceChoice::Existing(ws_arg.clone())
     } else {
         names::workspace(&ws_arg)?;
@@ -358,6 +348,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         &profile.resource_manager_endpoint,
         &inputs.subscription,
         &inputs.deployment,
+        &sf.path,
     )?;
     if human {
         note!(

@@ -438,9 +438,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         }
     }
     let _deployment_lock = match &sf {
-        Some(f) => {
-            crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, &f.state)?
-        }
+        Some(f) => crate::state::DeploymentLock::take(&profile.resource_manager_endpoint, f)?,
         None => None,
     };
     check_keeper_record(&state, &args)?;

@@ -41,6 +41,10 @@ fn explain(stage: &str, e: &Error) -> Error {
             "the app may not ingest into this DCR: Monitoring Metrics Publisher is missing on the DCR, or was assigned moments ago",
             "role assignments can take several minutes to take effect; re-run with --wait, or run `keeper-azmon setup` again",
         ),
+        "post" if text.contains("HTTP 429") => (
+            "ingestion is throttling the app",
+            "wait a few minutes and run verify again",
+        ),
         "post" if code == "NotFound" => ("the DCR immutable id in the Endpoint URL is unknown", "copy the Endpoint URL again from `keeper-azmon setup`"),
         "post" if code == "InvalidStream" => ("the stream in the Endpoint URL is not declared in the DCR", "the stream is Custom-<table>_CL"),
         "post" => ("the events were refused", "check the Endpoint URL"),
@@ -69,6 +73,7 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     if let Some(v) = &t.client_id {
         out.client_id = v.clone();
     }
+    let recorded_endpoint = (!out.endpoint_url.is_empty()).then(|| out.endpoint_url.clone());
     if let Some(v) = &t.endpoint_url {
         out.endpoint_url = v.clone();
     }
@@ -89,6 +94,22 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     }
     let cloud_arg = crate::commands::cloud_from_state(t.common.cloud.as_deref(), &state_cloud)?;
     let profile = resolve_cloud(cloud_arg.as_deref(), t.common.auth)?;
+    // Where the app's token will go, before one is asked for (or the secret fetched).
+    let source = match &t.endpoint_url {
+        Some(_) => "--endpoint-url",
+        None => "the Endpoint URL in the state file",
+    };
+    if let Some(host) = profile.check_ingestion_endpoint(
+        &out.endpoint_url,
+        source,
+        recorded_endpoint.as_deref(),
+        t.allow_foreign_endpoint,
+    )? {
+        note!(
+            "warning: the app's token goes to {host}, outside cloud '{}''s Logs Ingestion domain, as --allow-foreign-endpoint allows",
+            profile.name
+        );
+    }
     // `--secret keeper://UID/field/password`, else the state's Keeper record when no other source is given.
     let from_keeper = match t.secret.as_deref().map(crate::vault::notation_uid) {
         Some(Some(uid)) => Some(uid?),
@@ -210,12 +231,26 @@ fn app_may_read(state: &std::path::Path) -> Result<bool> {
 }
 
 pub async fn execute(args: VerifyArgs) -> Result<()> {
+    if let Some(w) = &args.workspace_id {
+        crate::names::guid("--workspace-id", w)?;
+    }
     let (mut out, secret, profile) = console_values(&args.target).await?;
     if let Some(w) = &args.workspace_id {
         out.workspace_customer_id = w.clone();
+    } else if args.wait && !out.workspace_customer_id.is_empty() {
+        // It goes into the query URL: a state file's value is checked like the flag's.
+        crate::names::from_state(
+            "workspace_customer_id",
+            "--workspace-id",
+            &out.workspace_customer_id,
+            |w| crate::names::guid("--workspace-id", w),
+        )?;
     }
     if let Some(t) = &args.table {
         out.table = crate::names::table(t)?;
+    } else if args.wait && !out.table.is_empty() {
+        // It goes into KQL.
+        out.table = crate::names::from_state("table", "--table", &out.table, crate::names::table)?;
     }
     let http = crate::rest::http_client(&profile)?;
     let app = Auth::client_secret(&out.tenant_id, &out.client_id, secret, &profile, &http)?;
@@ -266,6 +301,8 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         auth: app.clone(),
         audience: profile.monitor_audience.clone(),
         max_attempts: 4,
+        // The deadline of --wait: a Retry-After that ends past it stops verify at once.
+        deadline: args.wait.then_some(deadline),
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     };

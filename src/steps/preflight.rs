@@ -69,24 +69,19 @@ pub async fn check(rest: &Rest, inputs: &Inputs) -> Result<Preflight> {
         .iter()
         .any(|l| l.eq_ignore_ascii_case(&inputs.location))
     {
-        let mut near: Vec<&String> = locations
-            .iter()
-            .filter(|l| l.starts_with(&inputs.location[..inputs.location.len().min(4)]))
-            .collect();
-        if near.is_empty() {
-            near = locations.iter().take(8).collect();
-        }
+        let why = if crate::names::is_location_name(&inputs.location) {
+            String::new()
+        } else {
+            " (Azure's location names are ASCII letters and digits, such as eastus)".into()
+        };
         return Err(Error::input(
             format!(
-                "location '{}' is not available to subscription {}",
+                "location '{}' is not available to subscription {}{why}",
                 inputs.location, inputs.subscription
             ),
             format!(
                 "choose one of: {}",
-                near.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::names::near_locations(&inputs.location, &locations).join(", ")
             ),
         ));
     }

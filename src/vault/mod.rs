@@ -74,6 +74,29 @@ pub enum VaultError {
 }
 
 impl VaultError {
+    /// The same error with each of `secrets` taken out of its text: what Keeper's SDK says is never taken on
+    /// trust not to quote the config.
+    fn scrubbed(self, secrets: &[String]) -> VaultError {
+        let s = |t: String| config::scrub(&t, secrets);
+        match self {
+            VaultError::Config { origin, what } => VaultError::Config {
+                origin: s(origin),
+                what: s(what),
+            },
+            VaultError::SignIn(t) => VaultError::SignIn(s(t)),
+            VaultError::Token(t) => VaultError::Token(s(t)),
+            VaultError::UnknownRecord(t) => VaultError::UnknownRecord(s(t)),
+            VaultError::ReadOnly(t) => VaultError::ReadOnly(s(t)),
+            VaultError::UnknownFolder(t) => VaultError::UnknownFolder(s(t)),
+            VaultError::ReadOnlyFolder(t) => VaultError::ReadOnlyFolder(s(t)),
+            VaultError::Unreachable(t) => VaultError::Unreachable(s(t)),
+            VaultError::Throttled(t) => VaultError::Throttled(s(t)),
+            VaultError::Write(t) => VaultError::Write(s(t)),
+            VaultError::Panicked(t) => VaultError::Panicked(s(t)),
+            VaultError::Environment(t) => VaultError::Environment(s(t)),
+        }
+    }
+
     /// The tool's error: a sign-in failure is exit 3, every other refusal exit 2, each naming the flag to look at.
     pub fn into_error(self) -> Error {
         let hint = match &self {
@@ -199,6 +222,8 @@ impl Vault {
             self.server_key.clone(),
         );
         let out_name = out.display().to_string();
+        let mut secrets = self.config.secret_parts();
+        secrets.extend(existing.clone());
         let bound = run_blocking(move |handle| {
             let storage = InMemoryKeyValueStorage::new(existing.clone()).map_err(|e| {
                 VaultError::Config {
@@ -228,12 +253,13 @@ impl Vault {
             if let (true, Some(text)) = (already, existing) {
                 return Ok((SecretString::new(text), false));
             }
-            sm.set_custom_sleep_function(|d| std::thread::sleep(d.mul_f64(crate::rest::time_scale())));
+            sm.set_custom_sleep_function(|d| std::thread::sleep(crate::rest::scaled(crate::rest::RetryPolicy::default().honour(d))));
             sm.get_secrets(filter)
                 .map_err(|e| classify(e, Call::Bind, "the one-time access token"))?;
             Ok((config::bound_text(&sm.config)?, true))
         })
-        .await?;
+        .await
+        .map_err(|e| e.scrubbed(&secrets))?;
         let (text, fresh) = bound;
         if fresh {
             crate::private_file::write(&out, "--ksm-config-out", text.expose().as_bytes())?;
@@ -257,6 +283,7 @@ impl Vault {
         };
         let http = self.http.clone();
         let endpoint = self.endpoint.clone();
+        let secrets = self.config.secret_parts();
         run_blocking(move |handle| {
             let storage =
                 InMemoryKeyValueStorage::new(Some(text.expose().to_string())).map_err(|e| {
@@ -275,11 +302,14 @@ impl Vault {
             })?;
             // Keeper's Retry-After waits, shortened like every other wait of the tool in tests.
             sm.set_custom_sleep_function(|d| {
-                std::thread::sleep(d.mul_f64(crate::rest::time_scale()))
+                std::thread::sleep(crate::rest::scaled(
+                    crate::rest::RetryPolicy::default().honour(d),
+                ))
             });
             f(&mut sm)
         })
         .await
+        .map_err(|e| e.scrubbed(&secrets))
     }
 
     /// Reads one record (the preflight read, and verify's and status's).
@@ -483,7 +513,13 @@ fn classify(e: KSMRError, call: Call, uid: &str) -> VaultError {
         KSMRError::CryptoError(_) | KSMRError::DecodeError(_) | KSMRError::StorageError(_) => {
             VaultError::Config {
                 origin: "--ksm-config".into(),
-                what: text,
+                // Which part: the SDK reads the private key as PKCS#8 DER (crypto.rs
+                // `der_base64_private_key_to_private_key`).
+                what: if has("DER to SecretKey") || has("load private key") {
+                    "its privateKey is not a P-256 private key (PKCS#8 DER in base64)".into()
+                } else {
+                    text
+                },
             }
         }
         _ => match call {
