@@ -494,7 +494,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
             sent as f64 / secs.max(0.001)
         );
         if live && streamed > 0 {
-            note!("hint: the cutoff is the first event in {}; if it came from an earlier backfill rather than from Keeper, pass --until with the time Keeper's streaming began", values.table);
+            note!("hint: the cutoff is the first event in {} that is neither a test event nor marked as backfilled; if it came from a backfill made before keeper-azmon marked backfilled rows, pass --until with the time Keeper's streaming began", values.table);
         }
     } else {
         outln!(
