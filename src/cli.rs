@@ -122,8 +122,14 @@ pub struct Common {
     #[arg(long, env = "KEEPER_AZMON_TENANT")]
     pub tenant: Option<String>,
 
-    /// human: progress and a card; json: one JSON object on stdout.
-    #[arg(long, env = "KEEPER_AZMON_OUTPUT", value_enum, default_value = "human")]
+    /// human: progress and a card; json: one JSON object on stdout. `-o` as in the az CLI.
+    #[arg(
+        short = 'o',
+        long,
+        env = "KEEPER_AZMON_OUTPUT",
+        value_enum,
+        default_value = "human"
+    )]
     pub output: Format,
 
     /// State file: what this deployment made, never a secret value.

@@ -20,11 +20,49 @@ use crate::steps::{self, preflight, retention, Inputs, RoleSet, SentinelInputs, 
 use crate::wizard;
 use std::io::IsTerminal;
 
-fn missing(flag: &str, env: &str) -> Error {
+fn missing_one(flag: &str, env: &str) -> Error {
     Error::input(
         format!("{flag} is required"),
         format!("pass {flag} or set {env}"),
     )
+}
+
+/// Every required input that neither a flag nor its environment variable gave (nor, for the cloud, a signed-in
+/// Azure CLI), named in one refusal: without a person to ask, one run says all that is missing, not one a run.
+fn refuse_missing(args: &SetupArgs) -> Result<()> {
+    let mut missing: Vec<(&str, &str)> = Vec::new();
+    if args.common.cloud.is_none() && !cloud::az_cli_signed_in() {
+        missing.push(("--cloud", "KEEPER_AZMON_CLOUD"));
+    }
+    if args.subscription.is_none() {
+        missing.push(("--subscription", "KEEPER_AZMON_SUBSCRIPTION"));
+    }
+    if args.resource_group.is_none() {
+        missing.push(("--resource-group", "KEEPER_AZMON_RESOURCE_GROUP"));
+    }
+    if args.location.is_none() {
+        missing.push(("--location", "KEEPER_AZMON_LOCATION"));
+    }
+    match missing.as_slice() {
+        // The cloud alone: resolve_cloud says why and which names it takes.
+        [] | [("--cloud", _)] => Ok(()),
+        [(flag, env)] => Err(missing_one(flag, env)),
+        many => Err(Error::input(
+            format!(
+                "{} inputs are required and were not given: {}",
+                many.len(),
+                many.iter()
+                    .map(|(f, _)| format!("{f} is required"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!(
+                "pass {} (or set {})",
+                many.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(" "),
+                many.iter().map(|(_, e)| *e).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
 }
 
 /// Resolves `--cloud`: the flag, else the Azure CLI's active cloud when it is signed in; never a guess.
@@ -99,7 +137,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
     let subscription = args
         .subscription
         .clone()
-        .ok_or_else(|| missing("--subscription", "KEEPER_AZMON_SUBSCRIPTION"))?;
+        .ok_or_else(|| missing_one("--subscription", "KEEPER_AZMON_SUBSCRIPTION"))?;
     names::guid("--subscription", &subscription)?;
     if let Some(t) = &args.common.tenant {
         names::guid("--tenant", t)?;
@@ -107,12 +145,12 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
     let resource_group = args
         .resource_group
         .clone()
-        .ok_or_else(|| missing("--resource-group", "KEEPER_AZMON_RESOURCE_GROUP"))?;
+        .ok_or_else(|| missing_one("--resource-group", "KEEPER_AZMON_RESOURCE_GROUP"))?;
     names::resource_group(&resource_group)?;
     let location = args
         .location
         .clone()
-        .ok_or_else(|| missing("--location", "KEEPER_AZMON_LOCATION"))?
+        .ok_or_else(|| missing_one("--location", "KEEPER_AZMON_LOCATION"))?
         .to_ascii_lowercase();
     let ws_arg = args
         .workspace
@@ -313,6 +351,9 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let ask = human && !args.dry_run && wizard::interactive();
     if ask && args.common.cloud.is_none() {
         args.common.cloud = Some(wizard::ask_cloud()?);
+    }
+    if !ask {
+        refuse_missing(&args)?;
     }
     let profile = resolve_cloud(args.common.cloud.as_deref(), args.common.auth)?;
     let cloud_label = args
