@@ -6,10 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::azure::graph::{self, NewSecret};
-use crate::error::{Error, Result};
-use crate::rest::Rest;
-use crate::state::{SecretRecord, State};
+use crate::azure::graph::NewSecret;
+use crate::error::Error;
+use crate::output::Report;
 use crate::steps::keeper;
 
 /// Where a secret's value went, or was to go.
@@ -66,8 +65,21 @@ impl Delivery {
         })
     }
 
-    pub fn in_file(&self) -> bool {
-        self.to.iter().any(|p| matches!(p, Place::File(_)))
+    /// The file that took the value.
+    pub fn in_file(&self) -> Option<&Path> {
+        self.to.iter().find_map(|p| match p {
+            Place::File(f) => Some(f.as_path()),
+            _ => None,
+        })
+    }
+
+    /// What a report written after this delivery needs to know of it.
+    pub fn places(&self, show: bool) -> crate::output::SecretPlaces<'_> {
+        crate::output::SecretPlaces {
+            show,
+            file: self.in_file(),
+            vault: self.in_vault(),
+        }
     }
 
     /// Why no place took the value, one line each.
@@ -77,13 +89,6 @@ impl Delivery {
             .map(|(p, e)| format!("\n  - {p}: {}", e.to_string().replace('\n', " ")))
             .collect()
     }
-}
-
-/// How the report on stdout is to look, given what has been delivered before it: the text, and whether it
-/// carries the value.
-pub struct Report {
-    pub text: String,
-    pub carries_value: bool,
 }
 
 /// Delivers `new` to every destination: the Keeper record first, then the file, then stdout, whose text
@@ -136,67 +141,12 @@ pub async fn deliver(
     d
 }
 
-/// Removes a new secret whose value no place took (nobody holds it), and says so: the error to end the run with.
-/// While Graph may not yet show a secret made moments ago, the removal is tried again. `restore` puts the state
-/// back to the secret before it, once it is gone.
-pub async fn withdraw(
-    rest: &Rest,
-    app_object_id: &str,
-    new_key_id: &str,
-    why: &str,
-    restore: impl FnOnce() -> Result<()>,
-) -> Error {
-    let until =
-        tokio::time::Instant::now() + graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
-    let removed = graph::gone_while_replicating(
-        until,
-        || {},
-        || graph::remove_password(rest, app_object_id, new_key_id),
-    )
-    .await;
-    let head = format!("the new client secret (key id {new_key_id}) was not delivered: {why}");
-    match removed {
-        Ok(_) => {
-            let restored = match restore() {
-                Ok(()) => String::new(),
-                Err(e) => format!(
-                    "\n  the state file could not be put back ({}); the next run reconciles it with the app",
-                    e.to_string().replace('\n', " ")
-                ),
-            };
-            Error::Other(format!(
-                "{head}\n  it was removed again: nobody holds its value, and the secret before it (if any) is kept{restored}\nhint: fix what is named above and run the same command again: it makes a new secret"
-            ))
-        }
-        Err(e) => Error::Other(format!(
-            "{head}\n  it could not be removed either ({}): it is recorded as undelivered, and the next setup or rotate-secret removes it\nhint: fix what is named above and run the same command again",
-            e.to_string().replace('\n', " ")
-        )),
-    }
-}
-
-/// The reason to hand [`withdraw`] when no place took the value.
+/// The reason to hand [`crate::steps::secret::withdraw`] when no place took the value.
 pub fn nowhere(d: &Delivery) -> String {
     if d.failed.is_empty() {
         "it had nowhere to go".into()
     } else {
         format!("no place took its value:{}", d.reasons())
-    }
-}
-
-/// The state as it was before `new_key_id` was made: the secret before it current again when it had been
-/// delivered (no longer waiting to be retired), none otherwise.
-pub fn restore_previous(state: &mut State, new_key_id: &str, previous: Option<&SecretRecord>) {
-    if state
-        .secret
-        .as_ref()
-        .is_some_and(|s| s.key_id == new_key_id)
-    {
-        state.secret = None;
-    }
-    if let Some(p) = previous.filter(|p| p.delivered) {
-        state.retired_secrets.retain(|k| k != &p.key_id);
-        state.secret = Some(p.clone());
     }
 }
 

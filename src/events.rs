@@ -5,18 +5,8 @@ use std::io::BufRead;
 
 use time::OffsetDateTime;
 
+pub use crate::commander::Unsent;
 use crate::commander::{looks_like_commander, Mapping};
-
-/// Why a text read is not sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unsent {
-    /// Not an event (malformed JSON, not an object, no event type or time): reported with its line.
-    #[error("{0}")]
-    Invalid(String),
-    /// A Commander event at or after the time Keeper's live streaming began: the table holds it already.
-    #[error("already streamed")]
-    AlreadyStreamed,
-}
 
 /// The longest text read as one event: what one Logs Ingestion request may carry (1 MB). A longer line or array
 /// element is malformed, and is skipped over rather than read whole into memory.

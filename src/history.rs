@@ -495,7 +495,7 @@ impl Import {
         }
         summary.imported = p.imported;
         summary.seconds = started.elapsed().as_secs_f64();
-        summary.peak_rss_mb = crate::commands::send::peak_rss_mb();
+        summary.peak_rss_mb = crate::usage::peak_rss_mb();
         summary.queries = self.reader.queries;
         summary.requests = self
             .sender

@@ -27,6 +27,7 @@ mod run;
 mod secret;
 mod state;
 mod steps;
+mod usage;
 mod vault;
 mod wizard;
 

@@ -234,25 +234,33 @@ pub fn no_way_out(command: &str, format: Format, show: bool, file: bool) -> Opti
     }
 }
 
-/// The setup report, for a person (the card) or as one JSON object, given where a new secret's value went
-/// (`delivery`, and whether stdout is to show it): the text for stdout, and whether it carries the value.
+/// A report for stdout: its text, and whether it carries a new secret's value (then writing it is that value's
+/// delivery).
+pub struct Report {
+    pub text: String,
+    pub carries_value: bool,
+}
+
+/// Where a new secret's value went before the report is written: the file and the Keeper record that took it,
+/// and whether the report is to show it.
+#[derive(Default)]
+pub struct SecretPlaces<'a> {
+    pub show: bool,
+    pub file: Option<&'a Path>,
+    pub vault: Option<&'a str>,
+}
+
+/// The setup report, for a person (the card) or as one JSON object, given where a new secret's value went.
 pub fn render_outcome(
     format: Format,
     outcome: &Outcome,
-    delivery: Option<(&crate::delivery::Delivery, bool)>,
+    places: SecretPlaces<'_>,
     state_path: &Path,
     extra: Value,
-) -> crate::delivery::Report {
+) -> Report {
     use std::fmt::Write as _;
     let o = &outcome.outputs;
-    let show = delivery.is_some_and(|(_, show)| show);
-    let vault = delivery.and_then(|(d, _)| d.in_vault());
-    let file = delivery.filter(|(d, _)| d.in_file()).and_then(|(d, _)| {
-        d.to.iter().find_map(|p| match p {
-            crate::delivery::Place::File(f) => Some(f.clone()),
-            _ => None,
-        })
-    });
+    let (show, vault, file) = (places.show, places.vault, places.file);
     let new = outcome.new_secret.as_ref();
     let mut carries_value = false;
     let mut t = String::new();
@@ -352,7 +360,7 @@ pub fn render_outcome(
             let _ = writeln!(t, "  State: {}", state_path.display());
         }
     }
-    crate::delivery::Report {
+    Report {
         text: t,
         carries_value,
     }

@@ -26,8 +26,6 @@ use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::events::Unsent;
-
 /// A table column that a Commander field fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Column {
@@ -84,6 +82,17 @@ fn built_in_categories() -> &'static HashMap<String, String> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct EventTypesError(String);
+
+/// Why a text read is not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsent {
+    /// Not an event (malformed JSON, not an object, no event type or time): reported with its line.
+    #[error("{0}")]
+    Invalid(String),
+    /// A Commander event at or after the time Keeper's live streaming began: the table holds it already.
+    #[error("already streamed")]
+    AlreadyStreamed,
+}
 
 /// What a Commander event needs from outside itself: the enterprise id, the event type categories, and where
 /// the events already in the table begin.

@@ -178,7 +178,9 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             "the state file could not record it ({})",
             e.to_string().replace('\n', " ")
         );
-        return Err(delivery::withdraw(&rest, &app_id, &new.key_id, &why, || Ok(())).await);
+        return Err(
+            crate::steps::secret::withdraw(&rest, &app_id, &new.key_id, &why, || Ok(())).await,
+        );
     }
 
     let outputs = sf.state.outputs.clone().unwrap_or_default();
@@ -204,11 +206,17 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     .await;
     if !d.delivered() {
         let why = delivery::nowhere(&d);
-        return Err(delivery::withdraw(&rest, &app_id, &new.key_id, &why, || {
-            delivery::restore_previous(&mut sf.state, &new.key_id, previous.as_ref());
-            sf.save()
-        })
-        .await);
+        return Err(
+            crate::steps::secret::withdraw(&rest, &app_id, &new.key_id, &why, || {
+                crate::steps::secret::restore_previous(
+                    &mut sf.state,
+                    &new.key_id,
+                    previous.as_ref(),
+                );
+                sf.save()
+            })
+            .await,
+        );
     }
     // Delivered: recorded so, and only then may anything older go.
     if let Some(s) = sf.state.secret.as_mut() {
@@ -274,12 +282,9 @@ fn render(
     show: bool,
     remove_old: bool,
     retired: &[String],
-) -> delivery::Report {
+) -> crate::output::Report {
     let in_vault = d.in_vault();
-    let file = d.to.iter().find_map(|p| match p {
-        delivery::Place::File(f) => Some(f.display().to_string()),
-        _ => None,
-    });
+    let file = d.in_file().map(|f| f.display().to_string());
     if !human {
         let value = show.then(|| new.value.expose().to_string());
         let removing = remove_old && d.vault_error.is_none();
@@ -288,7 +293,7 @@ fn render(
         } else {
             (&[], retired)
         };
-        return delivery::Report {
+        return crate::output::Report {
             carries_value: value.is_some(),
             text: format!(
                 "{}\n",
@@ -315,7 +320,7 @@ fn render(
         Some(uid) => format!("  ! Copy it from Keeper record {uid} into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs.\n"),
         None => "  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault.\n".into(),
     });
-    delivery::Report {
+    crate::output::Report {
         text,
         carries_value: show,
     }

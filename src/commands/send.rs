@@ -203,14 +203,6 @@ fn hand_on(tx: &mpsc::Sender<Batch>, batch: Batch) {
     }
 }
 
-/// Peak resident memory of this process in MB (Linux `VmHWM`), for the summary.
-pub(crate) fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 /// `--failed-file` as the run writes it: the file, and what went wrong writing it.
 #[derive(Default)]
 struct FailedOut {
@@ -499,7 +491,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     } else {
         outln!(
             "{}",
-            json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "malformed": counts.malformed.load(Ordering::Relaxed), "lost": lost, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": peak_rss_mb() })
+            json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "malformed": counts.malformed.load(Ordering::Relaxed), "lost": lost, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": crate::usage::peak_rss_mb() })
         )?;
     }
     if let Some(e) = failed_file_error {

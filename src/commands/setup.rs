@@ -283,19 +283,19 @@ async fn deliver_new_secret(
         },
     };
     let d = delivery::deliver(new, to, |d, show| {
-        output::render_outcome(format, outcome, Some((d, show)), state_path, extra)
+        output::render_outcome(format, outcome, d.places(show), state_path, extra)
     })
     .await;
     if !d.delivered() {
         let why = delivery::nowhere(&d);
-        return Err(delivery::withdraw(
+        return Err(steps::secret::withdraw(
             &ctx.rest,
             &outcome.app_object_id,
             &new.key_id,
             &why,
             || {
                 ctx.record(|s| {
-                    delivery::restore_previous(s, &new.key_id, outcome.replaced.as_ref())
+                    steps::secret::restore_previous(s, &new.key_id, outcome.replaced.as_ref())
                 })
             },
         )
@@ -541,8 +541,13 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     }
     match &outcome.new_secret {
         None => {
-            let report =
-                output::render_outcome(args.common.output, &outcome, None, &state_path, extra);
+            let report = output::render_outcome(
+                args.common.output,
+                &outcome,
+                output::SecretPlaces::default(),
+                &state_path,
+                extra,
+            );
             output::write_stdout(&report.text)?;
         }
         Some(new) => {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use crate::azure::graph::{self, Application, NewSecret};
 use crate::error::{Error, Result};
+use crate::rest::Rest;
 use crate::state::{SecretRecord, State};
 
 use super::{step, Action, Ctx, Inputs, Observed, PlannedStep};
@@ -194,9 +195,7 @@ pub async fn ensure(
             "the state file could not record it ({})",
             e.to_string().replace('\n', " ")
         );
-        return Err(
-            crate::delivery::withdraw(&ctx.rest, &app.id, &new.key_id, &why, || Ok(())).await,
-        );
+        return Err(withdraw(&ctx.rest, &app.id, &new.key_id, &why, || Ok(())).await);
     }
     if let Err(e) = remove_orphans(ctx, app, &before, previous.as_ref(), &new).await {
         ctx.reporter.waiting(
@@ -238,4 +237,59 @@ async fn remove_orphans(
         }
     }
     Ok(())
+}
+
+/// Removes a new secret whose value no place took (nobody holds it), and says so: the error to end the run with.
+/// While Graph may not yet show a secret made moments ago, the removal is tried again. `restore` puts the state
+/// back to the secret before it, once it is gone.
+pub async fn withdraw(
+    rest: &Rest,
+    app_object_id: &str,
+    new_key_id: &str,
+    why: &str,
+    restore: impl FnOnce() -> Result<()>,
+) -> Error {
+    let until =
+        tokio::time::Instant::now() + graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+    let removed = graph::gone_while_replicating(
+        until,
+        || {},
+        || graph::remove_password(rest, app_object_id, new_key_id),
+    )
+    .await;
+    let head = format!("the new client secret (key id {new_key_id}) was not delivered: {why}");
+    match removed {
+        Ok(_) => {
+            let restored = match restore() {
+                Ok(()) => String::new(),
+                Err(e) => format!(
+                    "\n  the state file could not be put back ({}); the next run reconciles it with the app",
+                    e.to_string().replace('\n', " ")
+                ),
+            };
+            Error::Other(format!(
+                "{head}\n  it was removed again: nobody holds its value, and the secret before it (if any) is kept{restored}\nhint: fix what is named above and run the same command again: it makes a new secret"
+            ))
+        }
+        Err(e) => Error::Other(format!(
+            "{head}\n  it could not be removed either ({}): it is recorded as undelivered, and the next setup or rotate-secret removes it\nhint: fix what is named above and run the same command again",
+            e.to_string().replace('\n', " ")
+        )),
+    }
+}
+
+/// The state as it was before `new_key_id` was made: the secret before it current again when it had been
+/// delivered (no longer waiting to be retired), none otherwise.
+pub fn restore_previous(state: &mut State, new_key_id: &str, previous: Option<&SecretRecord>) {
+    if state
+        .secret
+        .as_ref()
+        .is_some_and(|s| s.key_id == new_key_id)
+    {
+        state.secret = None;
+    }
+    if let Some(p) = previous.filter(|p| p.delivered) {
+        state.retired_secrets.retain(|k| k != &p.key_id);
+        state.secret = Some(p.clone());
+    }
 }
