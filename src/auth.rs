@@ -74,9 +74,20 @@ impl std::fmt::Debug for Auth {
 pub fn client_options(profile: &CloudProfile, http: &reqwest::Client) -> ClientOptions {
     let mut custom = CustomConfiguration::default();
     custom.authority_host = profile.authority_host.clone();
+    // azure_core retries a failed token request 8 times over up to a minute by default; with each credential's
+    // own attempts that was a silent ~80 s before a sign-in endpoint that cannot be reached was reported (and then
+    // as a credential problem). A few quick retries still ride out a dropped connection.
+    let retry =
+        azure_core::http::RetryOptions::exponential(azure_core::http::ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(250),
+            max_retries: 3,
+            max_total_elapsed: azure_core::time::Duration::seconds(8),
+            max_delay: azure_core::time::Duration::seconds(2),
+        });
     ClientOptions {
         cloud: Some(Arc::new(CloudConfiguration::Custom(custom))),
         transport: Some(crate::net::Transport::shared(http)),
+        retry,
         ..Default::default()
     }
 }
@@ -336,6 +347,10 @@ impl Auth {
         let t = credential.get_token(&[scope.as_str()], None).await.map_err(|e| {
             if let Some(kind) = crate::net::unfixable(&e) {
                 return crate::net::unfixable_error(kind, &self.authority, crate::net::root_cause(&e));
+            }
+            // Nothing answered: a network error, not a credential one (no credential hint).
+            if crate::net::is_connect_failure(&e) {
+                return crate::net::unreachable_error(&self.authority, crate::net::root_cause(&e));
             }
             // Display only: azure_core's Debug carries a backtrace.
             let text = e.to_string();

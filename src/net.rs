@@ -110,6 +110,48 @@ pub fn unfixable_error(kind: Unfixable, url: &str, detail: String) -> Error {
     }
 }
 
+/// Whether `e` (or an error under it) is a connection that could not be made: refused, or timed out while
+/// connecting. (hyper-util reports its connector's failures as "tcp connect error"; the io error under it says
+/// which.)
+pub fn is_connect_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::TimedOut
+            ) {
+                return true;
+            }
+        }
+        let text = err.to_string();
+        if text.starts_with("tcp connect error") || text.contains("Connection refused") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// The host and port of `url` (the scheme's port when it names none), for a message about reaching it.
+pub fn host_and_port(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// The error for an endpoint nothing answers at: a network error naming the host and port, with what to check
+/// on the way there (never the credentials: they were not even asked about).
+pub fn unreachable_error(url: &str, detail: String) -> Error {
+    Error::Network {
+        code: "ConnectionFailed",
+        host: host_and_port(url),
+        what: format!("no connection could be made ({detail})"),
+        hint: "check the network path to it (a firewall, HTTPS_PROXY / NO_PROXY for a proxy) and the cloud (--cloud, or the endpoints of the cloud profile file); the credentials were not the problem".into(),
+    }
+}
+
 /// The transport azure_identity's token requests go through: the tool's reqwest client, except that an unfixable
 /// failure is reported as a non-transport error, which azure_core's retry policy does not retry (it retries
 /// `Io` and `Connection` errors for minutes).
@@ -142,7 +184,17 @@ impl HttpClient for Transport {
                         }
                     },
                 ),
-                None => e,
+                None => {
+                    if is_connect_failure(&e) {
+                        // Shown with -v: azure_core retries it a few times, quickly (auth::client_options).
+                        tracing::info!(
+                            "token request to {} failed: {}; retrying",
+                            host_and_port(&url),
+                            root_cause(&e)
+                        );
+                    }
+                    e
+                }
             }
         })
     }

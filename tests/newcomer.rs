@@ -69,3 +69,53 @@ async fn dash_o_is_output_as_in_the_az_cli() {
     let v = json_out(&o);
     assert!(v.is_object(), "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_sign_in_endpoint_is_a_network_error_naming_host_and_port() {
+    let w = World::public().await;
+    let (o, secret_file) = w.setup_json().await;
+    assert_ok(&o);
+    // A cloud profile whose sign-in endpoint is a port nothing listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut profile: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
+    profile["authority_host"] = format!("https://127.0.0.1:{closed}/").into();
+    let unreachable = w.dir.path().join("unreachable-cloud.json");
+    std::fs::write(&unreachable, profile.to_string()).expect("write");
+    let mut args = vec![
+        "verify".to_string(),
+        "-v".into(),
+        "--state".into(),
+        w.state_path().display().to_string(),
+        "--cloud".into(),
+        unreachable.display().to_string(),
+        "--secret-file".into(),
+        secret_file.display().to_string(),
+    ];
+    let o = w.run(&args).await;
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains(&format!("127.0.0.1:{closed}")),
+        "names the host and port: {err}"
+    );
+    assert!(err.contains("cannot reach"), "a network error: {err}");
+    for blame in ["secret is wrong", "client id", "az login"] {
+        assert!(!err.contains(blame), "no credential hint ({blame}): {err}");
+    }
+    assert!(err.contains("retrying"), "the retries show at -v: {err}");
+    // status, as the operator, says the same.
+    args[0] = "status".into();
+    args.retain(|a| a != "--secret-file" && !a.ends_with("secret.txt"));
+    args.extend(["--auth".to_string(), "env".into()]);
+    let o = w.run(&args).await;
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("127.0.0.1:{closed}")) && err.contains("cannot reach"),
+        "{err}"
+    );
+    assert!(!err.contains("az login"), "{err}");
+}

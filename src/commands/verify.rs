@@ -21,7 +21,7 @@ pub use crate::marks::VERIFY_AUDIT_EVENT;
 /// Which link of the chain broke, in the words an admin can act on.
 fn explain(stage: &str, e: &Error) -> Error {
     let code = e.azure_code().unwrap_or_default().to_string();
-    if crate::net::Unfixable::is_code(&code) {
+    if crate::net::Unfixable::is_code(&code) || matches!(e, Error::Network { .. }) {
         // Not a link of the chain: the network path to it. The error names the host and says what to do.
         return e.clone();
     }
