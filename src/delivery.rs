@@ -129,6 +129,15 @@ pub async fn deliver(
         return d;
     }
     let r = report(&d, show);
+    if r.carries_value && crate::output::stdout_reaches_nobody() {
+        d.failed.push((
+            Place::Stdout,
+            Error::Other(
+                "stdout goes nowhere (/dev/null, or closed): nobody would read the value".into(),
+            ),
+        ));
+        return d;
+    }
     match crate::output::write_stdout(&r.text) {
         Ok(()) if r.carries_value => {
             d.shown = true;

@@ -276,6 +276,11 @@ impl<R: BufRead> EventReader<R> {
             if end == start {
                 continue;
             }
+            // Judged on the line without its line ending (read up to MAX_TEXT + 2 bytes for a CRLF).
+            if end - start > MAX_TEXT {
+                out.truncate(start);
+                return Ok(Some((line, Err(too_long()))));
+            }
             return Ok(Some((line, Ok(()))));
         }
     }
@@ -591,6 +596,32 @@ mod tests {
             got[5].1
         );
         assert_eq!(got.len(), 6);
+    }
+
+    #[test]
+    fn a_line_is_malformed_from_one_byte_over_the_request_limit_whatever_its_ending() {
+        let line = |len: usize| {
+            let head = "{\"category\":\"";
+            let tail = "\"}";
+            format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()))
+        };
+        for ending in ["\n", "\r\n", ""] {
+            for (len, ok) in [
+                (MAX_TEXT - 1, true),
+                (MAX_TEXT, true),
+                (MAX_TEXT + 1, false),
+                (MAX_TEXT + 2, false),
+            ] {
+                let got = read(&format!("{}{ending}", line(len)));
+                assert_eq!(got.len(), 1, "{len} {ending:?}");
+                assert_eq!(
+                    got[0].1.is_ok(),
+                    ok,
+                    "a line of {len} bytes ending {ending:?}: {:?}",
+                    got[0].1.as_ref().err()
+                );
+            }
+        }
     }
 
     #[test]

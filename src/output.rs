@@ -49,6 +49,22 @@ pub fn write_stdout(text: &str) -> Result<()> {
         })
 }
 
+/// Whether stdout reaches nobody: `/dev/null`, or closed when the tool started (Rust's runtime then opens
+/// `/dev/null` in its place). A secret "shown" there is lost.
+pub fn stdout_reaches_nobody() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if let (Ok(out), Ok(null)) = (
+            std::fs::metadata("/proc/self/fd/1"),
+            std::fs::metadata("/dev/null"),
+        ) {
+            return out.file_type().is_char_device() && out.rdev() == null.rdev();
+        }
+    }
+    false
+}
+
 /// Writes `text` to stderr; a failure is ignored (see [`note!`]).
 pub fn write_stderr(text: &str) {
     use std::io::Write;
@@ -209,6 +225,12 @@ pub fn require_way_out(
 ) -> Result<()> {
     if let Some(f) = file {
         return crate::private_file::check_writable(f, "--secret-file");
+    }
+    if show && stdout_reaches_nobody() {
+        return Err(Error::input(
+            format!("{command} would make a new client secret and show it on a stdout that goes nowhere (/dev/null, or closed)"),
+            "pass --secret-file FILE (written with mode 0600), or let stdout reach you",
+        ));
     }
     match no_way_out(command, format, show, false) {
         Some(e) => Err(e),

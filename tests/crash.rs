@@ -22,7 +22,7 @@ fn hang_at(n: usize) -> Fault {
 /// Starts the tool, waits until the simulator holds the chosen write, and kills the process there.
 async fn run_and_kill(w: &World, args: &[String]) -> bool {
     let mut child = tool_command(w.dir.path(), &w.sim, args)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped()) // a secret shown on /dev/null is refused
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
@@ -120,7 +120,7 @@ async fn a_second_run_on_the_same_deployment_is_refused_while_the_first_holds_th
     // The resource group is made before anything else starts: while it hangs, the first run writes nothing more.
     w.sim.inject(hang_at(0));
     let mut first = tool_command(w.dir.path(), &w.sim, &w.setup_args(&[]))
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped()) // a secret shown on /dev/null is refused
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");

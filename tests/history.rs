@@ -160,7 +160,7 @@ async fn every_classic_row_moves_once_and_the_import_stops_where_live_streaming_
 /// Starts the import, waits until azure-sim holds an ingestion request it applied, and kills the process there.
 async fn run_and_kill(w: &World, args: &[String]) {
     let mut child = tool_command(w.dir.path(), &w.sim, args)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped()) // a secret shown on /dev/null is refused
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");

@@ -217,7 +217,7 @@ async fn one_deployment_cannot_run_twice_at_once_through_two_state_files() {
         kind: FaultKind::ApplyThenHang,
     });
     let mut first = tool_command(w.dir.path(), &w.sim, &w.setup_args(&[]))
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped()) // a secret shown on /dev/null is refused
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");

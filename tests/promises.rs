@@ -805,3 +805,71 @@ async fn a_post_whose_answer_is_lost_is_sent_again_so_delivery_is_at_least_once(
         "the README's \"at least once\": each event is in the table twice"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_to_be_shown_on_a_stdout_that_goes_nowhere_is_refused_before_it_exists() {
+    let w = World::public().await;
+    let (out, old) = set_up(&w).await;
+    let keys = app_keys(&w, &out);
+    let writes = w.sim.write_count();
+    let args = w.command_args(
+        "rotate-secret",
+        &["--output", "json", "--show-secret", "--remove-old"],
+    );
+    let mut cmd = tool_command(w.dir.path(), &w.sim, &args);
+    // (spawn, not output(): tokio's output() pipes stdout whatever was set)
+    let o = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs")
+        .wait_with_output()
+        .await
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/dev/null"), "{}", stderr(&o));
+    assert_eq!(w.sim.write_count(), writes, "refused before any write");
+    assert_eq!(app_keys(&w, &out), keys);
+    assert!(signs_in(&w, &out, &old).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_does_not_turn_a_failed_send_into_success() {
+    let w = World::public().await;
+    let (secret, _) = w.set_up_then(Duration::from_secs(60)).await;
+    let input = w.dir.path().join("events.jsonl");
+    std::fs::write(
+        &input,
+        (0..3).map(plain_line).collect::<Vec<_>>().join("\n"),
+    )
+    .expect("write");
+    w.sim.inject(Fault::status(
+        "POST",
+        "/streams/",
+        100,
+        400,
+        "InvalidPayload",
+    ));
+    let args = w.command_args(
+        "send",
+        &[
+            "--secret-file",
+            &secret,
+            "--output",
+            "json",
+            &input.display().to_string(),
+        ],
+    );
+    let o = run_into(&w, &args, Sink::ClosedPipe, false).await;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the events were not sent: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("3 events were not sent"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -116,6 +116,10 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             ));
         }
         k.vault.preflight(&k.uid).await?;
+    }
+    // The Keeper link as it was: put back should the new secret not be delivered.
+    let keeper_before = sf.state.keeper.clone();
+    if let Some(k) = &keeper {
         sf.state.keeper = Some(keeper::link(k, &sf.state));
         sf.save()?;
     }
@@ -161,8 +165,12 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             sf.state.retired_secrets.push(old.key_id);
             None
         }
-        // Never shown to anyone: nothing can be using it.
-        Some(old) => Some(old.key_id),
+        // Never shown to anyone: nothing can be using it. Tracked with the retired ones until it is removed,
+        // once the new one is delivered.
+        Some(old) => {
+            sf.state.retired_secrets.push(old.key_id.clone());
+            Some(old.key_id)
+        }
         None => None,
     };
     sf.state.secret = Some(SecretRecord {
@@ -212,6 +220,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                     &mut sf.state,
                     &new.key_id,
                     previous.as_ref(),
+                    keeper_before,
                 );
                 sf.save()
             })
@@ -235,8 +244,28 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             e.to_string().replace('\n', " ")
         )));
     }
+    // From here on every error says the new secret was delivered, and where.
+    let delivered = format!(
+        "the new client secret (key id {}) was delivered ({}) and recorded",
+        new.key_id,
+        d.to.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let after = |e: Error| Error::Other(format!("{delivered}; then: {e}"));
     if let Some(key) = &undelivered_old {
-        graph::remove_password(&rest, &app_id, key).await?;
+        match graph::remove_password(&rest, &app_id, key).await {
+            Ok(_) => {
+                sf.state.retired_secrets.retain(|k| k != key);
+                sf.save().map_err(after)?;
+            }
+            // Still tracked with the retired ones: `rotate-secret --finish` or teardown removes it.
+            Err(e) => note!(
+                "warning: the undelivered secret {key} could not be removed yet ({}); rotate-secret --finish removes it",
+                e.to_string().replace('\n', " ")
+            ),
+        }
     }
     // The old secret goes only once the new one is delivered, and never while the record lacks it.
     let remove = if d.vault_error.is_some() {
@@ -248,33 +277,39 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
-            .map_err(|e| Error::Other(e.to_string()))?;
+            .map_err(|e| after(Error::Other(format!("reading the answer: {e}"))))?;
         matches!(line.trim(), "y" | "Y" | "yes")
     } else {
         false
     };
     let removed = if remove {
-        remove_retired(&rest, &mut sf, &app_id).await?
+        remove_retired(&rest, &mut sf, &app_id)
+            .await
+            .map_err(after)?
     } else {
         vec![]
     };
-    if human {
-        if removed.is_empty() && !sf.state.retired_secrets.is_empty() {
-            outln!("  The old secret still works. Once the console has the new one: keeper-azmon rotate-secret --finish")?;
-        } else if !removed.is_empty() {
-            outln!("  Removed the old secret ({}).", removed.join(", "))?;
-        }
-    }
+    // The run's own error (a Keeper record that did not take the value) comes before a stdout that cannot be
+    // written: a closed pipe must not turn it into a quiet success.
+    let printed = if !human {
+        Ok(())
+    } else if removed.is_empty() && !sf.state.retired_secrets.is_empty() {
+        outln!("  The old secret still works. Once the console has the new one: keeper-azmon rotate-secret --finish")
+    } else if !removed.is_empty() {
+        outln!("  Removed the old secret ({}).", removed.join(", "))
+    } else {
+        Ok(())
+    };
     match delivery::partly(d) {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => printed,
     }
 }
 
 /// What rotate-secret prints once the new secret exists: for a person, where its value is (or the value); as
 /// JSON, one object. The JSON is written before old secrets are removed (the value must be safe first): its
-/// `removed` names the ones this run removes next (with `--remove-old`), and a removal that then fails ends the
-/// run with an error.
+/// `removing` names the ones this run removes next (with `--remove-old`), and a removal that then fails ends the
+/// run with an error that says the new secret was delivered.
 fn render(
     human: bool,
     new: &crate::azure::graph::NewSecret,
@@ -297,7 +332,7 @@ fn render(
             carries_value: value.is_some(),
             text: format!(
                 "{}\n",
-                json!({ "client_secret": value, "keeper_record": in_vault, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "secret_file": file, "removed": removed, "still_valid": still_valid })
+                json!({ "client_secret": value, "keeper_record": in_vault, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "secret_file": file, "removing": removed, "still_valid": still_valid })
             ),
         };
     }

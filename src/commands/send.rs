@@ -473,7 +473,8 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     );
     let mb = counts.bytes.load(Ordering::Relaxed) as f64 / 1e6;
     let requests = sender.requests.load(Ordering::Relaxed);
-    if human {
+    // The summary says what happened; a stdout that cannot take it does not hide the run's own error.
+    let printed = if human {
         let streamed_note = match until {
             Some(t) => format!(
                 "; already streamed, skipped: {streamed} (at or after {})",
@@ -488,12 +489,13 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         if live && streamed > 0 {
             note!("hint: the cutoff is the first event in {} that is neither a test event nor marked as backfilled; if it came from a backfill made before keeper-azmon marked backfilled rows, pass --until with the time Keeper's streaming began", values.table);
         }
+        Ok(())
     } else {
         outln!(
             "{}",
             json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "malformed": counts.malformed.load(Ordering::Relaxed), "lost": lost, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": crate::usage::peak_rss_mb() })
-        )?;
-    }
+        )
+    };
     if let Some(e) = failed_file_error {
         let path = args
             .failed_file
@@ -520,5 +522,5 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                 .unwrap_or_default()
         )));
     }
-    Ok(())
+    printed
 }

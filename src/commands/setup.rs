@@ -258,6 +258,7 @@ pub fn validate(args: &SetupArgs, cloud_name: &str) -> Result<Inputs> {
 
 /// Hands the new secret to its places (crate::delivery): recorded as delivered once one took it, else removed
 /// again, with the error that says so.
+#[allow(clippy::too_many_arguments)] // each is one fact of the run the delivery needs; issue 22's SetupRequest gathers them
 async fn deliver_new_secret(
     ctx: &Ctx,
     args: &SetupArgs,
@@ -266,6 +267,7 @@ async fn deliver_new_secret(
     new: &crate::azure::graph::NewSecret,
     state_path: &std::path::Path,
     extra: serde_json::Value,
+    keeper_before: Option<crate::state::KeeperLink>,
 ) -> Result<()> {
     let format = args.common.output;
     let to = delivery::Destinations {
@@ -295,7 +297,12 @@ async fn deliver_new_secret(
             &why,
             || {
                 ctx.record(|s| {
-                    steps::secret::restore_previous(s, &new.key_id, outcome.replaced.as_ref())
+                    steps::secret::restore_previous(
+                        s,
+                        &new.key_id,
+                        outcome.replaced.as_ref(),
+                        keeper_before,
+                    )
                 })
             },
         )
@@ -492,6 +499,8 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     if let Some(k) = keeper.as_mut() {
         k.make_record(&inputs.deployment).await?;
     }
+    // The Keeper link as it was: put back should the new secret not be delivered.
+    let keeper_before;
     {
         let s = &mut sf.state;
         s.deployment = inputs.deployment.clone();
@@ -500,6 +509,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         s.subscription_id = inputs.subscription.clone();
         s.resource_group = inputs.resource_group.clone();
         s.location = inputs.location.clone();
+        keeper_before = s.keeper.clone();
         if let Some(k) = &keeper {
             s.keeper = Some(steps::keeper::link(k, s));
         }
@@ -559,6 +569,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
                 new,
                 &state_path,
                 extra,
+                keeper_before,
             )
             .await?
         }

@@ -177,14 +177,11 @@ pub async fn ensure(
             end_date_time: new.end_date_time.clone(),
             delivered: false,
         });
-        s.secret_pending_since = None;
-        s.secret_pending_known.clear();
-        // A delivered secret the new one replaces (the Keeper record lacked it) may still be in use: it waits
-        // for `rotate-secret --finish`, like a rotated one.
-        if let Some(old) = previous
-            .as_ref()
-            .filter(|p| p.delivered && p.key_id != new.key_id)
-        {
+        // The secret the new one replaces stays tracked until it is gone: a delivered one (the Keeper record
+        // lacked it) may still be in use and waits for `rotate-secret --finish`, like a rotated one; an undelivered
+        // one waits there only until the clean-up below removes it. The crash marker stays set until then too,
+        // so that an orphan the clean-up could not remove is still found by the next run.
+        if let Some(old) = previous.as_ref().filter(|p| p.key_id != new.key_id) {
             if !s.retired_secrets.contains(&old.key_id) {
                 s.retired_secrets.push(old.key_id.clone());
             }
@@ -197,7 +194,15 @@ pub async fn ensure(
         );
         return Err(withdraw(&ctx.rest, &app.id, &new.key_id, &why, || Ok(())).await);
     }
-    if let Err(e) = remove_orphans(ctx, app, &before, previous.as_ref(), &new).await {
+    let cleaned = match remove_orphans(ctx, app, &before, previous.as_ref(), &new).await {
+        Ok(removed) => ctx.record(|s| {
+            s.retired_secrets.retain(|k| !removed.contains(k));
+            s.secret_pending_since = None;
+            s.secret_pending_known.clear();
+        }),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = cleaned {
         ctx.reporter.waiting(
             step::SECRET,
             &format!(
@@ -221,8 +226,9 @@ async fn remove_orphans(
     before: &State,
     previous: Option<&SecretRecord>,
     new: &NewSecret,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let description = &ctx.inputs.secret_description;
+    let mut removed = Vec::new();
     let fresh = graph::get_application(&ctx.rest, &app.id)
         .await?
         .unwrap_or_else(|| app.clone());
@@ -234,9 +240,20 @@ async fn remove_orphans(
         let undelivered = previous.is_some_and(|s| !s.delivered && s.key_id == p.key_id);
         if undelivered || orphans.contains(&p.key_id) {
             graph::remove_password(&ctx.rest, &app.id, &p.key_id).await?;
+            removed.push(p.key_id.clone());
         }
     }
-    Ok(())
+    // An undelivered previous secret no longer on the app is gone too.
+    if let Some(old) = previous.filter(|s| !s.delivered) {
+        if !fresh
+            .password_credentials
+            .iter()
+            .any(|p| p.key_id == old.key_id)
+        {
+            removed.push(old.key_id.clone());
+        }
+    }
+    Ok(removed)
 }
 
 /// Removes a new secret whose value no place took (nobody holds it), and says so: the error to end the run with.
@@ -259,7 +276,7 @@ pub async fn withdraw(
     .await;
     let head = format!("the new client secret (key id {new_key_id}) was not delivered: {why}");
     match removed {
-        Ok(_) => {
+        Ok(true) => {
             let restored = match restore() {
                 Ok(()) => String::new(),
                 Err(e) => format!(
@@ -271,16 +288,27 @@ pub async fn withdraw(
                 "{head}\n  it was removed again: nobody holds its value, and the secret before it (if any) is kept{restored}\nhint: fix what is named above and run the same command again: it makes a new secret"
             ))
         }
+        // Graph did not find it, for the whole replication window: not taken for removed. It stays in the state
+        // as the undelivered secret, which the next setup or rotate-secret removes.
+        Ok(false) => Error::Other(format!(
+            "{head}\n  Graph did not find it to remove it (the app may not have replicated yet): it stays recorded as undelivered, and the next setup or rotate-secret removes it\nhint: fix what is named above and run the same command again"
+        )),
         Err(e) => Error::Other(format!(
-            "{head}\n  it could not be removed either ({}): it is recorded as undelivered, and the next setup or rotate-secret removes it\nhint: fix what is named above and run the same command again",
+            "{head}\n  it could not be removed either ({}): unless the state file could not record it, it stays recorded as undelivered and the next setup or rotate-secret removes it\nhint: fix what is named above and run the same command again",
             e.to_string().replace('\n', " ")
         )),
     }
 }
 
-/// The state as it was before `new_key_id` was made: the secret before it current again when it had been
-/// delivered (no longer waiting to be retired), none otherwise.
-pub fn restore_previous(state: &mut State, new_key_id: &str, previous: Option<&SecretRecord>) {
+/// The state as it was before `new_key_id` was made: the secret before it current again while it is still on the
+/// app (delivered, or undelivered and still waiting in `retired_secrets` to be removed), none otherwise; and the
+/// Keeper link as it was (`keeper`: the link before this run named a record).
+pub fn restore_previous(
+    state: &mut State,
+    new_key_id: &str,
+    previous: Option<&SecretRecord>,
+    keeper: Option<crate::state::KeeperLink>,
+) {
     if state
         .secret
         .as_ref()
@@ -288,8 +316,9 @@ pub fn restore_previous(state: &mut State, new_key_id: &str, previous: Option<&S
     {
         state.secret = None;
     }
-    if let Some(p) = previous.filter(|p| p.delivered) {
+    if let Some(p) = previous.filter(|p| p.delivered || state.retired_secrets.contains(&p.key_id)) {
         state.retired_secrets.retain(|k| k != &p.key_id);
         state.secret = Some(p.clone());
     }
+    state.keeper = keeper;
 }
