@@ -1,6 +1,7 @@
 //! End-to-end tests of soft-deleted workspaces against azure-sim: a workspace deleted without force is kept for
 //! 14 days; teardown says until when, a setup with the same name, resource group and region recovers it with its
-//! data, another region is refused before any write, and `--force-delete-workspace` purges it.
+//! data (one the tool did not make comes back as theirs), another region is refused before any write, and
+//! `--force-delete-workspace` purges it.
 
 mod common;
 
@@ -271,4 +272,44 @@ async fn a_soft_deleted_workspace_past_its_14_days_is_gone_and_setup_creates_it_
     assert_ok(&set_up_again(&w, &[]).await);
     assert_ne!(customer_id(&w, &ws), customer, "a new workspace");
     assert_eq!(rows(&w, &ws), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_soft_deleted_workspace_the_tool_did_not_make_is_recovered_as_theirs_and_teardown_leaves_it(
+) {
+    let w = World::public().await;
+    let ws = existing_workspace(&w, "rg-keeper", "KeeperLogsWorkspace", "eastus").await;
+    let t = operator_token(&w, "resource_manager_audience").await;
+    let st = http(&w.sim)
+        .delete(format!("{}{ws}?api-version=2022-10-01", w.sim.base_url()))
+        .bearer_auth(t)
+        .send()
+        .await
+        .expect("delete")
+        .status();
+    assert!(st.is_success(), "{st}");
+
+    let o = w.run(&bare(&w, &["--dry-run", "--output", "json"])).await;
+    assert_ok(&o);
+    let step = planned(&o, "workspace");
+    assert_eq!(step["action"], "recover", "{step}");
+    assert!(
+        step["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not this deployment's")),
+        "{step}"
+    );
+    let (o, _) = w.setup_json().await;
+    assert_ok(&o);
+    let body = w.sim.snapshot().resource(&ws).expect("recovered");
+    assert!(
+        body["tags"].get("keeper-azmon").is_none(),
+        "not tagged as ours: {body}"
+    );
+    assert_eq!(w.state()["resources"]["workspace"]["created"], false);
+    let o = w
+        .run(&w.command_args("teardown", &["--yes", "--output", "json"]))
+        .await;
+    assert_ok(&o);
+    assert!(w.sim.snapshot().resource(&ws).is_some(), "teardown left it");
 }

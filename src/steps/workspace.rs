@@ -32,8 +32,13 @@ pub fn plan(inputs: &Inputs, o: &Observed) -> PlannedStep {
         (None, Some(d)) => {
             let mut s = PlannedStep::new(step::WORKSPACE, Action::Recover, id);
             let deleted_on = d.deleted_on();
+            let theirs = if d.workspace.has_tag(&inputs.deployment) {
+                ""
+            } else {
+                "; not this deployment's, so it keeps its tags and teardown leaves it"
+            };
             s.detail = Some(format!(
-                "{}, its data comes back",
+                "{}, its data comes back{theirs}",
                 match deleted_on {
                     Some(t) => format!("deleted on {}", crate::clock::human(t)),
                     None => format!("deleted in the last {} days", workspace::SOFT_DELETE_DAYS),
