@@ -297,7 +297,7 @@ async fn keeper_vault(
 }
 
 /// How a soft-deleted workspace comes back.
-const RECOVERY: &str = "a setup with the same --workspace, --resource-group and --location recovers it with its data (and makes its resource group again if it is gone)";
+const RECOVERY: &str = "a setup with the same --workspace, --resource-group and --location recovers it with its data (with --create-resource-group when its resource group is gone too)";
 
 /// What becomes of the workspace, said before the deletion at `now`: purged with `--force-delete-workspace`,
 /// else soft-deleted and recoverable for 14 days.
