@@ -99,6 +99,7 @@ impl Reporter for Progress {
                 Action::Create => "created",
                 Action::Update => "updated",
                 Action::Reuse => "ok",
+                Action::Recover => "recovered",
             };
             note!(
                 "  ✓ {step:<40} {verb:<8} {} ({:.1}s)",
@@ -164,6 +165,7 @@ impl Reporter for Spinners {
                 Action::Create => "created",
                 Action::Update => "updated",
                 Action::Reuse => "ok",
+                Action::Recover => "recovered",
             };
             pb.set_style(
                 indicatif::ProgressStyle::with_template("  {msg}")
@@ -200,8 +202,13 @@ pub fn plan_lines(plan: &Plan) -> String {
         .unwrap_or(0)
         .max(40);
     for st in &plan.steps {
+        let detail = st
+            .detail
+            .as_ref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "  {:<7} {:<width$} {}\n",
+            "  {:<7} {:<width$} {}{detail}\n",
             st.action.to_string(),
             st.step,
             st.resource

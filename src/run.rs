@@ -110,9 +110,16 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
     };
     let ws: Fut<Workspace> = {
         let (c, found, a) = (ctx.clone(), obs.workspace.clone(), act(step::WORKSPACE));
-        shared(
-            async move { timed(&c, step::WORKSPACE, a, steps::workspace::ensure(&c, found)).await },
-        )
+        let deleted = obs.deleted_workspace.clone();
+        shared(async move {
+            timed(
+                &c,
+                step::WORKSPACE,
+                a,
+                steps::workspace::ensure(&c, found, deleted),
+            )
+            .await
+        })
     };
     let table: Fut<()> = {
         let (c, a, ws, found) = (ctx.clone(), act(step::TABLE), ws.clone(), obs.table.clone());

@@ -112,8 +112,8 @@ async fn keep_workspace_keeps_it_and_its_group_and_a_forced_teardown_then_delete
         ],
     );
 
-    // What was kept is still the deployment's: a later teardown removes it, here for good. (azure-sim models no
-    // soft delete and logs no query string, so the `force=true` on the DELETE itself is not seen here.)
+    // What was kept is still the deployment's: a later teardown removes it, here for good: the DELETE carries
+    // `force=true`, and Azure keeps nothing to recover.
     let o = w
         .run(&w.command_args("teardown", &["--yes", "--force-delete-workspace"]))
         .await;
@@ -121,9 +121,16 @@ async fn keep_workspace_keeps_it_and_its_group_and_a_forced_teardown_then_delete
     let err = stderr(&o);
     assert!(err.contains("delete  workspace"), "{err}");
     assert!(
-        !err.contains("recoverable for 14 days"),
+        !err.contains("recoverable for 14 days") && err.contains("purged"),
         "a forced delete is not announced as recoverable: {err}"
     );
+    let forced = w.sim.request_log().into_iter().any(|r| {
+        r.method == "DELETE"
+            && r.path.eq_ignore_ascii_case(&ws)
+            && r.query.get("force").map(String::as_str) == Some("true")
+    });
+    assert!(forced, "the workspace DELETE carries force=true");
+    assert!(w.sim.snapshot().soft_deleted_workspaces().is_empty());
     assert_only_left(&w, &[]);
 }
 
@@ -157,7 +164,7 @@ async fn keep_data_keeps_the_table_with_its_rows_and_its_workspace() {
         ],
     );
 
-    // Without --force-delete-workspace, the plan says a deleted workspace can be recovered.
+    // Without --force-delete-workspace, the plan says a deleted workspace can be recovered, and Azure keeps it so.
     let o = w.run(&w.command_args("teardown", &["--yes"])).await;
     assert_ok(&o);
     assert!(
@@ -166,6 +173,7 @@ async fn keep_data_keeps_the_table_with_its_rows_and_its_workspace() {
         stderr(&o)
     );
     assert_only_left(&w, &[]);
+    assert_eq!(w.sim.snapshot().soft_deleted_workspaces().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

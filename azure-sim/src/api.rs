@@ -381,6 +381,8 @@ impl Fault {
 pub struct LoggedRequest {
     pub method: String,
     pub path: String,
+    /// The query string's parameters (`api-version`, `force`, ...).
+    pub query: std::collections::BTreeMap<String, String>,
     /// 0 when the connection was reset.
     pub status: u16,
     /// Whether the body came gzip-compressed.

@@ -437,6 +437,11 @@ impl Snapshot {
             .filter(|r| r.gzip && r.path.contains("/streams/"))
             .count()
     }
+    /// The workspaces deleted without `force` and still recoverable (soft-deleted), each the body it had with
+    /// `properties.modifiedDate` the time of its deletion.
+    pub fn soft_deleted_workspaces(&self) -> Vec<Value> {
+        lock(&self.world).soft_deleted_workspaces()
+    }
     /// Deletes a resource behind the tool's back (with what is under it).
     pub fn delete_resource(&self, id: &str) {
         lock(&self.world).delete_resource(id);
@@ -559,6 +564,7 @@ async fn handle(
                 w.log.push(LoggedRequest {
                     method: r.method.clone(),
                     path: r.path.clone(),
+                    query: r.query.clone().into_iter().collect(),
                     status: 0,
                     gzip,
                 });
@@ -577,6 +583,7 @@ async fn handle(
             w.log.push(LoggedRequest {
                 method: r.method.clone(),
                 path: r.path.clone(),
+                query: r.query.clone().into_iter().collect(),
                 status: 0,
                 gzip,
             });
@@ -596,6 +603,7 @@ async fn handle(
         w.log.push(LoggedRequest {
             method: r.method.clone(),
             path: r.path.clone(),
+            query: r.query.clone().into_iter().collect(),
             status: reply.status,
             gzip,
         });

@@ -1,6 +1,7 @@
 //! azure-sim's ARM behaviours as Azure shows them: DCR refusals in `InvalidPayload` + `details[]`, a new table not
 //! yet usable as an output, regions, RBAC (`AuthorizationFailed`, the permissions API), classic tables, role
-//! assignments going with their resource, and an update to an unknown location leaving the resource alone.
+//! assignments going with their resource, an update to an unknown location leaving the resource alone, and
+//! soft-deleted workspaces (listed, recovered in their region only, purged with force, gone after 14 days).
 
 mod common;
 
@@ -368,4 +369,146 @@ async fn a_write_or_delete_needs_its_action_and_is_refused_naming_it() {
         )
         .await;
     assert!(st == 200 || st == 202 || st == 204, "{st} {b}");
+}
+
+impl T {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn delete(&self, id: &str, query: &str) -> u16 {
+        self.call(
+            Method::DELETE,
+            &format!("{id}?api-version=2022-10-01{query}"),
+            None,
+        )
+        .await
+        .0
+    }
+
+    /// The names in DeletedWorkspaces_List (`scope` the subscription) or _ListByResourceGroup (a group).
+    async fn deleted_under(&self, scope: &str) -> (u16, Vec<Value>) {
+        let (st, b) = self
+            .get(&format!(
+                "{scope}/providers/Microsoft.OperationalInsights/deletedWorkspaces?api-version=2022-10-01"
+            ))
+            .await;
+        (st, b["value"].as_array().cloned().unwrap_or_default())
+    }
+
+    fn sub(&self) -> String {
+        format!("/subscriptions/{}", self.sim.operator().subscription_id)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_deleted_without_force_is_soft_deleted_and_a_create_recovers_it_in_its_region_only(
+) {
+    let t = T::new(SimConfig::default()).await;
+    t.base("eastus", "eastus").await;
+    t.sim.advance_clock(Duration::from_secs(60));
+    let customer =
+        t.sim.snapshot().resource(&t.ws()).expect("ws")["properties"]["customerId"].clone();
+    assert_eq!(t.delete(&t.ws(), "").await, 200);
+
+    // Gone to a GET and to the workspace lists; in both deleted-workspace lists, as it was, with its deletion time.
+    assert_eq!(
+        t.get(&format!("{}?api-version=2022-10-01", t.ws())).await.0,
+        404
+    );
+    let (st, b) = t
+        .get(&format!(
+            "{}/providers/Microsoft.OperationalInsights/workspaces?api-version=2022-10-01",
+            t.sub()
+        ))
+        .await;
+    assert_eq!((st, b["value"].as_array().map(Vec::len)), (200, Some(0)));
+    for scope in [t.sub(), t.rg()] {
+        let (st, list) = t.deleted_under(&scope).await;
+        assert_eq!((st, list.len()), (200, 1), "{scope}: {list:?}");
+        assert_eq!(list[0]["name"], "ws-test");
+        assert_eq!(list[0]["location"], "eastus");
+        assert_eq!(list[0]["properties"]["customerId"], customer);
+        assert!(
+            list[0]["properties"]["modifiedDate"].is_string(),
+            "{}",
+            list[0]
+        );
+    }
+
+    // Another DELETE (even with force) finds nothing: 204, and it stays soft-deleted.
+    assert_eq!(t.delete(&t.ws(), "&force=true").await, 204);
+    assert_eq!(t.deleted_under(&t.sub()).await.1.len(), 1);
+
+    // A create in another region is refused, and writes nothing.
+    let (st, b) = t
+        .put(&t.ws(), "2022-10-01", json!({ "location": "westus2" }))
+        .await;
+    assert_eq!(st, 409, "{b}");
+    assert_error(&b, "Conflict", "The workspace name 'ws-test' is not unique");
+    assert_eq!(b["error"]["target"], "name");
+    assert!(t.sim.snapshot().resource(&t.ws()).is_none());
+
+    // In its region, a create recovers it: the same workspace, its table back.
+    let (st, b) = t
+        .put(&t.ws(), "2022-10-01", json!({ "location": "eastus" }))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    assert_eq!(b["properties"]["customerId"], customer);
+    assert!(t.deleted_under(&t.sub()).await.1.is_empty());
+    let (st, _) = t
+        .get(&format!("{}/tables/T_CL?api-version=2022-10-01", t.ws()))
+        .await;
+    assert_eq!(st, 200, "the table came back with the workspace");
+
+    // Deleted with force, it is purged: nothing to list, and a create makes a new one.
+    assert_eq!(t.delete(&t.ws(), "&force=true").await, 200);
+    assert!(t.deleted_under(&t.sub()).await.1.is_empty());
+    let (st, b) = t
+        .put(&t.ws(), "2022-10-01", json!({ "location": "westus2" }))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    assert_ne!(b["properties"]["customerId"], customer);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_resource_group_soft_deletes_its_workspaces_recovered_once_the_group_is_back() {
+    let t = T::new(SimConfig::default()).await;
+    t.base("eastus", "eastus").await;
+    let customer =
+        t.sim.snapshot().resource(&t.ws()).expect("ws")["properties"]["customerId"].clone();
+    let (st, _) = t
+        .call(
+            Method::DELETE,
+            &format!("{}?api-version=2021-04-01", t.rg()),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(t.deleted_under(&t.sub()).await.1.len(), 1);
+    let (st, b) = t.deleted_under(&t.rg()).await;
+    assert_eq!(st, 404, "{b:?}");
+
+    // The recovery needs the group first ("you must first re-create the resource group").
+    let (st, b) = t
+        .put(&t.ws(), "2022-10-01", json!({ "location": "eastus" }))
+        .await;
+    assert_eq!(st, 404, "{b}");
+    assert_eq!(b["error"]["code"], "ResourceGroupNotFound");
+    assert_eq!(
+        t.put(&t.rg(), "2021-04-01", json!({ "location": "eastus" }))
+            .await
+            .0,
+        201
+    );
+    let (st, b) = t
+        .put(&t.ws(), "2022-10-01", json!({ "location": "eastus" }))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    assert_eq!(b["properties"]["customerId"], customer);
+
+    // Past its 14 days, a soft-deleted workspace is gone for good.
+    assert_eq!(t.delete(&t.ws(), "").await, 200);
+    t.sim.advance_clock(Duration::from_secs(14 * 24 * 3600 + 1));
+    assert!(t.deleted_under(&t.sub()).await.1.is_empty());
 }

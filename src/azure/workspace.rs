@@ -10,6 +10,11 @@ use crate::rest::{describe, Api, Rest};
 
 pub const API_VERSION: &str = "2022-10-01";
 
+/// How long a workspace deleted without `force` can be recovered: "a soft-delete operation is performed to allow
+/// the recovery of the workspace, including its data and connected agents, within 14 days" ("Delete and recover
+/// an Azure Log Analytics workspace", learn.microsoft.com/azure/azure-monitor/logs/delete-workspace).
+pub const SOFT_DELETE_DAYS: i64 = 14;
+
 /// A workspace as the tool reads it (Workspaces.json `Workspace`).
 pub type Workspace = Tracked<WorkspaceProperties>;
 
@@ -21,6 +26,9 @@ pub struct WorkspaceProperties {
     /// The id the Log Analytics query API takes.
     #[serde(default)]
     pub customer_id: Option<String>,
+    /// When the workspace last changed; for a soft-deleted one, when it was deleted (see [`DeletedWorkspace`]).
+    #[serde(default)]
+    pub modified_date: Option<String>,
 }
 
 impl Workspace {
@@ -29,6 +37,53 @@ impl Workspace {
     }
     pub fn customer_id(&self) -> Option<&str> {
         self.properties.customer_id.as_deref()
+    }
+}
+
+/// A soft-deleted workspace as DeletedWorkspaces_List answers it (Workspaces.json 2022-10-01: a `Workspace`).
+/// It is recovered by a create of the same name in the same subscription, resource group and region; a create
+/// of that name in another region is refused (409 `Conflict`, "The workspace name '…' is not unique") until it
+/// is purged or its 14 days are over. The spec names no field for when it was deleted: its `modifiedDate` (its
+/// last change was its deletion) is read as that, and a deletion time Azure does not give is left unknown.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DeletedWorkspace {
+    #[serde(default)]
+    pub id: String,
+    #[serde(flatten)]
+    pub workspace: Workspace,
+}
+
+impl DeletedWorkspace {
+    /// When it was deleted, if Azure says.
+    pub fn deleted_on(&self) -> Option<time::OffsetDateTime> {
+        let d = self.workspace.properties.modified_date.as_deref()?;
+        time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).ok()
+    }
+}
+
+/// Until when a workspace deleted (without `force`) at `deleted` can be recovered.
+pub fn recoverable_until(deleted: time::OffsetDateTime) -> time::OffsetDateTime {
+    deleted + time::Duration::days(SOFT_DELETE_DAYS)
+}
+
+/// The soft-deleted workspace with this resource id, if there is one (DeletedWorkspaces_List of its
+/// subscription: the resource group may be gone, and with it a list by group). `None` too when Azure does not
+/// answer the list (4xx): then a create simply goes ahead, and Azure recovers or refuses it.
+pub async fn find_deleted(
+    rest: &Rest,
+    subscription: &str,
+    id: &str,
+) -> Result<Option<DeletedWorkspace>> {
+    let list = format!(
+        "/subscriptions/{subscription}/providers/Microsoft.OperationalInsights/deletedWorkspaces"
+    );
+    match super::arm_list_as::<DeletedWorkspace>(rest, &list, API_VERSION).await {
+        Ok(all) => Ok(all.into_iter().find(|d| d.id.eq_ignore_ascii_case(id))),
+        Err(crate::error::Error::Azure(e)) if (400..500).contains(&e.status) && e.status != 429 => {
+            tracing::info!(code = %e.code, "the deleted workspaces could not be listed");
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 

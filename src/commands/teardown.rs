@@ -296,6 +296,47 @@ async fn keeper_vault(
     }
 }
 
+/// How a soft-deleted workspace comes back.
+const RECOVERY: &str = "a setup with the same --workspace, --resource-group and --location recovers it with its data (with --create-resource-group when its resource group is gone too)";
+
+/// What becomes of the workspace, said before the deletion at `now`: purged with `--force-delete-workspace`,
+/// else soft-deleted and recoverable for 14 days.
+fn workspace_fate_said(force: bool, now: time::OffsetDateTime) -> String {
+    if force {
+        "the workspace is purged (--force-delete-workspace): it and its data cannot be recovered"
+            .into()
+    } else {
+        format!(
+            "the workspace is soft-deleted, not purged: recoverable for {} days, until {}; {RECOVERY}. Pass --force-delete-workspace to purge it instead",
+            workspace::SOFT_DELETE_DAYS,
+            crate::clock::human(workspace::recoverable_until(now))
+        )
+    }
+}
+
+/// A deletion as JSON: step, resource, whether it existed (after the deletion); for the workspace, whether it is
+/// purged and else until when it can be recovered (deleted at `at`).
+fn deletion_json(
+    d: &Deletion,
+    existed: Option<bool>,
+    force: bool,
+    at: time::OffsetDateTime,
+) -> serde_json::Value {
+    let mut v = json!({ "step": d.step, "resource": d.resource });
+    if let Some(e) = existed {
+        v["existed"] = json!(e);
+    }
+    if d.step == step::WORKSPACE && existed != Some(false) {
+        v["purged"] = json!(force);
+        v["recoverable_until"] = if force {
+            serde_json::Value::Null
+        } else {
+            json!(crate::clock::rfc3339(workspace::recoverable_until(at)))
+        };
+    }
+    v
+}
+
 /// What teardown says when Graph does not find what setup made moments ago and it asks again.
 fn lagging(step: &str) -> impl FnOnce() + '_ {
     move || {
@@ -455,8 +496,11 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         for k in &kept {
             note!("  keep    {k}");
         }
-        if deletions.iter().any(|d| d.step == step::WORKSPACE) && !args.force_delete_workspace {
-            note!("  note: a deleted workspace is recoverable for 14 days (pass --force-delete-workspace to delete it for good)");
+        if deletions.iter().any(|d| d.step == step::WORKSPACE) {
+            note!(
+                "  note: {}",
+                workspace_fate_said(args.force_delete_workspace, time::OffsetDateTime::now_utc())
+            );
         }
     }
     crate::steps::preflight::check_teardown(
@@ -468,9 +512,14 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     .await?;
     let Some(mut sf) = sf else {
         if !human {
+            let now = time::OffsetDateTime::now_utc();
+            let delete: Vec<serde_json::Value> = deletions
+                .iter()
+                .map(|d| deletion_json(d, None, args.force_delete_workspace, now))
+                .collect();
             outln!(
                 "{}",
-                json!({ "dry_run": true, "delete": deletions, "keep": kept })
+                json!({ "dry_run": true, "delete": delete, "keep": kept })
             )?;
         }
         return Ok(());
@@ -496,6 +545,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     }
 
     let mut done = vec![];
+    let mut soft_deleted = None;
     for d in &deletions {
         let existed = delete_one(
             &rest,
@@ -507,16 +557,32 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         )
         .await
         .map_err(|e| e.in_step(&d.step))?;
+        let now = time::OffsetDateTime::now_utc();
         if human {
-            note!(
-                "  ✓ {:<40} {}",
-                d.step,
-                if existed { "deleted" } else { "already gone" }
-            );
+            let how = match (existed, d.step == step::WORKSPACE) {
+                (false, _) => "already gone".to_string(),
+                (true, false) => "deleted".to_string(),
+                (true, true) if args.force_delete_workspace => {
+                    "purged (cannot be recovered)".to_string()
+                }
+                (true, true) => format!(
+                    "deleted (soft-deleted: recoverable until {})",
+                    crate::clock::human(workspace::recoverable_until(now))
+                ),
+            };
+            note!("  ✓ {:<40} {how}", d.step);
+        }
+        if existed && d.step == step::WORKSPACE && !args.force_delete_workspace {
+            soft_deleted = Some((d.resource.clone(), now));
         }
         forget(&mut sf, d);
         sf.save()?;
-        done.push(json!({ "step": d.step, "resource": d.resource, "existed": existed }));
+        done.push(deletion_json(
+            d,
+            Some(existed),
+            args.force_delete_workspace,
+            now,
+        ));
     }
     // Every secret an interrupted run may have left is gone now (with the app, or one by one).
     if sf.state.secret_pending_since.take().is_some() {
@@ -531,6 +597,14 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     }
     if human {
         outln!("teardown: {} deleted, {} kept", done.len(), kept.len())?;
+        if let Some((id, at)) = soft_deleted {
+            outln!(
+                "workspace {} is soft-deleted, recoverable until {}: {}",
+                crate::azure::name_of(&id),
+                crate::clock::human(workspace::recoverable_until(at)),
+                RECOVERY
+            )?;
+        }
     } else {
         outln!("{}", json!({ "deleted": done, "kept": kept }))?;
     }

@@ -43,7 +43,7 @@ use crate::azure::dcr::Dcr;
 use crate::azure::graph::ServicePrincipal;
 use crate::azure::providers::ResourceGroup;
 use crate::azure::roles::Role;
-use crate::azure::workspace::{Table, Workspace};
+use crate::azure::workspace::{DeletedWorkspace, Table, Workspace};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 use crate::state::{Resource, State, StateFile};
@@ -76,6 +76,8 @@ pub enum Action {
     Create,
     Reuse,
     Update,
+    /// A create that brings back a soft-deleted workspace, with its data.
+    Recover,
 }
 
 impl Action {
@@ -95,6 +97,7 @@ impl std::fmt::Display for Action {
             Action::Create => "create",
             Action::Reuse => "reuse",
             Action::Update => "update",
+            Action::Recover => "recover",
         })
     }
 }
@@ -105,6 +108,13 @@ pub struct PlannedStep {
     pub step: String,
     pub action: Action,
     pub resource: String,
+    /// What a person should know about the action (a recovery: when the workspace was deleted, and that its
+    /// data comes back); shown after the resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// A recovery: when Azure says the workspace was deleted (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_on: Option<String>,
 }
 
 impl PlannedStep {
@@ -113,6 +123,8 @@ impl PlannedStep {
             step: step.to_string(),
             action,
             resource,
+            detail: None,
+            deleted_on: None,
         }
     }
 }
@@ -124,6 +136,9 @@ pub struct Observed {
     pub app: Option<app::FoundApp>,
     pub sp: Option<ServicePrincipal>,
     pub workspace: Option<Workspace>,
+    /// A soft-deleted workspace of the name setup would create (none when one of that name exists, or when the
+    /// workspace is reused by id).
+    pub deleted_workspace: Option<DeletedWorkspace>,
     pub table: Option<Table>,
     pub dce: Option<Dce>,
     pub dcr: Option<Dcr>,
@@ -154,7 +169,7 @@ impl Plan {
 pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Observed> {
     // The service principal the state names, and its role assignments, are read alongside everything else.
     let state_sp = state.resources.get(step::SP).map(|r| r.id.clone());
-    let (rg, app, ws, table, dce, dcr, (sp_by_state, roles_by_state), sentinel) = tokio::try_join!(
+    let (rg, app, (ws, deleted_ws), table, dce, dcr, (sp_by_state, roles_by_state), sentinel) = tokio::try_join!(
         resource_group::observe(rest, inputs),
         app::find_app(rest, inputs, state),
         workspace::observe(rest, inputs),
@@ -177,6 +192,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         app,
         sp,
         workspace: ws,
+        deleted_workspace: deleted_ws,
         table,
         dce,
         dcr,

@@ -260,8 +260,8 @@ pub fn judge_writes(pre: &Preflight, inputs: &Inputs, plan: &Plan) -> Result<()>
 }
 
 /// Refuses, before any write, what exists and cannot be used: a missing resource group (without
-/// `--create-resource-group`), a reused workspace that is missing or in another region than `--location`, and a
-/// classic table of the same name.
+/// `--create-resource-group`), a reused workspace that is missing or in another region than `--location`, a
+/// soft-deleted workspace of the name to create in another region, and a classic table of the same name.
 pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
     if !inputs.create_resource_group && o.resource_group.is_none() {
         return Err(Error::input(
@@ -293,6 +293,7 @@ pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
             ));
         }
     }
+    super::workspace::judge(inputs, o)?;
     // A second workbook with the same display name in the group is refused by Azure (409 "A workbook with the
     // same name already exists", MicrosoftDocs/azure-docs#52844): say so before writing anything.
     if let Some(other) = o.sentinel.as_ref().and_then(|s| s.workbook_clash.as_ref()) {
@@ -331,7 +332,7 @@ pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
 }
 
 /// A region name as ARM compares them: `East US` and `eastus` are one region.
-fn region(name: &str) -> String {
+pub(crate) fn region(name: &str) -> String {
     name.chars()
         .filter(|c| !c.is_whitespace())
         .collect::<String>()

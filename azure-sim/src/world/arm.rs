@@ -152,6 +152,22 @@ impl World {
                     json!({ "value": self.list_type("microsoft.operationalinsights/workspaces", &format!("/subscriptions/{sub_id}/")) }),
                 )
             }
+            ["providers", "microsoft.operationalinsights", "deletedworkspaces"] if m == "GET" => {
+                self.deleted_workspaces_under(&format!("/subscriptions/{sub_id}/"))
+            }
+            ["resourcegroups", _rg, "providers", "microsoft.operationalinsights", "deletedworkspaces"]
+                if m == "GET" =>
+            {
+                let group = format!("/subscriptions/{sub_id}/resourceGroups/{}", segs[1]);
+                if !self.resources.contains_key(&lc(&group)) {
+                    return arm_err(
+                        404,
+                        "ResourceGroupNotFound",
+                        format!("Resource group '{}' could not be found.", segs[1]),
+                    );
+                }
+                self.deleted_workspaces_under(&format!("{group}/"))
+            }
             ["resourcegroups"] if m == "GET" => {
                 let all = self.list_type(
                     "microsoft.resources/resourcegroups",
@@ -274,6 +290,7 @@ impl World {
         } else if p.contains("/providers/microsoft.insights/workbooks") {
             &["2023-06-01", "2022-04-01", "2021-08-01"]
         } else if p.contains("/providers/microsoft.operationalinsights/workspaces")
+            || p.contains("/providers/microsoft.operationalinsights/deletedworkspaces")
             || p.contains("/providers/microsoft.operationalinsights/locations")
         {
             &["2022-10-01", "2023-09-01", "2025-02-01", "2020-08-01"]
@@ -373,9 +390,11 @@ impl World {
                 Reply::json(if existed { 200 } else { 201 }, rb)
             }
             "DELETE" => {
-                if self.resources.remove(&key).is_none() {
+                if !self.resources.contains_key(&key) {
                     return Reply::empty(204);
                 }
+                self.soft_delete_workspaces_in(&key);
+                self.resources.remove(&key);
                 let prefix = format!("{key}/");
                 self.resources.retain(|k, _| !k.starts_with(&prefix));
                 self.assignments
@@ -424,6 +443,13 @@ impl World {
                     ),
                 ),
             },
+            "DELETE" if kind == "microsoft.operationalinsights/workspaces" => {
+                let force = req
+                    .query
+                    .get("force")
+                    .is_some_and(|f| f.eq_ignore_ascii_case("true"));
+                self.delete_workspace(&key, force)
+            }
             "DELETE" => {
                 if self.resources.remove(&key).is_none() {
                     return Reply::empty(204);

@@ -13,7 +13,7 @@
 //! | `graph.rs`      | applications, service principals, addPassword / removePassword, lists       |
 //! | `owners.rs`     | owners of applications, directory users, apps registered by someone else    |
 //! | `arm.rs`        | the ARM router: api-versions, subscriptions, locations, providers, groups   |
-//! | `workspaces.rs` | Log Analytics workspaces and tables (classic ones too), long-running ops    |
+//! | `workspaces.rs` | workspaces (soft delete, recovery) and tables (classic too), long-running  |
 //! | `dce.rs`        | data collection endpoints                                                   |
 //! | `dcr.rs`        | data collection rules                                                       |
 //! | `rbac.rs`       | role definitions, role assignments, `permitted`, permissions, `has_role`    |
@@ -151,6 +151,11 @@ pub struct World {
     pub assignments: Vec<Assignment>,
     operations: HashMap<String, Operation>,
     pub rows: HashMap<String, Vec<Value>>,
+    /// Custom tables deleted from a live workspace (lower-case id): their rows and columns, back when a table of
+    /// that name and those columns is made again.
+    deleted_tables: HashMap<String, workspaces::DeletedTable>,
+    /// Workspaces deleted without `force` (lower-case id), recoverable for 14 days with what they held.
+    soft_deleted: BTreeMap<String, workspaces::SoftDeleted>,
     /// Workspaces (ids, lower case) that have received a row: from then on their queries never answer 204 ("No
     /// data in workspace"), even once a table is deleted.
     pub had_data: std::collections::HashSet<String>,
@@ -254,9 +259,18 @@ impl World {
             .collect()
     }
 
-    /// Moves time-driven state on: provider registrations, finished and failed operations.
+    /// The simulated wall clock as RFC 3339 (what Azure writes in a date property).
+    fn wall_iso(&self) -> String {
+        self.wall_now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    }
+
+    /// Moves time-driven state on: provider registrations, finished and failed operations, soft-deleted
+    /// workspaces past their 14 days.
     fn tick(&mut self) {
         let now = self.now();
+        self.expire_soft_deleted(now);
         let delay = self.cfg.provider_registration_delay;
         for (_, (state, since)) in self.providers.iter_mut() {
             if state == "Registering" && now >= *since + delay {
@@ -405,6 +419,8 @@ impl World {
         self.resources
             .retain(|k, _| *k != key && !k.starts_with(&prefix));
         self.rows
+            .retain(|k, _| *k != key && !k.starts_with(&prefix));
+        self.deleted_tables
             .retain(|k, _| *k != key && !k.starts_with(&prefix));
         self.assignments
             .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));

@@ -83,6 +83,8 @@ impl World {
             operations: HashMap::new(),
             rows: HashMap::new(),
             had_data: Default::default(),
+            deleted_tables: Default::default(),
+            soft_deleted: Default::default(),
             faults: vec![],
             log: vec![],
             writes: 0,

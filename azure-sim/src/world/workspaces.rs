@@ -1,6 +1,8 @@
-//! Log Analytics workspaces and their tables, and the long-running operations their writes start.
+//! Log Analytics workspaces (soft-deleted, recovered, purged) and their tables, and the long-running operations
+//! their writes start.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -43,12 +45,23 @@ impl World {
         if !ok {
             return arm_err(400, "InvalidWorkspaceName", format!("The workspace name '{name}' is invalid. It must be 4-63 alphanumerics or hyphens, starting and ending with an alphanumeric."));
         }
+        // A create of a soft-deleted workspace's name in its resource group is its recovery, in its region only.
+        let recovered = match existing {
+            Some(_) => None,
+            None => match self.recover_workspace(&lc(id), name, body) {
+                Ok(r) => r,
+                Err(refused) => return refused,
+            },
+        };
         let now = self.now();
         let created = existing.is_none();
-        let customer = existing
-            .as_ref()
+        let prior = existing.as_ref().or(recovered.as_ref());
+        let customer = prior
             .and_then(|e| e.pointer("/properties/customerId").cloned())
             .unwrap_or_else(|| json!(self.uuid()));
+        let created_date = prior
+            .and_then(|e| e.pointer("/properties/createdDate").cloned())
+            .unwrap_or_else(|| json!(now_iso()));
         let mut props = body.get("properties").cloned().unwrap_or(json!({}));
         if props.get("sku").is_none() {
             props["sku"] = json!({ "name": "PerGB2018" });
@@ -58,7 +71,8 @@ impl World {
         }
         props["customerId"] = customer;
         props["provisioningState"] = json!(if created { "Creating" } else { "Succeeded" });
-        props["createdDate"] = json!(now_iso());
+        props["createdDate"] = created_date;
+        props["modifiedDate"] = json!(self.wall_iso());
         let rb = json!({ "id": id, "name": name, "type": "Microsoft.OperationalInsights/workspaces", "location": body["location"], "tags": body.get("tags").cloned().unwrap_or(json!({})), "properties": props });
         let fail = matches!(fault, FaultAction::FailLro);
         let ready = if created { now + self.lro(true) } else { now };
@@ -72,6 +86,147 @@ impl World {
         );
         let loc = format!("{}{id}?api-version=2022-10-01", self.base_url);
         Reply::json(if created { 201 } else { 200 }, rb).header("Location", loc)
+    }
+
+    /// Deletes a workspace (DELETE 200, 204 when there is none, a soft-deleted one included). Without `force` it
+    /// is soft-deleted: gone from GET and every list, kept with its data for 14 days. With `force=true` it is
+    /// purged. "Delete and recover an Azure Log Analytics workspace"
+    /// (learn.microsoft.com/azure/azure-monitor/logs/delete-workspace): "a soft-delete operation is performed to
+    /// allow the recovery of the workspace, including its data and connected agents, within 14 days"; the `force`
+    /// query parameter "Deletes the workspace without the recovery option" (Workspaces.json 2022-10-01,
+    /// Workspaces_Delete). A soft-deleted workspace is not purged by another DELETE: "If the workspace is in
+    /// soft-delete state, you must recover the workspace first and permanently delete it then" (same page), and a
+    /// DELETE of what is not there answers 204 ("I'm receiving 204 response code with 'Resource not found'").
+    pub(super) fn delete_workspace(&mut self, key: &str, force: bool) -> Reply {
+        let Some(gone) = self.take_workspace(key) else {
+            return Reply::empty(204);
+        };
+        if !force {
+            self.soft_deleted.insert(key.to_string(), gone);
+        }
+        Reply::empty(200)
+    }
+
+    /// Soft-deletes every workspace in a resource group being deleted: "If you deleted your resource group and
+    /// your workspace was included, you can see the deleted workspace on the Open recycle bin page" (the page
+    /// above, Troubleshooting); its recovery needs the group made again first.
+    pub(super) fn soft_delete_workspaces_in(&mut self, group_key: &str) {
+        let prefix = format!("{group_key}/providers/microsoft.operationalinsights/workspaces/");
+        let keys: Vec<String> = self
+            .resources
+            .keys()
+            .filter(|k| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
+            .cloned()
+            .collect();
+        for k in keys {
+            let _ = self.delete_workspace(&k, false);
+        }
+    }
+
+    /// Removes a workspace and everything under it: its resources, rows, deleted tables' rows and the role
+    /// assignments at or under it ("any associated users' permission is broken", the page above). Returns what
+    /// a soft delete keeps: the workspace as it was (`modifiedDate` the time of deletion), its tables and saved
+    /// searches with their rows. Sentinel (Microsoft.SecurityInsights) is not kept: "Installed solutions and
+    /// linked services ... are permanently removed from the workspace at deletion time and can't be recovered".
+    fn take_workspace(&mut self, key: &str) -> Option<SoftDeleted> {
+        let mut ws = self.resources.remove(key)?;
+        let prefix = format!("{key}/");
+        let under: Vec<String> = self
+            .resources
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let held = under
+            .into_iter()
+            .filter_map(|k| self.resources.remove(&k).map(|r| (k, r)))
+            .filter(|(k, _)| !k.contains("/providers/microsoft.securityinsights/"))
+            .collect();
+        let rows = take_under(&mut self.rows, &prefix);
+        let deleted_tables = take_under(&mut self.deleted_tables, &prefix);
+        let had_data = self.had_data.remove(key);
+        self.assignments
+            .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));
+        ws.body["properties"]["modifiedDate"] = json!(self.wall_iso());
+        Some(SoftDeleted {
+            body: ws.body,
+            deleted_at: self.now(),
+            held,
+            rows,
+            deleted_tables,
+            had_data,
+        })
+    }
+
+    /// A create (PUT) of a workspace that is not there, when a workspace of that name in that resource group is
+    /// soft-deleted: in its region, the workspace comes back with what it held (`Ok(Some(its body))`); in another,
+    /// 409 `Conflict` "The workspace name '…' is not unique". The page above, "Recover a workspace in a soft-delete
+    /// state": recovery "is performed by re-creating the Log Analytics workspace with the details of the deleted
+    /// workspace, including: Subscription ID, Resource group name, Workspace name, Region"; "The name of the deleted
+    /// workspace is preserved during the soft-delete period and can't be used to create a new workspace", with
+    /// the "conflict" error of its Troubleshooting section. The code, message and target are those Azure answered
+    /// for such a name (Azure/azure-quickstart-templates#5284, Azure/Industrial-IoT#386), and a create in another
+    /// region of a soft-deleted workspace's name answered that Conflict (Azure/azure-cli#11916, the service's
+    /// answer: "the workspace is in soft-delete state yet and its name is therefore reserved - this led to the
+    /// Conflict").
+    fn recover_workspace(
+        &mut self,
+        key: &str,
+        name: &str,
+        body: &Value,
+    ) -> Result<Option<Value>, Reply> {
+        let Some(d) = self.soft_deleted.get(key) else {
+            return Ok(None);
+        };
+        let region = |v: &Value| {
+            v.as_str()
+                .unwrap_or_default()
+                .replace(' ', "")
+                .to_ascii_lowercase()
+        };
+        if region(&d.body["location"]) != region(&body["location"]) {
+            return Err(Reply::json(
+                409,
+                json!({ "error": { "code": "Conflict", "message": format!("The workspace name '{name}' is not unique"), "target": "name" } }),
+            ));
+        }
+        let Some(d) = self.soft_deleted.remove(key) else {
+            return Ok(None);
+        };
+        self.resources.extend(d.held);
+        self.rows.extend(d.rows);
+        self.deleted_tables.extend(d.deleted_tables);
+        if d.had_data {
+            self.had_data.insert(key.to_string());
+        }
+        Ok(Some(d.body))
+    }
+
+    /// Forgets soft-deleted workspaces past their 14 days: "After the soft-delete period, the workspace resource
+    /// and its data are non-recoverable ... The workspace name is released" (the page above).
+    pub(super) fn expire_soft_deleted(&mut self, now: Instant) {
+        self.soft_deleted
+            .retain(|_, d| now < d.deleted_at + SOFT_DELETE_PERIOD);
+    }
+
+    /// DeletedWorkspaces_List and DeletedWorkspaces_ListByResourceGroup (Workspaces.json 2022-10-01): the
+    /// soft-deleted workspaces under `prefix` (a subscription or a resource group), each the `Workspace` it was,
+    /// one page (`nextLinkName: null`). The spec names no field for the time of deletion; here it is the
+    /// workspace's `modifiedDate` (its last change was its deletion), which is an assumption.
+    pub(super) fn deleted_workspaces_under(&self, prefix: &str) -> Reply {
+        let prefix = lc(prefix);
+        let v: Vec<Value> = self
+            .soft_deleted
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, d)| d.body.clone())
+            .collect();
+        Reply::json(200, json!({ "value": v }))
+    }
+
+    /// The soft-deleted workspaces' bodies (for `Snapshot`).
+    pub fn soft_deleted_workspaces(&self) -> Vec<Value> {
+        self.soft_deleted.values().map(|d| d.body.clone()).collect()
     }
 
     pub(super) fn table(&mut self, req: &Req, id: &str, fault: &FaultAction) -> Reply {
@@ -101,10 +256,21 @@ impl World {
                 ),
             },
             "DELETE" => {
-                if self.resources.remove(&key).is_none() {
+                let Some(gone) = self.resources.remove(&key) else {
                     return Reply::empty(204);
-                }
-                self.rows.remove(&key);
+                };
+                // A custom table's data outlives the table: "Deleting a table in Analytics or Basic plans doesn't
+                // delete data"; to recover it, "Create the table with the same name and schema" ("What happens
+                // to data when you delete a table in a Log Analytics workspace?",
+                // learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure).
+                let rows = self.rows.remove(&key).unwrap_or_default();
+                let columns = gone
+                    .body
+                    .pointer("/properties/schema/columns")
+                    .cloned()
+                    .unwrap_or(json!([]));
+                self.deleted_tables
+                    .insert(key.clone(), DeletedTable { columns, rows });
                 self.start_operation(&key, false)
             }
             "PUT" | "PATCH" => {
@@ -221,6 +387,9 @@ impl World {
                     );
                     return Reply::json(200, done);
                 }
+                if !fail && !self.resources.contains_key(&key) {
+                    self.bring_back_rows(&key, &rb);
+                }
                 self.resources.insert(
                     key.clone(),
                     Res {
@@ -232,6 +401,19 @@ impl World {
                 self.start_operation(&key, fail)
             }
             _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
+        }
+    }
+
+    /// A table made again with the name and columns of one deleted before has that one's rows back (see the
+    /// DELETE above); made with other columns, it starts empty and the old rows stay out of sight.
+    fn bring_back_rows(&mut self, key: &str, table: &Value) {
+        let same = self.deleted_tables.get(key).is_some_and(|d| {
+            column_pairs(&d.columns) == column_pairs(&table["properties"]["schema"]["columns"])
+        });
+        if same {
+            if let Some(d) = self.deleted_tables.remove(key) {
+                self.rows.insert(key.to_string(), d.rows);
+            }
         }
     }
 
@@ -312,6 +494,62 @@ impl World {
         }
         Reply::json(200, b)
     }
+}
+
+/// How long a workspace deleted without `force` stays recoverable: 14 days ("Delete and recover an Azure Log
+/// Analytics workspace", learn.microsoft.com/azure/azure-monitor/logs/delete-workspace).
+pub const SOFT_DELETE_PERIOD: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// A workspace deleted without `force`, kept as it was with what it held, until `deleted_at` + 14 days.
+#[derive(Debug, Clone)]
+pub(super) struct SoftDeleted {
+    /// The workspace's body, `properties.modifiedDate` the time of its deletion.
+    body: Value,
+    deleted_at: Instant,
+    /// Its tables and saved searches, by lower-case id.
+    held: Vec<(String, Res)>,
+    /// The rows of its tables, and of its deleted tables, by lower-case table id.
+    rows: Vec<(String, Vec<Value>)>,
+    deleted_tables: Vec<(String, DeletedTable)>,
+    /// Whether it had received a row (its queries answer 200, not 204).
+    had_data: bool,
+}
+
+/// The rows of a custom table that was deleted, and the columns it had.
+#[derive(Debug, Clone)]
+pub(super) struct DeletedTable {
+    columns: Value,
+    rows: Vec<Value>,
+}
+
+/// A column list as sorted (name, lower-case type) pairs.
+fn column_pairs(columns: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = columns
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().to_string(),
+                c["type"].as_str().unwrap_or_default().to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Takes the entries of `map` whose keys start with `prefix` out of it.
+fn take_under<V>(map: &mut HashMap<String, V>, prefix: &str) -> Vec<(String, V)> {
+    let keys: Vec<String> = map
+        .keys()
+        .filter(|k| k.starts_with(prefix))
+        .cloned()
+        .collect();
+    keys.into_iter()
+        .filter_map(|k| map.remove(&k).map(|v| (k, v)))
+        .collect()
 }
 
 /// Retention values the tables API takes. Microsoft Learn, "Manage data retention in a Log Analytics workspace"
