@@ -113,18 +113,26 @@ async fn verify_wait_waits_through_half_an_hour_of_ingestion_403s_and_an_hour_of
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_wait_still_stops_at_its_timeout_counted_as_azure_counts_time() {
-    // A role that takes two hours: verify --wait --timeout 900 gives up after 15 (simulated) minutes, not later.
-    let w = world(120 * MINUTE, Duration::ZERO).await;
-    let (secret, _) = w.set_up_then(Duration::from_secs(1)).await;
-    let o = run_ticking(&w, &verify(&w, &secret, &["--wait", "--timeout", "900"])).await;
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(refused(&w.sim.request_log(), "/streams/") >= 2, "{err}");
-    assert!(
-        err.contains("verify failed at 'post'") && err.contains("403"),
-        "{err}"
-    );
-    assert!(err.contains("--timeout"), "the hint names the limit: {err}");
+    // A role that takes two hours, on ingestion then on the query API: verify --wait --timeout 900 gives up after
+    // 15 (simulated) minutes, not later, naming the link and the limit.
+    for (ingestion, query, stage, path) in [
+        (120 * MINUTE, Duration::ZERO, "post", "/streams/"),
+        (Duration::ZERO, 120 * MINUTE, "query", "/query"),
+    ] {
+        let w = world(ingestion, query).await;
+        let (secret, _) = w.set_up_then(Duration::from_secs(1)).await;
+        let o = run_ticking(&w, &verify(&w, &secret, &["--wait", "--timeout", "900"])).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(refused(&w.sim.request_log(), path) >= 2, "{err}");
+        assert!(
+            err.contains(&format!("verify failed at '{stage}'"))
+                && err.contains("403")
+                && err.contains("15 min"),
+            "{err}"
+        );
+        assert!(err.contains("--timeout"), "the hint names the limit: {err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -145,6 +153,7 @@ async fn send_right_after_setup_waits_through_the_403_and_sends_everything() {
     );
     assert_eq!(w.sim.snapshot().table_rows(&ws, "KeeperLogs_CL").len(), n);
     assert!(refused(&w.sim.request_log(), "/streams/") >= 1);
+    assert!(v["forbidden_retries"].as_u64() >= Some(1), "{v}");
     // Setup wrote down when it assigned the role.
     let assigned_at = ingestion_role_assigned_at(&w).expect("assigned_at recorded");
     let err = stderr(&o);
