@@ -198,6 +198,8 @@ pub async fn by_tag(
                     role,
                     on: on.to_string(),
                     created: owned && on != "other",
+                    // Found, not made: its age is not known.
+                    assigned_at: None,
                 });
             }
         }

@@ -28,6 +28,14 @@ pub struct ErrorDetail {
 }
 
 impl AzureError {
+    /// The same error without its hint, for a message that gives its own.
+    pub fn without_hint(&self) -> AzureError {
+        AzureError {
+            hint: String::new(),
+            ..self.clone()
+        }
+    }
+
     /// Whether Azure named `code`, as the error's own code or in one of its details.
     pub fn has_code(&self, code: &str) -> bool {
         self.code == code || self.details.iter().any(|d| d.code == code)
@@ -182,7 +190,7 @@ pub fn hint_for(code: &str, status: u16) -> String {
             "the data collection endpoint, the rule and the workspace must be in one region: pass --location with the workspace's region"
         }
         "OperationFailed" if status == 403 => {
-            "the app lacks Monitoring Metrics Publisher on the DCR, or the assignment has not taken effect yet (it can take several minutes)"
+            "the app lacks Monitoring Metrics Publisher on the DCR, or the assignment has not taken effect yet (it can take up to 30 minutes)"
         }
         "NotFound" => "check the DCR immutable id in the Endpoint URL",
         "InvalidStream" => "check the stream name in the Endpoint URL (Custom-<table>_CL)",

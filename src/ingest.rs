@@ -1,7 +1,7 @@
 //! Logs Ingestion client: posts events to a DCR stream as the app (gzip, 1 MB batches), and reads rows back.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -259,8 +259,8 @@ impl Batch {
 /// What happened to a batch in the end.
 #[derive(Debug)]
 pub enum BatchError {
-    /// Ingestion refused the app (403): nothing more will get through. The events of the batch come back, so
-    /// that nothing read is lost.
+    /// Ingestion refused the app (403, past any [`RoleWait`]): nothing more will get through. The events of the
+    /// batch come back, so that nothing read is lost.
     Forbidden(AzureError, Batch),
     /// These events were refused for good (a 4xx other than 403/413/429, or retries ran out).
     Rejected(AzureError, Batch),
@@ -282,7 +282,52 @@ fn past_deadline(mut error: AzureError, asked: Option<Duration>, wait: Duration)
     error
 }
 
-/// Sends batches as the app: retries 429/5xx honouring Retry-After, splits a batch on 413, stops on 403.
+/// How long a 403 from ingestion is waited through: while the role assignment it needs may still be propagating
+/// (up to 30 minutes, `azure::roles::INGESTION_PROPAGATION`).
+pub struct RoleWait {
+    /// Until when, on the tool's clock ([`crate::rest::now`]); past it a 403 stops the batch.
+    pub until: std::time::Instant,
+    /// Said once, at the first 403 waited through; `None` waits quietly.
+    pub note: Option<String>,
+    said: AtomicBool,
+    /// 403s waited through, over every batch.
+    pub waited: AtomicUsize,
+}
+
+impl RoleWait {
+    /// The first retry after a 403 comes this long after it; each next one twice as long, at most [`Self::MAX`].
+    const FIRST: Duration = Duration::from_secs(5);
+    const MAX: Duration = Duration::from_secs(60);
+
+    pub fn new(until: std::time::Instant, note: Option<String>) -> RoleWait {
+        RoleWait {
+            until,
+            note,
+            said: AtomicBool::new(false),
+            waited: AtomicUsize::new(0),
+        }
+    }
+
+    /// How long to wait before trying again after a 403, `delay` being this batch's last wait (none yet: zero);
+    /// `None` once the time is up. The last wait ends at `until`, so the last try is made there.
+    fn next(&self, delay: &mut Duration) -> Option<Duration> {
+        let left = self.until.saturating_duration_since(crate::rest::now());
+        if left.is_zero() {
+            return None;
+        }
+        if let Some(note) = &self.note {
+            if !self.said.swap(true, Ordering::Relaxed) {
+                note!("{note}");
+            }
+        }
+        self.waited.fetch_add(1, Ordering::Relaxed);
+        *delay = (*delay * 2).clamp(Self::FIRST, Self::MAX);
+        Some((*delay).min(left))
+    }
+}
+
+/// Sends batches as the app: retries 429/5xx honouring Retry-After, splits a batch on 413, stops on 403 (or,
+/// with a [`RoleWait`], waits through it while a new role may still be propagating).
 pub struct Sender {
     pub http: reqwest::Client,
     pub endpoint_url: String,
@@ -292,6 +337,8 @@ pub struct Sender {
     /// The run's deadline (`verify --wait --timeout`), if it has one: a retry whose wait would end after it is
     /// not waited for, and the batch is refused instead.
     pub deadline: Option<std::time::Instant>,
+    /// Whether, and how long, a 403 is waited through.
+    pub role_wait: Option<RoleWait>,
     pub requests: AtomicUsize,
     pub retries: AtomicUsize,
 }
@@ -315,10 +362,11 @@ impl Sender {
                     return Err(BatchError::Rejected(err, events));
                 }
             };
-            let mut attempt = 0u32;
+            // Attempts for 429/5xx (a wait for a role is not one of them).
+            let mut attempt = 1u32;
             let mut refreshed = false;
+            let mut role_delay = Duration::ZERO;
             loop {
-                attempt += 1;
                 let token = match self.auth.token(&self.audience).await {
                     Ok(t) => t,
                     // The token endpoint unreachable for good (an untrusted certificate, an unknown host): no
@@ -364,7 +412,14 @@ impl Sender {
                         refreshed = true;
                         self.auth.invalidate(&self.audience, &token).await;
                     }
-                    403 | 401 => return Err(BatchError::Forbidden(e.error, events)),
+                    403 => match self.role_wait.as_ref().and_then(|w| w.next(&mut role_delay)) {
+                        Some(wait) => {
+                            tracing::info!("ingestion answered 403; the role may be propagating: retrying in {wait:?}");
+                            crate::rest::pause(wait).await;
+                        }
+                        None => return Err(BatchError::Forbidden(e.error, events)),
+                    },
+                    401 => return Err(BatchError::Forbidden(e.error, events)),
                     413 if events.len() > 1 => {
                         let (first, second) = events.halves();
                         return match self.send(first).await {
@@ -408,6 +463,7 @@ impl Sender {
                             }
                         }
                         self.retries.fetch_add(1, Ordering::Relaxed);
+                        attempt += 1;
                         crate::rest::pause(wait).await;
                     }
                     _ => return Err(BatchError::Rejected(e.error, events)),
@@ -559,6 +615,24 @@ pub fn rows(text: &str) -> Result<Vec<Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_403_is_retried_with_backoff_until_the_roles_time_is_up_and_no_later() {
+        let secs = Duration::from_secs;
+        let wait = RoleWait::new(crate::rest::now() + secs(200), None);
+        let mut delay = Duration::ZERO;
+        let waits: Vec<u64> = (0..6)
+            .map(|_| wait.next(&mut delay).expect("time left").as_secs())
+            .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
+        assert_eq!(wait.waited.load(Ordering::Relaxed), 6);
+        // The last wait ends at the bound, not past it.
+        let near = RoleWait::new(crate::rest::now() + secs(3), None);
+        let mut delay = secs(60);
+        assert!(near.next(&mut delay).expect("time left") <= secs(3));
+        let over = RoleWait::new(crate::rest::now(), None);
+        assert_eq!(over.next(&mut delay), None);
+    }
 
     fn array(b: &mut Batch) -> Value {
         b.with_array(|j| serde_json::from_slice(j).expect("a JSON array"))

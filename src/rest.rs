@@ -1,7 +1,7 @@
 //! The one HTTP client for ARM and Graph: bearer tokens, retries with Retry-After, paging, long-running
 //! operations, typed errors.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,18 +109,43 @@ pub fn scaled(d: Duration) -> Duration {
     Duration::try_from_secs_f64(d.as_secs_f64() * time_scale()).unwrap_or(Duration::MAX)
 }
 
-/// Waits `d`, times the time scale. Every wait of the tool goes through here.
-pub async fn pause(d: Duration) {
-    // tokio takes a deadline past its clock's range for "never"; the callers cap their waits before that.
-    tokio::time::sleep(scaled(d)).await;
+/// Nanoseconds the time scale has taken off the tool's waits so far: how far [`now`] runs ahead of real time.
+static SKIPPED_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// The tool's clock, for deadlines that Azure's delays are measured against (`verify --wait --timeout`, how long
+/// `send` waits for a new role): real time, plus what the time scale has taken off its waits. At the default
+/// scale it is real time. Under a simulator's time scale every wait counts at its full length, as it would in
+/// Azure, and the tool's own work at its real one: a deadline of an hour is an hour of Azure's delays, met in
+/// seconds.
+pub fn now() -> std::time::Instant {
+    let skipped = Duration::from_nanos(SKIPPED_NANOS.load(Ordering::Relaxed));
+    let real = std::time::Instant::now();
+    real.checked_add(skipped).unwrap_or(real)
 }
 
-/// Whether a wait of `d` (before the time scale) ends by `deadline`: a wait that would end after the run's
-/// deadline is not begun, so the run stops at its deadline rather than past it.
+/// Waits `d`, times the time scale. Every wait of the tool goes through here.
+pub async fn pause(d: Duration) {
+    let skipped_before = SKIPPED_NANOS.load(Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    // tokio takes a deadline past its clock's range for "never"; the callers cap their waits before that.
+    tokio::time::sleep(scaled(d)).await;
+    if let Some(skipped) = skipped_after(skipped_before, d, started.elapsed()) {
+        SKIPPED_NANOS.fetch_max(skipped, Ordering::Relaxed);
+    }
+}
+
+/// Where [`now`]'s lead stands after a wait of `asked` that really took `took` and began with the lead at
+/// `before` (nanoseconds); `None` when the wait took its full length (the default scale). Waits that overlap
+/// skip the same time once: each sets the lead from where it stood when it began, and the furthest wins.
+fn skipped_after(before: u64, asked: Duration, took: Duration) -> Option<u64> {
+    let skipped = asked.checked_sub(took).filter(|s| !s.is_zero())?;
+    Some(before.saturating_add(u64::try_from(skipped.as_nanos()).unwrap_or(u64::MAX)))
+}
+
+/// Whether a wait of `d` ends by `deadline` (on the tool's clock, [`now`]): a wait that would end after the
+/// run's deadline is not begun, so the run stops at its deadline rather than past it.
 pub fn ends_by(deadline: std::time::Instant, d: Duration) -> bool {
-    std::time::Instant::now()
-        .checked_add(scaled(d))
-        .is_some_and(|end| end <= deadline)
+    now().checked_add(d).is_some_and(|end| end <= deadline)
 }
 
 /// The time limit of one HTTP request (`KEEPER_AZMON_HTTP_TIMEOUT` seconds, default 120).
@@ -642,12 +667,38 @@ mod tests {
 
     #[test]
     fn a_wait_that_ends_past_the_deadline_is_not_begun() {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let deadline = now() + Duration::from_secs(60);
         assert!(ends_by(deadline, Duration::ZERO));
         assert!(ends_by(deadline, Duration::from_secs(1)));
         assert!(!ends_by(deadline, Duration::from_secs(3600)));
         assert!(!ends_by(deadline, Duration::MAX), "no overflow");
         assert_eq!(scaled(Duration::MAX), Duration::MAX);
+    }
+
+    #[test]
+    fn the_tools_clock_counts_each_scaled_wait_at_its_full_length_and_overlapping_waits_once() {
+        let ms = Duration::from_millis;
+        let nanos = |d: Duration| d.as_nanos() as u64;
+        // A 60 s wait that took 60 ms: the clock is 59.94 s ahead of real time.
+        let one = skipped_after(0, Duration::from_secs(60), ms(60)).expect("skipped");
+        assert_eq!(one, nanos(Duration::from_secs(60) - ms(60)));
+        // A second wait begun at the same moment skips the same time, not twice as much.
+        assert_eq!(
+            skipped_after(0, Duration::from_secs(60), ms(61)).map(|s| s.max(one)),
+            Some(one)
+        );
+        // One begun after the first has ended adds its own.
+        assert_eq!(
+            skipped_after(one, Duration::from_secs(60), ms(60)),
+            Some(2 * one)
+        );
+        // Unscaled, a wait takes its full length (or more): the clock is real time.
+        assert_eq!(skipped_after(0, ms(10), ms(10)), None);
+        assert_eq!(skipped_after(0, ms(10), ms(12)), None);
+        assert_eq!(
+            skipped_after(u64::MAX, Duration::MAX, ms(1)),
+            Some(u64::MAX)
+        );
     }
 
     #[tokio::test]

@@ -39,6 +39,10 @@ pub struct RoleRecord {
     /// `workspace`, `dcr` or `dce`.
     pub on: String,
     pub created: bool,
+    /// When setup made the assignment (RFC 3339): for an hour after it, a 403 may be Azure still propagating it
+    /// (`send` waits through it). None for an assignment setup found made, and in files from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_at: Option<String>,
 }
 
 /// What the Keeper Admin Console needs, minus the secret value.
@@ -137,6 +141,21 @@ pub struct State {
     pub imports: BTreeMap<String, ImportProgress>,
     #[serde(default)]
     pub updated_at: String,
+}
+
+impl State {
+    /// When setup assigned the app Monitoring Metrics Publisher on the DCR, the role ingestion needs, if it
+    /// recorded it.
+    pub fn ingestion_role_assigned_at(&self) -> Option<time::OffsetDateTime> {
+        self.role_assignments
+            .iter()
+            .find(|r| r.role == Role::MonitoringMetricsPublisher && r.on == "dcr")?
+            .assigned_at
+            .as_deref()
+            .and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
+    }
 }
 
 /// An open, locked state file.
@@ -375,6 +394,26 @@ impl DeploymentLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_role_record_from_before_its_time_was_kept_reads_as_of_unknown_age() {
+        let old = r#"{"id":"/x/providers/Microsoft.Authorization/roleAssignments/1","role":"MonitoringMetricsPublisher","on":"dcr","created":true}"#;
+        let mut state = State {
+            role_assignments: vec![serde_json::from_str(old).expect("an old record reads")],
+            ..State::default()
+        };
+        assert_eq!(state.ingestion_role_assigned_at(), None);
+        state.role_assignments[0].assigned_at = Some("2026-11-26T08:00:00Z".into());
+        assert_eq!(
+            state
+                .ingestion_role_assigned_at()
+                .map(|t| t.unix_timestamp()),
+            Some(1_795_680_000)
+        );
+        // Another role, or the same role elsewhere, is not the one ingestion needs.
+        state.role_assignments[0].on = "dce".into();
+        assert_eq!(state.ingestion_role_assigned_at(), None);
+    }
 
     #[test]
     fn second_open_is_refused_while_locked() {

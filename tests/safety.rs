@@ -256,12 +256,14 @@ async fn secret_files_are_never_written_through_a_symlink_and_are_always_0600() 
 #[tokio::test(flavor = "multi_thread")]
 async fn send_keeps_the_events_in_flight_when_a_403_stops_it() {
     let w = World::start(SimConfig {
-        role_propagation_delay: Duration::from_secs(600),
+        role_propagation_delay: Duration::from_secs(3 * 3600),
         ..SimConfig::default()
     })
     .await;
     let (o, secret) = w.setup_json().await;
     assert_ok(&o);
+    // Assigned two hours ago: its 403 is not a new role propagating, and stops the run at once.
+    set_ingestion_role_assigned(&w, Some(Duration::from_secs(2 * 3600)));
     // About four 1 MB requests, all in flight at once when the first 403 comes back.
     let n = 40;
     let lines: Vec<String> = (0..n)

@@ -104,8 +104,12 @@ pub struct SimConfig {
     /// After a service principal is created, role assignments naming it get `PrincipalNotFound` for this long
     /// (half as long when the request sets principalType, as in Azure).
     pub sp_replication_delay: Duration,
-    /// After a role assignment is created, ingestion relying on it still gets 403 for this long.
+    /// After a role assignment is created, ingestion relying on it still gets 403 `OperationFailed` for this long
+    /// (up to 30 minutes in Azure; `Latency::azure` takes that figure).
     pub role_propagation_delay: Duration,
+    /// After a role assignment is created, the Log Analytics query API still answers its principal 403
+    /// `InsufficientAccessError` for this long (up to 60 minutes in Azure; `Latency::azure` takes that figure).
+    pub query_propagation_delay: Duration,
     /// How long workspace and table operations stay in progress.
     pub lro_duration: Duration,
     /// After a table's operation has ended, a data collection rule naming it as an output still gets
@@ -142,7 +146,9 @@ pub struct SimConfig {
 }
 
 /// How long Azure takes, per kind of operation, and a time scale so a benchmark runs a minute in a second.
-/// With a model, its workspace, table and replication figures replace `lro_duration` and `sp_replication_delay`.
+/// With a model, its workspace, table and replication figures replace `lro_duration` and `sp_replication_delay`,
+/// and its role propagation figures replace `role_propagation_delay` and `query_propagation_delay` where those
+/// are not zero.
 #[derive(Debug, Clone)]
 pub struct Latency {
     /// Real seconds per modelled second (0.05: a 20 s table operation takes 1 s).
@@ -166,6 +172,10 @@ pub struct Latency {
     pub graph_replication: Duration,
     /// How long the token endpoint refuses a new client secret or service principal.
     pub credential_activation: Duration,
+    /// How long Logs Ingestion answers 403 after the role assignment it relies on.
+    pub ingestion_role_propagation: Duration,
+    /// How long the Log Analytics query API answers 403 after a new role assignment on the workspace.
+    pub query_role_propagation: Duration,
 }
 
 impl Latency {
@@ -177,7 +187,15 @@ impl Latency {
     /// return a Not Found" during replication (Microsoft Entra blog, "Designing for Eventual Consistency for
     /// Microsoft Entra", https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/;
     /// 5 s taken). A new client secret: "I've observed latency from 4-18 seconds" before a token is issued
-    /// (https://github.com/microsoftgraph/microsoft-graph-docs/issues/17966; 10 s taken).
+    /// (https://github.com/microsoftgraph/microsoft-graph-docs/issues/17966; 10 s taken). A new role assignment:
+    /// Logs Ingestion "Error code 403 … You might also need to wait up to 30 minutes for permissions to propagate"
+    /// (Sample code to send data to Azure Monitor using Logs ingestion API, Troubleshooting,
+    /// https://learn.microsoft.com/azure/azure-monitor/logs/tutorial-logs-ingestion-code#troubleshooting); the
+    /// query API "it might take up to 60 minutes for the … REST API to recognize new role-based access control
+    /// permissions. While permissions are propagating, REST API calls might fail with error code 403" (Azure
+    /// Monitor Log Analytics API errors, "Insufficient permissions",
+    /// https://learn.microsoft.com/azure/azure-monitor/logs/api/errors). Both pages give only the worst case, which
+    /// is taken: the tool has to live through it.
     pub fn azure(scale: f64) -> Latency {
         let ms = Duration::from_millis;
         Latency {
@@ -196,6 +214,8 @@ impl Latency {
             table_output: Duration::from_secs(5),
             graph_replication: Duration::from_secs(5),
             credential_activation: Duration::from_secs(10),
+            ingestion_role_propagation: Duration::from_secs(30 * 60),
+            query_role_propagation: Duration::from_secs(60 * 60),
         }
     }
 
@@ -244,6 +264,7 @@ impl Default for SimConfig {
             seed: 1,
             sp_replication_delay: Duration::ZERO,
             role_propagation_delay: Duration::ZERO,
+            query_propagation_delay: Duration::ZERO,
             lro_duration: Duration::from_millis(300),
             table_output_delay: Duration::from_millis(400),
             operator_roles: vec![SimRole::Owner],

@@ -6,7 +6,7 @@ use std::time::Duration;
 use azure_sim::{Sim, SimCloud, SimConfig};
 
 fn usage() -> ! {
-    eprintln!("usage: azure-sim [--cloud public|usgov|usgov-dod|china] [--port N] [--profile-dir DIR] [--seed N] [--sp-replication-delay-ms N] [--role-propagation-delay-ms N] [--graph-replication-delay-ms N] [--credential-activation-delay-ms N] [--page-size N (0: one page)]");
+    eprintln!("usage: azure-sim [--cloud public|usgov|usgov-dod|china] [--port N] [--profile-dir DIR] [--seed N] [--sp-replication-delay-ms N] [--role-propagation-delay-ms N] [--query-propagation-delay-ms N] [--graph-replication-delay-ms N] [--credential-activation-delay-ms N] [--page-size N (0: one page)]");
     std::process::exit(2)
 }
 
@@ -28,6 +28,9 @@ async fn main() {
             }
             "--role-propagation-delay-ms" => {
                 cfg.role_propagation_delay = Duration::from_millis(num(val()))
+            }
+            "--query-propagation-delay-ms" => {
+                cfg.query_propagation_delay = Duration::from_millis(num(val()))
             }
             "--graph-replication-delay-ms" => {
                 cfg.graph_replication_delay = Duration::from_millis(num(val()))

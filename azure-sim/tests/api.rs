@@ -510,3 +510,84 @@ async fn faults_are_injected_as_configured() {
     assert!(r.is_err(), "the connection was reset");
     assert_eq!(t.sim.write_count(), 2);
 }
+
+/// A query as `token` in the workspace `ws` (resource id); the status and the error code.
+async fn query_as(t: &T, ws: &str, token: &str) -> (u16, Option<String>) {
+    let cid = t.sim.snapshot().resource(ws).expect("workspace")["properties"]["customerId"]
+        .as_str()
+        .expect("customerId")
+        .to_string();
+    let r = t
+        .http
+        .post(format!("{}/v1/workspaces/{cid}/query", t.sim.base_url()))
+        .bearer_auth(token)
+        .json(&json!({ "query": "T_CL | count" }))
+        .send()
+        .await
+        .expect("query");
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (status, body["error"]["code"].as_str().map(str::to_string))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_query_api_recognises_a_new_role_only_once_it_has_propagated() {
+    let t = T::new(SimConfig {
+        query_propagation_delay: Duration::from_secs(600),
+        ..SimConfig::default()
+    })
+    .await;
+    let (ws, _) = t.build().await;
+    let op = t.sim.operator();
+    let token = common::token_with(
+        &t.sim,
+        &t.http,
+        &op.client_id,
+        &op.client_secret,
+        "https://api.loganalytics.io",
+    )
+    .await
+    .expect("operator token");
+    // The seeded Owner role is older than any propagation: queries are answered (204: no data yet).
+    assert_eq!(query_as(&t, &ws, &token).await, (204, None));
+    // The same operator with a role assigned just now: 403 until the query API recognises it.
+    t.sim.set_operator_roles(&[azure_sim::SimRole::Owner]);
+    assert_eq!(
+        query_as(&t, &ws, &token).await,
+        (403, Some("InsufficientAccessError".into()))
+    );
+    t.sim.advance_clock(Duration::from_secs(599));
+    assert_eq!(query_as(&t, &ws, &token).await.0, 403);
+    t.sim.advance_clock(Duration::from_secs(1));
+    assert_eq!(query_as(&t, &ws, &token).await, (204, None));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_latency_model_takes_azures_documented_propagation_times() {
+    let l = azure_sim::Latency::azure(1.0);
+    assert_eq!(l.ingestion_role_propagation, Duration::from_secs(30 * 60));
+    assert_eq!(l.query_role_propagation, Duration::from_secs(60 * 60));
+    // With the model on, its figures (scaled) replace the configured delays that are not zero.
+    let t = T::new(SimConfig {
+        query_propagation_delay: Duration::from_millis(1),
+        ..SimConfig::default()
+    })
+    .await;
+    let (ws, _) = t.build().await;
+    t.sim.set_latency(Some(azure_sim::Latency::azure(0.001)));
+    let op = t.sim.operator();
+    let token = common::token_with(
+        &t.sim,
+        &t.http,
+        &op.client_id,
+        &op.client_secret,
+        "https://api.loganalytics.io",
+    )
+    .await
+    .expect("operator token");
+    t.sim.set_operator_roles(&[azure_sim::SimRole::Owner]);
+    t.sim.advance_clock(Duration::from_millis(3_500)); // 3.5 s of the scaled model's 3.6
+    assert_eq!(query_as(&t, &ws, &token).await.0, 403);
+    t.sim.advance_clock(Duration::from_millis(200));
+    assert_eq!(query_as(&t, &ws, &token).await.0, 204);
+}

@@ -10,6 +10,22 @@ use crate::rest::{Api, Rest};
 
 pub const API_VERSION: &str = "2022-04-01";
 
+/// How long Logs Ingestion may answer 403 after the role assignment it relies on: "Error code 403 … You might
+/// also need to wait up to 30 minutes for permissions to propagate" (Sample code to send data to Azure Monitor
+/// using Logs ingestion API, Troubleshooting,
+/// https://learn.microsoft.com/azure/azure-monitor/logs/tutorial-logs-ingestion-code#troubleshooting).
+pub const INGESTION_PROPAGATION: Duration = Duration::from_secs(30 * 60);
+
+/// How long the Log Analytics query API may take to recognise a new role: "it might take up to 60 minutes for
+/// the … REST API to recognize new role-based access control permissions. While permissions are propagating,
+/// REST API calls might fail with error code 403" (Azure Monitor Log Analytics API errors, "Insufficient
+/// permissions", https://learn.microsoft.com/azure/azure-monitor/logs/api/errors).
+pub const QUERY_PROPAGATION: Duration = Duration::from_secs(60 * 60);
+
+/// How long after a role assignment a 403 may still be Azure propagating it rather than a role missing: the query
+/// API's hour, which is also ingestion's half hour with as much again for margin.
+pub const PROPAGATES_WITHIN: Duration = QUERY_PROPAGATION;
+
 /// A built-in Azure role the guide assigns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Role {

@@ -82,6 +82,7 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
         audience: profile.monitor_audience.clone(),
         max_attempts: 8,
         deadline: None,
+        role_wait: None,
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     });

@@ -10,12 +10,14 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::azure::roles::{INGESTION_PROPAGATION, PROPAGATES_WITHIN};
 use crate::cli::{InputFormat, OnError, SendArgs};
+use crate::clock::span;
 use crate::commands::verify::console_values;
 use crate::error::{Error, Result};
 use crate::events::{EventReader, Shape, Unsent};
 use crate::history::{live_stream_began, parse_time, rfc3339, Reader};
-use crate::ingest::{Batch, BatchError, Sender, MAX_BATCH_BYTES};
+use crate::ingest::{Batch, BatchError, RoleWait, Sender, MAX_BATCH_BYTES};
 use crate::output::Format;
 use crate::private_file::PrivateFile;
 
@@ -286,6 +288,98 @@ fn until_arg(s: &str) -> Result<time::OffsetDateTime> {
     })
 }
 
+/// How old the app's Monitoring Metrics Publisher role on the DCR is, which decides whether a 403 is waited
+/// through: Azure may refuse a new role for up to 30 minutes (`INGESTION_PROPAGATION`).
+enum RoleAge {
+    /// Assigned at this time, less than an hour ago (`PROPAGATES_WITHIN`): a 403 may be the role propagating,
+    /// and is waited through for `left`, until the role is an hour old.
+    New {
+        at: time::OffsetDateTime,
+        left: Duration,
+    },
+    /// Assigned at this time, an hour ago or more: a 403 is not propagation.
+    Old(time::OffsetDateTime),
+    /// Not recorded: no state file, a state file from before it was kept, an assignment setup found made, or an
+    /// Endpoint URL other than the state file's.
+    Unknown,
+}
+
+impl RoleAge {
+    fn of(args: &SendArgs, endpoint_url: &str) -> RoleAge {
+        let path = &args.target.common.state;
+        let Some(state) = path
+            .exists()
+            .then(|| crate::state::StateFile::read(path).ok())
+            .flatten()
+        else {
+            return RoleAge::Unknown;
+        };
+        let same_endpoint = state
+            .outputs
+            .as_ref()
+            .is_some_and(|o| o.endpoint_url == endpoint_url);
+        let Some(at) = state.ingestion_role_assigned_at().filter(|_| same_endpoint) else {
+            return RoleAge::Unknown;
+        };
+        let age = time::OffsetDateTime::now_utc() - at;
+        match PROPAGATES_WITHIN.checked_sub(age.try_into().unwrap_or(Duration::ZERO)) {
+            // A time ahead of this clock counts as now.
+            Some(left) if !left.is_zero() => RoleAge::New { at, left },
+            _ => RoleAge::Old(at),
+        }
+    }
+
+    /// The wait through 403s, for a role still new: until it is an hour old, on the tool's clock.
+    fn wait(&self) -> Option<RoleWait> {
+        let RoleAge::New { at, left } = self else {
+            return None;
+        };
+        let now = crate::rest::now();
+        Some(RoleWait::new(
+            now.checked_add(*left).unwrap_or(now),
+            Some(format!(
+                "send: ingestion answers 403: the app's Monitoring Metrics Publisher role on the DCR, assigned at {} ({} ago), may not have taken effect yet; Azure may take up to {} minutes. Retrying until it is an hour old (for at most {})",
+                rfc3339(*at),
+                span(PROPAGATES_WITHIN.saturating_sub(*left)),
+                INGESTION_PROPAGATION.as_secs() / 60,
+                span(*left)
+            )),
+        ))
+    }
+
+    /// Why the 403 that stopped the run was not, or no longer, waited through; and what to do.
+    fn stopped(&self, e: &crate::error::AzureError) -> (String, String) {
+        let check = "check that the app has Monitoring Metrics Publisher on the DCR (`keeper-azmon status`; `keeper-azmon setup` assigns it again)".to_string();
+        match self {
+            RoleAge::New { at, .. } => (
+                format!(
+                    "ingestion still refused the app an hour after its Monitoring Metrics Publisher role on the DCR was assigned (at {}), although Azure documents up to {} minutes for a new role: the role is likely missing or was removed: {e}",
+                    rfc3339(*at),
+                    INGESTION_PROPAGATION.as_secs() / 60
+                ),
+                check,
+            ),
+            RoleAge::Old(at) => (
+                format!(
+                    "ingestion refused the app: {e}\n  its Monitoring Metrics Publisher role on the DCR was assigned at {}, more than an hour ago (Azure takes up to {} minutes to honour a new one): not a new role still taking effect, so send did not wait",
+                    rfc3339(*at),
+                    INGESTION_PROPAGATION.as_secs() / 60
+                ),
+                check,
+            ),
+            RoleAge::Unknown => (
+                format!(
+                    "ingestion refused the app: {e}\n  when its Monitoring Metrics Publisher role on the DCR was assigned is not recorded (no state file, one from an earlier version, or another Endpoint URL), so send did not wait for it to take effect"
+                ),
+                format!(
+                    "a role assigned in the last {} minutes may not have taken effect yet: wait, then send again; otherwise {check}",
+                    INGESTION_PROPAGATION.as_secs() / 60
+                ),
+            ),
+        }
+    }
+}
+
 pub async fn execute(args: SendArgs) -> Result<()> {
     let shape = input_shape(&args)?;
     if args.until.is_some() && args.format == InputFormat::Plain {
@@ -337,6 +431,8 @@ pub async fn execute(args: SendArgs) -> Result<()> {
             );
         }
     }
+    // Right after setup, a 403 may only mean the role is new: waited through, until the role is an hour old.
+    let role_age = RoleAge::of(&args, &values.endpoint_url);
     let sender = Arc::new(Sender {
         http,
         endpoint_url: values.endpoint_url.clone(),
@@ -344,6 +440,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         audience: profile.monitor_audience.clone(),
         max_attempts: 8,
         deadline: None,
+        role_wait: role_age.wait(),
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     });
@@ -493,7 +590,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     } else {
         outln!(
             "{}",
-            json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "malformed": counts.malformed.load(Ordering::Relaxed), "lost": lost, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": crate::usage::peak_rss_mb() })
+            json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "malformed": counts.malformed.load(Ordering::Relaxed), "lost": lost, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "forbidden_retries": sender.role_wait.as_ref().map_or(0, |w| w.waited.load(Ordering::Relaxed)), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": crate::usage::peak_rss_mb() })
         )
     };
     if let Some(e) = failed_file_error {
@@ -509,8 +606,16 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     }
     read_result?;
     if let Some(e) = forbidden.lock().ok().and_then(|mut f| f.take()) {
+        let kept = match &args.failed_file {
+            Some(p) => format!(
+                "they are in {}: send it again once the role works",
+                p.display()
+            ),
+            None => "without --failed-file they are only in the input (send it again whole: what was sent goes twice)".into(),
+        };
+        let (what, hint) = role_age.stopped(&e.without_hint());
         return Err(Error::Other(format!(
-            "ingestion refused the app: {e}\nhint: the app needs Monitoring Metrics Publisher on the DCR; a new role assignment can take several minutes to take effect"
+            "{what}\n  {failed} events were not sent ({sent} were); {kept}\nhint: {hint}"
         )));
     }
     if failed > 0 {

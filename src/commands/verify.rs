@@ -4,6 +4,9 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::azure::roles::{INGESTION_PROPAGATION, QUERY_PROPAGATION};
+use crate::clock::span;
+
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
@@ -11,12 +14,25 @@ use crate::cli::{TargetArgs, VerifyArgs};
 use crate::cloud::CloudProfile;
 use crate::commands::setup::resolve_cloud;
 use crate::error::{Error, Result};
-use crate::ingest::{BatchError, Sender};
+use crate::ingest::{BatchError, RoleWait, Sender};
 use crate::output::Format;
 use crate::secret::SecretString;
 use crate::state::{Outputs, StateFile};
 
 pub use crate::marks::VERIFY_AUDIT_EVENT;
+
+/// How long the first rows may take to show in a new table: "It shouldn't take longer than 15 minutes" (Sample
+/// code to send data to Azure Monitor using Logs ingestion API, Troubleshooting, "No data").
+const FIRST_ROWS: Duration = Duration::from_secs(15 * 60);
+
+/// `--timeout`'s default, in seconds: Azure's worst case right after setup, the query API's hour to recognise the
+/// app's new role on the workspace (ingestion's half hour runs within it), and the first rows' 15 minutes after.
+pub const DEFAULT_TIMEOUT_SECS: u64 = QUERY_PROPAGATION.as_secs() + FIRST_ROWS.as_secs();
+
+/// Whole minutes, as Microsoft's pages give these delays.
+fn minutes(d: Duration) -> u64 {
+    d.as_secs() / 60
+}
 
 /// Which link of the chain broke, in the words an admin can act on.
 fn explain(stage: &str, e: &Error) -> Error {
@@ -39,7 +55,7 @@ fn explain(stage: &str, e: &Error) -> Error {
         "token" => ("no token for the app", "check the tenant id, client id and secret"),
         "post" if code == "OperationFailed" || text.contains("HTTP 403") => (
             "the app may not ingest into this DCR: Monitoring Metrics Publisher is missing on the DCR, or was assigned moments ago",
-            "role assignments can take several minutes to take effect; re-run with --wait, or run `keeper-azmon setup` again",
+            "a new role assignment can take up to 30 minutes to take effect: re-run with --wait (it waits up to --timeout), or run `keeper-azmon setup` again if the role is missing",
         ),
         "post" if text.contains("HTTP 429") => (
             "ingestion is throttling the app",
@@ -191,7 +207,8 @@ fn may_be_new_credential(e: &Error) -> bool {
     .any(|c| text.contains(c))
 }
 
-/// A token as the app; with `--wait`, through the refusals of a credential too new to be usable, until `deadline`.
+/// A token as the app; with `--wait`, through the refusals of a credential too new to be usable, until `deadline`
+/// (on the tool's clock, `rest::now`).
 async fn app_token(
     app: &Auth,
     audience: &str,
@@ -203,7 +220,7 @@ async fn app_token(
     let mut said = false;
     loop {
         match app.token(audience).await {
-            Err(e) if wait && may_be_new_credential(&e) && Instant::now() < deadline => {
+            Err(e) if wait && may_be_new_credential(&e) && crate::rest::now() < deadline => {
                 if human && !said {
                     note!("  … the token endpoint does not accept the app's credentials yet: a new client secret or service principal takes a while to be usable; waiting");
                     said = true;
@@ -228,6 +245,53 @@ fn app_may_read(state: &std::path::Path) -> Result<bool> {
         || s.role_assignments.iter().any(|r| {
             r.role == crate::azure::roles::Role::LogAnalyticsContributor && r.on == "workspace"
         }))
+}
+
+/// What to do after the query API refused the read-back.
+enum QueryRetry {
+    /// Once, after a 401: the token was turned down before its time.
+    NewToken,
+    /// A 403 before the deadline: the reader's role may not be recognised yet; wait this long.
+    After(Duration),
+    /// A 403 at the deadline.
+    TimedOut,
+    /// Any other error.
+    No,
+}
+
+/// The query API's refusals of one read-back: a 401 retried once with a new token, 403s waited through with
+/// backoff until the deadline (a role assigned moments ago, `QUERY_PROPAGATION`).
+#[derive(Default)]
+struct QueryRefusals {
+    refreshed: bool,
+    delay: Duration,
+    /// Whether the wait has been announced.
+    said: bool,
+}
+
+impl QueryRefusals {
+    fn next(&mut self, e: &Error, deadline: Instant) -> QueryRetry {
+        let status = match e {
+            Error::Azure(a) => a.status,
+            _ => 0,
+        };
+        match status {
+            401 if !self.refreshed => {
+                self.refreshed = true;
+                QueryRetry::NewToken
+            }
+            403 => {
+                let left = deadline.saturating_duration_since(crate::rest::now());
+                if left.is_zero() {
+                    return QueryRetry::TimedOut;
+                }
+                self.delay =
+                    (self.delay * 2).clamp(Duration::from_secs(5), Duration::from_secs(60));
+                QueryRetry::After(self.delay.min(left))
+            }
+            _ => QueryRetry::No,
+        }
+    }
 }
 
 pub async fn execute(args: VerifyArgs) -> Result<()> {
@@ -255,8 +319,13 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
     let http = crate::rest::http_client(&profile)?;
     let app = Auth::client_secret(&out.tenant_id, &out.client_id, secret, &profile, &http)?;
     let human = args.target.common.output == Format::Human;
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.timeout);
+    // On the tool's clock: --timeout is a span of Azure's time, however fast a simulator's time scale runs it.
+    let started = crate::rest::now();
+    let timeout = Duration::from_secs(args.timeout);
+    // A --timeout past what the clock holds waits as good as forever.
+    let deadline = started
+        .checked_add(timeout)
+        .unwrap_or(started + Duration::from_secs(100 * 365 * 24 * 3600));
 
     app_token(&app, &profile.monitor_audience, args.wait, deadline, human)
         .await
@@ -303,24 +372,32 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         max_attempts: 4,
         // The deadline of --wait: a Retry-After that ends past it stops verify at once.
         deadline: args.wait.then_some(deadline),
+        // With --wait, a 403 is waited through until the deadline: a role assignment made moments ago.
+        role_wait: args.wait.then(|| {
+            RoleWait::new(
+                deadline,
+                human.then(|| format!(
+                    "  … ingestion answers 403: the app's Monitoring Metrics Publisher role on the DCR has not taken effect yet; Azure may take up to {} minutes after the assignment. Waiting, for at most {} (--timeout)",
+                    minutes(INGESTION_PROPAGATION),
+                    span(timeout)
+                )),
+            )
+        }),
         requests: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     };
-    loop {
-        match sender.send(batch.clone()).await {
-            Ok(()) => break,
-            Err(BatchError::Forbidden(e, _)) if args.wait && Instant::now() < deadline => {
-                if human {
-                    note!(
-                        "  … {} from ingestion: waiting for the role assignment to take effect",
-                        e.status
-                    );
-                }
-                crate::rest::pause(Duration::from_secs(2)).await;
-            }
-            Err(BatchError::Forbidden(e, _)) | Err(BatchError::Rejected(e, _)) => {
-                return Err(explain("post", &e.into()))
-            }
+    match sender.send(batch.clone()).await {
+        Ok(()) => {}
+        Err(BatchError::Forbidden(e, _)) if args.wait && e.status == 403 => {
+            return Err(Error::Other(format!(
+                "verify failed at 'post': ingestion still refuses the app after {} of waiting (--timeout): its Monitoring Metrics Publisher role on the DCR has not taken effect, or is missing.\n  cause: {e}\nhint: a new role assignment takes up to {} minutes to take effect; check that it is there (`keeper-azmon status`), or wait longer with a longer --timeout",
+                span(timeout),
+                minutes(INGESTION_PROPAGATION),
+                e = e.without_hint()
+            )))
+        }
+        Err(BatchError::Forbidden(e, _)) | Err(BatchError::Rejected(e, _)) => {
+            return Err(explain("post", &e.into()))
         }
     }
     if human {
@@ -338,7 +415,8 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         // The app reads with its Log Analytics Contributor role; with --roles minimal it has none on the workspace,
         // so the operator reads.
         let operator;
-        let reader: &Auth = if app_may_read(&args.target.common.state)? {
+        let app_reads = app_may_read(&args.target.common.state)?;
+        let reader: &Auth = if app_reads {
             &app
         } else {
             operator = Auth::operator(
@@ -355,16 +433,63 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             }
             &operator
         };
-        let la_token = match reader.token(&profile.log_analytics_audience).await {
-            Ok(t) => t,
-            Err(e) => return Err(explain("query", &e)),
+        let who = if app_reads {
+            "the app's Log Analytics Contributor role on the workspace".to_string()
+        } else {
+            format!("the access of {} to the workspace", reader.description)
         };
         let kql = format!("{} | where data contains \"{marker}\" | count", out.table);
-        loop {
-            let rows =
-                crate::ingest::query(&http, &profile, &la_token, &out.workspace_customer_id, &kql)
-                    .await
-                    .map_err(|e| explain("query", &e))?;
+        let mut refused = QueryRefusals::default();
+        let la_token = loop {
+            // From the cache while it lasts: a wait of an hour outlives a token.
+            let la_token = reader
+                .token(&profile.log_analytics_audience)
+                .await
+                .map_err(|e| explain("query", &e))?;
+            let rows = match crate::ingest::query(
+                &http,
+                &profile,
+                &la_token,
+                &out.workspace_customer_id,
+                &kql,
+            )
+            .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    match refused.next(&e, deadline) {
+                        QueryRetry::NewToken => {
+                            reader
+                                .invalidate(&profile.log_analytics_audience, &la_token)
+                                .await
+                        }
+                        QueryRetry::After(wait) => {
+                            if human && !refused.said {
+                                refused.said = true;
+                                note!(
+                                    "  … the query API answers 403: {who} is not recognised yet; the query API may take up to {} minutes to recognise a new role. Waiting, for at most {} (--timeout)",
+                                    minutes(QUERY_PROPAGATION),
+                                    span(timeout)
+                                );
+                            }
+                            crate::rest::pause(wait).await;
+                        }
+                        QueryRetry::TimedOut => {
+                            let e = match &e {
+                                Error::Azure(a) => a.without_hint().to_string(),
+                                e => e.to_string(),
+                            };
+                            return Err(Error::Other(format!(
+                                "verify failed at 'query': the query API still refuses {who} after {} of waiting (--timeout).\n  cause: {e}\nhint: the query API may take up to {} minutes to recognise a new role; check that the role is there (`keeper-azmon status`), or wait longer with a longer --timeout",
+                                span(timeout),
+                                minutes(QUERY_PROPAGATION)
+                            )));
+                        }
+                        QueryRetry::No => return Err(explain("query", &e)),
+                    }
+                    continue;
+                }
+            };
             let n = rows
                 .first()
                 .and_then(|r| r.get("Count"))
@@ -372,21 +497,21 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
                 .unwrap_or(0);
             if n as usize >= sent {
                 found = Some(n);
-                break;
+                break la_token;
             }
-            if Instant::now() > deadline {
+            if crate::rest::now() > deadline {
                 return Err(Error::Other(format!(
                     "verify failed at 'arrival': {n} of {sent} events are in {} after {}s.\nhint: ingestion can take several minutes; re-run with a longer --timeout",
                     out.table, args.timeout
                 )));
             }
             crate::rest::pause(Duration::from_secs(2)).await;
-        }
+        };
         if human {
             note!(
                 "  ✓ {sent} events arrived in {} ({:.1}s)",
                 out.table,
-                started.elapsed().as_secs_f64()
+                crate::rest::now().duration_since(started).as_secs_f64()
             );
         }
         // With `setup --sentinel`, the rules and the workbook read the function: it must answer, and leave the
@@ -417,7 +542,7 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
     if !human {
         outln!(
             "{}",
-            json!({ "ok": true, "posted": sent, "marker": marker, "arrived": found, "through_function": through_function, "seconds": started.elapsed().as_secs_f64() })
+            json!({ "ok": true, "posted": sent, "marker": marker, "arrived": found, "through_function": through_function, "seconds": crate::rest::now().duration_since(started).as_secs_f64() })
         )?;
     } else {
         outln!("verify: the Admin Console values work.")?;

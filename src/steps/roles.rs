@@ -72,11 +72,12 @@ pub async fn ensure(
     let scope_id = i.scope_id(scope);
     let name = step_name(scope, role);
     let ours = roles::assignment_name(&scope_id, role, principal);
-    let (id, created) = match found {
+    // When it was made: Azure may refuse what it grants for up to an hour after (azure::roles::PROPAGATES_WITHIN).
+    let (id, created, made_now) = match found {
         // An assignment under the name this tool derives was made by this tool, perhaps by a run cut off after it.
         Some(id) => {
             let created = name_of(&id).eq_ignore_ascii_case(&ours);
-            (id, created)
+            (id, created, None)
         }
         None => {
             let id = roles::create(
@@ -92,14 +93,17 @@ pub async fn ensure(
                 },
             )
             .await?;
-            (id, true)
+            (id, true, Some(crate::clock::now_rfc3339_seconds()))
         }
     };
     ctx.record(|s| {
-        let created = created
-            || s.role_assignments
-                .iter()
-                .any(|r| r.id.eq_ignore_ascii_case(&id) && r.created);
+        let recorded = s
+            .role_assignments
+            .iter()
+            .find(|r| r.id.eq_ignore_ascii_case(&id));
+        let created = created || recorded.is_some_and(|r| r.created);
+        // A re-run keeps the time of the assignment an earlier run made.
+        let assigned_at = made_now.or_else(|| recorded.and_then(|r| r.assigned_at.clone()));
         s.role_assignments
             .retain(|r| !(r.role == role && r.on == scope.key()));
         s.role_assignments.push(RoleRecord {
@@ -107,6 +111,7 @@ pub async fn ensure(
             role,
             on: scope.key().to_string(),
             created,
+            assigned_at,
         });
     })?;
     Ok(((), label(i, scope, role)))

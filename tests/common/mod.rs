@@ -554,6 +554,63 @@ pub async fn run_advancing(
     tool.await.expect("binary runs")
 }
 
+/// The tool's time scale under [`run_ticking`]: its waits at 1/1000 of their length.
+pub const TICKING_TIME_SCALE: f64 = 0.001;
+
+/// Runs the binary while the simulator's clock runs as fast as the tool's waits do (1000 times real time, at
+/// the tool's time scale [`TICKING_TIME_SCALE`]): the tool lives through Azure's minutes-long delays (a role
+/// assignment taking effect) in seconds, and its own deadlines, counted on its clock, meet them as they would
+/// in Azure. The simulator's clock runs a little ahead of the tool's (the tool's own work is not scaled), never
+/// behind it.
+pub async fn run_ticking(w: &World, args: &[String]) -> Output {
+    let mut cmd = tool_command(w.dir.path(), &w.sim, args);
+    cmd.env("KEEPER_AZMON_TIME_SCALE", TICKING_TIME_SCALE.to_string());
+    let tool = cmd.output();
+    tokio::pin!(tool);
+    let mut last = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            o = &mut tool => return o.expect("binary runs"),
+            () = tokio::time::sleep(Duration::from_millis(5)) => {
+                let now = std::time::Instant::now();
+                w.sim.advance_clock((now - last).div_f64(TICKING_TIME_SCALE));
+                last = now;
+            }
+        }
+    }
+}
+
+/// Writes into the state file when setup assigned the app its Monitoring Metrics Publisher role on the DCR
+/// (`ago` before now), or, with `None`, leaves the time out as a state file from before it was recorded does.
+pub fn set_ingestion_role_assigned(w: &World, ago: Option<Duration>) {
+    let mut state = w.state();
+    let records = state["role_assignments"]
+        .as_array_mut()
+        .expect("role assignments");
+    let record = records
+        .iter_mut()
+        .find(|r| r["role"] == "MonitoringMetricsPublisher" && r["on"] == "dcr")
+        .expect("Monitoring Metrics Publisher on the DCR");
+    let record = record.as_object_mut().expect("object");
+    match ago {
+        Some(ago) => {
+            let at = time::OffsetDateTime::now_utc() - ago;
+            let at = at
+                .format(&time::format_description::well_known::Rfc3339)
+                .expect("rfc3339");
+            record.insert("assigned_at".into(), Value::String(at));
+        }
+        None => {
+            record.remove("assigned_at");
+        }
+    }
+    std::fs::write(
+        w.state_path(),
+        serde_json::to_string_pretty(&state).expect("json"),
+    )
+    .expect("state written");
+}
+
 /// Runs `case` on each item, three at a time. Each case has a simulator of its own, so they cannot meet; while
 /// one waits on its tool, another uses the CPU.
 pub async fn each_concurrently<T, F>(items: impl IntoIterator<Item = T>, case: impl FnMut(T) -> F)

@@ -58,11 +58,14 @@ impl World {
             );
         };
         let dcr_id = dcr["id"].as_str().unwrap_or_default().to_string();
+        // "Error code 403 … You might also need to wait up to 30 minutes for permissions to propagate" (Sample code
+        // to send data to Azure Monitor using Logs ingestion API, Troubleshooting,
+        // learn.microsoft.com/azure/azure-monitor/logs/tutorial-logs-ingestion-code#troubleshooting).
         if !self.has_role(
             &principal,
             &dcr_id,
             &[MONITORING_METRICS_PUBLISHER],
-            self.cfg.role_propagation_delay,
+            self.ingestion_role_lag(),
         ) {
             return arm_err(403, "OperationFailed", format!("The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{immutable}'."));
         }

@@ -247,6 +247,28 @@ impl World {
         }
     }
 
+    /// How long Logs Ingestion answers 403 after the role assignment it relies on (the latency model's, else the
+    /// configured one).
+    fn ingestion_role_lag(&self) -> Duration {
+        match &self.cfg.latency {
+            Some(l) if !self.cfg.role_propagation_delay.is_zero() => {
+                l.scaled(l.ingestion_role_propagation)
+            }
+            _ => self.cfg.role_propagation_delay,
+        }
+    }
+
+    /// How long the query API answers 403 after a new role assignment on the workspace (the latency model's,
+    /// else the configured one).
+    fn query_role_lag(&self) -> Duration {
+        match &self.cfg.latency {
+            Some(l) if !self.cfg.query_propagation_delay.is_zero() => {
+                l.scaled(l.query_role_propagation)
+            }
+            _ => self.cfg.query_propagation_delay,
+        }
+    }
+
     fn uuid(&mut self) -> String {
         uuid::Builder::from_random_bytes(self.rng.gen())
             .into_uuid()

@@ -31,12 +31,13 @@ impl World {
             );
         };
         let ws_id = ws["id"].as_str().unwrap_or_default().to_string();
-        let any_role = self.assignments.iter().any(|a| {
-            a.principal == principal
-                && (lc(&ws_id) == lc(&a.scope)
-                    || lc(&ws_id).starts_with(&format!("{}/", lc(&a.scope))))
-        });
-        if !any_role {
+        // Any role on the workspace or above lets its principal query, once the query API recognises it: "it might
+        // take up to 60 minutes for the … REST API to recognize new role-based access control permissions. While
+        // permissions are propagating, REST API calls might fail with error code 403" (Azure Monitor Log Analytics
+        // API errors, "Insufficient permissions", learn.microsoft.com/azure/azure-monitor/logs/api/errors; the
+        // page's note names the Application Insights REST API, on the Log Analytics API's own errors page, under
+        // the error below).
+        if !self.has_any_role(&principal, &ws_id, self.query_role_lag()) {
             return Reply::json(
                 403,
                 json!({ "error": { "code": "InsufficientAccessError", "message": "The provided credentials have insufficient access to perform the requested operation" } }),

@@ -169,6 +169,19 @@ impl World {
         })
     }
 
+    /// Whether `principal` holds some role at `scope` or above it, assigned at least `effective_after` ago.
+    pub(super) fn has_any_role(
+        &self,
+        principal: &str,
+        scope: &str,
+        effective_after: Duration,
+    ) -> bool {
+        let now = self.now();
+        self.assignments_over(principal, scope)
+            .iter()
+            .any(|a| now >= a.created + effective_after)
+    }
+
     /// The caller's role assignments at `scope` or above it.
     fn assignments_over(&self, principal: &str, scope: &str) -> Vec<&Assignment> {
         let scope = lc(scope);
