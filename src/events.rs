@@ -386,10 +386,34 @@ fn fits(text: &str, ty: &str) -> bool {
     match ty {
         "string" => text.starts_with('"'),
         "int" => text.parse::<i64>().is_ok(),
-        "datetime" => serde_json::from_str::<std::borrow::Cow<str>>(text).is_ok_and(|s| {
-            time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).is_ok()
-        }),
+        "datetime" => text.starts_with('"') && iso_datetime(&text.as_bytes()[1..]),
         _ => true,
+    }
+}
+
+/// Whether a JSON string's text (after its opening quote) starts as an ISO 8601 date or date-time does:
+/// `YYYY-MM-DD`, then its end or `T`/space and an hour. Kusto reads these into a `datetime` column ("The datetime
+/// data type", supported formats: learn.microsoft.com/kusto/query/scalar-data-types/datetime); checked by shape,
+/// cheaply, since `send` checks two per event. (Kusto's RFC 822 forms are not accepted here.)
+pub fn iso_datetime(s: &[u8]) -> bool {
+    let digits =
+        |r: std::ops::Range<usize>| s.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let two = |i: usize| (s[i] - b'0') * 10 + (s[i + 1] - b'0');
+    if !(digits(0..4)
+        && s.get(4) == Some(&b'-')
+        && digits(5..7)
+        && s.get(7) == Some(&b'-')
+        && digits(8..10))
+    {
+        return false;
+    }
+    if !(1..=12).contains(&two(5)) || !(1..=31).contains(&two(8)) {
+        return false;
+    }
+    match s.get(10) {
+        Some(b'"') => true,
+        Some(b'T' | b't' | b' ') => digits(11..13),
+        _ => false,
     }
 }
 
@@ -430,7 +454,10 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Probe<'a> {
                     timestamp: None,
                     problem: None,
                 };
-                while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                // Keys borrowed from the input (serde's `Cow<str>` would copy each: the hot loop of `send`).
+                while let Some(crate::commander::Key(key)) =
+                    m.next_key::<crate::commander::Key<'de>>()?
+                {
                     let value: &'de serde_json::value::RawValue = m.next_value()?;
                     match key.as_ref() {
                         "TimeGenerated" => p.time_generated = true,
@@ -621,6 +648,29 @@ mod tests {
                     got[0].1.as_ref().err()
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_datetime_is_told_by_its_iso_shape() {
+        for ok in [
+            "2025-01-23T01:31:11.123Z\"",
+            "2025-01-23 01:31:11\"",
+            "2025-01-23\"",
+            "2025-01-23T01:31:11+01:00\"",
+        ] {
+            assert!(iso_datetime(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "yesterday\"",
+            "2025-13-01\"",
+            "2025-01-00T00:00Z\"",
+            "2025-1-23\"",
+            "2025-01-23X\"",
+            "\"",
+            "2025\"",
+        ] {
+            assert!(!iso_datetime(bad.as_bytes()), "{bad}");
         }
     }
 

@@ -317,8 +317,8 @@ pub fn looks_like_commander(text: &[u8]) -> Option<bool> {
     Some(p.audit_event_type.is_some() && p.audit_event.is_none())
 }
 
-/// An object key, borrowed from the input unless it holds escapes.
-struct Key<'de>(Cow<'de, str>);
+/// An object key, borrowed from the input unless it holds escapes (serde's own `Cow<str>` always copies).
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -208,8 +208,20 @@ fn of_type(text: &str, ty: &str) -> bool {
         "int" | "long" => number && (text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok()),
         "real" => number,
         "boolean" => text == "true" || text == "false",
+        // ISO 8601 dates and date-times, as Kusto reads them into a datetime column ("The datetime data type",
+        // supported formats: learn.microsoft.com/kusto/query/scalar-data-types/datetime); RFC 822 forms are not
+        // modelled.
         "datetime" => serde_json::from_str::<Cow<str>>(text).is_ok_and(|s| {
-            time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339).is_ok()
+            let b = s.as_bytes();
+            let d = |r: std::ops::Range<usize>| {
+                b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit))
+            };
+            d(0..4)
+                && b.get(4) == Some(&b'-')
+                && d(5..7)
+                && b.get(7) == Some(&b'-')
+                && d(8..10)
+                && (b.len() == 10 || (matches!(b[10], b'T' | b't' | b' ') && d(11..13)))
         }),
         _ => true,
     }
@@ -257,7 +269,11 @@ mod tests {
             ("true", "boolean", true),
             ("\"true\"", "boolean", false),
             ("\"2025-01-23T01:31:11.123Z\"", "datetime", true),
-            ("\"2025-01-23\"", "datetime", false),
+            // ISO 8601 as Kusto reads it: a date alone, a space for the T; not a word.
+            ("\"2025-01-23\"", "datetime", true),
+            ("\"2025-01-23 01:31:11\"", "datetime", true),
+            ("\"yesterday\"", "datetime", false),
+            ("1737595871", "datetime", false),
             ("{\"a\":1}", "dynamic", true),
         ] {
             assert_eq!(of_type(text, ty), fits, "{text} as {ty}");
