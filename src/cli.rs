@@ -316,7 +316,7 @@ pub struct VerifyArgs {
     /// Time limit for --wait, in seconds. The default, 75 minutes, covers Azure's worst case right after setup: up
     /// to 30 minutes for ingestion and 60 for the query API to honour the new roles, then up to 15 for the first
     /// rows to show.
-    #[arg(long, default_value_t = crate::commands::verify::DEFAULT_TIMEOUT_SECS)]
+    #[arg(long, default_value_t = crate::azure::roles::VERIFY_TIMEOUT_SECS)]
     pub timeout: u64,
 }
 

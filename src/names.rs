@@ -243,6 +243,14 @@ pub fn near_locations<'a>(v: &str, available: &'a [String]) -> Vec<&'a str> {
     }
 }
 
+/// A region name as ARM compares them: `East US` and `eastus` are one region.
+pub fn region(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

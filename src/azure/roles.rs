@@ -26,6 +26,15 @@ pub const QUERY_PROPAGATION: Duration = Duration::from_secs(60 * 60);
 /// API's hour, which is also ingestion's half hour with as much again for margin.
 pub const PROPAGATES_WITHIN: Duration = QUERY_PROPAGATION;
 
+/// How long the first rows may take to show in a new table: "It shouldn't take longer than 15 minutes" (Sample
+/// code to send data to Azure Monitor using Logs ingestion API, Troubleshooting, "No data").
+pub const FIRST_ROWS: Duration = Duration::from_secs(15 * 60);
+
+/// `verify --timeout`'s default, in seconds: Azure's worst case right after setup, the query API's hour to
+/// recognise the app's new role on the workspace (ingestion's half hour runs within it), and the first rows' 15
+/// minutes after.
+pub const VERIFY_TIMEOUT_SECS: u64 = QUERY_PROPAGATION.as_secs() + FIRST_ROWS.as_secs();
+
 /// A built-in Azure role the guide assigns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Role {

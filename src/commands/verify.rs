@@ -21,14 +21,6 @@ use crate::state::{Outputs, StateFile};
 
 pub use crate::marks::VERIFY_AUDIT_EVENT;
 
-/// How long the first rows may take to show in a new table: "It shouldn't take longer than 15 minutes" (Sample
-/// code to send data to Azure Monitor using Logs ingestion API, Troubleshooting, "No data").
-const FIRST_ROWS: Duration = Duration::from_secs(15 * 60);
-
-/// `--timeout`'s default, in seconds: Azure's worst case right after setup, the query API's hour to recognise the
-/// app's new role on the workspace (ingestion's half hour runs within it), and the first rows' 15 minutes after.
-pub const DEFAULT_TIMEOUT_SECS: u64 = QUERY_PROPAGATION.as_secs() + FIRST_ROWS.as_secs();
-
 /// Whole minutes, as Microsoft's pages give these delays.
 fn minutes(d: Duration) -> u64 {
     d.as_secs() / 60

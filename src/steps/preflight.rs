@@ -281,15 +281,17 @@ pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
         };
         // A DCR sends only to a workspace in its own region, and its DCE must be in that region too
         // (learn.microsoft.com/azure/azure-monitor/essentials/data-collection-endpoint-overview, "Regionality").
-        if !ws.location.is_empty() && region(&ws.location) != region(&inputs.location) {
+        if !ws.location.is_empty()
+            && crate::names::region(&ws.location) != crate::names::region(&inputs.location)
+        {
             return Err(Error::input(
                 format!(
                     "workspace {} is in region {}, but --location is {}: the data collection endpoint and rule must be in the workspace's region",
                     name_of(id),
-                    region(&ws.location),
+                    crate::names::region(&ws.location),
                     inputs.location
                 ),
-                format!("pass --location {}", region(&ws.location)),
+                format!("pass --location {}", crate::names::region(&ws.location)),
             ));
         }
     }
@@ -329,14 +331,6 @@ pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A region name as ARM compares them: `East US` and `eastus` are one region.
-pub(crate) fn region(name: &str) -> String {
-    name.chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase()
 }
 
 /// Registers the providers preflight found unregistered and waits for them: the first write of a run.

@@ -6,8 +6,8 @@ use crate::azure::{name_of, tags};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 
-use super::preflight::region;
 use super::{step, Action, Ctx, Inputs, Observed, PlannedStep, WorkspaceChoice};
+use crate::names::region;
 
 /// The workspace, and when there is none of the name setup would create, a soft-deleted one of that name in the
 /// resource group (a create recovers it, or Azure refuses it in another region).
