@@ -448,7 +448,7 @@ async fn the_sentinel_function_leaves_out_verify_test_events() {
         .await,
     );
     let secret = std::fs::read_to_string(&file).expect("secret");
-    let r = query_as_app(
+    let r = query_as(
         &w,
         &out,
         &secret,
@@ -460,35 +460,19 @@ async fn the_sentinel_function_leaves_out_verify_test_events() {
 }
 
 /// Runs `kql` through the Log Analytics query API as the deployment's app.
-async fn query_as_app(w: &World, out: &Value, secret: &str, kql: &str) -> Value {
-    let t: Value = token(
-        &w.sim,
-        out["tenant_id"].as_str().expect("tenant"),
-        out["client_id"].as_str().expect("client"),
-        secret,
-        "https://api.loganalytics.io",
-    )
-    .await
-    .json()
-    .await
-    .expect("token");
-    let customer_id = w.state()["outputs"]["workspace_customer_id"]
+async fn query_as(w: &World, out: &Value, secret: &str, kql: &str) -> Value {
+    let customer = w.state()["outputs"]["workspace_customer_id"]
         .as_str()
         .expect("customer id")
         .to_string();
-    http(&w.sim)
-        .post(format!(
-            "{}/v1/workspaces/{customer_id}/query",
-            w.sim.base_url()
-        ))
-        .bearer_auth(t["access_token"].as_str().expect("access_token"))
-        .json(&json!({ "query": kql }))
-        .send()
-        .await
-        .expect("query")
-        .json()
-        .await
-        .expect("json")
+    query_as_app(
+        w,
+        out["client_id"].as_str().expect("client"),
+        secret,
+        &customer,
+        kql,
+    )
+    .await
 }
 
 /// A plain event `i`, padded to about 600 bytes, as one JSON line.

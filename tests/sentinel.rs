@@ -316,43 +316,6 @@ async fn retention_is_checked_before_any_write_and_set_on_the_table_once() {
     assert_eq!(t["properties"]["totalRetentionInDays"], 2191);
 }
 
-/// Runs a query through the Log Analytics query API as the app, as Sentinel runs a rule's query.
-async fn query_as_app(
-    w: &World,
-    client_id: &str,
-    secret: &str,
-    customer_id: &str,
-    kql: &str,
-) -> Value {
-    let op = w.sim.operator();
-    let profile: Value =
-        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
-    let t: Value = token(
-        &w.sim,
-        &op.tenant_id,
-        client_id,
-        secret,
-        profile["log_analytics_audience"].as_str().expect("aud"),
-    )
-    .await
-    .json()
-    .await
-    .expect("token");
-    http(&w.sim)
-        .post(format!(
-            "{}/v1/workspaces/{customer_id}/query",
-            w.sim.base_url()
-        ))
-        .bearer_auth(t["access_token"].as_str().expect("access_token"))
-        .json(&json!({ "query": kql }))
-        .send()
-        .await
-        .expect("query")
-        .json()
-        .await
-        .expect("json")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn keepers_two_rules_find_the_events_sent_through_the_function() {
     let w = World::public().await;

@@ -10,7 +10,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use azure_sim::{LoggedRequest, Sim, SimCloud, SimConfig};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The tool's waits in the tests (`KEEPER_AZMON_TIME_SCALE`): backoffs, polls and Retry-After at 1/100 of real
 /// time, so no test sits through a wait Azure would impose. A test may pass its own scale in `run_env`.
@@ -719,4 +719,41 @@ printf '{{"accessToken":"%s","expiresOn":"2099-01-01 00:00:00.000000","expires_o
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     bin
+}
+
+/// Runs a query through the Log Analytics query API as the app, as Sentinel runs a rule's query.
+pub async fn query_as_app(
+    w: &World,
+    client_id: &str,
+    secret: &str,
+    customer_id: &str,
+    kql: &str,
+) -> Value {
+    let op = w.sim.operator();
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.profile).expect("profile")).expect("json");
+    let t: Value = token(
+        &w.sim,
+        &op.tenant_id,
+        client_id,
+        secret,
+        profile["log_analytics_audience"].as_str().expect("aud"),
+    )
+    .await
+    .json()
+    .await
+    .expect("token");
+    http(&w.sim)
+        .post(format!(
+            "{}/v1/workspaces/{customer_id}/query",
+            w.sim.base_url()
+        ))
+        .bearer_auth(t["access_token"].as_str().expect("access_token"))
+        .json(&json!({ "query": kql }))
+        .send()
+        .await
+        .expect("query")
+        .json()
+        .await
+        .expect("json")
 }
