@@ -123,13 +123,14 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
     };
     let table: Fut<()> = {
         let (c, a, ws, found) = (ctx.clone(), act(step::TABLE), ws.clone(), obs.table.clone());
+        let recovering = act(step::WORKSPACE) == Action::Recover;
         shared(async move {
             ws.await?;
             timed(
                 &c,
                 step::TABLE,
                 a,
-                steps::table::ensure(&c, a, found.as_ref()),
+                steps::table::ensure(&c, a, found.as_ref(), recovering),
             )
             .await
         })

@@ -857,3 +857,98 @@ async fn a_closed_stdout_does_not_turn_a_failed_send_into_success() {
         stderr(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_stopped_by_a_403_keeps_all_the_input_it_did_not_send_not_only_what_it_had_read() {
+    let w = World::public().await;
+    let (secret, _) = w.set_up_then(Duration::from_secs(60)).await;
+    // An old role that refuses: the run stops at the first 403, with 12 MB of input still to read.
+    set_ingestion_role_assigned(&w, Some(Duration::from_secs(3 * 3600)));
+    w.sim.inject(Fault::status(
+        "POST",
+        "/streams/",
+        1000,
+        403,
+        "OperationFailed",
+    ));
+    let input = w.dir.path().join("events.jsonl");
+    std::fs::write(
+        &input,
+        (0..20_000).map(plain_line).collect::<Vec<_>>().join("\n"),
+    )
+    .expect("write");
+    let failed = w.dir.path().join("failed.jsonl");
+    let o = w
+        .run(&w.command_args(
+            "send",
+            &[
+                "--secret-file",
+                &secret,
+                "--concurrency",
+                "1",
+                "--failed-file",
+                &failed.display().to_string(),
+                "--output",
+                "json",
+                &input.display().to_string(),
+            ],
+        ))
+        .await;
+    assert!(!o.status.success());
+    let s = json_out(&o);
+    assert_eq!(
+        (s["sent"].as_u64(), s["failed"].as_u64()),
+        (Some(0), Some(20_000)),
+        "{s}"
+    );
+    assert_eq!(
+        kept_seqs(&failed),
+        (0..20_000).collect::<Vec<u64>>(),
+        "every event is in --failed-file"
+    );
+    assert!(
+        stderr(&o).contains("Monitoring Metrics Publisher"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_wait_without_a_workspace_to_read_is_refused_before_it_posts_anything() {
+    let w = World::public().await;
+    let (out, secret) = set_up(&w).await;
+    let file = w.dir.path().join("only-secret.txt");
+    std::fs::write(&file, &secret).expect("write");
+    let none = w.dir.path().join("no-state.json");
+    let posts = || {
+        w.sim
+            .request_log()
+            .iter()
+            .filter(|r| r.path.contains("/streams/"))
+            .count()
+    };
+    let before = posts();
+    let mut args = vec![
+        "verify".to_string(),
+        "--wait".into(),
+        "--state".into(),
+        none.display().to_string(),
+        "--tenant".into(),
+        out["tenant_id"].as_str().expect("tenant").into(),
+        "--client-id".into(),
+        out["client_id"].as_str().expect("client").into(),
+        "--endpoint-url".into(),
+        out["endpoint_url"].as_str().expect("endpoint").into(),
+        "--secret-file".into(),
+        file.display().to_string(),
+    ];
+    args.extend(w.cloud_arg());
+    let o = w.run(&args).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--wait needs the workspace and table"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(posts(), before, "nothing was posted");
+}

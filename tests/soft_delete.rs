@@ -313,3 +313,49 @@ async fn a_soft_deleted_workspace_the_tool_did_not_make_is_recovered_as_theirs_a
     assert_ok(&o);
     assert!(w.sim.snapshot().resource(&ws).is_some(), "teardown left it");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recovered_workspaces_table_keeps_its_own_retention_and_is_not_put_anew() {
+    let w = World::public().await;
+    let secret_file = w.dir.path().join("secret.txt");
+    assert_ok(
+        &w.setup(&[
+            "--output",
+            "json",
+            "--secret-file",
+            &secret_file.display().to_string(),
+            "--retention-days",
+            "90",
+        ])
+        .await,
+    );
+    let ws = w.state()["resources"]["workspace"]["id"]
+        .as_str()
+        .expect("ws")
+        .to_string();
+    let table = format!("{ws}/tables/KeeperLogs_CL");
+    assert_eq!(
+        w.sim.snapshot().resource(&table).expect("table")["properties"]["retentionInDays"],
+        90
+    );
+    // The workspace alone deleted (in the portal, say), its table inside it: soft-deleted together.
+    let token = operator_token(&w, "resource_manager_audience").await;
+    let r = http(&w.sim)
+        .delete(format!("{}{ws}?api-version=2022-10-01", w.sim.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("delete");
+    assert!(r.status().is_success(), "{}", r.status());
+    // Recovered without --retention-days: the table came back with its 90 days, and they stay.
+    let o = set_up_again(&w, &["--output", "json"]).await;
+    assert_ok(&o);
+    assert_eq!(planned(&o, "workspace")["action"], "recover");
+    let t = w.sim.snapshot().resource(&table).expect("table");
+    assert_eq!(t["properties"]["retentionInDays"], 90, "{t}");
+    assert_eq!(
+        w.state()["resources"]["table"]["created"],
+        true,
+        "ours, as the workspace is"
+    );
+}

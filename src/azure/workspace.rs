@@ -63,7 +63,10 @@ impl DeletedWorkspace {
 
 /// Until when a workspace deleted (without `force`) at `deleted` can be recovered.
 pub fn recoverable_until(deleted: time::OffsetDateTime) -> time::OffsetDateTime {
-    deleted + time::Duration::days(SOFT_DELETE_DAYS)
+    // Azure's date may be anything: past the calendar's end it is kept as it is rather than overflow.
+    deleted
+        .checked_add(time::Duration::days(SOFT_DELETE_DAYS))
+        .unwrap_or(deleted)
 }
 
 /// The soft-deleted workspace with this resource id, if there is one (DeletedWorkspaces_List of its

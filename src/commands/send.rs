@@ -118,11 +118,9 @@ fn read_inputs(
         };
         let auto = matches!(shape, Shape::Auto(_));
         loop {
-            if stop.load(Ordering::Relaxed) {
-                // Read but not sent: handed on, so they reach --failed-file with the others.
-                hand_on(&tx, batch);
-                return Ok(());
-            }
+            // After a stop (a 403 past its wait, a --failed-file that cannot be written) the input is still read to
+            // its end: the senders no longer send, and keep every event in --failed-file (or count it as lost), so
+            // that the file holds all that was not sent, not only what had been read by then.
             // The event is read straight into the batch; a bad one leaves the batch as it was.
             let mut line = 0;
             let read = batch.push_with(|out| match events.next_into(out) {
@@ -613,6 +611,12 @@ pub async fn execute(args: SendArgs) -> Result<()> {
             ),
             None => "without --failed-file they are only in the input (send it again whole: what was sent goes twice)".into(),
         };
+        if e.status != 403 {
+            // No token, or a token turned down (401): the secret or the app, not the role.
+            return Err(Error::Other(format!(
+                "ingestion refused the app's sign-in: {e}\n  {failed} events were not sent ({sent} were); {kept}\nhint: check the client secret (`keeper-azmon verify` names the broken link; `keeper-azmon rotate-secret` makes a new one)"
+            )));
+        }
         let (what, hint) = role_age.stopped(&e.without_hint());
         return Err(Error::Other(format!(
             "{what}\n  {failed} events were not sent ({sent} were); {kept}\nhint: {hint}"

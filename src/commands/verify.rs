@@ -308,6 +308,18 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         // It goes into KQL.
         out.table = crate::names::from_state("table", "--table", &out.table, crate::names::table)?;
     }
+    // What --wait needs is checked before anything is posted: a refusal comes before the first write.
+    let app_reads = if args.wait {
+        if out.workspace_customer_id.is_empty() || out.table.is_empty() {
+            return Err(Error::input(
+                "--wait needs the workspace and table",
+                "pass --workspace-id and --table, or --state",
+            ));
+        }
+        app_may_read(&args.target.common.state)?
+    } else {
+        false
+    };
     let http = crate::rest::http_client(&profile)?;
     let app = Auth::client_secret(&out.tenant_id, &out.client_id, secret, &profile, &http)?;
     let human = args.target.common.output == Format::Human;
@@ -398,16 +410,9 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
     let mut found = None;
     let mut through_function = None;
     if args.wait {
-        if out.workspace_customer_id.is_empty() || out.table.is_empty() {
-            return Err(Error::input(
-                "--wait needs the workspace and table",
-                "pass --workspace-id and --table, or --state",
-            ));
-        }
         // The app reads with its Log Analytics Contributor role; with --roles minimal it has none on the workspace,
         // so the operator reads.
         let operator;
-        let app_reads = app_may_read(&args.target.common.state)?;
         let reader: &Auth = if app_reads {
             &app
         } else {

@@ -38,9 +38,39 @@ pub fn plan(inputs: &Inputs, o: &Observed) -> PlannedStep {
 
 /// Creates or updates the table (a long-running operation) unless the plan reuses it. An update keeps the
 /// table's own retention unless `--retention*` changes it: a PUT without it would reset it.
-pub async fn ensure(ctx: &Ctx, action: Action, found: Option<&Table>) -> Result<((), String)> {
+/// `recovering`: the plan recovers the soft-deleted workspace this table is in.
+pub async fn ensure(
+    ctx: &Ctx,
+    action: Action,
+    found: Option<&Table>,
+    recovering: bool,
+) -> Result<((), String)> {
     let i = &ctx.inputs;
     let id = i.table_id();
+    // A table planned while its workspace was soft-deleted (the plan recovers it) may have come back with it, with
+    // its data and its own retention: looked at again, it is updated or kept, never put anew over its retention,
+    // and it is ours only as far as the recovered workspace is.
+    let recovered;
+    let (action, found, created) = match (action, found) {
+        (Action::Create, None) if recovering => match workspace::get_table(&ctx.rest, &id).await? {
+            Some(t) => {
+                recovered = t;
+                let ours = ctx
+                    .state_now()?
+                    .resources
+                    .get(step::WORKSPACE)
+                    .is_some_and(|r| r.created);
+                let again = if drifted(&recovered, i) || retention_differs(&recovered, i) {
+                    Action::Update
+                } else {
+                    Action::Reuse
+                };
+                (again, Some(&recovered), ours)
+            }
+            None => (Action::Create, None, true),
+        },
+        (a, f) => (a, f, a == Action::Create),
+    };
     if action != Action::Reuse {
         if action == Action::Create {
             // Recorded before the long-running PUT: a run cut off now still knows the table is ours.
@@ -59,6 +89,6 @@ pub async fn ensure(ctx: &Ctx, action: Action, found: Option<&Table>) -> Result<
         let body = workspace::table_body(&i.table, &i.columns(), days, total);
         workspace::put_table(&ctx.rest, &id, &body).await?;
     }
-    ctx.record_resource(step::TABLE, &id, &i.table, action == Action::Create)?;
+    ctx.record_resource(step::TABLE, &id, &i.table, created)?;
     Ok(((), id))
 }
