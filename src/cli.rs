@@ -13,7 +13,7 @@ use crate::steps::RoleSet;
 /// Sets up the Azure side of streaming Keeper Security audit events into Azure Monitor / Microsoft Sentinel
 /// (Logs Ingestion API), in Azure Public and Azure US Government.
 #[derive(Debug, Parser)]
-#[command(name = "keeper-azmon", version, about, long_about = None)]
+#[command(name = "keeper-azmon", version, about, long_about = None, after_help = crate::error::Error::EXIT_CODES)]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug). Secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -143,6 +143,9 @@ impl Error {
         }
     }
 
+    /// The exit codes [`Error::exit_code`] gives, as `--help` lists them (and the README).
+    pub const EXIT_CODES: &'static str = "Exit codes: 0 done; 1 Azure, network or runtime failure; 2 bad input or a cancelled confirmation (before any write, but for the few inputs found wrong later); 3 sign-in failure; 4 status found a problem; 130 stopped by Ctrl-C (re-run to resume).";
+
     /// The process exit code for this error: 2 for bad input (or a cancelled confirmation), 3 for sign-in, 4 for
     /// problems `status` found, 130 for Ctrl-C, 1 otherwise; an error in a step has its cause's code.
     pub fn exit_code(&self) -> i32 {

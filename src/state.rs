@@ -206,19 +206,25 @@ impl StateFile {
         }
         let _ = lock.set_len(0);
         let _ = write!(lock, "pid {}", std::process::id());
-        let state = if path.exists() {
-            StateFile::read(path)?
-        } else {
-            State {
-                format: FORMAT.into(),
-                ..State::default()
-            }
-        };
+        let state = StateFile::read_or_new(path)?;
         Ok(StateFile {
             path: path.to_path_buf(),
             state,
             _lock: lock,
         })
+    }
+
+    /// The state at `path` read without a lock, or a new one where there is no file: what a dry run plans from
+    /// (it writes nothing, not even a lock file).
+    pub fn read_or_new(path: &Path) -> Result<State> {
+        if path.exists() {
+            StateFile::read(path)
+        } else {
+            Ok(State {
+                format: FORMAT.into(),
+                ..State::default()
+            })
+        }
     }
 
     /// Reads a state file without locking it (verify and send only read the console values).

@@ -119,3 +119,51 @@ async fn an_unreachable_sign_in_endpoint_is_a_network_error_naming_host_and_port
     );
     assert!(!err.contains("az login"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_lists_the_exit_codes() {
+    let w = World::public().await;
+    let o = w.run(&["--help".to_string()]).await;
+    assert_ok(&o);
+    let out = stdout(&o);
+    for code in ["Exit codes", "2 bad input", "3 sign-in", "4 status", "130"] {
+        assert!(out.contains(code), "{code}: {out}");
+    }
+}
+
+/// Every file under `dir`, with its content.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_setup_dry_run_writes_nothing_not_even_a_lock_also_when_sign_in_fails() {
+    let w = World::public().await;
+    let before = files(w.dir.path());
+    let o = w.run(&w.setup_args(&["--dry-run"])).await;
+    assert_ok(&o);
+    let o = run_env(
+        &w,
+        &w.setup_args(&["--dry-run"]),
+        &[("AZURE_CLIENT_SECRET", "wrong")],
+    )
+    .await;
+    assert!(!o.status.success(), "sign-in fails: {}", stderr(&o));
+    let after = files(w.dir.path());
+    let added: Vec<_> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert!(added.is_empty(), "a dry run wrote {added:?}");
+    assert_eq!(before, after);
+    assert_eq!(w.sim.write_count(), 0);
+}

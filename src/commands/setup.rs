@@ -333,14 +333,13 @@ async fn deliver_new_secret(
 }
 
 /// Refuses a state file that belongs to another deployment, and records this one's identity in a new one.
-fn check_state(sf: &mut StateFile, inputs: &Inputs) -> Result<()> {
-    let s = &sf.state;
+fn check_state(s: &crate::state::State, path: &std::path::Path, inputs: &Inputs) -> Result<()> {
     if !s.deployment.is_empty()
         && (s.deployment != inputs.deployment
             || !s.subscription_id.eq_ignore_ascii_case(&inputs.subscription))
     {
         return Err(Error::State {
-            path: sf.path.display().to_string(),
+            path: path.display().to_string(),
             what: format!(
                 "belongs to deployment '{}' in subscription {}",
                 s.deployment, s.subscription_id
@@ -389,15 +388,29 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         wizard::fill(&mut args, &rest).await?;
     }
     let mut inputs = validate(&args, &cloud_label)?;
-    let mut sf = StateFile::open(&args.common.state)?;
-    check_state(&mut sf, &inputs)?;
-    // One run per deployment, even through two state files.
-    let _deployment_lock = DeploymentLock::acquire(
-        &profile.resource_manager_endpoint,
-        &inputs.subscription,
-        &inputs.deployment,
-        &sf.path,
-    )?;
+    // A dry run writes nothing, not even a lock: it plans from the state as it is, unlocked.
+    let (mut sf, _deployment_lock) = if args.dry_run {
+        (None, None)
+    } else {
+        let sf = StateFile::open(&args.common.state)?;
+        check_state(&sf.state, &sf.path, &inputs)?;
+        // One run per deployment, even through two state files.
+        let lock = DeploymentLock::acquire(
+            &profile.resource_manager_endpoint,
+            &inputs.subscription,
+            &inputs.deployment,
+            &sf.path,
+        )?;
+        (Some(sf), Some(lock))
+    };
+    let state = match &sf {
+        Some(f) => f.state.clone(),
+        None => {
+            let s = StateFile::read_or_new(&args.common.state)?;
+            check_state(&s, &args.common.state, &inputs)?;
+            s
+        }
+    };
     if human {
         note!(
             "keeper-azmon setup: cloud {}, signed in as {}",
@@ -407,9 +420,9 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     }
     // The Keeper record must be writable before anything is written in Azure.
     if ask {
-        wizard::ask_keeper_target(&mut args.keeper, sf.state.keeper.is_some())?;
+        wizard::ask_keeper_target(&mut args.keeper, state.keeper.is_some())?;
     }
-    let mut keeper = steps::keeper::resolve(&args.keeper, &sf.state, &profile, &rest.http)?;
+    let mut keeper = steps::keeper::resolve(&args.keeper, &state, &profile, &rest.http)?;
     let mut keeper_note = None;
     if let Some(k) = keeper.as_mut() {
         inputs.keeper_record = Some(k.uid.clone());
@@ -427,14 +440,14 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     // Preflight and the look at what exists are both reads: they go side by side.
     let (pre, observed) = tokio::join!(
         preflight::check(&rest, &inputs),
-        steps::observe(&rest, &inputs, &sf.state)
+        steps::observe(&rest, &inputs, &state)
     );
     let pre = pre?;
     inputs.tenant_id = pre.tenant.clone();
     let observed = observed?;
     preflight::judge(&inputs, &observed)?;
     preflight::judge_role_write(&pre, &inputs, &observed)?;
-    let the_plan = steps::diff(&inputs, &sf.state, observed);
+    let the_plan = steps::diff(&inputs, &state, observed);
     preflight::judge_writes(&pre, &inputs, &the_plan)?;
     let makes_secret = the_plan.action(steps::step::SECRET) == Some(steps::Action::Create);
 
@@ -467,6 +480,10 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         }
         return Ok(());
     }
+    // Past the dry run: the state file is open and locked.
+    let Some(mut sf) = sf.take() else {
+        return Err(Error::Other("setup: the state file was not opened".into()));
+    };
     if human {
         note!("Plan for deployment '{}':", inputs.deployment);
         note_part!("{}", output::plan_lines(&the_plan));
