@@ -151,6 +151,39 @@ pub fn az_cli_cloud_choices(az_name: &str) -> Option<[&'static str; 2]> {
     (az_name == "AzureUSGovernment").then_some(["usgov", "usgov-dod"])
 }
 
+/// The Azure CLI's cloud names for the clouds this tool knows (`az cloud list`).
+pub const AZ_CLI_CLOUDS: [&str; 3] = ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"];
+
+/// The cloud name (ours or the Azure CLI's) nearest a mistyped one: at most two edits away, any case.
+fn near_cloud(arg: &str) -> Option<&'static str> {
+    let arg = arg.to_ascii_lowercase();
+    BUILTIN_NAMES
+        .iter()
+        .chain(AZ_CLI_CLOUDS.iter())
+        .map(|n| (edits(&arg, &n.to_ascii_lowercase()), *n))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// The Levenshtein distance between two short names.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
 /// The built-in profile for an Azure CLI cloud name (for `AzureUSGovernment`, GCC High's: see
 /// [`az_cli_cloud_choices`] before relying on it).
 pub fn from_az_cli_cloud_name(az_name: &str) -> Option<&'static str> {
@@ -201,13 +234,35 @@ impl CloudProfile {
         if let Some(p) = builtin(arg) {
             return Ok(p);
         }
+        // The Azure CLI's names (`az cloud list`), in any case, beside ours.
+        if let Some(az) = AZ_CLI_CLOUDS.iter().find(|n| n.eq_ignore_ascii_case(arg)) {
+            if let Some([a, b]) = az_cli_cloud_choices(az) {
+                // Its Graph differs between GCC High and DoD: a wrong guess registers the app in the wrong place.
+                let graph = |n: &str| builtin(n).map(|p| p.graph_endpoint).unwrap_or_default();
+                return Err(Error::input(
+                    format!(
+                        "--cloud {az} is either {a} (GCC High, Graph {}) or {b} (DoD, Graph {})",
+                        graph(a),
+                        graph(b)
+                    ),
+                    format!("pass --cloud {a} or --cloud {b}"),
+                ));
+            }
+            if let Some(p) = from_az_cli_cloud_name(az).and_then(builtin) {
+                return Ok(p);
+            }
+        }
         let path = Path::new(arg);
         if !path.exists() {
+            let near = near_cloud(arg)
+                .map(|n| format!("did you mean --cloud {n}? "))
+                .unwrap_or_default();
             return Err(Error::input(
                 format!("unknown cloud '{arg}'"),
                 format!(
-                    "use one of {} or the path of a cloud profile JSON file (see `keeper-azmon cloud show public`)",
-                    BUILTIN_NAMES.join(", ")
+                    "{near}use one of {} (or the Azure CLI's {}) or the path of a cloud profile JSON file (see `keeper-azmon cloud show public`)",
+                    BUILTIN_NAMES.join(", "),
+                    AZ_CLI_CLOUDS.join(", ")
                 ),
             ));
         }
@@ -405,6 +460,37 @@ fn in_domain(host: &str, domain: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_az_clis_cloud_names_are_taken_and_a_near_miss_is_named() {
+        assert_eq!(
+            CloudProfile::load("AzureCloud").expect("public").name,
+            "public"
+        );
+        assert_eq!(
+            CloudProfile::load("azurechinacloud").expect("china").name,
+            "china"
+        );
+        let both = CloudProfile::load("AzureUSGovernment")
+            .expect_err("two clouds")
+            .to_string();
+        assert!(
+            both.contains("usgov") && both.contains("usgov-dod"),
+            "{both}"
+        );
+        let near = CloudProfile::load("AzureCloudd")
+            .expect_err("unknown")
+            .to_string();
+        assert!(near.contains("did you mean --cloud AzureCloud?"), "{near}");
+        let near = CloudProfile::load("usgovv")
+            .expect_err("unknown")
+            .to_string();
+        assert!(near.contains("did you mean --cloud usgov?"), "{near}");
+        assert!(!CloudProfile::load("mars")
+            .expect_err("unknown")
+            .to_string()
+            .contains("did you mean"));
+    }
 
     #[test]
     fn builtins_are_valid_and_distinct_per_cloud() {

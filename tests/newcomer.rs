@@ -167,3 +167,26 @@ async fn a_setup_dry_run_writes_nothing_not_even_a_lock_also_when_sign_in_fails(
     assert_eq!(before, after);
     assert_eq!(w.sim.write_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_az_clis_cloud_names_are_accepted_beside_ours() {
+    let w = World::public().await;
+    let o = w
+        .run(&["cloud".to_string(), "show".into(), "AzureCloud".into()])
+        .await;
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("management.azure.com"),
+        "{}",
+        stdout(&o)
+    );
+    let mut args = w.setup_args(&[]);
+    let at = args.iter().position(|a| a == "--cloud").expect("--cloud") + 1;
+    args[at] = "AzureUSGovernment".into();
+    let o = w.run(&args).await;
+    assert_refused(&o, &["usgov", "usgov-dod"]);
+    args[at] = "AzureCloudd".into();
+    let o = w.run(&args).await;
+    assert_refused(&o, &["did you mean --cloud AzureCloud?"]);
+    assert_eq!(w.sim.request_log().len(), 0, "nothing was asked of Azure");
+}
