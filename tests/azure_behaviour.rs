@@ -9,17 +9,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-/// A Keeper Commander event (`audit-log --format json`) of type `kind` at `t` epoch seconds.
-fn commander_event(i: usize, kind: &str, t: i64) -> Value {
-    json!({
-        "audit_event_type": kind,
-        "username": format!("user{i}@example.com"),
-        "ip_address": "10.0.0.1",
-        "created": t,
-        "record_uid": format!("R{i:06}"),
-    })
-}
-
 /// Writes `events` as one JSON array and sends them as Commander's (`send`, JSON summary).
 async fn send_commander(w: &World, secret: &str, name: &str, events: &[Value]) -> Value {
     let export = w.dir.path().join(name);

@@ -326,17 +326,6 @@ async fn no_command_panics_when_stdout_or_stderr_cannot_be_written() {
     assert!(signs_in(&w, &out, &secret).await);
 }
 
-/// A Keeper Commander event (`audit-log --format json`), of `audit_event_type` `login`, at `t` epoch seconds.
-fn commander_event(i: usize, t: i64) -> Value {
-    json!({
-        "audit_event_type": "login",
-        "username": format!("user{i}@example.com"),
-        "ip_address": "10.0.0.1",
-        "created": t,
-        "record_uid": format!("R{i:06}"),
-    })
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_test_events_neither_stop_a_backfill_nor_count_as_keepers() {
     let w = World::public().await;
@@ -366,22 +355,15 @@ async fn verify_test_events_neither_stop_a_backfill_nor_count_as_keepers() {
     // History from a month ago: none of it is "already streamed" because of verify's events.
     let month_ago = now.unix_timestamp() - 30 * 86_400;
     let history: Vec<Value> = (0..10)
-        .map(|i| commander_event(i, month_ago + i as i64 * 60))
+        .map(|i| commander_event(i, "login", month_ago + i as i64 * 60))
         .collect();
     let export = w.dir.path().join("audit-log.json");
     std::fs::write(&export, Value::Array(history).to_string()).expect("write");
     let o = w
-        .run(&w.command_args(
-            "send",
-            &[
-                "--secret-file",
-                &secret_file,
-                "--enterprise-id",
-                "1234",
-                "--output",
-                "json",
-                &export.display().to_string(),
-            ],
+        .run(&send_args(
+            &w,
+            &secret_file,
+            &["--enterprise-id", "1234", &export.display().to_string()],
         ))
         .await;
     assert_ok(&o);
@@ -435,17 +417,8 @@ async fn the_sentinel_function_leaves_out_verify_test_events() {
     let live = w.dir.path().join("live.jsonl");
     std::fs::write(&live, json!({"audit_event": "login", "username": "a@example.com", "timestamp": "2026-12-01T00:00:00Z"}).to_string()).expect("write");
     assert_ok(
-        &w.run(&w.command_args(
-            "send",
-            &[
-                "--secret-file",
-                &secret_file,
-                "--output",
-                "json",
-                &live.display().to_string(),
-            ],
-        ))
-        .await,
+        &w.run(&send_args(&w, &secret_file, &[&live.display().to_string()]))
+            .await,
     );
     let secret = std::fs::read_to_string(&file).expect("secret");
     let r = query_as(
@@ -473,6 +446,14 @@ async fn query_as(w: &World, out: &Value, secret: &str, kql: &str) -> Value {
         kql,
     )
     .await
+}
+
+/// `send` for the deployment as its app (`--secret-file`), JSON summary, then `extra`.
+fn send_args(w: &World, secret: &str, extra: &[&str]) -> Vec<String> {
+    w.command_args(
+        "send",
+        &[&["--secret-file", secret, "--output", "json"], extra].concat(),
+    )
 }
 
 /// A plain event `i`, padded to about 600 bytes, as one JSON line.
@@ -521,17 +502,14 @@ async fn a_send_stopped_by_a_malformed_line_sends_or_keeps_everything_read_befor
     std::fs::write(&input, lines.join("\n")).expect("write");
     let failed = w.dir.path().join("failed.jsonl");
     let o = w
-        .run(&w.command_args(
-            "send",
+        .run(&send_args(
+            &w,
+            &secret,
             &[
-                "--secret-file",
-                &secret,
                 "--on-error",
                 "fail",
                 "--failed-file",
                 &failed.display().to_string(),
-                "--output",
-                "json",
                 &input.display().to_string(),
             ],
         ))
@@ -574,15 +552,12 @@ async fn the_counts_after_a_413_split_are_what_happened() {
         .inject(Fault::status("POST", "/streams/", 1, 400, "InvalidPayload").after(1));
     let failed = w.dir.path().join("failed.jsonl");
     let o = w
-        .run(&w.command_args(
-            "send",
+        .run(&send_args(
+            &w,
+            &secret,
             &[
-                "--secret-file",
-                &secret,
                 "--failed-file",
                 &failed.display().to_string(),
-                "--output",
-                "json",
                 &input.display().to_string(),
             ],
         ))
@@ -618,15 +593,12 @@ async fn a_failed_file_that_cannot_be_written_fails_the_run_loudly() {
         "InvalidPayload",
     ));
     let failed = w.dir.path().join("failed.jsonl");
-    let args = w.command_args(
-        "send",
+    let args = send_args(
+        &w,
+        &secret,
         &[
-            "--secret-file",
-            &secret,
             "--failed-file",
             &failed.display().to_string(),
-            "--output",
-            "json",
             &input.display().to_string(),
         ],
     );
@@ -671,16 +643,7 @@ async fn a_line_over_the_request_limit_is_malformed_and_not_read_whole() {
         writeln!(f, "{}", plain_line(2)).expect("write");
     }
     let o = w
-        .run(&w.command_args(
-            "send",
-            &[
-                "--secret-file",
-                &secret,
-                "--output",
-                "json",
-                &input.display().to_string(),
-            ],
-        ))
+        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
         .await;
     assert_ok(&o);
     assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
@@ -702,7 +665,7 @@ async fn a_line_over_the_request_limit_is_malformed_and_not_read_whole() {
 async fn a_commander_time_beyond_any_date_is_malformed_with_its_line() {
     let w = World::public().await;
     let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
-    let good = |i: usize| commander_event(i, 1_735_689_600 + i as i64).to_string();
+    let good = |i: usize| commander_event(i, "login", 1_735_689_600 + i as i64).to_string();
     let lines = [
         good(0),
         r#"{"audit_event_type":"login","username":"a@example.com","created":1e400}"#.to_string(),
@@ -714,11 +677,10 @@ async fn a_commander_time_beyond_any_date_is_malformed_with_its_line() {
     let input = w.dir.path().join("commander.jsonl");
     std::fs::write(&input, lines.join("\n")).expect("write");
     let o = w
-        .run(&w.command_args(
-            "send",
+        .run(&send_args(
+            &w,
+            &secret,
             &[
-                "--secret-file",
-                &secret,
                 "--format",
                 "commander",
                 "--enterprise-id",
@@ -727,8 +689,6 @@ async fn a_commander_time_beyond_any_date_is_malformed_with_its_line() {
                 "2026-01-01",
                 "--on-error",
                 "skip",
-                "--output",
-                "json",
                 &input.display().to_string(),
             ],
         ))
@@ -770,16 +730,7 @@ async fn a_post_whose_answer_is_lost_is_sent_again_so_delivery_is_at_least_once(
         ..Fault::status("POST", "/streams/", 1, 500, "InternalServerError")
     });
     let o = w
-        .run(&w.command_args(
-            "send",
-            &[
-                "--secret-file",
-                &secret,
-                "--output",
-                "json",
-                &input.display().to_string(),
-            ],
-        ))
+        .run(&send_args(&w, &secret, &[&input.display().to_string()]))
         .await;
     assert_ok(&o);
     assert_eq!(json_out(&o)["sent"], 3);
@@ -834,16 +785,7 @@ async fn a_closed_stdout_does_not_turn_a_failed_send_into_success() {
         400,
         "InvalidPayload",
     ));
-    let args = w.command_args(
-        "send",
-        &[
-            "--secret-file",
-            &secret,
-            "--output",
-            "json",
-            &input.display().to_string(),
-        ],
-    );
+    let args = send_args(&w, &secret, &[&input.display().to_string()]);
     let o = run_into(&w, &args, Sink::ClosedPipe, false).await;
     assert_eq!(
         o.status.code(),
@@ -879,17 +821,14 @@ async fn a_send_stopped_by_a_403_keeps_all_the_input_it_did_not_send_not_only_wh
     .expect("write");
     let failed = w.dir.path().join("failed.jsonl");
     let o = w
-        .run(&w.command_args(
-            "send",
+        .run(&send_args(
+            &w,
+            &secret,
             &[
-                "--secret-file",
-                &secret,
                 "--concurrency",
                 "1",
                 "--failed-file",
                 &failed.display().to_string(),
-                "--output",
-                "json",
                 &input.display().to_string(),
             ],
         ))

@@ -757,3 +757,14 @@ pub async fn query_as_app(
         .await
         .expect("json")
 }
+
+/// A Keeper Commander event (`audit-log --format json`) of type `kind` at `t` epoch seconds.
+pub fn commander_event(i: usize, kind: &str, t: i64) -> Value {
+    json!({
+        "audit_event_type": kind,
+        "username": format!("user{i}@example.com"),
+        "ip_address": "10.0.0.1",
+        "created": t,
+        "record_uid": format!("R{i:06}"),
+    })
+}
