@@ -213,6 +213,12 @@ pub fn plan_lines(plan: &Plan) -> String {
             st.step,
             st.resource
         ));
+        for c in &st.delta {
+            s.push_str(&format!(
+                "  {:<7} {:<width$}   {}: {} -> {}\n",
+                "", "", c.field, c.old, c.new
+            ));
+        }
     }
     s
 }

@@ -115,6 +115,27 @@ pub struct PlannedStep {
     /// A recovery: when Azure says the workspace was deleted (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_on: Option<String>,
+    /// An update: what it changes, field by field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub delta: Vec<Change>,
+}
+
+/// One field an update changes: its value now and the value it will have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+impl Change {
+    pub fn new(field: &str, old: impl std::fmt::Display, new: impl std::fmt::Display) -> Change {
+        Change {
+            field: field.to_string(),
+            old: old.to_string(),
+            new: new.to_string(),
+        }
+    }
 }
 
 impl PlannedStep {
@@ -125,6 +146,7 @@ impl PlannedStep {
             resource,
             detail: None,
             deleted_on: None,
+            delta: vec![],
         }
     }
 }
