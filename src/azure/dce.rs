@@ -8,6 +8,8 @@ use crate::error::Result;
 use crate::rest::Rest;
 
 pub const API_VERSION: &str = "2022-06-01";
+/// The DCE's ARM type.
+pub const TYPE: &str = "Microsoft.Insights/dataCollectionEndpoints";
 
 /// A DCE as the tool reads it (`DataCollectionEndpointResource`).
 pub type Dce = Tracked<DceProperties>;
@@ -33,7 +35,7 @@ impl Dce {
 }
 
 pub fn dce_id(subscription: &str, resource_group: &str, name: &str) -> String {
-    format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Insights/dataCollectionEndpoints/{name}")
+    format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{TYPE}/{name}")
 }
 
 pub async fn get(rest: &Rest, id: &str) -> Result<Option<Dce>> {

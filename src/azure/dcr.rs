@@ -11,6 +11,8 @@ use crate::error::Result;
 use crate::rest::Rest;
 
 pub const API_VERSION: &str = "2022-06-01";
+/// The DCR's ARM type.
+pub const TYPE: &str = "Microsoft.Insights/dataCollectionRules";
 /// The destination name inside the rule.
 const DESTINATION: &str = "keeperWorkspace";
 
@@ -102,7 +104,7 @@ impl Dcr {
 }
 
 pub fn dcr_id(subscription: &str, resource_group: &str, name: &str) -> String {
-    format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Insights/dataCollectionRules/{name}")
+    format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{TYPE}/{name}")
 }
 
 /// The stream name for a table: `Custom-<table>_CL`.

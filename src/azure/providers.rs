@@ -90,6 +90,10 @@ pub async fn register_and_wait(
     }
 }
 
+/// The resource group's ARM type, and the api-version the tool reads and writes groups with.
+pub const RESOURCE_GROUP_TYPE: &str = "Microsoft.Resources/subscriptions/resourceGroups";
+pub const RESOURCE_GROUPS_API: &str = RESOURCES_API;
+
 pub fn resource_group_id(subscription: &str, name: &str) -> String {
     format!("/subscriptions/{subscription}/resourceGroups/{name}")
 }

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::rest::{Api, Rest};
 
 pub const API_VERSION: &str = "2022-04-01";
+/// A role assignment's ARM type.
+pub const ASSIGNMENT_TYPE: &str = "Microsoft.Authorization/roleAssignments";
 
 /// How long Logs Ingestion may answer 403 after the role assignment it relies on: "Error code 403 … You might
 /// also need to wait up to 30 minutes for permissions to propagate" (Sample code to send data to Azure Monitor
@@ -36,7 +38,9 @@ pub const FIRST_ROWS: Duration = Duration::from_secs(15 * 60);
 pub const VERIFY_TIMEOUT_SECS: u64 = QUERY_PROPAGATION.as_secs() + FIRST_ROWS.as_secs();
 
 /// A built-in Azure role the guide assigns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Role {
     LogAnalyticsContributor,
     MonitoringMetricsPublisher,
@@ -63,6 +67,18 @@ impl Role {
             Role::MonitoringContributor => "Monitoring Contributor",
             Role::MonitoringReader => "Monitoring Reader",
         }
+    }
+
+    /// The role with this display name.
+    pub fn from_display_name(name: &str) -> Option<Role> {
+        [
+            Role::LogAnalyticsContributor,
+            Role::MonitoringMetricsPublisher,
+            Role::MonitoringContributor,
+            Role::MonitoringReader,
+        ]
+        .into_iter()
+        .find(|r| r.display_name() == name)
     }
 
     /// The role with this definition GUID (or a definition id ending in it), if it is one the guide assigns.
@@ -100,7 +116,7 @@ pub fn assignment_name(scope: &str, role: Role, principal_id: &str) -> String {
 }
 
 pub fn assignment_id(scope: &str, name: &str) -> String {
-    format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}")
+    format!("{scope}/providers/{ASSIGNMENT_TYPE}/{name}")
 }
 
 /// A role assignment as the tool reads it (`RoleAssignment`, flattened).

@@ -17,15 +17,20 @@ pub const SECURITY_INSIGHTS_API: &str = "2025-12-01";
 pub const SAVED_SEARCHES_API: &str = "2020-08-01";
 /// Workbooks (workbooks_API.json, 2023-06-01).
 pub const WORKBOOKS_API: &str = "2023-06-01";
+/// The ARM types of Sentinel's onboarding, its analytics rules, a workspace's saved searches and workbooks.
+pub const ONBOARDING_TYPE: &str = "Microsoft.SecurityInsights/onboardingStates";
+pub const RULE_TYPE: &str = "Microsoft.SecurityInsights/alertRules";
+pub const SAVED_SEARCH_TYPE: &str = "Microsoft.OperationalInsights/workspaces/savedSearches";
+pub const WORKBOOK_TYPE: &str = "Microsoft.Insights/workbooks";
 
 /// The onboarding state's resource id: there is one per workspace, named `default`.
 pub fn onboarding_id(workspace_id: &str) -> String {
-    format!("{workspace_id}/providers/Microsoft.SecurityInsights/onboardingStates/default")
+    format!("{workspace_id}/providers/{ONBOARDING_TYPE}/default")
 }
 
 /// An analytics rule's resource id.
 pub fn rule_id(workspace_id: &str, rule: &str) -> String {
-    format!("{workspace_id}/providers/Microsoft.SecurityInsights/alertRules/{rule}")
+    format!("{workspace_id}/providers/{RULE_TYPE}/{rule}")
 }
 
 /// A saved search's resource id.
@@ -35,7 +40,7 @@ pub fn saved_search_id(workspace_id: &str, name: &str) -> String {
 
 /// A workbook's resource id (a workbook lives in a resource group, beside the workspace it reads).
 pub fn workbook_id(subscription: &str, resource_group: &str, name: &str) -> String {
-    format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Insights/workbooks/{name}")
+    format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{WORKBOOK_TYPE}/{name}")
 }
 
 /// An ARM child resource as the tool reads it: its kind (alert rules) and properties.

@@ -9,6 +9,9 @@ use crate::error::Result;
 use crate::rest::{describe, Api, Rest};
 
 pub const API_VERSION: &str = "2022-10-01";
+/// The workspace's ARM type, and its tables'.
+pub const TYPE: &str = "Microsoft.OperationalInsights/workspaces";
+pub const TABLE_TYPE: &str = "Microsoft.OperationalInsights/workspaces/tables";
 
 /// How long a workspace deleted without `force` can be recovered: "a soft-delete operation is performed to allow
 /// the recovery of the workspace, including its data and connected agents, within 14 days" ("Delete and recover
@@ -162,7 +165,7 @@ pub fn columns_from(value: &Value) -> Vec<Column> {
 
 /// Resource id of a workspace.
 pub fn workspace_id(subscription: &str, resource_group: &str, name: &str) -> String {
-    format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.OperationalInsights/workspaces/{name}")
+    format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{TYPE}/{name}")
 }
 
 /// Resource id of a table in a workspace.

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::output::{self, Format};
 use crate::rest::Rest;
 use crate::state::{SecretRecord, StateFile};
-use crate::steps::{keeper, step};
+use crate::steps::{keeper, Key};
 
 async fn remove_retired(rest: &Rest, sf: &mut StateFile, app_id: &str) -> Result<Vec<String>> {
     let retired = sf.state.retired_secrets.clone();
@@ -88,7 +88,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         )?;
     }
     let app_id = sf
-        .resource(step::APP)
+        .resource(&Key::Application.to_string())
         .map(|r| r.id.clone())
         .ok_or_else(|| {
             Error::input(

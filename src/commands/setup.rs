@@ -449,7 +449,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     preflight::judge_role_write(&pre, &inputs, &observed)?;
     let the_plan = steps::diff(&inputs, &state, observed);
     preflight::judge_writes(&pre, &inputs, &the_plan)?;
-    let makes_secret = the_plan.action(steps::step::SECRET) == Some(steps::Action::Create);
+    let makes_secret = the_plan.action(&steps::Key::Secret) == Some(steps::Action::Create);
 
     if args.dry_run {
         let mut pre = pre;
@@ -547,6 +547,7 @@ pub async fn execute(mut args: SetupArgs, auth: Option<Auth>) -> Result<()> {
             Arc::new(Progress { quiet: !human })
         },
         replication_wait: Duration::from_secs(args.replication_wait),
+        made: Default::default(),
     });
     let outcome = run::run(ctx.clone(), the_plan.clone()).await?;
     let stats = &rest.stats;

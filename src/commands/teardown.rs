@@ -4,245 +4,56 @@ use std::io::IsTerminal;
 
 use serde_json::json;
 
-use crate::azure::{dce, dcr, graph, providers, roles, workspace};
 use crate::cli::TeardownArgs;
 use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::rest::Rest;
 use crate::state::{State, StateFile};
-use crate::steps::{sentinel, step};
+use crate::steps::kind::{self, Deleting, Fate, Item, Keeping, Key};
 use crate::vault::Vault;
 
-/// One deletion of the teardown plan.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Deletion {
-    pub step: String,
-    pub resource: String,
-    #[serde(skip)]
-    pub id: String,
+/// What teardown was asked to keep.
+fn keeping(args: &TeardownArgs) -> Keeping {
+    Keeping {
+        data: args.keep_data,
+        workspace: args.keep_workspace || args.keep_data,
+        delete_keeper_record: args.delete_keeper_record,
+        force_delete_workspace: args.force_delete_workspace,
+    }
 }
 
-/// The deletions, in order: Sentinel content (rules, function, workbook) and Sentinel itself when setup onboarded
-/// it, role assignments, DCR, table, DCE, workspace, the client secrets the tool added (the current one, those
-/// rotate-secret replaced, and `orphans`), service principal, app, resource group; last, with
-/// `--delete-keeper-record`, the Keeper record the tool made (a record it was given is refused earlier, in
-/// [`check_keeper_record`]).
-pub fn plan(s: &State, orphans: &[String], args: &TeardownArgs) -> (Vec<Deletion>, Vec<String>) {
-    let mut out = vec![];
+/// The deletions, in the reverse of the order setup makes things ([`kind::creation_order`]): what depends on
+/// something goes before it; a kind that must outlive the rest (the Keeper record) goes last. Each kind decides
+/// what of it is deleted, kept (with the reason) or left alone ([`kind::Resource::fate`]); then each looks over
+/// the plan for what something else still uses ([`kind::Resource::review`]).
+pub async fn plan(rest: &Rest, s: &State, args: &TeardownArgs) -> Result<(Vec<Item>, Vec<String>)> {
+    let keep = keeping(args);
+    let mut doomed = vec![];
     let mut kept = vec![];
-    // Only what setup made is in the state as ours: the admin's own rules never are.
-    for (kind, r) in s.resources.iter().filter(|(k, _)| sentinel::is_content(k)) {
-        if r.created {
-            out.push(Deletion {
-                step: kind.clone(),
-                resource: r.id.clone(),
-                id: r.id.clone(),
-            });
+    for k in kind::REGISTRY {
+        for item in k.doomed(rest, s).await? {
+            match k.fate(&item, &keep, s) {
+                Fate::Delete => doomed.push(item),
+                Fate::Keep(why) => kept.push(why),
+                Fate::Leave => {}
+            }
         }
     }
-    if let Some(r) = s.resources.get(step::SENTINEL_ONBOARDING) {
-        if r.created {
-            out.push(Deletion {
-                step: step::SENTINEL_ONBOARDING.into(),
-                resource: r.id.clone(),
-                id: r.id.clone(),
-            });
-        } else {
-            kept.push(format!(
-                "{} {} (Sentinel was on before setup)",
-                step::SENTINEL_ONBOARDING,
-                r.id
-            ));
-        }
+    for k in kind::REGISTRY {
+        k.review(rest, s, &mut doomed, &mut kept).await?;
     }
-    for r in &s.role_assignments {
-        if r.created {
-            out.push(Deletion {
-                step: format!("role:{}:{}", r.on, r.role.display_name()),
-                resource: r.id.clone(),
-                id: r.id.clone(),
-            });
-        }
+    let keys: Vec<Key> = doomed.iter().map(|d| d.key.clone()).collect();
+    let mut order = kind::creation_order(&keys);
+    order.dedup();
+    order.reverse();
+    let (last, first): (Vec<Key>, Vec<Key>) = order
+        .into_iter()
+        .partition(|k| kind::of(k.kind()).deleted_last());
+    let mut out = vec![];
+    for key in first.iter().chain(&last) {
+        out.extend(doomed.iter().filter(|d| d.key == *key).cloned());
     }
-    // The Keeper record is the user's unless the tool made it and is asked to delete it; its values (an old
-    // secret among them) stay in the vault's history anyway.
-    let delete_record = args.delete_keeper_record && s.keeper.as_ref().is_some_and(|k| k.created);
-    match &s.keeper {
-        Some(k) if !delete_record => kept.push(format!(
-            "{} {} (the user's Keeper record; its secret stops working with the app)",
-            step::KEEPER_RECORD,
-            k.record_uid
-        )),
-        _ => {}
-    }
-    let keep_ws = args.keep_workspace || args.keep_data;
-    for kind in [step::DCR, step::TABLE, step::DCE, step::WORKSPACE] {
-        let Some(r) = s.resources.get(kind) else {
-            continue;
-        };
-        if !r.created {
-            kept.push(format!("{kind} {} (reused, not ours)", r.id));
-        } else if (kind == step::TABLE && args.keep_data) || (kind == step::WORKSPACE && keep_ws) {
-            kept.push(format!("{kind} {} (kept on request)", r.id));
-        } else {
-            out.push(Deletion {
-                step: kind.into(),
-                resource: r.id.clone(),
-                id: r.id.clone(),
-            });
-        }
-    }
-    // Every client secret the tool added, by key id: the app may be one it adopted and keeps, whose owner's own
-    // secrets stay.
-    if let Some(app) = s.resources.get(step::APP) {
-        let current = s.secret.iter().map(|sec| (&sec.key_id, "current"));
-        let retired = s
-            .retired_secrets
-            .iter()
-            .map(|k| (k, "replaced by rotate-secret"));
-        let lost = orphans
-            .iter()
-            .map(|k| (k, "made by an interrupted run, its value never shown"));
-        for (key, what) in current.chain(retired).chain(lost) {
-            out.push(Deletion {
-                step: step::SECRET.into(),
-                resource: format!("key {key} on {} ({what})", app.name),
-                id: key.clone(),
-            });
-        }
-    }
-    for kind in [step::SP, step::APP, step::RESOURCE_GROUP] {
-        let Some(r) = s.resources.get(kind) else {
-            continue;
-        };
-        if kind == step::RESOURCE_GROUP
-            && keep_ws
-            && s.resources.get(step::WORKSPACE).is_some_and(|w| w.created)
-        {
-            kept.push(format!("{kind} {} (holds the kept workspace)", r.name));
-        } else if r.created {
-            out.push(Deletion {
-                step: kind.into(),
-                resource: format!("{} ({})", r.name, r.id),
-                id: r.id.clone(),
-            });
-        } else {
-            kept.push(format!("{kind} {} (reused, not ours)", r.name));
-        }
-    }
-    if let Some(k) = s.keeper.as_ref().filter(|_| delete_record) {
-        out.push(Deletion {
-            step: step::KEEPER_RECORD.into(),
-            resource: format!("Keeper record {} (made by keeper-azmon)", k.record_uid),
-            id: k.record_uid.clone(),
-        });
-    }
-    (out, kept)
-}
-
-/// The client secrets on the state's app that an interrupted run made and never recorded (see
-/// [`crate::steps::secret::unrecorded`]); none unless a run announced an `addPassword` it did not finish.
-async fn orphan_secrets(rest: &Rest, state: &State) -> Result<Vec<String>> {
-    let Some(app) = state
-        .resources
-        .get(step::APP)
-        .filter(|_| state.secret_pending_since.is_some())
-    else {
-        return Ok(vec![]);
-    };
-    let description = state
-        .secret
-        .as_ref()
-        .map(|s| s.description.clone())
-        .unwrap_or_else(|| crate::cli::defaults::SECRET_DESCRIPTION.into());
-    Ok(match graph::get_application(rest, &app.id).await? {
-        Some(a) => crate::steps::secret::unrecorded(state, &a, &description),
-        None => vec![],
-    })
-}
-
-/// Keeps Sentinel on while anything else uses it on the workspace: analytics rules of any kind this tool did not
-/// make (Sentinel's own Fusion rule aside), automation rules, watchlists, incidents, data connectors, installed
-/// solutions or bookmarks (off-boarding would take that work with it); and the function while one of those rules
-/// reads it (deleting it would break the rule without a word); each kept with its reason. Nothing to check when
-/// the workspace itself goes.
-async fn keep_what_an_analyst_still_uses(
-    rest: &Rest,
-    state: &State,
-    deletions: &mut Vec<Deletion>,
-    kept: &mut Vec<String>,
-) -> Result<()> {
-    let offboard = deletions
-        .iter()
-        .any(|d| d.step == step::SENTINEL_ONBOARDING);
-    let function = deletions.iter().any(|d| d.step == step::SENTINEL_FUNCTION);
-    if !(offboard || function) || deletions.iter().any(|d| d.step == step::WORKSPACE) {
-        return Ok(());
-    }
-    let Some(workspace) = state.resources.get(step::WORKSPACE) else {
-        return Ok(());
-    };
-    let ours: Vec<&str> = state
-        .resources
-        .iter()
-        .filter(|(k, _)| sentinel::is_content(k))
-        .map(|(_, r)| r.id.as_str())
-        .collect();
-    let other_uses = async {
-        if offboard {
-            sentinel::other_uses(rest, &workspace.id).await
-        } else {
-            Ok(vec![])
-        }
-    };
-    let (theirs, other_uses) = tokio::try_join!(
-        sentinel::foreign_rules(rest, &workspace.id, &ours),
-        other_uses
-    )?;
-    let alias = sentinel::function_alias();
-    let readers: Vec<String> = theirs
-        .iter()
-        .filter(|r| {
-            r.properties
-                .query
-                .as_deref()
-                .is_some_and(|q| sentinel::reads(q, &alias))
-        })
-        .map(sentinel::rule_name)
-        .collect();
-    let mut uses = other_uses;
-    if !theirs.is_empty() {
-        let names: Vec<String> = theirs.iter().map(sentinel::rule_name).collect();
-        uses.insert(
-            0,
-            format!(
-                "{} analytics rule(s) this tool did not make: {}",
-                names.len(),
-                names.join(", ")
-            ),
-        );
-    }
-    deletions.retain(|d| {
-        if d.step == step::SENTINEL_ONBOARDING && !uses.is_empty() {
-            kept.push(format!(
-                "{} {} (Sentinel on this workspace is in use beyond this tool: {}; off-board it yourself once nothing needs it)",
-                d.step,
-                d.resource,
-                uses.join("; ")
-            ));
-            false
-        } else if d.step == step::SENTINEL_FUNCTION && !readers.is_empty() {
-            kept.push(format!(
-                "{} {alias} (read by rules this tool did not make: {}; delete it by hand when they no longer need it)",
-                d.step,
-                readers.join(", ")
-            ));
-            false
-        } else {
-            true
-        }
-    });
-    Ok(())
+    Ok((out, kept))
 }
 
 /// `--delete-keeper-record`: refused (before anything is deleted) unless the state names a Keeper record the
@@ -296,146 +107,27 @@ async fn keeper_vault(
     }
 }
 
-/// How a soft-deleted workspace comes back.
-const RECOVERY: &str = "a setup with the same --workspace, --resource-group and --location recovers it with its data (with --create-resource-group when its resource group is gone too)";
-
-/// What becomes of the workspace, said before the deletion at `now`: purged with `--force-delete-workspace`,
-/// else soft-deleted and recoverable for 14 days.
-fn workspace_fate_said(force: bool, now: time::OffsetDateTime) -> String {
-    if force {
-        "the workspace is purged (--force-delete-workspace): it and its data cannot be recovered"
-            .into()
-    } else {
-        format!(
-            "the workspace is soft-deleted, not purged: recoverable for {} days, until {}; {RECOVERY}. Pass --force-delete-workspace to purge it instead",
-            workspace::SOFT_DELETE_DAYS,
-            crate::clock::human(workspace::recoverable_until(now))
-        )
-    }
+/// What teardown says when Graph does not find what setup made moments ago and it asks again.
+fn lagging(key: &Key) {
+    note!(
+        "  … {key}: Graph does not find it yet (setup wrote moments ago, and Graph replicates new objects for a while); asking again"
+    )
 }
 
-/// A deletion as JSON: step, resource, whether it existed (after the deletion); for the workspace, whether it is
-/// purged and else until when it can be recovered (deleted at `at`).
+/// A deletion as JSON: step, resource, whether it existed (after the deletion), and what its kind adds.
 fn deletion_json(
-    d: &Deletion,
+    d: &Item,
     existed: Option<bool>,
-    force: bool,
-    at: time::OffsetDateTime,
+    fields: &serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Value {
-    let mut v = json!({ "step": d.step, "resource": d.resource });
+    let mut v = json!({ "step": d.key, "resource": d.shown });
     if let Some(e) = existed {
         v["existed"] = json!(e);
     }
-    if d.step == step::WORKSPACE && existed != Some(false) {
-        v["purged"] = json!(force);
-        v["recoverable_until"] = if force {
-            serde_json::Value::Null
-        } else {
-            json!(crate::clock::rfc3339(workspace::recoverable_until(at)))
-        };
+    if let Some(o) = v.as_object_mut() {
+        o.extend(fields.clone());
     }
     v
-}
-
-/// What teardown says when Graph does not find what setup made moments ago and it asks again.
-fn lagging(step: &str) -> impl FnOnce() + '_ {
-    move || {
-        note!(
-            "  … {step}: Graph does not find it yet (setup wrote moments ago, and Graph replicates new objects for a while); asking again"
-        )
-    }
-}
-
-async fn delete_one(
-    rest: &Rest,
-    s: &State,
-    d: &Deletion,
-    force_ws: bool,
-    vault: Option<&Vault>,
-    graph_until: tokio::time::Instant,
-) -> Result<bool> {
-    if d.step == step::KEEPER_RECORD {
-        return match vault {
-            Some(v) => Ok(v.delete(&d.id).await?),
-            None => Err(Error::Other(
-                "no KSM config to delete the Keeper record with".into(),
-            )),
-        };
-    }
-    if d.step == step::SENTINEL_ONBOARDING || sentinel::is_content(&d.step) {
-        return crate::azure::sentinel::delete(rest, &d.id).await;
-    }
-    match d.step.as_str() {
-        step::DCR => crate::azure::arm_delete(rest, &d.id, dcr::API_VERSION, "").await,
-        step::DCE => crate::azure::arm_delete(rest, &d.id, dce::API_VERSION, "").await,
-        step::TABLE => crate::azure::arm_delete(rest, &d.id, workspace::API_VERSION, "").await,
-        step::WORKSPACE => {
-            crate::azure::arm_delete(
-                rest,
-                &d.id,
-                workspace::API_VERSION,
-                if force_ws { "&force=true" } else { "" },
-            )
-            .await
-        }
-        step::SECRET => {
-            let app = s
-                .resources
-                .get(step::APP)
-                .map(|r| r.id.clone())
-                .unwrap_or_default();
-            graph::gone_while_replicating(graph_until, lagging(&d.step), || {
-                graph::remove_password(rest, &app, &d.id)
-            })
-            .await
-        }
-        step::SP => {
-            graph::gone_while_replicating(graph_until, lagging(&d.step), || {
-                graph::delete_service_principal(rest, &d.id)
-            })
-            .await
-        }
-        step::APP => {
-            graph::gone_while_replicating(graph_until, lagging(&d.step), || {
-                graph::delete_application(rest, &d.id)
-            })
-            .await
-        }
-        step::RESOURCE_GROUP => {
-            // Ours, but something else may have moved in since: never delete a group that is not empty.
-            let left =
-                providers::resources_in_group(rest, &s.subscription_id, &s.resource_group).await?;
-            if !left.is_empty() {
-                return Err(Error::input(
-                    format!(
-                        "resource group {} still holds {} resource(s) this tool did not create: {}",
-                        s.resource_group,
-                        left.len(),
-                        left.join(", ")
-                    ),
-                    "move or delete them, then re-run teardown; everything else is already gone",
-                ));
-            }
-            providers::delete_resource_group(rest, &s.subscription_id, &s.resource_group).await
-        }
-        _ => roles::delete(rest, &d.id).await,
-    }
-}
-
-fn forget(sf: &mut StateFile, d: &Deletion) {
-    let s = &mut sf.state;
-    if d.step == step::SECRET {
-        if s.secret.as_ref().is_some_and(|sec| sec.key_id == d.id) {
-            s.secret = None;
-        }
-        s.retired_secrets.retain(|k| *k != d.id);
-    } else if d.step == step::KEEPER_RECORD {
-        s.keeper = None;
-    } else if d.step.starts_with("role:") {
-        s.role_assignments.retain(|r| r.id != d.id);
-    } else {
-        s.resources.remove(&d.step);
-    }
 }
 
 pub async fn execute(args: TeardownArgs) -> Result<()> {
@@ -464,7 +156,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     };
     // Right after setup, Graph may answer "not found" for the app it made: until this passes, such an answer is
     // asked again rather than taken for "already gone" (taken before any save moves the state's time).
-    let graph_until = graph::replicating_until(&state.updated_at);
+    let graph_until = crate::azure::graph::replicating_until(&state.updated_at);
     super::agreed(
         "--subscription",
         args.subscription.as_deref(),
@@ -485,37 +177,48 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     check_keeper_record(&state, &args)?;
     let vault = keeper_vault(&state, &args, &profile, &rest.http).await?;
     let human = args.common.output == Format::Human;
-    let orphans = orphan_secrets(&rest, &state).await?;
-    let (mut deletions, mut kept) = plan(&state, &orphans, &args);
-    keep_what_an_analyst_still_uses(&rest, &state, &mut deletions, &mut kept).await?;
+    let keep = keeping(&args);
+    let (deletions, kept) = plan(&rest, &state, &args).await?;
+    // What each kind has to say before its deletion (the workspace: soft-deleted or purged), once per kind.
+    let mut notes: Vec<(Key, kind::Note)> = vec![];
+    for d in &deletions {
+        if notes.iter().all(|(k, _)| k.kind() != d.key.kind()) {
+            if let Some(n) = kind::of(d.key.kind()).teardown_note(&keep) {
+                notes.push((d.key.clone(), n));
+            }
+        }
+    }
+    let fields_of = |d: &Item| {
+        notes
+            .iter()
+            .find(|(k, _)| k.kind() == d.key.kind())
+            .map(|(_, n)| n.fields.clone())
+            .unwrap_or_default()
+    };
     if human {
         note!("Teardown of deployment '{}':", state.deployment);
         for d in &deletions {
-            note!("  delete  {:<40} {}", d.step, d.resource);
+            note!("  delete  {:<40} {}", d.key.to_string(), d.shown);
         }
         for k in &kept {
             note!("  keep    {k}");
         }
-        if deletions.iter().any(|d| d.step == step::WORKSPACE) {
-            note!(
-                "  note: {}",
-                workspace_fate_said(args.force_delete_workspace, time::OffsetDateTime::now_utc())
-            );
+        for (_, n) in &notes {
+            note!("  note: {}", n.text);
         }
     }
     crate::steps::preflight::check_teardown(
         &rest,
         &state.subscription_id,
         &state.resource_group,
-        deletions.iter().map(|d| d.step.as_str()),
+        deletions.iter().map(|d| &d.key),
     )
     .await?;
     let Some(mut sf) = sf else {
         if !human {
-            let now = time::OffsetDateTime::now_utc();
             let delete: Vec<serde_json::Value> = deletions
                 .iter()
-                .map(|d| deletion_json(d, None, args.force_delete_workspace, now))
+                .map(|d| deletion_json(d, None, &fields_of(d)))
                 .collect();
             outln!(
                 "{}",
@@ -545,44 +248,34 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     }
 
     let mut done = vec![];
-    let mut soft_deleted = None;
+    let mut closing = vec![];
+    let lagging = |key: &Key| lagging(key);
     for d in &deletions {
-        let existed = delete_one(
-            &rest,
-            &sf.state,
-            d,
-            args.force_delete_workspace,
-            vault.as_ref(),
+        let k = kind::of(d.key.kind());
+        let cx = Deleting {
+            rest: &rest,
+            state: &sf.state,
+            keeping: keep,
+            vault: vault.as_ref(),
             graph_until,
-        )
-        .await
-        .map_err(|e| e.in_step(&d.step))?;
-        let now = time::OffsetDateTime::now_utc();
+            lagging: &lagging,
+        };
+        let gone = k
+            .delete(&cx, d)
+            .await
+            .map_err(|e| e.in_step(&d.key.to_string()))?;
         if human {
-            let how = match (existed, d.step == step::WORKSPACE) {
+            let how = match (gone.existed, &gone.how) {
                 (false, _) => "already gone".to_string(),
-                (true, false) => "deleted".to_string(),
-                (true, true) if args.force_delete_workspace => {
-                    "purged (cannot be recovered)".to_string()
-                }
-                (true, true) => format!(
-                    "deleted (soft-deleted: recoverable until {})",
-                    crate::clock::human(workspace::recoverable_until(now))
-                ),
+                (true, Some(how)) => how.clone(),
+                (true, None) => "deleted".to_string(),
             };
-            note!("  ✓ {:<40} {how}", d.step);
+            note!("  ✓ {:<40} {how}", d.key.to_string());
         }
-        if existed && d.step == step::WORKSPACE && !args.force_delete_workspace {
-            soft_deleted = Some((d.resource.clone(), now));
-        }
-        forget(&mut sf, d);
+        closing.extend(gone.closing.clone());
+        k.forget(&mut sf.state, d);
         sf.save()?;
-        done.push(deletion_json(
-            d,
-            Some(existed),
-            args.force_delete_workspace,
-            now,
-        ));
+        done.push(deletion_json(d, Some(gone.existed), &gone.json));
     }
     // Every secret an interrupted run may have left is gone now (with the app, or one by one).
     if sf.state.secret_pending_since.take().is_some() {
@@ -597,13 +290,8 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     }
     if human {
         outln!("teardown: {} deleted, {} kept", done.len(), kept.len())?;
-        if let Some((id, at)) = soft_deleted {
-            outln!(
-                "workspace {} is soft-deleted, recoverable until {}: {}",
-                crate::azure::name_of(&id),
-                crate::clock::human(workspace::recoverable_until(at)),
-                RECOVERY
-            )?;
+        for line in &closing {
+            outln!("{line}")?;
         }
     } else {
         outln!("{}", json!({ "deleted": done, "kept": kept }))?;

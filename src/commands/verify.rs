@@ -178,7 +178,7 @@ fn has_function(t: &TargetArgs) -> bool {
     t.common.state.exists()
         && StateFile::read(&t.common.state).is_ok_and(|s| {
             s.resources
-                .contains_key(crate::steps::step::SENTINEL_FUNCTION)
+                .contains_key(&crate::steps::Key::SentinelFunction.to_string())
         })
 }
 

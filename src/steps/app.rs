@@ -3,13 +3,21 @@
 
 use std::time::Duration;
 
-use crate::azure::graph::{self, Application, Owner, ServicePrincipal};
+use crate::azure::graph::{self, Application, Owner, ServicePrincipal as Sp};
 use crate::azure::roles::{self, Assignment};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 use crate::state::State;
 
-use super::{step, Action, Ctx, Inputs, Observed, PlannedStep};
+use futures::future::BoxFuture;
+
+use super::kind::{self, Checked, Deleted, Deleting, Discovery, Item, KindId, Look};
+use super::{Action, Ctx, Inputs, Key, Observed, Plan, PlannedStep};
+
+/// The app registration.
+pub struct App;
+/// The app's service principal.
+pub struct ServicePrincipal;
 
 /// An app registration found before the run, and whose it is.
 #[derive(Debug, Clone)]
@@ -65,7 +73,7 @@ pub async fn find_app(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Opt
     // Right after a run, Graph may not show the app it made yet: the state's app is looked for again for a while
     // rather than taken for gone (and made a second time).
     let graph_until = graph::replicating_until(&state.updated_at);
-    if let Some(r) = state.resources.get(step::APP) {
+    if let Some(r) = state.resources.get(&Key::Application.to_string()) {
         let app = graph::get_while_replicating(graph_until, || graph::get_application(rest, &r.id))
             .await?;
         if let Some(app) = app {
@@ -225,7 +233,7 @@ pub async fn observe_state_sp(
     inputs: &Inputs,
     state_sp: Option<&str>,
     state_updated_at: &str,
-) -> Result<(Option<ServicePrincipal>, Option<Vec<Assignment>>)> {
+) -> Result<(Option<Sp>, Option<Vec<Assignment>>)> {
     let Some(id) = state_sp else {
         return Ok((None, None));
     };
@@ -241,8 +249,8 @@ pub async fn observe_state_sp(
 pub async fn observe_sp(
     rest: &Rest,
     app: Option<&Application>,
-    by_state: Option<ServicePrincipal>,
-) -> Result<Option<ServicePrincipal>> {
+    by_state: Option<Sp>,
+) -> Result<Option<Sp>> {
     match (app, by_state) {
         (Some(_), Some(sp)) => Ok(Some(sp)),
         (Some(a), None) => graph::find_service_principal(rest, &a.app_id).await,
@@ -261,7 +269,7 @@ fn needs_update(inputs: &Inputs, found: &FoundApp) -> bool {
 
 /// The app (update when its identifier URI or our tag is missing) and the service principal. An app the tool
 /// did not create shows its owners.
-pub fn plan(inputs: &Inputs, o: &Observed) -> [PlannedStep; 2] {
+fn plan(inputs: &Inputs, o: &Observed) -> [PlannedStep; 2] {
     let app_action = match &o.app {
         None => Action::Create,
         Some(f) if needs_update(inputs, f) => Action::Update,
@@ -269,7 +277,7 @@ pub fn plan(inputs: &Inputs, o: &Observed) -> [PlannedStep; 2] {
     };
     [
         PlannedStep::new(
-            step::APP,
+            Key::Application,
             app_action,
             o.app
                 .as_ref()
@@ -293,7 +301,7 @@ pub fn plan(inputs: &Inputs, o: &Observed) -> [PlannedStep; 2] {
                 .unwrap_or_else(|| inputs.app_name.clone()),
         ),
         PlannedStep::new(
-            step::SP,
+            Key::ServicePrincipal,
             Action::create_or_reuse(o.sp.is_some()),
             o.sp.as_ref()
                 .map(|s| s.id.clone())
@@ -390,7 +398,7 @@ async fn app_of_interrupted_run(ctx: &Ctx) -> Result<Option<Application>> {
     let deadline = tokio::time::Instant::now() + left;
     find_until(
         ctx,
-        step::APP,
+        &Key::Application.to_string(),
         "looking for the app registration an interrupted run created",
         deadline,
         || async {
@@ -421,8 +429,9 @@ async fn ensure_operator_owns(ctx: &Ctx, app: &Application) -> Result<()> {
 /// Ensures the app registration: found (state, `--adopt-app`, or name + tag + owner) or created (with the
 /// operator among its owners), then its identifier URI, and our tag on an app of ours. A new app is not shown by
 /// Graph at once: its PATCH waits for it (bounded by `graph::REPLICATION_WAIT`).
-pub async fn ensure_app(ctx: &Ctx, found: Option<FoundApp>) -> Result<(Application, String)> {
+async fn ensure_app(ctx: &Ctx, found: Option<FoundApp>) -> Result<String> {
     let i = &ctx.inputs;
+    let step = &Key::Application.to_string();
     let tag = i.app_tag();
     let pending = ctx.state_now()?.app_pending_since.is_some();
     let (app, ours, update, new) = match found {
@@ -437,16 +446,16 @@ pub async fn ensure_app(ctx: &Ctx, found: Option<FoundApp>) -> Result<(Applicati
                     ctx.record(|s| s.app_pending_since = Some(crate::clock::now_rfc3339()))?;
                     create_reconciled(
                         ctx,
-                        step::APP,
+                        step,
                         || graph::create_application(&ctx.rest, &i.app_name, &tag),
                         || app_a_lost_create_made(&ctx.rest, i),
                     )
                     .await?
                 }
             };
-            ctx.record_resource(step::APP, &app.id, &app.display_name, true)?;
+            ctx.record_resource(&Key::Application, &app.id, &app.display_name, true)?;
             graph::while_replicating(
-                || ctx.reporter.waiting(step::APP, APP_REPLICATING),
+                || ctx.reporter.waiting(step, APP_REPLICATING),
                 || ensure_operator_owns(ctx, &app),
             )
             .await?;
@@ -457,13 +466,12 @@ pub async fn ensure_app(ctx: &Ctx, found: Option<FoundApp>) -> Result<(Applicati
             (app, true, update, true)
         }
     };
-    ctx.record_resource(step::APP, &app.id, &app.display_name, ours)?;
+    ctx.record_resource(&Key::Application, &app.id, &app.display_name, ours)?;
     if update {
         // Never tag what the tool did not make: an adopted app keeps its own tags.
         let patch = || graph::set_identifier_uri(&ctx.rest, &app, ours.then_some(tag.as_str()));
         if new || pending {
-            graph::while_replicating(|| ctx.reporter.waiting(step::APP, APP_REPLICATING), patch)
-                .await?;
+            graph::while_replicating(|| ctx.reporter.waiting(step, APP_REPLICATING), patch).await?;
         } else {
             patch().await?;
         }
@@ -473,18 +481,17 @@ pub async fn ensure_app(ctx: &Ctx, found: Option<FoundApp>) -> Result<(Applicati
         ctx.record(|s| s.app_pending_since = None)?;
     }
     let label = format!("{} (client id {})", app.display_name, app.app_id);
-    Ok((app, label))
+    ctx.made.put(app);
+    Ok(label)
 }
 
 /// Ensures the app's service principal: found or created. It is ours when this run made it or the app is ours.
 /// While a new app has not replicated, Graph refuses the service principal (400 "does not reference a valid
 /// application object"): retried, bounded. A create whose answer was lost, or that an interrupted run made,
 /// conflicts (409) while Graph does not list it yet: looked for again until it shows.
-pub async fn ensure_sp(
-    ctx: &Ctx,
-    app: &Application,
-    found: Option<ServicePrincipal>,
-) -> Result<(ServicePrincipal, String)> {
+async fn ensure_sp(ctx: &Ctx, found: Option<Sp>) -> Result<String> {
+    let app = &ctx.made.get::<Application>()?;
+    let step = &Key::ServicePrincipal.to_string();
     let made = found.is_none();
     let sp = match found {
         Some(sp) => sp,
@@ -492,11 +499,11 @@ pub async fn ensure_sp(
             let tag = ctx.inputs.app_tag();
             let find = || graph::find_service_principal(&ctx.rest, &app.app_id);
             let created = graph::while_replicating(
-                || ctx.reporter.waiting(step::SP, APP_REPLICATING),
+                || ctx.reporter.waiting(step, APP_REPLICATING),
                 || {
                     create_reconciled(
                         ctx,
-                        step::SP,
+                        step,
                         || graph::create_service_principal(&ctx.rest, &app.app_id, &tag),
                         find,
                     )
@@ -509,7 +516,7 @@ pub async fn ensure_sp(
                         + graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
                     find_until(
                         ctx,
-                        step::SP,
+                        step,
                         "waiting for the existing service principal to show in Microsoft Graph",
                         deadline,
                         find,
@@ -521,8 +528,204 @@ pub async fn ensure_sp(
             }
         }
     };
-    let ours = made || ctx.was_created(step::APP);
-    ctx.record_resource(step::SP, &sp.id, &app.display_name, ours)?;
+    let ours = made || ctx.was_created(&Key::Application);
+    ctx.record_resource(&Key::ServicePrincipal, &sp.id, &app.display_name, ours)?;
     let id = sp.id.clone();
-    Ok((sp, id))
+    ctx.made.put(sp);
+    Ok(id)
+}
+
+/// What teardown says when Graph does not find what setup made moments ago and it asks again.
+fn graph_delete<'a, F, FF>(
+    cx: &'a Deleting<'a>,
+    item: &'a Item,
+    delete: F,
+) -> BoxFuture<'a, Result<Deleted>>
+where
+    F: Fn() -> FF + Send + Sync + 'a,
+    FF: std::future::Future<Output = Result<bool>> + Send + 'a,
+{
+    Box::pin(async move {
+        let existed =
+            graph::gone_while_replicating(cx.graph_until, || (cx.lagging)(&item.key), delete)
+                .await?;
+        Ok(Deleted::existed(existed))
+    })
+}
+
+impl kind::Resource for App {
+    fn kind(&self) -> KindId {
+        KindId::Application
+    }
+
+    fn wanted(&self, _inputs: &Inputs) -> Vec<Key> {
+        vec![Key::Application]
+    }
+
+    /// After the resource group: a run refused there leaves no app behind.
+    fn depends_on(&self, _key: &Key) -> Vec<KindId> {
+        vec![KindId::ResourceGroup]
+    }
+
+    fn plan(&self, _key: &Key, inputs: &Inputs, _state: &State, o: &Observed) -> PlannedStep {
+        let [app, _] = plan(inputs, o);
+        app
+    }
+
+    fn ensure<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _key: &'a Key,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(ensure_app(ctx, plan.observed.app.clone()))
+    }
+
+    fn recorded(&self, state: &State) -> Vec<Item> {
+        super::resource_group::named(self, state)
+    }
+
+    /// Drifted when its Application ID URI is gone. Right after setup, Graph may not show it yet: not reported
+    /// missing then.
+    fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
+        Box::pin(async move {
+            let found = look.app().await?.map(|a| {
+                let uri = graph::identifier_uri(&a.app_id);
+                (!a.identifier_uris.contains(&uri)).then(|| format!("identifier URI is not {uri}"))
+            });
+            Ok(Checked::of(item, found))
+        })
+    }
+
+    fn fate(&self, item: &Item, _keeping: &kind::Keeping, _state: &State) -> kind::Fate {
+        if item.created {
+            kind::Fate::Delete
+        } else {
+            kind::Fate::Keep(format!("{} {} (reused, not ours)", item.key, item.name))
+        }
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cx: &'a Deleting<'a>,
+        item: &'a Item,
+    ) -> BoxFuture<'a, Result<Deleted>> {
+        graph_delete(cx, item, move || {
+            graph::delete_application(cx.rest, &item.id)
+        })
+    }
+
+    /// Only this subscription's deployment: the tag names both. An app found by its tag alone counts as ours
+    /// only when the signed-in identity owns it (anyone may tag an app); otherwise teardown leaves it.
+    fn discover<'a>(&'a self, d: &'a mut Discovery<'_>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let apps = graph::find_applications_by_tag(
+                d.rest,
+                &graph::app_tag(d.subscription, d.deployment),
+            )
+            .await?;
+            if apps.len() > 1 {
+                return Err(Error::input(
+                    format!(
+                        "{} app registrations carry the tag of deployment '{}'",
+                        apps.len(),
+                        d.deployment
+                    ),
+                    "pass --state",
+                ));
+            }
+            let Some(app) = apps.first() else {
+                return Ok(());
+            };
+            let me = d
+                .rest
+                .auth
+                .object_id(&d.rest.profile.graph_audience)
+                .await?;
+            let owned = graph::list_owners(d.rest, &app.id)
+                .await?
+                .iter()
+                .any(|o| o.id == me);
+            d.record(&Key::Application, &app.id, &app.display_name, owned);
+            d.found_app = Some(app.clone());
+            Ok(())
+        })
+    }
+}
+
+impl kind::Resource for ServicePrincipal {
+    fn kind(&self) -> KindId {
+        KindId::ServicePrincipal
+    }
+
+    fn wanted(&self, _inputs: &Inputs) -> Vec<Key> {
+        vec![Key::ServicePrincipal]
+    }
+
+    fn depends_on(&self, _key: &Key) -> Vec<KindId> {
+        vec![KindId::Application]
+    }
+
+    fn plan(&self, _key: &Key, inputs: &Inputs, _state: &State, o: &Observed) -> PlannedStep {
+        let [_, sp] = plan(inputs, o);
+        sp
+    }
+
+    fn ensure<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        _key: &'a Key,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(ensure_sp(ctx, plan.observed.sp.clone()))
+    }
+
+    fn recorded(&self, state: &State) -> Vec<Item> {
+        super::resource_group::named(self, state)
+    }
+
+    fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
+        Box::pin(async move {
+            let found = graph::get_while_replicating(look.graph_until, || {
+                graph::get_service_principal(look.rest, &item.id)
+            })
+            .await?;
+            Ok(Checked::of(item, found.map(|_| None)))
+        })
+    }
+
+    fn fate(&self, item: &Item, _keeping: &kind::Keeping, _state: &State) -> kind::Fate {
+        if item.created {
+            kind::Fate::Delete
+        } else {
+            kind::Fate::Keep(format!("{} {} (reused, not ours)", item.key, item.name))
+        }
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cx: &'a Deleting<'a>,
+        item: &'a Item,
+    ) -> BoxFuture<'a, Result<Deleted>> {
+        graph_delete(cx, item, move || {
+            graph::delete_service_principal(cx.rest, &item.id)
+        })
+    }
+
+    fn discover<'a>(&'a self, d: &'a mut Discovery<'_>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let Some(app) = d.found_app.clone() else {
+                return Ok(());
+            };
+            let owned = d
+                .state
+                .resources
+                .get(&Key::Application.to_string())
+                .is_some_and(|a| a.created);
+            if let Some(sp) = graph::find_service_principal(d.rest, &app.app_id).await? {
+                d.record(&Key::ServicePrincipal, &sp.id, &app.display_name, owned);
+            }
+            Ok(())
+        })
+    }
 }

@@ -10,7 +10,7 @@ use crate::azure::{dce, dcr, providers, workspace};
 pub const TABLE_COLUMNS: &str = include_str!("../../templates/table-columns.json");
 
 /// Where a role is assigned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Workspace,
@@ -25,6 +25,13 @@ impl Scope {
             Scope::Dcr => "dcr",
             Scope::Dce => "dce",
         }
+    }
+
+    /// The scope a [`Scope::key`] names.
+    pub fn from_key(key: &str) -> Option<Scope> {
+        [Scope::Workspace, Scope::Dcr, Scope::Dce]
+            .into_iter()
+            .find(|s| s.key() == key)
     }
 }
 

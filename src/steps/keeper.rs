@@ -214,3 +214,181 @@ pub fn write_failed(uid: &str, e: crate::vault::VaultError, where_to: &str) -> E
         "the new client secret was not stored in Keeper record {uid}: {e}\n  its value was {where_to}: it is the only copy\nhint: store it in the record yourself now, or re-run the same command: it makes a new secret and writes it to the record"
     ))
 }
+
+/// The Keeper record as a kind of the deployment: setup's delivery writes it (not a step of the plan), status
+/// compares it, and teardown deletes it only when the tool made it and `--delete-keeper-record` asks, last.
+pub struct Record;
+
+/// Whether the Keeper record holds the current secret's key id, the client id and the Endpoint URL; never
+/// reads out the secret value.
+async fn drift(s: &State, k: &Target) -> Result<crate::steps::kind::Checked> {
+    use crate::steps::kind::{Checked, Health};
+    use crate::vault::{label, VaultError};
+    let rec = match k.vault.read(&k.uid).await {
+        Ok(r) => r,
+        Err(VaultError::UnknownRecord(_)) => {
+            return Ok(Checked::new(
+                Health::Missing,
+                format!("record {} is not shared with the KSM application", k.uid),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let out = s.outputs.clone().unwrap_or_default();
+    let key_id = s
+        .secret
+        .as_ref()
+        .map(|x| x.key_id.clone())
+        .unwrap_or_default();
+    let mut off = vec![];
+    for (what, want, got) in [
+        (
+            "the client secret's key id",
+            key_id,
+            rec.custom.get(label::KEY_ID).cloned(),
+        ),
+        ("the client id", out.client_id, rec.login.clone()),
+        ("the Endpoint URL", out.endpoint_url, rec.url.clone()),
+    ] {
+        if got.as_deref() != Some(want.as_str()) {
+            off.push(what);
+        }
+    }
+    Ok(if off.is_empty() {
+        Checked::new(
+            Health::Ok,
+            format!("record {} holds the current values", k.uid),
+        )
+    } else {
+        Checked::new(
+            Health::Drifted,
+            format!(
+                "record {} lacks {} (`keeper-azmon rotate-secret` refills it)",
+                k.uid,
+                off.join(", ")
+            ),
+        )
+    })
+}
+
+impl crate::steps::kind::Resource for Record {
+    fn kind(&self) -> crate::steps::kind::KindId {
+        crate::steps::kind::KindId::KeeperRecord
+    }
+
+    /// None of the plan's: setup's delivery writes the record ([`crate::delivery`]).
+    fn wanted(&self, _inputs: &crate::steps::Inputs) -> Vec<crate::steps::Key> {
+        vec![]
+    }
+
+    fn depends_on(&self, _key: &crate::steps::Key) -> Vec<crate::steps::kind::KindId> {
+        vec![]
+    }
+
+    fn plan(
+        &self,
+        key: &crate::steps::Key,
+        _inputs: &crate::steps::Inputs,
+        state: &State,
+        _o: &crate::steps::Observed,
+    ) -> crate::steps::PlannedStep {
+        let uid = state
+            .keeper
+            .as_ref()
+            .map(|k| k.record_uid.clone())
+            .unwrap_or_default();
+        crate::steps::PlannedStep::new(key.clone(), crate::steps::Action::Reuse, uid)
+    }
+
+    fn ensure<'a>(
+        &'a self,
+        _ctx: &'a crate::steps::Ctx,
+        _key: &'a crate::steps::Key,
+        _plan: &'a crate::steps::Plan,
+    ) -> futures::future::BoxFuture<'a, Result<String>> {
+        Box::pin(async { Ok(String::new()) })
+    }
+
+    fn recorded(&self, state: &State) -> Vec<crate::steps::kind::Item> {
+        state
+            .keeper
+            .iter()
+            .map(|k| crate::steps::kind::Item {
+                key: crate::steps::Key::KeeperRecord,
+                id: k.record_uid.clone(),
+                name: k.record_uid.clone(),
+                created: k.created,
+                shown: format!("Keeper record {} (made by keeper-azmon)", k.record_uid),
+            })
+            .collect()
+    }
+
+    /// Only with a KSM config at hand.
+    fn watched(&self, look: &crate::steps::kind::Look<'_>) -> Vec<crate::steps::kind::Item> {
+        if look.keeper.is_some() {
+            self.recorded(look.state)
+        } else {
+            vec![]
+        }
+    }
+
+    fn health<'a>(
+        &'a self,
+        look: &'a crate::steps::kind::Look<'a>,
+        item: &'a crate::steps::kind::Item,
+    ) -> futures::future::BoxFuture<'a, Result<crate::steps::kind::Checked>> {
+        Box::pin(async move {
+            match &look.keeper {
+                Some(k) => drift(look.state, k).await,
+                None => Ok(crate::steps::kind::Checked::new(
+                    crate::steps::kind::Health::Ok,
+                    item.id.clone(),
+                )),
+            }
+        })
+    }
+
+    /// The record is the user's unless the tool made it and is asked to delete it; its values (an old secret
+    /// among them) stay in the vault's history anyway.
+    fn fate(
+        &self,
+        item: &crate::steps::kind::Item,
+        keeping: &crate::steps::kind::Keeping,
+        _state: &State,
+    ) -> crate::steps::kind::Fate {
+        if keeping.delete_keeper_record && item.created {
+            crate::steps::kind::Fate::Delete
+        } else {
+            crate::steps::kind::Fate::Keep(format!(
+                "{} {} (the user's Keeper record; its secret stops working with the app)",
+                item.key, item.id
+            ))
+        }
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cx: &'a crate::steps::kind::Deleting<'a>,
+        item: &'a crate::steps::kind::Item,
+    ) -> futures::future::BoxFuture<'a, Result<crate::steps::kind::Deleted>> {
+        Box::pin(async move {
+            match cx.vault {
+                Some(v) => Ok(crate::steps::kind::Deleted::existed(
+                    v.delete(&item.id).await?,
+                )),
+                None => Err(Error::Other(
+                    "no KSM config to delete the Keeper record with".into(),
+                )),
+            }
+        })
+    }
+
+    fn forget(&self, state: &mut State, _item: &crate::steps::kind::Item) {
+        state.keeper = None;
+    }
+
+    /// Whatever depends on what: while anything it opens is left, the record keeps its values.
+    fn deleted_last(&self) -> bool {
+        true
+    }
+}

@@ -23,6 +23,7 @@ pub mod dce;
 pub mod dcr;
 pub mod inputs;
 pub mod keeper;
+pub mod kind;
 pub mod preflight;
 pub mod resource_group;
 pub mod retention;
@@ -49,25 +50,7 @@ use crate::rest::Rest;
 use crate::state::{Resource, State, StateFile};
 
 pub use inputs::{Inputs, RoleSet, Scope, SentinelInputs, WorkspaceChoice};
-
-/// Step names (stable: they appear in JSON output and the state).
-pub mod step {
-    pub const RESOURCE_GROUP: &str = "resource_group";
-    pub const APP: &str = "application";
-    pub const SP: &str = "service_principal";
-    pub const SECRET: &str = "secret";
-    pub const WORKSPACE: &str = "workspace";
-    pub const TABLE: &str = "table";
-    pub const DCE: &str = "dce";
-    pub const DCR: &str = "dcr";
-    pub const SENTINEL_ONBOARDING: &str = "sentinel_onboarding";
-    pub const SENTINEL_FUNCTION: &str = "sentinel_function";
-    /// Prefix of one step per rule: `sentinel_rule:<template id>`.
-    pub const SENTINEL_RULE: &str = "sentinel_rule";
-    pub const SENTINEL_WORKBOOK: &str = "sentinel_workbook";
-    /// The Keeper record that holds the Admin Console values (not an Azure resource; issue 14).
-    pub const KEEPER_RECORD: &str = "keeper_record";
-}
+pub use kind::Key;
 
 /// What one step will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -105,6 +88,9 @@ impl std::fmt::Display for Action {
 /// A step of the plan, as shown by `--dry-run` and the review screen.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedStep {
+    #[serde(skip)]
+    pub key: Key,
+    /// The key's text.
     pub step: String,
     pub action: Action,
     pub resource: String,
@@ -139,9 +125,10 @@ impl Change {
 }
 
 impl PlannedStep {
-    pub fn new(step: &str, action: Action, resource: String) -> PlannedStep {
+    pub fn new(key: Key, action: Action, resource: String) -> PlannedStep {
         PlannedStep {
-            step: step.to_string(),
+            step: key.to_string(),
+            key,
             action,
             resource,
             detail: None,
@@ -178,8 +165,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn action(&self, step: &str) -> Option<Action> {
-        self.steps.iter().find(|s| s.step == step).map(|s| s.action)
+    pub fn action(&self, key: &Key) -> Option<Action> {
+        self.steps.iter().find(|s| s.key == *key).map(|s| s.action)
     }
     /// True when running the plan would change nothing.
     pub fn is_noop(&self) -> bool {
@@ -190,7 +177,10 @@ impl Plan {
 /// Reads everything the plan depends on, concurrently: on a re-run the whole look takes one round trip.
 pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Observed> {
     // The service principal the state names, and its role assignments, are read alongside everything else.
-    let state_sp = state.resources.get(step::SP).map(|r| r.id.clone());
+    let state_sp = state
+        .resources
+        .get(&Key::ServicePrincipal.to_string())
+        .map(|r| r.id.clone());
     let (rg, app, (ws, deleted_ws), table, dce, dcr, (sp_by_state, roles_by_state), sentinel) = tokio::try_join!(
         resource_group::observe(rest, inputs),
         app::find_app(rest, inputs, state),
@@ -223,21 +213,17 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
     })
 }
 
-/// The diff of desired against observed, in the order a person reads the guide.
+/// The diff of desired against observed: every kind's wanted instances, in the registry's (the guide's) order.
 pub fn diff(inputs: &Inputs, state: &State, observed: Observed) -> Plan {
-    let o = &observed;
-    let mut steps = vec![];
-    if inputs.create_resource_group {
-        steps.push(resource_group::plan(inputs, o));
-    }
-    steps.extend(app::plan(inputs, o));
-    steps.push(workspace::plan(inputs, o));
-    steps.push(table::plan(inputs, o));
-    steps.push(dce::plan(inputs, o));
-    steps.push(dcr::plan(inputs, o));
-    steps.extend(roles::plan(inputs, o));
-    steps.extend(sentinel::plan(inputs, o));
-    steps.push(secret::plan(inputs, state, o));
+    let steps = kind::REGISTRY
+        .iter()
+        .flat_map(|k| {
+            k.wanted(inputs)
+                .into_iter()
+                .map(|key| k.plan(&key, inputs, state, &observed))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     Plan { observed, steps }
 }
 
@@ -261,6 +247,8 @@ pub struct Ctx {
     pub gate: Option<tokio::sync::Semaphore>,
     /// Set by Ctrl-C: steps not yet started do not start; the ones in flight finish and are recorded.
     pub cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// What finished steps hand on to the ones that need it.
+    pub made: kind::Made,
 }
 
 impl Ctx {
@@ -282,15 +270,16 @@ impl Ctx {
             .map_err(|_| Error::Other("state lock poisoned".into()))
     }
 
-    pub fn record_resource(&self, kind: &str, id: &str, name: &str, created: bool) -> Result<()> {
+    pub fn record_resource(&self, key: &Key, id: &str, name: &str, created: bool) -> Result<()> {
+        let kind = key.to_string();
         self.record(|s| {
             // Once created by us, always ours: a re-run that finds it must not forget that.
             let created = created
                 || s.resources
-                    .get(kind)
+                    .get(&kind)
                     .is_some_and(|r| r.created && r.id.eq_ignore_ascii_case(id));
             s.resources.insert(
-                kind.to_string(),
+                kind,
                 Resource {
                     id: id.to_string(),
                     name: name.to_string(),
@@ -300,10 +289,10 @@ impl Ctx {
         })
     }
 
-    pub fn was_created(&self, kind: &str) -> bool {
+    pub fn was_created(&self, key: &Key) -> bool {
         self.state
             .lock()
-            .map(|s| s.resource(kind).is_some_and(|r| r.created))
+            .map(|s| s.resource(&key.to_string()).is_some_and(|r| r.created))
             .unwrap_or(false)
     }
 }

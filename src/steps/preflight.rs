@@ -8,7 +8,8 @@ use crate::azure::{name_of, permissions, providers};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 
-use super::{step, Action, Inputs, Observed, Plan, WorkspaceChoice};
+use super::kind::{self, KindId};
+use super::{Action, Inputs, Key, Observed, Plan, WorkspaceChoice};
 
 /// What the preflight reads found: the tenant, notes for the plan, and the providers to register.
 #[derive(Debug, Clone)]
@@ -239,8 +240,8 @@ pub fn judge_writes(pre: &Preflight, inputs: &Inputs, plan: &Plan) -> Result<()>
     let needed = plan
         .steps
         .iter()
-        .filter(|s| s.action != Action::Reuse && !s.step.starts_with("role:"))
-        .filter_map(|s| action(&s.step, "write").map(|a| (s.step.as_str(), a)));
+        .filter(|s| s.action != Action::Reuse && s.key.kind() != KindId::Role)
+        .filter_map(|s| action(&s.key, "write").map(|a| (s.step.as_str(), a)));
     let (actions, steps) = lacking(held, needed);
     if actions.is_empty() {
         return Ok(());
@@ -342,30 +343,11 @@ pub async fn register_providers(rest: &Rest, inputs: &Inputs, p: &Preflight) -> 
     Ok(())
 }
 
-/// The ARM resource type of a plan's or teardown's step: the actions on it are `{type}/write` and
-/// `{type}/delete` ("Azure resource provider operations",
-/// https://learn.microsoft.com/azure/role-based-access-control/resource-provider-operations). `None` for the Graph
-/// objects (app, service principal, secret), whose rights are Entra roles that this API does not show, and for
-/// the Keeper record.
-fn resource_type(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        step::RESOURCE_GROUP => "Microsoft.Resources/subscriptions/resourceGroups",
-        step::WORKSPACE => "Microsoft.OperationalInsights/workspaces",
-        step::TABLE => "Microsoft.OperationalInsights/workspaces/tables",
-        step::DCE => "Microsoft.Insights/dataCollectionEndpoints",
-        step::DCR => "Microsoft.Insights/dataCollectionRules",
-        step::SENTINEL_ONBOARDING => "Microsoft.SecurityInsights/onboardingStates",
-        step::SENTINEL_FUNCTION => "Microsoft.OperationalInsights/workspaces/savedSearches",
-        step::SENTINEL_WORKBOOK => "Microsoft.Insights/workbooks",
-        k if k.starts_with(step::SENTINEL_RULE) => "Microsoft.SecurityInsights/alertRules",
-        k if k.starts_with("role:") => "Microsoft.Authorization/roleAssignments",
-        _ => return None,
-    })
-}
-
-/// The action `verb` (`write`, `delete`) on a step's resource type.
-fn action(kind: &str, verb: &str) -> Option<String> {
-    resource_type(kind).map(|t| format!("{t}/{verb}"))
+/// The action `verb` (`write`, `delete`) on a step's ARM resource type (its kind's [`kind::Arm`]); `None` for the
+/// Graph objects (app, service principal, secret), whose rights are Entra roles that this API does not show, and
+/// for the Keeper record.
+fn action(key: &Key, verb: &str) -> Option<String> {
+    kind::of(key.kind()).arm().map(|a| a.action(verb))
 }
 
 /// Refuses a teardown, before its first deletion, when the operator may not delete some of what it would delete
@@ -375,12 +357,13 @@ pub async fn check_teardown<'a>(
     rest: &Rest,
     subscription: &str,
     resource_group: &str,
-    kinds: impl IntoIterator<Item = &'a str>,
+    kinds: impl IntoIterator<Item = &'a Key>,
 ) -> Result<()> {
-    let needed: Vec<(&str, String)> = kinds
+    let named: Vec<(String, String)> = kinds
         .into_iter()
-        .filter_map(|k| action(k, "delete").map(|a| (k, a)))
+        .filter_map(|k| action(k, "delete").map(|a| (k.to_string(), a)))
         .collect();
+    let needed: Vec<(&str, String)> = named.iter().map(|(k, a)| (k.as_str(), a.clone())).collect();
     if needed.is_empty() || resource_group.is_empty() {
         return Ok(());
     }
@@ -413,38 +396,40 @@ pub async fn check_teardown<'a>(
 mod teardown_tests {
     use super::action;
     use crate::azure::permissions;
-    use crate::steps::step;
+    use crate::azure::roles::Role;
+    use crate::steps::{Key, Scope};
 
     #[test]
     fn every_arm_step_names_its_actions_and_graph_objects_none() {
+        let role = Key::Role(Scope::Dcr, Role::MonitoringMetricsPublisher);
         for kind in [
-            step::RESOURCE_GROUP,
-            step::WORKSPACE,
-            step::TABLE,
-            step::DCE,
-            step::DCR,
-            step::SENTINEL_ONBOARDING,
-            step::SENTINEL_FUNCTION,
-            step::SENTINEL_WORKBOOK,
-            "sentinel_rule:keeper-admin-login-failures",
-            "role:dcr:Monitoring Metrics Publisher",
+            Key::ResourceGroup,
+            Key::Workspace,
+            Key::Table,
+            Key::Dce,
+            Key::Dcr,
+            Key::SentinelOnboarding,
+            Key::SentinelFunction,
+            Key::SentinelWorkbook,
+            Key::SentinelRule("keeper-admin-login-failures".into()),
+            role.clone(),
         ] {
-            let a = action(kind, "delete").unwrap_or_default();
+            let a = action(&kind, "delete").unwrap_or_default();
             assert!(
                 a.ends_with("/delete") && a.starts_with("Microsoft."),
                 "{kind}: {a}"
             );
         }
         assert_eq!(
-            action("role:dcr:Monitoring Metrics Publisher", "write").as_deref(),
+            action(&role, "write").as_deref(),
             Some(permissions::ROLE_ASSIGNMENT_WRITE)
         );
         assert_eq!(
-            action("role:dcr:Monitoring Metrics Publisher", "delete").as_deref(),
+            action(&role, "delete").as_deref(),
             Some(permissions::ROLE_ASSIGNMENT_DELETE)
         );
-        for kind in [step::APP, step::SP, step::SECRET] {
-            assert_eq!(action(kind, "write"), None, "{kind}");
+        for kind in [Key::Application, Key::ServicePrincipal, Key::Secret] {
+            assert_eq!(action(&kind, "write"), None, "{kind}");
         }
     }
 }

@@ -2,18 +2,20 @@
 
 use std::collections::HashMap;
 
+use futures::future::BoxFuture;
+
+use crate::azure::graph::ServicePrincipal;
 use crate::azure::name_of;
 use crate::azure::roles::{self, Assignment, Role};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rest::Rest;
-use crate::state::RoleRecord;
+use crate::state::{RoleRecord, State};
 
-use super::{Action, Ctx, Inputs, Observed, PlannedStep, Scope};
+use super::kind::{self, Arm, Deleted, Deleting, Discovery, Fate, Item, Keeping, KindId};
+use super::{Action, Ctx, Inputs, Key, Observed, Plan, PlannedStep, Scope};
 
-/// The step name of a role assignment: `role:<scope>:<role display name>`.
-pub fn step_name(scope: Scope, role: Role) -> String {
-    format!("role:{}:{}", scope.key(), role.display_name())
-}
+/// The role assignments, one instance per (scope, role).
+pub struct Assignments;
 
 /// The wanted assignments that exist already, by (scope, role). `assigned` is the principal's list when the
 /// first wave already read it.
@@ -45,32 +47,12 @@ fn label(inputs: &Inputs, scope: Scope, role: Role) -> String {
     )
 }
 
-pub fn plan(inputs: &Inputs, o: &Observed) -> Vec<PlannedStep> {
-    inputs
-        .roles
-        .assignments()
-        .into_iter()
-        .map(|(s, r)| {
-            PlannedStep::new(
-                &step_name(s, r),
-                Action::create_or_reuse(o.roles.contains_key(&(s, r))),
-                label(inputs, s, r),
-            )
-        })
-        .collect()
-}
-
 /// Assigns `role` at `scope` to the principal unless found, waiting for a new principal to replicate.
-pub async fn ensure(
-    ctx: &Ctx,
-    scope: Scope,
-    role: Role,
-    principal: &str,
-    found: Option<String>,
-) -> Result<((), String)> {
+async fn ensure(ctx: &Ctx, scope: Scope, role: Role, found: Option<String>) -> Result<String> {
+    let principal = &ctx.made.get::<ServicePrincipal>()?.id;
     let i = &ctx.inputs;
     let scope_id = i.scope_id(scope);
-    let name = step_name(scope, role);
+    let name = Key::Role(scope, role).to_string();
     let ours = roles::assignment_name(&scope_id, role, principal);
     // When it was made: Azure may refuse what it grants for up to an hour after (azure::roles::PROPAGATES_WITHIN).
     let (id, created, made_now) = match found {
@@ -114,5 +96,137 @@ pub async fn ensure(
             assigned_at,
         });
     })?;
-    Ok(((), label(i, scope, role)))
+    Ok(label(i, scope, role))
+}
+
+impl kind::Resource for Assignments {
+    fn kind(&self) -> KindId {
+        KindId::Role
+    }
+
+    fn wanted(&self, inputs: &Inputs) -> Vec<Key> {
+        inputs
+            .roles
+            .assignments()
+            .into_iter()
+            .map(|(s, r)| Key::Role(s, r))
+            .collect()
+    }
+
+    /// The principal, and the resource the role is on.
+    fn depends_on(&self, key: &Key) -> Vec<KindId> {
+        match key {
+            Key::Role(scope, _) => vec![KindId::ServicePrincipal, Key::of_scope(*scope).kind()],
+            _ => vec![KindId::ServicePrincipal],
+        }
+    }
+
+    fn arm(&self) -> Option<Arm> {
+        Some(Arm {
+            ty: roles::ASSIGNMENT_TYPE,
+            api_version: roles::API_VERSION,
+        })
+    }
+
+    fn plan(&self, key: &Key, inputs: &Inputs, _state: &State, o: &Observed) -> PlannedStep {
+        let Key::Role(s, r) = key else {
+            return PlannedStep::new(key.clone(), Action::Create, key.to_string());
+        };
+        PlannedStep::new(
+            key.clone(),
+            Action::create_or_reuse(o.roles.contains_key(&(*s, *r))),
+            label(inputs, *s, *r),
+        )
+    }
+
+    fn ensure<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        key: &'a Key,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move {
+            let Key::Role(scope, role) = key else {
+                return Err(Error::Other(format!("{key} is not a role assignment")));
+            };
+            let found = plan.observed.roles.get(&(*scope, *role)).cloned();
+            ensure(ctx, *scope, *role, found).await
+        })
+    }
+
+    /// The state's assignments on the deployment's workspace, DCR and DCE (discovery may have found others of the
+    /// principal's, which are neither shown nor touched).
+    fn recorded(&self, state: &State) -> Vec<Item> {
+        state
+            .role_assignments
+            .iter()
+            .filter_map(|r| {
+                let key = Key::Role(Scope::from_key(&r.on)?, r.role);
+                Some(Item {
+                    key,
+                    id: r.id.clone(),
+                    name: r.role.display_name().to_string(),
+                    created: r.created,
+                    shown: r.id.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn fate(&self, item: &Item, _keeping: &Keeping, _state: &State) -> Fate {
+        if item.created {
+            Fate::Delete
+        } else {
+            Fate::Leave
+        }
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cx: &'a Deleting<'a>,
+        item: &'a Item,
+    ) -> BoxFuture<'a, Result<Deleted>> {
+        Box::pin(async move { Ok(Deleted::existed(roles::delete(cx.rest, &item.id).await?)) })
+    }
+
+    fn forget(&self, state: &mut State, item: &Item) {
+        state.role_assignments.retain(|r| r.id != item.id);
+    }
+
+    /// The service principal's assignments; only those the tool makes (on the deployment's workspace, DCR or
+    /// DCE) are its own, and only when it owns the app.
+    fn discover<'a>(&'a self, d: &'a mut Discovery<'_>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let Some(sp) = d
+                .state
+                .resources
+                .get(&Key::ServicePrincipal.to_string())
+                .cloned()
+            else {
+                return Ok(());
+            };
+            for a in roles::list_for_principal(d.rest, d.subscription, &sp.id).await? {
+                let Some(role) = Role::from_definition(&a.role_definition_id) else {
+                    continue;
+                };
+                let on = [Scope::Workspace, Scope::Dcr, Scope::Dce]
+                    .into_iter()
+                    .find(|s| {
+                        d.id_of(&Key::of_scope(*s))
+                            .is_some_and(|id| id.eq_ignore_ascii_case(&a.scope))
+                    })
+                    .map(Scope::key)
+                    .unwrap_or("other");
+                d.state.role_assignments.push(RoleRecord {
+                    id: a.id.clone(),
+                    role,
+                    on: on.to_string(),
+                    created: sp.created && on != "other",
+                    // Found, not made: its age is not known.
+                    assigned_at: None,
+                });
+            }
+            Ok(())
+        })
+    }
 }

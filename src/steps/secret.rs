@@ -3,12 +3,22 @@
 
 use std::collections::HashSet;
 
+use futures::future::BoxFuture;
+
+use crate::azure::dce::Dce;
+use crate::azure::dcr::Dcr;
 use crate::azure::graph::{self, Application, NewSecret};
+use crate::azure::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::rest::Rest;
-use crate::state::{SecretRecord, State};
+use crate::state::{Outputs, SecretRecord, State};
 
-use super::{step, Action, Ctx, Inputs, Observed, PlannedStep};
+use super::kind::{self, Checked, Deleted, Deleting, Health, Item, KindId, Look};
+use super::{Action, Ctx, Inputs, Key, Observed, Plan, PlannedStep};
+
+/// The client secret: made after everything else, so that from the moment it exists nothing but its delivery
+/// stands between it and the admin.
+pub struct ClientSecret;
 
 /// Whether the state's secret is still usable (recorded, delivered, and still on the app).
 pub fn is_current(state: &State, app: Option<&Application>) -> bool {
@@ -37,11 +47,11 @@ fn vault_holds(inputs: &Inputs, state: &State) -> bool {
     }
 }
 
-pub fn plan(inputs: &Inputs, state: &State, o: &Observed) -> PlannedStep {
+fn plan(inputs: &Inputs, state: &State, o: &Observed) -> PlannedStep {
     // A record that lacks the current secret gets a new one: the tool never keeps a value to write again.
     let current = is_current(state, o.app.as_ref().map(|f| &f.app)) && vault_holds(inputs, state);
     PlannedStep::new(
-        step::SECRET,
+        Key::Secret,
         Action::create_or_reuse(current),
         format!("'{}' on {}", inputs.secret_description, inputs.app_name),
     )
@@ -101,7 +111,7 @@ async fn add_password(
         let added = graph::while_replicating(
             || {
                 ctx.reporter.waiting(
-                    step::SECRET,
+                    &Key::Secret.to_string(),
                     "waiting for the new app registration to show in Microsoft Graph",
                 )
             },
@@ -138,11 +148,7 @@ pub struct Made {
 /// interrupted run never showed. Once the new secret exists nothing here loses it: if the state cannot record
 /// it, it is removed again (its value can then never be delivered, and the error says so); if the clean-up of
 /// older secrets fails, that is said and left to the next run.
-pub async fn ensure(
-    ctx: &Ctx,
-    app: &Application,
-    action: Action,
-) -> Result<(Option<Made>, String)> {
+async fn ensure(ctx: &Ctx, app: &Application, action: Action) -> Result<(Option<Made>, String)> {
     let i = &ctx.inputs;
     if action == Action::Reuse {
         return Ok((None, format!("'{}' (unchanged)", i.secret_description)));
@@ -204,7 +210,7 @@ pub async fn ensure(
     };
     if let Err(e) = cleaned {
         ctx.reporter.waiting(
-            step::SECRET,
+            &Key::Secret.to_string(),
             &format!(
                 "older secrets of earlier runs are left for the next run to remove: {}",
                 e.to_string().replace('\n', " ")
@@ -321,4 +327,264 @@ pub fn restore_previous(
         state.secret = Some(p.clone());
     }
     state.keeper = keeper;
+}
+
+/// What a finished setup hands to the output: the console values and, when it was made now, the secret.
+#[derive(Debug)]
+pub struct Outcome {
+    pub outputs: Outputs,
+    pub new_secret: Option<NewSecret>,
+    /// The secret the new one replaces: current again if the new one is not delivered.
+    pub replaced: Option<SecretRecord>,
+    pub secret: Option<SecretRecord>,
+    /// The app registration's object id (for Graph calls on its secrets).
+    pub app_object_id: String,
+}
+
+/// The Endpoint URL the Keeper Admin Console asks for.
+pub fn endpoint_url(logs_ingestion_endpoint: &str, dcr_immutable_id: &str, stream: &str) -> String {
+    format!(
+        "{}/dataCollectionRules/{dcr_immutable_id}/streams/{stream}?api-version={}",
+        logs_ingestion_endpoint.trim_end_matches('/'),
+        crate::ingest::API_VERSION
+    )
+}
+
+/// The Admin Console's values, from what the run made.
+fn outputs(ctx: &Ctx) -> Result<Outputs> {
+    let i = &ctx.inputs;
+    let (app, dce, dcr, ws) = (
+        ctx.made.get::<Application>()?,
+        ctx.made.get::<Dce>()?,
+        ctx.made.get::<Dcr>()?,
+        ctx.made.get::<Workspace>()?,
+    );
+    let ingestion = dce.logs_ingestion_endpoint().unwrap_or_default();
+    let immutable_id = dcr.immutable_id().unwrap_or_default();
+    Ok(Outputs {
+        tenant_id: i.tenant_id.clone(),
+        client_id: app.app_id.clone(),
+        endpoint_url: endpoint_url(ingestion, immutable_id, &i.stream()),
+        logs_ingestion_endpoint: ingestion.to_string(),
+        dcr_immutable_id: immutable_id.to_string(),
+        stream: i.stream(),
+        table: i.table.clone(),
+        workspace_customer_id: ws.customer_id().unwrap_or_default().to_string(),
+    })
+}
+
+/// What the run hands to the output once every step is done.
+pub fn outcome(ctx: &Ctx) -> Result<Outcome> {
+    let outputs = ctx
+        .state_now()?
+        .outputs
+        .ok_or_else(|| Error::Other("setup ended before the secret step".into()))?;
+    let app = ctx.made.get::<Application>()?;
+    let kept = ctx.state_now()?.secret;
+    let (new_secret, replaced, secret) = match ctx.made.take::<Made>() {
+        Some(m) => {
+            let record = SecretRecord {
+                key_id: m.new.key_id.clone(),
+                description: ctx.inputs.secret_description.clone(),
+                end_date_time: m.new.end_date_time.clone(),
+                delivered: false,
+            };
+            (Some(m.new), m.previous, Some(record))
+        }
+        None => (None, None, kept),
+    };
+    Ok(Outcome {
+        outputs,
+        new_secret,
+        replaced,
+        secret,
+        app_object_id: app.id.clone(),
+    })
+}
+
+/// The state's secrets the tool added to `app` (named `app_name`): the current one, those rotate-secret replaced,
+/// and (`orphans`) those an interrupted run made and never recorded.
+fn ours(state: &State, orphans: &[String], app_name: &str) -> Vec<Item> {
+    let current = state.secret.iter().map(|sec| (&sec.key_id, "current"));
+    let retired = state
+        .retired_secrets
+        .iter()
+        .map(|k| (k, "replaced by rotate-secret"));
+    let lost = orphans
+        .iter()
+        .map(|k| (k, "made by an interrupted run, its value never shown"));
+    current
+        .chain(retired)
+        .chain(lost)
+        .map(|(key, what)| Item {
+            key: Key::Secret,
+            id: key.clone(),
+            name: key.clone(),
+            created: true,
+            shown: format!("key {key} on {app_name} ({what})"),
+        })
+        .collect()
+}
+
+/// The client secrets on the state's app that an interrupted run made and never recorded (see [`unrecorded`]);
+/// none unless a run announced an `addPassword` it did not finish.
+async fn orphans(rest: &Rest, state: &State) -> Result<Vec<String>> {
+    let Some(app) = state
+        .resources
+        .get(&Key::Application.to_string())
+        .filter(|_| state.secret_pending_since.is_some())
+    else {
+        return Ok(vec![]);
+    };
+    let description = state
+        .secret
+        .as_ref()
+        .map(|s| s.description.clone())
+        .unwrap_or_else(|| crate::cli::defaults::SECRET_DESCRIPTION.into());
+    Ok(match graph::get_application(rest, &app.id).await? {
+        Some(a) => unrecorded(state, &a, &description),
+        None => vec![],
+    })
+}
+
+impl kind::Resource for ClientSecret {
+    fn kind(&self) -> KindId {
+        KindId::Secret
+    }
+
+    fn wanted(&self, _inputs: &Inputs) -> Vec<Key> {
+        vec![Key::Secret]
+    }
+
+    /// Everything else: the secret comes last, after every other write and save of the run.
+    fn depends_on(&self, _key: &Key) -> Vec<KindId> {
+        kind::REGISTRY
+            .iter()
+            .map(|k| k.kind())
+            .filter(|k| !matches!(k, KindId::Secret | KindId::KeeperRecord))
+            .collect()
+    }
+
+    fn plan(&self, _key: &Key, inputs: &Inputs, state: &State, o: &Observed) -> PlannedStep {
+        plan(inputs, state, o)
+    }
+
+    /// Records the Admin Console's values first, then makes the secret (its delivery is [`crate::delivery`]'s).
+    fn ensure<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        key: &'a Key,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move {
+            let o = outputs(ctx)?;
+            ctx.record(|s| s.outputs = Some(o))?;
+            let app = ctx.made.get::<Application>()?;
+            let action = plan.action(key).unwrap_or(Action::Create);
+            let (made, label) = ensure(ctx, &app, action).await?;
+            if let Some(m) = made {
+                ctx.made.put(m);
+            }
+            Ok(label)
+        })
+    }
+
+    fn recorded(&self, state: &State) -> Vec<Item> {
+        let app = state
+            .resources
+            .get(&Key::Application.to_string())
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        ours(state, &[], &app)
+            .into_iter()
+            .take(usize::from(state.secret.is_some()))
+            .collect()
+    }
+
+    /// Missing when its key is no longer on the app; expiring within 30 days, or expired.
+    fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
+        Box::pin(async move {
+            let Some(sec) = &look.state.secret else {
+                return Ok(Checked::new(Health::Missing, "no secret recorded"));
+            };
+            let found = look.app().await?.and_then(|a| {
+                a.password_credentials
+                    .iter()
+                    .find(|p| p.key_id == sec.key_id)
+                    .cloned()
+            });
+            let Some(p) = found else {
+                return Ok(Checked::new(
+                    Health::Missing,
+                    format!("key {} is no longer on the app", item.id),
+                ));
+            };
+            let end = p.end_date_time.unwrap_or_else(|| sec.end_date_time.clone());
+            let days =
+                time::OffsetDateTime::parse(&end, &time::format_description::well_known::Rfc3339)
+                    .map(|e| (e - time::OffsetDateTime::now_utc()).whole_days())
+                    .unwrap_or(i64::MAX);
+            let health = if days < 0 {
+                Health::Expired
+            } else if days <= 30 {
+                Health::Expiring
+            } else {
+                Health::Ok
+            };
+            let mut c = Checked::new(health, format!("expires {end} ({days} days)"));
+            if health != Health::Ok {
+                c.hint = Some("rotate the secret with `keeper-azmon rotate-secret`");
+            }
+            Ok(c)
+        })
+    }
+
+    fn doomed<'a>(&'a self, rest: &'a Rest, state: &'a State) -> BoxFuture<'a, Result<Vec<Item>>> {
+        Box::pin(async move {
+            let Some(app) = state.resources.get(&Key::Application.to_string()) else {
+                return Ok(vec![]);
+            };
+            let orphans = orphans(rest, state).await?;
+            Ok(ours(state, &orphans, &app.name))
+        })
+    }
+
+    /// Every client secret the tool added, by key id: the app may be one it adopted and keeps, whose owner's own
+    /// secrets stay.
+    fn fate(&self, _item: &Item, _keeping: &kind::Keeping, _state: &State) -> kind::Fate {
+        kind::Fate::Delete
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cx: &'a Deleting<'a>,
+        item: &'a Item,
+    ) -> BoxFuture<'a, Result<Deleted>> {
+        Box::pin(async move {
+            let app = cx
+                .state
+                .resources
+                .get(&Key::Application.to_string())
+                .map(|r| r.id.clone())
+                .unwrap_or_default();
+            let existed = graph::gone_while_replicating(
+                cx.graph_until,
+                || (cx.lagging)(&item.key),
+                || graph::remove_password(cx.rest, &app, &item.id),
+            )
+            .await?;
+            Ok(Deleted::existed(existed))
+        })
+    }
+
+    fn forget(&self, state: &mut State, item: &Item) {
+        if state
+            .secret
+            .as_ref()
+            .is_some_and(|sec| sec.key_id == item.id)
+        {
+            state.secret = None;
+        }
+        state.retired_secrets.retain(|k| *k != item.id);
+    }
 }

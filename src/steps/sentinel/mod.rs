@@ -12,45 +12,57 @@ use crate::azure::tags;
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 
-use super::{step, Action, Ctx, Inputs, Observed, PlannedStep};
+use crate::steps::{kind, Action, Ctx, Inputs, Key, Observed, PlannedStep};
+
+mod function;
+mod onboarding;
+mod rules;
+mod workbook;
+
+pub use function::Function;
+pub use onboarding::Onboarding;
+pub use rules::Rules;
+pub use workbook::Workbook;
 
 /// The KQL function's query; `{{TABLE}}` stands for the table name.
-pub const FUNCTION_KQL: &str = include_str!("../../templates/sentinel/function.kql");
+pub const FUNCTION_KQL: &str = include_str!("../../../templates/sentinel/function.kql");
 /// The function's saved-search properties (category, displayName, functionAlias, version).
-const FUNCTION_JSON: &str = include_str!("../../templates/sentinel/function.json");
+const FUNCTION_JSON: &str = include_str!("../../../templates/sentinel/function.json");
 /// The workbook (gallery JSON), sent as `serializedData`.
-pub const WORKBOOK: &str = include_str!("../../templates/sentinel/workbook.json");
+pub const WORKBOOK: &str = include_str!("../../../templates/sentinel/workbook.json");
 pub const WORKBOOK_NAME: &str = "Keeper Security Dashboard";
 
 /// The Scheduled rule templates: (stable id = file name, `properties` body). Sources: `rules/SOURCES.md`.
 pub const RULES: &[(&str, &str)] = &[
     (
         "keeper-master-password-changed",
-        include_str!("../../templates/sentinel/rules/keeper-master-password-changed.json"),
+        include_str!("../../../templates/sentinel/rules/keeper-master-password-changed.json"),
     ),
     (
         "keeper-two-factor-changed",
-        include_str!("../../templates/sentinel/rules/keeper-two-factor-changed.json"),
+        include_str!("../../../templates/sentinel/rules/keeper-two-factor-changed.json"),
     ),
     (
         "keeper-failed-login-burst",
-        include_str!("../../templates/sentinel/rules/keeper-failed-login-burst.json"),
+        include_str!("../../../templates/sentinel/rules/keeper-failed-login-burst.json"),
     ),
     (
         "keeper-admin-role-policy-changed",
-        include_str!("../../templates/sentinel/rules/keeper-admin-role-policy-changed.json"),
+        include_str!("../../../templates/sentinel/rules/keeper-admin-role-policy-changed.json"),
     ),
     (
         "keeper-account-transferred-or-deleted",
-        include_str!("../../templates/sentinel/rules/keeper-account-transferred-or-deleted.json"),
+        include_str!(
+            "../../../templates/sentinel/rules/keeper-account-transferred-or-deleted.json"
+        ),
     ),
     (
         "keeper-audit-alerting-disabled",
-        include_str!("../../templates/sentinel/rules/keeper-audit-alerting-disabled.json"),
+        include_str!("../../../templates/sentinel/rules/keeper-audit-alerting-disabled.json"),
     ),
     (
         "keeper-two-factor-disabled-by-admin",
-        include_str!("../../templates/sentinel/rules/keeper-two-factor-disabled-by-admin.json"),
+        include_str!("../../../templates/sentinel/rules/keeper-two-factor-disabled-by-admin.json"),
     ),
 ];
 
@@ -143,11 +155,6 @@ fn wanted_rule(
     Ok(api::scheduled_rule_body(&rule_properties(
         template, text, state,
     )?))
-}
-
-/// Step name of one rule.
-pub fn rule_step(template: &str) -> String {
-    format!("{}:{template}", step::SENTINEL_RULE)
 }
 
 /// Resource ids of this deployment's Sentinel content.
@@ -297,21 +304,24 @@ fn action_for(found: Option<&Child>, want: &Value) -> Action {
 /// How a recorded piece of Sentinel content differs from its template (for `status`); `None` when it matches.
 /// A rule's `enabled` is left out: an analyst may switch a rule off or on.
 pub fn drift(
-    kind: &str,
+    key: &Key,
     found: &Child,
     table: &str,
     workspace_id: &str,
     location: &str,
 ) -> Option<String> {
-    let want = if kind == step::SENTINEL_FUNCTION {
+    let want = if *key == Key::SentinelFunction {
         function_body(table).ok()?
-    } else if kind == step::SENTINEL_WORKBOOK {
+    } else if *key == Key::SentinelWorkbook {
         let mut w =
             api::workbook_body(location, WORKBOOK_NAME, WORKBOOK, workspace_id, Value::Null);
         w["properties"]["sourceId"] = Value::String(workspace_id.to_string());
         w
     } else {
-        let template = kind.strip_prefix(&format!("{}:", step::SENTINEL_RULE))?;
+        let Key::SentinelRule(template) = key else {
+            return None;
+        };
+        let template = template.as_str();
         let (_, text) = RULES.iter().find(|(t, _)| *t == template)?;
         let mut p = rule_properties(template, text, RulesState::Enabled).ok()?;
         if let Some(o) = p.as_object_mut() {
@@ -322,78 +332,110 @@ pub fn drift(
     (!matches(found, &want)).then(|| "differs from its template in templates/sentinel/".to_string())
 }
 
-/// The Sentinel steps of the plan: onboarding, function, each rule, workbook.
-pub fn plan(inputs: &Inputs, o: &Observed) -> Vec<PlannedStep> {
-    let (Some(s), Some(si)) = (&o.sentinel, &inputs.sentinel) else {
-        return vec![];
-    };
+/// One Sentinel step of the plan: the onboarding, the function, a rule or the workbook.
+fn plan(key: &Key, inputs: &Inputs, o: &Observed) -> PlannedStep {
     let ids = Ids::of(inputs);
-    let mut steps = vec![PlannedStep::new(
-        step::SENTINEL_ONBOARDING,
-        Action::create_or_reuse(s.onboarded),
-        ids.onboarding.clone(),
-    )];
-    let f = function_body(&inputs.table).unwrap_or_default();
-    steps.push(PlannedStep::new(
-        step::SENTINEL_FUNCTION,
-        action_for(s.function.as_ref(), &f),
-        ids.function.clone(),
-    ));
-    for ((t, text), (_, id)) in RULES.iter().zip(&ids.rules) {
-        let found = s.rules.get(*t);
-        let want = wanted_rule(t, text, si.rules, found).unwrap_or_default();
-        steps.push(PlannedStep::new(
-            &rule_step(t),
-            action_for(found, &want),
-            id.clone(),
-        ));
+    let s = o.sentinel.clone().unwrap_or_default();
+    let rules = inputs.sentinel.and_then(|si| si.rules);
+    match key {
+        Key::SentinelOnboarding => PlannedStep::new(
+            key.clone(),
+            Action::create_or_reuse(s.onboarded),
+            ids.onboarding,
+        ),
+        Key::SentinelFunction => {
+            let f = function_body(&inputs.table).unwrap_or_default();
+            PlannedStep::new(
+                key.clone(),
+                action_for(s.function.as_ref(), &f),
+                ids.function,
+            )
+        }
+        Key::SentinelRule(t) => {
+            let found = s.rules.get(t);
+            let text = RULES
+                .iter()
+                .find(|(n, _)| n == t)
+                .map(|(_, x)| *x)
+                .unwrap_or("{}");
+            let want = wanted_rule(t, text, rules, found).unwrap_or_default();
+            let id = ids
+                .rules
+                .into_iter()
+                .find(|(n, _)| n == t)
+                .map(|(_, id)| id)
+                .unwrap_or_default();
+            PlannedStep::new(key.clone(), action_for(found, &want), id)
+        }
+        _ => PlannedStep::new(
+            key.clone(),
+            action_for(s.workbook.as_ref(), &workbook_body(inputs)),
+            ids.workbook,
+        ),
     }
-    steps.push(PlannedStep::new(
-        step::SENTINEL_WORKBOOK,
-        action_for(s.workbook.as_ref(), &workbook_body(inputs)),
-        ids.workbook.clone(),
-    ));
-    steps
+}
+
+/// A piece of content's health: there, and as its template says.
+async fn content_health(look: &kind::Look<'_>, item: &kind::Item) -> Result<kind::Checked> {
+    let s = look.state;
+    let ws = onboarding::workspace_of(s);
+    let table = s
+        .resources
+        .get(&Key::Table.to_string())
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    let found = api::get(look.rest, &item.id)
+        .await?
+        .map(|c| drift(&item.key, &c, &table, &ws, &s.location));
+    Ok(kind::Checked::of(item, found))
+}
+
+/// The rule keys of the templates.
+fn rule_keys() -> Vec<Key> {
+    RULES
+        .iter()
+        .map(|(t, _)| Key::SentinelRule(t.to_string()))
+        .collect()
 }
 
 /// Onboards Sentinel unless it already is; only an onboarding made here is recorded as ours.
-pub async fn ensure_onboarding(ctx: &Ctx, action: Action) -> Result<((), String)> {
+async fn ensure_onboarding(ctx: &Ctx, action: Action) -> Result<String> {
     let i = &ctx.inputs;
     let id = api::onboarding_id(&i.workspace_id());
     if action == Action::Create {
         // Recorded first: a run cut off after the PUT still knows the onboarding is ours.
-        ctx.record_resource(step::SENTINEL_ONBOARDING, &id, "default", true)?;
+        ctx.record_resource(&Key::SentinelOnboarding, &id, "default", true)?;
         api::onboard(&ctx.rest, &i.workspace_id()).await?;
     }
-    ctx.record_resource(step::SENTINEL_ONBOARDING, &id, "default", false)?;
-    Ok(((), id))
+    ctx.record_resource(&Key::SentinelOnboarding, &id, "default", false)?;
+    Ok(id)
 }
 
 /// Writes one piece of content (function, rule or workbook) unless the plan reuses it. Its id is derived from the
 /// deployment, so whatever sits there is ours.
 async fn ensure_content(
     ctx: &Ctx,
-    kind: &str,
+    key: &Key,
     id: &str,
     name: &str,
     body: &Value,
     action: Action,
-) -> Result<((), String)> {
+) -> Result<String> {
     if action != Action::Reuse {
-        ctx.record_resource(kind, id, name, true)?;
+        ctx.record_resource(key, id, name, true)?;
         api::put(&ctx.rest, id, body).await?;
     }
-    ctx.record_resource(kind, id, name, true)?;
-    Ok(((), id.to_string()))
+    ctx.record_resource(key, id, name, true)?;
+    Ok(id.to_string())
 }
 
-pub async fn ensure_function(ctx: &Ctx, action: Action) -> Result<((), String)> {
+async fn ensure_function(ctx: &Ctx, action: Action) -> Result<String> {
     let ids = Ids::of(&ctx.inputs);
     let body = function_body(&ctx.inputs.table)?;
     let alias = function_alias();
     ensure_content(
         ctx,
-        step::SENTINEL_FUNCTION,
+        &Key::SentinelFunction,
         &ids.function,
         &alias,
         &body,
@@ -402,12 +444,12 @@ pub async fn ensure_function(ctx: &Ctx, action: Action) -> Result<((), String)> 
     .await
 }
 
-pub async fn ensure_rule(
+async fn ensure_rule(
     ctx: &Ctx,
     template: &str,
     action: Action,
     found: Option<&Child>,
-) -> Result<((), String)> {
+) -> Result<String> {
     let ids = Ids::of(&ctx.inputs);
     let rules = ctx.inputs.sentinel.and_then(|s| s.rules);
     let (Some((_, text)), Some((_, id))) = (
@@ -421,15 +463,16 @@ pub async fn ensure_rule(
         .as_str()
         .unwrap_or(template)
         .to_string();
-    ensure_content(ctx, &rule_step(template), id, &name, &body, action).await
+    let key = Key::SentinelRule(template.to_string());
+    ensure_content(ctx, &key, id, &name, &body, action).await
 }
 
-pub async fn ensure_workbook(ctx: &Ctx, action: Action) -> Result<((), String)> {
+async fn ensure_workbook(ctx: &Ctx, action: Action) -> Result<String> {
     let ids = Ids::of(&ctx.inputs);
     let body = workbook_body(&ctx.inputs);
     ensure_content(
         ctx,
-        step::SENTINEL_WORKBOOK,
+        &Key::SentinelWorkbook,
         &ids.workbook,
         WORKBOOK_NAME,
         &body,
@@ -451,27 +494,27 @@ pub async fn discover(
         &state.resource_group,
         workspace_id,
     );
-    let mut wanted: Vec<(String, String, String)> = vec![
+    let mut wanted: Vec<(Key, String, String)> = vec![
         (
-            step::SENTINEL_FUNCTION.into(),
+            Key::SentinelFunction,
             ids.function.clone(),
             function_alias(),
         ),
         (
-            step::SENTINEL_WORKBOOK.into(),
+            Key::SentinelWorkbook,
             ids.workbook.clone(),
             WORKBOOK_NAME.into(),
         ),
     ];
     for (t, id) in &ids.rules {
-        wanted.push((rule_step(t), id.clone(), t.to_string()));
+        wanted.push((Key::SentinelRule(t.to_string()), id.clone(), t.to_string()));
     }
     let found =
         futures::future::try_join_all(wanted.iter().map(|(_, id, _)| api::get(rest, id))).await?;
     for ((kind, id, name), f) in wanted.into_iter().zip(found) {
         if f.is_some() {
             state.resources.insert(
-                kind,
+                kind.to_string(),
                 crate::state::Resource {
                     id,
                     name,
@@ -549,11 +592,12 @@ pub fn reads(query: &str, alias: &str) -> bool {
     })
 }
 
-/// Whether a state key names a piece of Sentinel content (not the onboarding).
-pub fn is_content(kind: &str) -> bool {
-    kind == step::SENTINEL_FUNCTION
-        || kind == step::SENTINEL_WORKBOOK
-        || kind.starts_with(&format!("{}:", step::SENTINEL_RULE))
+/// Whether a key names a piece of Sentinel content (not the onboarding).
+pub fn is_content(key: &Key) -> bool {
+    matches!(
+        key,
+        Key::SentinelFunction | Key::SentinelWorkbook | Key::SentinelRule(_)
+    )
 }
 
 #[cfg(test)]
@@ -615,7 +659,7 @@ mod tests {
             files, ours,
             "templates/sentinel/rules/*.json and RULES differ"
         );
-        let sources = include_str!("../../templates/sentinel/rules/SOURCES.md");
+        let sources = include_str!("../../../templates/sentinel/rules/SOURCES.md");
         for (t, text) in RULES {
             let start = sources
                 .find(&format!("\n## {t}\n"))

@@ -1,0 +1,74 @@
+//! `--sentinel`: the "Keeper Security Dashboard" workbook, beside the workspace it reads.
+
+use futures::future::BoxFuture;
+
+use crate::azure::sentinel as api;
+use crate::error::Result;
+use crate::state::State;
+use crate::steps::kind::{
+    self, Arm, Checked, Deleted, Deleting, Fate, Item, Keeping, KindId, Look,
+};
+use crate::steps::{Action, Ctx, Inputs, Key, Observed, Plan, PlannedStep};
+
+pub struct Workbook;
+
+impl kind::Resource for Workbook {
+    fn kind(&self) -> KindId {
+        KindId::SentinelWorkbook
+    }
+
+    fn wanted(&self, inputs: &Inputs) -> Vec<Key> {
+        if inputs.sentinel.is_some() {
+            vec![Key::SentinelWorkbook]
+        } else {
+            vec![]
+        }
+    }
+
+    fn depends_on(&self, _key: &Key) -> Vec<KindId> {
+        vec![KindId::Table]
+    }
+
+    fn arm(&self) -> Option<Arm> {
+        Some(Arm {
+            ty: api::WORKBOOK_TYPE,
+            api_version: api::WORKBOOKS_API,
+        })
+    }
+
+    fn plan(&self, key: &Key, inputs: &Inputs, _state: &State, o: &Observed) -> PlannedStep {
+        super::plan(key, inputs, o)
+    }
+
+    fn ensure<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        key: &'a Key,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Result<String>> {
+        let action = plan.action(key).unwrap_or(Action::Create);
+        Box::pin(super::ensure_workbook(ctx, action))
+    }
+
+    /// Drifted when it differs from its template.
+    fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
+        Box::pin(super::content_health(look, item))
+    }
+
+    /// Its id is derived from the deployment: what the state records is the tool's.
+    fn fate(&self, item: &Item, _keeping: &Keeping, _state: &State) -> Fate {
+        if item.created {
+            Fate::Delete
+        } else {
+            Fate::Leave
+        }
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cx: &'a Deleting<'a>,
+        item: &'a Item,
+    ) -> BoxFuture<'a, Result<Deleted>> {
+        Box::pin(async move { Ok(Deleted::existed(api::delete(cx.rest, &item.id).await?)) })
+    }
+}
