@@ -30,7 +30,7 @@ pub struct GraphState {
     /// Whether a new application's creator becomes its owner (Graph's behaviour; a test may turn it off).
     pub creator_becomes_owner: bool,
     /// When each service principal (by object id) was made.
-    pub(super) sp_created: HashMap<String, Instant>,
+    sp_created: HashMap<String, Instant>,
     /// Each service principal's own replication delay.
     sp_delay: HashMap<String, Duration>,
     /// When a new application or service principal (by object id) becomes visible to Graph reads.
@@ -61,6 +61,18 @@ impl Default for GraphState {
             graph_visible_at: HashMap::new(),
             sp_usable_at: HashMap::new(),
         }
+    }
+}
+
+impl GraphState {
+    /// An application and its service principal that exist before the world starts (the operator's), made at
+    /// `created` and visible at once.
+    pub(super) fn add_seeded(&mut self, app: Value, sp: Value, created: Instant) {
+        if let Some(id) = sp["id"].as_str() {
+            self.sp_created.insert(id.to_string(), created);
+        }
+        self.apps.push(app);
+        self.sps.push(sp);
     }
 }
 

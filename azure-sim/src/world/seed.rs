@@ -66,14 +66,14 @@ impl World {
             keeper: Default::default(),
             cfg,
         };
-        w.graph.apps.push(json!({
-            "id": op_app_object, "appId": op_app_id, "displayName": "keeper-azmon operator", "signInAudience": "AzureADMyOrg",
-            "identifierUris": [], "tags": [], "passwordCredentials": [], "createdDateTime": now_iso(), "publisherDomain": "sim.onmicrosoft.com"
-        }));
-        w.graph.sps.push(json!({ "id": op_object, "appId": op_app_id, "displayName": "keeper-azmon operator", "servicePrincipalType": "Application", "tags": [] }));
-        w.graph
-            .sp_created
-            .insert(op_object.clone(), now - Duration::from_secs(3600));
+        w.graph.add_seeded(
+            json!({
+                "id": op_app_object, "appId": op_app_id, "displayName": "keeper-azmon operator", "signInAudience": "AzureADMyOrg",
+                "identifierUris": [], "tags": [], "passwordCredentials": [], "createdDateTime": now_iso(), "publisherDomain": "sim.onmicrosoft.com"
+            }),
+            json!({ "id": op_object, "appId": op_app_id, "displayName": "keeper-azmon operator", "servicePrincipalType": "Application", "tags": [] }),
+            now - Duration::from_secs(3600),
+        );
         let roles = w.cfg.operator_roles.clone();
         w.set_operator_roles(&roles, now - Duration::from_secs(3600));
         Ok(w)
