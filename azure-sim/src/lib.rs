@@ -244,7 +244,7 @@ impl Sim {
 
     /// How many faults chaos drew, by kind (`429`, `500`, `503`, `reset`, `slow`, `lro-failed`).
     pub fn chaos_counts(&self) -> std::collections::BTreeMap<&'static str, usize> {
-        lock(&self.world).chaos_counts.clone()
+        lock(&self.world).faults.chaos_counts.clone()
     }
 
     /// Requests now held without an answer by `FaultKind::ApplyThenHang`.
@@ -309,7 +309,7 @@ impl Sim {
     /// Whether a new application's creator becomes its owner (true, as in Graph); false to see the tool add
     /// itself as owner where Graph did not.
     pub fn set_creator_becomes_owner(&self, yes: bool) {
-        lock(&self.world).creator_becomes_owner = yes;
+        lock(&self.world).graph.creator_becomes_owner = yes;
     }
 
     /// Gives the seeded operator exactly these roles on its subscription from now on (e.g. an Owner who became a
@@ -388,14 +388,15 @@ pub struct Snapshot {
 impl Snapshot {
     /// Graph application objects (secret values are never in them).
     pub fn applications(&self) -> Vec<Value> {
-        lock(&self.world).apps.clone()
+        lock(&self.world).graph.apps.clone()
     }
     pub fn service_principals(&self) -> Vec<Value> {
-        lock(&self.world).sps.clone()
+        lock(&self.world).graph.sps.clone()
     }
     /// (scope, role definition GUID, principal object id) of every role assignment.
     pub fn role_assignments(&self) -> Vec<(String, String, String)> {
         lock(&self.world)
+            .rbac
             .assignments
             .iter()
             .map(|a| (a.scope.clone(), a.role.clone(), a.principal.clone()))
@@ -404,6 +405,7 @@ impl Snapshot {
     /// The owners (directory object ids) of an application, by its object id.
     pub fn app_owners(&self, app_object_id: &str) -> Vec<String> {
         lock(&self.world)
+            .graph
             .owners
             .get(app_object_id)
             .cloned()
@@ -420,6 +422,7 @@ impl Snapshot {
     /// The rows ingested into a table of a workspace.
     pub fn table_rows(&self, workspace_id: &str, table: &str) -> Vec<Value> {
         lock(&self.world)
+            .workspaces
             .rows
             .get(&format!("{workspace_id}/tables/{table}").to_ascii_lowercase())
             .cloned()
@@ -427,7 +430,7 @@ impl Snapshot {
     }
     /// Rows the Logs Ingestion API accepted into an existing table (counted even when not stored).
     pub fn ingested_rows(&self) -> u64 {
-        lock(&self.world).ingested
+        lock(&self.world).ingest.ingested
     }
     /// Ingestion requests that came gzip-compressed.
     pub fn ingestion_gzip_requests(&self) -> usize {

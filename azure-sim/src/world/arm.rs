@@ -1,6 +1,9 @@
 //! The ARM router: bearer and api-version checks, subscriptions, locations, providers, resource groups and
 //! resource lists; it hands each resource family's paths to its file.
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use serde_json::{json, Value};
 
 use super::faults::FaultAction;
@@ -9,6 +12,98 @@ use crate::reply::{arm_err, Reply};
 
 /// Reading a subscription: any role that reads (`*/read`, `*`) lets the caller see it.
 const SUBSCRIPTION_READ: &str = "Microsoft.Resources/subscriptions/read";
+
+/// The resource providers the seeded subscription knows, registered or not (`SimConfig::providers_registered`).
+const SEEDED_PROVIDERS: [&str; 3] = [
+    "Microsoft.Insights",
+    "Microsoft.OperationalInsights",
+    "Microsoft.SecurityInsights",
+];
+
+/// ARM's own state: the subscriptions of the tenant, the locations, and the resource providers' registration.
+/// (Resource groups and the resources in them live in the world's resource store, `World::resources`.)
+#[derive(Debug)]
+pub struct ArmState {
+    /// (id, display name, visible to the operator without a role on it).
+    subscriptions: Vec<(String, String, bool)>,
+    locations: Vec<&'static str>,
+    /// Registration state and since when, by lower-case namespace.
+    providers: HashMap<String, (String, Instant)>,
+}
+
+impl ArmState {
+    /// The tenant's first subscription, the locations, and the providers registered or not.
+    pub(super) fn seeded(subscription: &str, providers_registered: bool, now: Instant) -> ArmState {
+        let registered = if providers_registered {
+            "Registered"
+        } else {
+            "NotRegistered"
+        };
+        ArmState {
+            subscriptions: vec![(
+                subscription.to_string(),
+                "Keeper Sim Subscription".into(),
+                true,
+            )],
+            locations: vec![
+                "eastus",
+                "eastus2",
+                "westus2",
+                "westus3",
+                "centralus",
+                "northeurope",
+                "westeurope",
+                "uksouth",
+                "australiaeast",
+                "usgovvirginia",
+                "usgovarizona",
+                "usgovtexas",
+                "usdodeast",
+                "usdodcentral",
+                "chinaeast2",
+                "chinanorth3",
+            ],
+            providers: SEEDED_PROVIDERS
+                .iter()
+                .map(|ns| (lc(ns), (registered.to_string(), now)))
+                .collect(),
+        }
+    }
+
+    /// Whether ARM knows the location `name` (as the tool writes it: `eastus`).
+    pub(super) fn location_known(&self, name: &str) -> bool {
+        self.locations.contains(&name)
+    }
+
+    /// Providers registering since `delay` ago are registered now.
+    pub(super) fn finish_registrations(&mut self, now: Instant, delay: Duration) {
+        for (_, (state, since)) in self.providers.iter_mut() {
+            if state == "Registering" && now >= *since + delay {
+                *state = "Registered".into();
+            }
+        }
+    }
+
+    /// 409 `MissingSubscriptionRegistration` unless the namespace of `kind` (`microsoft.insights/...`, lower
+    /// case) is registered (or unknown).
+    pub(super) fn provider_registered(&self, kind: &str) -> Result<(), Reply> {
+        let ns = kind.split('/').next().unwrap_or_default();
+        match self.providers.get(ns) {
+            Some((s, _)) if s != "Registered" => Err(arm_err(
+                409,
+                "MissingSubscriptionRegistration",
+                format!("The subscription is not registered to use namespace '{ns}'. See https://aka.ms/rps-not-found for how to register subscriptions."),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// One more subscription in the tenant.
+    pub(super) fn add_subscription(&mut self, id: &str, name: &str, visible: bool) {
+        self.subscriptions
+            .push((id.to_string(), name.to_string(), visible));
+    }
+}
 
 impl World {
     pub fn arm(&mut self, req: &Req, fault: &FaultAction) -> Reply {
@@ -34,6 +129,7 @@ impl World {
         let path = req.path.trim_end_matches('/').to_string();
         if path == "/subscriptions" {
             let visible: Vec<Value> = self
+                .arm
                 .subscriptions
                 .iter()
                 .filter(|(id, _, vis)| {
@@ -56,6 +152,7 @@ impl World {
             return arm_err(404, "InvalidResourceType", format!("No route for {path}"));
         };
         let known = self
+            .arm
             .subscriptions
             .iter()
             .find(|(id, _, _)| lc(id) == lc(&sub))
@@ -80,7 +177,7 @@ impl World {
         }
         if lrest == "/locations" && m == "GET" {
             let v: Vec<Value> = self
-                .locations
+                .arm.locations
                 .iter()
                 .map(|l| json!({ "id": format!("/subscriptions/{sub_id}/locations/{l}"), "name": l, "displayName": l, "regionalDisplayName": l, "type": "Region" }))
                 .collect();
@@ -121,6 +218,7 @@ impl World {
             ["providers", _ns] if m == "GET" => {
                 let ns = segs[1];
                 let state = self
+                    .arm
                     .providers
                     .get(&lc(ns))
                     .map(|p| p.0.clone())
@@ -134,6 +232,7 @@ impl World {
                 let ns = segs[1].to_string();
                 let now = self.now();
                 let entry = self
+                    .arm
                     .providers
                     .entry(lc(&ns))
                     .or_insert(("NotRegistered".into(), now));
@@ -307,8 +406,7 @@ impl World {
     }
 
     pub fn add_subscription(&mut self, id: &str, name: &str, visible: bool) {
-        self.subscriptions
-            .push((id.to_string(), name.to_string(), visible));
+        self.arm.add_subscription(id, name, visible);
     }
 
     fn sub_json(&self, id: &str, name: &str) -> Value {
@@ -371,6 +469,7 @@ impl World {
                     return arm_err(400, "InvalidRequestContent", "The request content was invalid: a resource group takes location (string), tags and managedBy.");
                 }
                 if !self
+                    .arm
                     .locations
                     .contains(&body["location"].as_str().unwrap_or_default())
                 {
@@ -397,8 +496,7 @@ impl World {
                 self.resources.remove(&key);
                 let prefix = format!("{key}/");
                 self.resources.retain(|k, _| !k.starts_with(&prefix));
-                self.assignments
-                    .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));
+                self.rbac.remove_at_or_under(&key);
                 Reply::empty(200)
             }
             _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),
@@ -456,13 +554,12 @@ impl World {
                 }
                 let prefix = format!("{key}/");
                 self.resources.retain(|k, _| !k.starts_with(&prefix));
-                self.rows.retain(|k, _| !k.starts_with(&prefix));
-                self.assignments
-                    .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));
+                self.workspaces.drop_rows_under(&prefix);
+                self.rbac.remove_at_or_under(&key);
                 Reply::empty(200)
             }
             "PUT" => {
-                if let Err(r) = self.provider_registered(kind) {
+                if let Err(r) = self.arm.provider_registered(kind) {
                     return r;
                 }
                 if !self
@@ -483,7 +580,7 @@ impl World {
                 // leave the resource as it was (the check once ran after the PUT and removed it).
                 // (A body without a location is left to the spec validation, which requires one.)
                 if let Some(loc) = body["location"].as_str() {
-                    if !self.locations.contains(&loc) {
+                    if !self.arm.location_known(loc) {
                         return arm_err(400, "LocationNotAvailableForResourceType", format!("The provided location '{loc}' is not available for resource type '{ty}'."));
                     }
                 }

@@ -87,10 +87,10 @@ impl World {
         res.body["properties"]["schema"]["columns"] = Value::Array(columns);
         if !rows.is_empty() {
             if let Some((ws, _)) = key.split_once("/tables/") {
-                self.had_data.insert(ws.to_string());
+                self.workspaces.mark_had_data(ws.to_string());
             }
         }
-        self.rows.entry(key).or_default().extend(rows);
+        self.workspaces.append_rows(key, rows);
         table
     }
 }

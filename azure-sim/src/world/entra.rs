@@ -2,13 +2,35 @@
 //! endpoint, the audiences of the cloud, and the principal a bearer token names.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde_json::json;
 
-use super::{Aud, Req, TokenInfo, World};
+use super::{Aud, Req, World};
 use crate::reply::{arm_err, token_err, Reply};
+
+/// The tokens issued, by their whole text.
+#[derive(Debug, Default)]
+pub struct EntraState {
+    tokens: HashMap<String, TokenInfo>,
+}
+
+#[derive(Debug, Clone)]
+struct TokenInfo {
+    principal: String,
+    aud: Aud,
+    expires: Instant,
+}
+
+impl EntraState {
+    /// Every token issued so far runs out at `at` (`FaultKind::ExpireTokens`).
+    pub(super) fn expire_all(&mut self, at: Instant) {
+        for t in self.tokens.values_mut() {
+            t.expires = at;
+        }
+    }
+}
 
 impl World {
     fn audience_of(&self, scope: &str) -> Option<Aud> {
@@ -40,7 +62,7 @@ impl World {
             ));
         };
         let tok = h.strip_prefix("Bearer ").unwrap_or("");
-        match self.tokens.get(tok) {
+        match self.entra.tokens.get(tok) {
             None => Err(arm_err(
                 401,
                 "InvalidAuthenticationToken",
@@ -87,7 +109,7 @@ impl World {
             .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
             .collect();
         let tok = format!("{header}.{claims}.{signature}");
-        self.tokens.insert(
+        self.entra.tokens.insert(
             tok.clone(),
             TokenInfo {
                 principal,
@@ -167,12 +189,7 @@ impl World {
                 ),
             );
         };
-        let Some(app) = self
-            .apps
-            .iter()
-            .find(|a| a["appId"] == client_id.as_str())
-            .cloned()
-        else {
+        let Some(app) = self.graph.app_by_client_id(&client_id).cloned() else {
             return token_err(
                 "unauthorized_client",
                 700016,
@@ -181,38 +198,21 @@ impl World {
                 ),
             );
         };
-        let app_object = app["id"].as_str().unwrap_or_default().to_string();
         let authenticated = if let Some(assertion) = form.get("client_assertion") {
             client_id == self.operator.client_id && *assertion == self.operator.federated_token
         } else {
             let given = form.get("client_secret").cloned().unwrap_or_default();
             let op = client_id == self.operator.client_id && given == self.operator.client_secret;
-            let now = time::OffsetDateTime::now_utc();
             // A new secret is refused for a while (`SimConfig::credential_activation_delay`): "When I add a
             // passwordCredential to an AAD Application, it does not work right away ... I've observed latency
             // from 4-18 seconds" (https://github.com/microsoftgraph/microsoft-graph-docs/issues/17966).
-            let app_secret = self.secrets.iter().any(|(key, s)| {
-                s.app_object_id == app_object && s.text == given && s.usable_at <= self.now() && {
-                    let end = app["passwordCredentials"]
-                        .as_array()
-                        .and_then(|l| l.iter().find(|p| p["keyId"] == key.as_str()))
-                        .and_then(|p| p["endDateTime"].as_str())
-                        .and_then(|e| {
-                            time::OffsetDateTime::parse(
-                                e,
-                                &time::format_description::well_known::Rfc3339,
-                            )
-                            .ok()
-                        });
-                    end.is_some_and(|e| e > now)
-                }
-            });
+            let app_secret = self.graph.secret_accepted(&app, &given, self.now());
             op || app_secret
         };
         if !authenticated {
             return token_err("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
         }
-        let Some(sp) = self.sps.iter().find(|s| s["appId"] == client_id.as_str()) else {
+        let Some(sp) = self.graph.sp_of_app(&client_id) else {
             return token_err(
                 "unauthorized_client",
                 700016,
@@ -226,11 +226,7 @@ impl World {
         // A new service principal is not known to the token service for a while: AADSTS700016, as recorded in
         // "[Bug] AADSTS700016 error for Service Principal" (New-AzADServicePrincipal, then a sign-in that fails
         // until "retry after a few seconds", https://github.com/AzureAD/microsoft-authentication-library-for-dotnet/issues/3706).
-        if self
-            .sp_usable_at
-            .get(&principal)
-            .is_some_and(|at| self.now() < *at)
-        {
+        if !self.graph.sp_usable(&principal, self.now()) {
             return token_err(
                 "unauthorized_client",
                 700016,

@@ -1,10 +1,32 @@
 //! Faults: the ones a test plans (`Sim::inject`) and the ones chaos draws from the seed; what each does to a request.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::{lc, FaultState, Req, World};
+use super::{lc, Req, World};
 use crate::api::{Fault, FaultKind};
 use crate::reply::{arm_err, Reply};
+
+/// The faults: those a test planned, and what chaos has drawn and seen.
+#[derive(Debug, Default)]
+pub struct FaultsState {
+    /// Planned by a test (`Sim::inject`, `Sim::inject_once_seen`), in the order they were added.
+    planned: Vec<FaultState>,
+    /// Faults drawn by chaos, by kind, for reports.
+    pub chaos_counts: BTreeMap<&'static str, usize>,
+    /// How many times chaos has seen each request shape.
+    chaos_seen: HashMap<String, u64>,
+}
+
+#[derive(Debug, Clone)]
+struct FaultState {
+    fault: Fault,
+    seen: usize,
+    hit: usize,
+    /// `(method, path part)` of the request that arms this fault (`Sim::inject_once_seen`); until it has been
+    /// seen, the fault matches nothing.
+    armed_by: Option<(String, String)>,
+}
 
 /// What the handler decided about faults for one request.
 pub enum FaultAction {
@@ -20,7 +42,7 @@ pub enum FaultAction {
 
 impl World {
     pub fn add_fault(&mut self, f: Fault) {
-        self.faults.push(FaultState {
+        self.faults.planned.push(FaultState {
             fault: f,
             seen: 0,
             hit: 0,
@@ -30,7 +52,7 @@ impl World {
 
     /// Adds `f`, to match only once a request of `method` whose path contains `path` has been served.
     pub fn add_fault_once_seen(&mut self, method: &str, path: &str, f: Fault) {
-        self.faults.push(FaultState {
+        self.faults.planned.push(FaultState {
             fault: f,
             seen: 0,
             hit: 0,
@@ -39,7 +61,7 @@ impl World {
     }
 
     pub fn clear_faults(&mut self) {
-        self.faults.clear();
+        self.faults.planned.clear();
     }
 
     pub fn is_write(req: &Req) -> bool {
@@ -82,7 +104,7 @@ impl World {
             .collect::<Vec<_>>()
             .join("/");
         let key = format!("{} {}", req.method, lc(&shape));
-        let seen = self.chaos_seen.entry(key.clone()).or_default();
+        let seen = self.faults.chaos_seen.entry(key.clone()).or_default();
         *seen += 1;
         let r = {
             use std::hash::{Hash, Hasher};
@@ -135,14 +157,14 @@ impl World {
         } else {
             return FaultAction::None;
         };
-        *self.chaos_counts.entry(name).or_default() += 1;
+        *self.faults.chaos_counts.entry(name).or_default() += 1;
         action
     }
 
     fn planned_fault(&mut self, req: &Req) -> FaultAction {
         let write = World::is_write(req);
         let mut arming = Vec::new();
-        for (i, f) in self.faults.iter().enumerate() {
+        for (i, f) in self.faults.planned.iter().enumerate() {
             if let Some((method, path)) = &f.armed_by {
                 if method.eq_ignore_ascii_case(&req.method) && req.path.contains(path.as_str()) {
                     arming.push(i);
@@ -152,13 +174,13 @@ impl World {
         let action = self.matching_fault(req, write);
         // Armed by this request: from the next one on.
         for i in arming {
-            self.faults[i].armed_by = None;
+            self.faults.planned[i].armed_by = None;
         }
         action
     }
 
     fn matching_fault(&mut self, req: &Req, write: bool) -> FaultAction {
-        for f in self.faults.iter_mut() {
+        for f in self.faults.planned.iter_mut() {
             if f.armed_by.is_some() {
                 continue;
             }
@@ -202,9 +224,7 @@ impl World {
                     // Every token issued so far runs out now; this request is then served as any other.
                     let now = self.now();
                     let past = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
-                    for t in self.tokens.values_mut() {
-                        t.expires = past;
-                    }
+                    self.entra.expire_all(past);
                     FaultAction::None
                 }
             };

@@ -6,13 +6,135 @@
 //! Entra blog, "Designing for Eventual Consistency for Microsoft Entra", 2026-03-24,
 //! https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::{Aud, Req, Secret, World};
+use super::{Aud, Req, World};
 use crate::reply::{graph_err, now_iso, Reply};
+
+/// The directory: applications, service principals, their secrets and owners, the users, and when each new
+/// object replicates.
+#[derive(Debug)]
+pub struct GraphState {
+    pub apps: Vec<Value>,
+    /// Client secrets by key id (their text is never in `apps`).
+    secrets: HashMap<String, Secret>,
+    pub sps: Vec<Value>,
+    /// Owners (directory object ids) of each application, by the application's object id (`owners.rs`).
+    pub owners: HashMap<String, Vec<String>>,
+    /// Directory users (other members of the tenant; the operator is a service principal).
+    pub(super) users: Vec<Value>,
+    /// Whether a new application's creator becomes its owner (Graph's behaviour; a test may turn it off).
+    pub creator_becomes_owner: bool,
+    /// When each service principal (by object id) was made.
+    sp_created: HashMap<String, Instant>,
+    /// Each service principal's own replication delay.
+    sp_delay: HashMap<String, Duration>,
+    /// When a new application or service principal (by object id) becomes visible to Graph reads.
+    pub(super) graph_visible_at: HashMap<String, Instant>,
+    /// When the token endpoint starts to accept a new service principal (by object id).
+    sp_usable_at: HashMap<String, Instant>,
+}
+
+#[derive(Debug, Clone)]
+struct Secret {
+    app_object_id: String,
+    text: String,
+    /// The token endpoint refuses it until then (`SimConfig::credential_activation_delay`).
+    usable_at: Instant,
+}
+
+impl Default for GraphState {
+    fn default() -> Self {
+        GraphState {
+            apps: vec![],
+            secrets: HashMap::new(),
+            sps: vec![],
+            owners: HashMap::new(),
+            users: vec![],
+            creator_becomes_owner: true,
+            sp_created: HashMap::new(),
+            sp_delay: HashMap::new(),
+            graph_visible_at: HashMap::new(),
+            sp_usable_at: HashMap::new(),
+        }
+    }
+}
+
+impl GraphState {
+    /// An application and its service principal that exist before the world starts (the operator's), made at
+    /// `created` and visible at once.
+    pub(super) fn add_seeded(&mut self, app: Value, sp: Value, created: Instant) {
+        if let Some(id) = sp["id"].as_str() {
+            self.sp_created.insert(id.to_string(), created);
+        }
+        self.apps.push(app);
+        self.sps.push(sp);
+    }
+}
+
+/// What the other families ask of the directory (the token endpoint, RBAC).
+impl GraphState {
+    /// The application whose application (client) id is `client_id`.
+    pub(super) fn app_by_client_id(&self, client_id: &str) -> Option<&Value> {
+        self.apps.iter().find(|a| a["appId"] == client_id)
+    }
+
+    /// The service principal of the application `client_id`.
+    pub(super) fn sp_of_app(&self, client_id: &str) -> Option<&Value> {
+        self.sps.iter().find(|s| s["appId"] == client_id)
+    }
+
+    /// The application (client) id of the service principal with object id `principal`.
+    pub(super) fn sp_app_id(&self, principal: &str) -> Option<&str> {
+        self.sps
+            .iter()
+            .find(|s| s["id"] == principal)
+            .and_then(|s| s["appId"].as_str())
+    }
+
+    /// Whether `given` is a secret of `app` that the token endpoint takes at `now`: made long enough ago to be
+    /// usable, and its credential's `endDateTime` (by the real wall clock) not passed.
+    pub(super) fn secret_accepted(&self, app: &Value, given: &str, now: Instant) -> bool {
+        let app_object = app["id"].as_str().unwrap_or_default();
+        let wall = time::OffsetDateTime::now_utc();
+        self.secrets.iter().any(|(key, s)| {
+            s.app_object_id == app_object && s.text == given && s.usable_at <= now && {
+                let end = app["passwordCredentials"]
+                    .as_array()
+                    .and_then(|l| l.iter().find(|p| p["keyId"] == key.as_str()))
+                    .and_then(|p| p["endDateTime"].as_str())
+                    .and_then(|e| {
+                        time::OffsetDateTime::parse(
+                            e,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    });
+                end.is_some_and(|e| e > wall)
+            }
+        })
+    }
+
+    /// Whether the token endpoint knows the service principal `principal` at `now` (a new one is refused for a
+    /// while: entra.rs).
+    pub(super) fn sp_usable(&self, principal: &str, now: Instant) -> bool {
+        self.sp_usable_at.get(principal).is_none_or(|at| now >= *at)
+    }
+
+    /// The replication delay drawn for the service principal `principal` when it was made.
+    pub(super) fn replication_delay(&self, principal: &str) -> Option<Duration> {
+        self.sp_delay.get(principal).copied()
+    }
+
+    /// When the service principal `principal` was made.
+    pub(super) fn sp_created_at(&self, principal: &str) -> Option<Instant> {
+        self.sp_created.get(principal).copied()
+    }
+}
 
 impl World {
     pub fn graph(&mut self, req: &Req) -> Reply {
@@ -41,7 +163,7 @@ impl World {
         match (req.method.as_str(), segs.as_slice()) {
             ("POST", ["applications"]) => self.create_app(&body, &caller),
             ("GET", ["applications"]) => self.list_graph(req, true),
-            ("GET", ["applications", id]) => match self.apps.iter().find(|a| a["id"] == *id && self.graph_visible(id)) {
+            ("GET", ["applications", id]) => match self.graph.apps.iter().find(|a| a["id"] == *id && self.graph_visible(id)) {
                 Some(a) => Reply::json(200, a.clone()),
                 None => graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present.")),
             },
@@ -49,13 +171,13 @@ impl World {
             // Writes meet the lag as reads do (the same source): an object made moments ago is "not found".
             ("DELETE", ["applications", id]) if !self.graph_visible(id) => World::not_yet_visible(id),
             ("DELETE", ["applications", id]) => {
-                let Some(app) = self.apps.iter().find(|a| a["id"] == *id).cloned() else {
+                let Some(app) = self.graph.apps.iter().find(|a| a["id"] == *id).cloned() else {
                     return graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist."));
                 };
-                self.apps.retain(|a| a["id"] != *id);
-                self.owners.remove(*id);
-                self.secrets.retain(|_, s| s.app_object_id != *id);
-                self.sps.retain(|s| s["appId"] != app["appId"]);
+                self.graph.apps.retain(|a| a["id"] != *id);
+                self.graph.owners.remove(*id);
+                self.graph.secrets.retain(|_, s| s.app_object_id != *id);
+                self.graph.sps.retain(|s| s["appId"] != app["appId"]);
                 Reply::empty(204)
             }
             ("POST", ["applications", id, "addPassword"]) => self.add_password(id, &body),
@@ -64,7 +186,7 @@ impl World {
             }
             ("POST", ["applications", id, "removePassword"]) => {
                 let key = body["keyId"].as_str().unwrap_or_default().to_string();
-                let Some(app) = self.apps.iter_mut().find(|a| a["id"] == *id) else {
+                let Some(app) = self.graph.apps.iter_mut().find(|a| a["id"] == *id) else {
                     return graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist."));
                 };
                 let creds = app["passwordCredentials"].as_array_mut();
@@ -74,20 +196,20 @@ impl World {
                 if creds.len() == before {
                     return graph_err(400, "Request_BadRequest", format!("No password credential found with keyId {key}."));
                 }
-                self.secrets.remove(&key);
+                self.graph.secrets.remove(&key);
                 Reply::empty(204)
             }
             ("POST", ["servicePrincipals"]) => self.create_sp(&body),
             ("GET", ["servicePrincipals"]) => self.list_graph(req, false),
-            ("GET", ["servicePrincipals", id]) => match self.sps.iter().find(|s| s["id"] == *id && self.graph_visible(id)) {
+            ("GET", ["servicePrincipals", id]) => match self.graph.sps.iter().find(|s| s["id"] == *id && self.graph_visible(id)) {
                 Some(s) => Reply::json(200, s.clone()),
                 None => graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist.")),
             },
             ("DELETE", ["servicePrincipals", id]) if !self.graph_visible(id) => World::not_yet_visible(id),
             ("DELETE", ["servicePrincipals", id]) => {
-                let before = self.sps.len();
-                self.sps.retain(|s| s["id"] != *id);
-                if self.sps.len() == before {
+                let before = self.graph.sps.len();
+                self.graph.sps.retain(|s| s["id"] != *id);
+                if self.graph.sps.len() == before {
                     graph_err(404, "Request_ResourceNotFound", format!("Resource '{id}' does not exist."))
                 } else {
                     Reply::empty(204)
@@ -100,7 +222,8 @@ impl World {
     /// Whether a Graph object is past its read-after-create lag (objects the simulator did not create this way,
     /// like the operator's, always are).
     fn graph_visible(&self, object_id: &str) -> bool {
-        self.graph_visible_at
+        self.graph
+            .graph_visible_at
             .get(object_id)
             .is_none_or(|at| self.now() >= *at)
     }
@@ -172,11 +295,11 @@ impl World {
             "createdDateTime": now_iso(), "publisherDomain": "sim.onmicrosoft.com",
         });
         let visible_at = self.now() + self.graph_lag();
-        self.graph_visible_at.insert(
+        self.graph.graph_visible_at.insert(
             app["id"].as_str().unwrap_or_default().to_string(),
             visible_at,
         );
-        self.apps.push(app.clone());
+        self.graph.apps.push(app.clone());
         self.creator_owns(app["id"].as_str().unwrap_or_default(), caller);
         Reply::json(201, app)
     }
@@ -197,7 +320,7 @@ impl World {
         if !self.graph_visible(id) {
             return World::not_yet_visible(id);
         }
-        let Some(app) = self.apps.iter_mut().find(|a| a["id"] == id) else {
+        let Some(app) = self.graph.apps.iter_mut().find(|a| a["id"] == id) else {
             return graph_err(
                 404,
                 "Request_ResourceNotFound",
@@ -246,7 +369,7 @@ impl World {
         let text: String = (0..40)
             .map(|_| self.rng.sample(rand::distributions::Alphanumeric) as char)
             .collect();
-        let Some(app) = self.apps.iter_mut().find(|a| a["id"] == id) else {
+        let Some(app) = self.graph.apps.iter_mut().find(|a| a["id"] == id) else {
             return graph_err(
                 404,
                 "Request_ResourceNotFound",
@@ -259,7 +382,7 @@ impl World {
             list.push(cred.clone());
         }
         let usable_at = self.now() + self.credential_lag();
-        self.secrets.insert(
+        self.graph.secrets.insert(
             key,
             Secret {
                 app_object_id: id.to_string(),
@@ -282,6 +405,7 @@ impl World {
         // failing to create Service Principal for just created Application",
         // https://learn.microsoft.com/en-us/answers/questions/5883620/).
         let Some(app) = self
+            .graph
             .apps
             .iter()
             .find(|a| {
@@ -297,7 +421,7 @@ impl World {
             }
             return r;
         };
-        if self.sps.iter().any(|s| s["appId"] == app_id.as_str()) {
+        if self.graph.sps.iter().any(|s| s["appId"] == app_id.as_str()) {
             return graph_err(
                 409,
                 "Request_MultipleObjectsWithSameKeyValue",
@@ -319,20 +443,26 @@ impl World {
                 .map(|l| l.scaled(l.sp_replication))
                 .unwrap_or(self.cfg.sp_replication_delay),
         };
-        self.sp_delay.insert(sp_id.clone(), delay);
+        self.graph.sp_delay.insert(sp_id.clone(), delay);
         let now = self.now();
-        self.graph_visible_at
+        self.graph
+            .graph_visible_at
             .insert(sp_id.clone(), now + self.graph_lag());
-        self.sp_usable_at
+        self.graph
+            .sp_usable_at
             .insert(sp_id.clone(), now + self.credential_lag());
-        self.sp_created.insert(sp_id, now);
-        self.sps.push(sp.clone());
+        self.graph.sp_created.insert(sp_id, now);
+        self.graph.sps.push(sp.clone());
         Reply::json(201, sp)
     }
 
     fn list_graph(&self, req: &Req, apps: bool) -> Reply {
         let filter = req.query.get("$filter");
-        let list = if apps { &self.apps } else { &self.sps };
+        let list = if apps {
+            &self.graph.apps
+        } else {
+            &self.graph.sps
+        };
         let pick = |v: &Value| -> bool {
             let Some(f) = filter else { return true };
             let f = f.trim();

@@ -12,6 +12,13 @@ use super::rbac::MONITORING_METRICS_PUBLISHER;
 use super::{lc, Aud, Req, World};
 use crate::reply::{arm_err, Reply};
 
+/// What the Logs Ingestion API has accepted.
+#[derive(Debug, Default)]
+pub struct IngestState {
+    /// Rows accepted into an existing table, stored or not.
+    pub ingested: u64,
+}
+
 impl World {
     /// Logs Ingestion: the body (a JSON array of events) checked against the stream's declaration, its rows kept
     /// when the simulator stores rows.
@@ -179,15 +186,12 @@ impl World {
                 let key = lc(&format!("{ws}/tables/{table}"));
                 // Like Azure, rows for a table that is gone are accepted and dropped.
                 if self.resources.contains_key(&key) {
-                    self.ingested += accepted;
+                    self.ingest.ingested += accepted;
                     if accepted > 0 {
-                        self.had_data.insert(lc(ws));
+                        self.workspaces.mark_had_data(lc(ws));
                     }
                     if keep {
-                        self.rows
-                            .entry(key)
-                            .or_default()
-                            .extend(rows.iter().cloned());
+                        self.workspaces.append_rows(key, rows.iter().cloned());
                     }
                 }
             }

@@ -54,7 +54,7 @@ struct FakeFolder {
 }
 
 /// The Keeper side of the simulator: one KSM application, its devices, the records shared with it.
-pub struct Keeper {
+pub struct KeeperState {
     app_key: Key,
     owner_secret: p256::SecretKey,
     server_secret: p256::SecretKey,
@@ -69,9 +69,9 @@ pub struct Keeper {
     pub calls: Vec<String>,
 }
 
-impl Default for Keeper {
+impl Default for KeeperState {
     fn default() -> Self {
-        Keeper {
+        KeeperState {
             app_key: kc::random_key(),
             owner_secret: p256::SecretKey::random(&mut rand::rngs::OsRng),
             server_secret: p256::SecretKey::random(&mut rand::rngs::OsRng),
@@ -87,7 +87,7 @@ impl Default for Keeper {
 
 type Answer = Result<Option<Value>, (u16, &'static str, String)>;
 
-impl Keeper {
+impl KeeperState {
     /// A bound KSM config for a new device of the application, base64 of its JSON as the Keeper vault exports it.
     /// It names this backend's server key (`serverPublicKey`) so the transmission key can be unwrapped here.
     pub fn mint_config(&mut self, hostname: &str) -> String {

@@ -1,30 +1,38 @@
-//! The simulated world's state and clock: the `World` struct and what it keeps (tokens, Graph objects, ARM
-//! resources, role assignments, operations, faults, table rows), ids, simulated time and what time moves on,
-//! and the helpers the ARM families share.
+//! The simulated world: the `World` struct, which holds one state per API family and the parts they share
+//! (configuration, ids, the clock and what time moves on, the ARM resource store, faults, the request log), and
+//! the helpers the ARM families share.
 //!
-//! One file per API family adds its handlers to `World` (`impl World` blocks):
+//! Each API family's state is a struct in its own file, beside the handlers that use it (`impl World` blocks
+//! there); other families reach it through small methods of that struct (`GraphState::sp_usable`,
+//! `RbacState::remove_at_or_under`, `WorkspacesState::append_rows`, ...), not through its fields.
 //!
-//! | file            | job                                                                         |
-//! |-----------------|-----------------------------------------------------------------------------|
-//! | `mod.rs`        | state, ids, clock (`now`, `advance`, `tick`), latency model, lags, paging   |
-//! | `seed.rs`       | the world as it starts: tenant, operator, subscription, providers           |
-//! | `faults.rs`     | planned faults (`Sim::inject`) and chaos; `FaultAction`                     |
-//! | `entra.rs`      | token endpoint, managed-identity endpoint, audiences, bearer principals     |
-//! | `graph.rs`      | applications, service principals, addPassword / removePassword, lists       |
-//! | `owners.rs`     | owners of applications, directory users, apps registered by someone else    |
-//! | `arm.rs`        | the ARM router: api-versions, subscriptions, locations, providers, groups   |
-//! | `workspaces.rs` | workspaces (soft delete, recovery) and tables (classic too), long-running  |
-//! | `dce.rs`        | data collection endpoints                                                   |
-//! | `dcr.rs`        | data collection rules                                                       |
-//! | `rbac.rs`       | role definitions, role assignments, `permitted`, permissions, `has_role`    |
-//! | `ingest.rs`     | the Logs Ingestion API                                                      |
-//! | `query.rs`      | the Log Analytics query API (KQL in `crate::kql`)                           |
-//! | `sentinel.rs`   | Sentinel onboarding, analytics rules, saved searches (functions), workbooks |
-//! | `classic.rs`    | classic `_CL` tables as the retired HTTP Data Collector API filled them     |
+//! | file            | state            | job                                                                      |
+//! |-----------------|------------------|--------------------------------------------------------------------------|
+//! | `mod.rs`        | `World`, `Res`   | ids, clock (`now`, `advance`, `tick`), latency model, lags, paging, the resource store |
+//! | `seed.rs`       |                  | the world as it starts: tenant, operator, subscription, providers       |
+//! | `faults.rs`     | `FaultsState`    | planned faults (`Sim::inject`) and chaos; `FaultAction`                  |
+//! | `entra.rs`      | `EntraState`     | token endpoint, managed-identity endpoint, audiences, bearer principals  |
+//! | `graph.rs`      | `GraphState`     | applications, service principals, secrets, addPassword / removePassword, lists, replication |
+//! | `owners.rs`     | (`GraphState`)   | owners of applications, directory users, apps registered by someone else |
+//! | `arm.rs`        | `ArmState`       | the ARM router: api-versions, subscriptions, locations, providers, groups |
+//! | `workspaces.rs` | `WorkspacesState`| workspaces (soft delete, recovery) and tables (classic too), their rows, long-running operations |
+//! | `dce.rs`        |                  | data collection endpoints (kept in the resource store)                   |
+//! | `dcr.rs`        |                  | data collection rules (kept in the resource store)                       |
+//! | `rbac.rs`       | `RbacState`      | role definitions, role assignments, `permitted`, permissions, `has_role` |
+//! | `ingest.rs`     | `IngestState`    | the Logs Ingestion API                                                   |
+//! | `query.rs`      |                  | the Log Analytics query API (KQL in `crate::kql`)                        |
+//! | `sentinel.rs`   |                  | Sentinel onboarding, analytics rules, saved searches (functions), workbooks (kept in the resource store) |
+//! | `classic.rs`    |                  | classic `_CL` tables as the retired HTTP Data Collector API filled them  |
+//! | `keeper.rs`     | `KeeperState`    | the fake Keeper Secrets Manager backend (its crypto in `keeper_crypto.rs`) |
+//!
+//! DCEs, DCRs and Sentinel's content have no state of their own: like every ARM resource they live in the one
+//! resource store (`World::resources`), because ARM ids nest across families and ARM's own behaviours (a group's
+//! lists and deletion, operations becoming ready) walk them together.
 //!
 //! The Azure behaviours modelled, file by file and with their sources, are listed in `azure-sim/BEHAVIOUR.md`.
 //! Family files depend on this module and on each other only downwards (`arm` on the resource families,
-//! everything on `entra` for bearer tokens); this module depends on none of them.
+//! everything on `entra` for bearer tokens); this module names the family states and, where time or a
+//! deletion behind the tool's back touches them (`tick`, `delete_resource`), calls their methods.
 
 mod arm;
 mod classic;
@@ -50,7 +58,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::api::{Fault, LoggedRequest, Operator, SimConfig};
+use crate::api::{LoggedRequest, Operator, SimConfig};
 use crate::reply::{arm_err, Reply};
 use crate::schema::Specs;
 
@@ -63,54 +71,12 @@ pub enum Aud {
     LogAnalytics,
 }
 
-#[derive(Debug, Clone)]
-struct TokenInfo {
-    principal: String,
-    aud: Aud,
-    expires: Instant,
-}
-
-#[derive(Debug, Clone)]
-struct Secret {
-    app_object_id: String,
-    text: String,
-    /// The token endpoint refuses it until then (`SimConfig::credential_activation_delay`).
-    usable_at: Instant,
-}
-
-#[derive(Debug, Clone)]
-pub struct Assignment {
-    pub id: String,
-    pub scope: String,
-    pub role: String,
-    pub principal: String,
-    pub principal_type: Option<String>,
-    pub created: Instant,
-}
-
 /// A resource kept by id (lower-case key), with when it becomes ready and whether its operation fails.
 #[derive(Debug, Clone)]
 struct Res {
     body: Value,
     ready_at: Instant,
     fail: bool,
-}
-
-#[derive(Debug, Clone)]
-struct Operation {
-    resource: String,
-    done_at: Instant,
-    fail: bool,
-}
-
-#[derive(Debug, Clone)]
-struct FaultState {
-    fault: Fault,
-    seen: usize,
-    hit: usize,
-    /// `(method, path part)` of the request that arms this fault (`Sim::inject_once_seen`); until it has been
-    /// seen, the fault matches nothing.
-    armed_by: Option<(String, String)>,
 }
 
 /// A parsed request.
@@ -124,60 +90,44 @@ pub struct Req {
     pub body: Vec<u8>,
 }
 
-/// The simulated cloud: every object and resource, the tokens issued, the faults planned, and the request log.
+/// The simulated cloud: one state per API family (each defined in its family's file, beside its handlers), and
+/// the parts every family shares: the configuration, the clock, the ids, the ARM resource store, the faults and
+/// the request log.
 pub struct World {
     pub cfg: SimConfig,
     specs: Specs,
     rng: StdRng,
     pub base_url: String,
+    /// How far the simulated clock runs ahead of the real one (`now`, `advance`).
     offset: Duration,
     pub tenant: String,
     pub operator: Operator,
-    subscriptions: Vec<(String, String, bool)>,
-    locations: Vec<&'static str>,
-    pub apps: Vec<Value>,
-    secrets: HashMap<String, Secret>,
-    pub sps: Vec<Value>,
-    /// Owners (directory object ids) of each application, by the application's object id.
-    pub owners: HashMap<String, Vec<String>>,
-    /// Directory users (other members of the tenant; the operator is a service principal).
-    pub users: Vec<Value>,
-    /// Whether a new application's creator becomes its owner (Graph's behaviour; a test may turn it off).
-    pub creator_becomes_owner: bool,
-    sp_created: HashMap<String, Instant>,
-    tokens: HashMap<String, TokenInfo>,
-    providers: HashMap<String, (String, Instant)>,
+    /// Every ARM resource by lower-case id, whatever its family: resource groups, workspaces and their tables
+    /// and saved searches, DCEs, DCRs, Sentinel settings, rules and content, workbooks. One store, because ARM
+    /// ids nest across families (a table or a Sentinel rule under a workspace, all of it under a resource
+    /// group) and ARM's own behaviours walk them together: lists of a group's resources, a group's deletion
+    /// taking what is under it, long-running operations becoming ready (`tick`).
     resources: BTreeMap<String, Res>,
-    pub assignments: Vec<Assignment>,
-    operations: HashMap<String, Operation>,
-    pub rows: HashMap<String, Vec<Value>>,
-    /// Custom tables deleted from a live workspace (lower-case id): their rows and columns, back when a table of
-    /// that name and those columns is made again.
-    deleted_tables: HashMap<String, workspaces::DeletedTable>,
-    /// Workspaces deleted without `force` (lower-case id), recoverable for 14 days with what they held.
-    soft_deleted: BTreeMap<String, workspaces::SoftDeleted>,
-    /// Workspaces (ids, lower case) that have received a row: from then on their queries never answer 204 ("No
-    /// data in workspace"), even once a table is deleted.
-    pub had_data: std::collections::HashSet<String>,
-    faults: Vec<FaultState>,
+    /// Tokens the token endpoints issued (`entra.rs`).
+    entra: entra::EntraState,
+    /// Applications, service principals, secrets, owners, users and their replication (`graph.rs`, `owners.rs`).
+    pub graph: graph::GraphState,
+    /// Subscriptions, locations and resource providers (`arm.rs`).
+    arm: arm::ArmState,
+    /// Role assignments (`rbac.rs`).
+    pub rbac: rbac::RbacState,
+    /// Table rows, deleted tables, soft-deleted workspaces, long-running operations (`workspaces.rs`).
+    pub workspaces: workspaces::WorkspacesState,
+    /// What the Logs Ingestion API accepted (`ingest.rs`).
+    pub ingest: ingest::IngestState,
+    /// Planned faults and chaos's draws (`faults.rs`).
+    pub faults: faults::FaultsState,
     pub log: Vec<LoggedRequest>,
     pub writes: usize,
-    /// Rows accepted by the Logs Ingestion API, stored or not.
-    pub ingested: u64,
     /// Requests applied and held without an answer (`FaultKind::ApplyThenHang`).
     pub hanging: usize,
-    /// Each service principal's own replication delay.
-    sp_delay: HashMap<String, Duration>,
-    /// When a new application or service principal (by object id) becomes visible to Graph reads.
-    graph_visible_at: HashMap<String, Instant>,
-    /// When the token endpoint starts to accept a new service principal (by object id).
-    sp_usable_at: HashMap<String, Instant>,
-    /// Faults drawn by chaos, by kind, for reports.
-    pub chaos_counts: BTreeMap<&'static str, usize>,
-    /// How many times chaos has seen each request shape.
-    chaos_seen: HashMap<String, u64>,
-    /// The fake Keeper Secrets Manager backend (`/api/rest/sm/v1/*`).
-    pub keeper: keeper::Keeper,
+    /// The fake Keeper Secrets Manager backend (`/api/rest/sm/v1/*`, `keeper.rs`).
+    pub keeper: keeper::KeeperState,
 }
 
 fn lc(s: &str) -> String {
@@ -293,12 +243,8 @@ impl World {
     fn tick(&mut self) {
         let now = self.now();
         self.expire_soft_deleted(now);
-        let delay = self.cfg.provider_registration_delay;
-        for (_, (state, since)) in self.providers.iter_mut() {
-            if state == "Registering" && now >= *since + delay {
-                *state = "Registered".into();
-            }
-        }
+        self.arm
+            .finish_registrations(now, self.cfg.provider_registration_delay);
         let due: Vec<String> = self
             .resources
             .iter()
@@ -369,18 +315,6 @@ impl World {
             .validate(file, def, body)
             .map_err(|e| arm_err(400, code, format!("The request content was invalid: {e}")))
     }
-
-    fn provider_registered(&self, kind: &str) -> Result<(), Reply> {
-        let ns = kind.split('/').next().unwrap_or_default();
-        match self.providers.get(ns) {
-            Some((s, _)) if s != "Registered" => Err(arm_err(
-                409,
-                "MissingSubscriptionRegistration",
-                format!("The subscription is not registered to use namespace '{ns}'. See https://aka.ms/rps-not-found for how to register subscriptions."),
-            )),
-            _ => Ok(()),
-        }
-    }
 }
 
 // ---------- paging ----------
@@ -440,12 +374,8 @@ impl World {
         let prefix = format!("{key}/");
         self.resources
             .retain(|k, _| *k != key && !k.starts_with(&prefix));
-        self.rows
-            .retain(|k, _| *k != key && !k.starts_with(&prefix));
-        self.deleted_tables
-            .retain(|k, _| *k != key && !k.starts_with(&prefix));
-        self.assignments
-            .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));
+        self.workspaces.forget_table_data(&key, &prefix);
+        self.rbac.remove_at_or_under(&key);
     }
 
     pub fn patch_resource(&mut self, id: &str, patch: &Value) {

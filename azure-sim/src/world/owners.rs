@@ -29,12 +29,12 @@ pub struct ForeignApp {
 impl World {
     /// The directory object (a user or a service principal) with this id, as Graph lists it among owners.
     fn directory_object(&self, id: &str) -> Option<Value> {
-        if let Some(u) = self.users.iter().find(|u| u["id"] == id) {
+        if let Some(u) = self.graph.users.iter().find(|u| u["id"] == id) {
             let mut u = u.clone();
             u["@odata.type"] = json!("#microsoft.graph.user");
             return Some(u);
         }
-        self.sps.iter().find(|s| s["id"] == id).map(|s| {
+        self.graph.sps.iter().find(|s| s["id"] == id).map(|s| {
             json!({
                 "@odata.type": "#microsoft.graph.servicePrincipal", "id": s["id"], "appId": s["appId"],
                 "displayName": s["displayName"], "servicePrincipalType": s["servicePrincipalType"],
@@ -45,8 +45,9 @@ impl World {
     /// Records the creator of a new app as its owner, as Graph does for users and service principals alike
     /// (unless a test turned that off to see the tool add itself).
     pub(super) fn creator_owns(&mut self, app_object_id: &str, caller: &str) {
-        if self.creator_becomes_owner {
-            self.owners
+        if self.graph.creator_becomes_owner {
+            self.graph
+                .owners
                 .entry(app_object_id.to_string())
                 .or_default()
                 .push(caller.to_string());
@@ -64,7 +65,7 @@ impl World {
             ["applications", app, "owners", rest @ ..] => (app.to_string(), rest),
             _ => return None,
         };
-        if !self.apps.iter().any(|a| a["id"] == app.as_str()) {
+        if !self.graph.apps.iter().any(|a| a["id"] == app.as_str()) {
             return Some(graph_err(
                 404,
                 "Request_ResourceNotFound",
@@ -73,7 +74,7 @@ impl World {
         }
         Some(match (method, rest) {
             ("GET", []) => {
-                let ids = self.owners.get(&app).cloned().unwrap_or_default();
+                let ids = self.graph.owners.get(&app).cloned().unwrap_or_default();
                 let list: Vec<Value> = ids
                     .iter()
                     .filter_map(|id| self.directory_object(id))
@@ -93,7 +94,7 @@ impl World {
                         format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
                     ));
                 }
-                let owners = self.owners.entry(app).or_default();
+                let owners = self.graph.owners.entry(app).or_default();
                 if owners.contains(&id) {
                     return Some(graph_err(
                         400,
@@ -105,7 +106,7 @@ impl World {
                 Reply::empty(204)
             }
             ("DELETE", [id, "$ref"]) => {
-                let owners = self.owners.entry(app).or_default();
+                let owners = self.graph.owners.entry(app).or_default();
                 let before = owners.len();
                 owners.retain(|o| o != id);
                 if owners.len() == before {
@@ -127,15 +128,18 @@ impl World {
     pub fn create_foreign_app(&mut self, display_name: &str, tags: &[&str]) -> ForeignApp {
         let (object_id, app_id, user, key) = (self.uuid(), self.uuid(), self.uuid(), self.uuid());
         let upn = format!("member-{}@sim.onmicrosoft.com", &user[..8]);
-        self.users
+        self.graph
+            .users
             .push(json!({ "id": user, "displayName": "Another Member", "userPrincipalName": upn }));
-        self.apps.push(json!({
+        self.graph.apps.push(json!({
             "id": object_id, "appId": app_id, "displayName": display_name, "signInAudience": "AzureADMyOrg",
             "identifierUris": [], "tags": tags, "createdDateTime": now_iso(), "publisherDomain": "sim.onmicrosoft.com",
             "passwordCredentials": [{ "customKeyIdentifier": null, "displayName": "their secret", "endDateTime": "2099-01-01T00:00:00Z",
                 "hint": "xyz", "keyId": key, "secretText": null, "startDateTime": now_iso() }],
         }));
-        self.owners.insert(object_id.clone(), vec![user.clone()]);
+        self.graph
+            .owners
+            .insert(object_id.clone(), vec![user.clone()]);
         ForeignApp {
             object_id,
             app_id,
@@ -154,7 +158,8 @@ impl World {
     ) -> ForeignApp {
         let app = self.create_foreign_app(display_name, tags);
         let visible_at = self.now() + replicating;
-        self.graph_visible_at
+        self.graph
+            .graph_visible_at
             .insert(app.object_id.clone(), visible_at);
         app
     }

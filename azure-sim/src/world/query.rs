@@ -54,18 +54,15 @@ impl World {
         // "No data in workspace": a workspace that has never received a row answers 204 No Content with an empty
         // body, whatever the query (Azure Monitor Log Analytics API errors,
         // learn.microsoft.com/azure/azure-monitor/logs/api/errors). Right after setup this is the usual answer.
-        if !self.had_data.contains(&lc(&ws_id)) {
+        if !self.workspaces.had_data(&lc(&ws_id)) {
             return Reply::empty(204);
         }
         let now = self.wall_now();
         let tables = |name: &str| {
             let key = lc(&format!("{ws_id}/tables/{name}"));
-            self.resources.get(&key).map(|r| {
-                Table::stored(
-                    &r.body,
-                    self.rows.get(&key).map(Vec::as_slice).unwrap_or(&[]),
-                )
-            })
+            self.resources
+                .get(&key)
+                .map(|r| Table::stored(&r.body, self.workspaces.rows_of(&key)))
         };
         // A saved search with a function alias is called by that name: its body runs in its place.
         let resolve = |name: &str| {

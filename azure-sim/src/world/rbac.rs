@@ -6,9 +6,35 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::faults::FaultAction;
-use super::{lc, Assignment, Req, World};
+use super::{lc, Req, World};
 use crate::reply::{arm_err, now_iso, Reply};
 use crate::schema;
+
+/// The role assignments of the tenant, at every scope.
+#[derive(Debug, Default)]
+pub struct RbacState {
+    pub assignments: Vec<Assignment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub id: String,
+    pub scope: String,
+    pub role: String,
+    pub principal: String,
+    pub principal_type: Option<String>,
+    pub created: Instant,
+}
+
+impl RbacState {
+    /// Forgets the assignments at the scope `key` (a lower-case resource id) or under it: deleting a resource
+    /// deletes the role assignments scoped to it.
+    pub(super) fn remove_at_or_under(&mut self, key: &str) {
+        let prefix = format!("{key}/");
+        self.assignments
+            .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));
+    }
+}
 
 // Built-in role definition GUIDs, the same in every cloud. Source: "Azure built-in roles",
 // https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
@@ -161,7 +187,7 @@ impl World {
     ) -> bool {
         let scope = lc(scope);
         let now = self.now();
-        self.assignments.iter().any(|a| {
+        self.rbac.assignments.iter().any(|a| {
             a.principal == principal
                 && roles.contains(&a.role.as_str())
                 && (scope == lc(&a.scope) || scope.starts_with(&format!("{}/", lc(&a.scope))))
@@ -185,7 +211,8 @@ impl World {
     /// The caller's role assignments at `scope` or above it.
     fn assignments_over(&self, principal: &str, scope: &str) -> Vec<&Assignment> {
         let scope = lc(scope);
-        self.assignments
+        self.rbac
+            .assignments
             .iter()
             .filter(|a| {
                 a.principal == principal
@@ -201,10 +228,11 @@ impl World {
             format!("/subscriptions/{}", self.operator.subscription_id),
             self.operator.object_id.clone(),
         );
-        self.assignments
+        self.rbac
+            .assignments
             .retain(|a| !(a.principal == principal && lc(&a.scope) == lc(&sub)));
         for role in roles {
-            self.assignments.push(Assignment {
+            self.rbac.assignments.push(Assignment {
                 id: format!(
                     "{sub}/providers/Microsoft.Authorization/roleAssignments/{}",
                     uuid::Uuid::new_v4()
@@ -277,10 +305,8 @@ impl World {
         target: &str,
     ) -> Reply {
         let client = self
-            .sps
-            .iter()
-            .find(|s| s["id"] == principal)
-            .and_then(|s| s["appId"].as_str())
+            .graph
+            .sp_app_id(principal)
             .unwrap_or(principal)
             .to_string();
         arm_err(
@@ -310,6 +336,7 @@ impl World {
                 .map(|p| p.trim_end_matches('\'').to_string());
             let at_scope = filter.trim() == "atScope()";
             let v: Vec<Value> = self
+                .rbac
                 .assignments
                 .iter()
                 .filter(|a| {
@@ -329,7 +356,7 @@ impl World {
         }
         let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
         match req.method.as_str() {
-            "GET" => match self.assignments.iter().find(|a| lc(&a.id) == lc(&id)) {
+            "GET" => match self.rbac.assignments.iter().find(|a| lc(&a.id) == lc(&id)) {
                 Some(a) => Reply::json(200, self.assignment_json(a)),
                 None => arm_err(
                     404,
@@ -344,9 +371,14 @@ impl World {
                 // ARM authorizes the caller before the body is looked at.
                 self.authorization_failed(caller, ROLE_ASSIGNMENT_WRITE, &id)
             }
-            "DELETE" => match self.assignments.iter().position(|a| lc(&a.id) == lc(&id)) {
+            "DELETE" => match self
+                .rbac
+                .assignments
+                .iter()
+                .position(|a| lc(&a.id) == lc(&id))
+            {
                 Some(i) => {
-                    let a = self.assignments.remove(i);
+                    let a = self.rbac.assignments.remove(i);
                     Reply::json(200, self.assignment_json(&a))
                 }
                 None => Reply::empty(204),
@@ -397,25 +429,25 @@ impl World {
                 let principal = p["principalId"].as_str().unwrap_or_default().to_string();
                 let ptype = p["principalType"].as_str().map(str::to_string);
                 let own = self
-                    .sp_delay
-                    .get(&principal)
-                    .copied()
+                    .graph
+                    .replication_delay(&principal)
                     .unwrap_or(self.cfg.sp_replication_delay);
                 let delay = if ptype.is_some() { own / 2 } else { own };
                 let replicated = self
-                    .sp_created
-                    .get(&principal)
-                    .is_some_and(|c| self.now() >= *c + delay);
+                    .graph
+                    .sp_created_at(&principal)
+                    .is_some_and(|c| self.now() >= c + delay);
                 if !replicated {
                     return arm_err(400, "PrincipalNotFound", format!("Principal {} does not exist in the directory {}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, and retry the assignment.", principal.replace('-', ""), self.tenant));
                 }
-                if let Some(a) = self.assignments.iter().find(|a| lc(&a.id) == lc(&id)) {
+                if let Some(a) = self.rbac.assignments.iter().find(|a| lc(&a.id) == lc(&id)) {
                     if a.principal == principal && a.role == role {
                         return Reply::json(201, self.assignment_json(a));
                     }
                     return arm_err(409, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.");
                 }
                 if self
+                    .rbac
                     .assignments
                     .iter()
                     .any(|a| lc(&a.scope) == lscope && a.role == role && a.principal == principal)
@@ -435,7 +467,7 @@ impl World {
                     created: self.now(),
                 };
                 let j = self.assignment_json(&a);
-                self.assignments.push(a);
+                self.rbac.assignments.push(a);
                 Reply::json(201, j)
             }
             _ => arm_err(405, "MethodNotAllowed", "The method is not allowed."),

@@ -163,7 +163,7 @@ impl World {
             // The spec answers 200 or 204 (OnboardingStates.json, SentinelOnboardingStates_Delete).
             "DELETE" => self.delete_child(&id, 204),
             "PUT" => {
-                if let Err(r) = self.provider_registered("microsoft.securityinsights") {
+                if let Err(r) = self.arm.provider_registered("microsoft.securityinsights") {
                     return r;
                 }
                 // The body is optional (keeper-sentinel-solution.md, "REST facts"): an empty one is `{}`.
@@ -545,7 +545,7 @@ impl World {
             return arm_err(400, "BadRequest", "serializedData is not valid JSON.");
         }
         let loc = body["location"].as_str().unwrap_or_default();
-        if !self.locations.contains(&loc) {
+        if !self.arm.location_known(loc) {
             return arm_err(
                 400,
                 "LocationNotAvailableForResourceType",

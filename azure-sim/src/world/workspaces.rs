@@ -1,15 +1,75 @@
 //! Log Analytics workspaces (soft-deleted, recovered, purged) and their tables, and the long-running operations
 //! their writes start.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::faults::FaultAction;
-use super::{lc, Operation, Req, Res, World};
+use super::{lc, Req, Res, World};
 use crate::reply::{arm_err, now_iso, Reply};
 use crate::schema;
+
+/// What the workspaces hold beside their ARM resources: the rows of their tables, what deleted tables and
+/// soft-deleted workspaces keep, which workspaces have had data, and the long-running operations of their writes.
+#[derive(Debug, Default)]
+pub struct WorkspacesState {
+    /// The rows of each table, by lower-case table id.
+    pub rows: HashMap<String, Vec<Value>>,
+    /// Custom tables deleted from a live workspace (lower-case id): their rows and columns, back when a table of
+    /// that name and those columns is made again.
+    deleted_tables: HashMap<String, DeletedTable>,
+    /// Workspaces deleted without `force` (lower-case id), recoverable for 14 days with what they held.
+    soft_deleted: BTreeMap<String, SoftDeleted>,
+    /// Workspaces (ids, lower case) that have received a row: from then on their queries never answer 204 ("No
+    /// data in workspace"), even once a table is deleted.
+    had_data: HashSet<String>,
+    /// Long-running operations by id (`operationStatuses`).
+    operations: HashMap<String, Operation>,
+}
+
+#[derive(Debug, Clone)]
+struct Operation {
+    resource: String,
+    done_at: Instant,
+    fail: bool,
+}
+
+/// What ingestion, the Data Collector API, the query API and ARM's deletes do with the workspaces' data.
+impl WorkspacesState {
+    /// The workspace (lower-case id) has received a row.
+    pub(super) fn mark_had_data(&mut self, ws_key: String) {
+        self.had_data.insert(ws_key);
+    }
+
+    /// Whether the workspace (lower-case id) has ever received a row.
+    pub(super) fn had_data(&self, ws_key: &str) -> bool {
+        self.had_data.contains(ws_key)
+    }
+
+    /// Adds rows to a table (lower-case id).
+    pub(super) fn append_rows(&mut self, table_key: String, rows: impl IntoIterator<Item = Value>) {
+        self.rows.entry(table_key).or_default().extend(rows);
+    }
+
+    /// The rows of a table (lower-case id).
+    pub(super) fn rows_of(&self, table_key: &str) -> &[Value] {
+        self.rows.get(table_key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Drops the rows of the tables under a resource being deleted (`prefix`: its lower-case id and `/`).
+    pub(super) fn drop_rows_under(&mut self, prefix: &str) {
+        self.rows.retain(|k, _| !k.starts_with(prefix));
+    }
+
+    /// Forgets the rows, kept or of deleted tables, at `key` or under it (`prefix`: `key` and `/`).
+    pub(super) fn forget_table_data(&mut self, key: &str, prefix: &str) {
+        self.rows.retain(|k, _| *k != key && !k.starts_with(prefix));
+        self.deleted_tables
+            .retain(|k, _| *k != key && !k.starts_with(prefix));
+    }
+}
 
 impl World {
     /// How long a workspace (or else table) operation runs: the latency model's figure, or `lro_duration`.
@@ -102,7 +162,7 @@ impl World {
             return Reply::empty(204);
         };
         if !force {
-            self.soft_deleted.insert(key.to_string(), gone);
+            self.workspaces.soft_deleted.insert(key.to_string(), gone);
         }
         Reply::empty(200)
     }
@@ -142,11 +202,10 @@ impl World {
             .filter_map(|k| self.resources.remove(&k).map(|r| (k, r)))
             .filter(|(k, _)| !k.contains("/providers/microsoft.securityinsights/"))
             .collect();
-        let rows = take_under(&mut self.rows, &prefix);
-        let deleted_tables = take_under(&mut self.deleted_tables, &prefix);
-        let had_data = self.had_data.remove(key);
-        self.assignments
-            .retain(|a| !(lc(&a.scope) == key || lc(&a.scope).starts_with(&prefix)));
+        let rows = take_under(&mut self.workspaces.rows, &prefix);
+        let deleted_tables = take_under(&mut self.workspaces.deleted_tables, &prefix);
+        let had_data = self.workspaces.had_data.remove(key);
+        self.rbac.remove_at_or_under(key);
         ws.body["properties"]["modifiedDate"] = json!(self.wall_iso());
         Some(SoftDeleted {
             body: ws.body,
@@ -175,7 +234,7 @@ impl World {
         name: &str,
         body: &Value,
     ) -> Result<Option<Value>, Reply> {
-        let Some(d) = self.soft_deleted.get(key) else {
+        let Some(d) = self.workspaces.soft_deleted.get(key) else {
             return Ok(None);
         };
         let region = |v: &Value| {
@@ -190,14 +249,14 @@ impl World {
                 json!({ "error": { "code": "Conflict", "message": format!("The workspace name '{name}' is not unique"), "target": "name" } }),
             ));
         }
-        let Some(d) = self.soft_deleted.remove(key) else {
+        let Some(d) = self.workspaces.soft_deleted.remove(key) else {
             return Ok(None);
         };
         self.resources.extend(d.held);
-        self.rows.extend(d.rows);
-        self.deleted_tables.extend(d.deleted_tables);
+        self.workspaces.rows.extend(d.rows);
+        self.workspaces.deleted_tables.extend(d.deleted_tables);
         if d.had_data {
-            self.had_data.insert(key.to_string());
+            self.workspaces.had_data.insert(key.to_string());
         }
         Ok(Some(d.body))
     }
@@ -205,7 +264,8 @@ impl World {
     /// Forgets soft-deleted workspaces past their 14 days: "After the soft-delete period, the workspace resource
     /// and its data are non-recoverable ... The workspace name is released" (the page above).
     pub(super) fn expire_soft_deleted(&mut self, now: Instant) {
-        self.soft_deleted
+        self.workspaces
+            .soft_deleted
             .retain(|_, d| now < d.deleted_at + SOFT_DELETE_PERIOD);
     }
 
@@ -216,6 +276,7 @@ impl World {
     pub(super) fn deleted_workspaces_under(&self, prefix: &str) -> Reply {
         let prefix = lc(prefix);
         let v: Vec<Value> = self
+            .workspaces
             .soft_deleted
             .iter()
             .filter(|(k, _)| k.starts_with(&prefix))
@@ -226,7 +287,11 @@ impl World {
 
     /// The soft-deleted workspaces' bodies (for `Snapshot`).
     pub fn soft_deleted_workspaces(&self) -> Vec<Value> {
-        self.soft_deleted.values().map(|d| d.body.clone()).collect()
+        self.workspaces
+            .soft_deleted
+            .values()
+            .map(|d| d.body.clone())
+            .collect()
     }
 
     pub(super) fn table(&mut self, req: &Req, id: &str, fault: &FaultAction) -> Reply {
@@ -263,18 +328,22 @@ impl World {
                 // delete data"; to recover it, "Create the table with the same name and schema" ("What happens
                 // to data when you delete a table in a Log Analytics workspace?",
                 // learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure).
-                let rows = self.rows.remove(&key).unwrap_or_default();
+                let rows = self.workspaces.rows.remove(&key).unwrap_or_default();
                 let columns = gone
                     .body
                     .pointer("/properties/schema/columns")
                     .cloned()
                     .unwrap_or(json!([]));
-                self.deleted_tables
+                self.workspaces
+                    .deleted_tables
                     .insert(key.clone(), DeletedTable { columns, rows });
                 self.start_operation(&key, false)
             }
             "PUT" | "PATCH" => {
-                if let Err(r) = self.provider_registered("microsoft.operationalinsights") {
+                if let Err(r) = self
+                    .arm
+                    .provider_registered("microsoft.operationalinsights")
+                {
                     return r;
                 }
                 let body = match World::parse_body(req) {
@@ -407,12 +476,12 @@ impl World {
     /// A table made again with the name and columns of one deleted before has that one's rows back (see the
     /// DELETE above); made with other columns, it starts empty and the old rows stay out of sight.
     fn bring_back_rows(&mut self, key: &str, table: &Value) {
-        let same = self.deleted_tables.get(key).is_some_and(|d| {
+        let same = self.workspaces.deleted_tables.get(key).is_some_and(|d| {
             column_pairs(&d.columns) == column_pairs(&table["properties"]["schema"]["columns"])
         });
         if same {
-            if let Some(d) = self.deleted_tables.remove(key) {
-                self.rows.insert(key.to_string(), d.rows);
+            if let Some(d) = self.workspaces.deleted_tables.remove(key) {
+                self.workspaces.rows.insert(key.to_string(), d.rows);
             }
         }
     }
@@ -458,7 +527,7 @@ impl World {
     fn start_operation(&mut self, resource_key: &str, fail: bool) -> Reply {
         let op = self.uuid();
         let sub = World::sub_of(resource_key).unwrap_or_default().to_string();
-        self.operations.insert(
+        self.workspaces.operations.insert(
             op.clone(),
             Operation {
                 resource: resource_key.to_string(),
@@ -473,7 +542,7 @@ impl World {
     }
 
     pub(super) fn operation_status(&mut self, op: &str) -> Reply {
-        let Some(o) = self.operations.get(op).cloned() else {
+        let Some(o) = self.workspaces.operations.get(op).cloned() else {
             return arm_err(
                 404,
                 "OperationNotFound",
