@@ -228,6 +228,100 @@ pub fn az_cli_active_cloud() -> Option<String> {
     Some("AzureCloud".to_string())
 }
 
+/// Asks a person which of some built-in profiles (their names) is meant; none where there is nobody to ask.
+pub type Chooser<'a> = &'a dyn Fn(&[&str]) -> Result<String>;
+
+/// Resolves `--cloud`: the flag, else the Azure CLI's active cloud when it is signed in; never a guess. With
+/// `cli_signs_in` (the operator signs in through the Azure CLI) the CLI's cloud must agree with the one chosen.
+pub fn resolve(
+    arg: Option<&str>,
+    cli_signs_in: bool,
+    ask: Option<Chooser>,
+) -> Result<CloudProfile> {
+    let profile = match arg {
+        Some(a) => CloudProfile::load(a)?,
+        None => {
+            let signed_in = az_cli_signed_in();
+            let active = az_cli_active_cloud().filter(|_| signed_in);
+            match active.as_deref() {
+                Some(az) if az_cli_cloud_choices(az).is_some() => {
+                    CloudProfile::load(&choose_among(az, ask)?)?
+                }
+                Some(az) => match from_az_cli_cloud_name(az) {
+                    Some(name) => CloudProfile::load(name)?,
+                    None => return Err(Error::input(
+                        format!("--cloud is required: the Azure CLI's cloud {az} is not one this tool knows"),
+                        "pass --cloud public|usgov|usgov-dod|china, or the path of a cloud profile file",
+                    )),
+                },
+                None => {
+                    return Err(Error::input(
+                        "--cloud is required: the Azure CLI is not signed in, so its cloud cannot be used",
+                        "pass --cloud public|usgov|usgov-dod|china (or set KEEPER_AZMON_CLOUD)",
+                    ))
+                }
+            }
+        }
+    };
+    if cli_signs_in {
+        if let (Some(active), Some(wanted)) =
+            (az_cli_active_cloud(), az_cli_cloud_name(&profile.name))
+        {
+            if active != wanted {
+                return Err(Error::Auth {
+                    what: format!("the Azure CLI is set to cloud {active}, but --cloud is {}", profile.name),
+                    hint: format!("run `az cloud set --name {wanted}` and `az login`, or pass --cloud to match the CLI"),
+                });
+            }
+        }
+    }
+    Ok(profile)
+}
+
+/// The built-in profile an Azure CLI cloud with more than one meaning stands for: asked when there is someone to
+/// ask, refused otherwise (the DoD and GCC High Graphs differ, and a wrong guess registers the app in the wrong
+/// place).
+fn choose_among(az: &str, ask: Option<Chooser>) -> Result<String> {
+    let choices = az_cli_cloud_choices(az).unwrap_or_default();
+    if let Some(ask) = ask {
+        return ask(&choices);
+    }
+    let described: Vec<String> = choices
+        .iter()
+        .filter_map(|c| builtin(c))
+        .map(|p| format!("--cloud {} (Graph {})", p.name, p.graph_endpoint))
+        .collect();
+    Err(Error::input(
+        format!(
+            "--cloud is required: the Azure CLI is set to {az}, which is either {}",
+            choices.join(" or ")
+        ),
+        format!(
+            "pass {} (or set KEEPER_AZMON_CLOUD)",
+            described.join(" or ")
+        ),
+    ))
+}
+
+/// The `--cloud` to use: the flag, else the cloud the state file names when it is a built-in one. A custom profile
+/// the state names by path is not followed silently: whoever can change that file chooses where the operator's
+/// tokens go, so the operator names it again with `--cloud`.
+pub fn from_state(flag: Option<&str>, state_cloud: &str) -> Result<Option<String>> {
+    if let Some(c) = flag {
+        return Ok(Some(c.to_string()));
+    }
+    if state_cloud.is_empty() {
+        return Ok(None);
+    }
+    if BUILTIN_NAMES.contains(&state_cloud) {
+        return Ok(Some(state_cloud.to_string()));
+    }
+    Err(Error::input(
+        format!("the state file names a custom cloud profile by path ({state_cloud}); it is not followed without being named again"),
+        format!("pass --cloud {state_cloud} (or set KEEPER_AZMON_CLOUD) once you have checked that file's endpoints"),
+    ))
+}
+
 impl CloudProfile {
     /// Loads `--cloud`: a built-in name or the path of a JSON profile.
     pub fn load(arg: &str) -> Result<CloudProfile> {

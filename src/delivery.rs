@@ -150,6 +150,59 @@ pub async fn deliver(
     d
 }
 
+/// Whether stdout is to carry the value: a person's terminal shows it unless it goes to a file or the Keeper
+/// record (or with `--show-secret`); the JSON only with `--show-secret`.
+pub fn shows_value(human: bool, show_secret: bool, to_file: bool, to_vault: bool) -> bool {
+    if human {
+        !to_file && (show_secret || !to_vault)
+    } else {
+        show_secret
+    }
+}
+
+/// Removes a secret no place took ([`crate::steps::secret::withdraw`], saying why); `restore` puts the state
+/// back as it was before the secret was made.
+pub async fn withdraw_undelivered(
+    rest: &crate::rest::Rest,
+    app_object_id: &str,
+    new: &NewSecret,
+    d: &Delivery,
+    restore: impl FnOnce() -> crate::error::Result<()>,
+) -> Error {
+    crate::steps::secret::withdraw(rest, app_object_id, &new.key_id, &nowhere(d), restore).await
+}
+
+/// Records in the state that the secret `key_id` was delivered, and that the Keeper record holds it when it
+/// went there. The caller saves.
+pub fn record_delivered(state: &mut crate::state::State, d: &Delivery, key_id: &str) {
+    if let Some(sec) = state.secret.as_mut().filter(|sec| sec.key_id == key_id) {
+        sec.delivered = true;
+    }
+    if d.in_vault().is_some() {
+        if let Some(l) = state.keeper.as_mut() {
+            l.key_id = Some(key_id.to_string());
+        }
+    }
+}
+
+/// The places that took the value, for a message: `Keeper record X, --secret-file F`.
+pub fn places_taken(d: &Delivery) -> String {
+    d.to.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The error for a secret that was delivered but that the state file could not record; `hint` says what that
+/// leaves (and what to do).
+pub fn unrecorded(key_id: &str, d: &Delivery, e: &Error, hint: &str) -> Error {
+    Error::Other(format!(
+        "the new client secret (key id {key_id}) was delivered ({}), but the state file could not record that: {}\nhint: {hint}",
+        places_taken(d),
+        e.to_string().replace('\n', " ")
+    ))
+}
+
 /// The reason to hand [`crate::steps::secret::withdraw`] when no place took the value.
 pub fn nowhere(d: &Delivery) -> String {
     if d.failed.is_empty() {

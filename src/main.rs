@@ -22,6 +22,7 @@ mod net;
 mod private_file;
 #[cfg(test)]
 mod proptests;
+mod request;
 mod rest;
 mod run;
 mod secret;

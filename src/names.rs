@@ -251,6 +251,102 @@ pub fn region(name: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// A value that passed its rule, kept with its type so that it is neither checked again nor mistaken for another
+/// kind of name; [`Display`](std::fmt::Display) and `as_str` give the text where a string is needed.
+macro_rules! checked {
+    ($(#[$doc:meta])* $ty:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $ty(String);
+
+        impl $ty {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// A name checked by one of the rules above: `NAME::parse(v)` checks it and keeps it.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $ty:ident, $rule:ident) => {
+        checked!($(#[$doc])* $ty);
+
+        impl $ty {
+            #[doc = concat!("Checks `v` with [`", stringify!($rule), "`] and keeps it.")]
+            pub fn parse(v: &str) -> Result<Self> {
+                $rule(v)?;
+                Ok(Self(v.to_string()))
+            }
+        }
+    };
+}
+
+checked_name!(
+    /// A resource group name ([`resource_group`]).
+    ResourceGroupName,
+    resource_group
+);
+checked_name!(
+    /// A Log Analytics workspace name ([`workspace`]).
+    WorkspaceName,
+    workspace
+);
+checked_name!(
+    /// A data collection endpoint name ([`dce`]).
+    DceName,
+    dce
+);
+checked_name!(
+    /// A data collection rule name ([`dcr`]).
+    DcrName,
+    dcr
+);
+checked_name!(
+    /// An app registration display name ([`app_display_name`]).
+    AppDisplayName,
+    app_display_name
+);
+checked_name!(
+    /// A deployment name, the tag value ([`deployment`]).
+    DeploymentName,
+    deployment
+);
+checked!(
+    /// A custom table's full name, with the `_CL` Azure appends ([`table`]).
+    TableName
+);
+checked!(
+    /// A GUID: a tenant, subscription or application id ([`guid`]).
+    Guid
+);
+
+impl TableName {
+    /// Checks a base name (with or without `_CL`) and keeps the full name.
+    pub fn parse(v: &str) -> Result<Self> {
+        table(v).map(Self)
+    }
+}
+
+impl Guid {
+    /// Checks `v` as the GUID `flag` takes, and keeps it as it was written.
+    pub fn parse(flag: &str, v: &str) -> Result<Self> {
+        guid(flag, v)?;
+        Ok(Self(v.to_string()))
+    }
+}
+
+/// Whether `v` is written as a resource id (`/subscriptions/...`) rather than as a name.
+pub fn is_resource_id(v: &str) -> bool {
+    v.starts_with("/subscriptions/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,16 @@
-//! Interactive prompts, on a terminal, that fill the same setup inputs the flags fill; flags already given are not asked.
+//! Interactive prompts, on a terminal, that fill the same setup inputs the flags fill (crate::request builds the
+//! SetupRequest from them); flags already given are not asked.
 
 use console::style;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, FuzzySelect, Select};
-use serde_json::Value;
 
-use crate::azure::providers;
+use crate::azure::{providers, sentinel, workspace};
 use crate::cli::{defaults, KeeperArgs, SetupArgs};
 use crate::cloud;
 use crate::error::{Error, Result};
 use crate::names;
-use crate::rest::{Api, Rest};
+use crate::rest::Rest;
 use crate::steps::RoleSet;
 
 /// Whether standard input and error are a person's terminal.
@@ -52,6 +52,15 @@ pub fn ask_cloud() -> Result<String> {
     Ok(names[i].to_string())
 }
 
+/// [`ask_cloud_of`] where there is a person to ask, for [`cloud::resolve`].
+pub fn cloud_chooser() -> Option<cloud::Chooser<'static>> {
+    if interactive() {
+        Some(&ask_cloud_of)
+    } else {
+        None
+    }
+}
+
 /// Asks which of `choices` (built-in profile names) the Azure CLI's cloud means.
 pub fn ask_cloud_of(choices: &[&str]) -> Result<String> {
     let items: Vec<String> = choices
@@ -68,17 +77,6 @@ pub fn ask_cloud_of(choices: &[&str]) -> Result<String> {
         .interact()
         .map_err(prompt_err)?;
     Ok(choices[i].to_string())
-}
-
-async fn list(rest: &Rest, path: &str) -> Result<Vec<Value>> {
-    rest.get_all(Api::Arm, &rest.profile.arm_url(path)).await
-}
-
-fn s(v: &Value, k: &str) -> String {
-    v.get(k)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn pick(prompt: &str, items: &[String], default: usize) -> Result<usize> {
@@ -196,7 +194,7 @@ fn rule(r: Result<()>) -> std::result::Result<(), String> {
 /// workspace, names, role set. The sign-in was checked by the caller.
 pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
     if args.subscription.is_none() {
-        let subs = list(rest, "/subscriptions?api-version=2022-12-01").await?;
+        let subs = providers::list_subscriptions(rest).await?;
         if subs.is_empty() {
             return Err(Error::input(
                 "the signed-in identity sees no subscription",
@@ -205,24 +203,20 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
         }
         let items: Vec<String> = subs
             .iter()
-            .map(|v| format!("{} ({})", s(v, "displayName"), s(v, "subscriptionId")))
+            .map(|v| format!("{} ({})", v.display_name, v.subscription_id))
             .collect();
         let i = pick("Subscription", &items, 0)?;
-        args.subscription = Some(s(&subs[i], "subscriptionId"));
+        args.subscription = subs.get(i).map(|v| v.subscription_id.clone());
     }
     let sub = args.subscription.clone().unwrap_or_default();
     let locations = providers::location_names(rest, &sub).await?;
     if args.resource_group.is_none() {
-        let groups = list(
-            rest,
-            &format!("/subscriptions/{sub}/resourcegroups?api-version=2021-04-01"),
-        )
-        .await?;
+        let groups = providers::list_resource_groups(rest, &sub).await?;
         let mut items: Vec<String> = vec![format!("{}", style("+ new resource group").green())];
         items.extend(
             groups
                 .iter()
-                .map(|g| format!("{} ({})", s(g, "name"), s(g, "location"))),
+                .map(|g| format!("{} ({})", g.name, g.location)),
         );
         let i = pick(
             "Resource group",
@@ -235,10 +229,10 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
             })?;
             args.resource_group = Some(name);
             args.create_resource_group = true;
-        } else {
-            args.resource_group = Some(s(&groups[i - 1], "name"));
+        } else if let Some(g) = groups.get(i - 1) {
+            args.resource_group = Some(g.name.clone());
             if args.location.is_none() {
-                args.location = Some(s(&groups[i - 1], "location"));
+                args.location = Some(g.location.clone());
             }
         }
     }
@@ -251,19 +245,16 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
         args.location = locations.get(i).cloned();
     }
     if args.workspace.is_none() {
-        let wss = list(rest, &format!("/subscriptions/{sub}/providers/Microsoft.OperationalInsights/workspaces?api-version=2022-10-01")).await?;
+        let wss = workspace::list_in_subscription(rest, &sub).await?;
         let mut items: Vec<String> = vec![format!("{}", style("+ create a new workspace").green())];
-        items.extend(
-            wss.iter()
-                .map(|w| format!("{} ({})", s(w, "name"), s(w, "location"))),
-        );
+        items.extend(wss.iter().map(|w| format!("{} ({})", w.name, w.location)));
         let i = pick("Log Analytics workspace", &items, 0)?;
         if i == 0 {
             args.workspace = Some(ask_text("Workspace name", defaults::WORKSPACE, |v| {
                 rule(names::workspace(v))
             })?);
         } else {
-            args.workspace = Some(s(&wss[i - 1], "id"));
+            args.workspace = wss.get(i - 1).map(|w| w.id.clone());
         }
     }
     if args.app_name.is_none() {
@@ -338,18 +329,16 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
     if args.sentinel.is_none() {
         // Default yes when the workspace already runs Sentinel: its analysts will want Keeper's content there.
         let ws = args.workspace.clone().unwrap_or_default();
-        let ws_id = if ws.starts_with("/subscriptions/") {
+        let ws_id = if names::is_resource_id(&ws) {
             ws
         } else {
-            crate::azure::workspace::workspace_id(
+            workspace::workspace_id(
                 &sub,
                 args.resource_group.as_deref().unwrap_or_default(),
                 &ws,
             )
         };
-        let already = crate::azure::sentinel::onboarded(rest, &ws_id)
-            .await
-            .unwrap_or(false);
+        let already = sentinel::onboarded(rest, &ws_id).await.unwrap_or(false);
         let prompt = if already {
             "Microsoft Sentinel runs on this workspace: add Keeper's analytics rules, KQL function and workbook?"
         } else {

@@ -31,6 +31,54 @@ pub async fn subscription(rest: &Rest, id: &str) -> Result<Option<Subscription>>
     arm_get_as(rest, &format!("/subscriptions/{id}"), SUBSCRIPTIONS_API).await
 }
 
+/// A subscription the signed-in identity sees, as a person picks it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SubscriptionEntry {
+    pub subscription_id: String,
+    pub display_name: String,
+}
+
+/// Every subscription the signed-in identity sees.
+pub async fn list_subscriptions(rest: &Rest) -> Result<Vec<SubscriptionEntry>> {
+    let url = rest
+        .profile
+        .arm_url(&format!("/subscriptions?api-version={SUBSCRIPTIONS_API}"));
+    list_lenient(rest, &url).await
+}
+
+/// A resource group of a subscription: its name and where it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ResourceGroupEntry {
+    pub name: String,
+    pub location: String,
+}
+
+/// Every resource group of a subscription.
+pub async fn list_resource_groups(
+    rest: &Rest,
+    subscription: &str,
+) -> Result<Vec<ResourceGroupEntry>> {
+    let url = rest.profile.arm_url(&format!(
+        "/subscriptions/{subscription}/resourcegroups?api-version={RESOURCES_API}"
+    ));
+    list_lenient(rest, &url).await
+}
+
+/// Every item of an ARM collection (all pages), each read into what a prompt shows: a field it lacks is empty.
+pub(super) async fn list_lenient<T: serde::de::DeserializeOwned + Default>(
+    rest: &Rest,
+    url: &str,
+) -> Result<Vec<T>> {
+    Ok(rest
+        .get_all(Api::Arm, url)
+        .await?
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap_or_default())
+        .collect())
+}
+
 /// The names of the locations a subscription can use (`eastus`, `usgovvirginia`, ...).
 pub async fn location_names(rest: &Rest, subscription: &str) -> Result<Vec<String>> {
     let url = rest.profile.arm_url(&format!(

@@ -163,6 +163,23 @@ pub fn columns_from(value: &Value) -> Vec<Column> {
     serde_json::from_value(value.clone()).unwrap_or_default()
 }
 
+/// A workspace of a subscription, as a person picks it: its resource id, name and location.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct WorkspaceEntry {
+    pub id: String,
+    pub name: String,
+    pub location: String,
+}
+
+/// Every Log Analytics workspace of a subscription.
+pub async fn list_in_subscription(rest: &Rest, subscription: &str) -> Result<Vec<WorkspaceEntry>> {
+    let url = rest.profile.arm_url(&format!(
+        "/subscriptions/{subscription}/providers/Microsoft.OperationalInsights/workspaces?api-version={API_VERSION}"
+    ));
+    super::providers::list_lenient(rest, &url).await
+}
+
 /// Resource id of a workspace.
 pub fn workspace_id(subscription: &str, resource_group: &str, name: &str) -> String {
     format!("/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{TYPE}/{name}")

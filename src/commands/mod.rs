@@ -1,4 +1,5 @@
-//! One module per subcommand: gather inputs, call plan/run, print.
+//! One module per subcommand: gather inputs, call plan/run, print; and what several of them share: the cloud and the
+//! operator's connection.
 
 pub mod cloud;
 #[cfg(feature = "demo")]
@@ -25,31 +26,19 @@ pub mod verify;
 
 use std::sync::Arc;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthMode};
 use crate::cli::Common;
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::rest::{self, Rest};
 use crate::state::State;
+use crate::wizard;
 
-/// The `--cloud` to use: the flag, else the cloud the state file names when it is a built-in one. A custom profile
-/// the state names by path is not followed silently: whoever can change that file chooses where the operator's
-/// tokens go, so the operator names it again with `--cloud`.
-pub fn cloud_from_state(flag: Option<&str>, state_cloud: &str) -> Result<Option<String>> {
-    if let Some(c) = flag {
-        return Ok(Some(c.to_string()));
-    }
-    if state_cloud.is_empty() {
-        return Ok(None);
-    }
-    if crate::cloud::BUILTIN_NAMES.contains(&state_cloud) {
-        return Ok(Some(state_cloud.to_string()));
-    }
-    Err(Error::input(
-        format!("the state file names a custom cloud profile by path ({state_cloud}); it is not followed without being named again"),
-        format!("pass --cloud {state_cloud} (or set KEEPER_AZMON_CLOUD) once you have checked that file's endpoints"),
-    ))
+/// Resolves `--cloud` ([`crate::cloud::resolve`]); on a person's terminal, an Azure CLI cloud that means more than one
+/// profile is asked ([`wizard::ask_cloud_of`]).
+pub fn resolve_cloud(arg: Option<&str>, auth: AuthMode) -> Result<CloudProfile> {
+    crate::cloud::resolve(arg, auth == AuthMode::Cli, wizard::cloud_chooser())
 }
 
 /// The cloud (from `--cloud`, else the one the state file names) and a REST client signed in as the operator, to
@@ -59,8 +48,8 @@ pub fn connect(common: &Common, state: &State) -> Result<(String, CloudProfile, 
     if let Some(t) = &tenant {
         names::guid("--tenant", t)?;
     }
-    let cloud_arg = cloud_from_state(common.cloud.as_deref(), &state.cloud)?;
-    let profile = setup::resolve_cloud(cloud_arg.as_deref(), common.auth)?;
+    let cloud_arg = crate::cloud::from_state(common.cloud.as_deref(), &state.cloud)?;
+    let profile = resolve_cloud(cloud_arg.as_deref(), common.auth)?;
     let label = cloud_arg.unwrap_or_else(|| profile.name.clone());
     let http = rest::http_client(&profile)?;
     let auth = Auth::operator(common.auth, tenant.as_deref(), &profile, &http)?;

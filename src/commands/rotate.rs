@@ -200,12 +200,12 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             )
         }),
         file: args.secret_file.as_deref(),
-        // A person's terminal shows the value unless it goes to a file or the record; the JSON with --show-secret.
-        show: if human {
-            args.secret_file.is_none() && (args.show_secret || keeper.is_none())
-        } else {
-            args.show_secret
-        },
+        show: delivery::shows_value(
+            human,
+            args.show_secret,
+            args.secret_file.is_some(),
+            keeper.is_some(),
+        ),
     };
     let retired = sf.state.retired_secrets.clone();
     let d = delivery::deliver(&new, to, |d, show| {
@@ -213,9 +213,8 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     })
     .await;
     if !d.delivered() {
-        let why = delivery::nowhere(&d);
         return Err(
-            crate::steps::secret::withdraw(&rest, &app_id, &new.key_id, &why, || {
+            delivery::withdraw_undelivered(&rest, &app_id, &new, &d, || {
                 crate::steps::secret::restore_previous(
                     &mut sf.state,
                     &new.key_id,
@@ -228,30 +227,20 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         );
     }
     // Delivered: recorded so, and only then may anything older go.
-    if let Some(s) = sf.state.secret.as_mut() {
-        s.delivered = true;
-    }
-    if d.in_vault().is_some() {
-        if let Some(l) = sf.state.keeper.as_mut() {
-            l.key_id = Some(new.key_id.clone());
-        }
-    }
+    delivery::record_delivered(&mut sf.state, &d, &new.key_id);
     if let Err(e) = sf.save() {
-        return Err(Error::Other(format!(
-            "the new client secret (key id {}) was delivered ({}), but the state file could not record that: {}\nhint: make the state file writable; the old secrets were kept",
-            new.key_id,
-            d.to.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-            e.to_string().replace('\n', " ")
-        )));
+        return Err(delivery::unrecorded(
+            &new.key_id,
+            &d,
+            &e,
+            "make the state file writable; the old secrets were kept",
+        ));
     }
     // From here on every error says the new secret was delivered, and where.
     let delivered = format!(
         "the new client secret (key id {}) was delivered ({}) and recorded",
         new.key_id,
-        d.to.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        delivery::places_taken(&d)
     );
     let after = |e: Error| Error::Other(format!("{delivered}; then: {e}"));
     if let Some(key) = &undelivered_old {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::auth::Auth;
 use crate::cli::{TargetArgs, VerifyArgs};
 use crate::cloud::CloudProfile;
-use crate::commands::setup::resolve_cloud;
+use crate::commands::resolve_cloud;
 use crate::error::{Error, Result};
 use crate::ingest::{BatchError, RoleWait, Sender};
 use crate::output::Format;
@@ -100,7 +100,7 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
             ));
         }
     }
-    let cloud_arg = crate::commands::cloud_from_state(t.common.cloud.as_deref(), &state_cloud)?;
+    let cloud_arg = crate::cloud::from_state(t.common.cloud.as_deref(), &state_cloud)?;
     let profile = resolve_cloud(cloud_arg.as_deref(), t.common.auth)?;
     // Where the app's token will go, before one is asked for (or the secret fetched).
     let source = match &t.endpoint_url {
