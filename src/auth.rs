@@ -96,7 +96,7 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn auth_err(what: impl Into<String>, hint: impl Into<String>) -> Error {
+fn auth_err(what: impl Into<String>, hint: impl Into<crate::error::Hint>) -> Error {
     Error::Auth {
         what: what.into(),
         hint: hint.into(),
@@ -361,10 +361,9 @@ impl Auth {
                     .unwrap_or("signin"),
                 0,
             );
-            let hint = if hint.starts_with("re-run") {
-                "sign in for this cloud: `az cloud set --name <cloud>` then `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET".to_string()
-            } else {
-                hint
+            let hint = match hint {
+                crate::error::Hint::RerunAfterFix => crate::error::Hint::SignInForCloud,
+                hint => hint,
             };
             auth_err(format!("{} could not get a token for {scope}: {text}", self.description), hint)
         })?;

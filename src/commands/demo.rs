@@ -6,7 +6,7 @@ use crate::auth::Auth;
 use crate::cli::{Common, DemoArgs, SetupArgs, TargetArgs, VerifyArgs};
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
-use crate::output::Format;
+use crate::printer::Format;
 use crate::secret::SecretString;
 use crate::steps::RoleSet;
 

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::history::{parse_time, Import, Reader};
 use crate::ingest::Sender;
 use crate::names;
-use crate::output::Format;
+use crate::printer::Format;
 use crate::state::StateFile;
 
 fn time_arg(flag: &str, v: &Option<String>) -> Result<Option<time::OffsetDateTime>> {

@@ -12,7 +12,7 @@ use crate::azure::graph;
 use crate::cli::RotateArgs;
 use crate::delivery;
 use crate::error::{Error, Result};
-use crate::output::{self, Format};
+use crate::printer::{self, Format};
 use crate::rest::Rest;
 use crate::state::{SecretRecord, StateFile};
 use crate::steps::{keeper, step};
@@ -80,7 +80,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     let names_record = args.keeper.keeper_record.is_some() || sf.state.keeper.is_some();
     if !args.finish && !names_record {
         // Before anything is read or written: the new value must have somewhere to go.
-        output::require_way_out(
+        printer::require_way_out(
             "rotate-secret",
             args.common.output,
             args.show_secret,
@@ -317,7 +317,7 @@ fn render(
     show: bool,
     remove_old: bool,
     retired: &[String],
-) -> crate::output::Report {
+) -> crate::printer::Rendered {
     let in_vault = d.in_vault();
     let file = d.in_file().map(|f| f.display().to_string());
     if !human {
@@ -328,7 +328,7 @@ fn render(
         } else {
             (&[], retired)
         };
-        return crate::output::Report {
+        return crate::printer::Rendered {
             carries_value: value.is_some(),
             text: format!(
                 "{}\n",
@@ -355,7 +355,7 @@ fn render(
         Some(uid) => format!("  ! Copy it from Keeper record {uid} into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs.\n"),
         None => "  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault.\n".into(),
     });
-    crate::output::Report {
+    crate::printer::Rendered {
         text,
         carries_value: show,
     }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::events::{EventReader, Shape, Unsent};
 use crate::history::{live_stream_began, parse_time, rfc3339, Reader};
 use crate::ingest::{Batch, BatchError, RoleWait, Sender, MAX_BATCH_BYTES};
-use crate::output::Format;
+use crate::printer::Format;
 use crate::private_file::PrivateFile;
 
 /// Counters shared by the reader, the senders and the progress line.

@@ -1,6 +1,6 @@
 //! `keeper-azmon status`: each resource of the deployment present, as expected, drifted or missing; secret expiry.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::azure::dcr::{self, Dcr};
 use crate::azure::sentinel as sentinel_api;
@@ -8,7 +8,7 @@ use crate::azure::workspace::{self, column_pairs, columns_from};
 use crate::azure::{self, graph, providers, roles};
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
-use crate::output::Format;
+use crate::printer::{self, Hint, Report};
 use crate::state::{State, StateFile};
 use crate::steps::inputs::table_columns;
 use crate::steps::{sentinel, step};
@@ -22,6 +22,43 @@ pub enum Health {
     Missing,
     Expiring,
     Expired,
+}
+
+/// `status`'s report: one item per resource, role and secret of the deployment (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+pub struct StatusReport {
+    deployment: String,
+    /// Shown in the heading only.
+    #[serde(skip)]
+    cloud: String,
+    healthy: bool,
+    items: Vec<Item>,
+}
+
+impl Report for StatusReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(w, "Deployment '{}' ({}):", self.deployment, self.cloud)?;
+        for i in &self.items {
+            let mark = if i.health == Health::Ok { "✓" } else { "✗" };
+            writeln!(
+                w,
+                "  {mark} {:<40} {:<8} {}",
+                i.item,
+                format!("{:?}", i.health).to_lowercase(),
+                i.detail
+            )?;
+        }
+        if matches!(
+            self.items
+                .iter()
+                .find(|i| i.item == step::SECRET)
+                .map(|i| i.health),
+            Some(Health::Expiring | Health::Expired)
+        ) {
+            writeln!(w, "  hint: {}", Hint::RotateSecret)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -252,32 +289,13 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
         push(step::KEEPER_RECORD, health, detail);
     }
     let problems = items.iter().filter(|i| i.health != Health::Ok).count();
-    if args.common.output == Format::Json {
-        outln!(
-            "{}",
-            json!({ "deployment": s.deployment, "healthy": problems == 0, "items": items })
-        )?;
-    } else {
-        outln!("Deployment '{}' ({}):", s.deployment, s.cloud)?;
-        for i in &items {
-            let mark = if i.health == Health::Ok { "✓" } else { "✗" };
-            outln!(
-                "  {mark} {:<40} {:<8} {}",
-                i.item,
-                format!("{:?}", i.health).to_lowercase(),
-                i.detail
-            )?;
-        }
-        if matches!(
-            items
-                .iter()
-                .find(|i| i.item == step::SECRET)
-                .map(|i| i.health),
-            Some(Health::Expiring | Health::Expired)
-        ) {
-            outln!("  hint: rotate the secret with `keeper-azmon rotate-secret`")?;
-        }
-    }
+    let report = StatusReport {
+        deployment: s.deployment.clone(),
+        cloud: s.cloud.clone(),
+        healthy: problems == 0,
+        items,
+    };
+    printer::print(args.common.output, &report)?;
     if problems > 0 {
         return Err(Error::Unhealthy(problems));
     }

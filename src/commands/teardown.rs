@@ -2,12 +2,11 @@
 
 use std::io::IsTerminal;
 
-use serde_json::json;
 
 use crate::azure::{dce, dcr, graph, providers, roles, workspace};
 use crate::cli::TeardownArgs;
 use crate::error::{Error, Result};
-use crate::output::Format;
+use crate::printer::{self, Format, Report};
 use crate::rest::Rest;
 use crate::state::{State, StateFile};
 use crate::steps::{sentinel, step};
@@ -321,28 +320,103 @@ fn deletion_json(
     existed: Option<bool>,
     force: bool,
     at: time::OffsetDateTime,
-) -> serde_json::Value {
-    let mut v = json!({ "step": d.step, "resource": d.resource });
-    if let Some(e) = existed {
-        v["existed"] = json!(e);
+) -> DeletionReport {
+    DeletionReport {
+        step: d.step.clone(),
+        resource: d.resource.clone(),
+        existed,
+        workspace: (d.step == step::WORKSPACE && existed != Some(false)).then(|| WorkspaceFate {
+            purged: force,
+            recoverable_until: (!force)
+                .then(|| crate::clock::rfc3339(workspace::recoverable_until(at))),
+        }),
     }
-    if d.step == step::WORKSPACE && existed != Some(false) {
-        v["purged"] = json!(force);
-        v["recoverable_until"] = if force {
-            serde_json::Value::Null
-        } else {
-            json!(crate::clock::rfc3339(workspace::recoverable_until(at)))
-        };
+}
+
+/// One deletion as teardown reports it (docs/json.md): planned (`existed` absent) or done.
+#[derive(Debug, serde::Serialize)]
+pub struct DeletionReport {
+    step: String,
+    resource: String,
+    /// Whether it was there to delete; absent in a plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existed: Option<bool>,
+    /// For the workspace (unless it was already gone): purged, or soft-deleted until when.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    workspace: Option<WorkspaceFate>,
+}
+
+/// What becomes of a deleted workspace.
+#[derive(Debug, serde::Serialize)]
+struct WorkspaceFate {
+    purged: bool,
+    /// RFC 3339; null when purged.
+    recoverable_until: Option<String>,
+}
+
+/// Teardown's plan: shown on stderr before the deletions, and as JSON on stdout for `--dry-run --output json`.
+#[derive(Debug, serde::Serialize)]
+pub struct TeardownPlan {
+    #[serde(skip)]
+    deployment: String,
+    dry_run: bool,
+    delete: Vec<DeletionReport>,
+    keep: Vec<String>,
+    /// What becomes of the workspace, when it is to be deleted (human only).
+    #[serde(skip)]
+    workspace_note: Option<String>,
+}
+
+impl Report for TeardownPlan {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(w, "Teardown of deployment '{}':", self.deployment)?;
+        for d in &self.delete {
+            writeln!(w, "  delete  {:<40} {}", d.step, d.resource)?;
+        }
+        for k in &self.keep {
+            writeln!(w, "  keep    {k}")?;
+        }
+        if let Some(n) = &self.workspace_note {
+            writeln!(w, "  note: {n}")?;
+        }
+        Ok(())
     }
-    v
+}
+
+/// What teardown did (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+pub struct TeardownReport {
+    deleted: Vec<DeletionReport>,
+    kept: Vec<String>,
+    /// The workspace's name and until when it is recoverable, when it was soft-deleted (human only).
+    #[serde(skip)]
+    soft_deleted: Option<(String, String)>,
+}
+
+impl Report for TeardownReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(
+            w,
+            "teardown: {} deleted, {} kept",
+            self.deleted.len(),
+            self.kept.len()
+        )?;
+        if let Some((name, until)) = &self.soft_deleted {
+            writeln!(
+                w,
+                "workspace {name} is soft-deleted, recoverable until {until}: {RECOVERY}"
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// What teardown says when Graph does not find what setup made moments ago and it asks again.
 fn lagging(step: &str) -> impl FnOnce() + '_ {
     move || {
-        note!(
+        printer::note(format_args!(
             "  … {step}: Graph does not find it yet (setup wrote moments ago, and Graph replicates new objects for a while); asking again"
-        )
+        ))
     }
 }
 
@@ -488,20 +562,22 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     let orphans = orphan_secrets(&rest, &state).await?;
     let (mut deletions, mut kept) = plan(&state, &orphans, &args);
     keep_what_an_analyst_still_uses(&rest, &state, &mut deletions, &mut kept).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let the_plan = TeardownPlan {
+        deployment: state.deployment.clone(),
+        dry_run: true,
+        delete: deletions
+            .iter()
+            .map(|d| deletion_json(d, None, args.force_delete_workspace, now))
+            .collect(),
+        keep: kept.clone(),
+        workspace_note: deletions
+            .iter()
+            .any(|d| d.step == step::WORKSPACE)
+            .then(|| workspace_fate_said(args.force_delete_workspace, now)),
+    };
     if human {
-        note!("Teardown of deployment '{}':", state.deployment);
-        for d in &deletions {
-            note!("  delete  {:<40} {}", d.step, d.resource);
-        }
-        for k in &kept {
-            note!("  keep    {k}");
-        }
-        if deletions.iter().any(|d| d.step == step::WORKSPACE) {
-            note!(
-                "  note: {}",
-                workspace_fate_said(args.force_delete_workspace, time::OffsetDateTime::now_utc())
-            );
-        }
+        printer::print_to_stderr(&the_plan);
     }
     crate::steps::preflight::check_teardown(
         &rest,
@@ -512,15 +588,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     .await?;
     let Some(mut sf) = sf else {
         if !human {
-            let now = time::OffsetDateTime::now_utc();
-            let delete: Vec<serde_json::Value> = deletions
-                .iter()
-                .map(|d| deletion_json(d, None, args.force_delete_workspace, now))
-                .collect();
-            outln!(
-                "{}",
-                json!({ "dry_run": true, "delete": delete, "keep": kept })
-            )?;
+            printer::print(Format::Json, &the_plan)?;
         }
         return Ok(());
     };
@@ -531,12 +599,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
                 "pass --yes to delete without asking",
             ));
         }
-        note_part!("Delete these? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Error::Other(e.to_string()))?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
+        if !printer::confirm("Delete these?", false)? {
             return Err(Error::input(
                 "cancelled: nothing was deleted",
                 "re-run and answer y",
@@ -570,7 +633,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
                     crate::clock::human(workspace::recoverable_until(now))
                 ),
             };
-            note!("  ✓ {:<40} {how}", d.step);
+            printer::note(format_args!("  ✓ {:<40} {how}", d.step));
         }
         if existed && d.step == step::WORKSPACE && !args.force_delete_workspace {
             soft_deleted = Some((d.resource.clone(), now));
@@ -595,18 +658,16 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         sf.state.outputs = None;
         sf.save()?;
     }
-    if human {
-        outln!("teardown: {} deleted, {} kept", done.len(), kept.len())?;
-        if let Some((id, at)) = soft_deleted {
-            outln!(
-                "workspace {} is soft-deleted, recoverable until {}: {}",
-                crate::azure::name_of(&id),
+    let report = TeardownReport {
+        deleted: done,
+        kept,
+        soft_deleted: soft_deleted.map(|(id, at)| {
+            (
+                crate::azure::name_of(&id).to_string(),
                 crate::clock::human(workspace::recoverable_until(at)),
-                RECOVERY
-            )?;
-        }
-    } else {
-        outln!("{}", json!({ "deleted": done, "kept": kept }))?;
-    }
+            )
+        }),
+    };
+    printer::print(args.common.output, &report)?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::cloud::CloudProfile;
 use crate::commands::setup::resolve_cloud;
 use crate::error::{Error, Result};
 use crate::ingest::{BatchError, RoleWait, Sender};
-use crate::output::Format;
+use crate::printer::Format;
 use crate::secret::SecretString;
 use crate::state::{Outputs, StateFile};
 

@@ -1,27 +1,30 @@
-//! Human card and JSON output, progress lines, and the secret file: where setup shows or writes a new secret's value.
-//! Every write to stdout and stderr goes through here: none panics on a stream that cannot be written.
+//! The one place that writes to the terminal: each command's typed report rendered for a person or as JSON (the
+//! serde value of the same report, docs/json.md), notes and progress on stderr (spinners on a terminal), the one
+//! `confirm()`, and the text of every typed [`Hint`]. None of it panics on a stream that cannot be written.
+//!
+//! The print macros below are for this file and main.rs; everywhere else calls [`print`], [`note`] and the rest.
 
 /// Writes to stdout and flushes; a failure is an [`Error::Output`] (`?` it).
 macro_rules! out {
-    ($($t:tt)*) => { $crate::output::write_stdout(&format!($($t)*)) };
+    ($($t:tt)*) => { $crate::printer::write_stdout(&format!($($t)*)) };
 }
 
 /// [`out!`] with a newline.
 macro_rules! outln {
-    () => { $crate::output::write_stdout("\n") };
-    ($($t:tt)*) => { $crate::output::write_stdout(&format!("{}\n", format_args!($($t)*))) };
+    () => { $crate::printer::write_stdout("\n") };
+    ($($t:tt)*) => { $crate::printer::write_stdout(&format!("{}\n", format_args!($($t)*))) };
 }
 
 /// A line on stderr (progress, warnings, hints); a stderr that cannot be written is let be: there is nowhere
 /// left to say so, and the exit status still tells.
 macro_rules! note {
-    () => { $crate::output::write_stderr("\n") };
-    ($($t:tt)*) => { $crate::output::write_stderr(&format!("{}\n", format_args!($($t)*))) };
+    () => { $crate::printer::write_stderr("\n") };
+    ($($t:tt)*) => { $crate::printer::write_stderr(&format!("{}\n", format_args!($($t)*))) };
 }
 
 /// [`note!`] without the newline (a prompt, a progress line redrawn in place).
 macro_rules! note_part {
-    ($($t:tt)*) => { $crate::output::write_stderr(&format!($($t)*)) };
+    ($($t:tt)*) => { $crate::printer::write_stderr(&format!($($t)*)) };
 }
 
 use std::io::IsTerminal;
@@ -30,6 +33,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+pub use crate::error::Hint;
 use crate::error::{Error, Result};
 use crate::run::Outcome;
 use crate::steps::{Action, Plan, Reporter};
@@ -70,6 +74,91 @@ pub fn write_stderr(text: &str) {
     use std::io::Write;
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());
+}
+
+/// A command's result as the printer shows it: as JSON, the serde value of the report itself (one object on one
+/// line); for a person, the text [`Report::human`] writes. The two are renderings of the same value.
+pub trait Report: serde::Serialize {
+    /// The text for a person, with its trailing newline.
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result;
+}
+
+/// `report` rendered in `format`, as stdout is to get it.
+pub fn render<R: Report + ?Sized>(format: Format, report: &R) -> String {
+    match format {
+        Format::Json => match serde_json::to_string(report) {
+            Ok(j) => format!("{j}\n"),
+            // Reports are plain data (strings, numbers, lists): serde_json refuses only a map with non-string keys.
+            Err(e) => format!("{{\"error\":\"{e}\"}}\n"),
+        },
+        Format::Human => human_text(report),
+    }
+}
+
+/// `report`'s human rendering.
+pub fn human_text<R: Report + ?Sized>(report: &R) -> String {
+    let mut t = String::new();
+    // Writing to a String does not fail.
+    let _ = report.human(&mut t);
+    t
+}
+
+/// Writes `report` to stdout in `format`.
+pub fn print<R: Report + ?Sized>(format: Format, report: &R) -> Result<()> {
+    write_stdout(&render(format, report))
+}
+
+/// Writes `report`'s human rendering to stderr (a plan shown before a confirmation, while stdout stays for the
+/// result).
+pub fn print_to_stderr<R: Report + ?Sized>(report: &R) {
+    write_stderr(&human_text(report));
+}
+
+/// A line on stderr: progress, a warning, a hint (see [`note!`]).
+pub fn note(line: impl std::fmt::Display) {
+    note!("{line}");
+}
+
+/// Text on stderr without a newline (a progress line redrawn in place).
+pub fn note_part(text: impl std::fmt::Display) {
+    note_part!("{text}");
+}
+
+/// A `warning: ...` line on stderr.
+pub fn warn(what: impl std::fmt::Display) {
+    note!("warning: {what}");
+}
+
+/// A `hint: ...` line on stderr.
+pub fn hint(hint: &Hint) {
+    note!("hint: {hint}");
+}
+
+/// The one yes/no question: with a person at a terminal (stdin and stderr), a prompt they answer with a key;
+/// otherwise `question [y/N] ` on stderr and a line read from stdin, where only `y`, `Y` or `yes` is a yes.
+/// Whether to ask at all (`--yes`, no terminal) is the caller's to decide.
+pub fn confirm(question: &str, default: bool) -> Result<bool> {
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        return dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
+            .with_prompt(question)
+            .default(default)
+            .interact()
+            .map_err(|e| {
+                Error::input(
+                    format!("prompt ended: {e}"),
+                    "nothing was changed; run the command again, or answer with a flag (--yes)",
+                )
+            });
+    }
+    note_part!("{question} {} ", if default { "[Y/n]" } else { "[y/N]" });
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::Other(format!("reading the answer: {e}")))?;
+    Ok(match line.trim() {
+        "" => default,
+        a => matches!(a, "y" | "Y" | "yes"),
+    })
 }
 
 /// `--output`.
@@ -269,9 +358,9 @@ pub fn no_way_out(command: &str, format: Format, show: bool, file: bool) -> Opti
     }
 }
 
-/// A report for stdout: its text, and whether it carries a new secret's value (then writing it is that value's
-/// delivery).
-pub struct Report {
+/// A report rendered for stdout: its text, and whether it carries a new secret's value (then writing it is that
+/// value's delivery).
+pub struct Rendered {
     pub text: String,
     pub carries_value: bool,
 }
@@ -292,7 +381,7 @@ pub fn render_outcome(
     places: SecretPlaces<'_>,
     state_path: &Path,
     extra: Value,
-) -> Report {
+) -> Rendered {
     use std::fmt::Write as _;
     let o = &outcome.outputs;
     let (show, vault, file) = (places.show, places.vault, places.file);
@@ -395,8 +484,37 @@ pub fn render_outcome(
             let _ = writeln!(t, "  State: {}", state_path.display());
         }
     }
-    Report {
+    Rendered {
         text: t,
         carries_value,
+    }
+}
+
+/// The text of each hint, as the user reads it after `hint: `.
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hint::None => "",
+            Hint::NeedsPermission => "the signed-in identity lacks permission: it needs Owner (or Contributor + User Access Administrator) on the subscription, and an Entra role that may register applications (Application Administrator or Cloud Application Administrator)",
+            Hint::PrincipalNotReplicated => "the new service principal has not replicated yet; re-run the same command in a minute, it resumes from the state file",
+            Hint::RegisterProvider => "register the resource provider: az provider register --namespace Microsoft.Insights (and Microsoft.OperationalInsights)",
+            Hint::CheckSubscription => "check --subscription; `az account list -o table` shows the subscriptions you can see",
+            Hint::CreateResourceGroup => "create it or pass --create-resource-group",
+            Hint::SignInAgain => "sign in again (az login) to the cloud you chose with --cloud",
+            Hint::RoleAlreadyAssigned => "the role is already assigned; re-run to adopt it",
+            Hint::TableNotReady => "the table is missing or not yet usable by data collection rules (new tables take a few seconds more); re-run the same command, it resumes from the state file",
+            Hint::OneRegion => "the data collection endpoint, the rule and the workspace must be in one region: pass --location with the workspace's region",
+            Hint::IngestionRoleNotInEffect => "the app lacks Monitoring Metrics Publisher on the DCR, or the assignment has not taken effect yet (it can take up to 30 minutes)",
+            Hint::CheckDcrImmutableId => "check the DCR immutable id in the Endpoint URL",
+            Hint::CheckStream => "check the stream name in the Endpoint URL (Custom-<table>_CL)",
+            Hint::SecretWrongOrExpired => "the client secret is wrong or expired; rotate it with `keeper-azmon rotate-secret`",
+            Hint::UnknownClient => "the client id is unknown in this tenant; check the tenant and client id",
+            Hint::ScopeNotOfCloud => "the scope does not match the cloud; check --cloud",
+            Hint::AzureBusy => "Azure is busy or failing; re-run the same command later, it resumes from the state file",
+            Hint::RerunAfterFix => "re-run the same command after fixing the cause; it resumes from the state file without duplicates",
+            Hint::SignInForCloud => "sign in for this cloud: `az cloud set --name <cloud>` then `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET",
+            Hint::RotateSecret => "rotate the secret with `keeper-azmon rotate-secret`",
+            Hint::Text(t) => t,
+        })
     }
 }
