@@ -31,7 +31,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub use crate::error::Hint;
 use crate::error::{Error, Result};
@@ -108,10 +108,27 @@ pub fn print<R: Report + ?Sized>(format: Format, report: &R) -> Result<()> {
     write_stdout(&render(format, report))
 }
 
+/// A command's closing summary: as JSON, the report on stdout; for a person, its text on stderr (where the
+/// progress went, leaving stdout empty).
+pub fn print_summary<R: Report + ?Sized>(format: Format, report: &R) -> Result<()> {
+    match format {
+        Format::Json => print(format, report),
+        Format::Human => {
+            write_stderr(&human_text(report));
+            Ok(())
+        }
+    }
+}
+
 /// Writes `report`'s human rendering to stderr (a plan shown before a confirmation, while stdout stays for the
 /// result).
 pub fn print_to_stderr<R: Report + ?Sized>(report: &R) {
     write_stderr(&human_text(report));
+}
+
+/// A line on stdout, for a person (a follow-up to a report already printed).
+pub fn line(text: impl std::fmt::Display) -> Result<()> {
+    outln!("{text}")
 }
 
 /// A line on stderr: progress, a warning, a hint (see [`note!`]).
@@ -127,11 +144,6 @@ pub fn note_part(text: impl std::fmt::Display) {
 /// A `warning: ...` line on stderr.
 pub fn warn(what: impl std::fmt::Display) {
     note!("warning: {what}");
-}
-
-/// A `hint: ...` line on stderr.
-pub fn hint(hint: &Hint) {
-    note!("hint: {hint}");
 }
 
 /// The one yes/no question: with a person at a terminal (stdin and stderr), a prompt they answer with a key;
@@ -281,16 +293,20 @@ impl Reporter for Spinners {
 
 /// The plan as a table of lines.
 pub fn plan_lines(plan: &Plan) -> String {
+    step_lines(&plan.steps)
+}
+
+/// Planned steps as a table of lines, with each update's delta below it.
+fn step_lines(steps: &[crate::steps::PlannedStep]) -> String {
     let mut s = String::new();
     // The step column is as wide as the longest step (Sentinel rule steps run past 40 characters).
-    let width = plan
-        .steps
+    let width = steps
         .iter()
         .map(|st| st.step.len())
         .max()
         .unwrap_or(0)
         .max(40);
-    for st in &plan.steps {
+    for st in steps {
         let detail = st
             .detail
             .as_ref()
@@ -314,6 +330,32 @@ pub fn plan_lines(plan: &Plan) -> String {
 
 pub fn plan_json(plan: &Plan) -> Value {
     serde_json::to_value(&plan.steps).unwrap_or(Value::Null)
+}
+
+/// Setup's `--dry-run` report: the plan and the notes preflight made (docs/json.md). For setup.rs to print with
+/// [`print`] (it still prints the same text itself until its restructuring lands).
+#[derive(Debug, serde::Serialize)]
+#[allow(dead_code)]
+pub struct DryRunReport<'a> {
+    pub dry_run: bool,
+    pub deployment: &'a str,
+    pub plan: &'a [crate::steps::PlannedStep],
+    pub notes: &'a [String],
+}
+
+impl Report for DryRunReport<'_> {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(
+            w,
+            "Plan for deployment '{}' (dry run: nothing was written):",
+            self.deployment
+        )?;
+        w.write_str(&step_lines(self.plan))?;
+        for n in self.notes {
+            writeln!(w, "  note: {n}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Refuses, before any write, a run that would make a client secret with nowhere to go: JSON output without
@@ -375,6 +417,7 @@ pub struct SecretPlaces<'a> {
 }
 
 /// The setup report, for a person (the card) or as one JSON object, given where a new secret's value went.
+/// `extra` (an object) adds its fields to the JSON.
 pub fn render_outcome(
     format: Format,
     outcome: &Outcome,
@@ -382,111 +425,121 @@ pub fn render_outcome(
     state_path: &Path,
     extra: Value,
 ) -> Rendered {
-    use std::fmt::Write as _;
-    let o = &outcome.outputs;
-    let (show, vault, file) = (places.show, places.vault, places.file);
-    let new = outcome.new_secret.as_ref();
-    let mut carries_value = false;
-    let mut t = String::new();
-    match format {
-        Format::Json => {
-            let secret_value = match (new, show) {
-                (Some(new), true) => {
-                    carries_value = true;
-                    Value::String(new.value.expose().to_string())
-                }
-                _ => Value::Null,
-            };
-            let mut v = json!({
-                "tenant_id": o.tenant_id,
-                "client_id": o.client_id,
-                "client_secret": secret_value,
-                "secret_created": new.is_some(),
-                "secret_key_id": outcome.secret.as_ref().map(|s| s.key_id.clone()),
-                "secret_expires": outcome.secret.as_ref().map(|s| s.end_date_time.clone()),
-                "secret_file": file.as_ref().map(|p| p.display().to_string()),
-                "keeper_record": vault,
-                "endpoint_url": o.endpoint_url,
-                "logs_ingestion_endpoint": o.logs_ingestion_endpoint,
-                "dcr_immutable_id": o.dcr_immutable_id,
-                "stream": o.stream,
-                "table": o.table,
-                "state_file": state_path.display().to_string(),
-            });
-            if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
-                m.extend(e);
-            }
-            let _ = writeln!(t, "{v}");
-        }
-        Format::Human => {
-            let _ = writeln!(t);
-            let _ = writeln!(
-                t,
-                "Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs"
-            );
-            let _ = writeln!(t, "  Azure Tenant ID:          {}", o.tenant_id);
-            let _ = writeln!(t, "  Application (client) ID:  {}", o.client_id);
-            match new {
-                Some(new) if show => {
-                    // Printed on purpose: the admin pastes it into the Keeper Admin Console (rotate-secret shows
-                    // its new value the same way).
-                    let _ = writeln!(t, "  Client Secret Value:      {}", new.value.expose());
-                    carries_value = true;
-                }
-                Some(_) => match (&file, vault) {
-                    (Some(f), _) => {
-                        let _ = writeln!(
-                            t,
-                            "  Client Secret Value:      written to {} (mode 0600)",
-                            f.display()
-                        );
-                    }
-                    (None, Some(uid)) => {
-                        let _ = writeln!(
-                            t,
-                            "  Client Secret Value:      in Keeper record {uid} (its password field)"
-                        );
-                    }
-                    (None, None) => {}
-                },
-                None => {
-                    let _ = writeln!(
-                        t,
-                        "  Client Secret Value:      unchanged (key id {}); its value was shown when it was created.\n                            Need a new one? keeper-azmon rotate-secret",
-                        outcome.secret.as_ref().map(|s| s.key_id.as_str()).unwrap_or("?")
-                    );
-                }
-            }
-            let _ = writeln!(t, "  Endpoint URL:             {}", o.endpoint_url);
-            let _ = writeln!(t);
-            match (new, &file, vault) {
-                (Some(_), _, Some(uid)) => {
-                    let _ = writeln!(
-                        t,
-                        "  Keeper record {uid} holds these values: open it in the vault to fill the Admin Console."
-                    );
-                }
-                (Some(_), Some(f), None) => {
-                    let _ = writeln!(
-                        t,
-                        "  ! Store the secret value from {} in your Keeper vault now, then delete the file.",
-                        f.display()
-                    );
-                }
-                (Some(_), None, None) => {
-                    let _ = writeln!(
-                        t,
-                        "  ! The secret value is shown once: store it in your Keeper vault now."
-                    );
-                }
-                (None, _, _) => {}
-            }
-            let _ = writeln!(t, "  State: {}", state_path.display());
+    let report = SetupReport::new(outcome, places, state_path, extra);
+    Rendered {
+        carries_value: report.client_secret.is_some(),
+        text: render(format, &report),
+    }
+}
+
+/// Setup's report: the values the Keeper Admin Console asks for, where a new secret's value went, and the state
+/// file (docs/json.md). As a person reads it, the Admin Console card.
+#[derive(Debug, serde::Serialize)]
+pub struct SetupReport {
+    tenant_id: String,
+    client_id: String,
+    /// A new secret's value, only when it is to be shown (a terminal, or `--show-secret`).
+    client_secret: Option<String>,
+    secret_created: bool,
+    secret_key_id: Option<String>,
+    secret_expires: Option<String>,
+    secret_file: Option<String>,
+    keeper_record: Option<String>,
+    endpoint_url: String,
+    logs_ingestion_endpoint: String,
+    dcr_immutable_id: String,
+    stream: String,
+    table: String,
+    state_file: String,
+    /// Fields the caller adds (the plan, the notes), when it is an object.
+    #[serde(flatten, skip_serializing_if = "is_not_object")]
+    extra: Value,
+}
+
+fn is_not_object(v: &Value) -> bool {
+    !v.is_object()
+}
+
+impl SetupReport {
+    /// The report of `outcome`, given where a new secret's value went.
+    pub fn new(
+        outcome: &Outcome,
+        places: SecretPlaces<'_>,
+        state_path: &Path,
+        extra: Value,
+    ) -> SetupReport {
+        let o = &outcome.outputs;
+        let new = outcome.new_secret.as_ref();
+        SetupReport {
+            tenant_id: o.tenant_id.clone(),
+            client_id: o.client_id.clone(),
+            client_secret: new
+                .filter(|_| places.show)
+                .map(|n| n.value.expose().to_string()),
+            secret_created: new.is_some(),
+            secret_key_id: outcome.secret.as_ref().map(|s| s.key_id.clone()),
+            secret_expires: outcome.secret.as_ref().map(|s| s.end_date_time.clone()),
+            secret_file: places.file.map(|p| p.display().to_string()),
+            keeper_record: places.vault.map(str::to_string),
+            endpoint_url: o.endpoint_url.clone(),
+            logs_ingestion_endpoint: o.logs_ingestion_endpoint.clone(),
+            dcr_immutable_id: o.dcr_immutable_id.clone(),
+            stream: o.stream.clone(),
+            table: o.table.clone(),
+            state_file: state_path.display().to_string(),
+            extra,
         }
     }
-    Rendered {
-        text: t,
-        carries_value,
+}
+
+impl Report for SetupReport {
+    fn human(&self, t: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(t)?;
+        writeln!(
+            t,
+            "Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs"
+        )?;
+        writeln!(t, "  Azure Tenant ID:          {}", self.tenant_id)?;
+        writeln!(t, "  Application (client) ID:  {}", self.client_id)?;
+        match (&self.client_secret, self.secret_created) {
+            // Printed on purpose: the admin pastes it into the Keeper Admin Console (rotate-secret shows its new
+            // value the same way).
+            (Some(value), _) => writeln!(t, "  Client Secret Value:      {value}")?,
+            (None, true) => match (&self.secret_file, &self.keeper_record) {
+                (Some(f), _) => writeln!(
+                    t,
+                    "  Client Secret Value:      written to {f} (mode 0600)"
+                )?,
+                (None, Some(uid)) => writeln!(
+                    t,
+                    "  Client Secret Value:      in Keeper record {uid} (its password field)"
+                )?,
+                (None, None) => {}
+            },
+            (None, false) => writeln!(
+                t,
+                "  Client Secret Value:      unchanged (key id {}); its value was shown when it was created.\n                            Need a new one? keeper-azmon rotate-secret",
+                self.secret_key_id.as_deref().unwrap_or("?")
+            )?,
+        }
+        writeln!(t, "  Endpoint URL:             {}", self.endpoint_url)?;
+        writeln!(t)?;
+        match (self.secret_created, &self.secret_file, &self.keeper_record) {
+            (true, _, Some(uid)) => writeln!(
+                t,
+                "  Keeper record {uid} holds these values: open it in the vault to fill the Admin Console."
+            )?,
+            (true, Some(f), None) => writeln!(
+                t,
+                "  ! Store the secret value from {f} in your Keeper vault now, then delete the file."
+            )?,
+            (true, None, None) => writeln!(
+                t,
+                "  ! The secret value is shown once: store it in your Keeper vault now."
+            )?,
+            (false, _, _) => {}
+        }
+        writeln!(t, "  State: {}", self.state_file)
     }
 }
 
