@@ -344,29 +344,50 @@ impl Auth {
                 c
             }
         };
-        let t = credential.get_token(&[scope.as_str()], None).await.map_err(|e| {
-            if let Some(kind) = crate::net::unfixable(&e) {
-                return crate::net::unfixable_error(kind, &self.authority, crate::net::root_cause(&e));
-            }
-            // Nothing answered: a network error, not a credential one (no credential hint).
-            if crate::net::is_connect_failure(&e) {
-                return crate::net::unreachable_error(&self.authority, crate::net::root_cause(&e));
-            }
-            // Display only: azure_core's Debug carries a backtrace.
-            let text = e.to_string();
-            let hint = crate::error::hint_for(
-                ["invalid_client", "unauthorized_client", "invalid_resource", "invalid_scope"]
+        let t = credential
+            .get_token(&[scope.as_str()], None)
+            .await
+            .map_err(|e| {
+                if let Some(kind) = crate::net::unfixable(&e) {
+                    return crate::net::unfixable_error(
+                        kind,
+                        &self.authority,
+                        crate::net::root_cause(&e),
+                    );
+                }
+                // Nothing answered: a network error, not a credential one (no credential hint).
+                if crate::net::is_connect_failure(&e) {
+                    return crate::net::unreachable_error(
+                        &self.authority,
+                        crate::net::root_cause(&e),
+                    );
+                }
+                // Display only: azure_core's Debug carries a backtrace.
+                let text = e.to_string();
+                let hint = crate::error::hint_for(
+                    [
+                        "invalid_client",
+                        "unauthorized_client",
+                        "invalid_resource",
+                        "invalid_scope",
+                    ]
                     .into_iter()
                     .find(|c| text.contains(c))
                     .unwrap_or("signin"),
-                0,
-            );
-            let hint = match hint {
-                crate::error::Hint::RerunAfterFix => crate::error::Hint::SignInForCloud,
-                hint => hint,
-            };
-            auth_err(format!("{} could not get a token for {scope}: {text}", self.description), hint)
-        })?;
+                    0,
+                );
+                let hint = match hint {
+                    crate::error::Hint::RerunAfterFix => crate::error::Hint::SignInForCloud,
+                    hint => hint,
+                };
+                auth_err(
+                    format!(
+                        "{} could not get a token for {scope}: {text}",
+                        self.description
+                    ),
+                    hint,
+                )
+            })?;
         let tok = SecretString::new(t.token.secret());
         slot.token = Some((tok.clone(), t.expires_on));
         Ok(tok)

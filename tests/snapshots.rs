@@ -54,7 +54,10 @@ fn settings(w: &World, secrets: &[&str]) -> insta::Settings {
         ),
         (r"\(-?\d+ days\)", "([N] days)"),
         (r"\d+\.\d+s\b", "[SECS]s"),
-        (r#""(seconds|requests|writes|megabytes|events_per_second|peak_rss_mb)": [0-9.]+"#, r#""$1": [N]"#),
+        (
+            r#""(seconds|requests|writes|megabytes|events_per_second|peak_rss_mb)": [0-9.]+"#,
+            r#""$1": [N]"#,
+        ),
     ] {
         s.add_filter(pattern, with);
     }
@@ -75,7 +78,9 @@ fn roles_sorted(text: &str) -> String {
     let is_role = |l: &str| l.contains(" role:");
     let mut i = 0;
     while i < lines.len() {
-        let j = (i..lines.len()).find(|&j| !is_role(lines[j])).unwrap_or(lines.len());
+        let j = (i..lines.len())
+            .find(|&j| !is_role(lines[j]))
+            .unwrap_or(lines.len());
         lines[i..j].sort_unstable();
         i = j.max(i + 1);
     }
@@ -101,8 +106,10 @@ fn pretty_json_roles_sorted(o: &Output) -> String {
             Value::Array(a) => {
                 let mut i = 0;
                 while i < a.len() {
-                    let j = (i..a.len()).find(|&j| key(&a[j]).is_none()).unwrap_or(a.len());
-                    a[i..j].sort_by_key(|x| key(x));
+                    let j = (i..a.len())
+                        .find(|&j| key(&a[j]).is_none())
+                        .unwrap_or(a.len());
+                    a[i..j].sort_by_key(key);
                     i = j.max(i + 1);
                 }
                 a.iter_mut().for_each(walk);
@@ -194,13 +201,22 @@ async fn plans_card_status_and_teardown_plan_of_one_deployment() {
         insta::assert_snapshot!("admin_console_card", card);
         insta::assert_snapshot!("plan_reuse", stdout(&reuse));
         insta::assert_snapshot!("status_healthy", roles_sorted(&stdout(&healthy)));
-        insta::assert_snapshot!("status_healthy_json", pretty_json_roles_sorted(&healthy_json));
+        insta::assert_snapshot!(
+            "status_healthy_json",
+            pretty_json_roles_sorted(&healthy_json)
+        );
         insta::assert_snapshot!("teardown_plan", roles_sorted(&stderr(&teardown)));
-        insta::assert_snapshot!("teardown_plan_json", pretty_json_roles_sorted(&teardown_json));
+        insta::assert_snapshot!(
+            "teardown_plan_json",
+            pretty_json_roles_sorted(&teardown_json)
+        );
         insta::assert_snapshot!("plan_update", stdout(&update));
         insta::assert_snapshot!("plan_update_json", pretty_json(&update_json));
         insta::assert_snapshot!("status_drifted", roles_sorted(&stdout(&drifted)));
-        insta::assert_snapshot!("status_drifted_json", pretty_json_roles_sorted(&drifted_json));
+        insta::assert_snapshot!(
+            "status_drifted_json",
+            pretty_json_roles_sorted(&drifted_json)
+        );
     });
 }
 

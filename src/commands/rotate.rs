@@ -6,7 +6,6 @@
 
 use std::io::IsTerminal;
 
-
 use crate::azure::graph;
 use crate::cli::RotateArgs;
 use crate::delivery;
@@ -289,7 +288,10 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     } else if removed.is_empty() && !sf.state.retired_secrets.is_empty() {
         printer::line("  The old secret still works. Once the console has the new one: keeper-azmon rotate-secret --finish")
     } else if !removed.is_empty() {
-        printer::line(format_args!("  Removed the old secret ({}).", removed.join(", ")))
+        printer::line(format_args!(
+            "  Removed the old secret ({}).",
+            removed.join(", ")
+        ))
     } else {
         Ok(())
     };
@@ -352,7 +354,9 @@ impl printer::Report for RotateReport {
         match (&self.client_secret, &self.secret_file, &self.keeper_record) {
             // Shown on purpose: the admin pastes it into the Keeper Admin Console (a terminal, or --show-secret).
             (Some(value), _, _) => writeln!(w, "New Client Secret Value:  {value}")?,
-            (None, Some(f), _) => writeln!(w, "New Client Secret Value written to {f} (mode 0600)")?,
+            (None, Some(f), _) => {
+                writeln!(w, "New Client Secret Value written to {f} (mode 0600)")?
+            }
             (None, None, Some(uid)) => writeln!(
                 w,
                 "New Client Secret Value stored in Keeper record {uid} (its password field)"

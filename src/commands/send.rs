@@ -188,7 +188,9 @@ fn read_inputs(
             batch.push(&last);
         }
         if auto && events.is_commander() {
-            crate::printer::note(format_args!("{name}: read as Keeper Commander events (--format commander)"));
+            crate::printer::note(format_args!(
+                "{name}: read as Keeper Commander events (--format commander)"
+            ));
         }
     }
     hand_on(&tx, batch);
@@ -517,7 +519,10 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                         Some(unsent)
                     }
                     Err(BatchError::Rejected(e, events)) => {
-                        crate::printer::note(format_args!("warning: {} events refused: {e}", events.len()));
+                        crate::printer::note(format_args!(
+                            "warning: {} events refused: {e}",
+                            events.len()
+                        ));
                         Some(events)
                     }
                 };

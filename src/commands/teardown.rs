@@ -2,7 +2,6 @@
 
 use std::io::IsTerminal;
 
-
 use crate::azure::{dce, dcr, graph, providers, roles, workspace};
 use crate::cli::TeardownArgs;
 use crate::error::{Error, Result};

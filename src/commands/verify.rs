@@ -405,7 +405,9 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         }
     }
     if human {
-        crate::printer::note(format_args!("  ✓ posted {sent} sample events (marker {marker})"));
+        crate::printer::note(format_args!(
+            "  ✓ posted {sent} sample events (marker {marker})"
+        ));
     }
     let mut found = None;
     let mut through_function = None;
@@ -532,7 +534,9 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             }
             through_function = Some(n);
             if human {
-                crate::printer::note(format_args!("  ✓ the function {alias} answers, and leaves the test events out"));
+                crate::printer::note(format_args!(
+                    "  ✓ the function {alias} answers, and leaves the test events out"
+                ));
             }
         }
     }
