@@ -96,7 +96,7 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn auth_err(what: impl Into<String>, hint: impl Into<String>) -> Error {
+fn auth_err(what: impl Into<String>, hint: impl Into<crate::error::Hint>) -> Error {
     Error::Auth {
         what: what.into(),
         hint: hint.into(),
@@ -344,30 +344,50 @@ impl Auth {
                 c
             }
         };
-        let t = credential.get_token(&[scope.as_str()], None).await.map_err(|e| {
-            if let Some(kind) = crate::net::unfixable(&e) {
-                return crate::net::unfixable_error(kind, &self.authority, crate::net::root_cause(&e));
-            }
-            // Nothing answered: a network error, not a credential one (no credential hint).
-            if crate::net::is_connect_failure(&e) {
-                return crate::net::unreachable_error(&self.authority, crate::net::root_cause(&e));
-            }
-            // Display only: azure_core's Debug carries a backtrace.
-            let text = e.to_string();
-            let hint = crate::error::hint_for(
-                ["invalid_client", "unauthorized_client", "invalid_resource", "invalid_scope"]
+        let t = credential
+            .get_token(&[scope.as_str()], None)
+            .await
+            .map_err(|e| {
+                if let Some(kind) = crate::net::unfixable(&e) {
+                    return crate::net::unfixable_error(
+                        kind,
+                        &self.authority,
+                        crate::net::root_cause(&e),
+                    );
+                }
+                // Nothing answered: a network error, not a credential one (no credential hint).
+                if crate::net::is_connect_failure(&e) {
+                    return crate::net::unreachable_error(
+                        &self.authority,
+                        crate::net::root_cause(&e),
+                    );
+                }
+                // Display only: azure_core's Debug carries a backtrace.
+                let text = e.to_string();
+                let hint = crate::error::hint_for(
+                    [
+                        "invalid_client",
+                        "unauthorized_client",
+                        "invalid_resource",
+                        "invalid_scope",
+                    ]
                     .into_iter()
                     .find(|c| text.contains(c))
                     .unwrap_or("signin"),
-                0,
-            );
-            let hint = if hint.starts_with("re-run") {
-                "sign in for this cloud: `az cloud set --name <cloud>` then `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET".to_string()
-            } else {
-                hint
-            };
-            auth_err(format!("{} could not get a token for {scope}: {text}", self.description), hint)
-        })?;
+                    0,
+                );
+                let hint = match hint {
+                    crate::error::Hint::RerunAfterFix => crate::error::Hint::SignInForCloud,
+                    hint => hint,
+                };
+                auth_err(
+                    format!(
+                        "{} could not get a token for {scope}: {text}",
+                        self.description
+                    ),
+                    hint,
+                )
+            })?;
         let tok = SecretString::new(t.token.secret());
         slot.token = Some((tok.clone(), t.expires_on));
         Ok(tok)

@@ -270,7 +270,7 @@ pub fn resolve(
             if active != wanted {
                 return Err(Error::Auth {
                     what: format!("the Azure CLI is set to cloud {active}, but --cloud is {}", profile.name),
-                    hint: format!("run `az cloud set --name {wanted}` and `az login`, or pass --cloud to match the CLI"),
+                    hint: format!("run `az cloud set --name {wanted}` and `az login`, or pass --cloud to match the CLI").into(),
                 });
             }
         }

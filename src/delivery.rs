@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::azure::graph::NewSecret;
 use crate::error::Error;
-use crate::output::Report;
+use crate::printer::Rendered;
 use crate::steps::keeper;
 
 /// Where a secret's value went, or was to go.
@@ -74,8 +74,8 @@ impl Delivery {
     }
 
     /// What a report written after this delivery needs to know of it.
-    pub fn places(&self, show: bool) -> crate::output::SecretPlaces<'_> {
-        crate::output::SecretPlaces {
+    pub fn places(&self, show: bool) -> crate::printer::SecretPlaces<'_> {
+        crate::printer::SecretPlaces {
             show,
             file: self.in_file(),
             vault: self.in_vault(),
@@ -98,7 +98,7 @@ impl Delivery {
 pub async fn deliver(
     new: &NewSecret,
     to: Destinations<'_>,
-    report: impl FnOnce(&Delivery, bool) -> Report,
+    report: impl FnOnce(&Delivery, bool) -> Rendered,
 ) -> Delivery {
     let mut d = Delivery::default();
     let mut show = to.show;
@@ -129,7 +129,7 @@ pub async fn deliver(
         return d;
     }
     let r = report(&d, show);
-    if r.carries_value && crate::output::stdout_reaches_nobody() {
+    if r.carries_value && crate::printer::stdout_reaches_nobody() {
         d.failed.push((
             Place::Stdout,
             Error::Other(
@@ -138,7 +138,7 @@ pub async fn deliver(
         ));
         return d;
     }
-    match crate::output::write_stdout(&r.text) {
+    match crate::printer::write_stdout(&r.text) {
         Ok(()) if r.carries_value => {
             d.shown = true;
             d.to.push(Place::Stdout);

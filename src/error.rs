@@ -13,7 +13,7 @@ pub struct AzureError {
     /// `METHOD url-path` of the failing request: the resource it was about.
     pub resource: String,
     /// What to do next.
-    pub hint: String,
+    pub hint: Hint,
     /// The reasons Azure gives in `error.details[]` (a refused DCR says why only there).
     pub details: Vec<ErrorDetail>,
 }
@@ -31,7 +31,7 @@ impl AzureError {
     /// The same error without its hint, for a message that gives its own.
     pub fn without_hint(&self) -> AzureError {
         AzureError {
-            hint: String::new(),
+            hint: Hint::None,
             ..self.clone()
         }
     }
@@ -68,9 +68,9 @@ pub enum Error {
     #[error("{0}")]
     Azure(Box<AzureError>),
     #[error("{what}\nhint: {hint}")]
-    Input { what: String, hint: String },
+    Input { what: String, hint: Hint },
     #[error("sign-in failed: {what}\nhint: {hint}")]
-    Auth { what: String, hint: String },
+    Auth { what: String, hint: Hint },
     /// A failure reaching `host` that no retry fixes (an untrusted certificate, a name that does not resolve).
     #[error("cannot reach {host}: {what}\nhint: {hint}")]
     Network {
@@ -78,13 +78,13 @@ pub enum Error {
         code: &'static str,
         host: String,
         what: String,
-        hint: String,
+        hint: Hint,
     },
     #[error("state file {path}: {what}\nhint: {hint}")]
     State {
         path: String,
         what: String,
-        hint: String,
+        hint: Hint,
     },
     #[error("step '{step}' failed: {source}")]
     Step {
@@ -115,7 +115,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Bad input from the user: what is wrong and how to fix it.
-    pub fn input(what: impl Into<String>, hint: impl Into<String>) -> Error {
+    pub fn input(what: impl Into<String>, hint: impl Into<Hint>) -> Error {
         Error::Input {
             what: what.into(),
             hint: hint.into(),
@@ -166,44 +166,115 @@ impl From<AzureError> for Error {
     }
 }
 
-/// The next step for a known Azure error code.
-pub fn hint_for(code: &str, status: u16) -> String {
-    let h = match code {
+/// The next step an error (or a report) gives the user, as a value: code picks a hint by its variant, never by
+/// its text; the printer writes the text (`impl Display for Hint` in printer.rs).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Hint {
+    /// No hint (an error whose message gives its own next step).
+    #[default]
+    None,
+    /// The signed-in identity lacks an Azure role or an Entra role.
+    NeedsPermission,
+    /// A new service principal has not replicated yet.
+    PrincipalNotReplicated,
+    /// A resource provider is not registered on the subscription.
+    RegisterProvider,
+    /// The subscription is unknown or not visible.
+    CheckSubscription,
+    /// The resource group does not exist.
+    CreateResourceGroup,
+    /// The operator's token is invalid, expired or for another cloud.
+    SignInAgain,
+    /// The role assignment exists already.
+    RoleAlreadyAssigned,
+    /// The custom table is missing or not yet usable by data collection rules.
+    TableNotReady,
+    /// The DCE, the DCR and the workspace are in different regions.
+    OneRegion,
+    /// Ingestion refused the app (HTTP 403): its role on the DCR is missing or not in effect yet.
+    IngestionRoleNotInEffect,
+    /// Ingestion does not know the DCR immutable id.
+    CheckDcrImmutableId,
+    /// Ingestion does not know the stream.
+    CheckStream,
+    /// The app's client secret is wrong or expired.
+    SecretWrongOrExpired,
+    /// The client id is unknown in the tenant.
+    UnknownClient,
+    /// The token's scope does not match the cloud.
+    ScopeNotOfCloud,
+    /// Azure is throttling or failing (429, 5xx).
+    AzureBusy,
+    /// The generic next step: fix the cause and re-run, which resumes from the state file.
+    RerunAfterFix,
+    /// Sign-in failed without a known cause: sign in for the cloud.
+    SignInForCloud,
+    /// The deployment's client secret expires soon or has expired (`status`).
+    RotateSecret,
+    /// A one-off next step, said where it arises.
+    Text(String),
+}
+
+impl Hint {
+    /// Whether there is no hint to show.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Hint::None => true,
+            Hint::Text(t) => t.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+impl From<String> for Hint {
+    fn from(text: String) -> Self {
+        Hint::Text(text)
+    }
+}
+
+impl From<&str> for Hint {
+    fn from(text: &str) -> Self {
+        Hint::Text(text.to_string())
+    }
+}
+
+impl From<&String> for Hint {
+    fn from(text: &String) -> Self {
+        Hint::Text(text.clone())
+    }
+}
+
+impl From<Hint> for String {
+    fn from(hint: Hint) -> Self {
+        hint.to_string()
+    }
+}
+
+/// The next step for a known Azure error code (and the HTTP status it came with).
+pub fn hint_for(code: &str, status: u16) -> Hint {
+    match code {
         "AuthorizationFailed" | "Authorization_RequestDenied" | "InsufficientAccessError" => {
-            "the signed-in identity lacks permission: it needs Owner (or Contributor + User Access Administrator) on the subscription, and an Entra role that may register applications (Application Administrator or Cloud Application Administrator)"
+            Hint::NeedsPermission
         }
-        "PrincipalNotFound" => {
-            "the new service principal has not replicated yet; re-run the same command in a minute, it resumes from the state file"
-        }
-        "MissingSubscriptionRegistration" => {
-            "register the resource provider: az provider register --namespace Microsoft.Insights (and Microsoft.OperationalInsights)"
-        }
-        "SubscriptionNotFound" | "InvalidSubscriptionId" => {
-            "check --subscription; `az account list -o table` shows the subscriptions you can see"
-        }
-        "ResourceGroupNotFound" => "create it or pass --create-resource-group",
-        "InvalidAuthenticationToken" | "InvalidAuthenticationTokenAudience" | "ExpiredAuthenticationToken" => {
-            "sign in again (az login) to the cloud you chose with --cloud"
-        }
-        "RoleAssignmentExists" => "the role is already assigned; re-run to adopt it",
-        "InvalidOutputTable" => {
-            "the table is missing or not yet usable by data collection rules (new tables take a few seconds more); re-run the same command, it resumes from the state file"
-        }
-        "InvalidDataCollectionEndpoint" | "InvalidDestination" => {
-            "the data collection endpoint, the rule and the workspace must be in one region: pass --location with the workspace's region"
-        }
-        "OperationFailed" if status == 403 => {
-            "the app lacks Monitoring Metrics Publisher on the DCR, or the assignment has not taken effect yet (it can take up to 30 minutes)"
-        }
-        "NotFound" => "check the DCR immutable id in the Endpoint URL",
-        "InvalidStream" => "check the stream name in the Endpoint URL (Custom-<table>_CL)",
-        "invalid_client" => "the client secret is wrong or expired; rotate it with `keeper-azmon rotate-secret`",
-        "unauthorized_client" => "the client id is unknown in this tenant; check the tenant and client id",
-        "invalid_resource" | "invalid_scope" => "the scope does not match the cloud; check --cloud",
-        _ if status == 429 || status >= 500 => "Azure is busy or failing; re-run the same command later, it resumes from the state file",
-        _ => "re-run the same command after fixing the cause; it resumes from the state file without duplicates",
-    };
-    h.to_string()
+        "PrincipalNotFound" => Hint::PrincipalNotReplicated,
+        "MissingSubscriptionRegistration" => Hint::RegisterProvider,
+        "SubscriptionNotFound" | "InvalidSubscriptionId" => Hint::CheckSubscription,
+        "ResourceGroupNotFound" => Hint::CreateResourceGroup,
+        "InvalidAuthenticationToken"
+        | "InvalidAuthenticationTokenAudience"
+        | "ExpiredAuthenticationToken" => Hint::SignInAgain,
+        "RoleAssignmentExists" => Hint::RoleAlreadyAssigned,
+        "InvalidOutputTable" => Hint::TableNotReady,
+        "InvalidDataCollectionEndpoint" | "InvalidDestination" => Hint::OneRegion,
+        "OperationFailed" if status == 403 => Hint::IngestionRoleNotInEffect,
+        "NotFound" => Hint::CheckDcrImmutableId,
+        "InvalidStream" => Hint::CheckStream,
+        "invalid_client" => Hint::SecretWrongOrExpired,
+        "unauthorized_client" => Hint::UnknownClient,
+        "invalid_resource" | "invalid_scope" => Hint::ScopeNotOfCloud,
+        _ if status == 429 || status >= 500 => Hint::AzureBusy,
+        _ => Hint::RerunAfterFix,
+    }
 }
 
 #[cfg(test)]

@@ -293,10 +293,10 @@ impl Import {
                 Ok(()) => events.push(out),
                 Err(why) => {
                     if summary.skipped < 5 {
-                        note!(
+                        crate::printer::note(format_args!(
                             "warning: a row of {} is not an event: {why}; skipped",
                             self.from_table
-                        );
+                        ));
                     }
                     summary.skipped += 1;
                 }

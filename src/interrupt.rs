@@ -30,13 +30,17 @@ impl Interrupt {
         tokio::spawn(async move {
             while signals.recv().await.is_some() {
                 if !applying.load(Ordering::SeqCst) {
-                    note!("\nCtrl-C: stopped before anything was written");
+                    crate::printer::note(format_args!(
+                        "\nCtrl-C: stopped before anything was written"
+                    ));
                     std::process::exit(130);
                 }
                 if cancelled.swap(true, Ordering::SeqCst) {
                     std::process::exit(130);
                 }
-                note!("\nCtrl-C: stopping after the steps in flight (press again to quit at once)");
+                crate::printer::note(format_args!(
+                    "\nCtrl-C: stopping after the steps in flight (press again to quit at once)"
+                ));
             }
         });
         i

@@ -1,7 +1,7 @@
 //! keeper-azmon: parse the command line, run a command, map errors to exit codes.
 
 #[macro_use]
-mod output;
+mod printer;
 mod auth;
 mod azure;
 mod cli;
@@ -31,6 +31,9 @@ mod steps;
 mod usage;
 mod vault;
 mod wizard;
+
+// The printer's old name, for the files still being moved onto it (commands/setup.rs, wizard.rs, cli.rs): drop
+// it once they say `printer`.
 
 use clap::Parser;
 

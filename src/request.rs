@@ -14,7 +14,7 @@ use crate::names::{
     self, AppDisplayName, DceName, DcrName, DeploymentName, Guid, ResourceGroupName, TableName,
     WorkspaceName,
 };
-use crate::output::Format;
+use crate::printer::Format;
 use crate::rest::{self, Rest};
 use crate::steps::retention::{self, Retention};
 use crate::steps::{Inputs, RoleSet, SentinelInputs, WorkspaceChoice};
@@ -117,11 +117,10 @@ impl SetupRequest {
         rest.auth
             .token(&rest.profile.resource_manager_audience)
             .await?;
-        note!(
+        crate::printer::note(format_args!(
             "Signed in to {} as {}",
-            rest.profile.name,
-            rest.auth.description
-        );
+            rest.profile.name, rest.auth.description
+        ));
         wizard::fill(&mut args, &rest).await?;
         Ok((Self::validate(args, cloud, ask)?, rest))
     }

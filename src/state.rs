@@ -165,7 +165,7 @@ pub struct StateFile {
     _lock: File,
 }
 
-fn state_err(path: &Path, what: impl Into<String>, hint: impl Into<String>) -> Error {
+fn state_err(path: &Path, what: impl Into<String>, hint: impl Into<crate::error::Hint>) -> Error {
     Error::State {
         path: path.display().to_string(),
         what: what.into(),

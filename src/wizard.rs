@@ -3,7 +3,7 @@
 
 use console::style;
 use dialoguer::theme::ColorfulTheme;
-use dialoguer::{Confirm, FuzzySelect, Select};
+use dialoguer::{FuzzySelect, Select};
 
 use crate::azure::{providers, sentinel, workspace};
 use crate::cli::{defaults, KeeperArgs, SetupArgs};
@@ -344,13 +344,7 @@ pub async fn fill(args: &mut SetupArgs, rest: &Rest) -> Result<()> {
         } else {
             "Microsoft Sentinel: turn it on for this workspace, with Keeper's analytics rules, KQL function and workbook?"
         };
-        args.sentinel = Some(
-            Confirm::with_theme(&theme())
-                .with_prompt(prompt)
-                .default(already)
-                .interact()
-                .map_err(prompt_err)?,
-        );
+        args.sentinel = Some(crate::printer::confirm(prompt, already)?);
     }
     Ok(())
 }
@@ -415,9 +409,5 @@ pub fn ask_keeper_target(keeper: &mut KeeperArgs, recorded: bool) -> Result<()> 
 
 /// The review screen's question.
 pub fn confirm_apply() -> Result<bool> {
-    Confirm::with_theme(&theme())
-        .with_prompt("Apply this plan?")
-        .default(false)
-        .interact()
-        .map_err(prompt_err)
+    crate::printer::confirm("Apply this plan?", false)
 }

@@ -512,7 +512,7 @@ mod tests {
             code: code.into(),
             message: message.into(),
             resource: "POST /v1.0/servicePrincipals".into(),
-            hint: String::new(),
+            hint: crate::error::Hint::None,
         }
         .into()
     }

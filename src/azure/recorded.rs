@@ -180,7 +180,7 @@ fn recorded_error_bodies_keep_their_code_and_message() {
         e.message,
         "Insufficient privileges to complete the operation."
     );
-    assert!(e.hint.contains("permission"), "{}", e.hint);
+    assert_eq!(e.hint, crate::error::Hint::NeedsPermission, "{}", e.hint);
 
     let e = azure_error(
         400,

@@ -6,7 +6,7 @@ use crate::auth::Auth;
 use crate::cli::{Common, DemoArgs, SetupArgs, TargetArgs, VerifyArgs};
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
-use crate::output::Format;
+use crate::printer::Format;
 use crate::secret::SecretString;
 use crate::steps::RoleSet;
 
@@ -43,12 +43,12 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         .write_profile(&dir)
         .map_err(|e| Error::Other(format!("cannot write the sim profile: {e}")))?;
     let op = sim.operator();
-    note!(
+    crate::printer::note(format_args!(
         "azure-sim ({}) listening on {}; profile {}",
         args.cloud,
         sim.base_url(),
         profile_path.display()
-    );
+    ));
 
     let profile = CloudProfile::load(&profile_path.display().to_string())?;
     let http = crate::rest::http_client(&profile)?;
@@ -106,7 +106,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
 
     // Keeper's side, as `keeper-azmon verify --wait` proves it: a token as the new app, the guide's sample
     // events posted to the Endpoint URL with a marker, and the rows read back from the table.
-    note!("\n$ keeper-azmon verify --wait");
+    crate::printer::note(format_args!("\n$ keeper-azmon verify --wait"));
     crate::commands::verify::execute(VerifyArgs {
         target: TargetArgs {
             common,
@@ -123,7 +123,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         timeout: 300,
     })
     .await?;
-    note!("\nThe demo's files are in {}", dir.display());
+    crate::printer::note(format_args!("\nThe demo's files are in {}", dir.display()));
     sim.shutdown().await;
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::history::{parse_time, Import, Reader};
 use crate::ingest::Sender;
 use crate::names;
-use crate::output::Format;
+use crate::printer::Format;
 use crate::state::StateFile;
 
 fn time_arg(flag: &str, v: &Option<String>) -> Result<Option<time::OffsetDateTime>> {
@@ -108,25 +108,45 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
     };
     let mut state = StateFile::open(&args.target.common.state)?;
     let s = import.run(&mut state, args.restart).await?;
-    if human {
-        note!(
-            "import-classic: {} events of {} from {} to {} are in {table}{}{}; {} slices, {} queries, {} requests{}",
+    crate::printer::print_summary(
+        args.target.common.output,
+        &ImportReport {
+            summary: &s,
+            from_table: &args.from_table,
+            table: &table,
+        },
+    )?;
+    Ok(())
+}
+
+/// `import-classic`'s report (docs/json.md): the import's [`Summary`](crate::history::Summary).
+#[derive(serde::Serialize)]
+struct ImportReport<'a> {
+    #[serde(flatten)]
+    summary: &'a crate::history::Summary,
+    #[serde(skip)]
+    from_table: &'a str,
+    #[serde(skip)]
+    table: &'a str,
+}
+
+impl crate::printer::Report for ImportReport<'_> {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        let s = self.summary;
+        writeln!(
+            w,
+            "import-classic: {} events of {} from {} to {} are in {}{}{}; {} slices, {} queries, {} requests{}",
             s.imported,
-            args.from_table,
+            self.from_table,
             s.since,
             s.until,
+            self.table,
             if s.until_live_stream { " (up to where live streaming began)" } else { "" },
             if s.already_there > 0 { format!(", {} found there already after the interrupted run", s.already_there) } else { String::new() },
             s.slices,
             s.queries,
             s.requests,
             if s.skipped > 0 { format!("; {} rows were not events and were left out", s.skipped) } else { String::new() },
-        );
-    } else {
-        outln!(
-            "{}",
-            serde_json::to_string(&s).map_err(|e| Error::Other(e.to_string()))?
-        )?;
+        )
     }
-    Ok(())
 }

@@ -6,13 +6,11 @@
 
 use std::io::IsTerminal;
 
-use serde_json::json;
-
 use crate::azure::graph;
 use crate::cli::RotateArgs;
 use crate::delivery;
 use crate::error::{Error, Result};
-use crate::output::{self, Format};
+use crate::printer::{self, Format};
 use crate::rest::Rest;
 use crate::state::{SecretRecord, StateFile};
 use crate::steps::{keeper, Key};
@@ -80,7 +78,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     let names_record = args.keeper.keeper_record.is_some() || sf.state.keeper.is_some();
     if !args.finish && !names_record {
         // Before anything is read or written: the new value must have somewhere to go.
-        output::require_way_out(
+        printer::require_way_out(
             "rotate-secret",
             args.common.output,
             args.show_secret,
@@ -126,12 +124,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
 
     if args.finish {
         let removed = remove_retired(&rest, &mut sf, &app_id).await?;
-        if human {
-            outln!("removed {} old secret(s)", removed.len())?;
-        } else {
-            outln!("{}", json!({ "removed": removed }))?;
-        }
-        return Ok(());
+        return printer::print(args.common.output, &FinishReport { removed });
     }
 
     let description = sf
@@ -250,10 +243,10 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 sf.save().map_err(after)?;
             }
             // Still tracked with the retired ones: `rotate-secret --finish` or teardown removes it.
-            Err(e) => note!(
-                "warning: the undelivered secret {key} could not be removed yet ({}); rotate-secret --finish removes it",
+            Err(e) => printer::warn(format_args!(
+                "the undelivered secret {key} could not be removed yet ({}); rotate-secret --finish removes it",
                 e.to_string().replace('\n', " ")
-            ),
+            )),
         }
     }
     // The old secret goes only once the new one is delivered, and never while the record lacks it.
@@ -262,12 +255,11 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     } else if args.remove_old {
         true
     } else if human && std::io::stdin().is_terminal() && !sf.state.retired_secrets.is_empty() {
-        note_part!("Has the Admin Console been updated with the new secret? Remove the old one now? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| after(Error::Other(format!("reading the answer: {e}"))))?;
-        matches!(line.trim(), "y" | "Y" | "yes")
+        printer::confirm(
+            "Has the Admin Console been updated with the new secret? Remove the old one now?",
+            false,
+        )
+        .map_err(after)?
     } else {
         false
     };
@@ -283,9 +275,12 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     let printed = if !human {
         Ok(())
     } else if removed.is_empty() && !sf.state.retired_secrets.is_empty() {
-        outln!("  The old secret still works. Once the console has the new one: keeper-azmon rotate-secret --finish")
+        printer::line("  The old secret still works. Once the console has the new one: keeper-azmon rotate-secret --finish")
     } else if !removed.is_empty() {
-        outln!("  Removed the old secret ({}).", removed.join(", "))
+        printer::line(format_args!(
+            "  Removed the old secret ({}).",
+            removed.join(", ")
+        ))
     } else {
         Ok(())
     };
@@ -306,46 +301,77 @@ fn render(
     show: bool,
     remove_old: bool,
     retired: &[String],
-) -> crate::output::Report {
-    let in_vault = d.in_vault();
-    let file = d.in_file().map(|f| f.display().to_string());
-    if !human {
-        let value = show.then(|| new.value.expose().to_string());
-        let removing = remove_old && d.vault_error.is_none();
-        let (removed, still_valid): (&[String], &[String]) = if removing {
-            (retired, &[])
-        } else {
-            (&[], retired)
-        };
-        return crate::output::Report {
-            carries_value: value.is_some(),
-            text: format!(
-                "{}\n",
-                json!({ "client_secret": value, "keeper_record": in_vault, "secret_key_id": new.key_id, "secret_expires": new.end_date_time, "secret_file": file, "removing": removed, "still_valid": still_valid })
-            ),
-        };
-    }
-    let mut text = match (&file, in_vault) {
-        _ if show => {
-            // Shown on purpose: the admin pastes it into the Keeper Admin Console (a terminal, or --show-secret).
-            format!("New Client Secret Value:  {}\n", new.value.expose())
-        }
-        (Some(f), _) => format!("New Client Secret Value written to {f} (mode 0600)\n"),
-        (None, Some(uid)) => {
-            format!("New Client Secret Value stored in Keeper record {uid} (its password field)\n")
-        }
-        (None, None) => String::new(),
+) -> crate::printer::Rendered {
+    let removing = remove_old && d.vault_error.is_none();
+    let (removed, still_valid): (&[String], &[String]) = if removing {
+        (retired, &[])
+    } else {
+        (&[], retired)
     };
-    text.push_str(&format!(
-        "  key id {}, expires {}\n",
-        new.key_id, new.end_date_time
-    ));
-    text.push_str(&match in_vault {
-        Some(uid) => format!("  ! Copy it from Keeper record {uid} into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs.\n"),
-        None => "  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault.\n".into(),
-    });
-    crate::output::Report {
-        text,
+    let report = RotateReport {
+        client_secret: show.then(|| new.value.expose().to_string()),
+        keeper_record: d.in_vault().map(str::to_string),
+        secret_key_id: new.key_id.clone(),
+        secret_expires: new.end_date_time.clone(),
+        secret_file: d.in_file().map(|f| f.display().to_string()),
+        removing: removed.to_vec(),
+        still_valid: still_valid.to_vec(),
+    };
+    crate::printer::Rendered {
+        text: printer::render(if human { Format::Human } else { Format::Json }, &report),
         carries_value: show,
+    }
+}
+
+/// `rotate-secret`'s report of the new secret (docs/json.md). `client_secret` is the value, only when it is to
+/// be shown (`--show-secret`, or a terminal).
+#[derive(Debug, serde::Serialize)]
+pub struct RotateReport {
+    client_secret: Option<String>,
+    keeper_record: Option<String>,
+    secret_key_id: String,
+    secret_expires: String,
+    secret_file: Option<String>,
+    /// The retired secrets this run removes next (`--remove-old`).
+    removing: Vec<String>,
+    /// The retired secrets that still work.
+    still_valid: Vec<String>,
+}
+
+impl printer::Report for RotateReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        match (&self.client_secret, &self.secret_file, &self.keeper_record) {
+            // Shown on purpose: the admin pastes it into the Keeper Admin Console (a terminal, or --show-secret).
+            (Some(value), _, _) => writeln!(w, "New Client Secret Value:  {value}")?,
+            (None, Some(f), _) => {
+                writeln!(w, "New Client Secret Value written to {f} (mode 0600)")?
+            }
+            (None, None, Some(uid)) => writeln!(
+                w,
+                "New Client Secret Value stored in Keeper record {uid} (its password field)"
+            )?,
+            (None, None, None) => {}
+        }
+        writeln!(
+            w,
+            "  key id {}, expires {}",
+            self.secret_key_id, self.secret_expires
+        )?;
+        match &self.keeper_record {
+            Some(uid) => writeln!(w, "  ! Copy it from Keeper record {uid} into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs."),
+            None => writeln!(w, "  ! Paste it into Keeper Admin Console > Reporting & Alerts > Azure Monitor Logs, and store it in your Keeper vault."),
+        }
+    }
+}
+
+/// `rotate-secret --finish`'s report: the key ids of the old secrets it removed.
+#[derive(Debug, serde::Serialize)]
+pub struct FinishReport {
+    removed: Vec<String>,
+}
+
+impl printer::Report for FinishReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(w, "removed {} old secret(s)", self.removed.len())
     }
 }

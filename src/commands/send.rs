@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::azure::roles::{INGESTION_PROPAGATION, PROPAGATES_WITHIN};
@@ -18,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::events::{EventReader, Shape, Unsent};
 use crate::history::{live_stream_began, parse_time, rfc3339, Reader};
 use crate::ingest::{Batch, BatchError, RoleWait, Sender, MAX_BATCH_BYTES};
-use crate::output::Format;
+use crate::printer::Format;
 use crate::private_file::PrivateFile;
 
 /// Counters shared by the reader, the senders and the progress line.
@@ -164,7 +163,7 @@ fn read_inputs(
                         "fix the line, or pass --on-error skip",
                     ));
                 }
-                note!("warning: {name} line {line}: {why}; skipped");
+                crate::printer::note(format_args!("warning: {name} line {line}: {why}; skipped"));
                 counts.skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -174,7 +173,7 @@ fn read_inputs(
             // Over the limit: the last event opens the next batch, unless it is too big for any.
             let Some(last) = batch.pop() else { continue };
             if last.len() + 2 > MAX_BATCH_BYTES {
-                note!("warning: {name} line {line}: event of {} bytes is over the 1 MB request limit; not sent", last.len());
+                crate::printer::note(format_args!("warning: {name} line {line}: event of {} bytes is over the 1 MB request limit; not sent", last.len()));
                 counts.failed.fetch_add(1, Ordering::Relaxed);
                 write_failed(&failed_out, &stop, std::iter::once(last.as_slice()));
                 continue;
@@ -189,7 +188,9 @@ fn read_inputs(
             batch.push(&last);
         }
         if auto && events.is_commander() {
-            note!("{name}: read as Keeper Commander events (--format commander)");
+            crate::printer::note(format_args!(
+                "{name}: read as Keeper Commander events (--format commander)"
+            ));
         }
     }
     hand_on(&tx, batch);
@@ -422,11 +423,11 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     });
     if human && live {
         if let Some(t) = until {
-            note!(
+            crate::printer::note(format_args!(
                 "send: Keeper's live streaming into {} began at {}: Commander events from then on are not sent",
                 values.table,
                 rfc3339(t)
-            );
+            ));
         }
     }
     // Right after setup, a 403 may only mean the role is new: waited through, until the role is an hour old.
@@ -477,10 +478,10 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                 let sent = counts.sent.load(Ordering::Relaxed);
                 let mb = counts.bytes.load(Ordering::Relaxed) as f64 / 1e6;
                 let secs = started.elapsed().as_secs_f64().max(0.001);
-                note_part!(
+                crate::printer::note_part(format_args!(
                     "\r  {sent} events, {mb:.1} MB, {:.0} events/s   ",
                     sent as f64 / secs
-                );
+                ));
             }
         })
     });
@@ -518,7 +519,10 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                         Some(unsent)
                     }
                     Err(BatchError::Rejected(e, events)) => {
-                        note!("warning: {} events refused: {e}", events.len());
+                        crate::printer::note(format_args!(
+                            "warning: {} events refused: {e}",
+                            events.len()
+                        ));
                         Some(events)
                     }
                 };
@@ -538,7 +542,7 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         .await;
     if let Some(t) = ticker {
         t.abort();
-        note!();
+        crate::printer::note("");
     }
     let read_result = reader
         .await
@@ -569,28 +573,29 @@ pub async fn execute(args: SendArgs) -> Result<()> {
     let mb = counts.bytes.load(Ordering::Relaxed) as f64 / 1e6;
     let requests = sender.requests.load(Ordering::Relaxed);
     // The summary says what happened; a stdout that cannot take it does not hide the run's own error.
-    let printed = if human {
-        let streamed_note = match until {
-            Some(t) => format!(
-                "; already streamed, skipped: {streamed} (at or after {})",
-                rfc3339(t)
-            ),
-            None => String::new(),
-        };
-        note!(
-            "send: {sent} sent, {skipped} skipped, {failed} failed{streamed_note}; {mb:.1} MB in {requests} requests, {secs:.1}s ({:.0} events/s)",
-            sent as f64 / secs.max(0.001)
-        );
-        if live && streamed > 0 {
-            note!("hint: the cutoff is the first event in {} that is neither a test event nor marked as backfilled; if it came from a backfill made before keeper-azmon marked backfilled rows, pass --until with the time Keeper's streaming began", values.table);
-        }
-        Ok(())
-    } else {
-        outln!(
-            "{}",
-            json!({ "sent": sent, "skipped": skipped, "already_streamed": streamed, "until": until.map(rfc3339), "until_live_stream": live, "failed": failed, "malformed": counts.malformed.load(Ordering::Relaxed), "lost": lost, "megabytes": mb, "requests": requests, "retries": sender.retries.load(Ordering::Relaxed), "forbidden_retries": sender.role_wait.as_ref().map_or(0, |w| w.waited.load(Ordering::Relaxed)), "queries": query.queries, "seconds": secs, "events_per_second": sent as f64 / secs.max(0.001), "peak_rss_mb": crate::usage::peak_rss_mb() })
-        )
+    let report = SendReport {
+        sent,
+        skipped,
+        already_streamed: streamed,
+        until: until.map(rfc3339),
+        until_live_stream: live,
+        failed,
+        malformed: counts.malformed.load(Ordering::Relaxed),
+        lost,
+        megabytes: mb,
+        requests,
+        retries: sender.retries.load(Ordering::Relaxed),
+        forbidden_retries: sender
+            .role_wait
+            .as_ref()
+            .map_or(0, |w| w.waited.load(Ordering::Relaxed)),
+        queries: query.queries,
+        seconds: secs,
+        events_per_second: sent as f64 / secs.max(0.001),
+        peak_rss_mb: crate::usage::peak_rss_mb(),
+        table: values.table.clone(),
     };
+    let printed = crate::printer::print_summary(args.target.common.output, &report);
     if let Some(e) = failed_file_error {
         let path = args
             .failed_file
@@ -632,4 +637,53 @@ pub async fn execute(args: SendArgs) -> Result<()> {
         )));
     }
     printed
+}
+
+/// `send`'s summary (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+pub struct SendReport {
+    sent: u64,
+    skipped: u64,
+    /// Events at or after `until`, left to Keeper's live stream.
+    already_streamed: u64,
+    /// The cutoff (RFC 3339), when there is one.
+    until: Option<String>,
+    /// Whether the cutoff is where the live stream began (`--until live-stream`).
+    until_live_stream: bool,
+    failed: u64,
+    malformed: u64,
+    /// Failed events in neither the table nor `--failed-file`.
+    lost: u64,
+    megabytes: f64,
+    requests: usize,
+    retries: usize,
+    /// Retries while ingestion refused the app (403) as its role took effect.
+    forbidden_retries: usize,
+    queries: usize,
+    seconds: f64,
+    events_per_second: f64,
+    peak_rss_mb: Option<f64>,
+    #[serde(skip)]
+    table: String,
+}
+
+impl crate::printer::Report for SendReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        let streamed_note = match &self.until {
+            Some(t) => format!(
+                "; already streamed, skipped: {} (at or after {t})",
+                self.already_streamed
+            ),
+            None => String::new(),
+        };
+        writeln!(
+            w,
+            "send: {} sent, {} skipped, {} failed{streamed_note}; {:.1} MB in {} requests, {:.1}s ({:.0} events/s)",
+            self.sent, self.skipped, self.failed, self.megabytes, self.requests, self.seconds, self.events_per_second
+        )?;
+        if self.until_live_stream && self.already_streamed > 0 {
+            writeln!(w, "hint: the cutoff is the first event in {} that is neither a test event nor marked as backfilled; if it came from a backfill made before keeper-azmon marked backfilled rows, pass --until with the time Keeper's streaming began", self.table)?;
+        }
+        Ok(())
+    }
 }

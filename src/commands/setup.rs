@@ -8,7 +8,7 @@ use crate::auth::Auth;
 use crate::cli::SetupArgs;
 use crate::delivery;
 use crate::error::{Error, Result};
-use crate::output::{self, Progress, Spinners};
+use crate::printer::{self, Progress, Spinners};
 use crate::request::SetupRequest;
 use crate::rest::Rest;
 use crate::run;
@@ -31,14 +31,14 @@ async fn hand_over(
 ) -> Result<()> {
     let run = &request.run;
     let Some(new) = &outcome.new_secret else {
-        let report = output::render_outcome(
+        let report = printer::render_outcome(
             run.output,
             outcome,
-            output::SecretPlaces::default(),
+            printer::SecretPlaces::default(),
             state_path,
             extra,
         );
-        return output::write_stdout(&report.text);
+        return printer::write_stdout(&report.text);
     };
     let format = run.output;
     let to = delivery::Destinations {
@@ -57,7 +57,7 @@ async fn hand_over(
         ),
     };
     let d = delivery::deliver(new, to, |d, show| {
-        output::render_outcome(format, outcome, d.places(show), state_path, extra)
+        printer::render_outcome(format, outcome, d.places(show), state_path, extra)
     })
     .await;
     if !d.delivered() {
@@ -159,7 +159,10 @@ async fn keeper_target(
         } else {
             k.preflight().await?;
             if human {
-                note!("{}: the KSM application may write it", k.describe());
+                printer::note(format_args!(
+                    "{}: the KSM application may write it",
+                    k.describe()
+                ));
             }
         }
     }
@@ -201,29 +204,20 @@ fn print_dry_run(
     pre.notes.extend(keeper_note);
     if the_plan.action(&steps::Key::Secret) == Some(steps::Action::Create) {
         let (show, file) = (run.show_secret, run.secret_file.is_some());
-        if let Some(e) = output::no_way_out("setup", run.output, show, file) {
+        if let Some(e) = printer::no_way_out("setup", run.output, show, file) {
             pre.notes.push(format!(
                 "the run itself will be refused: {}",
                 e.to_string().replace('\n', "; ")
             ));
         }
     }
-    if run.human() {
-        outln!(
-            "Plan for deployment '{}' (dry run: nothing was written):",
-            inputs.deployment
-        )?;
-        out!("{}", output::plan_lines(the_plan))?;
-        for n in &pre.notes {
-            outln!("  note: {n}")?;
-        }
-    } else {
-        outln!(
-            "{}",
-            json!({ "dry_run": true, "deployment": inputs.deployment, "plan": output::plan_json(the_plan), "notes": pre.notes })
-        )?;
-    }
-    Ok(())
+    let report = printer::DryRunReport {
+        dry_run: true,
+        deployment: &inputs.deployment,
+        plan: &the_plan.steps,
+        notes: &pre.notes,
+    };
+    printer::print(run.output, &report)
 }
 
 /// The plan applied only when it is meant: `--yes`, or a person's answer; without either, refused.
@@ -276,11 +270,10 @@ pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let mut inputs = request.inputs();
     let (sf, _deployment_lock, state) = open_state(&request, &inputs, &rest)?;
     if human {
-        note!(
+        printer::note(format_args!(
             "keeper-azmon setup: cloud {}, signed in as {}",
-            rest.profile.name,
-            rest.auth.description
-        );
+            rest.profile.name, rest.auth.description
+        ));
     }
     let (mut keeper, keeper_note) = keeper_target(&mut request, &mut inputs, &state, &rest).await?;
     let (pre, the_plan) = plan(&rest, &mut inputs, &state).await?;
@@ -292,14 +285,14 @@ pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         return Err(Error::Other("setup: the state file was not opened".into()));
     };
     if human {
-        note!("Plan for deployment '{}':", inputs.deployment);
-        note_part!("{}", output::plan_lines(&the_plan));
+        printer::note(format_args!("Plan for deployment '{}':", inputs.deployment));
+        printer::note_part(printer::plan_lines(&the_plan));
     }
     // A new secret must have somewhere to go before it exists (the Keeper record is such a place); a re-run
     // that makes none needs nothing.
     let makes_secret = the_plan.action(&steps::Key::Secret) == Some(steps::Action::Create);
     if makes_secret && keeper.is_none() {
-        output::require_way_out(
+        printer::require_way_out(
             "setup",
             request.run.output,
             request.run.show_secret,
@@ -335,7 +328,7 @@ pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let stats = &rest.stats;
     let extra = json!({
         "changed": !the_plan.is_noop(),
-        "plan": output::plan_json(&the_plan),
+        "plan": printer::plan_json(&the_plan),
         "requests": stats.requests.load(std::sync::atomic::Ordering::Relaxed),
         "writes": stats.writes.load(std::sync::atomic::Ordering::Relaxed),
     });
@@ -343,10 +336,10 @@ pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
         // The record keeps its secret; the other values follow the deployment (a new DCR, a new endpoint).
         let values = steps::keeper::values(&outcome.outputs, None, &ctx.inputs.deployment);
         if k.vault.write(&k.uid, values).await? && human {
-            note!(
+            printer::note(format_args!(
                 "Keeper record {}: the console values were brought up to date",
                 k.uid
-            );
+            ));
         }
     }
     hand_over(
@@ -360,14 +353,14 @@ pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     )
     .await?;
     if human && ctx.inputs.sentinel.is_some() {
-        outln!(
+        printer::line(format_args!(
             "\nMicrosoft Sentinel on {}: function {}, {} analytics rules, workbook \"{}\".\n  See them in the portal: Microsoft Sentinel > Analytics, Workbooks > My workbooks, and Logs (`{} | take 10`).",
             crate::azure::name_of(&ctx.inputs.workspace_id()),
             steps::sentinel::function_alias(),
             steps::sentinel::RULES.len(),
             steps::sentinel::WORKBOOK_NAME,
             steps::sentinel::function_alias(),
-        )?;
+        ))?;
     }
     Ok(())
 }

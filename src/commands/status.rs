@@ -1,12 +1,44 @@
 //! `keeper-azmon status`: each resource of the deployment present, as expected, drifted or missing; secret expiry.
 
-use serde_json::json;
-
 use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
-use crate::output::Format;
+use crate::printer::{self, Hint, Report};
 use crate::state::StateFile;
 use crate::steps::kind::{self, Health, Look};
+
+/// `status`'s report: one item per resource, role and secret of the deployment (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+pub struct StatusReport {
+    deployment: String,
+    /// Shown in the heading only.
+    #[serde(skip)]
+    cloud: String,
+    healthy: bool,
+    items: Vec<Item>,
+    /// What to do about the items, once each (human output only).
+    #[serde(skip)]
+    hints: Vec<Hint>,
+}
+
+impl Report for StatusReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(w, "Deployment '{}' ({}):", self.deployment, self.cloud)?;
+        for i in &self.items {
+            let mark = if i.health == Health::Ok { "✓" } else { "✗" };
+            writeln!(
+                w,
+                "  {mark} {:<40} {:<8} {}",
+                i.item,
+                format!("{:?}", i.health).to_lowercase(),
+                i.detail
+            )?;
+        }
+        for h in &self.hints {
+            writeln!(w, "  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, serde::Serialize)]
 struct Item {
@@ -55,26 +87,14 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
         }
     }
     let problems = items.iter().filter(|i| i.health != Health::Ok).count();
-    if args.common.output == Format::Json {
-        outln!(
-            "{}",
-            json!({ "deployment": s.deployment, "healthy": problems == 0, "items": items })
-        )?;
-    } else {
-        outln!("Deployment '{}' ({}):", s.deployment, s.cloud)?;
-        for i in &items {
-            let mark = if i.health == Health::Ok { "✓" } else { "✗" };
-            outln!(
-                "  {mark} {:<40} {:<8} {}",
-                i.item,
-                format!("{:?}", i.health).to_lowercase(),
-                i.detail
-            )?;
-        }
-        for h in &hints {
-            outln!("  hint: {h}")?;
-        }
-    }
+    let report = StatusReport {
+        deployment: s.deployment.clone(),
+        cloud: s.cloud.clone(),
+        healthy: problems == 0,
+        items,
+        hints,
+    };
+    printer::print(args.common.output, &report)?;
     if problems > 0 {
         return Err(Error::Unhealthy(problems));
     }

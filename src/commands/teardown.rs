@@ -2,11 +2,9 @@
 
 use std::io::IsTerminal;
 
-use serde_json::json;
-
 use crate::cli::TeardownArgs;
 use crate::error::{Error, Result};
-use crate::output::Format;
+use crate::printer::{self, Format, Report};
 use crate::rest::Rest;
 use crate::state::{State, StateFile};
 use crate::steps::kind::{self, Deleting, Fate, Item, Keeping, Key};
@@ -109,9 +107,9 @@ async fn keeper_vault(
 
 /// What teardown says when Graph does not find what setup made moments ago and it asks again.
 fn lagging(key: &Key) {
-    note!(
+    printer::note(format_args!(
         "  … {key}: Graph does not find it yet (setup wrote moments ago, and Graph replicates new objects for a while); asking again"
-    )
+    ))
 }
 
 /// A deletion as JSON: step, resource, whether it existed (after the deletion), and what its kind adds.
@@ -119,15 +117,80 @@ fn deletion_json(
     d: &Item,
     existed: Option<bool>,
     fields: &serde_json::Map<String, serde_json::Value>,
-) -> serde_json::Value {
-    let mut v = json!({ "step": d.key, "resource": d.shown });
-    if let Some(e) = existed {
-        v["existed"] = json!(e);
+) -> DeletionReport {
+    DeletionReport {
+        step: d.key.clone(),
+        resource: d.shown.clone(),
+        existed,
+        fields: fields.clone(),
     }
-    if let Some(o) = v.as_object_mut() {
-        o.extend(fields.clone());
+}
+
+/// One deletion as teardown reports it (docs/json.md): planned (`existed` absent) or done.
+#[derive(Debug, serde::Serialize)]
+pub struct DeletionReport {
+    step: Key,
+    resource: String,
+    /// Whether it was there to delete; absent in a plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existed: Option<bool>,
+    /// What its kind adds: for the workspace (unless it was already gone), `purged` and `recoverable_until`.
+    #[serde(flatten)]
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Teardown's plan: shown on stderr before the deletions, and as JSON on stdout for `--dry-run --output json`.
+#[derive(Debug, serde::Serialize)]
+pub struct TeardownPlan {
+    #[serde(skip)]
+    deployment: String,
+    dry_run: bool,
+    delete: Vec<DeletionReport>,
+    keep: Vec<String>,
+    /// What the kinds say before their deletion (the workspace: soft-deleted or purged; human only).
+    #[serde(skip)]
+    notes: Vec<String>,
+}
+
+impl Report for TeardownPlan {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(w, "Teardown of deployment '{}':", self.deployment)?;
+        for d in &self.delete {
+            writeln!(w, "  delete  {:<40} {}", d.step.to_string(), d.resource)?;
+        }
+        for k in &self.keep {
+            writeln!(w, "  keep    {k}")?;
+        }
+        for n in &self.notes {
+            writeln!(w, "  note: {n}")?;
+        }
+        Ok(())
     }
-    v
+}
+
+/// What teardown did (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+pub struct TeardownReport {
+    deleted: Vec<DeletionReport>,
+    kept: Vec<String>,
+    /// Lines the deletions leave for the end (the soft-deleted workspace and how it comes back; human only).
+    #[serde(skip)]
+    closing: Vec<String>,
+}
+
+impl Report for TeardownReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(
+            w,
+            "teardown: {} deleted, {} kept",
+            self.deleted.len(),
+            self.kept.len()
+        )?;
+        for line in &self.closing {
+            writeln!(w, "{line}")?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn execute(args: TeardownArgs) -> Result<()> {
@@ -195,17 +258,18 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
             .map(|(_, n)| n.fields.clone())
             .unwrap_or_default()
     };
+    let the_plan = TeardownPlan {
+        deployment: state.deployment.clone(),
+        dry_run: true,
+        delete: deletions
+            .iter()
+            .map(|d| deletion_json(d, None, &fields_of(d)))
+            .collect(),
+        keep: kept.clone(),
+        notes: notes.iter().map(|(_, n)| n.text.clone()).collect(),
+    };
     if human {
-        note!("Teardown of deployment '{}':", state.deployment);
-        for d in &deletions {
-            note!("  delete  {:<40} {}", d.key.to_string(), d.shown);
-        }
-        for k in &kept {
-            note!("  keep    {k}");
-        }
-        for (_, n) in &notes {
-            note!("  note: {}", n.text);
-        }
+        printer::print_to_stderr(&the_plan);
     }
     crate::steps::preflight::check_teardown(
         &rest,
@@ -216,14 +280,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     .await?;
     let Some(mut sf) = sf else {
         if !human {
-            let delete: Vec<serde_json::Value> = deletions
-                .iter()
-                .map(|d| deletion_json(d, None, &fields_of(d)))
-                .collect();
-            outln!(
-                "{}",
-                json!({ "dry_run": true, "delete": delete, "keep": kept })
-            )?;
+            printer::print(Format::Json, &the_plan)?;
         }
         return Ok(());
     };
@@ -234,12 +291,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
                 "pass --yes to delete without asking",
             ));
         }
-        note_part!("Delete these? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Error::Other(e.to_string()))?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
+        if !printer::confirm("Delete these?", false)? {
             return Err(Error::input(
                 "cancelled: nothing was deleted",
                 "re-run and answer y",
@@ -270,7 +322,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
                 (true, Some(how)) => how.clone(),
                 (true, None) => "deleted".to_string(),
             };
-            note!("  ✓ {:<40} {how}", d.key.to_string());
+            printer::note(format_args!("  ✓ {:<40} {how}", d.key.to_string()));
         }
         closing.extend(gone.closing.clone());
         k.forget(&mut sf.state, d);
@@ -288,13 +340,11 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         sf.state.outputs = None;
         sf.save()?;
     }
-    if human {
-        outln!("teardown: {} deleted, {} kept", done.len(), kept.len())?;
-        for line in &closing {
-            outln!("{line}")?;
-        }
-    } else {
-        outln!("{}", json!({ "deleted": done, "kept": kept }))?;
-    }
+    let report = TeardownReport {
+        deleted: done,
+        kept,
+        closing,
+    };
+    printer::print(args.common.output, &report)?;
     Ok(())
 }

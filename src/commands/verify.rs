@@ -15,7 +15,7 @@ use crate::cloud::CloudProfile;
 use crate::commands::resolve_cloud;
 use crate::error::{Error, Result};
 use crate::ingest::{BatchError, RoleWait, Sender};
-use crate::output::Format;
+use crate::printer::Format;
 use crate::secret::SecretString;
 use crate::state::{Outputs, StateFile};
 
@@ -113,10 +113,10 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
         recorded_endpoint.as_deref(),
         t.allow_foreign_endpoint,
     )? {
-        note!(
+        crate::printer::note(format_args!(
             "warning: the app's token goes to {host}, outside cloud '{}''s Logs Ingestion domain, as --allow-foreign-endpoint allows",
             profile.name
-        );
+        ));
     }
     // `--secret keeper://UID/field/password`, else the state's Keeper record when no other source is given.
     let from_keeper = match t.secret.as_deref().map(crate::vault::notation_uid) {
@@ -214,7 +214,7 @@ async fn app_token(
         match app.token(audience).await {
             Err(e) if wait && may_be_new_credential(&e) && crate::rest::now() < deadline => {
                 if human && !said {
-                    note!("  … the token endpoint does not accept the app's credentials yet: a new client secret or service principal takes a while to be usable; waiting");
+                    crate::printer::note(format_args!("  … the token endpoint does not accept the app's credentials yet: a new client secret or service principal takes a while to be usable; waiting"));
                     said = true;
                 }
                 tracing::info!("token refused, waiting: {e}");
@@ -335,11 +335,11 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         .await
         .map_err(|e| explain("token", &e))?;
     if human {
-        note!(
+        crate::printer::note(format_args!(
             "  ✓ token for app {} with scope {}",
             out.client_id,
             crate::cloud::CloudProfile::scope(&profile.monitor_audience)
-        );
+        ));
     }
     let marker = uuid::Uuid::new_v4().to_string();
     let mut events: Value = serde_json::from_str(crate::ingest::SAMPLE_EVENTS)
@@ -405,7 +405,9 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
         }
     }
     if human {
-        note!("  ✓ posted {sent} sample events (marker {marker})");
+        crate::printer::note(format_args!(
+            "  ✓ posted {sent} sample events (marker {marker})"
+        ));
     }
     let mut found = None;
     let mut through_function = None;
@@ -423,10 +425,10 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
                 &http,
             )?;
             if human {
-                note!(
+                crate::printer::note(format_args!(
                     "  … reading the rows back as {} (the app has no role on the workspace)",
                     operator.description
-                );
+                ));
             }
             &operator
         };
@@ -463,11 +465,11 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
                         QueryRetry::After(wait) => {
                             if human && !refused.said {
                                 refused.said = true;
-                                note!(
+                                crate::printer::note(format_args!(
                                     "  … the query API answers 403: {who} is not recognised yet; the query API may take up to {} minutes to recognise a new role. Waiting, for at most {} (--timeout)",
                                     minutes(QUERY_PROPAGATION),
                                     span(timeout)
-                                );
+                                ));
                             }
                             crate::rest::pause(wait).await;
                         }
@@ -505,11 +507,11 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             crate::rest::pause(Duration::from_secs(2)).await;
         };
         if human {
-            note!(
+            crate::printer::note(format_args!(
                 "  ✓ {sent} events arrived in {} ({:.1}s)",
                 out.table,
                 crate::rest::now().duration_since(started).as_secs_f64()
-            );
+            ));
         }
         // With `setup --sentinel`, the rules and the workbook read the function: it must answer, and leave the
         // test events out (else a rule or the workbook would count them as Keeper's).
@@ -532,17 +534,42 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             }
             through_function = Some(n);
             if human {
-                note!("  ✓ the function {alias} answers, and leaves the test events out");
+                crate::printer::note(format_args!(
+                    "  ✓ the function {alias} answers, and leaves the test events out"
+                ));
             }
         }
     }
-    if !human {
-        outln!(
-            "{}",
-            json!({ "ok": true, "posted": sent, "marker": marker, "arrived": found, "through_function": through_function, "seconds": crate::rest::now().duration_since(started).as_secs_f64() })
-        )?;
-    } else {
-        outln!("verify: the Admin Console values work.")?;
+    crate::printer::print(
+        args.target.common.output,
+        &VerifyReport {
+            ok: true,
+            posted: sent,
+            marker,
+            arrived: found,
+            through_function,
+            seconds: crate::rest::now().duration_since(started).as_secs_f64(),
+        },
+    )
+}
+
+/// `verify`'s report once every link works (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+pub struct VerifyReport {
+    ok: bool,
+    /// Test events posted.
+    posted: usize,
+    /// The test events' marker.
+    marker: String,
+    /// How many of them the query found (`--wait`), else null.
+    arrived: Option<u64>,
+    /// How many of them show through the Sentinel function (none should), else null.
+    through_function: Option<u64>,
+    seconds: f64,
+}
+
+impl crate::printer::Report for VerifyReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(w, "verify: the Admin Console values work.")
     }
-    Ok(())
 }

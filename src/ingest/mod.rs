@@ -278,7 +278,8 @@ fn past_deadline(mut error: AzureError, asked: Option<Duration>, wait: Duration)
             "the next retry, in {:.1}s, would end past the run's deadline; run again later, or with a longer --timeout",
             wait.as_secs_f64()
         ),
-    };
+    }
+    .into();
     error
 }
 
@@ -317,7 +318,7 @@ impl RoleWait {
         }
         if let Some(note) = &self.note {
             if !self.said.swap(true, Ordering::Relaxed) {
-                note!("{note}");
+                crate::printer::note(format_args!("{note}"));
             }
         }
         self.waited.fetch_add(1, Ordering::Relaxed);
@@ -357,7 +358,7 @@ impl Sender {
                         code: "Gzip".into(),
                         message: e.to_string(),
                         resource: describe(&reqwest::Method::POST, &self.endpoint_url),
-                        hint: String::new(),
+                        hint: crate::error::Hint::None,
                     };
                     return Err(BatchError::Rejected(err, events));
                 }
@@ -394,7 +395,7 @@ impl Sender {
                             code: "TokenFailed".into(),
                             message: e.to_string(),
                             resource: "token".into(),
-                            hint: String::new(),
+                            hint: crate::error::Hint::None,
                         };
                         return Err(BatchError::Forbidden(err, events));
                     }
@@ -543,7 +544,7 @@ pub async fn query_text(
                 code: "ConnectionError".into(),
                 message: e.to_string(),
                 resource: resource.clone(),
-                hint: String::new(),
+                hint: crate::error::Hint::None,
             }
             .into(),
         })?;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::auth::Auth;
 use crate::cloud::CloudProfile;
-use crate::error::{hint_for, AzureError, Error, ErrorDetail, Result};
+use crate::error::{hint_for, AzureError, Error, ErrorDetail, Hint, Result};
 use crate::net;
 
 /// Which API a request goes to: decides the token audience.
@@ -279,7 +279,7 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
     let hint = details
         .iter()
         .map(|d| hint_for(&d.code, status))
-        .find(|h| !h.starts_with("re-run the same command after fixing"))
+        .find(|h| *h != Hint::RerunAfterFix)
         .unwrap_or_else(|| hint_for(&code, status));
     AzureError {
         details,

@@ -111,10 +111,10 @@ pub fn vault(
         crate::private_file::check_writable(out, "--ksm-config-out")?;
     } else if let Some(out) = &out {
         // Not an error: a pipeline may pass the same flags on every run, after the token was redeemed into a file.
-        note!(
+        crate::printer::note(format_args!(
             "warning: --ksm-config-out {} is used only with a one-time access token; --ksm-config is a config, so nothing is written there",
             out.display()
-        );
+        ));
     }
     Ok(Vault::new(config, http.clone(), profile, out))
 }

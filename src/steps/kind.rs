@@ -199,7 +199,7 @@ pub enum Health {
 pub struct Checked {
     pub health: Health,
     pub detail: String,
-    pub hint: Option<&'static str>,
+    pub hint: Option<crate::error::Hint>,
 }
 
 impl Checked {

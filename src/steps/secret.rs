@@ -533,7 +533,7 @@ impl kind::Resource for ClientSecret {
             };
             let mut c = Checked::new(health, format!("expires {end} ({days} days)"));
             if health != Health::Ok {
-                c.hint = Some("rotate the secret with `keeper-azmon rotate-secret`");
+                c.hint = Some(crate::error::Hint::RotateSecret);
             }
             Ok(c)
         })
