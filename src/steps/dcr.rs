@@ -84,12 +84,24 @@ fn delta(found: &Dcr, want: &Dcr) -> Vec<Change> {
         };
         out.push(Change::new("streamDeclarations", old, new));
     }
-    if f.data_flows.first() != w.data_flows.first() {
-        out.push(Change::new(
-            "dataFlows[0].outputStream",
-            text(found.output_stream()),
-            text(want.output_stream()),
-        ));
+    let (ff, wf) = (f.data_flows.first(), w.data_flows.first());
+    if ff != wf {
+        let part = |d: Option<&dcr::DataFlow>, what: &str| -> String {
+            let Some(d) = d else {
+                return "(none)".into();
+            };
+            match what {
+                "outputStream" => d.output_stream.clone().unwrap_or_else(|| "(none)".into()),
+                "transformKql" => d.transform_kql.clone().unwrap_or_else(|| "(none)".into()),
+                _ => d.streams.join(", "),
+            }
+        };
+        for what in ["streams", "transformKql", "outputStream"] {
+            let (old, new) = (part(ff, what), part(wf, what));
+            if old != new {
+                out.push(Change::new(&format!("dataFlows[0].{what}"), old, new));
+            }
+        }
     }
     out
 }
