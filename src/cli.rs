@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::AuthMode;
-use crate::printer::Format;
+use crate::console::Format;
 use crate::steps::retention::Preset;
 use crate::steps::sentinel::RulesState;
 use crate::steps::RoleSet;

@@ -293,7 +293,7 @@ impl Import {
                 Ok(()) => events.push(out),
                 Err(why) => {
                     if summary.skipped < 5 {
-                        crate::printer::note(format_args!(
+                        crate::console::note(format_args!(
                             "warning: a row of {} is not an event: {why}; skipped",
                             self.from_table
                         ));

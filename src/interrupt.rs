@@ -30,7 +30,7 @@ impl Interrupt {
         tokio::spawn(async move {
             while signals.recv().await.is_some() {
                 if !applying.load(Ordering::SeqCst) {
-                    crate::printer::note(format_args!(
+                    crate::console::note(format_args!(
                         "\nCtrl-C: stopped before anything was written"
                     ));
                     std::process::exit(130);
@@ -38,7 +38,7 @@ impl Interrupt {
                 if cancelled.swap(true, Ordering::SeqCst) {
                     std::process::exit(130);
                 }
-                crate::printer::note(format_args!(
+                crate::console::note(format_args!(
                     "\nCtrl-C: stopping after the steps in flight (press again to quit at once)"
                 ));
             }

@@ -9,6 +9,7 @@ mod clock;
 mod cloud;
 mod commander;
 mod commands;
+mod console;
 mod delivery;
 mod discover;
 mod error;

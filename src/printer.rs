@@ -35,41 +35,7 @@ use crate::steps::{Action, Plan, Reporter};
 
 /// Writes `text` to stdout and flushes it, so that a failure shows here rather than at exit. A reader gone (a
 /// closed pipe, `| head`) is [`Error::Output`] with `closed`, which ends the command quietly; anything else (a full
-/// disk) is an error.
-pub fn write_stdout(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::Output {
-            stream: "stdout",
-            closed: e.kind() == std::io::ErrorKind::BrokenPipe,
-            what: e.to_string(),
-        })
-}
-
-/// Whether stdout reaches nobody: `/dev/null`, or closed when the tool started (Rust's runtime then opens
-/// `/dev/null` in its place). A secret "shown" there is lost.
-pub fn stdout_reaches_nobody() -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        if let (Ok(out), Ok(null)) = (
-            std::fs::metadata("/proc/self/fd/1"),
-            std::fs::metadata("/dev/null"),
-        ) {
-            return out.file_type().is_char_device() && out.rdev() == null.rdev();
-        }
-    }
-    false
-}
-
-/// Writes `text` to stderr; a failure is ignored (see [`note!`]).
-pub fn write_stderr(text: &str) {
-    use std::io::Write;
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());
-}
+pub use crate::console::{note, stdout_reaches_nobody, warn, write_stderr, write_stdout, Format};
 
 /// A command's result as the printer shows it: as JSON, the serde value of the report itself (one object on one
 /// line); for a person, the text [`Report::human`] writes. The two are renderings of the same value.
@@ -127,18 +93,9 @@ pub fn line(text: impl std::fmt::Display) -> Result<()> {
 }
 
 /// A line on stderr: progress, a warning, a hint (see [`note!`]).
-pub fn note(line: impl std::fmt::Display) {
-    note!("{line}");
-}
-
 /// Text on stderr without a newline (a progress line redrawn in place).
 pub fn note_part(text: impl std::fmt::Display) {
     note_part!("{text}");
-}
-
-/// A `warning: ...` line on stderr.
-pub fn warn(what: impl std::fmt::Display) {
-    note!("warning: {what}");
 }
 
 /// The one yes/no question: with a person at a terminal (stdin and stderr), a prompt they answer with a key;
@@ -166,13 +123,6 @@ pub fn confirm(question: &str, default: bool) -> Result<bool> {
         "" => default,
         a => matches!(a, "y" | "Y" | "yes"),
     })
-}
-
-/// `--output`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 /// Progress on stderr, one line per finished step (human output only).

@@ -318,7 +318,7 @@ impl RoleWait {
         }
         if let Some(note) = &self.note {
             if !self.said.swap(true, Ordering::Relaxed) {
-                crate::printer::note(format_args!("{note}"));
+                crate::console::note(format_args!("{note}"));
             }
         }
         self.waited.fetch_add(1, Ordering::Relaxed);

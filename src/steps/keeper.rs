@@ -111,7 +111,7 @@ pub fn vault(
         crate::private_file::check_writable(out, "--ksm-config-out")?;
     } else if let Some(out) = &out {
         // Not an error: a pipeline may pass the same flags on every run, after the token was redeemed into a file.
-        crate::printer::note(format_args!(
+        crate::console::note(format_args!(
             "warning: --ksm-config-out {} is used only with a one-time access token; --ksm-config is a config, so nothing is written there",
             out.display()
         ));

@@ -137,7 +137,7 @@ fn check_environment() -> Result<(), VaultError> {
         ));
     }
     if std::env::var_os("KSM_SKIP_VERIFY").is_some_and(|v| !v.is_empty()) {
-        crate::printer::note(format_args!("warning: KSM_SKIP_VERIFY is ignored: keeper-azmon always verifies Keeper's TLS certificate"));
+        crate::console::note(format_args!("warning: KSM_SKIP_VERIFY is ignored: keeper-azmon always verifies Keeper's TLS certificate"));
     }
     Ok(())
 }

@@ -1,0 +1,58 @@
+//! The terminal's two streams at the bottom of the house: writes that never panic (stdout's failure an error,
+//! stderr's let be), the output format, and the plain notes that lower modules (ingest, history, the vault, the
+//! Keeper step) give; everything a command shows goes through [`crate::printer`].
+
+use crate::error::{Error, Result};
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// disk) is an error.
+pub fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Output {
+            stream: "stdout",
+            closed: e.kind() == std::io::ErrorKind::BrokenPipe,
+            what: e.to_string(),
+        })
+}
+
+/// Whether stdout reaches nobody: `/dev/null`, or closed when the tool started (Rust's runtime then opens
+/// `/dev/null` in its place). A secret "shown" there is lost.
+pub fn stdout_reaches_nobody() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if let (Ok(out), Ok(null)) = (
+            std::fs::metadata("/proc/self/fd/1"),
+            std::fs::metadata("/dev/null"),
+        ) {
+            return out.file_type().is_char_device() && out.rdev() == null.rdev();
+        }
+    }
+    false
+}
+
+/// Writes `text` to stderr; a failure is ignored (see [`note!`]).
+pub fn write_stderr(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());
+}
+
+/// A line on stderr: progress, a warning, a hint; a stderr that cannot be written is let be.
+pub fn note(line: impl std::fmt::Display) {
+    write_stderr(&format!("{line}\n"));
+}
+
+/// A `warning: ...` line on stderr.
+pub fn warn(what: impl std::fmt::Display) {
+    note(format_args!("warning: {what}"));
+}
