@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::AuthMode;
 use crate::console::Format;
 use crate::steps::retention::Preset;
-use crate::steps::sentinel::RulesState;
+use crate::steps::inputs::RulesState;
 use crate::steps::RoleSet;
 
 /// Sets up the Azure side of streaming Keeper Security audit events into Azure Monitor / Microsoft Sentinel
@@ -59,51 +59,7 @@ pub enum CloudCommand {
     },
 }
 
-/// The KSM config a command reaches the Keeper vault through (issue 14).
-#[derive(Args, Clone, Default)]
-pub struct KsmArgs {
-    /// Keeper Secrets Manager config: a file, its base64 text (Keeper vault > Secrets Manager > the application >
-    /// Devices > Add Device > Configuration File), or a one-time access token (REGION:TOKEN, e.g. US:…, GOV:…),
-    /// which needs --ksm-config-out. Default: the file the state names.
-    #[arg(long, env = "KSM_CONFIG", hide_env_values = true)]
-    pub ksm_config: Option<String>,
-    /// Where to save (mode 0600) the config a one-time access token in --ksm-config yields; the state remembers
-    /// this path, later runs use it.
-    #[arg(long, env = "KEEPER_AZMON_KSM_CONFIG_OUT")]
-    pub ksm_config_out: Option<PathBuf>,
-}
-
-/// Never shows the KSM config: it holds the device's private key (or the one-time token).
-impl std::fmt::Debug for KsmArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KsmArgs")
-            .field(
-                "ksm_config",
-                &self.ksm_config.as_ref().map(|_| "<redacted>"),
-            )
-            .field("ksm_config_out", &self.ksm_config_out)
-            .finish()
-    }
-}
-
-/// The Keeper vault through Keeper Secrets Manager (issue 14): the config and the record.
-#[derive(Args, Clone, Default, Debug)]
-pub struct KeeperArgs {
-    #[command(flatten)]
-    pub ksm: KsmArgs,
-    /// UID of the Keeper record to put the Admin Console values in (the KSM application needs Can Edit on it).
-    /// Default: the state's record.
-    #[arg(long, env = "KEEPER_AZMON_KEEPER_RECORD", allow_hyphen_values = true)]
-    pub keeper_record: Option<String>,
-    /// UID of a shared folder to create the record in (titled after the deployment), instead of --keeper-record.
-    #[arg(
-        long,
-        env = "KEEPER_AZMON_KEEPER_FOLDER",
-        conflicts_with = "keeper_record",
-        allow_hyphen_values = true
-    )]
-    pub keeper_folder: Option<String>,
-}
+pub use crate::vault::args::{KeeperArgs, KsmArgs};
 
 /// Inputs shared by every command that talks to Azure.
 #[derive(Debug, Args, Clone)]
@@ -489,7 +445,7 @@ pub struct ImportClassicArgs {
 pub mod defaults {
     pub const WORKSPACE: &str = "KeeperLogsWorkspace";
     pub const APP_NAME: &str = "KeeperLogging";
-    pub const SECRET_DESCRIPTION: &str = "Keeper Azure Monitor Logs";
+    pub const SECRET_DESCRIPTION: &str = crate::steps::secret::DEFAULT_DESCRIPTION;
     pub const SECRET_EXPIRY_DAYS: i64 = 180;
     pub const TABLE: &str = "KeeperLogs";
     pub const DCE_NAME: &str = "KeeperLogsEndpoint";

@@ -35,6 +35,16 @@ impl Scope {
     }
 }
 
+/// `--sentinel-rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RulesState {
+    /// The rules run at once.
+    Enabled,
+    /// The rules are installed switched off, for an analyst to review and enable.
+    Disabled,
+}
+
 /// `--roles`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,7 +82,7 @@ pub enum WorkspaceChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SentinelInputs {
     /// `--sentinel-rules`; without it new rules are enabled and existing ones keep their state.
-    pub rules: Option<super::sentinel::RulesState>,
+    pub rules: Option<RulesState>,
 }
 
 /// Every input of `setup`, validated.

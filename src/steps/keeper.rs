@@ -2,22 +2,13 @@
 //! through which KSM config, and the values written into it.
 
 use crate::azure::graph::NewSecret;
-use crate::cli::{KeeperArgs, KsmArgs};
+use crate::vault::args::{KeeperArgs, KsmArgs};
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
 use crate::state::{KeeperLink, Outputs, State};
 use crate::vault::{KsmConfig, NewValue, Vault, VaultValues};
 
-/// The record a run writes, and the vault it is reached through.
-pub struct Target {
-    pub vault: Vault,
-    /// Empty while the record is still to be made in `new_in`.
-    pub uid: String,
-    /// `--keeper-folder`: the shared folder to make the record in, before the first Azure write.
-    pub new_in: Option<String>,
-    /// Whether this tool made the record (now or in an earlier run).
-    pub created: bool,
-}
+pub use crate::vault::target::Target;
 
 /// A Keeper record UID: 16 random bytes in URL-safe base64 without padding (22 characters), as the vault shows it.
 pub fn check_uid(flag: &str, uid: &str) -> Result<()> {
@@ -132,43 +123,6 @@ pub async fn ready(
         t.redeem().await?;
     }
     Ok(target)
-}
-
-impl Target {
-    /// Redeems a one-time access token in `--ksm-config` (the first read binds it), saving its config.
-    pub async fn redeem(&mut self) -> Result<()> {
-        let filter = (!self.uid.is_empty()).then_some(self.uid.as_str());
-        self.vault.redeem(filter).await
-    }
-
-    /// The preflight: the record is writable, or the folder is shared with the application (a one-time access
-    /// token is redeemed first).
-    pub async fn preflight(&mut self) -> Result<()> {
-        self.redeem().await?;
-        match &self.new_in {
-            Some(folder) => self.vault.check_folder(folder).await?,
-            None => self.vault.preflight(&self.uid).await?,
-        }
-        Ok(())
-    }
-
-    /// With `--keeper-folder`, makes the record (titled after the deployment): after the confirmation and
-    /// before the first Azure write, so a refused folder stops the run with nothing written in Azure.
-    pub async fn make_record(&mut self, title: &str) -> Result<()> {
-        if let Some(folder) = self.new_in.take() {
-            self.uid = self.vault.create_record(&folder, title).await?;
-            self.created = true;
-        }
-        Ok(())
-    }
-
-    /// How the record is named in messages.
-    pub fn describe(&self) -> String {
-        match &self.new_in {
-            Some(f) => format!("a new record in Keeper shared folder {f}"),
-            None => format!("Keeper record {}", self.uid),
-        }
-    }
 }
 
 /// What the state keeps of the target: the UID and the config's path, and the key id the record holds when it

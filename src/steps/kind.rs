@@ -228,7 +228,7 @@ pub struct Look<'a> {
     /// Until then, Graph may not show what setup made moments ago.
     pub graph_until: tokio::time::Instant,
     /// The Keeper record to compare, when a KSM config is at hand.
-    pub keeper: Option<super::keeper::Target>,
+    pub keeper: Option<crate::vault::target::Target>,
     app: tokio::sync::OnceCell<Option<Application>>,
 }
 
@@ -236,7 +236,7 @@ impl<'a> Look<'a> {
     pub fn new(
         rest: &'a Rest,
         state: &'a State,
-        keeper: Option<super::keeper::Target>,
+        keeper: Option<crate::vault::target::Target>,
     ) -> Look<'a> {
         Look {
             rest,

@@ -20,6 +20,9 @@ use super::{Action, Ctx, Inputs, Key, Observed, Plan, PlannedStep};
 /// stands between it and the admin.
 pub struct ClientSecret;
 
+/// The client secret's description unless `--secret-description` says otherwise.
+pub const DEFAULT_DESCRIPTION: &str = "Keeper Azure Monitor Logs";
+
 /// Whether the state's secret is still usable (recorded, delivered, and still on the app).
 pub fn is_current(state: &State, app: Option<&Application>) -> bool {
     match (&state.secret, app) {
@@ -440,7 +443,7 @@ async fn orphans(rest: &Rest, state: &State) -> Result<Vec<String>> {
         .secret
         .as_ref()
         .map(|s| s.description.clone())
-        .unwrap_or_else(|| crate::cli::defaults::SECRET_DESCRIPTION.into());
+        .unwrap_or_else(|| DEFAULT_DESCRIPTION.into());
     Ok(match graph::get_application(rest, &app.id).await? {
         Some(a) => unrecorded(state, &a, &description),
         None => vec![],

@@ -9,8 +9,10 @@
 //! A one-time access token is redeemed once ([`Vault::redeem`]): the SDK binds a new device key to it, and the
 //! bound config it yields is saved (mode 0600) where `--ksm-config-out` says; every later call uses that config.
 
+pub mod args;
 pub mod config;
 pub mod record;
+pub mod target;
 
 use std::path::{Path, PathBuf};
 

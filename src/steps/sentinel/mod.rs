@@ -69,15 +69,7 @@ pub const RULES: &[(&str, &str)] = &[
 /// Namespace of the deterministic ids (UUID v5) of the rules and the workbook: a re-run finds what it made.
 const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6b5f_0a52_3c1e_4e0b_9d7a_4b1f_2c8e_aa01);
 
-/// `--sentinel-rules`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RulesState {
-    /// The rules run at once.
-    Enabled,
-    /// The rules are installed switched off, for an analyst to review and enable.
-    Disabled,
-}
+pub use crate::steps::inputs::RulesState;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
