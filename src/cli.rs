@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::auth::AuthMode;
 use crate::console::Format;
-use crate::steps::retention::Preset;
 use crate::steps::inputs::RulesState;
+use crate::steps::retention::Preset;
 use crate::steps::RoleSet;
 
 /// Sets up the Azure side of streaming Keeper Security audit events into Azure Monitor / Microsoft Sentinel

@@ -4,7 +4,8 @@ use crate::azure::{providers, TAG};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 use crate::state::{State, FORMAT};
-use crate::steps::kind::{Discovery, REGISTRY};
+use crate::steps::kind::Discovery;
+use crate::steps::registry::REGISTRY;
 
 /// Everything tagged for `deployment` in `subscription`, as a state in which all of it was created by the tool
 /// (the tag is only ever set by the tool on what it creates): each kind finds its part, in the registry's order

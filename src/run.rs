@@ -7,7 +7,8 @@ use std::time::Instant;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 use crate::error::{Error, Result};
-use crate::steps::kind::{self, Key};
+use crate::steps::kind::Key;
+use crate::steps::registry;
 use crate::steps::{Action, Ctx, Plan};
 
 pub use crate::steps::secret::Outcome;
@@ -61,8 +62,8 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
     let plan = Arc::new(plan);
     let keys: Vec<Key> = plan.steps.iter().map(|s| s.key.clone()).collect();
     let mut started: Vec<(Key, Fut<()>)> = Vec::with_capacity(keys.len());
-    for key in kind::creation_order(&keys) {
-        let needs = kind::of(key.kind()).depends_on(&key);
+    for key in registry::creation_order(&keys) {
+        let needs = registry::of(key.kind()).depends_on(&key);
         let before: Vec<Fut<()>> = started
             .iter()
             .filter(|(k, _)| needs.contains(&k.kind()))
@@ -76,7 +77,7 @@ pub async fn run(ctx: Arc<Ctx>, plan: Plan) -> Result<Outcome> {
             let action = p.action(&k).unwrap_or(Action::Create);
             let name = k.to_string();
             let ensure = async {
-                let resource = kind::of(k.kind()).ensure(&c, &k, &p).await?;
+                let resource = registry::of(k.kind()).ensure(&c, &k, &p).await?;
                 Ok(((), resource))
             };
             timed(&c, &name, action, ensure).await

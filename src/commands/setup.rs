@@ -187,7 +187,7 @@ async fn plan(
     let observed = observed?;
     preflight::judge(inputs, &observed)?;
     preflight::judge_role_write(&pre, inputs, &observed)?;
-    let the_plan = steps::diff(inputs, state, observed);
+    let the_plan = steps::registry::diff(inputs, state, observed);
     preflight::judge_writes(&pre, inputs, &the_plan)?;
     Ok((pre, the_plan))
 }

@@ -4,7 +4,7 @@ use crate::cli::StatusArgs;
 use crate::error::{Error, Result};
 use crate::printer::{self, Hint, Report};
 use crate::state::StateFile;
-use crate::steps::kind::{self, Health, Look};
+use crate::steps::kind::{Health, Look};
 
 /// `status`'s report: one item per resource, role and secret of the deployment (docs/json.md).
 #[derive(Debug, serde::Serialize)]
@@ -73,7 +73,7 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
     let look = Look::new(&rest, &s, keeper);
     let mut items = vec![];
     let mut hints = vec![];
-    for k in kind::REGISTRY {
+    for k in crate::steps::registry::REGISTRY {
         for it in k.watched(&look) {
             let c = k.health(&look, &it).await?;
             if let Some(h) = c.hint.filter(|h| !hints.contains(h)) {

@@ -8,6 +8,7 @@ use crate::printer::{self, Format, Report};
 use crate::rest::Rest;
 use crate::state::{State, StateFile};
 use crate::steps::kind::{self, Deleting, Fate, Item, Keeping, Key};
+use crate::steps::registry;
 use crate::vault::Vault;
 
 /// What teardown was asked to keep.
@@ -20,7 +21,7 @@ fn keeping(args: &TeardownArgs) -> Keeping {
     }
 }
 
-/// The deletions, in the reverse of the order setup makes things ([`kind::creation_order`]): what depends on
+/// The deletions, in the reverse of the order setup makes things ([`registry::creation_order`]): what depends on
 /// something goes before it; a kind that must outlive the rest (the Keeper record) goes last. Each kind decides
 /// what of it is deleted, kept (with the reason) or left alone ([`kind::Resource::fate`]); then each looks over
 /// the plan for what something else still uses ([`kind::Resource::review`]).
@@ -28,7 +29,7 @@ pub async fn plan(rest: &Rest, s: &State, args: &TeardownArgs) -> Result<(Vec<It
     let keep = keeping(args);
     let mut doomed = vec![];
     let mut kept = vec![];
-    for k in kind::REGISTRY {
+    for k in registry::REGISTRY {
         for item in k.doomed(rest, s).await? {
             match k.fate(&item, &keep, s) {
                 Fate::Delete => doomed.push(item),
@@ -37,16 +38,16 @@ pub async fn plan(rest: &Rest, s: &State, args: &TeardownArgs) -> Result<(Vec<It
             }
         }
     }
-    for k in kind::REGISTRY {
+    for k in registry::REGISTRY {
         k.review(rest, s, &mut doomed, &mut kept).await?;
     }
     let keys: Vec<Key> = doomed.iter().map(|d| d.key.clone()).collect();
-    let mut order = kind::creation_order(&keys);
+    let mut order = registry::creation_order(&keys);
     order.dedup();
     order.reverse();
     let (last, first): (Vec<Key>, Vec<Key>) = order
         .into_iter()
-        .partition(|k| kind::of(k.kind()).deleted_last());
+        .partition(|k| registry::of(k.kind()).deleted_last());
     let mut out = vec![];
     for key in first.iter().chain(&last) {
         out.extend(doomed.iter().filter(|d| d.key == *key).cloned());
@@ -246,7 +247,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     let mut notes: Vec<(Key, kind::Note)> = vec![];
     for d in &deletions {
         if notes.iter().all(|(k, _)| k.kind() != d.key.kind()) {
-            if let Some(n) = kind::of(d.key.kind()).teardown_note(&keep) {
+            if let Some(n) = registry::of(d.key.kind()).teardown_note(&keep) {
                 notes.push((d.key.clone(), n));
             }
         }
@@ -303,7 +304,7 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
     let mut closing = vec![];
     let lagging = |key: &Key| lagging(key);
     for d in &deletions {
-        let k = kind::of(d.key.kind());
+        let k = registry::of(d.key.kind());
         let cx = Deleting {
             rest: &rest,
             state: &sf.state,

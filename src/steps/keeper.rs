@@ -2,10 +2,10 @@
 //! through which KSM config, and the values written into it.
 
 use crate::azure::graph::NewSecret;
-use crate::vault::args::{KeeperArgs, KsmArgs};
 use crate::cloud::CloudProfile;
 use crate::error::{Error, Result};
 use crate::state::{KeeperLink, Outputs, State};
+use crate::vault::args::{KeeperArgs, KsmArgs};
 use crate::vault::{KsmConfig, NewValue, Vault, VaultValues};
 
 pub use crate::vault::target::Target;

@@ -23,8 +23,10 @@ pub mod dce;
 pub mod dcr;
 pub mod inputs;
 pub mod keeper;
+pub mod key;
 pub mod kind;
 pub mod preflight;
+pub mod registry;
 pub mod resource_group;
 pub mod retention;
 pub mod roles;
@@ -50,7 +52,7 @@ use crate::rest::Rest;
 use crate::state::{Resource, State, StateFile};
 
 pub use inputs::{Inputs, RoleSet, Scope, SentinelInputs, WorkspaceChoice};
-pub use kind::Key;
+pub use key::Key;
 
 /// What one step will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -213,20 +215,6 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
     })
 }
 
-/// The diff of desired against observed: every kind's wanted instances, in the registry's (the guide's) order.
-pub fn diff(inputs: &Inputs, state: &State, observed: Observed) -> Plan {
-    let steps = kind::REGISTRY
-        .iter()
-        .flat_map(|k| {
-            k.wanted(inputs)
-                .into_iter()
-                .map(|key| k.plan(&key, inputs, state, &observed))
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    Plan { observed, steps }
-}
-
 /// How a run tells the user what happens; the human and JSON outputs implement it.
 pub trait Reporter: Send + Sync {
     fn started(&self, step: &str);
@@ -248,7 +236,7 @@ pub struct Ctx {
     /// Set by Ctrl-C: steps not yet started do not start; the ones in flight finish and are recorded.
     pub cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// What finished steps hand on to the ones that need it.
-    pub made: kind::Made,
+    pub made: key::Made,
 }
 
 impl Ctx {

@@ -8,7 +8,7 @@ use crate::azure::{name_of, permissions, providers};
 use crate::error::{Error, Result};
 use crate::rest::Rest;
 
-use super::kind::{self, KindId};
+use super::kind::KindId;
 use super::{Action, Inputs, Key, Observed, Plan, WorkspaceChoice};
 
 /// What the preflight reads found: the tenant, notes for the plan, and the providers to register.
@@ -347,7 +347,9 @@ pub async fn register_providers(rest: &Rest, inputs: &Inputs, p: &Preflight) -> 
 /// Graph objects (app, service principal, secret), whose rights are Entra roles that this API does not show, and
 /// for the Keeper record.
 fn action(key: &Key, verb: &str) -> Option<String> {
-    kind::of(key.kind()).arm().map(|a| a.action(verb))
+    super::registry::of(key.kind())
+        .arm()
+        .map(|a| a.action(verb))
 }
 
 /// Refuses a teardown, before its first deletion, when the operator may not delete some of what it would delete

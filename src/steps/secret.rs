@@ -461,9 +461,8 @@ impl kind::Resource for ClientSecret {
 
     /// Everything else: the secret comes last, after every other write and save of the run.
     fn depends_on(&self, _key: &Key) -> Vec<KindId> {
-        kind::REGISTRY
-            .iter()
-            .map(|k| k.kind())
+        KindId::ALL
+            .into_iter()
             .filter(|k| !matches!(k, KindId::Secret | KindId::KeeperRecord))
             .collect()
     }

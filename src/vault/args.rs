@@ -50,4 +50,3 @@ pub struct KeeperArgs {
     )]
     pub keeper_folder: Option<String>,
 }
-

@@ -14,15 +14,10 @@ use crate::rest::Rest;
 
 use crate::steps::{kind, Action, Ctx, Inputs, Key, Observed, PlannedStep};
 
-mod function;
-mod onboarding;
-mod rules;
-mod workbook;
-
-pub use function::Function;
-pub use onboarding::Onboarding;
-pub use rules::Rules;
-pub use workbook::Workbook;
+pub mod function;
+pub mod onboarding;
+pub mod rules;
+pub mod workbook;
 
 /// The KQL function's query; `{{TABLE}}` stands for the table name.
 pub const FUNCTION_KQL: &str = include_str!("../../../templates/sentinel/function.kql");
@@ -370,7 +365,7 @@ fn plan(key: &Key, inputs: &Inputs, o: &Observed) -> PlannedStep {
 /// A piece of content's health: there, and as its template says.
 async fn content_health(look: &kind::Look<'_>, item: &kind::Item) -> Result<kind::Checked> {
     let s = look.state;
-    let ws = onboarding::workspace_of(s);
+    let ws = workspace_of(s);
     let table = s
         .resources
         .get(&Key::Table.to_string())
@@ -380,6 +375,15 @@ async fn content_health(look: &kind::Look<'_>, item: &kind::Item) -> Result<kind
         .await?
         .map(|c| drift(&item.key, &c, &table, &ws, &s.location));
     Ok(kind::Checked::of(item, found))
+}
+
+/// The deployment's workspace, as the state has it.
+fn workspace_of(state: &crate::state::State) -> String {
+    state
+        .resources
+        .get(&Key::Workspace.to_string())
+        .map(|w| w.id.clone())
+        .unwrap_or_default()
 }
 
 /// The rule keys of the templates.

@@ -55,7 +55,7 @@ impl kind::Resource for Onboarding {
 
     fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
         Box::pin(async move {
-            let ws = workspace_of(look.state);
+            let ws = super::workspace_of(look.state);
             let on = api::onboarded(look.rest, &ws).await?;
             Ok(Checked::of(item, on.then_some(None)))
         })
@@ -176,13 +176,4 @@ impl kind::Resource for Onboarding {
             super::discover(d.rest, &mut d.state, &ws).await
         })
     }
-}
-
-/// The deployment's workspace, as the state has it.
-pub(super) fn workspace_of(state: &State) -> String {
-    state
-        .resources
-        .get(&Key::Workspace.to_string())
-        .map(|w| w.id.clone())
-        .unwrap_or_default()
 }
