@@ -16,8 +16,6 @@ use super::{Action, Ctx, Inputs, Key, Observed, Plan, PlannedStep};
 
 /// The app registration.
 pub struct App;
-/// The app's service principal.
-pub struct ServicePrincipal;
 
 /// An app registration found before the run, and whose it is.
 #[derive(Debug, Clone)]
@@ -269,7 +267,7 @@ fn needs_update(inputs: &Inputs, found: &FoundApp) -> bool {
 
 /// The app (update when its identifier URI or our tag is missing) and the service principal. An app the tool
 /// did not create shows its owners.
-fn plan(inputs: &Inputs, o: &Observed) -> [PlannedStep; 2] {
+pub(super) fn plan(inputs: &Inputs, o: &Observed) -> [PlannedStep; 2] {
     let app_action = match &o.app {
         None => Action::Create,
         Some(f) if needs_update(inputs, f) => Action::Update,
@@ -318,7 +316,12 @@ const LOST_CREATE_WAIT: Duration = Duration::from_secs(30);
 /// Sends a create that is not safe to repeat blindly (a Graph POST): when its answer is lost (a 5xx or a
 /// dropped connection) or it conflicts, looks for what it may have made before sending it again, three times at
 /// most. A lost answer's object is looked for over [`LOST_CREATE_WAIT`], as Graph may not show it at once.
-async fn create_reconciled<T, C, CF, F, FF>(ctx: &Ctx, step: &str, create: C, find: F) -> Result<T>
+pub(super) async fn create_reconciled<T, C, CF, F, FF>(
+    ctx: &Ctx,
+    step: &str,
+    create: C,
+    find: F,
+) -> Result<T>
 where
     C: Fn() -> CF,
     CF: std::future::Future<Output = Result<T>>,
@@ -350,10 +353,11 @@ where
 }
 
 /// What the progress line says while Graph has not caught up with a new app registration.
-const APP_REPLICATING: &str = "waiting for the new app registration to show in Microsoft Graph";
+pub(super) const APP_REPLICATING: &str =
+    "waiting for the new app registration to show in Microsoft Graph";
 
 /// Looks again, until `deadline`, for what a create may have made that Graph does not show yet.
-async fn find_until<T, F, FF>(
+pub(super) async fn find_until<T, F, FF>(
     ctx: &Ctx,
     step: &str,
     why: &str,
@@ -485,58 +489,8 @@ async fn ensure_app(ctx: &Ctx, found: Option<FoundApp>) -> Result<String> {
     Ok(label)
 }
 
-/// Ensures the app's service principal: found or created. It is ours when this run made it or the app is ours.
-/// While a new app has not replicated, Graph refuses the service principal (400 "does not reference a valid
-/// application object"): retried, bounded. A create whose answer was lost, or that an interrupted run made,
-/// conflicts (409) while Graph does not list it yet: looked for again until it shows.
-async fn ensure_sp(ctx: &Ctx, found: Option<Sp>) -> Result<String> {
-    let app = &ctx.made.get::<Application>()?;
-    let step = &Key::ServicePrincipal.to_string();
-    let made = found.is_none();
-    let sp = match found {
-        Some(sp) => sp,
-        None => {
-            let tag = ctx.inputs.app_tag();
-            let find = || graph::find_service_principal(&ctx.rest, &app.app_id);
-            let created = graph::while_replicating(
-                || ctx.reporter.waiting(step, APP_REPLICATING),
-                || {
-                    create_reconciled(
-                        ctx,
-                        step,
-                        || graph::create_service_principal(&ctx.rest, &app.app_id, &tag),
-                        find,
-                    )
-                },
-            )
-            .await;
-            match created {
-                Err(Error::Azure(e)) if e.status == 409 => {
-                    let deadline = tokio::time::Instant::now()
-                        + graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
-                    find_until(
-                        ctx,
-                        step,
-                        "waiting for the existing service principal to show in Microsoft Graph",
-                        deadline,
-                        find,
-                    )
-                    .await?
-                    .ok_or(Error::Azure(e))?
-                }
-                other => other?,
-            }
-        }
-    };
-    let ours = made || ctx.was_created(&Key::Application);
-    ctx.record_resource(&Key::ServicePrincipal, &sp.id, &app.display_name, ours)?;
-    let id = sp.id.clone();
-    ctx.made.put(sp);
-    Ok(id)
-}
-
 /// What teardown says when Graph does not find what setup made moments ago and it asks again.
-fn graph_delete<'a, F, FF>(
+pub(super) fn graph_delete<'a, F, FF>(
     cx: &'a Deleting<'a>,
     item: &'a Item,
     delete: F,
@@ -648,83 +602,6 @@ impl kind::Resource for App {
                 .any(|o| o.id == me);
             d.record(&Key::Application, &app.id, &app.display_name, owned);
             d.found_app = Some(app.clone());
-            Ok(())
-        })
-    }
-}
-
-impl kind::Resource for ServicePrincipal {
-    fn kind(&self) -> KindId {
-        KindId::ServicePrincipal
-    }
-
-    fn wanted(&self, _inputs: &Inputs) -> Vec<Key> {
-        vec![Key::ServicePrincipal]
-    }
-
-    fn depends_on(&self, _key: &Key) -> Vec<KindId> {
-        vec![KindId::Application]
-    }
-
-    fn plan(&self, _key: &Key, inputs: &Inputs, _state: &State, o: &Observed) -> PlannedStep {
-        let [_, sp] = plan(inputs, o);
-        sp
-    }
-
-    fn ensure<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        _key: &'a Key,
-        plan: &'a Plan,
-    ) -> BoxFuture<'a, Result<String>> {
-        Box::pin(ensure_sp(ctx, plan.observed.sp.clone()))
-    }
-
-    fn recorded(&self, state: &State) -> Vec<Item> {
-        super::resource_group::named(self, state)
-    }
-
-    fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
-        Box::pin(async move {
-            let found = graph::get_while_replicating(look.graph_until, || {
-                graph::get_service_principal(look.rest, &item.id)
-            })
-            .await?;
-            Ok(Checked::of(item, found.map(|_| None)))
-        })
-    }
-
-    fn fate(&self, item: &Item, _keeping: &kind::Keeping, _state: &State) -> kind::Fate {
-        if item.created {
-            kind::Fate::Delete
-        } else {
-            kind::Fate::Keep(format!("{} {} (reused, not ours)", item.key, item.name))
-        }
-    }
-
-    fn delete<'a>(
-        &'a self,
-        cx: &'a Deleting<'a>,
-        item: &'a Item,
-    ) -> BoxFuture<'a, Result<Deleted>> {
-        graph_delete(cx, item, move || {
-            graph::delete_service_principal(cx.rest, &item.id)
-        })
-    }
-
-    fn discover<'a>(&'a self, d: &'a mut Discovery<'_>) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let Some(app) = d.found_app.clone() else {
-                return Ok(());
-            };
-            let owned = d
-                .state
-                .resources
-                .get(&Key::Application.to_string())
-                .is_some_and(|a| a.created);
-            if let Some(sp) = graph::find_service_principal(d.rest, &app.app_id).await? {
-                d.record(&Key::ServicePrincipal, &sp.id, &app.display_name, owned);
-            }
             Ok(())
         })
     }

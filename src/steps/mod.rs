@@ -32,6 +32,7 @@ pub mod retention;
 pub mod roles;
 pub mod secret;
 pub mod sentinel;
+pub mod service_principal;
 pub mod table;
 pub mod workspace;
 

@@ -9,7 +9,7 @@ use crate::state::State;
 pub static REGISTRY: &[&dyn Resource] = &[
     &super::resource_group::ResourceGroup,
     &super::app::App,
-    &super::app::ServicePrincipal,
+    &super::service_principal::ServicePrincipal,
     &super::workspace::LogWorkspace,
     &super::table::KeeperTable,
     &super::dce::Endpoint,

@@ -522,64 +522,6 @@ pub async fn discover(
     Ok(())
 }
 
-/// The analytics rule Sentinel turns on by itself when it is onboarded ("Advanced Multistage Attack Detection",
-/// kind Fusion, named `BuiltInFusion`: Fusion "is enabled by default", learn.microsoft.com/azure/sentinel/
-/// configure-fusion-rules): it says nothing about anyone using Sentinel.
-fn sentinels_own(rule: &api::RuleSummary) -> bool {
-    rule.name.eq_ignore_ascii_case("BuiltInFusion")
-        && rule
-            .kind
-            .as_deref()
-            .is_some_and(|k| k.eq_ignore_ascii_case("Fusion"))
-}
-
-/// The workspace's analytics rules, of any kind, other than `ours` and the one Sentinel made itself: someone's
-/// work. Teardown keeps Sentinel on for them, and the function for those whose query reads it.
-pub async fn foreign_rules(
-    rest: &Rest,
-    workspace_id: &str,
-    ours: &[&str],
-) -> Result<Vec<api::RuleSummary>> {
-    let rules = api::alert_rules(rest, workspace_id).await?;
-    Ok(rules
-        .into_iter()
-        .filter(|r| !sentinels_own(r))
-        .filter(|r| !ours.iter().any(|o| o.eq_ignore_ascii_case(&r.id)))
-        .collect())
-}
-
-/// What else uses Sentinel on the workspace besides analytics rules, one line per kind of content that is there
-/// ("2 watchlist(s): A, B", "incidents, among them 'C'"): the tool makes none of these, so any of them is someone's.
-pub async fn other_uses(rest: &Rest, workspace_id: &str) -> Result<Vec<String>> {
-    let lists = futures::future::try_join_all(
-        api::CONTENT
-            .iter()
-            .map(|(collection, _)| api::content(rest, workspace_id, collection)),
-    );
-    let (lists, incident) = tokio::try_join!(lists, api::an_incident(rest, workspace_id))?;
-    let mut uses: Vec<String> = api::CONTENT
-        .iter()
-        .zip(lists)
-        .filter(|(_, items)| !items.is_empty())
-        .map(|((_, what), items)| {
-            let names: Vec<String> = items.iter().map(api::ContentSummary::label).collect();
-            format!("{} {what}(s): {}", items.len(), names.join(", "))
-        })
-        .collect();
-    if let Some(i) = incident {
-        uses.push(format!("incidents, among them '{}'", i.label()));
-    }
-    Ok(uses)
-}
-
-/// A rule's display name, or the last part of its id.
-pub fn rule_name(r: &api::RuleSummary) -> String {
-    r.properties
-        .display_name
-        .clone()
-        .unwrap_or_else(|| r.id.rsplit('/').next().unwrap_or_default().to_string())
-}
-
 /// Whether a KQL query names `alias` (not as part of a longer name).
 pub fn reads(query: &str, alias: &str) -> bool {
     let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
