@@ -24,6 +24,7 @@ mod private_file;
 #[cfg(test)]
 mod proptests;
 mod request;
+mod resource_id;
 mod rest;
 mod run;
 mod secret;

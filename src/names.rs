@@ -1,6 +1,8 @@
 //! Azure's naming rules for what setup creates, checked before any request is sent.
 
+use crate::azure::workspace::TYPE as WORKSPACE_TYPE;
 use crate::error::{Error, Result};
+use crate::resource_id::ResourceId;
 
 fn refuse(flag: &str, value: &str, rule: &str) -> Error {
     Error::input(
@@ -133,27 +135,21 @@ pub struct WorkspaceId<'a> {
 /// workspace name are checked with [`WorkspaceId::check_names`], once the caller has said what matters more
 /// (another subscription).
 pub fn workspace_resource_id<'a>(flag: &str, v: &'a str) -> Result<WorkspaceId<'a>> {
-    let parts: Vec<&str> = v.split('/').collect();
-    let shape_ok = parts.len() == 9
-        && parts[0].is_empty()
-        && parts[1].eq_ignore_ascii_case("subscriptions")
-        && parts[3].eq_ignore_ascii_case("resourceGroups")
-        && parts[5].eq_ignore_ascii_case("providers")
-        && parts[6].eq_ignore_ascii_case("Microsoft.OperationalInsights")
-        && parts[7].eq_ignore_ascii_case("workspaces");
-    if !shape_ok {
+    let parsed =
+        ResourceId::parse(v).filter(|id| id.is_type(WORKSPACE_TYPE) && id.scope().is_none());
+    let Some((id, resource_group)) = parsed.and_then(|id| Some((id, id.resource_group()?))) else {
         return Err(Error::input(
             format!("{flag} '{v}' is not a workspace resource id"),
             "use /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>, or a plain name to create",
         ));
-    }
-    id_part(flag, "subscription id", parts[2], |s| {
+    };
+    id_part(flag, "subscription id", id.subscription(), |s| {
         guid("--subscription", s)
     })?;
     Ok(WorkspaceId {
-        subscription: parts[2],
-        resource_group: parts[4],
-        name: parts[8],
+        subscription: id.subscription(),
+        resource_group,
+        name: id.name(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! Microsoft Graph v1.0: the app registration, its owners, its service principal and its client secrets.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::rest::{Api, Rest};
+use crate::rest::{Api, Rest, Schedule};
 use crate::secret::SecretString;
 
 /// An application object (app registration).
@@ -79,6 +79,9 @@ pub fn is_replication_lag(e: &Error) -> bool {
     }
 }
 
+/// How Graph's replication is waited out: from 250 ms, doubling, at most 5 s between looks.
+pub const REPLICATING: Schedule = Schedule::new(Duration::from_millis(250), Duration::from_secs(5));
+
 /// Runs `op` again while it fails with Graph's replication lag, for at most [`REPLICATION_WAIT`]; `on_wait` is
 /// called before the first wait. Only for objects this run created (or that an interrupted run may have created):
 /// for anything else a 404 means the object is gone.
@@ -87,35 +90,25 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let deadline =
-        tokio::time::Instant::now() + REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
-    let mut delay = Duration::from_millis(250);
-    let mut waited = false;
-    loop {
-        match op().await {
-            Err(e) if is_replication_lag(&e) && tokio::time::Instant::now() < deadline => {
-                if !waited {
-                    on_wait();
-                    waited = true;
-                }
-                tracing::info!("waiting for Graph to replicate a new object: {e}");
-                crate::rest::pause(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
+    crate::rest::retry_while(
+        REPLICATING.within(REPLICATION_WAIT),
+        is_replication_lag,
+        |_| on_wait(),
+        op,
+    )
+    .await
 }
 
-/// Until when Graph objects of a deployment whose state was last written at `written` (RFC 3339) may still be
-/// replicating: [`REPLICATION_WAIT`] (times the time scale) after it. Now, when the time cannot be read.
-pub fn replicating_until(written: &str) -> tokio::time::Instant {
+/// Until when, on the tool's clock ([`crate::rest::now`]), Graph objects of a deployment whose state was last
+/// written at `written` (RFC 3339) may still be replicating: [`REPLICATION_WAIT`] after it. Now, when the time
+/// cannot be read. The time since `written` is real time, and counts times the time scale's inverse.
+pub fn replicating_until(written: &str) -> Instant {
     let window = REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
     let left = time::OffsetDateTime::parse(written, &time::format_description::well_known::Rfc3339)
         .ok()
-        .and_then(|w| (w + window - OffsetDateTime::now_utc()).try_into().ok())
+        .and_then(|w| Duration::try_from(w + window - OffsetDateTime::now_utc()).ok())
         .unwrap_or(Duration::ZERO);
-    tokio::time::Instant::now() + left
+    crate::rest::now() + left.div_f64(crate::rest::time_scale())
 }
 
 /// Runs a Graph delete (or a secret's removal) that answers false for "not found": while `until` has not passed,
@@ -123,7 +116,7 @@ pub fn replicating_until(written: &str) -> tokio::time::Instant {
 /// (and taking that for "already gone" would leave an app and its secret behind).
 /// `on_wait` is called once, before the first wait.
 pub async fn gone_while_replicating<F, Fut>(
-    until: tokio::time::Instant,
+    until: Instant,
     on_wait: impl FnOnce(),
     op: F,
 ) -> Result<bool>
@@ -134,7 +127,7 @@ where
     if op().await? {
         return Ok(true);
     }
-    if tokio::time::Instant::now() >= until {
+    if crate::rest::now() >= until {
         return Ok(false);
     }
     on_wait();
@@ -144,26 +137,17 @@ where
 
 /// Reads a Graph object with `get`; while it is missing and `until` has not passed, reads again: an object made
 /// moments ago may not show yet, and must not be reported missing for that.
-pub async fn get_while_replicating<T, F, Fut>(
-    until: tokio::time::Instant,
-    get: F,
-) -> Result<Option<T>>
+pub async fn get_while_replicating<T, F, Fut>(until: Instant, get: F) -> Result<Option<T>>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>>>,
 {
-    let mut delay = Duration::from_millis(250);
-    loop {
-        let v = get().await?;
-        if v.is_some() || tokio::time::Instant::now() >= until {
-            return Ok(v);
-        }
-        tracing::info!(
-            "a Graph object of a deployment written moments ago is not found yet; looking again"
-        );
-        crate::rest::pause(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
+    crate::rest::poll_until(
+        REPLICATING.until(until),
+        || tracing::info!("a Graph object of a deployment written moments ago is not found yet; looking again"),
+        get,
+    )
+    .await
 }
 
 /// The tag string the app registration carries: `keeper-azmon:<subscription>/<deployment>`. App registrations

@@ -139,7 +139,11 @@ pub fn tags(deployment: &str) -> Value {
     serde_json::json!({ TAG: deployment })
 }
 
-/// The last segment of a resource id: its name.
+/// A resource's name: an ARM id's as [`ResourceId`](crate::resource_id::ResourceId) reads it, else the last
+/// segment of a path (a Graph object's `/applications/{id}`).
 pub fn name_of(id: &str) -> &str {
-    id.rsplit('/').next().unwrap_or(id)
+    match crate::resource_id::ResourceId::parse(id) {
+        Some(id) => id.name(),
+        None => id.rsplit('/').next().unwrap_or(id),
+    }
 }

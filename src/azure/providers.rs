@@ -123,19 +123,28 @@ pub async fn register_and_wait(
     ));
     rest.send_with(Api::Arm, Method::POST, &url, None, true)
         .await?;
-    let started = tokio::time::Instant::now();
-    loop {
-        if registration_state(rest, subscription, namespace).await? == "Registered" {
-            return Ok(());
-        }
-        if started.elapsed() > timeout.mul_f64(crate::rest::time_scale()) {
-            return Err(Error::input(
-                format!("resource provider {namespace} is still registering after {}s", timeout.as_secs()),
-                format!("wait a few minutes and re-run; `az provider show -n {namespace}` shows its state"),
-            ));
-        }
-        crate::rest::pause(Duration::from_millis(500)).await;
-    }
+    let registered = crate::rest::poll_until(
+        crate::rest::Schedule::every(Duration::from_millis(500)).within(timeout),
+        || {},
+        || async {
+            Ok(
+                (registration_state(rest, subscription, namespace).await? == "Registered")
+                    .then_some(()),
+            )
+        },
+    )
+    .await?;
+    registered.ok_or_else(|| {
+        Error::input(
+            format!(
+                "resource provider {namespace} is still registering after {}s",
+                timeout.as_secs()
+            ),
+            format!(
+                "wait a few minutes and re-run; `az provider show -n {namespace}` shows its state"
+            ),
+        )
+    })
 }
 
 /// The resource group's ARM type, and the api-version the tool reads and writes groups with.

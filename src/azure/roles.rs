@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::rest::{Api, Rest};
+use crate::rest::{Api, Rest, Schedule};
 
 pub const API_VERSION: &str = "2022-04-01";
 /// A role assignment's ARM type.
@@ -233,30 +233,30 @@ pub async fn create(
             "principalType": "ServicePrincipal"
         }
     });
-    let started = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(500);
-    loop {
-        match super::arm_put(rest, &id, API_VERSION, &body).await {
-            Ok(_) => return Ok(id),
-            Err(Error::Azure(e)) if e.code == "RoleAssignmentExists" => {
-                return Ok(find(rest, scope, role, principal_id).await?.unwrap_or(id));
-            }
-            Err(Error::Azure(e))
-                if e.code == "PrincipalNotFound"
-                    && started.elapsed() < crate::rest::scaled(replication_wait) =>
-            {
-                on_waiting();
-                tracing::info!(
-                    principal_id,
-                    "waiting for the new service principal to replicate"
-                );
-                crate::rest::pause(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            Err(e) => return Err(e),
+    let put = crate::rest::retry_while(
+        REPLICATING.within(replication_wait),
+        |e| matches!(e, Error::Azure(a) if a.code == "PrincipalNotFound"),
+        |_| {
+            on_waiting();
+            tracing::info!(
+                principal_id,
+                "waiting for the new service principal to replicate"
+            );
+        },
+        || super::arm_put(rest, &id, API_VERSION, &body),
+    )
+    .await;
+    match put {
+        Ok(_) => Ok(id),
+        Err(Error::Azure(e)) if e.code == "RoleAssignmentExists" => {
+            Ok(find(rest, scope, role, principal_id).await?.unwrap_or(id))
         }
+        Err(e) => Err(e),
     }
 }
+
+/// How a new principal's replication to ARM is waited out: from 500 ms, doubling, at most 10 s between tries.
+const REPLICATING: Schedule = Schedule::new(Duration::from_millis(500), Duration::from_secs(10));
 
 /// Deletes an assignment; false when it was already gone.
 pub async fn delete(rest: &Rest, id: &str) -> Result<bool> {

@@ -16,6 +16,7 @@ use crate::commands::resolve_cloud;
 use crate::error::{Error, Result};
 use crate::ingest::{BatchError, RoleWait, Sender};
 use crate::printer::Format;
+use crate::rest::{Backoff, Schedule};
 use crate::secret::SecretString;
 use crate::state::{Outputs, StateFile};
 
@@ -208,22 +209,17 @@ async fn app_token(
     deadline: Instant,
     human: bool,
 ) -> Result<SecretString> {
-    let mut delay = Duration::from_millis(250);
-    let mut said = false;
-    loop {
-        match app.token(audience).await {
-            Err(e) if wait && may_be_new_credential(&e) && crate::rest::now() < deadline => {
-                if human && !said {
-                    crate::printer::note(format_args!("  … the token endpoint does not accept the app's credentials yet: a new client secret or service principal takes a while to be usable; waiting"));
-                    said = true;
-                }
-                tracing::info!("token refused, waiting: {e}");
-                crate::rest::pause(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
+    crate::rest::retry_while(
+        Schedule::new(Duration::from_millis(250), Duration::from_secs(10)).until(deadline),
+        |e| wait && may_be_new_credential(e),
+        |_| {
+            if human {
+                crate::printer::note(format_args!("  … the token endpoint does not accept the app's credentials yet: a new client secret or service principal takes a while to be usable; waiting"));
             }
-            other => return other,
-        }
-    }
+        },
+        || app.token(audience),
+    )
+    .await
 }
 
 /// Whether the app can read the rows back itself: the state (when there is one) records its Log Analytics
@@ -253,16 +249,26 @@ enum QueryRetry {
 
 /// The query API's refusals of one read-back: a 401 retried once with a new token, 403s waited through with
 /// backoff until the deadline (a role assigned moments ago, `QUERY_PROPAGATION`).
-#[derive(Default)]
 struct QueryRefusals {
     refreshed: bool,
-    delay: Duration,
+    backoff: Backoff,
     /// Whether the wait has been announced.
     said: bool,
 }
 
 impl QueryRefusals {
-    fn next(&mut self, e: &Error, deadline: Instant) -> QueryRetry {
+    /// 403s are looked at again after 5 s, then twice as long each time, at most a minute apart.
+    const SCHEDULE: Schedule = Schedule::new(Duration::from_secs(5), Duration::from_secs(60));
+
+    fn until(deadline: Instant) -> QueryRefusals {
+        QueryRefusals {
+            refreshed: false,
+            backoff: Self::SCHEDULE.until(deadline),
+            said: false,
+        }
+    }
+
+    fn next(&mut self, e: &Error) -> QueryRetry {
         let status = match e {
             Error::Azure(a) => a.status,
             _ => 0,
@@ -272,15 +278,10 @@ impl QueryRefusals {
                 self.refreshed = true;
                 QueryRetry::NewToken
             }
-            403 => {
-                let left = deadline.saturating_duration_since(crate::rest::now());
-                if left.is_zero() {
-                    return QueryRetry::TimedOut;
-                }
-                self.delay =
-                    (self.delay * 2).clamp(Duration::from_secs(5), Duration::from_secs(60));
-                QueryRetry::After(self.delay.min(left))
-            }
+            403 => match self.backoff.next_wait() {
+                Some(wait) => QueryRetry::After(wait),
+                None => QueryRetry::TimedOut,
+            },
             _ => QueryRetry::No,
         }
     }
@@ -438,7 +439,7 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             format!("the access of {} to the workspace", reader.description)
         };
         let kql = format!("{} | where data contains \"{marker}\" | count", out.table);
-        let mut refused = QueryRefusals::default();
+        let mut refused = QueryRefusals::until(deadline);
         let la_token = loop {
             // From the cache while it lasts: a wait of an hour outlives a token.
             let la_token = reader
@@ -456,7 +457,7 @@ pub async fn execute(args: VerifyArgs) -> Result<()> {
             {
                 Ok(rows) => rows,
                 Err(e) => {
-                    match refused.next(&e, deadline) {
+                    match refused.next(&e) {
                         QueryRetry::NewToken => {
                             reader
                                 .invalidate(&profile.log_analytics_audience, &la_token)

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::auth::Auth;
 use crate::cloud::CloudProfile;
 use crate::error::{AzureError, Result};
-use crate::rest::{azure_error, describe};
+use crate::rest::{azure_error, describe, Backoff, RetryPolicy, Schedule};
 use crate::secret::SecretString;
 
 /// The Logs Ingestion API version the Endpoint URL names.
@@ -296,9 +296,8 @@ pub struct RoleWait {
 }
 
 impl RoleWait {
-    /// The first retry after a 403 comes this long after it; each next one twice as long, at most [`Self::MAX`].
-    const FIRST: Duration = Duration::from_secs(5);
-    const MAX: Duration = Duration::from_secs(60);
+    /// The first retry after a 403 comes 5 s after it; each next one twice as long, at most a minute later.
+    const SCHEDULE: Schedule = Schedule::new(Duration::from_secs(5), Duration::from_secs(60));
 
     pub fn new(until: std::time::Instant, note: Option<String>) -> RoleWait {
         RoleWait {
@@ -309,21 +308,21 @@ impl RoleWait {
         }
     }
 
-    /// How long to wait before trying again after a 403, `delay` being this batch's last wait (none yet: zero);
-    /// `None` once the time is up. The last wait ends at `until`, so the last try is made there.
-    fn next(&self, delay: &mut Duration) -> Option<Duration> {
-        let left = self.until.saturating_duration_since(crate::rest::now());
-        if left.is_zero() {
-            return None;
-        }
+    /// One batch's waits: they stop at `until`, where the last try is made.
+    fn backoff(&self) -> Backoff {
+        Self::SCHEDULE.until(self.until)
+    }
+
+    /// How long to wait before trying again after a 403, on this batch's `backoff`; `None` once the time is up.
+    fn next(&self, backoff: &mut Backoff) -> Option<Duration> {
+        let wait = backoff.next_wait()?;
         if let Some(note) = &self.note {
             if !self.said.swap(true, Ordering::Relaxed) {
                 crate::console::note(format_args!("{note}"));
             }
         }
         self.waited.fetch_add(1, Ordering::Relaxed);
-        *delay = (*delay * 2).clamp(Self::FIRST, Self::MAX);
-        Some((*delay).min(left))
+        Some(wait)
     }
 }
 
@@ -366,7 +365,7 @@ impl Sender {
             // Attempts for 429/5xx (a wait for a role is not one of them).
             let mut attempt = 1u32;
             let mut refreshed = false;
-            let mut role_delay = Duration::ZERO;
+            let mut role_backoff = self.role_wait.as_ref().map(RoleWait::backoff);
             loop {
                 let token = match self.auth.token(&self.audience).await {
                     Ok(t) => t,
@@ -413,7 +412,7 @@ impl Sender {
                         refreshed = true;
                         self.auth.invalidate(&self.audience, &token).await;
                     }
-                    403 => match self.role_wait.as_ref().and_then(|w| w.next(&mut role_delay)) {
+                    403 => match self.role_wait.as_ref().zip(role_backoff.as_mut()).and_then(|(w, b)| w.next(b)) {
                         Some(wait) => {
                             tracing::info!("ingestion answered 403; the role may be propagating: retrying in {wait:?}");
                             crate::rest::pause(wait).await;
@@ -451,10 +450,8 @@ impl Sender {
                         return Err(BatchError::Rejected(e.error, events))
                     }
                     0 | 408 | 429 | 500..=599 if attempt < self.max_attempts => {
-                        let backoff = Duration::from_millis(250u64 << attempt.min(7));
-                        let wait = e
-                            .retry_after
-                            .map_or(backoff, |d| crate::rest::RetryPolicy::default().honour(d));
+                        // The client's own policy: Retry-After where Azure sends one, else backoff from 500 ms.
+                        let wait = RetryPolicy::default().wait(attempt, e.retry_after);
                         if let Some(deadline) = self.deadline {
                             if !crate::rest::ends_by(deadline, wait) {
                                 return Err(BatchError::Rejected(

@@ -5,18 +5,18 @@ use super::*;
 fn a_403_is_retried_with_backoff_until_the_roles_time_is_up_and_no_later() {
     let secs = Duration::from_secs;
     let wait = RoleWait::new(crate::rest::now() + secs(200), None);
-    let mut delay = Duration::ZERO;
+    let mut backoff = wait.backoff();
     let waits: Vec<u64> = (0..6)
-        .map(|_| wait.next(&mut delay).expect("time left").as_secs())
+        .map(|_| wait.next(&mut backoff).expect("time left").as_secs())
         .collect();
     assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
     assert_eq!(wait.waited.load(Ordering::Relaxed), 6);
     // The last wait ends at the bound, not past it.
     let near = RoleWait::new(crate::rest::now() + secs(3), None);
-    let mut delay = secs(60);
-    assert!(near.next(&mut delay).expect("time left") <= secs(3));
+    let mut backoff = near.backoff();
+    assert!(near.next(&mut backoff).expect("time left") <= secs(3));
     let over = RoleWait::new(crate::rest::now(), None);
-    assert_eq!(over.next(&mut delay), None);
+    assert_eq!(over.next(&mut over.backoff()), None);
 }
 
 fn array(b: &mut Batch) -> Value {

@@ -14,6 +14,9 @@ use crate::cloud::CloudProfile;
 use crate::error::{hint_for, AzureError, Error, ErrorDetail, Hint, Result};
 use crate::net;
 
+mod retry;
+pub use retry::{poll_until, retry_while, Backoff, RetryPolicy, Schedule};
+
 /// Which API a request goes to: decides the token audience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
@@ -36,49 +39,6 @@ pub struct Stats {
     pub writes: AtomicUsize,
     pub polls: AtomicUsize,
     pub retries: AtomicUsize,
-}
-
-/// How hard to try before giving up.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    /// Time limit for one long-running operation.
-    pub lro_timeout: Duration,
-}
-
-impl RetryPolicy {
-    /// The wait before retry `attempt` (1-based): what Retry-After asks, else exponential backoff with ±25%
-    /// jitter; at most `max_delay` either way. Retry-After is taken as a request, not an order: a huge value
-    /// (a server's mistake, or a proxy's) would otherwise hang the run, or overflow once scaled.
-    pub fn wait(&self, attempt: u32, asked: Option<Duration>) -> Duration {
-        if let Some(d) = asked {
-            return self.honour(d);
-        }
-        let exp = self
-            .base_delay
-            .saturating_mul(1 << attempt.min(10).saturating_sub(1));
-        let capped = exp.min(self.max_delay);
-        let jitter = 0.75 + (uuid::Uuid::new_v4().as_u128() % 500) as f64 / 1000.0;
-        capped.mul_f64(jitter)
-    }
-
-    /// What a Retry-After of `asked` is waited: at most `max_delay`.
-    pub fn honour(&self, asked: Duration) -> Duration {
-        asked.min(self.max_delay)
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-            lro_timeout: Duration::from_secs(30 * 60),
-        }
-    }
 }
 
 /// The REST client. Cheap to clone.

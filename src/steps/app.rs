@@ -328,9 +328,8 @@ where
     F: Fn() -> FF,
     FF: std::future::Future<Output = Result<Option<T>>>,
 {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    // At most three creates: a lost answer is looked for before the next one.
+    for attempt in 1..=3 {
         match create().await {
             Ok(v) => return Ok(v),
             Err(Error::Azure(e)) if e.status == 409 && attempt < 3 => {
@@ -340,8 +339,7 @@ where
                 };
             }
             Err(Error::Azure(e)) if (e.status == 0 || e.status >= 500) && attempt < 3 => {
-                let deadline = tokio::time::Instant::now()
-                    + LOST_CREATE_WAIT.mul_f64(crate::rest::time_scale());
+                let deadline = crate::rest::now() + LOST_CREATE_WAIT;
                 let why = "looking for what a create whose answer was lost made";
                 if let Some(v) = find_until(ctx, step, why, deadline, &find).await? {
                     return Ok(v);
@@ -350,56 +348,44 @@ where
             Err(e) => return Err(e),
         }
     }
+    unreachable!("the third attempt returns")
 }
 
 /// What the progress line says while Graph has not caught up with a new app registration.
 pub(super) const APP_REPLICATING: &str =
     "waiting for the new app registration to show in Microsoft Graph";
 
-/// Looks again, until `deadline`, for what a create may have made that Graph does not show yet.
+/// Looks again, until `deadline` (on the tool's clock), for what a create may have made that Graph does not show
+/// yet.
 pub(super) async fn find_until<T, F, FF>(
     ctx: &Ctx,
     step: &str,
     why: &str,
-    deadline: tokio::time::Instant,
+    deadline: std::time::Instant,
     find: F,
 ) -> Result<Option<T>>
 where
     F: Fn() -> FF,
     FF: std::future::Future<Output = Result<Option<T>>>,
 {
-    let mut delay = Duration::from_millis(250);
-    let mut waited = false;
-    loop {
-        if let Some(v) = find().await? {
-            return Ok(Some(v));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(None);
-        }
-        if !waited {
-            ctx.reporter.waiting(step, why);
-            waited = true;
-        }
-        crate::rest::pause(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
+    crate::rest::poll_until(
+        graph::REPLICATING.until(deadline),
+        || ctx.reporter.waiting(step, why),
+        find,
+    )
+    .await
 }
 
 /// The app an interrupted run created moments ago (its create announced in the state), once Graph shows it;
 /// `None` when no create is pending or the replication window has passed without it.
 async fn app_of_interrupted_run(ctx: &Ctx) -> Result<Option<Application>> {
     let state = ctx.state_now()?;
-    let Some(since) = state.app_pending_since.as_deref().and_then(|t| {
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    let Some(since) = state.app_pending_since.as_deref().filter(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_ok()
     }) else {
         return Ok(None);
     };
-    let window = graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
-    let left = (since + window - time::OffsetDateTime::now_utc())
-        .try_into()
-        .unwrap_or(Duration::ZERO);
-    let deadline = tokio::time::Instant::now() + left;
+    let deadline = graph::replicating_until(since);
     find_until(
         ctx,
         &Key::Application.to_string(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::azure::dcr::{self, Dcr};
 use crate::azure::{tags, workspace};
 use crate::error::{Error, Result};
-use crate::rest::{self, Rest};
+use crate::rest::{self, Rest, Schedule};
 use crate::state::State;
 
 use super::kind::{self, Arm, Checked, Discovery, Item, KindId, Look};
@@ -145,25 +145,19 @@ const TABLE_USABLE_WAIT: Duration = Duration::from_secs(120);
 /// known to the DCR service for a few seconds (hashicorp/terraform-provider-azurerm#21897). Bounded by
 /// [`TABLE_USABLE_WAIT`]; every other refusal comes back at once, with its `details[]`.
 async fn put_when_table_usable(ctx: &Ctx, id: &str, body: &Value) -> Result<Dcr> {
-    let started = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(500);
-    loop {
-        match dcr::put(&ctx.rest, id, body).await {
-            Err(Error::Azure(e))
-                if e.has_code("InvalidOutputTable")
-                    && started.elapsed() < TABLE_USABLE_WAIT.mul_f64(rest::time_scale()) =>
-            {
-                ctx.reporter.waiting(
-                    &Key::Dcr.to_string(),
-                    "the new table to become usable by data collection rules",
-                );
-                tracing::info!(%id, "table not yet usable as a DCR output; retrying");
-                rest::pause(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            other => return other,
-        }
-    }
+    rest::retry_while(
+        Schedule::new(Duration::from_millis(500), Duration::from_secs(10))
+            .within(TABLE_USABLE_WAIT),
+        |e| matches!(e, Error::Azure(a) if a.has_code("InvalidOutputTable")),
+        |_| {
+            ctx.reporter.waiting(
+                &Key::Dcr.to_string(),
+                "the new table to become usable by data collection rules",
+            )
+        },
+        || dcr::put(&ctx.rest, id, body),
+    )
+    .await
 }
 
 /// How a DCR differs from what setup made: a new immutable id (the Endpoint URL is stale), or its stream,

@@ -80,7 +80,7 @@ pub struct Look<'a> {
     pub rest: &'a Rest,
     pub state: &'a State,
     /// Until then, Graph may not show what setup made moments ago.
-    pub graph_until: tokio::time::Instant,
+    pub graph_until: std::time::Instant,
     /// The Keeper record to compare, when a KSM config is at hand.
     pub keeper: Option<crate::vault::target::Target>,
     app: tokio::sync::OnceCell<Option<Application>>,
@@ -148,7 +148,7 @@ pub struct Deleting<'a> {
     pub state: &'a State,
     pub keeping: Keeping,
     pub vault: Option<&'a Vault>,
-    pub graph_until: tokio::time::Instant,
+    pub graph_until: std::time::Instant,
     /// Said when Graph does not find yet what setup made moments ago, and it asks again.
     pub lagging: &'a (dyn Fn(&Key) + Sync),
 }
@@ -289,7 +289,8 @@ pub async fn discover_tagged(d: &mut Discovery<'_>, key: Key, ty: &str) -> Resul
         d.state.location = r["location"].as_str().unwrap_or_default().to_string();
     }
     if d.state.resource_group.is_empty() {
-        d.state.resource_group = id.split('/').nth(4).unwrap_or_default().to_string();
+        let group = crate::resource_id::ResourceId::parse(id).and_then(|id| id.resource_group());
+        d.state.resource_group = group.unwrap_or_default().to_string();
     }
     Ok(())
 }

@@ -275,8 +275,7 @@ pub async fn withdraw(
     why: &str,
     restore: impl FnOnce() -> Result<()>,
 ) -> Error {
-    let until =
-        tokio::time::Instant::now() + graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+    let until = crate::rest::now() + graph::REPLICATION_WAIT;
     let removed = graph::gone_while_replicating(
         until,
         || {},

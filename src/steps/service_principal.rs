@@ -41,8 +41,7 @@ async fn ensure_sp(ctx: &Ctx, found: Option<Sp>) -> Result<String> {
             .await;
             match created {
                 Err(Error::Azure(e)) if e.status == 409 => {
-                    let deadline = tokio::time::Instant::now()
-                        + graph::REPLICATION_WAIT.mul_f64(crate::rest::time_scale());
+                    let deadline = crate::rest::now() + graph::REPLICATION_WAIT;
                     find_until(
                         ctx,
                         step,

@@ -233,5 +233,5 @@ fn rule_name(r: &api::RuleSummary) -> String {
     r.properties
         .display_name
         .clone()
-        .unwrap_or_else(|| r.id.rsplit('/').next().unwrap_or_default().to_string())
+        .unwrap_or_else(|| crate::azure::name_of(&r.id).to_string())
 }
