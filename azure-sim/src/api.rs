@@ -453,3 +453,12 @@ impl SentinelContent {
             .find(|c| c.collection().eq_ignore_ascii_case(segment))
     }
 }
+
+/// One evaluation of a log alert rule (`Sim::evaluate_log_alert`): whether it fired, the aggregated value that was
+/// compared with the rule's threshold (the number of result rows for `Count`), and how many rows the query gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvaluation {
+    pub fired: bool,
+    pub value: f64,
+    pub rows: usize,
+}

@@ -22,8 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use api::{
-    Chaos, Fault, FaultKind, Hook, Latency, LoggedRequest, Operator, SentinelContent, SimCloud,
-    SimConfig, SimRole,
+    AlertEvaluation, Chaos, Fault, FaultKind, Hook, Latency, LoggedRequest, Operator,
+    SentinelContent, SimCloud, SimConfig, SimRole,
 };
 use reply::{arm_err, Reply};
 pub use world::keeper::KeeperFault;
@@ -349,6 +349,24 @@ impl Sim {
         lock(&self.world).post_data_collector(workspace_id, log_type, records)
     }
 
+    /// Evaluates the log alert rule `rule_id` (a `Microsoft.Insights/scheduledQueryRules` id) once, at the
+    /// simulator's now, as Azure Monitor would on its schedule: the first condition's query over the scoped
+    /// workspace, limited to the rule's time range, aggregated and compared with the threshold. `Err` when the rule
+    /// is not there, is not scoped to a workspace, or its query fails (its table does not exist): Azure fires nothing
+    /// then. See `world/alerts.rs` for what is modelled.
+    pub fn evaluate_log_alert(&self, rule_id: &str) -> Result<AlertEvaluation, String> {
+        lock(&self.world).evaluate_log_alert(rule_id)
+    }
+
+    /// From now on, every client-credentials sign-in at the token endpoint (a service principal's secret, right or
+    /// wrong) adds a row to the table `AADServicePrincipalSignInLogs` of the workspace `workspace_id` (a resource
+    /// id; the table appears with its first row), as the tenant's Entra diagnostic setting
+    /// (`PUT /providers/microsoft.aadiam/diagnosticSettings/{name}?api-version=2017-04-01`, category
+    /// `ServicePrincipalSignInLogs`) would. Read the rows with `Snapshot::table_rows` or the query API.
+    pub fn export_sign_in_logs(&self, workspace_id: &str) {
+        lock(&self.world).export_sign_in_logs(workspace_id);
+    }
+
     /// Changes the latency model from now on (a benchmark sets up fast, then times a re-run in real time).
     pub fn set_latency(&self, latency: Option<Latency>) {
         lock(&self.world).cfg.latency = latency;
@@ -411,7 +429,7 @@ impl Snapshot {
             .cloned()
             .unwrap_or_default()
     }
-    /// An ARM resource's body by id (case-insensitive).
+    /// An ARM resource's body by id (case-insensitive); a diagnostic setting's too.
     pub fn resource(&self, id: &str) -> Option<Value> {
         lock(&self.world).resource_body(id)
     }
@@ -508,6 +526,7 @@ async fn handle(
     let auth = header("authorization");
     let transmission_key = header("transmissionkey");
     let identity_header = header("x-identity-header");
+    let client_request_id = header("x-ms-client-request-id");
     let gzip = header("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let raw = match req.into_body().collect().await {
         Ok(b) => b.to_bytes().to_vec(),
@@ -552,6 +571,7 @@ async fn handle(
         query,
         auth,
         identity_header,
+        client_request_id,
         body,
     };
     let outcome = (|| {
@@ -603,6 +623,9 @@ async fn handle(
             (_, Some(r)) => r,
             (_, None) => arm_err(500, "InternalServerError", "no reply"),
         };
+        // Whatever answered it (the API or an injected fault such as a 429), a refused ingestion may be logged in
+        // its DCR's error log.
+        w.record_ingestion_outcome(&r, &reply);
         w.log.push(LoggedRequest {
             method: r.method.clone(),
             path: r.path.clone(),
@@ -660,6 +683,15 @@ fn route(w: &mut World, r: &Req, fault: &FaultAction) -> Reply {
         // The App Service managed-identity endpoint (IDENTITY_ENDPOINT), serving the operator as the identity.
         ("GET", ["msi", "token"]) => w.managed_identity_token(r),
         (_, ["v1.0", ..]) => w.graph(r),
+        // Entra ID's tenant-level diagnostic settings, on the ARM host outside any subscription.
+        (_, ["providers", ns, kind, rest @ ..])
+            if ns.eq_ignore_ascii_case("microsoft.aadiam")
+                && kind.eq_ignore_ascii_case("diagnosticSettings")
+                && rest.len() <= 1 =>
+        {
+            let name = rest.first().map(|n| n.to_string());
+            w.aadiam_diagnostic_setting(r, name.as_deref())
+        }
         (_, ["subscriptions", ..]) => w.arm(r, fault),
         ("POST", ["dataCollectionRules", imm, "streams", stream]) => {
             let (imm, stream) = (imm.to_string(), stream.to_string());

@@ -27,7 +27,29 @@ const FILES: &[(&str, &str)] = &[
     (ALERT_RULES, include_str!("../specs/securityinsights/resource-manager/Microsoft.SecurityInsights/stable/2025-12-01/AlertRules.json")),
     (SAVED_SEARCHES, include_str!("../specs/operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2020-08-01/SavedSearches.json")),
     (WORKBOOKS, include_str!("../specs/applicationinsights/resource-manager/Microsoft.Insights/stable/2023-06-01/workbooks_API.json")),
+    // Alerting and DCR monitoring (shared/azure-specs/README.md lists each file's commit).
+    (SCHEDULED_QUERY_RULES, include_str!("../specs/monitor/resource-manager/Microsoft.Insights/stable/2023-12-01/scheduledQueryRule_API.json")),
+    (ACTION_GROUPS, include_str!("../specs/monitor/resource-manager/Microsoft.Insights/stable/2023-01-01/actionGroups_API.json")),
+    (DIAGNOSTIC_SETTINGS, include_str!("../specs/monitor/resource-manager/Microsoft.Insights/preview/2021-05-01-preview/diagnosticsSettings_API.json")),
 ];
+
+/// Files a vendored spec `$ref`s that are not to be had, each stood in for by a stub that is *not* Microsoft's file.
+///
+/// `actionGroups_API.json` (2023-01-01) points at `../../../../common-types/v2/commonMonitoringTypes.json` (from
+/// where it sits: `monitor/common-types/v2/commonMonitoringTypes.json`) for `AzureAppPushReceiver` (the items of
+/// `azureAppPushReceivers`) and `ActionGroupPatchBody` (PATCH); neither the project's copies nor the code index hold
+/// that file (shared/azure-specs/README.md). The validator resolves every `$ref` when it is built, so without a
+/// stand-in no action group body could be validated at all. The stub defines both names as objects and nothing
+/// more: an `ActionGroupResource` with email (or any other) receivers is validated against the real spec, and only
+/// the content of `azureAppPushReceivers` would go unchecked, which `monitor.rs` refuses outright rather than accept
+/// unvalidated (PATCH is not modelled).
+const STUBS: &[(&str, &str)] = &[(
+    "monitor/common-types/v2/commonMonitoringTypes.json",
+    r#"{ "definitions": {
+        "AzureAppPushReceiver": { "type": "object", "description": "azure-sim stub: commonMonitoringTypes.json is not vendored" },
+        "ActionGroupPatchBody": { "type": "object", "description": "azure-sim stub: commonMonitoringTypes.json is not vendored" }
+    } }"#,
+)];
 
 pub const WORKSPACES: &str = "operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2022-10-01/Workspaces.json";
 pub const TABLES: &str = "operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2022-10-01/Tables.json";
@@ -41,6 +63,11 @@ pub const ALERT_RULES: &str =
 pub const SAVED_SEARCHES: &str = "operationalinsights/resource-manager/Microsoft.OperationalInsights/stable/2020-08-01/SavedSearches.json";
 pub const WORKBOOKS: &str =
     "applicationinsights/resource-manager/Microsoft.Insights/stable/2023-06-01/workbooks_API.json";
+pub const SCHEDULED_QUERY_RULES: &str =
+    "monitor/resource-manager/Microsoft.Insights/stable/2023-12-01/scheduledQueryRule_API.json";
+pub const ACTION_GROUPS: &str =
+    "monitor/resource-manager/Microsoft.Insights/stable/2023-01-01/actionGroups_API.json";
+pub const DIAGNOSTIC_SETTINGS: &str = "monitor/resource-manager/Microsoft.Insights/preview/2021-05-01-preview/diagnosticsSettings_API.json";
 
 /// The bodies the simulator validates: (spec file, definition).
 pub const BODIES: &[(&str, &str)] = &[
@@ -56,6 +83,9 @@ pub const BODIES: &[(&str, &str)] = &[
     (ALERT_RULES, "MicrosoftSecurityIncidentCreationAlertRule"),
     (SAVED_SEARCHES, "SavedSearch"),
     (WORKBOOKS, "Workbook"),
+    (SCHEDULED_QUERY_RULES, "ScheduledQueryRuleResource"),
+    (ACTION_GROUPS, "ActionGroupResource"),
+    (DIAGNOSTIC_SETTINGS, "DiagnosticSettingsResource"),
 ];
 
 const BASE: &str = "file:///specs/";
@@ -106,7 +136,7 @@ fn join(from: &str, rel: &str) -> String {
 impl Specs {
     pub fn load() -> Result<Specs, String> {
         let mut files = HashMap::new();
-        for (path, text) in FILES {
+        for (path, text) in FILES.iter().chain(STUBS) {
             let mut v: Value = serde_json::from_str(text).map_err(|e| format!("{path}: {e}"))?;
             open_extensible_enums(&mut v);
             files.insert(path.to_string(), v);
@@ -332,5 +362,52 @@ mod tests {
             &json!({ "properties": { "customerManagedKey": false } }),
         )
         .expect("onboarding");
+    }
+
+    /// The alerting specs load (the action groups one through its stub) and take the bodies the tool sends.
+    #[test]
+    fn alert_rules_action_groups_and_diagnostic_settings_validate() {
+        let s = Specs::load().expect("specs load");
+        let group = json!({ "location": "Global", "tags": { "a": "b" }, "properties": {
+            "groupShortName": "keeper", "enabled": true,
+            "emailReceivers": [ { "name": "ops", "emailAddress": "ops@example.com", "useCommonAlertSchema": true } ] } });
+        s.validate(ACTION_GROUPS, "ActionGroupResource", &group)
+            .expect("an action group with email receivers");
+        let mut no_enabled = group.clone();
+        no_enabled["properties"]
+            .as_object_mut()
+            .expect("object")
+            .remove("enabled");
+        assert!(s
+            .validate(ACTION_GROUPS, "ActionGroupResource", &no_enabled)
+            .is_err());
+        let rule = json!({ "location": "eastus", "kind": "LogAlert", "properties": {
+            "severity": 2, "enabled": true, "scopes": ["/subscriptions/x"], "evaluationFrequency": "PT15M", "windowSize": "PT1H",
+            "criteria": { "allOf": [ { "query": "T", "timeAggregation": "Count", "operator": "LessThan", "threshold": 1,
+                "failingPeriods": { "numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1 } } ] },
+            "actions": { "actionGroups": ["/subscriptions/x/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/g"] },
+            "autoMitigate": false, "skipQueryValidation": true } });
+        s.validate(SCHEDULED_QUERY_RULES, "ScheduledQueryRuleResource", &rule)
+            .expect("a log alert rule");
+        let mut misspelt = rule.clone();
+        misspelt["properties"]["windowSizes"] = json!("PT1H");
+        assert!(s
+            .validate(
+                SCHEDULED_QUERY_RULES,
+                "ScheduledQueryRuleResource",
+                &misspelt
+            )
+            .is_err());
+        let setting = json!({ "properties": { "workspaceId": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w",
+            "logs": [ { "category": "LogErrors", "enabled": true } ] } });
+        s.validate(DIAGNOSTIC_SETTINGS, "DiagnosticSettingsResource", &setting)
+            .expect("a diagnostic setting");
+        let mut located = setting.clone();
+        located["location"] = json!("eastus");
+        assert!(
+            s.validate(DIAGNOSTIC_SETTINGS, "DiagnosticSettingsResource", &located)
+                .is_err(),
+            "a proxy resource has no location"
+        );
     }
 }

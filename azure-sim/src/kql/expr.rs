@@ -129,7 +129,7 @@ pub enum Expr {
     Col(String),
     Call(String, Vec<Expr>),
     Bin(&'static str, Box<Expr>, Box<Expr>),
-    /// A string operator (`has`, `contains`, `startswith`, `endswith`), negated with `!`.
+    /// A string operator (`has`, `contains`, `startswith`, `endswith`, each also `_cs`), negated with `!`.
     Str(String, bool, Box<Expr>, Box<Expr>),
     /// `in`, `in~`, `!in`: (value, list, negated, case-insensitive).
     In(Box<Expr>, Vec<Expr>, bool, bool),
@@ -138,7 +138,18 @@ pub enum Expr {
     Index(Box<Expr>, Box<Expr>),
 }
 
-const STRING_OPS: [&str; 4] = ["has", "contains", "startswith", "endswith"];
+/// The string operators; a `_cs` one is case-sensitive, the others are not ("String operators",
+/// learn.microsoft.com/kusto/query/datatypes-string-operators). Each is negated with `!` (`!has`, `!contains_cs`).
+const STRING_OPS: [&str; 8] = [
+    "has",
+    "contains",
+    "startswith",
+    "endswith",
+    "has_cs",
+    "contains_cs",
+    "startswith_cs",
+    "endswith_cs",
+];
 
 /// A cursor over tokens.
 pub struct Parser {
@@ -428,8 +439,16 @@ pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
             json!(hit != *neg)
         }
         Expr::Str(op, neg, l, r) => {
-            let (a, b) = (text(&ev(l)?).to_lowercase(), text(&ev(r)?).to_lowercase());
-            let hit = match op.as_str() {
+            let (mut a, mut b) = (text(&ev(l)?), text(&ev(r)?));
+            let op = match op.strip_suffix("_cs") {
+                Some(sensitive) => sensitive,
+                None => {
+                    a = a.to_lowercase();
+                    b = b.to_lowercase();
+                    op.as_str()
+                }
+            };
+            let hit = match op {
                 "startswith" => a.starts_with(&b),
                 "endswith" => a.ends_with(&b),
                 "has" => has_term(&a, &b),

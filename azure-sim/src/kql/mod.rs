@@ -25,18 +25,23 @@ impl Table {
     /// A stored table: the columns its resource body declares, and its rows.
     pub fn stored(body: &Value, rows: &[Value]) -> Table {
         // The table's own columns, then Azure's standard ones (TimeGenerated, TenantId, ... of a classic table).
-        let mut columns: Vec<(String, String)> =
-            ["/properties/schema/columns", "/properties/standardColumns"]
-                .iter()
-                .filter_map(|p| body.pointer(p).and_then(Value::as_array))
-                .flatten()
-                .filter_map(|c| {
-                    Some((
-                        c["name"].as_str()?.to_string(),
-                        c["type"].as_str()?.to_ascii_lowercase(),
-                    ))
-                })
-                .collect();
+        // A built-in table (DCRLogErrors, AADServicePrincipalSignInLogs) lists its columns as the schema's
+        // `standardColumns` only, as the Tables API shows Azure's own tables.
+        let mut columns: Vec<(String, String)> = [
+            "/properties/schema/columns",
+            "/properties/standardColumns",
+            "/properties/schema/standardColumns",
+        ]
+        .iter()
+        .filter_map(|p| body.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| {
+            Some((
+                c["name"].as_str()?.to_string(),
+                c["type"].as_str()?.to_ascii_lowercase(),
+            ))
+        })
+        .collect();
         let mut seen = std::collections::HashSet::new();
         columns.retain(|(c, _)| seen.insert(c.clone()));
         // A column the row was sent without is there, empty: Kusto reads it as null, never as a name it cannot
@@ -98,14 +103,9 @@ fn bad(message: String) -> Reply {
     )
 }
 
-/// Runs `query` as the query API does: the result, or 400 `BadArgumentError` with the reason.
-pub fn run(
-    query: &str,
-    resolve: &dyn Fn(&str) -> Option<Table>,
-    now: OffsetDateTime,
-    row_limit: usize,
-) -> Reply {
-    match eval(query, resolve, now) {
+/// The query API's answer to a query's outcome: the result, or 400 `BadArgumentError` with the reason.
+pub fn answer(outcome: Result<Table, String>, row_limit: usize) -> Reply {
+    match outcome {
         Ok(t) => t.to_reply(row_limit),
         Err(e) => bad(e),
     }

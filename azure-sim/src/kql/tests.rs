@@ -257,3 +257,55 @@ fn a_column_a_row_was_sent_without_reads_as_null() {
     assert_eq!(t.rows[0]["RemoteAddress"], Value::Null);
     assert_eq!(t.rows[0]["Username"], "a@example.com");
 }
+
+/// The filters a "no data" log alert puts on the table: the tool's own test events left out with `not(… has …)`,
+/// `!has` or `!contains` (case-insensitive), joined with `and` / `or`; `_cs` operators match case.
+#[test]
+fn a_no_data_alerts_filters_leave_out_the_tools_own_events() {
+    let with_data = |marker: &str| {
+        let mut e = event("login", "a@example.com", "10.0.0.1");
+        e["data"] = json!({ "note": marker });
+        e
+    };
+    let r = resolver(vec![
+        with_data("keeper_azmon_verify"),
+        with_data("keeper_azmon_backfill"),
+        with_data("KEEPER_AZMON_VERIFY"),
+        with_data("a real event"),
+    ]);
+    let count = |cond: &str| {
+        eval(&format!("KeeperLogs_CL | where {cond}"), &r, now())
+            .unwrap_or_else(|e| panic!("{cond}: {e}"))
+            .rows
+            .len()
+    };
+    assert_eq!(
+        count(
+            r#"not(tostring(data) has "keeper_azmon_verify") and not(tostring(data) has "keeper_azmon_backfill")"#
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            r#"tostring(data) !has "keeper_azmon_verify" and tostring(data) !has "keeper_azmon_backfill""#
+        ),
+        1
+    );
+    assert_eq!(
+        count(r#"tostring(data) !contains "keeper_azmon_" or tostring(data) has "real""#),
+        1
+    );
+    assert_eq!(
+        count(r#"tostring(data) !contains "keeper_azmon_verify""#),
+        2
+    );
+    assert_eq!(
+        count(r#"tostring(data) has_cs "keeper_azmon_verify""#),
+        1,
+        "case-sensitive"
+    );
+    assert_eq!(
+        count(r#"tostring(data) !contains_cs "KEEPER" and TimeGenerated > ago(3650d)"#),
+        3
+    );
+}

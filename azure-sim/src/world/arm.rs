@@ -13,6 +13,9 @@ use crate::reply::{arm_err, Reply};
 /// Reading a subscription: any role that reads (`*/read`, `*`) lets the caller see it.
 const SUBSCRIPTION_READ: &str = "Microsoft.Resources/subscriptions/read";
 
+/// The path part of a diagnostic setting, an extension resource under any resource (lower case).
+const DIAGNOSTIC_SETTINGS: &str = "/providers/microsoft.insights/diagnosticsettings";
+
 /// The resource providers the seeded subscription knows, registered or not (`SimConfig::providers_registered`).
 const SEEDED_PROVIDERS: [&str; 3] = [
     "Microsoft.Insights",
@@ -207,6 +210,12 @@ impl World {
                 }
             }
         }
+        // An extension resource of any resource (monitor.rs).
+        if let Some(i) = lrest.find(DIAGNOSTIC_SETTINGS) {
+            let resource = format!("/subscriptions/{sub_id}{}", &rest[..i]);
+            let name = rest[i + DIAGNOSTIC_SETTINGS.len()..].trim_start_matches('/');
+            return self.diagnostic_settings(req, &resource, Some(name).filter(|n| !n.is_empty()));
+        }
         let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
         let lsegs: Vec<String> = segs.iter().map(|s| lc(s)).collect();
         match lsegs
@@ -337,6 +346,12 @@ impl World {
                     },
                 }
             }
+            ["resourcegroups", _rg, "providers", "microsoft.insights", kind @ ("actiongroups" | "scheduledqueryrules"), tail @ ..]
+                if tail.len() <= 1 =>
+            {
+                let rg_id = format!("/subscriptions/{sub_id}/resourceGroups/{}", segs[1]);
+                self.insights_resource(req, kind, &rg_id, segs.get(5).copied())
+            }
             ["resourcegroups", _rg, "providers", ns, ty, _name] => {
                 let kind = format!("{ns}/{ty}");
                 let id = format!(
@@ -376,6 +391,13 @@ impl World {
             || p.contains("/providers/microsoft.authorization/permissions")
         {
             &["2022-04-01", "2020-04-01-preview"]
+        } else if p.contains(DIAGNOSTIC_SETTINGS) {
+            // No stable version exists (shared/azure-specs/README.md).
+            &["2021-05-01-preview", "2017-05-01-preview"]
+        } else if p.contains("/providers/microsoft.insights/actiongroups") {
+            &["2023-01-01", "2022-06-01", "2021-09-01"]
+        } else if p.contains("/providers/microsoft.insights/scheduledqueryrules") {
+            &["2023-12-01", "2022-06-15", "2021-08-01"]
         } else if p.contains("/workspaces/") && p.contains("/providers/microsoft.securityinsights/")
         {
             // Stable and preview versions of the SecurityInsights API (learn.microsoft.com/rest/api/securityinsights).

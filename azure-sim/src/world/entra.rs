@@ -33,6 +33,17 @@ impl EntraState {
 }
 
 impl World {
+    /// The audience (resource URI) of `aud` in this cloud.
+    pub(super) fn audience_uri(&self, aud: Aud) -> &'static str {
+        let [arm, graph, monitor, la] = self.cfg.cloud.audiences();
+        match aud {
+            Aud::Arm => arm,
+            Aud::Graph => graph,
+            Aud::Monitor => monitor,
+            Aud::LogAnalytics => la,
+        }
+    }
+
     fn audience_of(&self, scope: &str) -> Option<Aud> {
         let norm = |s: &str| {
             s.trim_end_matches("/.default")
@@ -198,6 +209,8 @@ impl World {
                 ),
             );
         };
+        // Which of the app's secrets signed in (its Graph `keyId`), for the sign-in log (signins.rs).
+        let mut secret_key = None;
         let authenticated = if let Some(assertion) = form.get("client_assertion") {
             client_id == self.operator.client_id && *assertion == self.operator.federated_token
         } else {
@@ -206,11 +219,15 @@ impl World {
             // A new secret is refused for a while (`SimConfig::credential_activation_delay`): "When I add a
             // passwordCredential to an AAD Application, it does not work right away ... I've observed latency
             // from 4-18 seconds" (https://github.com/microsoftgraph/microsoft-graph-docs/issues/17966).
-            let app_secret = self.graph.secret_accepted(&app, &given, self.now());
-            op || app_secret
+            secret_key = self.graph.accepted_secret(&app, &given, self.now());
+            op || secret_key.is_some()
         };
         if !authenticated {
-            return token_err("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
+            const WRONG_SECRET: &str = "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.";
+            if let Some(sp) = self.graph.sp_of_app(&client_id).cloned() {
+                self.record_sign_in(&sp, None, ("7000215", WRONG_SECRET), aud);
+            }
+            return token_err("invalid_client", 7000215, WRONG_SECRET);
         }
         let Some(sp) = self.graph.sp_of_app(&client_id) else {
             return token_err(
@@ -236,6 +253,8 @@ impl World {
                 ),
             );
         }
+        let sp = sp.clone();
+        self.record_sign_in(&sp, secret_key.as_deref(), ("0", ""), aud);
         let tok = self.issue_token(principal, aud);
         Reply::json(
             200,

@@ -96,26 +96,28 @@ impl GraphState {
             .and_then(|s| s["appId"].as_str())
     }
 
-    /// Whether `given` is a secret of `app` that the token endpoint takes at `now`: made long enough ago to be
-    /// usable, and its credential's `endDateTime` (by the real wall clock) not passed.
-    pub(super) fn secret_accepted(&self, app: &Value, given: &str, now: Instant) -> bool {
+    /// The key id of the secret of `app` that `given` is, if the token endpoint takes it at `now`: made long enough
+    /// ago to be usable, and its credential's `endDateTime` (by the real wall clock) not passed.
+    pub(super) fn accepted_secret(&self, app: &Value, given: &str, now: Instant) -> Option<String> {
         let app_object = app["id"].as_str().unwrap_or_default();
         let wall = time::OffsetDateTime::now_utc();
-        self.secrets.iter().any(|(key, s)| {
-            s.app_object_id == app_object && s.text == given && s.usable_at <= now && {
-                let end = app["passwordCredentials"]
-                    .as_array()
-                    .and_then(|l| l.iter().find(|p| p["keyId"] == key.as_str()))
-                    .and_then(|p| p["endDateTime"].as_str())
-                    .and_then(|e| {
-                        time::OffsetDateTime::parse(
-                            e,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .ok()
-                    });
-                end.is_some_and(|e| e > wall)
-            }
+        self.secrets.iter().find_map(|(key, s)| {
+            let accepted =
+                s.app_object_id == app_object && s.text == given && s.usable_at <= now && {
+                    let end = app["passwordCredentials"]
+                        .as_array()
+                        .and_then(|l| l.iter().find(|p| p["keyId"] == key.as_str()))
+                        .and_then(|p| p["endDateTime"].as_str())
+                        .and_then(|e| {
+                            time::OffsetDateTime::parse(
+                                e,
+                                &time::format_description::well_known::Rfc3339,
+                            )
+                            .ok()
+                        });
+                    end.is_some_and(|e| e > wall)
+                };
+            accepted.then(|| key.clone())
         })
     }
 

@@ -20,20 +20,26 @@
 //! | `dcr.rs`        |                  | data collection rules (kept in the resource store)                       |
 //! | `rbac.rs`       | `RbacState`      | role definitions, role assignments, `permitted`, permissions, `has_role` |
 //! | `ingest.rs`     | `IngestState`    | the Logs Ingestion API                                                   |
+//! | `monitor.rs`    | `MonitorState`   | action groups (kept in the resource store), diagnostic settings (kept apart: they outlive their resource), a DCR's error log `DCRLogErrors` |
+//! | `alerts.rs`     |                  | log alert rules (`scheduledQueryRules`, kept in the resource store) and their evaluation (`Sim::evaluate_log_alert`) |
+//! | `signins.rs`    | `SignInsState`   | Entra's tenant diagnostic setting and the `AADServicePrincipalSignInLogs` rows the token endpoint writes |
 //! | `query.rs`      |                  | the Log Analytics query API (KQL in `crate::kql`)                        |
 //! | `sentinel.rs`   |                  | Sentinel onboarding, analytics rules, saved searches (functions), workbooks (kept in the resource store) |
 //! | `classic.rs`    |                  | classic `_CL` tables as the retired HTTP Data Collector API filled them  |
 //! | `keeper.rs`     | `KeeperState`    | the fake Keeper Secrets Manager backend (its crypto in `keeper_crypto.rs`) |
 //!
-//! DCEs, DCRs and Sentinel's content have no state of their own: like every ARM resource they live in the one
-//! resource store (`World::resources`), because ARM ids nest across families and ARM's own behaviours (a group's
-//! lists and deletion, operations becoming ready) walk them together.
+//! DCEs, DCRs, action groups, log alert rules and Sentinel's content have no state of their own: like every ARM
+//! resource they live in the one resource store (`World::resources`), because ARM ids nest across families and
+//! ARM's own behaviours (a group's lists and deletion, operations becoming ready) walk them together. Diagnostic
+//! settings are the exception, kept in `MonitorState`: Azure keeps them apart from their resource, which they
+//! outlive (`monitor.rs`).
 //!
 //! The Azure behaviours modelled, file by file and with their sources, are listed in `azure-sim/BEHAVIOUR.md`.
 //! Family files depend on this module and on each other only downwards (`arm` on the resource families,
 //! everything on `entra` for bearer tokens); this module names the family states and, where time or a
 //! deletion behind the tool's back touches them (`tick`, `delete_resource`), calls their methods.
 
+mod alerts;
 mod arm;
 mod classic;
 mod dce;
@@ -44,11 +50,13 @@ mod graph;
 mod ingest;
 pub mod keeper;
 mod keeper_crypto;
+mod monitor;
 pub mod owners;
 mod query;
 mod rbac;
 mod seed;
 mod sentinel;
+mod signins;
 mod workspaces;
 
 use std::collections::{BTreeMap, HashMap};
@@ -87,6 +95,8 @@ pub struct Req {
     pub auth: Option<String>,
     /// `X-IDENTITY-HEADER`, which the managed-identity endpoint requires.
     pub identity_header: Option<String>,
+    /// `x-ms-client-request-id`, which a DCR's error log records (`DCRLogErrors.ClientRequestId`).
+    pub client_request_id: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -120,6 +130,10 @@ pub struct World {
     pub workspaces: workspaces::WorkspacesState,
     /// What the Logs Ingestion API accepted (`ingest.rs`).
     pub ingest: ingest::IngestState,
+    /// Diagnostic settings and the muting of repeated DCR errors (`monitor.rs`).
+    monitor: monitor::MonitorState,
+    /// Where service principal sign-ins are exported (`signins.rs`).
+    signins: signins::SignInsState,
     /// Planned faults and chaos's draws (`faults.rs`).
     pub faults: faults::FaultsState,
     pub log: Vec<LoggedRequest>,
@@ -353,8 +367,12 @@ impl World {
 // ---------- what `Snapshot` reads, and changes behind the tool's back ----------
 
 impl World {
+    /// A resource's body by id; a diagnostic setting too, though it is kept apart (`monitor.rs`).
     pub fn resource_body(&self, id: &str) -> Option<Value> {
-        self.resources.get(&lc(id)).map(|r| r.body.clone())
+        self.resources
+            .get(&lc(id))
+            .map(|r| r.body.clone())
+            .or_else(|| self.monitor.diagnostic_setting(id))
     }
 
     pub fn resources_of_type(&self, ty: &str) -> Vec<Value> {
@@ -369,7 +387,10 @@ impl World {
             .collect()
     }
 
+    /// Deletes a resource and what is under it, as ARM's DELETE does: the diagnostic settings on it stay
+    /// (`monitor.rs`), unless `id` names a diagnostic setting itself.
     pub fn delete_resource(&mut self, id: &str) {
+        self.monitor.remove_diagnostic_setting(id);
         let key = lc(id);
         let prefix = format!("{key}/");
         self.resources

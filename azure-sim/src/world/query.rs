@@ -2,6 +2,8 @@
 //! tables and functions (saved searches with an alias).
 
 use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use super::{lc, Aud, Req, World};
 use crate::kql::Table;
@@ -57,20 +59,47 @@ impl World {
         if !self.workspaces.had_data(&lc(&ws_id)) {
             return Reply::empty(204);
         }
+        let outcome = self.workspace_query(&ws_id, &q, None);
+        crate::kql::answer(outcome, self.cfg.query_row_limit)
+    }
+
+    /// Runs a query over a workspace's tables and functions at the simulator's now. With `range`, each table
+    /// holds only the rows whose `TimeGenerated` is within it, as a query's time range (a log alert's window)
+    /// limits them; a row without a readable `TimeGenerated` is then left out.
+    pub(super) fn workspace_query(
+        &self,
+        ws_id: &str,
+        q: &str,
+        range: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Result<Table, String> {
         let now = self.wall_now();
         let tables = |name: &str| {
             let key = lc(&format!("{ws_id}/tables/{name}"));
-            self.resources
-                .get(&key)
-                .map(|r| Table::stored(&r.body, self.workspaces.rows_of(&key)))
+            let rows = self.workspaces.rows_of(&key);
+            self.resources.get(&key).map(|r| match range {
+                None => Table::stored(&r.body, rows),
+                Some((from, to)) => {
+                    let kept: Vec<Value> = rows
+                        .iter()
+                        .filter(|row| {
+                            row.get("TimeGenerated")
+                                .and_then(Value::as_str)
+                                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                                .is_some_and(|t| from <= t && t <= to)
+                        })
+                        .cloned()
+                        .collect();
+                    Table::stored(&r.body, &kept)
+                }
+            })
         };
         // A saved search with a function alias is called by that name: its body runs in its place.
         let resolve = |name: &str| {
             tables(name).or_else(|| {
-                let body = self.function_query(&ws_id, name)?;
+                let body = self.function_query(ws_id, name)?;
                 crate::kql::eval(&body, &tables, now).ok()
             })
         };
-        crate::kql::run(&q, &resolve, now, self.cfg.query_row_limit)
+        crate::kql::eval(q, &resolve, now)
     }
 }

@@ -59,6 +59,8 @@ impl World {
             rbac: Default::default(),
             workspaces: Default::default(),
             ingest: Default::default(),
+            monitor: Default::default(),
+            signins: Default::default(),
             faults: Default::default(),
             log: vec![],
             writes: 0,

@@ -388,7 +388,7 @@ impl World {
     }
 
     /// A table of the workspace, a built-in table, or a saved search's function alias.
-    fn source_exists(&self, ws_id: &str, name: &str) -> bool {
+    pub(super) fn source_exists(&self, ws_id: &str, name: &str) -> bool {
         if name.is_empty() {
             return false;
         }

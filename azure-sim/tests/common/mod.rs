@@ -1,6 +1,8 @@
 //! Shared helpers for azure-sim's own tests: an HTTPS client that trusts the simulator, and tokens from it.
 #![allow(dead_code)]
 
+pub mod monitor;
+
 use azure_sim::Sim;
 use serde_json::Value;
 
