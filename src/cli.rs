@@ -19,6 +19,10 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Never prompt: a missing input or confirmation is an error that names its flag (as with CI=true).
+    #[arg(long, global = true, env = "KEEPER_AZMON_NO_INPUT")]
+    pub no_input: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -48,6 +52,22 @@ pub enum Command {
     // Listed only in builds that carry the simulator (feature `demo`); elsewhere it says what is missing.
     #[cfg_attr(not(feature = "demo"), command(hide = true))]
     Demo(DemoArgs),
+}
+
+impl Command {
+    /// The `--output` the command was given; `None` for the commands without one.
+    pub fn output(&self) -> Option<Format> {
+        match self {
+            Command::Setup(a) => Some(a.common.output),
+            Command::Verify(a) => Some(a.target.common.output),
+            Command::Status(a) => Some(a.common.output),
+            Command::RotateSecret(a) => Some(a.common.output),
+            Command::Send(a) => Some(a.target.common.output),
+            Command::ImportClassic(a) => Some(a.target.common.output),
+            Command::Teardown(a) => Some(a.common.output),
+            Command::Cloud { .. } | Command::Demo(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +210,22 @@ pub struct SetupArgs {
     #[arg(long, env = "KEEPER_AZMON_ADOPT_APP")]
     pub adopt_app: Option<String>,
 
+    /// Mail this address when Keeper stops sending events or its posts are refused: an action group and two log
+    /// alerts. Repeat for several addresses (the environment variable takes a comma-separated list). Each address
+    /// must confirm Azure's mail within 30 minutes.
+    #[arg(
+        long = "alert-email",
+        env = "KEEPER_AZMON_ALERT_EMAIL",
+        value_delimiter = ',',
+        value_name = "ADDR"
+    )]
+    pub alert_email: Vec<String>,
+
+    /// With --alert-email: the hours without an event from Keeper before "Keeper events stopped" fires (1-48).
+    /// [default: 24]
+    #[arg(long, env = "KEEPER_AZMON_ALERT_SILENCE_HOURS")]
+    pub alert_silence_hours: Option<i64>,
+
     /// Print the plan (create / reuse / update per step) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -274,6 +310,10 @@ pub struct VerifyArgs {
     /// rows to show.
     #[arg(long, default_value_t = crate::azure::roles::VERIFY_TIMEOUT_SECS)]
     pub timeout: u64,
+    /// Post nothing: show the newest event Keeper itself sent (its time and audit_event), read as the signed-in
+    /// operator. With --wait, wait for the first one. Exit 6 when there is none.
+    #[arg(long)]
+    pub keeper: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -333,9 +373,13 @@ pub struct RotateArgs {
     /// Remove the old secret right away (pipelines: after updating the console automatically).
     #[arg(long)]
     pub remove_old: bool,
-    /// Only remove old secrets left by an earlier rotate-secret.
+    /// Only remove old secrets left by an earlier rotate-secret, once the workspace's sign-in logs
+    /// (AADServicePrincipalSignInLogs) show the app signing in with the new one since the rotation.
     #[arg(long)]
     pub finish: bool,
+    /// With --finish: remove the old secrets without that proof (you have checked the Admin Console yourself).
+    #[arg(long, requires = "finish")]
+    pub force: bool,
     /// Print the new secret's value even where it may be captured (JSON, or stdout that is not a terminal).
     #[arg(long)]
     pub show_secret: bool,

@@ -4,6 +4,26 @@
 
 use crate::error::{Error, Result};
 
+/// `--no-input`, set once by main.
+static NO_INPUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--no-input` (or `KEEPER_AZMON_NO_INPUT`): fail instead of prompting.
+pub fn forbid_prompts() {
+    NO_INPUT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a person may be asked: stdin and stderr are a terminal, and neither `--no-input` nor a CI
+/// environment (`CI` set to anything but `false` or `0`, as GitHub Actions, Azure Pipelines and GitLab set it)
+/// says no one is there. Without it, a missing input is an error that names its flag, never a prompt.
+pub fn may_prompt() -> bool {
+    use std::io::IsTerminal;
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    !NO_INPUT.load(std::sync::atomic::Ordering::Relaxed)
+        && !ci
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+}
+
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

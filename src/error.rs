@@ -94,6 +94,13 @@ pub enum Error {
     },
     #[error("{0} problem(s) found\nhint: re-run `keeper-azmon setup` with the same inputs to repair drifted or missing resources")]
     Unhealthy(usize),
+    /// What `status` found that needs attention soon: a secret expiring within 30 days, Keeper silent longer than
+    /// the alert window, ingestion errors in the last 24 h.
+    #[error("{0} thing(s) need attention soon\nhint: see the lines marked ! above")]
+    Attention(usize),
+    /// `verify --keeper` found no event that Keeper itself sent.
+    #[error("no event from Keeper in the table yet\nhint: {0}")]
+    NoKeeperEvent(Hint),
     #[error("interrupted: the steps in flight finished and are recorded in the state file\nhint: re-run the same command to resume where this one stopped")]
     Interrupted,
     /// stdout (or stderr) could not be written. `closed`: its reader is gone (a closed pipe), which ends the
@@ -143,8 +150,41 @@ impl Error {
         }
     }
 
+    /// The error as one JSON object, for `--output json` (docs/json.md, "errors"): `{"error": {"code", "message",
+    /// "hint", "exit_code"}}`. `None` for the failures whose report is already on stdout (status's 4 and 5, verify
+    /// --keeper's 6) and for a stdout that cannot be written.
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        if matches!(
+            self,
+            Error::Unhealthy(_)
+                | Error::Attention(_)
+                | Error::NoKeeperEvent(_)
+                | Error::Output { .. }
+        ) {
+            return None;
+        }
+        let text = self.to_string();
+        let (message, hint) = match text.split_once("\nhint: ") {
+            Some((m, h)) => (m.to_string(), Some(h.to_string())),
+            None => (text.clone(), None),
+        };
+        let code = self.azure_code().map(str::to_string).unwrap_or_else(|| {
+            match self {
+                Error::Input { .. } => "InvalidInput",
+                Error::Auth { .. } => "SignInFailed",
+                Error::State { .. } => "StateFile",
+                Error::Interrupted => "Interrupted",
+                _ => "Failed",
+            }
+            .to_string()
+        });
+        Some(serde_json::json!({
+            "error": { "code": code, "message": message, "hint": hint, "exit_code": self.exit_code() }
+        }))
+    }
+
     /// The exit codes [`Error::exit_code`] gives, as `--help` lists them (and the README).
-    pub const EXIT_CODES: &'static str = "Exit codes: 0 done; 1 Azure, network or runtime failure; 2 bad input or a cancelled confirmation (before any write, but for the few inputs found wrong later); 3 sign-in failure; 4 status found a problem; 130 stopped by Ctrl-C (re-run to resume).";
+    pub const EXIT_CODES: &'static str = "Exit codes: 0 done; 1 Azure, network or runtime failure; 2 bad input or a cancelled confirmation (before any write, but for the few inputs found wrong later); 3 sign-in failure; 4 status found a problem (missing, drifted, expired); 5 status found something that needs attention soon (a secret expiring within 30 days, Keeper silent longer than the alert window, ingestion errors in 24 h); 6 verify --keeper found no event from Keeper; 130 stopped by Ctrl-C (re-run to resume).";
 
     /// The process exit code for this error: 2 for bad input (or a cancelled confirmation), 3 for sign-in, 4 for
     /// problems `status` found, 130 for Ctrl-C, 1 otherwise; an error in a step has its cause's code.
@@ -153,6 +193,8 @@ impl Error {
             Error::Input { .. } => 2,
             Error::Auth { .. } => 3,
             Error::Unhealthy(_) => 4,
+            Error::Attention(_) => 5,
+            Error::NoKeeperEvent(_) => 6,
             Error::Interrupted => 130,
             Error::Step { source, .. } => source.exit_code(),
             _ => 1,

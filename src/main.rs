@@ -32,6 +32,7 @@ mod state;
 mod steps;
 mod usage;
 mod vault;
+mod watch;
 mod wizard;
 
 // The printer's old name, for the files still being moved onto it (commands/setup.rs, wizard.rs, cli.rs): drop
@@ -107,6 +108,10 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let json_errors = cli.command.output() == Some(printer::Format::Json);
+    if cli.no_input {
+        console::forbid_prompts();
+    }
     let result = rt.block_on(async {
         match cli.command {
             Command::Setup(args) => commands::setup::execute(*args, None).await,
@@ -128,6 +133,11 @@ fn main() {
         Err(e) => {
             // Display, never Debug: azure_core's Debug carries a backtrace.
             note!("error: {e}");
+            // A pipeline reading stdout gets the error as JSON too; stderr keeps the text. Best effort: the
+            // exit code says it all the same.
+            if let Some(j) = e.to_json().filter(|_| json_errors) {
+                let _ = printer::write_stdout(&format!("{j}\n"));
+            }
             std::process::exit(e.exit_code());
         }
         Ok(()) => {}

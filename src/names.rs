@@ -217,6 +217,29 @@ pub fn deployment(v: &str) -> Result<()> {
     Ok(())
 }
 
+/// An email address as an action group takes it: one `@`, something before it, a dotted domain after it, no
+/// spaces or brackets, at most 254 characters (RFC 5321's path limit). Azure mails it; a typo is refused here.
+pub fn email(flag: &str, v: &str) -> Result<()> {
+    let ok = v.len() <= 254
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\\\"[]".contains(c))
+        && v.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && domain.split('.').all(|l| !l.is_empty())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(
+            format!("{flag} '{v}' is not an email address"),
+            format!("check {flag}: one address per flag, such as soc@example.com"),
+        ))
+    }
+}
+
 /// Whether `v` has the shape of an Azure location name as ARM lists it (`eastus`, `usgovvirginia`, `eastus2euap`):
 /// ASCII letters and digits, 1 to 64 of them.
 pub fn is_location_name(v: &str) -> bool {

@@ -102,7 +102,7 @@ pub fn note_part(text: impl std::fmt::Display) {
 /// otherwise `question [y/N] ` on stderr and a line read from stdin, where only `y`, `Y` or `yes` is a yes.
 /// Whether to ask at all (`--yes`, no terminal) is the caller's to decide.
 pub fn confirm(question: &str, default: bool) -> Result<bool> {
-    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+    if crate::console::may_prompt() {
         return dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
             .with_prompt(question)
             .default(default)
@@ -369,8 +369,10 @@ pub fn render_outcome(
     places: SecretPlaces<'_>,
     state_path: &Path,
     extra: Value,
+    alerts: Option<&AlertsNotice>,
 ) -> Rendered {
-    let report = SetupReport::new(outcome, places, state_path, extra);
+    let mut report = SetupReport::new(outcome, places, state_path, extra);
+    report.alerts = alerts.cloned();
     Rendered {
         carries_value: report.client_secret.is_some(),
         text: render(format, &report),
@@ -396,9 +398,24 @@ pub struct SetupReport {
     stream: String,
     table: String,
     state_file: String,
+    /// With `--alert-email`: where the alerts go, and the confirmation each address owes Azure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerts: Option<AlertsNotice>,
     /// Fields the caller adds (the plan, the notes), when it is an object.
     #[serde(flatten, skip_serializing_if = "is_not_object")]
     extra: Value,
+}
+
+/// The alerts setup made, and what each address must do before Azure mails it (docs/json.md, `alerts`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertsNotice {
+    pub action_group: String,
+    pub emails: Vec<String>,
+    /// The log alert rules' ids.
+    pub rules: Vec<String>,
+    pub silence_hours: u32,
+    /// Azure mails each address a one-time passcode, to be confirmed within this many minutes.
+    pub confirm_within_minutes: u32,
 }
 
 fn is_not_object(v: &Value) -> bool {
@@ -432,6 +449,7 @@ impl SetupReport {
             stream: o.stream.clone(),
             table: o.table.clone(),
             state_file: state_path.display().to_string(),
+            alerts: None,
             extra,
         }
     }
@@ -483,6 +501,19 @@ impl Report for SetupReport {
                 "  ! The secret value is shown once: store it in your Keeper vault now."
             )?,
             (false, _, _) => {}
+        }
+        if let Some(a) = &self.alerts {
+            writeln!(
+                t,
+                "  Alerts to {}: \"Keeper events stopped\" (no event in {} h) and \"Keeper posts refused\".",
+                a.emails.join(", "),
+                a.silence_hours
+            )?;
+            writeln!(
+                t,
+                "  ! Azure mails each address a one-time passcode: confirm it within {} minutes, or no alert is mailed there.",
+                a.confirm_within_minutes
+            )?;
         }
         writeln!(t, "  State: {}", self.state_file)
     }

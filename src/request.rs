@@ -16,8 +16,9 @@ use crate::names::{
 };
 use crate::printer::Format;
 use crate::rest::{self, Rest};
+use crate::steps::monitor::{DEFAULT_SILENCE_HOURS, SILENCE_HOURS};
 use crate::steps::retention::{self, Retention};
-use crate::steps::{Inputs, RoleSet, SentinelInputs, WorkspaceChoice};
+use crate::steps::{AlertInputs, Inputs, RoleSet, SentinelInputs, WorkspaceChoice};
 use crate::wizard;
 
 /// The workspace asked for: one to create (or adopt) by name, or an existing one to reuse by its resource id.
@@ -77,6 +78,7 @@ pub struct SetupRequest {
     pub sentinel: Option<SentinelInputs>,
     pub retention: Option<Retention>,
     pub adopt_app: Option<Guid>,
+    pub alerts: Option<AlertInputs>,
     pub run: RunOptions,
 }
 
@@ -209,6 +211,7 @@ impl SetupRequest {
             args.total_retention_days,
             args.retention,
         )?;
+        let alerts = alert_inputs(&args.alert_email, args.alert_silence_hours)?;
         let adopt_app = match &args.adopt_app {
             Some(a) => Some(Guid::parse("--adopt-app", a)?),
             None => None,
@@ -232,6 +235,7 @@ impl SetupRequest {
             sentinel,
             retention,
             adopt_app,
+            alerts,
             run: RunOptions {
                 output: args.common.output,
                 state: args.common.state,
@@ -278,8 +282,41 @@ impl SetupRequest {
             retention: self.retention,
             adopt_app: self.adopt_app.as_ref().map(ToString::to_string),
             keeper_record: None,
+            alerts: self.alerts.clone(),
         }
     }
+}
+
+/// `--alert-email` (each address checked, duplicates dropped) and `--alert-silence-hours` (1-48, only with an
+/// address: it is the window of the alert the addresses get).
+fn alert_inputs(emails: &[String], silence: Option<i64>) -> Result<Option<AlertInputs>> {
+    let mut checked: Vec<String> = Vec::new();
+    for e in emails.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        names::email("--alert-email", e)?;
+        if !checked.iter().any(|c| c.eq_ignore_ascii_case(e)) {
+            checked.push(e.to_string());
+        }
+    }
+    if checked.is_empty() {
+        return match silence {
+            Some(_) => Err(Error::input(
+                "--alert-silence-hours needs --alert-email",
+                "add --alert-email ADDR (or set KEEPER_AZMON_ALERT_EMAIL), or drop --alert-silence-hours",
+            )),
+            None => Ok(None),
+        };
+    }
+    let hours = silence.unwrap_or(DEFAULT_SILENCE_HOURS as i64);
+    if !SILENCE_HOURS.contains(&u32::try_from(hours).unwrap_or(0)) {
+        return Err(Error::input(
+            format!("--alert-silence-hours {hours} is out of range"),
+            "choose 1 to 48 hours: a log alert's query scans at most two days",
+        ));
+    }
+    Ok(Some(AlertInputs {
+        emails: checked,
+        silence_hours: hours as u32,
+    }))
 }
 
 /// The operator's REST client for `profile`: signed in with `auth` when given, else as `mode` says.

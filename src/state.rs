@@ -141,6 +141,15 @@ pub struct State {
     pub imports: BTreeMap<String, ImportProgress>,
     #[serde(default)]
     pub updated_at: String,
+    /// When `rotate-secret` last made a new secret (RFC 3339): `--finish` wants a sign-in with it after this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<String>,
+    /// When setup first ran for this deployment (RFC 3339): how long Keeper has been silent when it never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// `--alert-silence-hours` of the last setup with `--alert-email`: status's window for "silent too long".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_silence_hours: Option<u32>,
 }
 
 impl State {

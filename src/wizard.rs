@@ -15,8 +15,7 @@ use crate::steps::RoleSet;
 
 /// Whether standard input and error are a person's terminal.
 pub fn interactive() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    crate::console::may_prompt()
 }
 
 fn prompt_err(e: dialoguer::Error) -> Error {

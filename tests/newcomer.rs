@@ -190,3 +190,45 @@ async fn the_az_clis_cloud_names_are_accepted_beside_ours() {
     assert_refused(&o, &["did you mean --cloud AzureCloud?"]);
     assert_eq!(w.sim.request_log().len(), 0, "nothing was asked of Azure");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_with_output_json_also_writes_a_json_error_object_on_stdout() {
+    let w = World::public().await;
+    let o = w
+        .run(&[
+            "setup".to_string(),
+            "--auth".into(),
+            "env".into(),
+            "--yes".into(),
+            "-o".into(),
+            "json".into(),
+        ])
+        .await;
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object on stdout");
+    assert_eq!(v["error"]["code"], "InvalidInput");
+    assert_eq!(v["error"]["exit_code"], 2);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--subscription"),
+        "{v}"
+    );
+    assert!(v["error"]["hint"].is_string(), "{v}");
+    // stderr keeps the human text.
+    assert!(stderr(&o).contains("error:"), "{}", stderr(&o));
+
+    // Without --output json, stdout stays empty.
+    let o = w
+        .run(&[
+            "setup".to_string(),
+            "--auth".into(),
+            "env".into(),
+            "--yes".into(),
+        ])
+        .await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).trim().is_empty(), "{}", stdout(&o));
+}

@@ -3,6 +3,7 @@
 pub mod dce;
 pub mod dcr;
 pub mod graph;
+pub mod monitor;
 pub mod permissions;
 pub mod providers;
 #[cfg(test)]

@@ -94,6 +94,9 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         total_retention_days: None,
         retention: None,
         adopt_app: None,
+        // The day-two alerts, mailed to an address of the simulator's tenant.
+        alert_email: vec!["soc@example.com".into()],
+        alert_silence_hours: None,
         dry_run: false,
         yes: true,
         show_secret: false,
@@ -121,6 +124,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         table: None,
         wait: true,
         timeout: 300,
+        keeper: false,
     })
     .await?;
     crate::printer::note(format_args!("\nThe demo's files are in {}", dir.display()));

@@ -23,6 +23,7 @@ pub mod setup;
 pub mod status;
 pub mod teardown;
 pub mod verify;
+pub mod verify_keeper;
 
 use std::sync::Arc;
 

@@ -4,8 +4,6 @@
 //! the state carries the same crash marker as setup (`secret_pending_since`) around `addPassword`, and the working
 //! secret is removed only after the new one was delivered.
 
-use std::io::IsTerminal;
-
 use crate::azure::graph;
 use crate::cli::RotateArgs;
 use crate::delivery;
@@ -123,8 +121,20 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     }
 
     if args.finish {
+        let proof = if args.force || sf.state.retired_secrets.is_empty() {
+            None
+        } else {
+            Some(proof_of_use(&rest, &sf.state).await?)
+        };
         let removed = remove_retired(&rest, &mut sf, &app_id).await?;
-        return printer::print(args.common.output, &FinishReport { removed });
+        return printer::print(
+            args.common.output,
+            &FinishReport {
+                removed,
+                proof,
+                forced: args.force,
+            },
+        );
     }
 
     let description = sf
@@ -151,6 +161,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
     sf.save()?;
     let end = time::OffsetDateTime::now_utc() + time::Duration::days(args.secret_expiry_days);
     let new = graph::add_password(&rest, &app_id, &description, end).await?;
+    sf.state.rotated_at = Some(crate::clock::now_rfc3339_seconds());
     let previous = sf.state.secret.clone();
     let undelivered_old = match sf.state.secret.take() {
         // The working secret stays valid until the new one is delivered and the console has it.
@@ -254,7 +265,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         false
     } else if args.remove_old {
         true
-    } else if human && std::io::stdin().is_terminal() && !sf.state.retired_secrets.is_empty() {
+    } else if human && crate::console::may_prompt() && !sf.state.retired_secrets.is_empty() {
         printer::confirm(
             "Has the Admin Console been updated with the new secret? Remove the old one now?",
             false,
@@ -368,10 +379,81 @@ impl printer::Report for RotateReport {
 #[derive(Debug, serde::Serialize)]
 pub struct FinishReport {
     removed: Vec<String>,
+    /// The sign-in that showed Keeper using the new secret; null with `--force` (or nothing to remove).
+    proof: Option<crate::watch::SignIn>,
+    forced: bool,
 }
 
 impl printer::Report for FinishReport {
     fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        if let Some(p) = &self.proof {
+            writeln!(
+                w,
+                "The app signed in with the new secret (key id {}) at {}: the old ones are not needed.",
+                p.key_id, p.at
+            )?;
+        } else if self.forced {
+            writeln!(
+                w,
+                "Without proof of use (--force): the old secrets go as you asked."
+            )?;
+        }
         writeln!(w, "removed {} old secret(s)", self.removed.len())
+    }
+}
+
+/// How to get the proof `--finish` asks for.
+const SIGN_IN_LOGS_HOW: &str = "send Entra's sign-in logs to the deployment's workspace: Microsoft Entra ID > Monitoring > Diagnostic settings, category ServicePrincipalSignInLogs, destination the workspace (it needs Entra ID P1 or P2 and a Security Administrator); or, once you have checked that the Admin Console has the new secret, run `rotate-secret --finish --force`";
+
+/// The proof that Keeper uses the new secret: the app's newest successful sign-in with a secret since the rotation
+/// used the new secret's key id (`AADServicePrincipalSignInLogs.ServicePrincipalCredentialKeyId`, taken to be
+/// Graph's `passwordCredentials[].keyId`: see `crate::watch::SignIn`). A sign-in of `keeper-azmon verify` or
+/// `send` with the new secret counts too: the logs do not tell Keeper's posts from the tool's.
+async fn proof_of_use(rest: &Rest, s: &crate::state::State) -> Result<crate::watch::SignIn> {
+    use crate::watch::{Reader, SignIns};
+    let o = s.outputs.clone().unwrap_or_default();
+    let new = s
+        .secret
+        .as_ref()
+        .map(|c| c.key_id.clone())
+        .unwrap_or_default();
+    let reader = Reader::open(
+        &rest.http,
+        &rest.profile,
+        &rest.auth,
+        &o.workspace_customer_id,
+    )
+    .await?;
+    let since = s.rotated_at.as_deref();
+    let seen = match reader.last_sign_in(&o.client_id, since).await {
+        Ok(seen) => seen,
+        Err(e) if crate::watch::is_forbidden(&e) => {
+            return Err(Error::input(
+                "rotate-secret --finish cannot read the workspace's sign-in logs: the signed-in identity may not read its data",
+                "assign it Log Analytics Reader (or Reader) on the workspace, or run `rotate-secret --finish --force` once you have checked the Admin Console",
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    match seen {
+        SignIns::NoLogs => Err(Error::input(
+            "the old secrets are kept: nothing proves that Keeper signs in with the new one, because the workspace has no AADServicePrincipalSignInLogs",
+            SIGN_IN_LOGS_HOW,
+        )),
+        SignIns::Last(Some(si)) if si.key_id.eq_ignore_ascii_case(&new) => Ok(si),
+        SignIns::Last(Some(si)) => Err(Error::input(
+            format!(
+                "the old secrets are kept: the app's newest sign-in ({}) used key id {}, not the new secret's {new}",
+                si.at, si.key_id
+            ),
+            "paste the new secret into the Admin Console (Reporting & Alerts > Azure Monitor Logs), let Keeper post an event (sign-in logs take a few minutes to arrive), then run `rotate-secret --finish` again; or --force",
+        )),
+        SignIns::Last(None) => Err(Error::input(
+            format!(
+                "the old secrets are kept: the app has not signed in with a secret since the rotation{}",
+                since.map(|t| format!(" at {t}")).unwrap_or_default()
+            ),
+            format!("paste the new secret into the Admin Console, let Keeper post an event (sign-in logs take a few minutes to arrive), then run `rotate-secret --finish` again. If the workspace gets no sign-in logs at all: {SIGN_IN_LOGS_HOW}"),
+        )),
     }
 }

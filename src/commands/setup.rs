@@ -30,6 +30,7 @@ async fn hand_over(
     keeper_before: Option<crate::state::KeeperLink>,
 ) -> Result<()> {
     let run = &request.run;
+    let alerts = alerts_notice(&ctx.inputs);
     let Some(new) = &outcome.new_secret else {
         let report = printer::render_outcome(
             run.output,
@@ -37,6 +38,7 @@ async fn hand_over(
             printer::SecretPlaces::default(),
             state_path,
             extra,
+            alerts.as_ref(),
         );
         return printer::write_stdout(&report.text);
     };
@@ -57,7 +59,14 @@ async fn hand_over(
         ),
     };
     let d = delivery::deliver(new, to, |d, show| {
-        printer::render_outcome(format, outcome, d.places(show), state_path, extra)
+        printer::render_outcome(
+            format,
+            outcome,
+            d.places(show),
+            state_path,
+            extra,
+            alerts.as_ref(),
+        )
     })
     .await;
     if !d.delivered() {
@@ -91,6 +100,22 @@ async fn hand_over(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// With `--alert-email`: what the report says of the alerts.
+fn alerts_notice(inputs: &Inputs) -> Option<printer::AlertsNotice> {
+    use steps::monitor;
+    let a = inputs.alerts.as_ref()?;
+    Some(printer::AlertsNotice {
+        action_group: monitor::action_group_id(inputs),
+        emails: a.emails.clone(),
+        rules: steps::key::AlertRule::ALL
+            .iter()
+            .map(|r| monitor::alert_id(inputs, *r))
+            .collect(),
+        silence_hours: a.silence_hours,
+        confirm_within_minutes: monitor::CONFIRM_WITHIN_MINUTES,
+    })
 }
 
 /// Refuses a state file that belongs to another deployment, and records this one's identity in a new one.
@@ -254,6 +279,12 @@ fn record_deployment(
     s.subscription_id = inputs.subscription.clone();
     s.resource_group = inputs.resource_group.clone();
     s.location = inputs.location.clone();
+    if s.created_at.is_none() {
+        s.created_at = Some(crate::clock::now_rfc3339());
+    }
+    if let Some(a) = &inputs.alerts {
+        s.alert_silence_hours = Some(a.silence_hours);
+    }
     let keeper_before = s.keeper.clone();
     if let Some(k) = keeper {
         s.keeper = Some(steps::keeper::link(k, s));

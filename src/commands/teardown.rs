@@ -1,7 +1,5 @@
 //! `keeper-azmon teardown`: deletes what setup created, and only that, in reverse dependency order.
 
-use std::io::IsTerminal;
-
 use crate::cli::TeardownArgs;
 use crate::error::{Error, Result};
 use crate::printer::{self, Format, Report};
@@ -286,10 +284,10 @@ pub async fn execute(args: TeardownArgs) -> Result<()> {
         return Ok(());
     };
     if !args.yes && !deletions.is_empty() {
-        if !std::io::stdin().is_terminal() {
+        if !crate::console::may_prompt() {
             return Err(Error::input(
                 "teardown needs confirmation",
-                "pass --yes to delete without asking",
+                "pass --yes to delete without asking (no one can be asked: no terminal, --no-input or CI)",
             ));
         }
         if !printer::confirm("Delete these?", false)? {

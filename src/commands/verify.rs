@@ -288,6 +288,9 @@ impl QueryRefusals {
 }
 
 pub async fn execute(args: VerifyArgs) -> Result<()> {
+    if args.keeper {
+        return super::verify_keeper::execute(args).await;
+    }
     if let Some(w) = &args.workspace_id {
         crate::names::guid("--workspace-id", w)?;
     }

@@ -218,23 +218,32 @@ pub fn azure_error(status: u16, body: &Value, resource: String) -> AzureError {
         _ => code,
     };
     // ARM's `details[]`: a refused DCR gives its reasons only there (hashicorp/terraform-provider-azurerm#28709).
-    let details: Vec<ErrorDetail> = err
+    let detail = |d: &Value| {
+        Some(ErrorDetail {
+            code: d.get("code")?.as_str()?.to_string(),
+            message: d
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            target: d.get("target").and_then(Value::as_str).map(str::to_string),
+        })
+    };
+    let mut details: Vec<ErrorDetail> = err
         .and_then(|e| e.get("details"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|d| {
-            Some(ErrorDetail {
-                code: d.get("code")?.as_str()?.to_string(),
-                message: d
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                target: d.get("target").and_then(Value::as_str).map(str::to_string),
-            })
-        })
+        .filter_map(detail)
         .collect();
+    // The Log Analytics query API says why only in nested `innererror`s: `BadArgumentError` > `SemanticError` >
+    // `SEM0100` "'where' operator: Failed to resolve table or column expression named 'X'" (Azure Monitor Log
+    // Analytics API errors). Each one is a detail.
+    let mut inner = err.and_then(|e| e.get("innererror"));
+    while let Some(i) = inner.filter(|_| details.len() < 16) {
+        details.extend(detail(i));
+        inner = i.get("innererror");
+    }
     // A generic code (`InvalidPayload`) takes the next step its first detail calls for.
     let hint = details
         .iter()

@@ -85,6 +85,15 @@ pub struct SentinelInputs {
     pub rules: Option<RulesState>,
 }
 
+/// `--alert-email` and what goes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertInputs {
+    /// The addresses the action group mails, each checked.
+    pub emails: Vec<String>,
+    /// `--alert-silence-hours` (1-48): how long without an event from Keeper before "Keeper events stopped".
+    pub silence_hours: u32,
+}
+
 /// Every input of `setup`, validated.
 #[derive(Debug, Clone)]
 pub struct Inputs {
@@ -113,6 +122,8 @@ pub struct Inputs {
     pub adopt_app: Option<String>,
     /// `--keeper-record`: the UID of the Keeper record that receives the secret.
     pub keeper_record: Option<String>,
+    /// With `--alert-email`: the action group and the two log alerts.
+    pub alerts: Option<AlertInputs>,
 }
 
 impl Inputs {

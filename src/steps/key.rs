@@ -28,7 +28,35 @@ pub enum KindId {
     SentinelFunction,
     SentinelRule,
     SentinelWorkbook,
+    DiagnosticSetting,
+    ActionGroup,
+    LogAlert,
     Secret,
+}
+
+/// One of the log alerts of `--alert-email`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertRule {
+    /// No event from Keeper within `--alert-silence-hours`.
+    EventsStopped,
+    /// Rows in `DCRLogErrors` for the deployment's DCR.
+    PostsRefused,
+}
+
+impl AlertRule {
+    pub const ALL: [AlertRule; 2] = [AlertRule::EventsStopped, AlertRule::PostsRefused];
+
+    /// Its part of the key's text and of its resource name.
+    pub fn key(self) -> &'static str {
+        match self {
+            AlertRule::EventsStopped => "events-stopped",
+            AlertRule::PostsRefused => "posts-refused",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<AlertRule> {
+        AlertRule::ALL.into_iter().find(|a| a.key() == key)
+    }
 }
 
 /// One thing of a deployment, typed. Its text (`dcr`, `role:dcr:Monitoring Metrics Publisher`,
@@ -50,6 +78,12 @@ pub enum Key {
     /// One analytics rule, by its template id.
     SentinelRule(String),
     SentinelWorkbook,
+    /// The DCR's diagnostic setting: its `LogErrors` to the workspace.
+    DiagnosticSetting,
+    /// `--alert-email`: the action group that mails the addresses.
+    ActionGroup,
+    /// `--alert-email`: a log alert.
+    LogAlert(AlertRule),
     Secret,
 }
 
@@ -69,6 +103,9 @@ impl Key {
             Key::SentinelFunction => KindId::SentinelFunction,
             Key::SentinelRule(_) => KindId::SentinelRule,
             Key::SentinelWorkbook => KindId::SentinelWorkbook,
+            Key::DiagnosticSetting => KindId::DiagnosticSetting,
+            Key::ActionGroup => KindId::ActionGroup,
+            Key::LogAlert(_) => KindId::LogAlert,
             Key::Secret => KindId::Secret,
         }
     }
@@ -88,7 +125,12 @@ impl Key {
             "sentinel_function" => Key::SentinelFunction,
             "sentinel_workbook" => Key::SentinelWorkbook,
             "secret" => Key::Secret,
+            "diagnostic_setting" => Key::DiagnosticSetting,
+            "action_group" => Key::ActionGroup,
             t => {
+                if let Some(alert) = t.strip_prefix("log_alert:") {
+                    return AlertRule::from_key(alert).map(Key::LogAlert);
+                }
                 if let Some(rule) = t.strip_prefix("sentinel_rule:") {
                     return Some(Key::SentinelRule(rule.to_string()));
                 }
@@ -127,6 +169,9 @@ impl std::fmt::Display for Key {
             Key::SentinelFunction => f.write_str("sentinel_function"),
             Key::SentinelRule(t) => write!(f, "sentinel_rule:{t}"),
             Key::SentinelWorkbook => f.write_str("sentinel_workbook"),
+            Key::DiagnosticSetting => f.write_str("diagnostic_setting"),
+            Key::ActionGroup => f.write_str("action_group"),
+            Key::LogAlert(a) => write!(f, "log_alert:{}", a.key()),
             Key::Secret => f.write_str("secret"),
         }
     }
@@ -190,7 +235,7 @@ impl Made {
 
 impl KindId {
     /// Every kind.
-    pub const ALL: [KindId; 14] = [
+    pub const ALL: [KindId; 17] = [
         KindId::KeeperRecord,
         KindId::ResourceGroup,
         KindId::Application,
@@ -204,6 +249,9 @@ impl KindId {
         KindId::SentinelFunction,
         KindId::SentinelRule,
         KindId::SentinelWorkbook,
+        KindId::DiagnosticSetting,
+        KindId::ActionGroup,
+        KindId::LogAlert,
         KindId::Secret,
     ];
 }

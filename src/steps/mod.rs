@@ -13,6 +13,7 @@
 //! | 7 | Monitoring Metrics Publisher, Contributor, Reader on the DCR | [`roles`] |
 //! | 8 | Monitoring Metrics Publisher, Contributor on the DCE | [`roles`] |
 //! | after 8 (`--sentinel`) | Sentinel onboarding, the KQL function `KeeperSecurityEvents`, analytics rules, the workbook | [`sentinel`] |
+//! | day two | the DCR's diagnostic setting (`LogErrors`); with `--alert-email` an action group and two log alerts | [`monitor`] |
 //! | with 6 (`--retention*`) | the table's interactive and total retention | [`table`], [`retention`] |
 //!
 //! Each step module has a `plan` (from what [`observe`] read, the action and resource to show) and an `ensure`
@@ -25,6 +26,7 @@ pub mod inputs;
 pub mod keeper;
 pub mod key;
 pub mod kind;
+pub mod monitor;
 pub mod preflight;
 pub mod registry;
 pub mod resource_group;
@@ -52,7 +54,7 @@ use crate::error::{Error, Result};
 use crate::rest::Rest;
 use crate::state::{Resource, State, StateFile};
 
-pub use inputs::{Inputs, RoleSet, Scope, SentinelInputs, WorkspaceChoice};
+pub use inputs::{AlertInputs, Inputs, RoleSet, Scope, SentinelInputs, WorkspaceChoice};
 pub use key::Key;
 
 /// What one step will do.
@@ -158,6 +160,8 @@ pub struct Observed {
     pub roles: HashMap<(Scope, Role), String>,
     /// With `--sentinel`: what exists of the Sentinel content.
     pub sentinel: Option<sentinel::SentinelObserved>,
+    /// The DCR's diagnostic setting, and with `--alert-email` the action group and the log alerts.
+    pub monitor: monitor::MonitorObserved,
 }
 
 /// The plan: observed state and one step per resource.
@@ -184,7 +188,17 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         .resources
         .get(&Key::ServicePrincipal.to_string())
         .map(|r| r.id.clone());
-    let (rg, app, (ws, deleted_ws), table, dce, dcr, (sp_by_state, roles_by_state), sentinel) = tokio::try_join!(
+    let (
+        rg,
+        app,
+        (ws, deleted_ws),
+        table,
+        dce,
+        dcr,
+        (sp_by_state, roles_by_state),
+        sentinel,
+        monitor,
+    ) = tokio::try_join!(
         resource_group::observe(rest, inputs),
         app::find_app(rest, inputs, state),
         workspace::observe(rest, inputs),
@@ -193,6 +207,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         dcr::observe(rest, inputs),
         app::observe_state_sp(rest, inputs, state_sp.as_deref(), &state.updated_at),
         sentinel::observe(rest, inputs),
+        monitor::observe(rest, inputs),
     )?;
     let sp = app::observe_sp(rest, app.as_ref().map(|f| &f.app), sp_by_state).await?;
     let roles = match &sp {
@@ -213,6 +228,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs, state: &State) -> Result<Obse
         dcr,
         roles,
         sentinel,
+        monitor,
     })
 }
 

@@ -19,6 +19,9 @@ pub static REGISTRY: &[&dyn Resource] = &[
     &super::sentinel::function::Function,
     &super::sentinel::rules::Rules,
     &super::sentinel::workbook::Workbook,
+    &super::monitor::diagnostic::DiagnosticSetting,
+    &super::monitor::action_group::ActionGroup,
+    &super::monitor::alerts::LogAlerts,
     &super::secret::ClientSecret,
     &super::keeper::Record,
 ];
@@ -100,6 +103,10 @@ mod tests {
             Key::SentinelFunction,
             Key::SentinelRule("keeper-failed-login-burst".into()),
             Key::SentinelWorkbook,
+            Key::DiagnosticSetting,
+            Key::ActionGroup,
+            Key::LogAlert(crate::steps::key::AlertRule::EventsStopped),
+            Key::LogAlert(crate::steps::key::AlertRule::PostsRefused),
             Key::Secret,
         ];
         for k in keys {
@@ -115,7 +122,7 @@ mod tests {
         for r in REGISTRY {
             assert!(seen.insert(r.kind()), "{:?} twice", r.kind());
         }
-        assert_eq!(seen.len(), 14);
+        assert_eq!(seen.len(), KindId::ALL.len());
     }
 
     #[test]
