@@ -245,7 +245,8 @@ mod tests {
         assert!(property_delta(&found, &want).is_empty());
         let changed = json!({"properties": {"threshold": 5, "scopes": ["/subscriptions/S/x"], "emailReceivers": []}});
         let delta = property_delta(&changed, &want);
-        let fields: Vec<&str> = delta.iter().map(|(f, _, _)| f.as_str()).collect();
+        let mut fields: Vec<&str> = delta.iter().map(|(f, _, _)| f.as_str()).collect();
+        fields.sort_unstable();
         assert_eq!(fields, ["emailReceivers", "threshold"]);
     }
 
