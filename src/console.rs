@@ -32,8 +32,13 @@ pub enum Format {
 }
 
 /// disk) is an error.
+/// Whether a report has gone to stdout: then a failure's JSON error object is not added after it.
+pub static STDOUT_WRITTEN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 pub fn write_stdout(text: &str) -> Result<()> {
     use std::io::Write;
+    STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())

@@ -135,7 +135,8 @@ fn main() {
             note!("error: {e}");
             // A pipeline reading stdout gets the error as JSON too; stderr keeps the text. Best effort: the
             // exit code says it all the same.
-            if let Some(j) = e.to_json().filter(|_| json_errors) {
+            let reported = console::STDOUT_WRITTEN.load(std::sync::atomic::Ordering::Relaxed);
+            if let Some(j) = e.to_json().filter(|_| json_errors && !reported) {
                 let _ = printer::write_stdout(&format!("{j}\n"));
             }
             std::process::exit(e.exit_code());

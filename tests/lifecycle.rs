@@ -408,7 +408,7 @@ async fn without_a_state_file_status_and_teardown_find_the_deployment_by_its_tag
     assert_eq!(v["healthy"], true);
     assert_eq!(
         v["items"].as_array().map(Vec::len),
-        Some(13),
+        Some(14),
         "rg, app, sp, workspace, table, dce, dcr and six roles: {v}"
     );
 
@@ -444,7 +444,7 @@ async fn status_warns_of_a_secret_inside_thirty_days_and_rotation_clears_it() {
     assert_ok(&o);
     w.sim.advance_clock(Duration::from_secs(1)); // as in `set_up`
     let o = w.run(&args(&w, "status", &[])).await;
-    assert_eq!(o.status.code(), Some(4), "unhealthy: {}", stdout(&o));
+    assert_eq!(o.status.code(), Some(5), "needs attention: {}", stdout(&o));
     let text = stdout(&o);
     assert!(text.contains("expiring"), "{text}");
     assert!(text.contains("keeper-azmon rotate-secret"), "{text}");

@@ -239,9 +239,9 @@ async fn status_of_a_secret_that_expires_within_thirty_days() {
     assert_ok(&o);
     w.sim.advance_clock(Duration::from_secs(1));
     let human = status(&w, false).await;
-    assert_eq!(human.status.code(), Some(4), "{}", stderr(&human));
+    assert_eq!(human.status.code(), Some(5), "{}", stderr(&human));
     let json = status(&w, true).await;
-    assert_eq!(json.status.code(), Some(4));
+    assert_eq!(json.status.code(), Some(5));
     settings(&w, &[]).bind(|| {
         insta::assert_snapshot!("status_expiring", roles_sorted(&stdout(&human)));
         insta::assert_snapshot!("status_expiring_json", pretty_json_roles_sorted(&json));
