@@ -515,7 +515,7 @@ async fn rotate_secret_keeps_the_old_one_working_until_finish_removes_it() {
         .run(&args(
             &w,
             "rotate-secret",
-            &["--finish", "--output", "json"],
+            &["--finish", "--force", "--output", "json"],
         ))
         .await;
     assert_ok(&o);
@@ -528,7 +528,7 @@ async fn rotate_secret_keeps_the_old_one_working_until_finish_removes_it() {
         .run(&args(
             &w,
             "rotate-secret",
-            &["--finish", "--output", "json"],
+            &["--finish", "--force", "--output", "json"],
         ))
         .await;
     assert_ok(&again);

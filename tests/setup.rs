@@ -97,8 +97,8 @@ async fn a_run_interrupted_at_any_write_resumes_to_exactly_one_of_everything() {
     let probe = World::start(same_writes_every_run()).await;
     assert_ok(&probe.setup(&[]).await);
     let writes = probe.sim.write_count();
-    // resource group, app, identifier URI, service principal, workspace, table, DCE, DCR, six roles, secret
-    assert_eq!(writes, 15, "a clean run makes fifteen writes");
+    // resource group, app, identifier URI, service principal, workspace, table, DCE, DCR, six roles, the DCR's diagnostic setting, secret
+    assert_eq!(writes, 16, "a clean run makes sixteen writes");
     let cases = [false, true]
         .into_iter()
         .flat_map(|apply| (0..writes).map(move |n| (apply, n)));
