@@ -6,7 +6,7 @@ use crate::azure::monitor as api;
 use crate::error::Result;
 use crate::state::State;
 use crate::steps::kind::{self, Arm, Checked, Discovery, Item, KindId, Look};
-use crate::steps::{Action, Ctx, Inputs, Key, Observed, Plan, PlannedStep};
+use crate::steps::{Ctx, Inputs, Key, Observed, Plan, PlannedStep};
 
 pub struct ActionGroup;
 
@@ -49,38 +49,22 @@ impl kind::Resource for ActionGroup {
         key: &'a Key,
         plan: &'a Plan,
     ) -> BoxFuture<'a, Result<String>> {
-        Box::pin(async move {
-            let i = &ctx.inputs;
-            let id = super::action_group_id(i);
-            let name = super::action_group_name(&i.deployment);
-            let found = plan.observed.monitor.action_group.as_ref();
-            // Ours when this run makes it, or it carries the deployment's tag (set only by the tool).
-            let ours = found.is_none_or(|f| f["tags"][crate::azure::TAG] == i.deployment.as_str());
-            if plan.action(key) != Some(Action::Reuse) {
-                if found.is_none() {
-                    ctx.record_resource(key, &id, &name, true)?;
-                }
-                api::put(
-                    &ctx.rest,
-                    &id,
-                    api::ACTION_GROUP_API,
-                    &super::action_group_body(i),
-                )
-                .await?;
-            }
-            ctx.record_resource(key, &id, &name, ours)?;
-            Ok(id)
-        })
+        let i = &ctx.inputs;
+        let write = super::Write {
+            key,
+            id: super::action_group_id(i),
+            name: super::action_group_name(&i.deployment),
+            found: plan.observed.monitor.action_group.as_ref(),
+            api_version: api::ACTION_GROUP_API,
+        };
+        Box::pin(super::ensure_tagged(ctx, plan, write, || {
+            super::action_group_body(i)
+        }))
     }
 
     /// Drifted when it mails no one, or an address unsubscribed.
     fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
-        Box::pin(async move {
-            let found = api::get(look.rest, &item.id, api::ACTION_GROUP_API)
-                .await?
-                .map(|f| super::drift(&item.key, &f, look.state));
-            Ok(Checked::of(item, found))
-        })
+        Box::pin(super::health(look, item, api::ACTION_GROUP_API))
     }
 
     fn discover<'a>(&'a self, d: &'a mut Discovery<'_>) -> BoxFuture<'a, Result<()>> {

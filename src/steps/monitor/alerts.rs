@@ -74,30 +74,23 @@ impl kind::Resource for LogAlerts {
                 return Err(Error::Other(format!("{key} is not a log alert")));
             };
             let i = &ctx.inputs;
-            let id = super::alert_id(i, *rule);
-            let name = super::alert_name(*rule, &i.deployment);
-            let found = plan.observed.monitor.alerts.get(rule);
-            let ours = found.is_none_or(|f| f["tags"][crate::azure::TAG] == i.deployment.as_str());
-            if plan.action(key) != Some(Action::Reuse) {
-                if found.is_none() {
-                    ctx.record_resource(key, &id, &name, true)?;
-                }
-                let body = super::alert_body(*rule, i, &location(i, &plan.observed));
-                api::put(&ctx.rest, &id, api::ALERT_RULE_API, &body).await?;
-            }
-            ctx.record_resource(key, &id, &name, ours)?;
-            Ok(id)
+            let write = super::Write {
+                key,
+                id: super::alert_id(i, *rule),
+                name: super::alert_name(*rule, &i.deployment),
+                found: plan.observed.monitor.alerts.get(rule),
+                api_version: api::ALERT_RULE_API,
+            };
+            super::ensure_tagged(ctx, plan, write, || {
+                super::alert_body(*rule, i, &location(i, &plan.observed))
+            })
+            .await
         })
     }
 
     /// Drifted when disabled, no longer mailing the action group, scoped elsewhere, or its query changed.
     fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
-        Box::pin(async move {
-            let found = api::get(look.rest, &item.id, api::ALERT_RULE_API)
-                .await?
-                .map(|f| super::drift(&item.key, &f, look.state));
-            Ok(Checked::of(item, found))
-        })
+        Box::pin(super::health(look, item, api::ALERT_RULE_API))
     }
 
     /// The rules that carry the deployment's tag, told apart by their names.

@@ -84,12 +84,7 @@ impl kind::Resource for DiagnosticSetting {
 
     /// Drifted when it no longer sends `LogErrors` to the deployment's workspace.
     fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
-        Box::pin(async move {
-            let found = api::get(look.rest, &item.id, api::DIAGNOSTIC_SETTING_API)
-                .await?
-                .map(|f| super::drift(&item.key, &f, look.state));
-            Ok(Checked::of(item, found))
-        })
+        Box::pin(super::health(look, item, api::DIAGNOSTIC_SETTING_API))
     }
 
     /// Its id is derived from the deployment: what the state records is the tool's. Deleted before the DCR:

@@ -254,6 +254,49 @@ pub fn plan_step(key: &Key, found: Option<&Value>, want: &Value, id: String) -> 
     step
 }
 
+/// What a tagged resource's ensure does: writes `body` unless the plan reuses it, recorded first when new (a run
+/// cut off after the PUT still knows it is ours); ours when this run makes it, or it carries the deployment's tag
+/// (set only by the tool).
+pub struct Write<'a> {
+    pub key: &'a Key,
+    pub id: String,
+    pub name: String,
+    pub found: Option<&'a Value>,
+    pub api_version: &'a str,
+}
+
+pub async fn ensure_tagged(
+    ctx: &super::Ctx,
+    plan: &super::Plan,
+    w: Write<'_>,
+    body: impl FnOnce() -> Value,
+) -> Result<String> {
+    let deployment = ctx.inputs.deployment.as_str();
+    let ours = w
+        .found
+        .is_none_or(|f| f["tags"][crate::azure::TAG] == deployment);
+    if plan.action(w.key) != Some(Action::Reuse) {
+        if w.found.is_none() {
+            ctx.record_resource(w.key, &w.id, &w.name, true)?;
+        }
+        api::put(&ctx.rest, &w.id, w.api_version, &body()).await?;
+    }
+    ctx.record_resource(w.key, &w.id, &w.name, ours)?;
+    Ok(w.id)
+}
+
+/// A kind's health: there, and without [`drift`].
+pub async fn health(
+    look: &super::kind::Look<'_>,
+    item: &super::kind::Item,
+    api_version: &str,
+) -> Result<super::kind::Checked> {
+    let found = api::get(look.rest, &item.id, api_version)
+        .await?
+        .map(|f| drift(&item.key, &f, look.state));
+    Ok(super::kind::Checked::of(item, found))
+}
+
 /// What the state says: the deployment's workspace and DCR ids.
 pub fn recorded_id(state: &State, key: &Key) -> String {
     state
