@@ -43,12 +43,18 @@ fn sentinel_of(w: &World, ws: &str) -> (bool, Vec<Value>, Vec<Value>, Vec<Value>
         .into_iter()
         .filter(|r| r["name"] != "BuiltInFusion")
         .collect();
-    (
-        onboarded,
-        under("Microsoft.OperationalInsights/savedSearches"),
-        rules,
-        workbooks,
-    )
+    // The Keeper function; the ASIM parsers and hunting queries are tests/asim.rs's.
+    let functions = under("Microsoft.OperationalInsights/savedSearches")
+        .into_iter()
+        .filter(|s| {
+            s["properties"]["category"] != "ASIM"
+                && s["properties"]["category"] != "Hunting Queries"
+                && !s["properties"]["functionAlias"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("Im_") || a.starts_with("ASim_"))
+        })
+        .collect();
+    (onboarded, functions, rules, workbooks)
 }
 
 #[tokio::test(flavor = "multi_thread")]

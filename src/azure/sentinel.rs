@@ -228,30 +228,27 @@ pub async fn an_incident(rest: &Rest, workspace_id: &str) -> Result<Option<Conte
 }
 
 /// A workspace saved search as listed: its id and, when it is a function, its alias.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct SavedSearchSummary {
-    #[serde(default)]
-    pub id: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub properties: SavedSearchSummaryProperties,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SavedSearchSummaryProperties {
-    #[serde(default)]
-    pub function_alias: Option<String>,
-}
-
-/// The workspace's saved searches (SavedSearches.json `SavedSearches_ListByWorkspace`); none when the workspace
-/// does not exist yet.
-pub async fn saved_searches(rest: &Rest, workspace_id: &str) -> Result<Vec<SavedSearchSummary>> {
-    arm_list_as(
+/// The workspace's saved searches with their properties (query, functionAlias, functionParameters, ...):
+/// (id, properties).
+pub async fn saved_searches_with_properties(
+    rest: &Rest,
+    workspace_id: &str,
+) -> Result<Vec<(String, Value)>> {
+    let all: Vec<Value> = arm_list_as(
         rest,
         &format!("{workspace_id}/savedSearches"),
         SAVED_SEARCHES_API,
     )
-    .await
+    .await?;
+    Ok(all
+        .into_iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or_default().to_string(),
+                s["properties"].clone(),
+            )
+        })
+        .collect())
 }
 
 /// Onboards Sentinel on the workspace (the body is optional; `customerManagedKey: false` says so explicitly).

@@ -28,6 +28,9 @@ pub enum KindId {
     SentinelFunction,
     SentinelRule,
     SentinelWorkbook,
+    AsimParser,
+    AsimUnifying,
+    HuntingQuery,
     DiagnosticSetting,
     ActionGroup,
     LogAlert,
@@ -78,6 +81,12 @@ pub enum Key {
     /// One analytics rule, by its template id.
     SentinelRule(String),
     SentinelWorkbook,
+    /// `--sentinel`: one ASIM parser function, by its alias.
+    AsimParser(String),
+    /// `--sentinel`: Keeper's line in one custom unifying parser, by the parser's alias.
+    AsimUnifying(String),
+    /// `--sentinel`: one hunting query, by its template id.
+    HuntingQuery(String),
     /// The DCR's diagnostic setting: its `LogErrors` to the workspace.
     DiagnosticSetting,
     /// `--alert-email`: the action group that mails the addresses.
@@ -103,6 +112,9 @@ impl Key {
             Key::SentinelFunction => KindId::SentinelFunction,
             Key::SentinelRule(_) => KindId::SentinelRule,
             Key::SentinelWorkbook => KindId::SentinelWorkbook,
+            Key::AsimParser(_) => KindId::AsimParser,
+            Key::AsimUnifying(_) => KindId::AsimUnifying,
+            Key::HuntingQuery(_) => KindId::HuntingQuery,
             Key::DiagnosticSetting => KindId::DiagnosticSetting,
             Key::ActionGroup => KindId::ActionGroup,
             Key::LogAlert(_) => KindId::LogAlert,
@@ -130,6 +142,15 @@ impl Key {
             t => {
                 if let Some(alert) = t.strip_prefix("log_alert:") {
                     return AlertRule::from_key(alert).map(Key::LogAlert);
+                }
+                if let Some(a) = t.strip_prefix("asim_parser:") {
+                    return Some(Key::AsimParser(a.to_string()));
+                }
+                if let Some(a) = t.strip_prefix("asim_unifying:") {
+                    return Some(Key::AsimUnifying(a.to_string()));
+                }
+                if let Some(h) = t.strip_prefix("hunting_query:") {
+                    return Some(Key::HuntingQuery(h.to_string()));
                 }
                 if let Some(rule) = t.strip_prefix("sentinel_rule:") {
                     return Some(Key::SentinelRule(rule.to_string()));
@@ -169,6 +190,9 @@ impl std::fmt::Display for Key {
             Key::SentinelFunction => f.write_str("sentinel_function"),
             Key::SentinelRule(t) => write!(f, "sentinel_rule:{t}"),
             Key::SentinelWorkbook => f.write_str("sentinel_workbook"),
+            Key::AsimParser(a) => write!(f, "asim_parser:{a}"),
+            Key::AsimUnifying(a) => write!(f, "asim_unifying:{a}"),
+            Key::HuntingQuery(h) => write!(f, "hunting_query:{h}"),
             Key::DiagnosticSetting => f.write_str("diagnostic_setting"),
             Key::ActionGroup => f.write_str("action_group"),
             Key::LogAlert(a) => write!(f, "log_alert:{}", a.key()),
@@ -235,7 +259,7 @@ impl Made {
 
 impl KindId {
     /// Every kind.
-    pub const ALL: [KindId; 17] = [
+    pub const ALL: [KindId; 20] = [
         KindId::KeeperRecord,
         KindId::ResourceGroup,
         KindId::Application,
@@ -249,6 +273,9 @@ impl KindId {
         KindId::SentinelFunction,
         KindId::SentinelRule,
         KindId::SentinelWorkbook,
+        KindId::AsimParser,
+        KindId::AsimUnifying,
+        KindId::HuntingQuery,
         KindId::DiagnosticSetting,
         KindId::ActionGroup,
         KindId::LogAlert,

@@ -14,9 +14,13 @@ use crate::rest::Rest;
 
 use crate::steps::{kind, Action, Ctx, Inputs, Key, Observed, PlannedStep};
 
+pub mod asim;
 pub mod function;
+pub mod hunting;
 pub mod onboarding;
+pub mod parsers;
 pub mod rules;
+pub mod unifying;
 pub mod workbook;
 
 /// The KQL function's query; `{{TABLE}}` stands for the table name.
@@ -200,6 +204,9 @@ pub struct SentinelObserved {
     /// Another saved search of the workspace that is a function named `KeeperSecurityEvents` (another
     /// deployment's, or an analyst's): two functions of one name would leave every rule reading one of them.
     pub function_clash: Option<String>,
+    /// Every saved search of the workspace: (id, properties), for the ASIM parsers, the custom unifying parsers and
+    /// the hunting queries.
+    pub searches: Vec<(String, Value)>,
 }
 
 /// Reads the onboarding state, the function, the workbook and (once onboarded: before, Azure refuses to list
@@ -220,19 +227,18 @@ pub async fn observe(rest: &Rest, inputs: &Inputs) -> Result<Option<SentinelObse
             &inputs.resource_group,
             "sentinel"
         ),
-        api::saved_searches(rest, &ws),
+        api::saved_searches_with_properties(rest, &ws),
     )?;
     let alias = function_alias();
     let function_clash = searches
-        .into_iter()
-        .find(|s| {
-            s.properties
-                .function_alias
-                .as_deref()
+        .iter()
+        .find(|(id, p)| {
+            p["functionAlias"]
+                .as_str()
                 .is_some_and(|a| a.eq_ignore_ascii_case(&alias))
-                && !s.id.eq_ignore_ascii_case(&ids.function)
+                && !id.eq_ignore_ascii_case(&ids.function)
         })
-        .map(|s| s.id);
+        .map(|(id, _)| id.clone());
     let workbook_clash = sentinel_workbooks
         .into_iter()
         .find(|w| {
@@ -257,6 +263,7 @@ pub async fn observe(rest: &Rest, inputs: &Inputs) -> Result<Option<SentinelObse
         rules,
         workbook_clash,
         function_clash,
+        searches,
     }))
 }
 
@@ -505,6 +512,16 @@ pub async fn discover(
     for (t, id) in &ids.rules {
         wanted.push((Key::SentinelRule(t.to_string()), id.clone(), t.to_string()));
     }
+    for p in asim::parsers()? {
+        let key = Key::AsimParser(p.alias.clone());
+        let id = content_id_in(&state.deployment, workspace_id, &key);
+        wanted.push((key, id, p.alias));
+    }
+    for (h, _) in asim::HUNTING {
+        let key = Key::HuntingQuery(h.to_string());
+        let id = content_id_in(&state.deployment, workspace_id, &key);
+        wanted.push((key, id, h.to_string()));
+    }
     let found =
         futures::future::try_join_all(wanted.iter().map(|(_, id, _)| api::get(rest, id))).await?;
     for ((kind, id, name), f) in wanted.into_iter().zip(found) {
@@ -534,8 +551,77 @@ pub fn reads(query: &str, alias: &str) -> bool {
 pub fn is_content(key: &Key) -> bool {
     matches!(
         key,
-        Key::SentinelFunction | Key::SentinelWorkbook | Key::SentinelRule(_)
+        Key::SentinelFunction
+            | Key::SentinelWorkbook
+            | Key::SentinelRule(_)
+            | Key::AsimParser(_)
+            | Key::AsimUnifying(_)
+            | Key::HuntingQuery(_)
     )
+}
+
+/// The id of a saved search the deployment makes for `key` (a parser, a custom unifying parser it makes, a hunting
+/// query): derived from the deployment, so a re-run finds it.
+pub fn content_id(inputs: &Inputs, key: &Key) -> String {
+    content_id_in(&inputs.deployment, &inputs.workspace_id(), key)
+}
+
+fn content_id_in(deployment: &str, workspace_id: &str, key: &Key) -> String {
+    let what = match key {
+        Key::AsimParser(a) | Key::AsimUnifying(a) | Key::HuntingQuery(a) => a.as_str(),
+        _ => "content",
+    };
+    api::saved_search_id(
+        workspace_id,
+        &format!(
+            "keeper-azmon-{}-{}",
+            deployment.to_ascii_lowercase(),
+            what.to_ascii_lowercase()
+        ),
+    )
+}
+
+/// The workspace's saved search of a function alias (KQL names are case-sensitive): its id and properties.
+pub fn search_by_alias(s: &SentinelObserved, alias: &str) -> Option<(String, Value)> {
+    s.searches
+        .iter()
+        .find(|(_, p)| p["functionAlias"].as_str() == Some(alias))
+        .cloned()
+}
+
+/// A saved search at a known id, as a plan step: made, reused, or updated when it differs from `want`.
+fn plan_saved_search(key: &Key, id: &str, want: Value, o: &Observed) -> PlannedStep {
+    let found = o.sentinel.as_ref().and_then(|s| {
+        s.searches
+            .iter()
+            .find(|(i, _)| i.eq_ignore_ascii_case(id))
+            .map(|(_, p)| Child {
+                kind: None,
+                properties: p.clone(),
+            })
+    });
+    PlannedStep::new(
+        key.clone(),
+        action_for(found.as_ref(), &want),
+        id.to_string(),
+    )
+}
+
+/// A saved search's health: there, and as `want` says.
+async fn saved_search_health(
+    look: &kind::Look<'_>,
+    item: &kind::Item,
+    want: &Value,
+) -> Result<kind::Checked> {
+    let found = api::get(look.rest, &item.id).await?.map(|c| {
+        (!matches(&c, want)).then(|| {
+            format!(
+                "{} differs from its template in templates/sentinel/",
+                item.id
+            )
+        })
+    });
+    Ok(kind::Checked::of(item, found))
 }
 
 #[cfg(test)]

@@ -1,0 +1,100 @@
+//! `--sentinel`: the hunting queries (saved searches of the category "Hunting Queries", with their tactics and
+//! techniques), from `templates/sentinel/hunting/`.
+
+use futures::future::BoxFuture;
+
+use crate::azure::sentinel as api;
+use crate::error::{Error, Result};
+use crate::state::State;
+use crate::steps::kind::{
+    self, Arm, Checked, Deleted, Deleting, Fate, Item, Keeping, KindId, Look,
+};
+use crate::steps::{Action, Ctx, Inputs, Key, Observed, Plan, PlannedStep};
+
+use super::asim;
+
+pub struct HuntingQueries;
+
+/// The body a hunting query key stands for.
+pub fn body_of(key: &Key) -> Result<serde_json::Value> {
+    let Key::HuntingQuery(id) = key else {
+        return Err(Error::Other(format!("{key} is not a hunting query")));
+    };
+    Ok(asim::hunting_body(&asim::hunting(id)?))
+}
+
+impl kind::Resource for HuntingQueries {
+    fn kind(&self) -> KindId {
+        KindId::HuntingQuery
+    }
+
+    fn wanted(&self, inputs: &Inputs) -> Vec<Key> {
+        if inputs.sentinel.is_none() {
+            return vec![];
+        }
+        asim::HUNTING
+            .iter()
+            .map(|(id, _)| Key::HuntingQuery(id.to_string()))
+            .collect()
+    }
+
+    /// They read the parsers and the function `KeeperSecurityEvents`.
+    fn depends_on(&self, _key: &Key) -> Vec<KindId> {
+        vec![KindId::SentinelFunction, KindId::AsimParser]
+    }
+
+    fn arm(&self) -> Option<Arm> {
+        Some(Arm {
+            ty: api::SAVED_SEARCH_TYPE,
+            api_version: api::SAVED_SEARCHES_API,
+        })
+    }
+
+    fn plan(&self, key: &Key, inputs: &Inputs, _state: &State, o: &Observed) -> PlannedStep {
+        let id = super::content_id(inputs, key);
+        super::plan_saved_search(key, &id, body_of(key).unwrap_or_default(), o)
+    }
+
+    fn ensure<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        key: &'a Key,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Result<String>> {
+        let action = plan.action(key).unwrap_or(Action::Create);
+        Box::pin(async move {
+            let body = body_of(key)?;
+            let name = body["properties"]["displayName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let id = super::content_id(&ctx.inputs, key);
+            super::ensure_content(ctx, key, &id, &name, &body, action).await
+        })
+    }
+
+    /// Drifted when it differs from its template.
+    fn health<'a>(&'a self, look: &'a Look<'a>, item: &'a Item) -> BoxFuture<'a, Result<Checked>> {
+        Box::pin(async move {
+            let want = body_of(&item.key)?;
+            super::saved_search_health(look, item, &want).await
+        })
+    }
+
+    /// Its id is derived from the deployment: what the state records is the tool's.
+    fn fate(&self, item: &Item, _keeping: &Keeping, _state: &State) -> Fate {
+        if item.created {
+            Fate::Delete
+        } else {
+            Fate::Leave
+        }
+    }
+
+    fn delete<'a>(
+        &'a self,
+        cx: &'a Deleting<'a>,
+        item: &'a Item,
+    ) -> BoxFuture<'a, Result<Deleted>> {
+        Box::pin(async move { Ok(Deleted::existed(api::delete(cx.rest, &item.id).await?)) })
+    }
+}
