@@ -21,6 +21,8 @@ pub enum Tok {
     /// A timespan literal (`1h`, `5m`, `7d`), in seconds.
     Span(f64),
     Op(&'static str),
+    /// A literal whose text is not an expression: `dynamic([...])`, `datetime(null)`, `int(null)`.
+    Lit(Value),
 }
 
 const OPS2: [&str; 6] = ["==", "!=", "<=", ">=", "=~", "!~"];
@@ -95,7 +97,25 @@ pub fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
             }
             let ident: String = c[start..i].iter().collect();
-            if ident == "datetime" && c.get(i) == Some(&'(') {
+            let null_literal = c.get(i) == Some(&'(')
+                && TYPED_NULLS.contains(&ident.as_str())
+                && c[i..].iter().position(|x| *x == ')').is_some_and(|close| {
+                    c[i + 1..i + close].iter().collect::<String>().trim() == "null"
+                });
+            if null_literal {
+                // `datetime(null)`, `int(null)`, ...: the typed null ("Null values",
+                // learn.microsoft.com/kusto/query/scalar-data-types/null-values).
+                let close = c[i..].iter().position(|x| *x == ')').unwrap_or(0);
+                out.push(Tok::Lit(Value::Null));
+                i += close + 1;
+            } else if ident == "dynamic" && c.get(i) == Some(&'(') {
+                // `dynamic(<JSON>)`: an array, a property bag, null or a scalar ("The dynamic data type",
+                // learn.microsoft.com/kusto/query/scalar-data-types/dynamic).
+                let close = balanced_close(&c, i).ok_or("unterminated dynamic literal")?;
+                let inner: String = c[i + 1..close].iter().collect();
+                out.push(Tok::Lit(dynamic_literal(&inner)?));
+                i = close + 1;
+            } else if ident == "datetime" && c.get(i) == Some(&'(') {
                 // A datetime literal, `datetime(2025-01-02T00:00:00Z)`: its text is not an expression.
                 let close = c[i..]
                     .iter()
@@ -123,6 +143,80 @@ pub fn lex(src: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// The types whose literal may be `null`: `datetime(null)`, `int(null)`, ...
+const TYPED_NULLS: [&str; 8] = [
+    "datetime", "int", "long", "real", "bool", "string", "timespan", "guid",
+];
+
+/// The index of the `)` that closes the `(` at `open`, skipping quoted text.
+fn balanced_close(c: &[char], open: usize) -> Option<usize> {
+    let (mut depth, mut quote, mut i) = (0i32, None, open);
+    while i < c.len() {
+        match (quote, c[i]) {
+            (Some(_), '\\') => i += 1,
+            (Some(q), ch) if ch == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c[i]),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The value of a `dynamic(...)` literal's text: JSON, where Kusto also accepts single-quoted strings
+/// (`dynamic(['a','b'])`).
+pub fn dynamic_literal(text: &str) -> Result<Value, String> {
+    if let Ok(v) = serde_json::from_str(text) {
+        return Ok(v);
+    }
+    let mut json = String::new();
+    let mut chars = text.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' => {
+                json.push('"');
+                while let Some(x) = chars.next() {
+                    json.push(x);
+                    if x == '\\' {
+                        json.extend(chars.next());
+                    } else if x == '"' {
+                        break;
+                    }
+                }
+            }
+            '\'' => {
+                json.push('"');
+                while let Some(x) = chars.next() {
+                    match x {
+                        '\'' => break,
+                        '\\' => match chars.next() {
+                            Some('\'') => json.push('\''),
+                            Some(e) => {
+                                json.push('\\');
+                                json.push(e);
+                            }
+                            None => {}
+                        },
+                        '"' => json.push_str("\\\""),
+                        x => json.push(x),
+                    }
+                }
+                json.push('"');
+            }
+            x => json.push(x),
+        }
+    }
+    serde_json::from_str(&json).map_err(|e| format!("dynamic({text}): not a literal ({e})"))
+}
+
 #[derive(Debug, Clone)]
 pub enum Expr {
     Lit(Value),
@@ -133,6 +227,8 @@ pub enum Expr {
     Str(String, bool, Box<Expr>, Box<Expr>),
     /// `in`, `in~`, `!in`: (value, list, negated, case-insensitive).
     In(Box<Expr>, Vec<Expr>, bool, bool),
+    /// `has_any`: (value, terms); an item that is an array gives each of its elements.
+    HasAny(Box<Expr>, Vec<Expr>),
     Neg(Box<Expr>),
     Field(Box<Expr>, String),
     Index(Box<Expr>, Box<Expr>),
@@ -240,6 +336,24 @@ impl Parser {
                 }
                 Ok(Expr::In(Box::new(l), list, neg, k == "in~"))
             }
+            // `x has_any (t1, t2)` or `x has_any (arrayValue)` ("has_any operator",
+            // learn.microsoft.com/kusto/query/has-any-operator).
+            Some(k) if k == "has_any" && !neg => {
+                let list = if self.eat("(") {
+                    let mut list = vec![];
+                    while !self.eat(")") {
+                        list.push(self.expr()?);
+                        self.eat(",");
+                        if self.done() {
+                            return Err("unclosed has_any (...)".into());
+                        }
+                    }
+                    list
+                } else {
+                    vec![self.add()?]
+                };
+                Ok(Expr::HasAny(Box::new(l), list))
+            }
             Some(k) if STRING_OPS.contains(&k.as_str()) => {
                 Ok(Expr::Str(k, neg, Box::new(l), Box::new(self.add()?)))
             }
@@ -302,14 +416,17 @@ impl Parser {
             Tok::Str(s) => Ok(Expr::Lit(json!(s))),
             Tok::Num(n) => Ok(Expr::Lit(num(n))),
             Tok::Span(s) => Ok(Expr::Lit(num(s))),
+            Tok::Lit(v) => Ok(Expr::Lit(v)),
             Tok::Op("(") => {
                 let e = self.expr()?;
                 self.expect(")")?;
                 Ok(e)
             }
+            // Kusto reads `true`, `True` and `TRUE` alike ("The bool data type",
+            // learn.microsoft.com/kusto/query/scalar-data-types/bool).
             Tok::Ident(id) => match id.as_str() {
-                "true" => Ok(Expr::Lit(json!(true))),
-                "false" => Ok(Expr::Lit(json!(false))),
+                "true" | "True" | "TRUE" => Ok(Expr::Lit(json!(true))),
+                "false" | "False" | "FALSE" => Ok(Expr::Lit(json!(false))),
                 _ if self.eat("(") => {
                     let mut args = vec![];
                     while !self.eat(")") {
@@ -406,11 +523,44 @@ fn has_term(hay: &str, needle: &str) -> bool {
     })
 }
 
-pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
-    let ev = |x: &Expr| eval(x, row, now);
+/// What an expression sees besides its row: the query's clock and the parameters of the function it runs in.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub now: OffsetDateTime,
+    pub params: Row,
+}
+
+impl Scope {
+    /// The top level of a query: no parameters.
+    pub fn at(now: OffsetDateTime) -> Scope {
+        Scope {
+            now,
+            params: Row::new(),
+        }
+    }
+}
+
+/// The values of `items`, each array among them giving its elements (`in (dynamicParam)`, `has_any (list)`).
+fn flattened(items: &[Expr], row: &Row, sc: &Scope) -> Result<Vec<Value>, String> {
+    let mut out = vec![];
+    for item in items {
+        match eval(item, row, sc)? {
+            Value::Array(a) => out.extend(a),
+            v => out.push(v),
+        }
+    }
+    Ok(out)
+}
+
+/// Evaluates an expression over one row. A name is the row's column, else the function's parameter: the column
+/// wins when both exist (a choice of the simulator's: a parser's output column named like its parameter reads as
+/// the column, which is what the row says).
+pub fn eval(e: &Expr, row: &Row, sc: &Scope) -> Result<Value, String> {
+    let now = sc.now;
+    let ev = |x: &Expr| eval(x, row, sc);
     Ok(match e {
         Expr::Lit(v) => v.clone(),
-        Expr::Col(c) => match row.get(c) {
+        Expr::Col(c) => match row.get(c).or_else(|| sc.params.get(c)) {
             Some(v) => v.clone(),
             None => return Err(format!("Failed to resolve scalar expression named '{c}'")),
         },
@@ -425,11 +575,13 @@ pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
                 _ => v.get(text(&i)).cloned().unwrap_or(Value::Null),
             }
         }
+        // An item that is an array stands for its elements ("in and !in operators",
+        // learn.microsoft.com/kusto/query/in-operator: "a dynamic array ... is flattened").
         Expr::In(x, list, neg, ci) => {
             let v = text(&ev(x)?);
             let mut hit = false;
-            for item in list {
-                let w = text(&ev(item)?);
+            for item in flattened(list, row, sc)? {
+                let w = text(&item);
                 hit |= if *ci {
                     v.eq_ignore_ascii_case(&w)
                 } else {
@@ -437,6 +589,15 @@ pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
                 };
             }
             json!(hit != *neg)
+        }
+        // True when the value has any of the terms, as `has` does; no terms, false ("has_any operator",
+        // learn.microsoft.com/kusto/query/has-any-operator).
+        Expr::HasAny(x, list) => {
+            let hay = text(&ev(x)?).to_lowercase();
+            let terms = flattened(list, row, sc)?;
+            json!(terms
+                .iter()
+                .any(|t| has_term(&hay, &text(t).to_lowercase())))
         }
         Expr::Str(op, neg, l, r) => {
             let (mut a, mut b) = (text(&ev(l)?), text(&ev(r)?));
@@ -481,11 +642,69 @@ pub fn eval(e: &Expr, row: &Row, now: OffsetDateTime) -> Result<Value, String> {
         Expr::Call(f, _) if f == "ingestion_time" => {
             row.get(INGESTION_TIME).cloned().unwrap_or(Value::Null)
         }
+        // The row's column if it has one, else the default ("column_ifexists()",
+        // learn.microsoft.com/kusto/query/column-ifexists-function).
+        Expr::Call(f, args) if f == "column_ifexists" => {
+            let [name, default] = args.as_slice() else {
+                return Err("column_ifexists() takes a column name and a default".into());
+            };
+            match row.get(&text(&ev(name)?)) {
+                Some(v) => v.clone(),
+                None => ev(default)?,
+            }
+        }
+        // `iff(p, then, else)` (`iif` its other name) and `case(p1, v1, ..., else)` evaluate only the branch
+        // taken (learn.microsoft.com/kusto/query/iff-function, case-function).
+        Expr::Call(f, args) if f == "iff" || f == "iif" => {
+            let [p, then, otherwise] = args.as_slice() else {
+                return Err(format!("{f}() takes a predicate and two values"));
+            };
+            if truthy(&ev(p)?) {
+                ev(then)?
+            } else {
+                ev(otherwise)?
+            }
+        }
+        Expr::Call(f, args) if f == "case" => {
+            if args.len() < 3 || args.len() % 2 == 0 {
+                return Err("case() takes predicate, value pairs and an else value".into());
+            }
+            for pair in args[..args.len() - 1].chunks(2) {
+                if truthy(&ev(&pair[0])?) {
+                    return ev(&pair[1]);
+                }
+            }
+            ev(&args[args.len() - 1])?
+        }
         Expr::Call(f, args) => {
             let vals = args.iter().map(ev).collect::<Result<Vec<_>, _>>()?;
             call(f, &vals, now)?
         }
     })
+}
+
+/// Kusto's `tobool`: a bool, `"true"`/`"false"` in any case, a number (non-zero is true); else null
+/// (learn.microsoft.com/kusto/query/tobool-function).
+fn to_bool(v: &Value) -> Value {
+    match v {
+        Value::Bool(b) => json!(b),
+        Value::Number(n) => json!(n.as_f64().is_some_and(|x| x != 0.0)),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => json!(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => json!(false),
+        _ => Value::Null,
+    }
+}
+
+/// Whether `ip` starts with `prefix`, a prefix being a whole address or ending on an octet boundary:
+/// `10.1.` and `10.1` match 10.1.2.3 but `10.1` does not match 10.10.2.3 ("has_any_ipv4_prefix()",
+/// learn.microsoft.com/kusto/query/has-any-ipv4-prefix-function: a prefix is a complete address or ends with
+/// a dot).
+fn has_ipv4_prefix(ip: &str, prefix: &str) -> bool {
+    let (ip, prefix) = (ip.trim(), prefix.trim());
+    if prefix.is_empty() || !ip.starts_with(prefix) {
+        return false;
+    }
+    prefix.ends_with('.') || matches!(ip[prefix.len()..].chars().next(), None | Some('.'))
 }
 
 fn arith(op: &str, a: &Value, b: &Value) -> Value {
@@ -515,6 +734,41 @@ fn arith(op: &str, a: &Value, b: &Value) -> Value {
 fn call(f: &str, a: &[Value], now: OffsetDateTime) -> Result<Value, String> {
     let arg = |i: usize| a.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
+        // The first value that is not null, nor an empty string
+        // (learn.microsoft.com/kusto/query/coalesce-function).
+        "coalesce" => a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Null),
+        // Null for what is not an array (learn.microsoft.com/kusto/query/array-length-function).
+        "array_length" => match arg(0) {
+            Value::Array(x) => json!(x.len()),
+            _ => Value::Null,
+        },
+        "strlen" => json!(text(&arg(0)).chars().count()),
+        // A string holding JSON gives its value; a value that is not a string passes through; text that is not
+        // JSON stays the string it was (learn.microsoft.com/kusto/query/parse-json-function).
+        "todynamic" | "parse_json" => match arg(0) {
+            Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+            v => v,
+        },
+        "bag_has_key" => json!(arg(0)
+            .as_object()
+            .is_some_and(|o| o.contains_key(&text(&arg(1))))),
+        "tobool" | "toboolean" | "bool" => to_bool(&arg(0)),
+        "int" | "long" => as_f64(&arg(0))
+            .map(|n| json!(n.trunc() as i64))
+            .unwrap_or(Value::Null),
+        "real" | "double" => as_f64(&arg(0)).map(|n| json!(n)).unwrap_or(Value::Null),
+        "has_any_ipv4_prefix" => {
+            let ip = text(&arg(0));
+            let prefixes: Vec<Value> = a
+                .iter()
+                .skip(1)
+                .flat_map(|v| match v {
+                    Value::Array(x) => x.clone(),
+                    v => vec![v.clone()],
+                })
+                .collect();
+            json!(prefixes.iter().any(|p| has_ipv4_prefix(&ip, &text(p))))
+        }
         "isnotempty" => json!(!empty(&arg(0))),
         "isempty" => json!(empty(&arg(0))),
         "isnotnull" => json!(!arg(0).is_null()),

@@ -1,16 +1,19 @@
-//! A subset of KQL for the Log Analytics query API and Sentinel's checks: a table or function (a saved search's
-//! alias, its body run in its place), then `where`, `project`, `project-rename`, `extend`, `summarize … by`,
-//! `order by` / `sort by`, `top N by`, `take` / `limit` and `count`. Scalar expressions are in [`expr`].
+//! A subset of KQL for the Log Analytics query API and Sentinel's checks: a source (a table, a function — a saved
+//! search's alias, with its parameters — or a `union` of them, in [`source`]), then `where`, `project`,
+//! `project-rename`, `project-away`, `extend`, `summarize … by`, `distinct`, `order by` / `sort by`, `top N by`,
+//! `take` / `limit` and `count`. Scalar expressions are in [`expr`].
 
 mod expr;
+mod source;
 
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use expr::{compare, eval as eval_expr, text, Expr, Parser, Tok};
+use expr::{compare, eval as eval_expr, text, Expr, Parser, Scope, Tok};
 pub use expr::{Row, INGESTION_TIME};
+pub use source::Source;
 
 use crate::reply::Reply;
 
@@ -111,47 +114,25 @@ pub fn answer(outcome: Result<Table, String>, row_limit: usize) -> Reply {
     }
 }
 
-/// Splits a query at the pipes that are not inside quotes or brackets.
-fn split_pipes(q: &str) -> Vec<String> {
-    let (mut out, mut cur, mut depth, mut quote) = (vec![], String::new(), 0i32, None);
-    for ch in q.chars() {
-        match (quote, ch) {
-            (Some(qc), c) if c == qc => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(ch),
-            (None, '(' | '[') => depth += 1,
-            (None, ')' | ']') => depth -= 1,
-            (None, '|') if depth == 0 => {
-                out.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(ch);
-    }
-    out.push(cur);
-    out
-}
-
-/// Evaluates a query; `resolve` gives a table or function result by name.
+/// Evaluates a query; `resolve` gives a table, or a function's body and parameters, by name.
 pub fn eval(
     query: &str,
-    resolve: &dyn Fn(&str) -> Option<Table>,
+    resolve: &dyn Fn(&str) -> Option<Source>,
     now: OffsetDateTime,
 ) -> Result<Table, String> {
-    let segments = split_pipes(query);
-    let source = segments[0].trim();
-    let mut t = resolve(source).ok_or_else(|| {
-        format!("'{source}' could not be resolved to a table, function or expression")
-    })?;
-    for seg in &segments[1..] {
+    source::run(query, resolve, now)
+}
+
+/// Applies the operators after the source, one pipe segment each.
+fn pipeline(mut t: Table, segments: &[String], sc: &Scope) -> Result<Table, String> {
+    for seg in segments {
         let seg = seg.trim();
         let op: String = seg
             .chars()
             .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
             .collect();
         let rest = &seg[op.len()..];
-        t = apply(&op, rest, t, now).map_err(|e| format!("'{op}' operator: {e}"))?;
+        t = apply(&op, rest, t, sc).map_err(|e| format!("'{op}' operator: {e}"))?;
     }
     Ok(t)
 }
@@ -224,13 +205,11 @@ fn type_of(e: &Expr, before: &[(String, String)], rows: &[Row], name: &str) -> S
     .to_string()
 }
 
-fn number(p: &mut Parser) -> Result<usize, String> {
-    match p.peek() {
-        Some(Tok::Num(n)) if *n >= 0.0 => {
-            let n = *n as usize;
-            p.pos += 1;
-            Ok(n)
-        }
+/// A count: a number, or an expression of the function's parameters (`take limit`).
+fn number(p: &mut Parser, sc: &Scope) -> Result<usize, String> {
+    let e = p.expr()?;
+    match eval_expr(&e, &Row::new(), sc)?.as_f64() {
+        Some(n) if n >= 0.0 => Ok(n as usize),
         other => Err(format!("expected a count, found {other:?}")),
     }
 }
@@ -251,14 +230,14 @@ fn sort_keys(p: &mut Parser) -> Result<Vec<(Expr, bool)>, String> {
     }
 }
 
-fn sort(t: &mut Table, keys: &[(Expr, bool)], now: OffsetDateTime) -> Result<(), String> {
+fn sort(t: &mut Table, keys: &[(Expr, bool)], sc: &Scope) -> Result<(), String> {
     let mut keyed = t
         .rows
         .drain(..)
         .map(|r| {
             let k = keys
                 .iter()
-                .map(|(e, _)| eval_expr(e, &r, now))
+                .map(|(e, _)| eval_expr(e, &r, sc))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((k, r))
         })
@@ -277,7 +256,7 @@ fn sort(t: &mut Table, keys: &[(Expr, bool)], now: OffsetDateTime) -> Result<(),
     Ok(())
 }
 
-fn apply(op: &str, rest: &str, mut t: Table, now: OffsetDateTime) -> Result<Table, String> {
+fn apply(op: &str, rest: &str, mut t: Table, sc: &Scope) -> Result<Table, String> {
     let mut p = Parser::new(rest)?;
     let truthy = |v: Value| v.as_bool().unwrap_or(false);
     match op {
@@ -285,7 +264,7 @@ fn apply(op: &str, rest: &str, mut t: Table, now: OffsetDateTime) -> Result<Tabl
             let e = p.expr()?;
             let mut kept = vec![];
             for r in t.rows {
-                if truthy(eval_expr(&e, &r, now)?) {
+                if truthy(eval_expr(&e, &r, sc)?) {
                     kept.push(r);
                 }
             }
@@ -301,7 +280,7 @@ fn apply(op: &str, rest: &str, mut t: Table, now: OffsetDateTime) -> Result<Tabl
                     r.clone()
                 };
                 for (name, e) in &its {
-                    let v = eval_expr(e, r, now)?;
+                    let v = eval_expr(e, r, sc)?;
                     if op == "project-rename" {
                         if let Expr::Col(old) = e {
                             out.remove(old);
@@ -330,25 +309,31 @@ fn apply(op: &str, rest: &str, mut t: Table, now: OffsetDateTime) -> Result<Tabl
             }
             t = Table { columns, rows };
         }
-        "summarize" => return summarize(&mut p, t, now),
+        "summarize" => return summarize(&mut p, t, sc),
+        // The distinct combinations of the named columns or expressions (`distinct *`: of whole rows)
+        // ("distinct operator", learn.microsoft.com/kusto/query/distinct-operator).
+        "distinct" => return distinct(&mut p, t, sc),
+        // Every column but those named, where a name may end in `*` ("project-away operator",
+        // learn.microsoft.com/kusto/query/project-away-operator).
+        "project-away" => return Ok(project_away(rest, t)),
         "order" | "sort" => {
             if !p.eat_kw("by") {
                 return Err("expected 'by'".into());
             }
             let keys = sort_keys(&mut p)?;
-            sort(&mut t, &keys, now)?;
+            sort(&mut t, &keys, sc)?;
         }
         "top" => {
-            let n = number(&mut p)?;
+            let n = number(&mut p, sc)?;
             if !p.eat_kw("by") {
                 return Err("expected 'by'".into());
             }
             let keys = sort_keys(&mut p)?;
-            sort(&mut t, &keys, now)?;
+            sort(&mut t, &keys, sc)?;
             t.rows.truncate(n);
         }
         "take" | "limit" => {
-            let n = number(&mut p)?;
+            let n = number(&mut p, sc)?;
             t.rows.truncate(n);
         }
         "count" => {
@@ -368,8 +353,58 @@ fn apply(op: &str, rest: &str, mut t: Table, now: OffsetDateTime) -> Result<Tabl
     Ok(t)
 }
 
+/// `distinct col, …` or `distinct *`.
+fn distinct(p: &mut Parser, t: Table, sc: &Scope) -> Result<Table, String> {
+    let its = if p.eat("*") {
+        t.columns
+            .iter()
+            .map(|(c, _)| (c.clone(), Expr::Col(c.clone())))
+            .collect()
+    } else {
+        items(p)?
+    };
+    if its.is_empty() || !p.done() {
+        return Err(format!("expected columns, found {:?}", p.peek()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = vec![];
+    for r in &t.rows {
+        let mut out = Row::new();
+        for (name, e) in &its {
+            out.insert(name.clone(), eval_expr(e, r, sc)?);
+        }
+        if seen.insert(serde_json::to_string(&out).unwrap_or_default()) {
+            rows.push(out);
+        }
+    }
+    let columns = its
+        .iter()
+        .map(|(name, e)| (name.clone(), type_of(e, &t.columns, &rows, name)))
+        .collect();
+    Ok(Table { columns, rows })
+}
+
+fn project_away(rest: &str, mut t: Table) -> Table {
+    let patterns: Vec<&str> = rest
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let gone = |c: &str| {
+        patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => c.starts_with(prefix),
+            None => c == *p,
+        })
+    };
+    t.columns.retain(|(c, _)| !gone(c));
+    for r in &mut t.rows {
+        r.retain(|c, _| c == INGESTION_TIME || !gone(c));
+    }
+    t
+}
+
 /// `summarize Name = agg(…), … [by key, Name = expr, …]`.
-fn summarize(p: &mut Parser, t: Table, now: OffsetDateTime) -> Result<Table, String> {
+fn summarize(p: &mut Parser, t: Table, sc: &Scope) -> Result<Table, String> {
     let aggs = items(p)?;
     let keys = if p.eat_kw("by") { items(p)? } else { vec![] };
     if !p.done() {
@@ -380,7 +415,7 @@ fn summarize(p: &mut Parser, t: Table, now: OffsetDateTime) -> Result<Table, Str
     for (i, r) in t.rows.iter().enumerate() {
         let k = keys
             .iter()
-            .map(|(_, e)| eval_expr(e, r, now))
+            .map(|(_, e)| eval_expr(e, r, sc))
             .collect::<Result<Vec<_>, _>>()?;
         let id = serde_json::to_string(&k).unwrap_or_default();
         let g = *index.entry(id).or_insert_with(|| {
@@ -401,7 +436,7 @@ fn summarize(p: &mut Parser, t: Table, now: OffsetDateTime) -> Result<Table, Str
         }
         let group: Vec<&Row> = members.iter().map(|i| &t.rows[*i]).collect();
         for (name, e) in &aggs {
-            out.insert(name.clone(), aggregate(e, &group, now)?);
+            out.insert(name.clone(), aggregate(e, &group, sc)?);
         }
         rows.push(out);
     }
@@ -414,7 +449,7 @@ fn summarize(p: &mut Parser, t: Table, now: OffsetDateTime) -> Result<Table, Str
 }
 
 /// One aggregation function over a group's rows.
-fn aggregate(e: &Expr, rows: &[&Row], now: OffsetDateTime) -> Result<Value, String> {
+fn aggregate(e: &Expr, rows: &[&Row], sc: &Scope) -> Result<Value, String> {
     let Expr::Call(f, args) = e else {
         return Err("summarize takes aggregation functions".into());
     };
@@ -422,14 +457,50 @@ fn aggregate(e: &Expr, rows: &[&Row], now: OffsetDateTime) -> Result<Value, Stri
         let a = args
             .get(i)
             .ok_or_else(|| format!("{f}() needs an argument"))?;
-        rows.iter().map(|r| eval_expr(a, r, now)).collect()
+        rows.iter().map(|r| eval_expr(a, r, sc)).collect()
     };
-    let distinct = |vals: Vec<Value>, max: usize| {
+    // The `…if` aggregations: the values of argument 0 in the rows where argument 1 holds
+    // (learn.microsoft.com/kusto/query/minif-aggregation-function, maxif-, dcountif-, sumif-,
+    // make-set-if-aggregation-function).
+    let values_if = || -> Result<Vec<Value>, String> {
+        let pred = args
+            .get(1)
+            .ok_or_else(|| format!("{f}() needs an expression and a predicate"))?;
+        let mut out = vec![];
+        for (v, r) in values(0)?.into_iter().zip(rows) {
+            if eval_expr(pred, r, sc)?.as_bool() == Some(true) {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    };
+    let max_if_arg = || match args.get(2) {
+        Some(Expr::Lit(v)) => v.as_u64().map(|n| n as usize).unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    let pick = |vals: Vec<Value>, min: bool| {
+        let vals = vals.into_iter().filter(|v| !v.is_null());
+        if min {
+            vals.min_by(compare)
+        } else {
+            vals.max_by(compare)
+        }
+        .unwrap_or(Value::Null)
+    };
+    let sum = |vals: Vec<Value>| expr::num(vals.iter().filter_map(Value::as_f64).sum());
+    let unique = |vals: Vec<Value>, max: usize| {
         let mut seen = std::collections::HashSet::new();
         vals.into_iter()
             .filter(|v| !v.is_null() && seen.insert(serde_json::to_string(v).unwrap_or_default()))
             .take(max)
             .collect::<Vec<_>>()
+    };
+    let dcount = |vals: Vec<Value>| {
+        json!(unique(
+            vals.into_iter().filter(|v| !text(v).is_empty()).collect(),
+            usize::MAX
+        )
+        .len())
     };
     let max_arg = || match args.get(1) {
         Some(Expr::Lit(v)) => v.as_u64().map(|n| n as usize).unwrap_or(usize::MAX),
@@ -441,25 +512,15 @@ fn aggregate(e: &Expr, rows: &[&Row], now: OffsetDateTime) -> Result<Value, Stri
             .iter()
             .filter(|v| v.as_bool() == Some(true))
             .count()),
-        "dcount" => json!(distinct(
-            values(0)?
-                .into_iter()
-                .filter(|v| !text(v).is_empty())
-                .collect(),
-            usize::MAX
-        )
-        .len()),
-        "make_set" => Value::Array(distinct(values(0)?, max_arg())),
+        "dcount" => dcount(values(0)?),
+        "dcountif" => dcount(values_if()?),
+        "minif" => pick(values_if()?, true),
+        "maxif" => pick(values_if()?, false),
+        "sumif" => sum(values_if()?),
+        "make_set_if" => Value::Array(unique(values_if()?, max_if_arg())),
+        "make_set" => Value::Array(unique(values(0)?, max_arg())),
         "make_list" => Value::Array(values(0)?.into_iter().take(max_arg()).collect()),
-        "min" | "max" => {
-            let vals = values(0)?.into_iter().filter(|v| !v.is_null());
-            let pick = if f == "min" {
-                vals.min_by(compare)
-            } else {
-                vals.max_by(compare)
-            };
-            pick.unwrap_or(Value::Null)
-        }
+        "min" | "max" => pick(values(0)?, f == "min"),
         "sum" | "avg" => {
             let nums: Vec<f64> = values(0)?.iter().filter_map(|v| v.as_f64()).collect();
             let sum: f64 = nums.iter().sum();

@@ -6,7 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{lc, Aud, Req, World};
-use crate::kql::Table;
+use crate::kql::{Source, Table};
 use crate::reply::Reply;
 
 impl World {
@@ -93,13 +93,68 @@ impl World {
                 }
             })
         };
-        // A saved search with a function alias is called by that name: its body runs in its place.
+        // A saved search with a function alias is called by that name, with its parameters: its body runs in
+        // its place, and may call other functions through this same resolver.
         let resolve = |name: &str| {
-            tables(name).or_else(|| {
-                let body = self.function_query(ws_id, name)?;
-                crate::kql::eval(&body, &tables, now).ok()
-            })
+            tables(name)
+                .map(Source::Table)
+                .or_else(|| self.function_query(ws_id, name))
         };
         crate::kql::eval(q, &resolve, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::api::SimConfig;
+    use crate::world::{lc, World};
+
+    /// A workspace's query path end to end: a unifying saved search calls, through `union isfuzzy=true`, a
+    /// parser saved search with `functionParameters` by named arguments, beside a source that does not exist.
+    #[test]
+    fn a_saved_search_calls_a_parameterised_saved_search_through_a_fuzzy_union() {
+        let mut w = World::new(SimConfig::default(), "http://sim".into()).expect("world");
+        let ws = "/subscriptions/s/resourceGroups/g/providers/Microsoft.OperationalInsights/workspaces/w";
+        let columns = json!([{ "name": "TimeGenerated", "type": "datetime" }, { "name": "User", "type": "string" }, { "name": "Result", "type": "string" }]);
+        w.store_ready(
+            &format!("{ws}/tables/Signins_CL"),
+            json!({ "properties": { "schema": { "columns": columns } } }),
+        );
+        w.workspaces.append_rows(
+            lc(&format!("{ws}/tables/Signins_CL")),
+            [
+                json!({ "TimeGenerated": "2026-01-01T00:00:00Z", "User": "ann", "Result": "Failure" }),
+                json!({ "TimeGenerated": "2026-01-02T00:00:00Z", "User": "bob", "Result": "Success" }),
+            ],
+        );
+        let search = |alias: &str, params: &str, query: &str| json!({ "properties": { "category": "ASIM", "displayName": alias, "functionAlias": alias, "functionParameters": params, "query": query } });
+        w.store_ready(
+            &format!("{ws}/savedSearches/parser"),
+            search(
+                "vimSigninKeeper",
+                "starttime:datetime=datetime(null), eventresult:string='*', disabled:bool=False",
+                "Signins_CL | where not(disabled) and (isnull(starttime) or TimeGenerated >= starttime) | where eventresult == '*' or Result == eventresult",
+            ),
+        );
+        w.store_ready(
+            &format!("{ws}/savedSearches/unifying"),
+            search(
+                "imSignin",
+                "starttime:datetime=datetime(null), eventresult:string='*'",
+                "union isfuzzy=true\n  vimSigninMissing(starttime=starttime),\n  // Keeper's\n  vimSigninKeeper(starttime=starttime, eventresult=eventresult, disabled=false)",
+            ),
+        );
+        let t = w
+            .workspace_query(ws, "imSignin(eventresult='Failure') | project User", None)
+            .expect("runs");
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(t.rows[0]["User"], "ann");
+        let t = w
+            .workspace_query(ws, "imSignin | count", None)
+            .expect("runs");
+        assert_eq!(t.rows[0]["Count"], 2, "all defaults");
+        assert!(w.workspace_query(ws, "imSignin(nope=1)", None).is_err());
     }
 }

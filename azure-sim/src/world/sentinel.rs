@@ -402,18 +402,25 @@ impl World {
         self.function_query(ws_id, name).is_some()
     }
 
-    /// The query of the saved search whose `functionAlias` is `alias` (KQL names are case-sensitive).
-    pub fn function_query(&self, ws_id: &str, alias: &str) -> Option<String> {
+    /// The query and the `functionParameters` (empty when it has none) of the saved search whose
+    /// `functionAlias` is `alias` (KQL names are case-sensitive).
+    pub fn function_query(&self, ws_id: &str, alias: &str) -> Option<crate::kql::Source> {
         let prefix = lc(&format!("{ws_id}/savedSearches/"));
         self.resources
             .iter()
             .filter(|(k, _)| k.starts_with(&prefix))
             .find(|(_, r)| r.body.pointer("/properties/functionAlias") == Some(&json!(alias)))
             .and_then(|(_, r)| {
-                r.body
-                    .pointer("/properties/query")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
+                let text = |p: &str| {
+                    r.body
+                        .pointer(p)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                };
+                Some(crate::kql::Source::Function {
+                    query: text("/properties/query")?,
+                    params: text("/properties/functionParameters").unwrap_or_default(),
+                })
             })
     }
 
