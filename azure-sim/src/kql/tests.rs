@@ -644,3 +644,21 @@ fn malformed_queries_are_errors_not_panics() {
         assert!(eval("F(x=1)", &r, now()).is_err(), "{params:?}");
     }
 }
+
+/// Every prefix of queries that use the new syntax runs or fails with an error, never a panic (azure-sim has no
+/// proptest; truncation reaches each half-written literal, call and union).
+#[test]
+fn every_prefix_of_a_query_is_an_answer_or_an_error() {
+    let r = parser_world();
+    let queries = [
+        "union isfuzzy=true vimSignin(starttime=datetime(2026-01-02T00:00:00Z), username_has_any=dynamic(['ann', \"bob\"]), limit=5),\n // c\n (SigninLogs | where Ip has_any ('10.1.', 'x')) | distinct User",
+        "SigninLogs | extend K = dynamic({\"a\": [1, {'b': 'c'}]})[User], C = case(N == 1, iff(true, int(null), 2), coalesce(datetime(null), 'x')) | project-away K*",
+        "SigninLogs | summarize m = minif(N, User !in (dynamic(['ann']))), s = make_set_if(User, has_any_ipv4_prefix(Ip, '10.')) by Result",
+    ];
+    for q in queries {
+        eval(q, &r, now()).unwrap_or_else(|e| panic!("{q}: {e}"));
+        for (i, _) in q.char_indices() {
+            let _ = eval(&q[..i], &r, now());
+        }
+    }
+}
