@@ -253,12 +253,15 @@ async fn the_hunting_queries_run_and_find_what_they_hunt() {
     let d = deploy(&w, &[]).await;
     let at = now_text(&w);
     let mut events = vec![];
+    let before = (time::OffsetDateTime::now_utc() - time::Duration::minutes(5))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
     for _ in 0..5 {
         events.push(event(
             "login_failure",
             "pat@example.com",
             "198.51.100.9",
-            &at,
+            &before,
             json!({}),
         ));
     }

@@ -522,6 +522,27 @@ pub async fn discover(
         let id = content_id_in(&state.deployment, workspace_id, &key);
         wanted.push((key, id, h.to_string()));
     }
+    // Keeper's line in the custom unifying parsers: the ones the tool made sit at its ids; an admin's own that
+    // calls Keeper's parser holds the tool's line (teardown takes out only that).
+    let searches = api::saved_searches_with_properties(rest, workspace_id).await?;
+    for u in asim::unifying()? {
+        let key = Key::AsimUnifying(u.alias.clone());
+        let ours = content_id_in(&state.deployment, workspace_id, &key);
+        let found = searches.iter().find(|(id, p)| {
+            p["functionAlias"].as_str() == Some(u.alias.as_str())
+                && reads(p["query"].as_str().unwrap_or_default(), &u.parser)
+        });
+        if let Some((id, _)) = found {
+            state.resources.insert(
+                key.to_string(),
+                crate::state::Resource {
+                    id: id.clone(),
+                    name: u.alias.clone(),
+                    created: id.eq_ignore_ascii_case(&ours),
+                },
+            );
+        }
+    }
     let found =
         futures::future::try_join_all(wanted.iter().map(|(_, id, _)| api::get(rest, id))).await?;
     for ((kind, id, name), f) in wanted.into_iter().zip(found) {
