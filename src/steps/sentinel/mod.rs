@@ -528,7 +528,7 @@ pub async fn discover(
     for u in asim::unifying()? {
         let key = Key::AsimUnifying(u.alias.clone());
         let ours = content_id_in(&state.deployment, workspace_id, &key);
-        let found = searches.iter().find(|(id, p)| {
+        let found = searches.iter().find(|(_, p)| {
             p["functionAlias"].as_str() == Some(u.alias.as_str())
                 && reads(p["query"].as_str().unwrap_or_default(), &u.parser)
         });
