@@ -396,6 +396,56 @@ async fn an_admins_unifying_parser_gets_one_line_and_gets_it_back_out_at_teardow
     assert_ok(&w.setup(&["--workspace", &ws, "--sentinel"]).await);
     assert_eq!(w.sim.write_count(), writes, "a re-run writes nothing");
 
+    // status checks the parsers, the lines and the hunting queries; the admin taking Keeper's line out is drift,
+    // an edited parser too.
+    let health = |st: &Value, item: &str| {
+        st["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["item"] == item))
+            .map(|i| i["health"].as_str().unwrap_or_default().to_string())
+    };
+    let o = w
+        .run(&w.command_args("status", &["--output", "json"]))
+        .await;
+    let st = json_out(&o);
+    for item in [
+        "asim_parser:vimAuthenticationKeeperEnterprise",
+        "asim_unifying:Im_AuthenticationCustom",
+        "asim_unifying:Im_UserManagementCustom",
+        "hunting_query:keeper-hunt-account-transfers",
+    ] {
+        assert_eq!(health(&st, item).as_deref(), Some("ok"), "{item}: {st}");
+    }
+    assert_eq!(
+        health(&st, "asim_unifying:ASim_AuditEventCustom"),
+        None,
+        "not the tool's"
+    );
+    let snap = w.sim.snapshot();
+    snap.patch_resource(&mine, json!({ "properties": { "query": mine_query } }));
+    let parser = format!("{ws}/savedSearches/keeper-azmon-rg-keeper-vimauditeventkeeperenterprise");
+    assert!(snap.resource(&parser).is_some(), "{parser}");
+    snap.patch_resource(
+        &parser,
+        json!({ "properties": { "query": "KeeperSecurityEvents" } }),
+    );
+    let o = w
+        .run(&w.command_args("status", &["--output", "json"]))
+        .await;
+    assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+    let st = json_out(&o);
+    assert_eq!(
+        health(&st, "asim_unifying:Im_AuthenticationCustom").as_deref(),
+        Some("drifted")
+    );
+    assert_eq!(
+        health(&st, "asim_parser:vimAuditEventKeeperEnterprise").as_deref(),
+        Some("drifted")
+    );
+    // A re-run puts both back.
+    assert_ok(&w.setup(&["--workspace", &ws, "--sentinel"]).await);
+    assert!(q_of(&w.sim.snapshot(), &mine).contains("vimAuthenticationKeeperEnterprise("));
+
     let o = w
         .run(&w.command_args("teardown", &["--yes", "--keep-workspace"]))
         .await;
