@@ -465,3 +465,28 @@ async fn an_admins_unifying_parser_gets_one_line_and_gets_it_back_out_at_teardow
     left_sorted.sort();
     assert_eq!(left_sorted, want, "only the admin's own are left: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_parser_of_the_same_name_is_refused_before_any_write() {
+    let w = World::public().await;
+    let ws = existing_workspace(&w, "rg-keeper", "KeeperLogsWorkspace", "eastus").await;
+    let theirs = format!("{ws}/savedSearches/other-keeper-asim");
+    assert!(arm_put(
+        &w,
+        &theirs,
+        "2020-08-01",
+        json!({ "properties": { "category": "ASIM", "displayName": "theirs", "query": "KeeperLogs_CL",
+            "functionAlias": "ASimAuthenticationKeeperEnterprise", "version": 2 } })
+    )
+    .await
+    .is_success());
+    let writes = w.sim.write_count();
+    let o = w.setup(&["--workspace", &ws, "--sentinel"]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("ASimAuthenticationKeeperEnterprise") && err.contains("other-keeper-asim"),
+        "{err}"
+    );
+    assert_eq!(w.sim.write_count(), writes, "nothing was written");
+}

@@ -319,6 +319,17 @@ pub fn judge(inputs: &Inputs, o: &Observed) -> Result<()> {
             "if another deployment made it, its Sentinel content already watches this workspace: run this one without --sentinel; otherwise rename or delete that function first",
         ));
     }
+    if let Some(s) = o.sentinel.as_ref() {
+        if let Some((alias, other)) = super::sentinel::parser_clash(inputs, s) {
+            return Err(Error::input(
+                format!(
+                    "workspace {} already has a function named {alias} ({other}); a second one of that name would leave ASIM reading one or the other",
+                    name_of(&inputs.workspace_id()),
+                ),
+                "if another deployment made it, Keeper is already in ASIM on this workspace: run this one without --sentinel; otherwise rename or delete that function first",
+            ));
+        }
+    }
     if let Some(t) = &o.table {
         if t.is_classic() {
             return Err(Error::input(

@@ -602,6 +602,16 @@ fn content_id_in(deployment: &str, workspace_id: &str, key: &Key) -> String {
     )
 }
 
+/// An ASIM parser alias the workspace already has at another id than this deployment's: (alias, that id).
+pub fn parser_clash(inputs: &Inputs, s: &SentinelObserved) -> Option<(String, String)> {
+    let parsers = asim::parsers().ok()?;
+    parsers.into_iter().find_map(|p| {
+        let ours = content_id(inputs, &Key::AsimParser(p.alias.clone()));
+        let (id, _) = search_by_alias(s, &p.alias)?;
+        (!id.eq_ignore_ascii_case(&ours)).then_some((p.alias, id))
+    })
+}
+
 /// The workspace's saved search of a function alias (KQL names are case-sensitive): its id and properties.
 pub fn search_by_alias(s: &SentinelObserved, alias: &str) -> Option<(String, Value)> {
     s.searches
