@@ -84,8 +84,9 @@ pub struct Schema {
     pub unifying: Names,
     pub filter_parameters: String,
     pub filters: Vec<String>,
-    /// Schema fields computed over the function's columns, in order (a later one may read an earlier one).
-    pub columns: Map<String, Value>,
+    /// Schema fields computed over the function's columns: (name, KQL), in order (a later one may read an earlier
+    /// one, so a list, not a map).
+    pub columns: Vec<(String, String)>,
     /// The allowed values of the schema's enumerated fields, as its page lists them (checked by the tests; the
     /// file's `mandatory` list is tests/asim.rs's).
     #[cfg_attr(not(test), allow(dead_code))]
@@ -184,7 +185,7 @@ impl Schema {
         }
         out.extend(mapped.iter().filter(|f| *f != TARGET_FIELD).cloned());
         for (name, e) in &self.columns {
-            q.push(format!("| extend {name} = {}", e.as_str().unwrap_or("''")));
+            q.push(format!("| extend {name} = {e}"));
             if !out.contains(name) {
                 out.push(name.clone());
             }
@@ -329,11 +330,7 @@ const JOIN: &str = ",\n    ";
 /// "insert a line ... make sure you add a comma at the end of the previous line").
 pub fn add_line(query: &str, parameters: &str, line: &str) -> Option<String> {
     let body = query.trim_end();
-    let head = body.trim_start();
-    let starts_union = head
-        .strip_prefix("union")
-        .is_some_and(|rest| rest.starts_with(char::is_whitespace));
-    if !starts_union || has_top(body, '|') || has_top(body, ';') || body.contains("//") {
+    if !plain_union(body) {
         return None;
     }
     let declared = parameter_names(parameters);
@@ -349,32 +346,58 @@ pub fn add_line(query: &str, parameters: &str, line: &str) -> Option<String> {
     Some(format!("{body}{JOIN}{line}"))
 }
 
-/// The query without Keeper's call of `parser`: the text the tool added is taken out as it was added, else the
-/// source that calls `parser` is dropped from the union. None when the query does not call it. The second value
-/// says whether any source is left.
-pub fn remove_line(query: &str, parser: &str) -> Option<(String, bool)> {
+/// Whether a custom unifying parser's query is one the tool edits: a single `union` of sources, with no pipe, no
+/// `let` or statement separator and no comment (anything else is the admin's to edit).
+fn plain_union(body: &str) -> bool {
+    let head = body.trim_start();
+    head.strip_prefix("union")
+        .is_some_and(|rest| rest.starts_with(char::is_whitespace))
+        && !has_top(body, '|')
+        && !has_top(body, ';')
+        && !body.contains("//")
+}
+
+/// What taking Keeper's line out of a custom unifying parser comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// It does not call Keeper's parser.
+    Absent,
+    /// The query without the line; whether any source is left.
+    Done(String, bool),
+    /// It calls Keeper's parser, but not as a plain union source the tool can take out safely: the admin does.
+    Unsafe,
+}
+
+/// The query without Keeper's `line` (which calls `parser`): the text the tool added is taken out exactly as it was
+/// added; else, in a plain union, the source that calls `parser` is dropped. Anything else is left to the admin.
+pub fn remove_line(query: &str, parser: &str, line: &str) -> Removal {
     if !super::reads(query, parser) {
-        return None;
+        return Removal::Absent;
     }
     let body = query.trim_end();
-    let (head, sources) = union_parts(body)?;
-    let kept: Vec<String> = sources
+    if !plain_union(body) {
+        return Removal::Unsafe;
+    }
+    let Some((head, sources)) = union_parts(body) else {
+        return Removal::Unsafe;
+    };
+    let kept: Vec<&str> = sources
         .iter()
+        .map(|s| s.trim())
         .filter(|s| !calls(s, parser))
-        .cloned()
         .collect();
+    if kept.len() == sources.len() {
+        return Removal::Unsafe;
+    }
     let any_left = !kept.is_empty();
     // The exact text the tool added, when it is there: everything else stays byte for byte.
-    for added in sources.iter().filter(|s| calls(s, parser)) {
-        let ours = format!("{JOIN}{}", added.trim());
-        if let Some(at) = body.find(&ours) {
-            let mut out = body.to_string();
-            out.replace_range(at..at + ours.len(), "");
-            return Some((out, any_left));
-        }
+    let ours = format!("{JOIN}{line}");
+    if let Some(at) = body.find(&ours) {
+        let mut out = body.to_string();
+        out.replace_range(at..at + ours.len(), "");
+        return Removal::Done(out, any_left);
     }
-    let joined: Vec<&str> = kept.iter().map(|s| s.trim()).collect();
-    Some((format!("{head}\n    {}", joined.join(JOIN)), any_left))
+    Removal::Done(format!("{head}\n    {}", kept.join(JOIN)), any_left)
 }
 
 /// Whether one union source calls `parser`.
@@ -522,20 +545,47 @@ mod tests {
         let added = add_line(theirs, params, line).expect("safe");
         assert!(added.starts_with(theirs));
         assert!(added.ends_with(line));
-        let (back, left) =
-            remove_line(&added, "ASimAuthenticationKeeperEnterprise").expect("removed");
+        let Removal::Done(back, left) =
+            remove_line(&added, "ASimAuthenticationKeeperEnterprise", line)
+        else {
+            panic!("removed")
+        };
         assert_eq!(back, theirs);
         assert!(left);
+        // A pipe or a comment the admin added after Keeper's line: theirs to edit, nothing is taken out.
+        for edited in [
+            format!("{added}\n| where EventResult == 'Failure'"),
+            format!("{added} // keep"),
+            "union A, (ASimAuthenticationKeeperEnterprise(disabled=false) | where x)".to_string(),
+        ] {
+            assert_eq!(
+                remove_line(&edited, "ASimAuthenticationKeeperEnterprise", line),
+                Removal::Unsafe,
+                "{edited}"
+            );
+        }
+        // The admin's sources before and after the tool's in a union the tool made: only Keeper's goes.
+        let mixed =
+            format!("union isfuzzy=true\n    Mine(disabled=false),\n    {line},\n    Yours");
+        assert_eq!(
+            remove_line(&mixed, "ASimAuthenticationKeeperEnterprise", line),
+            Removal::Done(
+                "union isfuzzy=true\n    Mine(disabled=false),\n    Yours".to_string(),
+                true
+            )
+        );
         // Microsoft's empty custom parser.
         let empty = add_line("union ASimEmptyView\n", params, line).expect("safe");
         assert_eq!(empty, format!("union ASimEmptyView,\n    {line}"));
         // Ours alone: nothing left.
-        let (_, left) = remove_line(
-            &new_unifying_query(line),
-            "ASimAuthenticationKeeperEnterprise",
-        )
-        .expect("ours");
-        assert!(!left);
+        assert!(matches!(
+            remove_line(
+                &new_unifying_query(line),
+                "ASimAuthenticationKeeperEnterprise",
+                line
+            ),
+            Removal::Done(_, false)
+        ));
     }
 
     #[test]
@@ -549,7 +599,7 @@ mod tests {
         // A parameter the admin's function does not declare.
         assert!(add_line("union A", "endtime:datetime=datetime(null)", line).is_none());
         assert!(add_line("union A", p, line).is_some());
-        assert!(remove_line("union A, B", "vimX").is_none());
+        assert_eq!(remove_line("union A, B", "vimX", line), Removal::Absent);
     }
 
     #[test]

@@ -224,14 +224,29 @@ impl kind::Resource for UnifyingParsers {
             let Some(now) = api::get(cx.rest, &item.id).await? else {
                 return Ok(Deleted::existed(false));
             };
-            let Some((rest, any_left)) = asim::remove_line(query_of(&now.properties), &u.parser)
-            else {
-                return Ok(Deleted {
-                    existed: false,
-                    how: Some("Keeper's line was already gone".into()),
-                    ..Deleted::default()
-                });
-            };
+            let (rest, any_left) =
+                match asim::remove_line(query_of(&now.properties), &u.parser, &u.line) {
+                    asim::Removal::Done(rest, any_left) => (rest, any_left),
+                    asim::Removal::Absent => {
+                        return Ok(Deleted {
+                            existed: false,
+                            how: Some("Keeper's line was already gone".into()),
+                            ..Deleted::default()
+                        })
+                    }
+                    // Their query, edited around Keeper's call: not the tool's to rewrite.
+                    asim::Removal::Unsafe => {
+                        return Ok(Deleted {
+                            existed: true,
+                            how: Some("left unchanged: it is not a plain union of parsers".into()),
+                            closing: Some(format!(
+                                "{} ({}) still calls {}, which teardown deletes: take it out of that function yourself",
+                                u.alias, item.id, u.parser
+                            )),
+                            ..Deleted::default()
+                        })
+                    }
+                };
             if !any_left {
                 return Ok(Deleted::existed(api::delete(cx.rest, &item.id).await?));
             }
