@@ -201,7 +201,7 @@ impl StateFile {
                 let _ = lock.read_to_string(&mut holder);
                 return Err(state_err(
                     path,
-                    format!("another keeper-azmon run holds it ({})", holder.trim()),
+                    format!("another keeper-azmon run holds it ({})", who_holds(&holder)),
                     "wait for that run to finish; two runs on one deployment would create things twice",
                 ));
             }
@@ -301,6 +301,15 @@ impl StateFile {
     }
 }
 
+/// What a held lock file says of its holder ("pid 123"). On Windows the holder's lock covers the file's bytes, so
+/// another process cannot read them.
+fn who_holds(text: &str) -> &str {
+    match text.trim() {
+        "" => "its process id cannot be read while it holds the lock",
+        t => t,
+    }
+}
+
 /// `path` with `suffix` added to its file name (`state.json` → `state.json.lock`), whatever its encoding.
 fn beside(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -382,7 +391,7 @@ impl DeploymentLock {
                 return Err(Error::input(
                     format!(
                         "deployment '{deployment}' in subscription {subscription} is being changed by another keeper-azmon run ({})",
-                        holder.trim()
+                        who_holds(&holder)
                     ),
                     "wait for that run to finish (it may use another --state file); two runs on one deployment would create things twice",
                 ));
