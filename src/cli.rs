@@ -12,8 +12,25 @@ use crate::steps::RoleSet;
 
 /// Sets up the Azure side of streaming Keeper Security audit events into Azure Monitor / Microsoft Sentinel
 /// (Logs Ingestion API), in Azure Public and Azure US Government.
+/// `--version`: the version, the commit it was built from (build.rs) and whether the simulator is in the build,
+/// e.g. `keeper-azmon 0.1.0 (54fde48, demo)`.
+#[cfg(feature = "demo")]
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KEEPER_AZMON_COMMIT"),
+    ", demo)"
+);
+#[cfg(not(feature = "demo"))]
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KEEPER_AZMON_COMMIT"),
+    ", no demo)"
+);
+
 #[derive(Debug, Parser)]
-#[command(name = "keeper-azmon", version, about, long_about = None, after_help = crate::error::Error::EXIT_CODES)]
+#[command(name = "keeper-azmon", version = VERSION, about, long_about = None, after_help = crate::error::Error::EXIT_CODES)]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug). Secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -52,6 +69,16 @@ pub enum Command {
     // Listed only in builds that carry the simulator (feature `demo`); elsewhere it says what is missing.
     #[cfg_attr(not(feature = "demo"), command(hide = true))]
     Demo(DemoArgs),
+    /// Print shell completions (bash, zsh, fish, powershell) on stdout.
+    #[command(hide = true)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout: `keeper-azmon man > keeper-azmon.1`.
+    #[command(hide = true)]
+    Man,
 }
 
 impl Command {
@@ -65,7 +92,10 @@ impl Command {
             Command::Send(a) => Some(a.target.common.output),
             Command::ImportClassic(a) => Some(a.target.common.output),
             Command::Teardown(a) => Some(a.common.output),
-            Command::Cloud { .. } | Command::Demo(_) => None,
+            Command::Cloud { .. }
+            | Command::Demo(_)
+            | Command::Completions { .. }
+            | Command::Man => None,
         }
     }
 }

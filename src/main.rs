@@ -125,6 +125,8 @@ fn main() {
             Command::Send(args) => commands::send::execute(args).await,
             Command::ImportClassic(args) => commands::import_classic::execute(args).await,
             Command::Demo(args) => commands::demo::execute(args).await,
+            Command::Completions { shell } => commands::completions::completions(shell),
+            Command::Man => commands::completions::man(),
         }
     });
     match result {

@@ -1,12 +1,68 @@
-//! Files only the operator may read (the client secret, events refused by ingestion): never written through a
-//! symbolic link or into someone else's file, always mode 0600, replaced whole through a temporary file in the
-//! same directory, and checked writable before the run's first write.
+//! Files only the operator may read (the client secret, events refused by ingestion, the state file): never
+//! written through a symbolic link or into someone else's file, always mode 0600 (on Windows an ACL granting
+//! the current user alone, in `private_file/windows.rs`), replaced whole through a temporary file in the same
+//! directory, and checked writable before the run's first write.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+#[cfg(windows)]
+mod windows;
+/// Whether an open file grants the current user alone (the tests' read-back of the owner-only ACL).
+#[cfg(all(windows, test))]
+pub use windows::is_owner_only;
+
+/// What "private" means on this platform, for messages.
+#[cfg(windows)]
+const PRIVATE: &str = "an ACL granting only the current user";
+#[cfg(not(windows))]
+const PRIVATE: &str = "mode 0600";
+
+/// Makes a file just created readable and writable by its owner alone, and reads that back: `false` when it
+/// could not be set (a file system without modes or ACLs). Called before anything is written to it.
+fn make_private(f: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let enforced = f
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .and_then(|_| f.metadata())
+            .map(|m| m.permissions().mode() & 0o777 == 0o600);
+        matches!(enforced, Ok(true))
+    }
+    #[cfg(windows)]
+    {
+        let enforced = windows::restrict_to_owner(f).and_then(|_| windows::is_owner_only(f));
+        matches!(enforced, Ok(true))
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = f;
+        true
+    }
+}
+
+/// Options that open a private file: made with mode 0600 on unix (the umask can only take bits away); on
+/// Windows with the right to set its DACL, and never through a symbolic link (the link itself is opened, and
+/// is then refused as not a regular file).
+fn private_options() -> OpenOptions {
+    let mut opts = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        opts.access_mode(windows::OPEN_ACCESS)
+            .custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT);
+    }
+    opts
+}
 
 fn refused(flag: &str, path: &Path, why: impl std::fmt::Display) -> Error {
     Error::input(
@@ -23,7 +79,7 @@ fn dir_of(path: &Path) -> PathBuf {
     }
 }
 
-/// A new, empty temporary file beside `path`, mode 0600 (enforced and read back).
+/// A new, empty temporary file beside `path`, mode 0600 or owner-only ACL (enforced and read back).
 fn create_temp(path: &Path, flag: &str) -> Result<(File, PathBuf)> {
     let name = path
         .file_name()
@@ -34,27 +90,19 @@ fn create_temp(path: &Path, flag: &str) -> Result<(File, PathBuf)> {
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     ));
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let f = opts
+    let f = private_options()
+        .write(true)
+        .create_new(true)
         .open(&tmp)
         .map_err(|e| refused(flag, path, format!("cannot create a file beside it: {e}")))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let enforced = f
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .and_then(|_| f.metadata())
-            .map(|m| m.permissions().mode() & 0o777 == 0o600);
-        if !matches!(enforced, Ok(true)) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(refused(flag, path, "mode 0600 cannot be set there"));
-        }
+    if !make_private(&f) {
+        drop(f);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(refused(
+            flag,
+            path,
+            format!("{PRIVATE} cannot be set there"),
+        ));
     }
     Ok((f, tmp))
 }
@@ -82,6 +130,25 @@ fn check_target(path: &Path, flag: &str, temp: &File) -> Result<()> {
                         path,
                         format!("belongs to another user (uid {})", _m.uid()),
                     ));
+                }
+            }
+            #[cfg(windows)]
+            {
+                use std::os::windows::fs::OpenOptionsExt;
+                // The owner of the file there against the owner of the file this process just made.
+                let same = OpenOptions::new()
+                    .access_mode(windows::READ_SECURITY)
+                    .custom_flags(
+                        windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT,
+                    )
+                    .open(path)
+                    .and_then(|there| windows::same_owner(&there, temp));
+                match same {
+                    Ok(true) => {}
+                    Ok(false) => return Err(refused(flag, path, "belongs to another user")),
+                    Err(e) => {
+                        return Err(refused(flag, path, format!("cannot read its owner: {e}")))
+                    }
                 }
             }
             let _ = temp;
@@ -176,38 +243,70 @@ impl Drop for PrivateFile {
 /// symbolic link (`O_NOFOLLOW`): a link planted at that path would have the lock truncate and write the file it
 /// points to, or make one where it points. Something that is not a regular file is refused too.
 pub fn open_lock(path: &Path) -> std::io::Result<File> {
-    let mut opts = OpenOptions::new();
+    let mut opts = private_options();
     opts.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW).mode(0o600);
+        opts.custom_flags(libc::O_NOFOLLOW);
     }
-    let f = opts.open(path).map_err(|e| {
-        let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-        if linked {
-            std::io::Error::other(
-                "it is a symbolic link, and a lock is never taken through one; remove the link",
-            )
-        } else {
-            e
-        }
-    })?;
+    let linked = || std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let link_refused = || {
+        std::io::Error::other(
+            "it is a symbolic link, and a lock is never taken through one; remove the link",
+        )
+    };
+    // On unix O_NOFOLLOW makes the open fail on a link; on Windows the link itself is opened.
+    let f = open_lock_file(&opts, path).map_err(|e| if linked() { link_refused() } else { e })?;
     if !f.metadata()?.is_file() {
+        if linked() {
+            return Err(link_refused());
+        }
         return Err(std::io::Error::other("it is not a regular file"));
     }
     Ok(f)
 }
 
+/// Opens the lock file; on Windows a lock file this call makes gets the owner-only ACL (unix has the mode from
+/// the options).
+fn open_lock_file(opts: &OpenOptions, path: &Path) -> std::io::Result<File> {
+    #[cfg(windows)]
+    {
+        match opts.clone().create_new(true).open(path) {
+            Ok(f) => {
+                if !make_private(&f) {
+                    return Err(std::io::Error::other(format!(
+                        "{PRIVATE} cannot be set on it"
+                    )));
+                }
+                return Ok(f);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    opts.open(path)
+}
+
 /// Creates `path` anew for writing, never through a symbolic link: whatever is at that path (a file a crash
 /// left, a planted link) is removed first (a link itself, not what it points to), then the file is made with
-/// `O_EXCL`, which follows no link. For temporary files whose name is fixed (the state file's `.tmp`).
+/// `O_EXCL`, which follows no link. For temporary files whose name is fixed (the state file's `.tmp`): private
+/// like the others (mode 0600, or the owner-only ACL), enforced before anything is written.
 pub fn create_replacing(path: &Path) -> std::io::Result<File> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    OpenOptions::new().write(true).create_new(true).open(path)
+    let f = private_options().write(true).create_new(true).open(path)?;
+    if !make_private(&f) {
+        drop(f);
+        let _ = std::fs::remove_file(path);
+        return Err(std::io::Error::other(format!(
+            "{PRIVATE} cannot be set on {}",
+            path.display()
+        )));
+    }
+    Ok(f)
 }
 
 /// Writes `bytes` as the whole content of the private file `path`.
@@ -223,6 +322,8 @@ pub fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 #[cfg(test)]
@@ -248,6 +349,14 @@ mod tests {
             assert!(err.to_string().contains("symbolic link"), "{err}");
             assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep");
         }
+        #[cfg(windows)]
+        {
+            let f = std::fs::File::open(&p).expect("open");
+            assert!(
+                windows::is_owner_only(&f).expect("read the ACL"),
+                "the secret file grants the current user alone"
+            );
+        }
         let leftovers = std::fs::read_dir(dir.path())
             .expect("dir")
             .filter(|e| {
@@ -257,5 +366,63 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 0, "no temporary file is left behind");
+    }
+}
+
+/// The Windows side of the promises above; they run in the Windows CI job.
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_made_in_a_folder_everyone_may_read_still_grants_only_its_owner() {
+        // A temporary folder inherits its parent's entries (users, administrators): the file must not.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("secret.txt");
+        write(&p, "--secret-file", b"value").expect("write");
+        let f = File::open(&p).expect("open");
+        assert!(windows::is_owner_only(&f).expect("read the ACL"));
+        // A plain file there inherits the folder's entries: the check tells the two apart.
+        let plain = dir.path().join("plain.txt");
+        std::fs::write(&plain, "x").expect("plain");
+        let f = File::open(&plain).expect("open");
+        assert!(!windows::is_owner_only(&f).expect("read the ACL"));
+    }
+
+    #[test]
+    fn lock_and_replaced_files_grant_only_their_owner() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = open_lock(&dir.path().join("s.json.lock")).expect("lock");
+        assert!(windows::is_owner_only(&lock).expect("read the ACL"));
+        let tmp = create_replacing(&dir.path().join("s.json.tmp")).expect("tmp");
+        assert!(windows::is_owner_only(&tmp).expect("read the ACL"));
+    }
+
+    #[test]
+    fn a_file_the_user_made_is_theirs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("mine.txt");
+        std::fs::write(&p, "x").expect("mine");
+        // Replacing the user's own file is allowed (the owner check passes), and the new one is private.
+        write(&p, "--secret-file", b"value").expect("replace my own file");
+        let f = File::open(&p).expect("open");
+        assert!(windows::is_owner_only(&f).expect("read the ACL"));
+    }
+
+    #[test]
+    fn a_symbolic_link_is_refused_where_links_can_be_made() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "keep").expect("target");
+        let link = dir.path().join("link");
+        // Making a link needs Developer Mode or the privilege: where it cannot be made there is nothing to test.
+        if std::os::windows::fs::symlink_file(&target, &link).is_err() {
+            return;
+        }
+        let err = write(&link, "--secret-file", b"value").expect_err("symlink refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep");
+        let err = open_lock(&link).expect_err("a linked lock is refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
     }
 }

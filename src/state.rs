@@ -201,7 +201,7 @@ impl StateFile {
                 let _ = lock.read_to_string(&mut holder);
                 return Err(state_err(
                     path,
-                    format!("another keeper-azmon run holds it ({})", holder.trim()),
+                    format!("another keeper-azmon run holds it ({})", who_holds(&holder)),
                     "wait for that run to finish; two runs on one deployment would create things twice",
                 ));
             }
@@ -281,13 +281,10 @@ impl StateFile {
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &self.path)?;
-            // The rename itself must survive a power cut: sync the directory that holds it.
-            let dir = match self.path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
+            // The rename itself must survive a power cut: sync the directory that holds it (unix; Windows
+            // cannot open a directory as a file, and its rename is recorded by NTFS's journal).
             #[cfg(unix)]
-            File::open(&dir)?.sync_all()?;
+            File::open(dir_of(&self.path))?.sync_all()?;
             Ok(())
         };
         write().map_err(|e| {
@@ -301,6 +298,15 @@ impl StateFile {
 
     pub fn resource(&self, kind: &str) -> Option<&Resource> {
         self.state.resources.get(kind)
+    }
+}
+
+/// What a held lock file says of its holder ("pid 123"). On Windows the holder's lock covers the file's bytes, so
+/// another process cannot read them.
+fn who_holds(text: &str) -> &str {
+    match text.trim() {
+        "" => "its process id cannot be read while it holds the lock",
+        t => t,
     }
 }
 
@@ -319,8 +325,8 @@ fn dir_of(path: &Path) -> PathBuf {
     }
 }
 
-/// Where the lock named `name` of a deployment lives: the user's runtime directory, else their cache directory,
-/// else (neither XDG directory nor HOME set, as in some service accounts) beside the state file. Never a
+/// Where the lock named `name` of a deployment lives: the user's runtime directory, else their cache directory
+/// (on Windows `%LOCALAPPDATA%`), else (none of these set, as in some service accounts) beside the state file. Never a
 /// directory every user shares, such as /tmp, where another user could hold the lock or plant a link.
 fn lock_path(name: &str, state: &Path) -> PathBuf {
     let var = |k: &str| {
@@ -334,6 +340,9 @@ fn lock_path(name: &str, state: &Path) -> PathBuf {
         d.join("keeper-azmon").join("locks")
     } else if let Some(h) = var("HOME") {
         h.join(".cache").join("keeper-azmon").join("locks")
+    } else if let Some(d) = var("LOCALAPPDATA").filter(|_| cfg!(windows)) {
+        // Windows: the user's own local application data, which other users cannot read.
+        d.join("keeper-azmon").join("locks")
     } else {
         return dir_of(state).join(format!(".keeper-azmon-{name}.lock"));
     };
@@ -382,7 +391,7 @@ impl DeploymentLock {
                 return Err(Error::input(
                     format!(
                         "deployment '{deployment}' in subscription {subscription} is being changed by another keeper-azmon run ({})",
-                        holder.trim()
+                        who_holds(&holder)
                     ),
                     "wait for that run to finish (it may use another --state file); two runs on one deployment would create things twice",
                 ));
@@ -477,6 +486,33 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep");
         assert_eq!(StateFile::read(&p).expect("state").deployment, "d");
         assert!(!dir.path().join("s.json.tmp").exists());
+    }
+
+    #[test]
+    fn the_state_file_is_readable_by_its_owner_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("s.json");
+        let mut sf = StateFile::open(&p).expect("open");
+        sf.state.deployment = "d".into();
+        sf.save().expect("save");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in [&p, &beside(&p, ".lock")] {
+                let mode = std::fs::metadata(f).expect("meta").permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", f.display());
+            }
+        }
+        #[cfg(windows)]
+        for f in [&p, &beside(&p, ".lock")] {
+            // The rename keeps the temporary file's ACL: the current user alone.
+            let file = std::fs::File::open(f).expect("open");
+            assert!(
+                crate::private_file::is_owner_only(&file).expect("read the ACL"),
+                "{}",
+                f.display()
+            );
+        }
     }
 
     #[test]

@@ -107,6 +107,7 @@ async fn assert_old_secret_kept(w: &World, out: &Value, old: &str, old_key: &Val
     assert_eq!(s["retired_secrets"], json!([]), "{s}");
 }
 
+#[cfg_attr(windows, ignore = "a full device is /dev/full, which Windows has not")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotation_whose_stdout_cannot_take_the_secret_removes_it_and_keeps_the_old_one() {
     let w = World::public().await;
@@ -179,6 +180,7 @@ fn the_app(w: &World) -> String {
     apps[0]["appId"].as_str().expect("appId").to_string()
 }
 
+#[cfg_attr(windows, ignore = "a full device is /dev/full, which Windows has not")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_setup_whose_secret_cannot_be_delivered_leaves_no_secret_behind() {
     // The secret file turns into a directory once the secret exists.
@@ -243,6 +245,7 @@ async fn a_graph_call_failing_after_the_secret_was_made_does_not_lose_it() {
     assert!(signs_in(&w, &out, secret.trim()).await);
 }
 
+#[cfg_attr(windows, ignore = "a full device is /dev/full, which Windows has not")]
 #[tokio::test(flavor = "multi_thread")]
 async fn no_command_panics_when_stdout_or_stderr_cannot_be_written() {
     let w = World::public().await;

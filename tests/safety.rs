@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use azure_sim::{Fault, FaultKind, SimConfig};
@@ -13,7 +12,7 @@ use common::*;
 use serde_json::{json, Value};
 
 #[cfg(unix)]
-fn mode(p: &Path) -> u32 {
+fn mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).expect("meta").permissions().mode() & 0o777
 }

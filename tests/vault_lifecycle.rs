@@ -10,6 +10,7 @@ use common::*;
 use serde_json::Value;
 
 /// The file mode of `path` (unix permission bits).
+#[cfg(unix)]
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).expect("file").permissions().mode() & 0o777
@@ -60,6 +61,7 @@ async fn a_one_time_token_binds_once_and_its_config_is_saved_0600_where_the_user
         "{:?}",
         w.sim.keeper_calls()
     );
+    #[cfg(unix)]
     assert_eq!(mode(&out), 0o600);
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("saved")).expect("JSON config");

@@ -195,11 +195,13 @@ pub fn from_az_cli_cloud_name(az_name: &str) -> Option<&'static str> {
     }
 }
 
-/// The Azure CLI's configuration directory: `AZURE_CONFIG_DIR`, else `~/.azure`.
+/// The Azure CLI's configuration directory: `AZURE_CONFIG_DIR`, else `~/.azure` (on Windows
+/// `%USERPROFILE%\.azure`, where the CLI keeps it; HOME is seldom set there).
 fn az_cli_config_dir() -> Option<PathBuf> {
+    let home = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
     std::env::var_os("AZURE_CONFIG_DIR")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".azure")))
+        .or_else(|| std::env::var_os(home).map(|h| PathBuf::from(h).join(".azure")))
 }
 
 /// Whether the Azure CLI has signed in (its profile of accounts exists), read without running `az`.

@@ -2,6 +2,7 @@
 //! operator's connection.
 
 pub mod cloud;
+pub mod completions;
 #[cfg(feature = "demo")]
 pub mod demo;
 /// A build without the simulator (`--no-default-features`): `demo` says so instead of running.

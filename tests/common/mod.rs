@@ -682,7 +682,7 @@ pub fn assert_refused(o: &std::process::Output, names: &[&str]) {
 
 /// A stand-in for the Azure CLI: `az account get-access-token -o json --scope S` answers with a token that the
 /// simulator issued for scope S (fetched with curl as the operator), in the shape the real CLI prints; each call
-/// is logged to `az-calls.log` in `dir`.
+/// is logged to `az-calls.log` in `dir`. A POSIX shell script with curl: the tests that use it are unix-only.
 pub fn fake_az(dir: &Path, w: &World) -> PathBuf {
     let op = w.sim.operator();
     let bin = dir.join("fake-az-bin");
@@ -716,8 +716,11 @@ printf '{{"accessToken":"%s","expiresOn":"2099-01-01 00:00:00.000000","expires_o
     );
     let az = bin.join("az");
     std::fs::write(&az, script).expect("az");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
     bin
 }
 
