@@ -541,7 +541,10 @@ impl std::fmt::Display for Hint {
             Hint::ScopeNotOfCloud => "the scope does not match the cloud; check --cloud",
             Hint::AzureBusy => "Azure is busy or failing; re-run the same command later, it resumes from the state file",
             Hint::RerunAfterFix => "re-run the same command after fixing the cause; it resumes from the state file without duplicates",
-            Hint::SignInForCloud => "sign in for this cloud: `az cloud set --name <cloud>` then `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET",
+            Hint::SignInForCloud(Some(az)) => {
+                return write!(f, "sign in for this cloud: `az cloud set --name {az}` then `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET and pass --auth env")
+            }
+            Hint::SignInForCloud(None) => "sign in for this cloud: register it in the Azure CLI (`az cloud register`, then `az cloud set`) and `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET and pass --auth env",
             Hint::RotateSecret => "rotate the secret with `keeper-azmon rotate-secret`",
             Hint::Text(t) => t,
         })

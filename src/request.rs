@@ -146,8 +146,15 @@ impl SetupRequest {
         let location = args
             .location
             .as_deref()
-            .ok_or_else(|| missing_one("--location", "KEEPER_AZMON_LOCATION"))?
-            .to_ascii_lowercase();
+            .ok_or_else(|| missing_one("--location", "KEEPER_AZMON_LOCATION"))?;
+        // A display name (`East US`) is a common slip: refused before sign-in, with ARM's name for it.
+        if let Some(canonical) = names::canonical_location(location) {
+            return Err(Error::input(
+                format!("--location '{location}' is not a location name as ARM writes them"),
+                format!("did you mean --location {canonical}? (`az account list-locations -o table` lists the Name column)"),
+            ));
+        }
+        let location = location.to_ascii_lowercase();
         let ws_arg = args.workspace.as_deref().unwrap_or(defaults::WORKSPACE);
         let app_name = args.app_name.as_deref().unwrap_or(defaults::APP_NAME);
         let secret_description = args

@@ -232,3 +232,130 @@ async fn a_failure_with_output_json_also_writes_a_json_error_object_on_stdout() 
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).trim().is_empty(), "{}", stdout(&o));
 }
+
+/// The standard setup arguments with `--auth` set to `mode` and `--cloud` to `cloud`.
+fn setup_with(w: &World, mode: &str, cloud: &str) -> Vec<String> {
+    let mut args = w.setup_args(&[]);
+    let at = args.iter().position(|a| a == "--auth").expect("--auth") + 1;
+    args[at] = mode.into();
+    let at = args.iter().position(|a| a == "--cloud").expect("--cloud") + 1;
+    args[at] = cloud.into();
+    args
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_without_az_says_so_before_claiming_a_sign_in_and_names_the_way_on() {
+    let w = World::public().await;
+    let empty = w.dir.path().join("no-az-here");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let mut cmd = tool_command(w.dir.path(), &w.sim, &setup_with(&w, "auto", "usgov"));
+    cmd.env_remove("AZURE_CLIENT_SECRET").env("PATH", &empty);
+    let o = cmd.output().await.expect("runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(!err.contains("signed in as"), "no premature claim: {err}");
+    assert!(err.contains("`az` is not on PATH"), "{err}");
+    assert!(err.contains("install the Azure CLI"), "{err}");
+    assert!(err.contains("--auth env"), "{err}");
+    assert!(
+        err.contains("az cloud set --name AzureUSGovernment"),
+        "the real cloud: {err}"
+    );
+    assert!(!err.contains("<cloud>"), "{err}");
+    assert_eq!(w.sim.request_log().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_az_login_gets_a_hint_naming_the_clouds_az_name() {
+    let w = World::public().await;
+    let bin = w.dir.path().join("failing-az");
+    std::fs::create_dir_all(&bin).expect("dir");
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        "#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n",
+    )
+    .expect("az");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let home = w.dir.path().join("home-gov");
+    std::fs::create_dir_all(home.join(".azure")).expect("dir");
+    std::fs::write(
+        home.join(".azure/config"),
+        "[cloud]\nname = AzureUSGovernment\n",
+    )
+    .expect("config");
+    std::fs::write(home.join(".azure/azureProfile.json"), "{}").expect("profile");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = tool_command(w.dir.path(), &w.sim, &setup_with(&w, "cli", "usgov"));
+    cmd.env_remove("AZURE_CLIENT_SECRET")
+        .env("PATH", path)
+        .env("HOME", &home);
+    let o = cmd.output().await.expect("runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(!err.contains("signed in as"), "{err}");
+    assert!(
+        err.contains("az cloud set --name AzureUSGovernment"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_display_name_location_is_refused_before_sign_in_with_arms_name() {
+    let w = World::public().await;
+    let mut args = w.setup_args(&[]);
+    let at = args
+        .iter()
+        .position(|a| a == "--location")
+        .expect("--location")
+        + 1;
+    args[at] = "East US".into();
+    let o = w.run(&args).await;
+    assert_refused(&o, &["'East US'", "did you mean --location eastus?"]);
+    assert_eq!(w.sim.request_log().len(), 0, "nothing was asked of Azure");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_of_a_missing_file_fails_before_the_secret_is_read_or_anyone_signs_in() {
+    let w = World::public().await;
+    let (o, secret_file) = w.setup_json().await;
+    assert_ok(&o);
+    let before = w.sim.request_log().len();
+    let missing = w.dir.path().join("nonexistent.json");
+    let o = w
+        .run(&w.command_args(
+            "send",
+            &[
+                "--secret-file",
+                &secret_file.display().to_string(),
+                &missing.display().to_string(),
+            ],
+        ))
+        .await;
+    assert_refused(&o, &["nonexistent.json", "does not exist"]);
+    // Without a state file either: the file is named, not the tenant.
+    let o = w
+        .run(&[
+            "send".to_string(),
+            "--state".into(),
+            w.dir.path().join("none.json").display().to_string(),
+            missing.display().to_string(),
+        ])
+        .await;
+    assert_refused(&o, &["nonexistent.json"]);
+    assert!(!stderr(&o).contains("--tenant"), "{}", stderr(&o));
+    assert_eq!(w.sim.request_log().len(), before, "no token was asked for");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_without_a_state_file_or_a_tag_is_refused_before_sign_in() {
+    let w = World::public().await;
+    let o = w.run(&w.command_args("status", &[])).await;
+    assert_refused(&o, &["no state file", "--deployment"]);
+    assert_eq!(w.sim.request_log().len(), 0, "nothing was asked of Azure");
+}

@@ -48,6 +48,34 @@ fn sources(inputs: Vec<std::path::PathBuf>) -> Vec<Source> {
         .collect()
 }
 
+/// Every input file that cannot be opened, named in one refusal before the Admin Console values are read or
+/// anyone signs in: a typo in a path costs no secret fetched and no token.
+fn check_inputs(inputs: &[std::path::PathBuf]) -> Result<()> {
+    let unreadable: Vec<String> = inputs
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .filter_map(|p| {
+            let why = match std::fs::metadata(p) {
+                Ok(m) if m.is_dir() => "is a directory".to_string(),
+                Ok(_) => match File::open(p) {
+                    Ok(_) => return None,
+                    Err(e) => e.to_string(),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".into(),
+                Err(e) => e.to_string(),
+            };
+            Some(format!("{}: {why}", p.display()))
+        })
+        .collect();
+    if unreadable.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(
+        format!("send cannot read its input: {}", unreadable.join("; ")),
+        "check the paths (`-` or no path reads stdin)",
+    ))
+}
+
 fn source_name(src: &Source) -> String {
     src.as_ref()
         .map(|p| p.display().to_string())
@@ -380,6 +408,7 @@ impl RoleAge {
 }
 
 pub async fn execute(args: SendArgs) -> Result<()> {
+    check_inputs(&args.inputs)?;
     let shape = input_shape(&args)?;
     if args.until.is_some() && args.format == InputFormat::Plain {
         return Err(Error::input(

@@ -260,15 +260,22 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
         args.subscription.as_deref(),
         &s.subscription_id,
     )?;
-    let (label, profile, rest) = super::connect(&args.common, &s)?;
-    if !from_file {
-        let (Some(d), Some(sub)) = (&args.deployment, &args.subscription) else {
+    // Before signing in: without a state file, the tag to look for.
+    let by_tag = match (&args.deployment, &args.subscription) {
+        (Some(d), Some(sub)) => Some((d, sub)),
+        _ if from_file => None,
+        _ => {
             return Err(Error::input(
                 format!("no state file at {}", args.common.state.display()),
                 "pass --state with the file setup wrote, or --deployment and --subscription to find the deployment by its tag",
-            ));
-        };
-        s = crate::discover::by_tag(&rest, sub, d, &label).await?;
+            ))
+        }
+    };
+    let (label, profile, rest) = super::connect(&args.common, &s)?;
+    if !from_file {
+        if let Some((d, sub)) = by_tag {
+            s = crate::discover::by_tag(&rest, sub, d, &label).await?;
+        }
     }
     let keeper = crate::steps::keeper::ready(&args.keeper, &s, &profile, &rest.http).await?;
     let look = Look::new(&rest, &s, keeper);
