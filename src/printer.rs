@@ -304,8 +304,8 @@ impl Report for DryRunReport<'_> {
 }
 
 /// Refuses, before any write, a run that would make a client secret with nowhere to go: JSON output without
-/// `--show-secret` or `--secret-file`, or a card printed to something that is not a terminal (a CI log) without
-/// `--secret-file` or `--show-secret`. A `--secret-file` is checked writable here too.
+/// `--show-secret` or `--secret-out`, or a card printed to something that is not a terminal (a CI log) without
+/// `--secret-out` or `--show-secret`. A `--secret-out` is checked writable here too.
 pub fn require_way_out(
     command: &str,
     format: Format,
@@ -313,12 +313,12 @@ pub fn require_way_out(
     file: Option<&Path>,
 ) -> Result<()> {
     if let Some(f) = file {
-        return crate::private_file::check_writable(f, "--secret-file");
+        return crate::private_file::check_writable(f, "--secret-out");
     }
     if show && stdout_reaches_nobody() {
         return Err(Error::input(
             format!("{command} would make a new client secret and show it on a stdout that goes nowhere (/dev/null, or closed)"),
-            "pass --secret-file FILE (written with mode 0600), or let stdout reach you",
+            "pass --secret-out FILE (written with mode 0600), or let stdout reach you",
         ));
     }
     match no_way_out(command, format, show, false) {
@@ -334,12 +334,12 @@ pub fn no_way_out(command: &str, format: Format, show: bool, file: bool) -> Opti
     }
     match format {
         Format::Json => Some(Error::input(
-            format!("{command} would make a new client secret with nowhere to go: --output json without --show-secret or --secret-file"),
-            "pass --secret-file FILE (written with mode 0600), or --show-secret to put the value in the JSON",
+            format!("{command} would make a new client secret with nowhere to go: --output json without --show-secret or --secret-out"),
+            "pass --secret-out FILE (written with mode 0600), or --show-secret to put the value in the JSON",
         )),
         Format::Human if !std::io::stdout().is_terminal() => Some(Error::input(
             format!("{command} would make a new client secret and print it to an output that is not a terminal (a pipe, a file or a CI log)"),
-            "pass --secret-file FILE (written with mode 0600), or --show-secret to print it there anyway",
+            "pass --secret-out FILE (written with mode 0600), or --show-secret to print it there anyway",
         )),
         Format::Human => None,
     }

@@ -251,7 +251,7 @@ impl SetupRequest {
                 dry_run: args.dry_run,
                 yes: args.yes,
                 show_secret: args.show_secret,
-                secret_file: args.secret_file,
+                secret_file: args.secret_out.resolve(),
                 keeper: args.keeper,
                 sequential: args.sequential,
                 replication_wait: Duration::from_secs(args.replication_wait),

@@ -359,3 +359,127 @@ async fn status_without_a_state_file_or_a_tag_is_refused_before_sign_in() {
     assert_refused(&o, &["no state file", "--deployment"]);
     assert_eq!(w.sim.request_log().len(), 0, "nothing was asked of Azure");
 }
+
+async fn help_of(w: &World, cmd: &str) -> String {
+    let o = w.run(&[cmd.to_string(), "--help".into()]).await;
+    assert_ok(&o);
+    stdout(&o)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setups_help_marks_its_required_flags_which_clap_leaves_to_the_wizard() {
+    let w = World::public().await;
+    let help = help_of(&w, "setup").await;
+    let (_, required) = help
+        .split_once("Required (on a terminal, the wizard asks for what is missing):")
+        .expect("a Required heading");
+    for flag in ["--subscription", "--resource-group", "--location"] {
+        assert!(required.contains(flag), "{flag} under Required: {help}");
+    }
+    // Not a clap requirement: the refusal is the tool's, with every missing input at once.
+    let o = w
+        .run(&["setup".to_string(), "--auth".into(), "env".into()])
+        .await;
+    assert!(
+        !stderr(&o).contains("the following required arguments"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_secret_goes_to_secret_out_and_the_old_spelling_still_works_with_a_warning() {
+    let w = World::public().await;
+    let help = help_of(&w, "setup").await;
+    assert!(help.contains("--secret-out <FILE>"), "{help}");
+    assert!(help.contains("KEEPER_AZMON_SECRET_OUT"), "{help}");
+    assert!(
+        !help.contains("--secret-file"),
+        "the old spelling is hidden: {help}"
+    );
+    let verify = help_of(&w, "verify").await;
+    assert!(verify.contains("--secret-file <FILE>"), "{verify}");
+    assert!(!verify.contains("--secret-out <"), "{verify}");
+
+    // The new spelling: written, no warning.
+    let (o, file) = w.setup_json().await;
+    assert_ok(&o);
+    assert!(!stderr(&o).contains("deprecated"), "{}", stderr(&o));
+    let first = std::fs::read_to_string(&file).expect("secret written");
+    assert!(!first.trim().is_empty());
+    w.settle();
+
+    // rotate-secret with the old spelling: written, one warning line naming the new one.
+    let old = w.dir.path().join("rotated-old-spelling.txt");
+    let o = w
+        .run(&w.command_args(
+            "rotate-secret",
+            &["--secret-file", &old.display().to_string(), "-o", "json"],
+        ))
+        .await;
+    assert_ok(&o);
+    let err = stderr(&o);
+    let warnings: Vec<_> = err.lines().filter(|l| l.contains("deprecated")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("--secret-out"), "{err}");
+    let second = std::fs::read_to_string(&old).expect("written through the old spelling");
+    assert_ne!(first.trim(), second.trim());
+    w.settle();
+
+    // rotate-secret through KEEPER_AZMON_SECRET_OUT.
+    let by_env = w.dir.path().join("rotated-env.txt");
+    let o = run_env(
+        &w,
+        &w.command_args("rotate-secret", &["-o", "json"]),
+        &[("KEEPER_AZMON_SECRET_OUT", &by_env.display().to_string())],
+    )
+    .await;
+    assert_ok(&o);
+    assert!(!stderr(&o).contains("deprecated"), "{}", stderr(&o));
+    let third = std::fs::read_to_string(&by_env).expect("written through the env var");
+    assert_ne!(second.trim(), third.trim());
+
+    // Both spellings at once: refused by the parser, before anything.
+    let o = w
+        .run(&w.command_args(
+            "rotate-secret",
+            &["--secret-file", "a.txt", "--secret-out", "b.txt"],
+        ))
+        .await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keeper_flags_help_fits_each_command() {
+    let w = World::public().await;
+    for cmd in ["setup", "rotate-secret"] {
+        let help = help_of(&w, cmd).await;
+        assert!(
+            help.contains("the Keeper record to put the Admin Console values in"),
+            "{cmd}: {help}"
+        );
+        assert!(help.contains("--ksm-config-out"), "{cmd}: {help}");
+    }
+    let status = help_of(&w, "status").await;
+    assert!(
+        status.contains("the Keeper record to read the Admin Console values from"),
+        "{status}"
+    );
+    for cmd in ["status", "teardown"] {
+        let help = help_of(&w, cmd).await;
+        assert!(!help.contains("--ksm-config-out"), "{cmd}: {help}");
+        assert!(!help.contains("one-time access token"), "{cmd}: {help}");
+        assert!(
+            !help.contains("to put the Admin Console values in"),
+            "{cmd}: {help}"
+        );
+    }
+    for cmd in ["verify", "send", "import-classic"] {
+        let help = help_of(&w, cmd).await;
+        assert!(
+            !help.contains("--keeper-record"),
+            "reads through --secret: {help}"
+        );
+        assert!(!help.contains("--keeper-folder"), "{cmd}: {help}");
+    }
+}

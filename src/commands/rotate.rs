@@ -1,6 +1,6 @@
 //! `keeper-azmon rotate-secret`: a new client secret for the Admin Console; the old one goes once the console has the new.
 //!
-//! The new value always has somewhere to go before it exists (a terminal, `--secret-file`, or `--show-secret`),
+//! The new value always has somewhere to go before it exists (a terminal, `--secret-out`, or `--show-secret`),
 //! the state carries the same crash marker as setup (`secret_pending_since`) around `addPassword`, and the working
 //! secret is removed only after the new one was delivered.
 
@@ -29,7 +29,7 @@ fn require_delivered(sf: &StateFile) -> Result<()> {
         Some(s) if s.delivered => Ok(()),
         _ => Err(Error::input(
             "the newest client secret was never delivered (shown, or written to its file), so the old ones are kept: they may be the ones Keeper uses",
-            "run `keeper-azmon rotate-secret --secret-file FILE` (or on a terminal) to make and deliver a new one first",
+            "run `keeper-azmon rotate-secret --secret-out FILE` (or on a terminal) to make and deliver a new one first",
         )),
     }
 }
@@ -56,6 +56,7 @@ async fn remove_orphans(
 }
 
 pub async fn execute(args: RotateArgs) -> Result<()> {
+    let secret_out = args.secret_out.clone().resolve();
     if !args.common.state.exists() {
         return Err(Error::input(
             format!("no state file at {}", args.common.state.display()),
@@ -80,7 +81,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             "rotate-secret",
             args.common.output,
             args.show_secret,
-            args.secret_file.as_deref(),
+            secret_out.as_deref(),
         )?;
     }
     let app_id = sf
@@ -203,11 +204,11 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 keeper::values(&outputs, Some(&new), &sf.state.deployment),
             )
         }),
-        file: args.secret_file.as_deref(),
+        file: secret_out.as_deref(),
         show: delivery::shows_value(
             human,
             args.show_secret,
-            args.secret_file.is_some(),
+            secret_out.is_some(),
             keeper.is_some(),
         ),
     };

@@ -277,7 +277,8 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
             s = crate::discover::by_tag(&rest, sub, d, &label).await?;
         }
     }
-    let keeper = crate::steps::keeper::ready(&args.keeper, &s, &profile, &rest.http).await?;
+    let keeper =
+        crate::steps::keeper::ready(&args.keeper.to_keeper(), &s, &profile, &rest.http).await?;
     let look = Look::new(&rest, &s, keeper);
     let mut items = vec![];
     let mut hints = vec![];
