@@ -264,9 +264,14 @@ pub struct DemoArgs {
     /// Which cloud the simulator plays: public, usgov, usgov-dod or china.
     #[arg(long, default_value = "usgov")]
     pub cloud: String,
-    /// Where the demo's state file, cloud profile and CA certificate go. Default: a temporary directory.
+    /// Where the demo's state file, cloud profile, CA certificate and secret file go (kept). Default: a temporary
+    /// directory, removed at the end.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// After setup and verify, keep the simulator running and print the `export` lines and the commands to try
+    /// against it (status, send, rotate-secret, teardown), until Ctrl-C. Its directory is kept.
+    #[arg(long)]
+    pub keep_running: bool,
 }
 
 /// Where events go and as whom: the Admin Console values, from the state file or flags.
