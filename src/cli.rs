@@ -395,6 +395,12 @@ pub struct RotateArgs {
     pub show_secret: bool,
     #[command(flatten)]
     pub secret_out: SecretOutArgs,
+    /// Print what the rotation would add and remove, and write nothing (no secret, no state, no lock).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rotate without asking (on a terminal, rotate-secret asks before it adds a secret; elsewhere it does not).
+    #[arg(long, short = 'y', env = "KEEPER_AZMON_YES")]
+    pub yes: bool,
     #[command(flatten)]
     pub keeper: KeeperArgs,
 }
@@ -483,6 +489,10 @@ pub struct SendArgs {
     /// streamed. Plain events are sent as they are, with no query.
     #[arg(long)]
     pub until: Option<String>,
+    /// Read the inputs and print what would be sent (events, size, time range, the DCE host and stream); post
+    /// nothing. The app still signs in when Commander events need the live-streaming cutoff looked up.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -483,3 +483,101 @@ async fn the_keeper_flags_help_fits_each_command() {
         assert!(!help.contains("--keeper-folder"), "{cmd}: {help}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_secret_dry_run_says_what_it_would_do_and_writes_nothing_anywhere() {
+    let w = World::public().await;
+    let (o, _) = w.setup_json().await;
+    assert_ok(&o);
+    w.settle();
+    let (writes, before) = (w.sim.write_count(), files(w.dir.path()));
+    let out = w.dir.path().join("would-be-secret.txt");
+    let o = w
+        .run(&w.command_args(
+            "rotate-secret",
+            &[
+                "--dry-run",
+                "--secret-out",
+                &out.display().to_string(),
+                "-o",
+                "json",
+            ],
+        ))
+        .await;
+    let v = json_out(&o);
+    assert_eq!(v["dry_run"], true, "{v}");
+    assert_eq!(v["adds_secret"], true, "{v}");
+    assert!(
+        v["deliver_to"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("would-be-secret.txt"),
+        "{v}"
+    );
+    assert!(
+        !v["expires"].as_str().unwrap_or_default().contains('.'),
+        "to the second: {v}"
+    );
+    assert_eq!(w.sim.write_count(), writes, "no write in Azure");
+    assert_eq!(files(w.dir.path()), before, "no file written, no lock");
+    // The real one, with -y, writes.
+    let o = w
+        .run(&w.command_args(
+            "rotate-secret",
+            &[
+                "-y",
+                "--secret-out",
+                &out.display().to_string(),
+                "-o",
+                "json",
+            ],
+        ))
+        .await;
+    assert_ok(&o);
+    assert!(w.sim.write_count() > writes);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_dry_run_previews_count_size_time_range_and_target_and_posts_nothing() {
+    let w = World::public().await;
+    let (secret, _) = w.set_up_then(std::time::Duration::from_secs(60)).await;
+    let events = w.dir.path().join("events.json");
+    std::fs::write(&events, sample_events().to_string()).expect("events");
+    let writes = w.sim.write_count();
+    let posts = |w: &World| {
+        w.sim
+            .request_log()
+            .iter()
+            .filter(|r| r.path.contains("/streams/"))
+            .count()
+    };
+    let o = w
+        .run(&w.command_args(
+            "send",
+            &[
+                "--dry-run",
+                "--format",
+                "plain",
+                "--secret-file",
+                &secret,
+                "-o",
+                "json",
+                &events.display().to_string(),
+            ],
+        ))
+        .await;
+    let v = json_out(&o);
+    let n = sample_events().as_array().map_or(0, |a| a.len()) as u64;
+    assert_eq!(v["dry_run"], true, "{v}");
+    assert_eq!(v["events"], n, "{v}");
+    assert!(v["bytes"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert_eq!(v["requests"], 1, "{v}");
+    assert_eq!(v["stream"], "Custom-KeeperLogs_CL", "{v}");
+    assert!(
+        v["endpoint_host"].as_str().is_some_and(|h| !h.is_empty()),
+        "{v}"
+    );
+    assert!(v["first"].is_string() && v["last"].is_string(), "{v}");
+    assert_eq!(posts(&w), 0, "nothing posted to Logs Ingestion");
+    assert_eq!(w.sim.write_count(), writes);
+}

@@ -459,6 +459,9 @@ pub async fn execute(args: SendArgs) -> Result<()> {
             ));
         }
     }
+    if args.dry_run {
+        return preview(&args, sources, shape, stdin, &values.endpoint_url).await;
+    }
     // Right after setup, a 403 may only mean the role is new: waited through, until the role is an hour old.
     let role_age = RoleAge::of(&args, &values.endpoint_url);
     let sender = Arc::new(Sender {
@@ -715,4 +718,41 @@ impl crate::printer::Report for SendReport {
         }
         Ok(())
     }
+}
+
+/// `send --dry-run`: the inputs read as a send reads them, the batches tallied instead of posted.
+async fn preview(
+    args: &SendArgs,
+    sources: Vec<Source>,
+    shape: Shape,
+    stdin: Option<Input>,
+    endpoint_url: &str,
+) -> Result<()> {
+    let counts = Arc::new(Counts::default());
+    let (tx, mut rx) = mpsc::channel::<Batch>(4);
+    let reader = {
+        let (on_error, counts) = (args.on_error, counts.clone());
+        tokio::task::spawn_blocking(move || {
+            read_inputs(
+                sources,
+                shape,
+                stdin,
+                on_error,
+                tx,
+                counts,
+                Arc::new(AtomicBool::new(false)),
+                Arc::new(Mutex::new(FailedOut::default())),
+            )
+        })
+    };
+    let mut p = super::send_preview::Preview::new(endpoint_url);
+    while let Some(b) = rx.recv().await {
+        p.add(&b);
+    }
+    reader
+        .await
+        .map_err(|e| Error::Other(format!("reader thread: {e}")))??;
+    p.malformed = counts.malformed.load(Ordering::Relaxed);
+    p.already_streamed = counts.already_streamed.load(Ordering::Relaxed);
+    crate::printer::print(args.target.common.output, &p)
 }
