@@ -126,7 +126,7 @@ pub struct SetupArgs {
     #[command(flatten)]
     pub common: Common,
 
-    /// Subscription id.
+    /// Subscription: its id, or its name as `az account list` shows it (looked up in the subscriptions you see).
     #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION", help_heading = REQUIRED)]
     pub subscription: Option<String>,
 

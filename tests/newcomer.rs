@@ -581,3 +581,59 @@ async fn send_dry_run_previews_count_size_time_range_and_target_and_posts_nothin
     assert_eq!(posts(&w), 0, "nothing posted to Logs Ingestion");
     assert_eq!(w.sim.write_count(), writes);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscription_takes_a_name_looked_up_in_arms_list_and_refuses_an_unknown_or_ambiguous_one()
+{
+    let w = World::public().await;
+    let secret = w.dir.path().join("s.txt").display().to_string();
+    let with_sub = |sub: &str| {
+        let mut args = w.setup_args(&["-o", "json", "--secret-out", &secret]);
+        let at = args
+            .iter()
+            .position(|a| a == "--subscription")
+            .expect("--subscription")
+            + 1;
+        args[at] = sub.into();
+        args
+    };
+    let twin_a = "11111111-1111-1111-1111-111111111111";
+    let twin_b = "22222222-2222-2222-2222-222222222222";
+    w.sim.add_subscription(twin_a, "Twin", true);
+    w.sim.add_subscription(twin_b, "twin", true);
+
+    let o = w.run(&with_sub("No Such Subscription")).await;
+    assert_refused(
+        &o,
+        &["'No Such Subscription'", "Keeper Sim Subscription", twin_a],
+    );
+    let o = w.run(&with_sub("Twin")).await;
+    assert_refused(&o, &["names 2 subscriptions", twin_a, twin_b]);
+    assert_eq!(w.sim.write_count(), 0, "refused before any write");
+
+    // A bad input beside the name is still found before sign-in.
+    let mut args = with_sub("keeper sim subscription");
+    let at = args
+        .iter()
+        .position(|a| a == "--location")
+        .expect("--location")
+        + 1;
+    args[at] = "East US".into();
+    let before = w.sim.request_log().len();
+    let o = w.run(&args).await;
+    assert_refused(&o, &["did you mean --location eastus?"]);
+    assert_eq!(w.sim.request_log().len(), before, "nothing asked of Azure");
+
+    // The name, any case: the operator's subscription.
+    let o = w.run(&with_sub("keeper sim subscription")).await;
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains(&w.sim.operator().subscription_id),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        w.state()["subscription_id"],
+        w.sim.operator().subscription_id
+    );
+}
