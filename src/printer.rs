@@ -440,7 +440,10 @@ impl SetupReport {
                 .map(|n| n.value.expose().to_string()),
             secret_created: new.is_some(),
             secret_key_id: outcome.secret.as_ref().map(|s| s.key_id.clone()),
-            secret_expires: outcome.secret.as_ref().map(|s| s.end_date_time.clone()),
+            secret_expires: outcome
+                .secret
+                .as_ref()
+                .map(|s| crate::clock::to_the_second(&s.end_date_time)),
             secret_file: places.file.map(|p| p.display().to_string()),
             keeper_record: places.vault.map(str::to_string),
             endpoint_url: o.endpoint_url.clone(),

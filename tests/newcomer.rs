@@ -637,3 +637,22 @@ async fn subscription_takes_a_name_looked_up_in_arms_list_and_refuses_an_unknown
         w.sim.operator().subscription_id
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiry_times_are_shown_to_the_second() {
+    let w = World::public().await;
+    let (o, _) = w.setup_json().await;
+    let out = json_out(&o);
+    let expires = out["secret_expires"].as_str().unwrap_or_default().to_string();
+    assert!(expires.ends_with('Z') && !expires.contains('.'), "{out}");
+    w.settle();
+    let o = w.run(&w.command_args("status", &["-o", "json"])).await;
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("status JSON");
+    let secret = v["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["item"] == "secret"))
+        .cloned()
+        .unwrap_or_default();
+    let detail = secret["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&format!("expires {expires}")), "{v}");
+}

@@ -337,7 +337,7 @@ fn render(
         client_secret: show.then(|| new.value.expose().to_string()),
         keeper_record: d.in_vault().map(str::to_string),
         secret_key_id: new.key_id.clone(),
-        secret_expires: new.end_date_time.clone(),
+        secret_expires: crate::clock::to_the_second(&new.end_date_time),
         secret_file: d.in_file().map(|f| f.display().to_string()),
         removing: removed.to_vec(),
         still_valid: still_valid.to_vec(),
