@@ -251,26 +251,69 @@ fn step_lines(steps: &[crate::steps::PlannedStep]) -> String {
         .max()
         .unwrap_or(0)
         .max(40);
+    // The action column as wide as the widest action in the plan ("recover" is one wider than the others).
+    let action_width = steps
+        .iter()
+        .map(|st| st.action.to_string().len())
+        .max()
+        .unwrap_or(0);
     for st in steps {
-        let detail = st
-            .detail
-            .as_ref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        s.push_str(&format!(
-            "  {:<7} {:<width$} {}{detail}\n",
+        // Ids shortened for a person (the JSON keeps them whole), each line within 100 columns.
+        let head = format!(
+            "  {:<action_width$} {:<width$} ",
             st.action.to_string(),
             st.step,
-            st.resource
-        ));
+        );
+        let mut text = crate::resource_id::short(&st.resource);
+        if let Some(d) = &st.detail {
+            text.push_str(&format!(" ({d})"));
+        }
+        for line in wrap_plan_line(&head, &text) {
+            s.push_str(&line);
+            s.push('\n');
+        }
         for c in &st.delta {
             s.push_str(&format!(
-                "  {:<7} {:<width$}   {}: {} -> {}\n",
+                "  {:<action_width$} {:<width$}   {}: {} -> {}\n",
                 "", "", c.field, c.old, c.new
             ));
         }
     }
     s
+}
+
+/// The width plan lines keep to.
+const PLAN_COLUMNS: usize = 100;
+
+/// A plan line (`head`, then `text`) as lines of at most [`PLAN_COLUMNS`]: whole when it fits; else with its
+/// last parenthesis (`(client id ...)`) on a line of its own under the text; else the text on a line of its
+/// own below the step, indented; cut with `…` only when even that is too long.
+fn wrap_plan_line(head: &str, text: &str) -> Vec<String> {
+    let width = |s: &str| s.chars().count();
+    if width(head) + width(text) <= PLAN_COLUMNS {
+        return vec![format!("{head}{text}")];
+    }
+    let indent = " ".repeat(width(head));
+    if let Some((before, paren)) = text.rsplit_once(" (") {
+        let paren = format!("{indent}({paren}");
+        if width(head) + width(before) <= PLAN_COLUMNS && width(&paren) <= PLAN_COLUMNS {
+            return vec![format!("{head}{before}"), paren];
+        }
+    }
+    vec![
+        head.trim_end().to_string(),
+        fit(&format!("      {text}"), PLAN_COLUMNS),
+    ]
+}
+
+/// `line` cut to `columns` characters, ending in `…` when cut.
+pub fn fit(line: &str, columns: usize) -> String {
+    if line.chars().count() <= columns {
+        return line.to_string();
+    }
+    let mut out: String = line.chars().take(columns.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 pub fn plan_json(plan: &Plan) -> Value {

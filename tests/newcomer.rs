@@ -643,7 +643,10 @@ async fn expiry_times_are_shown_to_the_second() {
     let w = World::public().await;
     let (o, _) = w.setup_json().await;
     let out = json_out(&o);
-    let expires = out["secret_expires"].as_str().unwrap_or_default().to_string();
+    let expires = out["secret_expires"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(expires.ends_with('Z') && !expires.contains('.'), "{out}");
     w.settle();
     let o = w.run(&w.command_args("status", &["-o", "json"])).await;
@@ -655,4 +658,53 @@ async fn expiry_times_are_shown_to_the_second() {
         .unwrap_or_default();
     let detail = secret["detail"].as_str().unwrap_or_default();
     assert!(detail.contains(&format!("expires {expires}")), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_lines_fit_100_columns_with_ids_whole_in_json_and_status_columns_align() {
+    let w = World::public().await;
+    let o = w.setup(&["--dry-run", "--sentinel"]).await;
+    assert_ok(&o);
+    let err = format!("{}{}", stdout(&o), stderr(&o));
+    let plan: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("  create ") || l.starts_with("  reuse "))
+        .collect();
+    assert!(plan.len() > 10, "{err}");
+    for l in &plan {
+        assert!(
+            l.chars().count() <= 100,
+            "{} columns: {l}",
+            l.chars().count()
+        );
+    }
+    assert!(!err.contains("/subscriptions/"), "ids shortened: {err}");
+    let o = w.setup(&["--dry-run", "--sentinel", "-o", "json"]).await;
+    assert!(
+        stdout(&o).contains("/providers/Microsoft.Insights/dataCollectionRules/KeeperDCR"),
+        "whole in JSON: {}",
+        stdout(&o)
+    );
+
+    let o = w.setup(&["--sentinel"]).await;
+    assert_ok(&o);
+    w.settle();
+    let o = w.run(&w.command_args("status", &[])).await;
+    let out = stdout(&o);
+    let items: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("  ✓ ") || l.starts_with("  ✗ "))
+        .collect();
+    assert!(items.iter().any(|l| l.contains("sentinel_rule:")), "{out}");
+    // Where the health word begins, in characters (the marks are not ASCII).
+    let health_at = |l: &str| {
+        ["ok", "drifted", "missing", "expiring", "expired"]
+            .iter()
+            .filter_map(|h| l.find(&format!(" {h} ")))
+            .min()
+            .map(|b| l[..b].chars().count())
+    };
+    let columns: std::collections::BTreeSet<_> = items.iter().map(|l| health_at(l)).collect();
+    assert_eq!(columns.len(), 1, "one health column: {out}");
+    assert!(!columns.contains(&None), "{out}");
 }

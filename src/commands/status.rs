@@ -26,14 +26,22 @@ pub struct StatusReport {
 impl Report for StatusReport {
     fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
         writeln!(w, "Deployment '{}' ({}):", self.deployment, self.cloud)?;
+        // The item column as wide as the longest item (Sentinel rules run past 40), so the health column aligns.
+        let width = self
+            .items
+            .iter()
+            .map(|i| i.item.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(40);
         for i in &self.items {
             let mark = if i.health == Health::Ok { "✓" } else { "✗" };
             writeln!(
                 w,
-                "  {mark} {:<40} {:<8} {}",
+                "  {mark} {:<width$} {:<8} {}",
                 i.item,
                 format!("{:?}", i.health).to_lowercase(),
-                i.detail
+                crate::resource_id::short(&i.detail)
             )?;
         }
         if let Some(st) = &self.stream {
