@@ -532,6 +532,10 @@ pub struct ImportClassicArgs {
     /// Ingestion requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Print the range an import would cover and how many classic rows are in it (read-only queries as the app);
+    /// send nothing, save nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Most rows one query may read (the query API answers at most 500,000 rows and ~64 MB).
     #[arg(long, default_value_t = 25_000, hide = true)]
     pub slice_rows: u64,

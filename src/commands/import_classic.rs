@@ -107,6 +107,16 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
         slice_rows: args.slice_rows.max(1),
         bar: human && std::io::stderr().is_terminal(),
     };
+    if args.dry_run {
+        // Read, not opened: a dry run takes no lock and writes no state.
+        let state = if args.target.common.state.exists() {
+            StateFile::read(&args.target.common.state)?
+        } else {
+            Default::default()
+        };
+        let preview = import.preview(&state, args.restart).await?;
+        return crate::printer::print(args.target.common.output, &preview);
+    }
     let mut state = StateFile::open(&args.target.common.state)?;
     let s = import.run(&mut state, args.restart).await?;
     crate::printer::print_summary(
