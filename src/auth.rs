@@ -53,6 +53,8 @@ pub struct Auth {
     pub description: String,
     /// The token endpoint's host, named when it cannot be reached.
     authority: String,
+    /// The cloud's Azure CLI name (`az cloud set --name ...`) for a built-in profile, named in sign-in hints.
+    az_cloud: Option<&'static str>,
     slots: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
     /// With the Azure CLI, the tenant its tokens are asked for (`az account get-access-token --tenant`) once
     /// [`Auth::use_tenant`] names it; `None` for the other modes, whose tenant is part of their inputs.
@@ -92,6 +94,35 @@ pub fn client_options(profile: &CloudProfile, http: &reqwest::Client) -> ClientO
     }
 }
 
+/// Whether an `az` program is on PATH (`az.cmd` on Windows, as azure_identity runs it). Asked before an Azure CLI
+/// sign-in is announced: without it, every token request would fail with a message about the CLI's output.
+fn az_on_path() -> bool {
+    let names: &[&str] = if cfg!(windows) {
+        &["az.cmd", "az.exe", "az"]
+    } else {
+        &["az"]
+    };
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| names.iter().any(|n| dir.join(n).is_file()))
+    })
+}
+
+/// The refusal when the Azure CLI would sign in but is not installed: what `--auth` looked for, and the two ways
+/// on (install the CLI for this cloud, or a service principal through the environment).
+fn no_az_cli(mode: AuthMode, az_cloud: Option<&str>) -> Error {
+    let what = match mode {
+        AuthMode::Auto => "--auth auto found no AZURE_CLIENT_SECRET, no AZURE_FEDERATED_TOKEN_FILE and no Azure CLI (`az` is not on PATH)",
+        _ => "--auth cli needs the Azure CLI, and `az` is not on PATH",
+    };
+    let cloud_set = az_cloud
+        .map(|az| format!("`az cloud set --name {az}`, "))
+        .unwrap_or_default();
+    auth_err(
+        what,
+        format!("install the Azure CLI (https://learn.microsoft.com/cli/azure/install-azure-cli), then {cloud_set}`az login`; or sign in as a service principal with --auth env and AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET"),
+    )
+}
+
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -115,6 +146,7 @@ impl Auth {
         http: &reqwest::Client,
     ) -> Result<Auth> {
         let tenant = tenant.filter(|t| !t.trim().is_empty()).map(str::to_string);
+        let asked = mode;
         let mode = match mode {
             AuthMode::Auto => {
                 if env_var("AZURE_CLIENT_SECRET").is_some() {
@@ -128,6 +160,10 @@ impl Auth {
             m => m,
         };
         let authority = profile.authority_host.clone();
+        let az_cloud = crate::cloud::az_cli_cloud_name(&profile.name);
+        if mode == AuthMode::Cli && !az_on_path() {
+            return Err(no_az_cli(asked, az_cloud));
+        }
         let (profile, http) = (profile.clone(), http.clone());
         // `--tenant` or the state's tenant to begin with; setup names the subscription's once preflight reads it.
         let cli_tenant: Option<CliTenant> =
@@ -220,6 +256,7 @@ impl Auth {
             make,
             description,
             authority,
+            az_cloud,
             slots: std::sync::Mutex::new(HashMap::new()),
             cli_tenant,
         })
@@ -255,6 +292,7 @@ impl Auth {
         http: &reqwest::Client,
     ) -> Result<Auth> {
         let authority = profile.authority_host.clone();
+        let az_cloud = crate::cloud::az_cli_cloud_name(&profile.name);
         let (tenant, client, profile, http) = (
             tenant.to_string(),
             client_id.to_string(),
@@ -283,6 +321,7 @@ impl Auth {
             make,
             description: format!("service principal {client_id}"),
             authority,
+            az_cloud,
             slots: std::sync::Mutex::new(HashMap::new()),
             cli_tenant: None,
         })
@@ -377,7 +416,9 @@ impl Auth {
                     0,
                 );
                 let hint = match hint {
-                    crate::error::Hint::RerunAfterFix => crate::error::Hint::SignInForCloud,
+                    crate::error::Hint::RerunAfterFix => {
+                        crate::error::Hint::SignInForCloud(self.az_cloud)
+                    }
                     hint => hint,
                 };
                 auth_err(

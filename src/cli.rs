@@ -109,7 +109,11 @@ pub enum CloudCommand {
     },
 }
 
-pub use crate::vault::args::{KeeperArgs, KsmArgs};
+pub use crate::vault::args::{KeeperArgs, KeeperReadArgs, KsmArgs, KsmReadArgs};
+
+/// The heading of setup's required flags in `--help`. Not required by clap itself: on a terminal the wizard asks
+/// for what is missing; without one, setup names every missing input in one refusal.
+const REQUIRED: &str = "Required (on a terminal, the wizard asks for what is missing)";
 
 /// Inputs shared by every command that talks to Azure.
 #[derive(Debug, Args, Clone)]
@@ -152,20 +156,20 @@ pub struct SetupArgs {
     #[command(flatten)]
     pub common: Common,
 
-    /// Subscription id.
-    #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION")]
+    /// Subscription: its id, or its name as `az account list` shows it (looked up in the subscriptions you see).
+    #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION", help_heading = REQUIRED)]
     pub subscription: Option<String>,
 
     /// Resource group for the workspace, DCE and DCR.
-    #[arg(long, env = "KEEPER_AZMON_RESOURCE_GROUP")]
+    #[arg(long, env = "KEEPER_AZMON_RESOURCE_GROUP", help_heading = REQUIRED)]
     pub resource_group: Option<String>,
 
     /// Create the resource group if it does not exist.
     #[arg(long, env = "KEEPER_AZMON_CREATE_RESOURCE_GROUP")]
     pub create_resource_group: bool,
 
-    /// Azure region (e.g. eastus, usgovvirginia).
-    #[arg(long, env = "KEEPER_AZMON_LOCATION")]
+    /// Azure region, as ARM names it (e.g. eastus, usgovvirginia).
+    #[arg(long, env = "KEEPER_AZMON_LOCATION", help_heading = REQUIRED)]
     pub location: Option<String>,
 
     /// Workspace: a name to create (or adopt), or the resource id of an existing workspace to reuse. [default: KeeperLogsWorkspace]
@@ -265,7 +269,7 @@ pub struct SetupArgs {
     pub yes: bool,
 
     /// Print the new secret's value even where it may be captured: in the JSON (--output json), or in the card
-    /// when stdout is not a terminal. Without it (or --secret-file, or --keeper-record) such a run is refused
+    /// when stdout is not a terminal. Without it (or --secret-out, or --keeper-record) such a run is refused
     /// before any write.
     #[arg(long)]
     pub show_secret: bool,
@@ -273,9 +277,8 @@ pub struct SetupArgs {
     #[command(flatten)]
     pub keeper: KeeperArgs,
 
-    /// Write the new secret's value to this file (mode 0600; never through a symbolic link) instead of printing it.
-    #[arg(long, env = "KEEPER_AZMON_SECRET_FILE")]
-    pub secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secret_out: SecretOutArgs,
 
     /// Run the steps one after another in dependency order, as the guide does (for the setup benchmark).
     #[arg(long, hide = true)]
@@ -291,9 +294,14 @@ pub struct DemoArgs {
     /// Which cloud the simulator plays: public, usgov, usgov-dod or china.
     #[arg(long, default_value = "usgov")]
     pub cloud: String,
-    /// Where the demo's state file, cloud profile and CA certificate go. Default: a temporary directory.
+    /// Where the demo's state file, cloud profile, CA certificate and secret file go (kept). Default: a temporary
+    /// directory, removed at the end.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// After setup and verify, keep the simulator running and print the `export` lines and the commands to try
+    /// against it (status, send, rotate-secret, teardown), until Ctrl-C. Its directory is kept.
+    #[arg(long)]
+    pub keep_running: bool,
 }
 
 /// Where events go and as whom: the Admin Console values, from the state file or flags.
@@ -312,14 +320,16 @@ pub struct TargetArgs {
     /// a host of your own on purpose, such as a proxy you run. https is required all the same.
     #[arg(long, env = "KEEPER_AZMON_ALLOW_FOREIGN_ENDPOINT")]
     pub allow_foreign_endpoint: bool,
-    /// File holding the client secret value (else KEEPER_AZMON_CLIENT_SECRET, else the state's Keeper record).
-    #[arg(long)]
+    /// Read the client secret value from this file (else KEEPER_AZMON_CLIENT_SECRET, else the state's Keeper
+    /// record). The file setup and rotate-secret wrote with --secret-out.
+    #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
     /// The client secret from a Keeper record: keeper://<record UID>/field/password (needs --ksm-config).
     #[arg(long, value_name = "KEEPER_NOTATION")]
     pub secret: Option<String>,
+    /// The vault `--secret` (or the state's Keeper record) is read through.
     #[command(flatten)]
-    pub keeper: KeeperArgs,
+    pub ksm: KsmArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -376,7 +386,7 @@ pub struct TeardownArgs {
     #[arg(long)]
     pub delete_keeper_record: bool,
     #[command(flatten)]
-    pub ksm: KsmArgs,
+    pub ksm: KsmReadArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -390,7 +400,7 @@ pub struct StatusArgs {
     #[arg(long, env = "KEEPER_AZMON_SUBSCRIPTION")]
     pub subscription: Option<String>,
     #[command(flatten)]
-    pub keeper: KeeperArgs,
+    pub keeper: KeeperReadArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -413,11 +423,49 @@ pub struct RotateArgs {
     /// Print the new secret's value even where it may be captured (JSON, or stdout that is not a terminal).
     #[arg(long)]
     pub show_secret: bool,
-    /// Write the new secret's value to this file (mode 0600; never through a symbolic link).
+    #[command(flatten)]
+    pub secret_out: SecretOutArgs,
+    /// Print what the rotation would add and remove, and write nothing (no secret, no state, no lock).
     #[arg(long)]
-    pub secret_file: Option<PathBuf>,
+    pub dry_run: bool,
+    /// Rotate without asking (on a terminal, rotate-secret asks before it adds a secret; elsewhere it does not).
+    #[arg(long, short = 'y', env = "KEEPER_AZMON_YES")]
+    pub yes: bool,
     #[command(flatten)]
     pub keeper: KeeperArgs,
+}
+
+/// Where setup and rotate-secret write a new secret's value: `--secret-out`. Reading a value (verify, send,
+/// import-classic) is `--secret-file`; until issue 27 the writing side was spelled `--secret-file` too, which
+/// still works there, hidden, with a warning.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SecretOutArgs {
+    /// Write the new secret's value to this file (mode 0600; never through a symbolic link) instead of printing it.
+    #[arg(long, env = "KEEPER_AZMON_SECRET_OUT", value_name = "FILE")]
+    pub secret_out: Option<PathBuf>,
+    /// The old spelling of --secret-out (deprecated: it reads a file in verify, send and import-classic).
+    #[arg(
+        long = "secret-file",
+        env = "KEEPER_AZMON_SECRET_FILE",
+        hide = true,
+        hide_env = true,
+        conflicts_with = "secret_out",
+        value_name = "FILE"
+    )]
+    pub deprecated_secret_file: Option<PathBuf>,
+}
+
+impl SecretOutArgs {
+    /// The file to write the new secret to, from either spelling; the old one says once, on stderr, that it is
+    /// deprecated.
+    pub fn resolve(self) -> Option<PathBuf> {
+        if self.deprecated_secret_file.is_some() {
+            crate::printer::note(format_args!(
+                "warning: --secret-file (KEEPER_AZMON_SECRET_FILE) is deprecated for writing a new secret: use --secret-out (KEEPER_AZMON_SECRET_OUT); --secret-file reads a secret in verify, send and import-classic"
+            ));
+        }
+        self.secret_out.or(self.deprecated_secret_file)
+    }
 }
 
 /// `send --format`: the shape of the events.
@@ -471,6 +519,10 @@ pub struct SendArgs {
     /// streamed. Plain events are sent as they are, with no query.
     #[arg(long)]
     pub until: Option<String>,
+    /// Read the inputs and print what would be sent (events, size, time range, the DCE host and stream); post
+    /// nothing. The app still signs in when Commander events need the live-streaming cutoff looked up.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -510,6 +562,10 @@ pub struct ImportClassicArgs {
     /// Ingestion requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Print the range an import would cover and how many classic rows are in it (read-only queries as the app);
+    /// send nothing, save nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Most rows one query may read (the query API answers at most 500,000 rows and ~64 MB).
     #[arg(long, default_value_t = 25_000, hide = true)]
     pub slice_rows: u64,

@@ -18,6 +18,14 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// A time Azure wrote (Graph's `endDateTime`, `2027-06-05T12:00:00.1234567Z`) as a person reads it back: RFC 3339
+/// UTC to the second. Text that is not RFC 3339 is shown as it came.
+pub fn to_the_second(azure_time: &str) -> String {
+    OffsetDateTime::parse(azure_time, &time::format_description::well_known::Rfc3339)
+        .map(rfc3339)
+        .unwrap_or_else(|_| azure_time.to_string())
+}
+
 /// Now to the second, as RFC 3339 UTC (`2026-11-26T08:00:00Z`): a time a person reads back in a message.
 pub fn now_rfc3339_seconds() -> String {
     rfc3339(OffsetDateTime::now_utc())

@@ -23,7 +23,7 @@ impl std::fmt::Display for Place {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Place::Vault(uid) => write!(f, "Keeper record {uid}"),
-            Place::File(p) => write!(f, "--secret-file {}", p.display()),
+            Place::File(p) => write!(f, "--secret-out {}", p.display()),
             Place::Stdout => f.write_str("stdout"),
         }
     }
@@ -119,7 +119,7 @@ pub async fn deliver(
         }
     }
     if let Some(f) = to.file {
-        match crate::private_file::write(f, "--secret-file", new.value.expose().as_bytes()) {
+        match crate::private_file::write(f, "--secret-out", new.value.expose().as_bytes()) {
             Ok(()) => d.to.push(Place::File(f.to_path_buf())),
             Err(e) => d.failed.push((Place::File(f.to_path_buf()), e)),
         }
@@ -185,7 +185,7 @@ pub fn record_delivered(state: &mut crate::state::State, d: &Delivery, key_id: &
     }
 }
 
-/// The places that took the value, for a message: `Keeper record X, --secret-file F`.
+/// The places that took the value, for a message: `Keeper record X, --secret-out F`.
 pub fn places_taken(d: &Delivery) -> String {
     d.to.iter()
         .map(ToString::to_string)

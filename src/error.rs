@@ -249,8 +249,9 @@ pub enum Hint {
     AzureBusy,
     /// The generic next step: fix the cause and re-run, which resumes from the state file.
     RerunAfterFix,
-    /// Sign-in failed without a known cause: sign in for the cloud.
-    SignInForCloud,
+    /// Sign-in failed without a known cause: sign in for the cloud, named by its Azure CLI name (`AzureCloud`,
+    /// `AzureUSGovernment`, `AzureChinaCloud`) when it is a built-in one.
+    SignInForCloud(Option<&'static str>),
     /// The deployment's client secret expires soon or has expired (`status`).
     RotateSecret,
     /// A one-off next step, said where it arises.

@@ -86,6 +86,40 @@ pub struct Import {
     pub bar: bool,
 }
 
+/// What an import would do (`import-classic --dry-run`, docs/json.md).
+#[derive(Debug, serde::Serialize)]
+pub struct ImportPreview {
+    pub dry_run: bool,
+    pub from_table: String,
+    pub from_workspace: String,
+    pub table: String,
+    /// The range still to import, `until` excluded (RFC 3339).
+    pub since: String,
+    pub until: String,
+    pub until_live_stream: bool,
+    /// Whether an import under way (in the state file) would be resumed.
+    pub resumed: bool,
+    /// Classic rows in that range.
+    pub rows: u64,
+}
+
+impl crate::printer::Report for ImportPreview {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(
+            w,
+            "import-classic --dry-run (nothing sent): {} rows of {} (workspace {}) from {} to {}{} would go into {}{}",
+            self.rows,
+            self.from_table,
+            self.from_workspace,
+            self.since,
+            self.until,
+            if self.until_live_stream { " (where live streaming began)" } else { "" },
+            self.table,
+            if self.resumed { ", resuming the import under way" } else { "" },
+        )
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Summary {
@@ -258,6 +292,39 @@ impl Import {
             slice: None,
             imported: 0,
             id: format!("import-{}", uuid::Uuid::new_v4()),
+        })
+    }
+
+    /// `import-classic --dry-run`: the range an import would cover (an import under way: what is left of it) and
+    /// how many classic rows are in it, read with two or three queries; nothing is sent or saved.
+    pub async fn preview(
+        mut self,
+        state: &crate::state::State,
+        restart: bool,
+    ) -> Result<ImportPreview> {
+        let mut summary = Summary::default();
+        let under_way = (!restart)
+            .then(|| state.imports.get(&self.from_table).cloned())
+            .flatten();
+        let resumed = under_way.is_some();
+        let p = match under_way {
+            Some(p) => p,
+            None => self.begin(&mut summary).await?,
+        };
+        let (Some(from), Some(until)) = (parse_time(&p.done_until), parse_time(&p.until)) else {
+            return Err(progress_err("bad times in the state file"));
+        };
+        let rows = self.count(from, until).await?;
+        Ok(ImportPreview {
+            dry_run: true,
+            from_table: self.from_table.clone(),
+            from_workspace: self.from_workspace.clone(),
+            table: self.table.clone(),
+            since: rfc3339(from),
+            until: p.until,
+            until_live_stream: summary.until_live_stream,
+            resumed,
+            rows,
         })
     }
 

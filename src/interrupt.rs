@@ -14,20 +14,33 @@ pub struct Interrupt {
     applying: Arc<AtomicBool>,
     /// Set by the first Ctrl-C while applying: the steps not yet started are not started.
     pub cancelled: Arc<AtomicBool>,
+    /// Ends the handler when the last copy goes (setup is over): what runs next (`demo --keep-running`) handles
+    /// Ctrl-C its own way.
+    _handler: Option<Arc<Handler>>,
+}
+
+/// The handler's task, aborted on drop.
+struct Handler(tokio::task::AbortHandle);
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Interrupt {
     /// Installs the handler (the listener exists once this returns, before any prompt).
     pub fn install() -> Interrupt {
-        let i = Interrupt {
+        let mut i = Interrupt {
             applying: Arc::new(AtomicBool::new(false)),
             cancelled: Arc::new(AtomicBool::new(false)),
+            _handler: None,
         };
         let Some(mut signals) = listener() else {
             return i;
         };
         let (applying, cancelled) = (i.applying.clone(), i.cancelled.clone());
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while signals.recv().await.is_some() {
                 if !applying.load(Ordering::SeqCst) {
                     crate::console::note(format_args!(
@@ -43,6 +56,7 @@ impl Interrupt {
                 ));
             }
         });
+        i._handler = Some(Arc::new(Handler(task.abort_handle())));
         i
     }
 

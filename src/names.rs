@@ -246,6 +246,21 @@ pub fn is_location_name(v: &str) -> bool {
     (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// ARM's name for a location written as the portal displays it (`East US`, `US Gov Virginia`, `east-us`): its
+/// letters and digits, lowercase. `None` when `v` is a location name already, or has characters no location name
+/// has once spaces, hyphens and underscores are gone (those are refused with the subscription's locations).
+pub fn canonical_location(v: &str) -> Option<String> {
+    if is_location_name(v) {
+        return None;
+    }
+    let c: String = v
+        .chars()
+        .filter(|c| !(c.is_whitespace() || *c == '-' || *c == '_'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    is_location_name(&c).then_some(c)
+}
+
 /// The locations to suggest for `v`, which is none of `available`: those that begin with its first four
 /// characters (`eastu` suggests eastus and eastus2), else every one of them.
 pub fn near_locations<'a>(v: &str, available: &'a [String]) -> Vec<&'a str> {
@@ -453,6 +468,14 @@ mod tests {
             "nothing near: every location"
         );
         assert_eq!(near_locations("", &available).len(), 3);
+        assert_eq!(canonical_location("east us").as_deref(), Some("eastus"));
+        assert_eq!(
+            canonical_location("US Gov Virginia").as_deref(),
+            Some("usgovvirginia")
+        );
+        assert_eq!(canonical_location("eastus"), None);
+        assert_eq!(canonical_location("東日本"), None);
+        assert_eq!(canonical_location(" - "), None);
         assert!(is_location_name("usgovvirginia"));
         assert!(!is_location_name("east us"));
         assert!(!is_location_name("eas\u{fc}s"));

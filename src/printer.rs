@@ -251,26 +251,69 @@ fn step_lines(steps: &[crate::steps::PlannedStep]) -> String {
         .max()
         .unwrap_or(0)
         .max(40);
+    // The action column as wide as the widest action in the plan ("recover" is one wider than the others).
+    let action_width = steps
+        .iter()
+        .map(|st| st.action.to_string().len())
+        .max()
+        .unwrap_or(0);
     for st in steps {
-        let detail = st
-            .detail
-            .as_ref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        s.push_str(&format!(
-            "  {:<7} {:<width$} {}{detail}\n",
+        // Ids shortened for a person (the JSON keeps them whole), each line within 100 columns.
+        let head = format!(
+            "  {:<action_width$} {:<width$} ",
             st.action.to_string(),
             st.step,
-            st.resource
-        ));
+        );
+        let mut text = crate::resource_id::short(&st.resource);
+        if let Some(d) = &st.detail {
+            text.push_str(&format!(" ({d})"));
+        }
+        for line in wrap_plan_line(&head, &text) {
+            s.push_str(&line);
+            s.push('\n');
+        }
         for c in &st.delta {
             s.push_str(&format!(
-                "  {:<7} {:<width$}   {}: {} -> {}\n",
+                "  {:<action_width$} {:<width$}   {}: {} -> {}\n",
                 "", "", c.field, c.old, c.new
             ));
         }
     }
     s
+}
+
+/// The width plan lines keep to.
+const PLAN_COLUMNS: usize = 100;
+
+/// A plan line (`head`, then `text`) as lines of at most [`PLAN_COLUMNS`]: whole when it fits; else with its
+/// last parenthesis (`(client id ...)`) on a line of its own under the text; else the text on a line of its
+/// own below the step, indented; cut with `…` only when even that is too long.
+fn wrap_plan_line(head: &str, text: &str) -> Vec<String> {
+    let width = |s: &str| s.chars().count();
+    if width(head) + width(text) <= PLAN_COLUMNS {
+        return vec![format!("{head}{text}")];
+    }
+    let indent = " ".repeat(width(head));
+    if let Some((before, paren)) = text.rsplit_once(" (") {
+        let paren = format!("{indent}({paren}");
+        if width(head) + width(before) <= PLAN_COLUMNS && width(&paren) <= PLAN_COLUMNS {
+            return vec![format!("{head}{before}"), paren];
+        }
+    }
+    vec![
+        head.trim_end().to_string(),
+        fit(&format!("      {text}"), PLAN_COLUMNS),
+    ]
+}
+
+/// `line` cut to `columns` characters, ending in `…` when cut.
+pub fn fit(line: &str, columns: usize) -> String {
+    if line.chars().count() <= columns {
+        return line.to_string();
+    }
+    let mut out: String = line.chars().take(columns.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 pub fn plan_json(plan: &Plan) -> Value {
@@ -304,8 +347,8 @@ impl Report for DryRunReport<'_> {
 }
 
 /// Refuses, before any write, a run that would make a client secret with nowhere to go: JSON output without
-/// `--show-secret` or `--secret-file`, or a card printed to something that is not a terminal (a CI log) without
-/// `--secret-file` or `--show-secret`. A `--secret-file` is checked writable here too.
+/// `--show-secret` or `--secret-out`, or a card printed to something that is not a terminal (a CI log) without
+/// `--secret-out` or `--show-secret`. A `--secret-out` is checked writable here too.
 pub fn require_way_out(
     command: &str,
     format: Format,
@@ -313,12 +356,12 @@ pub fn require_way_out(
     file: Option<&Path>,
 ) -> Result<()> {
     if let Some(f) = file {
-        return crate::private_file::check_writable(f, "--secret-file");
+        return crate::private_file::check_writable(f, "--secret-out");
     }
     if show && stdout_reaches_nobody() {
         return Err(Error::input(
             format!("{command} would make a new client secret and show it on a stdout that goes nowhere (/dev/null, or closed)"),
-            "pass --secret-file FILE (written with mode 0600), or let stdout reach you",
+            "pass --secret-out FILE (written with mode 0600), or let stdout reach you",
         ));
     }
     match no_way_out(command, format, show, false) {
@@ -334,12 +377,12 @@ pub fn no_way_out(command: &str, format: Format, show: bool, file: bool) -> Opti
     }
     match format {
         Format::Json => Some(Error::input(
-            format!("{command} would make a new client secret with nowhere to go: --output json without --show-secret or --secret-file"),
-            "pass --secret-file FILE (written with mode 0600), or --show-secret to put the value in the JSON",
+            format!("{command} would make a new client secret with nowhere to go: --output json without --show-secret or --secret-out"),
+            "pass --secret-out FILE (written with mode 0600), or --show-secret to put the value in the JSON",
         )),
         Format::Human if !std::io::stdout().is_terminal() => Some(Error::input(
             format!("{command} would make a new client secret and print it to an output that is not a terminal (a pipe, a file or a CI log)"),
-            "pass --secret-file FILE (written with mode 0600), or --show-secret to print it there anyway",
+            "pass --secret-out FILE (written with mode 0600), or --show-secret to print it there anyway",
         )),
         Format::Human => None,
     }
@@ -440,7 +483,10 @@ impl SetupReport {
                 .map(|n| n.value.expose().to_string()),
             secret_created: new.is_some(),
             secret_key_id: outcome.secret.as_ref().map(|s| s.key_id.clone()),
-            secret_expires: outcome.secret.as_ref().map(|s| s.end_date_time.clone()),
+            secret_expires: outcome
+                .secret
+                .as_ref()
+                .map(|s| crate::clock::to_the_second(&s.end_date_time)),
             secret_file: places.file.map(|p| p.display().to_string()),
             keeper_record: places.vault.map(str::to_string),
             endpoint_url: o.endpoint_url.clone(),
@@ -541,7 +587,10 @@ impl std::fmt::Display for Hint {
             Hint::ScopeNotOfCloud => "the scope does not match the cloud; check --cloud",
             Hint::AzureBusy => "Azure is busy or failing; re-run the same command later, it resumes from the state file",
             Hint::RerunAfterFix => "re-run the same command after fixing the cause; it resumes from the state file without duplicates",
-            Hint::SignInForCloud => "sign in for this cloud: `az cloud set --name <cloud>` then `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET",
+            Hint::SignInForCloud(Some(az)) => {
+                return write!(f, "sign in for this cloud: `az cloud set --name {az}` then `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET and pass --auth env")
+            }
+            Hint::SignInForCloud(None) => "sign in for this cloud: register it in the Azure CLI (`az cloud register`, then `az cloud set`) and `az login`, or set AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET and pass --auth env",
             Hint::RotateSecret => "rotate the secret with `keeper-azmon rotate-secret`",
             Hint::Text(t) => t,
         })

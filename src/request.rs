@@ -104,6 +104,20 @@ impl SetupRequest {
             .cloud
             .clone()
             .unwrap_or_else(|| profile.name.clone());
+        let by_name = args
+            .subscription
+            .clone()
+            .filter(|s| names::guid("--subscription", s).is_err());
+        if let (false, Some(name)) = (ask, &by_name) {
+            // What needs no sign-in is checked first, the subscription's id standing in until it is looked up.
+            let mut probe = args.clone();
+            probe.subscription = Some(stand_in_subscription(&args));
+            Self::validate(probe, cloud.clone(), ask)?;
+            let tenant = args.common.tenant.clone();
+            let rest = connect(profile, args.common.auth, tenant.as_deref(), auth)?;
+            args.subscription = Some(subscription_id(&rest, name).await?);
+            return Ok((Self::validate(args, cloud, ask)?, rest));
+        }
         if !ask {
             let request = Self::validate(args, cloud, ask)?;
             let tenant = request.tenant.as_ref().map(Guid::as_str);
@@ -123,6 +137,9 @@ impl SetupRequest {
             "Signed in to {} as {}",
             rest.profile.name, rest.auth.description
         ));
+        if let Some(name) = &by_name {
+            args.subscription = Some(subscription_id(&rest, name).await?);
+        }
         wizard::fill(&mut args, &rest).await?;
         Ok((Self::validate(args, cloud, ask)?, rest))
     }
@@ -146,8 +163,15 @@ impl SetupRequest {
         let location = args
             .location
             .as_deref()
-            .ok_or_else(|| missing_one("--location", "KEEPER_AZMON_LOCATION"))?
-            .to_ascii_lowercase();
+            .ok_or_else(|| missing_one("--location", "KEEPER_AZMON_LOCATION"))?;
+        // A display name (`East US`) is a common slip: refused before sign-in, with ARM's name for it.
+        if let Some(canonical) = names::canonical_location(location) {
+            return Err(Error::input(
+                format!("--location '{location}' is not a location name as ARM writes them"),
+                format!("did you mean --location {canonical}? (`az account list-locations -o table` lists the Name column)"),
+            ));
+        }
+        let location = location.to_ascii_lowercase();
         let ws_arg = args.workspace.as_deref().unwrap_or(defaults::WORKSPACE);
         let app_name = args.app_name.as_deref().unwrap_or(defaults::APP_NAME);
         let secret_description = args
@@ -244,7 +268,7 @@ impl SetupRequest {
                 dry_run: args.dry_run,
                 yes: args.yes,
                 show_secret: args.show_secret,
-                secret_file: args.secret_file,
+                secret_file: args.secret_out.resolve(),
                 keeper: args.keeper,
                 sequential: args.sequential,
                 replication_wait: Duration::from_secs(args.replication_wait),
@@ -332,6 +356,24 @@ fn connect(
         None => Auth::operator(mode, tenant, &profile, &http)?,
     };
     Ok(Rest::new(http, Arc::new(auth), Arc::new(profile)))
+}
+
+/// A subscription id for checking the other inputs before a `--subscription` name is looked up: the reused
+/// workspace's, when `--workspace` is a resource id (it must be the subscription's), else any GUID.
+fn stand_in_subscription(args: &SetupArgs) -> String {
+    args.workspace
+        .as_deref()
+        .filter(|w| names::is_resource_id(w))
+        .and_then(|w| names::workspace_resource_id("--workspace", w).ok())
+        .map(|id| id.subscription.to_string())
+        .unwrap_or_else(|| uuid::Uuid::nil().to_string())
+}
+
+/// The id of the subscription `--subscription` names, said once on stderr.
+async fn subscription_id(rest: &Rest, name: &str) -> Result<String> {
+    let id = crate::azure::providers::subscription_by_name(rest, name).await?;
+    crate::printer::note(format_args!("--subscription '{name}' is {id}"));
+    Ok(id)
 }
 
 fn missing_one(flag: &str, env: &str) -> Error {

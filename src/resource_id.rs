@@ -124,6 +124,50 @@ impl<'a> ResourceId<'a> {
     }
 }
 
+/// An ARM id as a person scans it in a table (plans and status; JSON keeps it whole): the names from the
+/// resource down, without the subscription, resource group and provider namespaces
+/// (`KeeperLogsWorkspace/tables/KeeperLogs_CL`); a resource group as `resourceGroups/<name>`; a GUID name (a role
+/// assignment's) to its first 8 characters. Text that is not an ARM id comes back as it is.
+pub fn short(text: &str) -> String {
+    let segs: Vec<&str> = text.trim_start_matches('/').split('/').collect();
+    if segs.len() < 2 || !segs[0].eq_ignore_ascii_case("subscriptions") || !text.starts_with('/') {
+        return text.to_string();
+    }
+    let mut i = 2;
+    let mut group = None;
+    if segs
+        .get(i)
+        .is_some_and(|s| s.eq_ignore_ascii_case("resourceGroups"))
+    {
+        group = segs.get(i + 1).copied();
+        i += 2;
+    }
+    let mut out: Vec<String> = vec![];
+    while i + 1 < segs.len() {
+        if segs[i].eq_ignore_ascii_case("providers") {
+            i += 2;
+            continue;
+        }
+        let name = segs[i + 1];
+        let name = if uuid::Uuid::parse_str(name).is_ok() {
+            format!("{}…", &name[..8])
+        } else {
+            name.to_string()
+        };
+        if out.is_empty() {
+            out.push(name);
+        } else {
+            out.push(format!("{}/{name}", segs[i]));
+        }
+        i += 2;
+    }
+    match (out.is_empty(), group) {
+        (false, _) => out.join("/"),
+        (true, Some(g)) => format!("resourceGroups/{g}"),
+        (true, None) => text.to_string(),
+    }
+}
+
 impl std::fmt::Display for ResourceId<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -133,6 +177,20 @@ impl std::fmt::Display for ResourceId<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_shortened_for_a_person_and_other_text_is_left_alone() {
+        let rg = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-keeper";
+        assert_eq!(short(rg), "resourceGroups/rg-keeper");
+        let table =
+            format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/W/tables/T_CL");
+        assert_eq!(short(&table), "W/tables/T_CL");
+        let role = format!("{rg}/providers/Microsoft.Insights/dataCollectionRules/KeeperDCR/providers/Microsoft.Authorization/roleAssignments/1a2b3c4d-0000-0000-0000-000000000000");
+        assert_eq!(short(&role), "KeeperDCR/roleAssignments/1a2b3c4d…");
+        assert_eq!(short("KeeperLogging"), "KeeperLogging");
+        assert_eq!(short("for KeeperLogging"), "for KeeperLogging");
+        assert_eq!(short("/subscriptions"), "/subscriptions");
+    }
 
     const WS: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-keeper/providers/Microsoft.OperationalInsights/workspaces/law";
 

@@ -44,7 +44,7 @@ async fn deploy(w: &World, extra: &[&str]) -> Deployed {
         "--sentinel",
         "--output",
         "json",
-        "--secret-file",
+        "--secret-out",
         secret_file.to_str().expect("path"),
     ];
     args.extend_from_slice(extra);

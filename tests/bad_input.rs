@@ -149,7 +149,8 @@ async fn forty_wrong_inputs_are_refused_with_a_clear_message_and_no_write() {
         ),
         (
             with(base.clone(), "--subscription", "not-a-guid"),
-            "--subscription 'not-a-guid' is not a GUID",
+            // Not a GUID: a name, looked up, and no subscription has it (issue 27).
+            "--subscription 'not-a-guid' is neither a subscription id nor the name of a subscription you can see",
         ),
         (
             with(

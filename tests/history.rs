@@ -457,3 +457,31 @@ async fn without_read_access_send_refuses_before_any_post_and_until_needs_no_que
         .await;
     assert_eq!(o.status.code(), Some(2), "--until is for Commander events");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_classic_dry_run_counts_the_rows_it_would_move_and_sends_and_saves_nothing() {
+    let w = World::public().await;
+    let (secret, ws) = w.set_up_then(Duration::from_secs(60)).await;
+    let history: Vec<Value> = (0..120).map(|i| commander_event(i, JAN_1, 3600)).collect();
+    w.sim.post_data_collector(&ws, "Keeper", &history);
+    let state_before = std::fs::read(w.state_path()).expect("state");
+    let lock = w.dir.path().join("state.json.lock");
+    let lock_before = lock.exists();
+    let o = w.run(&import_args(&w, &secret, &["--dry-run"])).await;
+    let v = json_out(&o);
+    assert_eq!(v["dry_run"], true, "{v}");
+    assert_eq!(v["rows"], 120, "{v}");
+    assert_eq!(v["from_table"], "Keeper_CL", "{v}");
+    assert_eq!(v["since"], "2025-01-01T00:00:00Z", "{v}");
+    assert_eq!(v["resumed"], false, "{v}");
+    assert!(imported_uids(&w, &ws).is_empty(), "nothing sent");
+    assert_eq!(
+        std::fs::read(w.state_path()).expect("state"),
+        state_before,
+        "no progress saved"
+    );
+    assert_eq!(lock.exists(), lock_before, "no lock taken");
+    // The real import moves what the preview counted.
+    let o = w.run(&import_args(&w, &secret, &[])).await;
+    assert_eq!(json_out(&o)["imported"], 120);
+}

@@ -148,7 +148,7 @@ async fn a_rotation_whose_secret_file_cannot_be_written_removes_it_and_keeps_the
         ))
         .await;
     assert_old_secret_kept(&w, &out, &old, &old_key, &o).await;
-    assert!(stderr(&o).contains("--secret-file"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--secret-out"), "{}", stderr(&o));
 }
 
 /// What a first setup may leave on the app when its secret could not be delivered: nothing.
@@ -193,7 +193,7 @@ async fn a_setup_whose_secret_cannot_be_delivered_leaves_no_secret_behind() {
         }));
     let o = w.setup_json().await.0;
     assert_no_secret_left(&w, &o, &the_app(&w));
-    assert!(stderr(&o).contains("--secret-file"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--secret-out"), "{}", stderr(&o));
     // The next run, with somewhere to write, makes one and delivers it.
     std::fs::remove_dir(&file).expect("rmdir");
     w.settle();

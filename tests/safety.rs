@@ -24,10 +24,10 @@ async fn a_new_secret_with_nowhere_to_go_is_refused_before_any_write() {
     let dry = w.run(&bare(&w, &["--dry-run"])).await;
     assert_ok(&dry);
     assert!(stdout(&dry).contains("will be refused"), "{}", stdout(&dry));
-    // JSON without --show-secret or --secret-file; a card to a pipe (the tests' stdout is never a terminal).
+    // JSON without --show-secret or --secret-out; a card to a pipe (the tests' stdout is never a terminal).
     for extra in [&["--output", "json"][..], &[][..]] {
         let o = w.run(&bare(&w, extra)).await;
-        assert_refused(&o, &["--secret-file", "--show-secret"]);
+        assert_refused(&o, &["--secret-out", "--show-secret"]);
         assert_eq!(w.sim.write_count(), 0, "{extra:?}: nothing was written");
     }
     let (o, _) = w.setup_json().await;
@@ -45,7 +45,7 @@ async fn a_new_secret_with_nowhere_to_go_is_refused_before_any_write() {
         &["--remove-old"][..],
     ] {
         let o = w.run(&after(&w, "rotate-secret", extra)).await;
-        assert_refused(&o, &["--secret-file", "--show-secret"]);
+        assert_refused(&o, &["--secret-out", "--show-secret"]);
     }
     assert_eq!(w.sim.write_count(), before, "rotate-secret wrote nothing");
     assert_eq!(

@@ -346,3 +346,27 @@ async fn without_a_terminal_a_missing_input_names_its_flag() {
     );
     assert_eq!(w.sim.write_count(), 0);
 }
+
+#[test]
+fn demo_on_a_terminal_runs_without_a_question() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keeper-azmon"));
+    cmd.args(["demo", "--cloud", "public", "--dir"])
+        .arg(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1")
+        .env("KEEPER_AZMON_TIME_SCALE", "0.01");
+    let mut p = spawn(cmd);
+    // Nothing is typed: a wizard's first question would wait until the timeout.
+    let rest = p.expect(Eof).expect("the demo ends on its own");
+    let screen = plain(&[rest.before(), rest.as_bytes()].concat());
+    assert!(screen.contains("the Admin Console values work"), "{screen}");
+    // The wizard's path announces its sign-in before the first question.
+    assert!(
+        !screen.contains("Signed in to"),
+        "the wizard did not start: {screen}"
+    );
+}

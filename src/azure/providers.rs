@@ -47,6 +47,38 @@ pub async fn list_subscriptions(rest: &Rest) -> Result<Vec<SubscriptionEntry>> {
     list_lenient(rest, &url).await
 }
 
+/// The id of the subscription whose display name is `name` (any case), among those the signed-in identity sees
+/// (ARM's subscription list, as `az account list` shows it): a name that matches none, or several, is refused
+/// with the candidates.
+pub async fn subscription_by_name(rest: &Rest, name: &str) -> Result<String> {
+    let all = list_subscriptions(rest).await?;
+    let named: Vec<&SubscriptionEntry> = all
+        .iter()
+        .filter(|s| s.display_name.eq_ignore_ascii_case(name.trim()))
+        .collect();
+    let listed = |subs: &[&SubscriptionEntry]| {
+        subs.iter()
+            .map(|s| format!("{} ({})", s.display_name, s.subscription_id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match named.as_slice() {
+        [one] => Ok(one.subscription_id.clone()),
+        [] => Err(Error::input(
+            format!("--subscription '{name}' is neither a subscription id nor the name of a subscription you can see"),
+            if all.is_empty() {
+                "the signed-in identity sees no subscription: check the tenant (--tenant) and its role assignments".to_string()
+            } else {
+                format!("pass one of: {}", listed(&all.iter().collect::<Vec<_>>()))
+            },
+        )),
+        many => Err(Error::input(
+            format!("--subscription '{name}' names {} subscriptions", many.len()),
+            format!("pass the id of the one you mean: {}", listed(many)),
+        )),
+    }
+}
+
 /// A resource group of a subscription: its name and where it is.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -17,7 +17,10 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
             "the simulator plays public, usgov, usgov-dod or china",
         ));
     };
-    let tmp;
+    // The demo's point is to run without questions, also on a terminal: every input is given, and setup's wizard
+    // must not start.
+    crate::console::forbid_prompts();
+    let mut tmp = None;
     let dir = match &args.dir {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| {
@@ -29,10 +32,17 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
             d.clone()
         }
         None => {
-            tmp = tempfile_dir()?;
-            tmp.clone()
+            let d = tempfile_dir()?;
+            tmp = Some(TempDir(d.clone()));
+            d
         }
     };
+    // Kept with --keep-running, whose commands use it.
+    if args.keep_running {
+        if let Some(t) = tmp.take() {
+            t.keep();
+        }
+    }
     let sim = Sim::start(SimConfig {
         cloud: sim_cloud,
         ..SimConfig::default()
@@ -100,12 +110,18 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         dry_run: false,
         yes: true,
         show_secret: false,
-        secret_file: Some(secret_file.clone()),
+        secret_out: crate::cli::SecretOutArgs {
+            secret_out: Some(secret_file.clone()),
+            deprecated_secret_file: None,
+        },
         replication_wait: 300,
         sequential: false,
         keeper: Default::default(),
     };
     crate::commands::setup::execute(setup, Some(operator)).await?;
+    crate::printer::note(format_args!(
+        "(These values are the simulator's: they work against this azure-sim only, not in a real Keeper Admin Console.)"
+    ));
 
     // Keeper's side, as `keeper-azmon verify --wait` proves it: a token as the new app, the guide's sample
     // events posted to the Endpoint URL with a marker, and the rows read back from the table.
@@ -118,7 +134,7 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
             allow_foreign_endpoint: false,
             secret_file: Some(secret_file.clone()),
             secret: None,
-            keeper: Default::default(),
+            ksm: Default::default(),
         },
         workspace_id: None,
         table: None,
@@ -127,9 +143,86 @@ pub async fn execute(args: DemoArgs) -> Result<()> {
         keeper: false,
     })
     .await?;
-    crate::printer::note(format_args!("\nThe demo's files are in {}", dir.display()));
+    if args.keep_running {
+        keep_running(&sim, &dir, &profile_path, &state, &secret_file).await?;
+    } else if tmp.is_none() {
+        crate::printer::note(format_args!("\nThe demo's files are in {}", dir.display()));
+    }
     sim.shutdown().await;
+    drop(tmp);
     Ok(())
+}
+
+/// The demo's temporary directory (with the new secret's file in it), removed when the demo ends, however it
+/// ends, unless kept.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `demo --keep-running`: the environment that points the tool at the running simulator (on stdout, ready for
+/// `eval`), the commands to try, then waits for Ctrl-C.
+async fn keep_running(
+    sim: &Sim,
+    dir: &std::path::Path,
+    profile: &std::path::Path,
+    state: &std::path::Path,
+    secret_file: &std::path::Path,
+) -> Result<()> {
+    let op = sim.operator();
+    let quote = |p: &std::path::Path| shell_quote(&p.display().to_string());
+    let exports = [
+        ("KEEPER_AZMON_CLOUD", quote(profile)),
+        ("KEEPER_AZMON_STATE", quote(state)),
+        ("KEEPER_AZMON_AUTH", "env".to_string()),
+        ("AZURE_TENANT_ID", shell_quote(&op.tenant_id)),
+        ("AZURE_CLIENT_ID", shell_quote(&op.client_id)),
+        ("AZURE_CLIENT_SECRET", shell_quote(&op.client_secret)),
+    ];
+    let mut out = String::from(
+        "\n# The simulator keeps running. In another shell (the operator is the simulator's):\n",
+    );
+    for (k, v) in exports {
+        out.push_str(&format!("export {k}={v}\n"));
+    }
+    let secret = quote(secret_file);
+    let events = quote(&dir.join("events.json"));
+    out.push_str(&format!(
+        "# then try:\n\
+         #   keeper-azmon status\n\
+         #   echo '[{{\"audit_event\":\"login\",\"username\":\"a@example.com\"}}]' > {events}; keeper-azmon send --secret-file {secret} {events}\n\
+         #   keeper-azmon rotate-secret --secret-out {secret}\n\
+         #   keeper-azmon teardown --yes\n\
+         # Ctrl-C stops the simulator. The files stay in {}\n",
+        dir.display()
+    ));
+    crate::console::write_stdout(&out)?;
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| Error::Other(format!("cannot wait for Ctrl-C: {e}")))?;
+    crate::printer::note(format_args!("\nCtrl-C: the simulator stops"));
+    Ok(())
+}
+
+/// `v` quoted for a POSIX shell when it needs it.
+fn shell_quote(v: &str) -> String {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@=+".contains(&b))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf> {

@@ -39,6 +39,12 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
             names::guid(flag, id)?;
         }
     }
+    // What needs no one signed in (the times, the event types file) is checked first.
+    let (since, until) = (
+        time_arg("--since", &args.since)?,
+        time_arg("--until", &args.until)?,
+    );
+    let mapping = Mapping::load(args.enterprise_id, args.event_types.as_deref())?;
     let (out, secret, profile) = console_values(&args.target).await?;
     let workspace = args
         .workspace_id
@@ -62,11 +68,6 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
     if args.table.is_none() {
         names::from_state("table", "--table", &table, names::table)?;
     }
-    let (since, until) = (
-        time_arg("--since", &args.since)?,
-        time_arg("--until", &args.until)?,
-    );
-    let mapping = Mapping::load(args.enterprise_id, args.event_types.as_deref())?;
     let http = crate::rest::http_client(&profile)?;
     let app = Arc::new(Auth::client_secret(
         &out.tenant_id,
@@ -106,6 +107,16 @@ pub async fn execute(args: ImportClassicArgs) -> Result<()> {
         slice_rows: args.slice_rows.max(1),
         bar: human && std::io::stderr().is_terminal(),
     };
+    if args.dry_run {
+        // Read, not opened: a dry run takes no lock and writes no state.
+        let state = if args.target.common.state.exists() {
+            StateFile::read(&args.target.common.state)?
+        } else {
+            Default::default()
+        };
+        let preview = import.preview(&state, args.restart).await?;
+        return crate::printer::print(args.target.common.output, &preview);
+    }
     let mut state = StateFile::open(&args.target.common.state)?;
     let s = import.run(&mut state, args.restart).await?;
     crate::printer::print_summary(

@@ -1,6 +1,6 @@
 //! `keeper-azmon rotate-secret`: a new client secret for the Admin Console; the old one goes once the console has the new.
 //!
-//! The new value always has somewhere to go before it exists (a terminal, `--secret-file`, or `--show-secret`),
+//! The new value always has somewhere to go before it exists (a terminal, `--secret-out`, or `--show-secret`),
 //! the state carries the same crash marker as setup (`secret_pending_since`) around `addPassword`, and the working
 //! secret is removed only after the new one was delivered.
 
@@ -29,7 +29,7 @@ fn require_delivered(sf: &StateFile) -> Result<()> {
         Some(s) if s.delivered => Ok(()),
         _ => Err(Error::input(
             "the newest client secret was never delivered (shown, or written to its file), so the old ones are kept: they may be the ones Keeper uses",
-            "run `keeper-azmon rotate-secret --secret-file FILE` (or on a terminal) to make and deliver a new one first",
+            "run `keeper-azmon rotate-secret --secret-out FILE` (or on a terminal) to make and deliver a new one first",
         )),
     }
 }
@@ -56,6 +56,7 @@ async fn remove_orphans(
 }
 
 pub async fn execute(args: RotateArgs) -> Result<()> {
+    let secret_out = args.secret_out.clone().resolve();
     if !args.common.state.exists() {
         return Err(Error::input(
             format!("no state file at {}", args.common.state.display()),
@@ -72,6 +73,9 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
         ));
     }
     let human = args.common.output == Format::Human;
+    if args.dry_run {
+        return dry_run(&args, secret_out.as_deref()).await;
+    }
     let mut sf = StateFile::open(&args.common.state)?;
     let names_record = args.keeper.keeper_record.is_some() || sf.state.keeper.is_some();
     if !args.finish && !names_record {
@@ -80,7 +84,7 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             "rotate-secret",
             args.common.output,
             args.show_secret,
-            args.secret_file.as_deref(),
+            secret_out.as_deref(),
         )?;
     }
     let app_id = sf
@@ -112,6 +116,16 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
             ));
         }
         k.vault.preflight(&k.uid).await?;
+    }
+    // On a person's terminal, the first write is theirs to allow (as setup's plan is); a pipeline proceeds.
+    if !args.finish && !args.yes && human && crate::console::may_prompt() {
+        let question = format!("Add a new client secret to app {app_id}?");
+        if !printer::confirm(&question, true)? {
+            return Err(Error::input(
+                "cancelled: nothing was changed",
+                "re-run and answer y, or pass --yes",
+            ));
+        }
     }
     // The Keeper link as it was: put back should the new secret not be delivered.
     let keeper_before = sf.state.keeper.clone();
@@ -203,11 +217,11 @@ pub async fn execute(args: RotateArgs) -> Result<()> {
                 keeper::values(&outputs, Some(&new), &sf.state.deployment),
             )
         }),
-        file: args.secret_file.as_deref(),
+        file: secret_out.as_deref(),
         show: delivery::shows_value(
             human,
             args.show_secret,
-            args.secret_file.is_some(),
+            secret_out.is_some(),
             keeper.is_some(),
         ),
     };
@@ -323,7 +337,7 @@ fn render(
         client_secret: show.then(|| new.value.expose().to_string()),
         keeper_record: d.in_vault().map(str::to_string),
         secret_key_id: new.key_id.clone(),
-        secret_expires: new.end_date_time.clone(),
+        secret_expires: crate::clock::to_the_second(&new.end_date_time),
         secret_file: d.in_file().map(|f| f.display().to_string()),
         removing: removed.to_vec(),
         still_valid: still_valid.to_vec(),
@@ -455,5 +469,98 @@ async fn proof_of_use(rest: &Rest, s: &crate::state::State) -> Result<crate::wat
             ),
             format!("paste the new secret into the Admin Console, let Keeper post an event (sign-in logs take a few minutes to arrive), then run `rotate-secret --finish` again. If the workspace gets no sign-in logs at all: {SIGN_IN_LOGS_HOW}"),
         )),
+    }
+}
+
+/// `rotate-secret --dry-run`: what a rotation (or `--finish`) would add and remove, read from the state file and
+/// the app as Graph has it; nothing written anywhere, not even the state file's lock.
+async fn dry_run(args: &RotateArgs, secret_out: Option<&std::path::Path>) -> Result<()> {
+    let s = StateFile::read(&args.common.state)?;
+    let app = s
+        .resources
+        .get(&Key::Application.to_string())
+        .map(|r| r.id.clone())
+        .ok_or_else(|| {
+            Error::input(
+                "the state file has no app registration",
+                "run `keeper-azmon setup` first",
+            )
+        })?;
+    let (_, _, rest) = super::connect(&args.common, &s)?;
+    let on_app = graph::get_application(&rest, &app).await?;
+    let secrets_now = on_app.map_or(0, |a| a.password_credentials.len());
+    let end = time::OffsetDateTime::now_utc() + time::Duration::days(args.secret_expiry_days);
+    let deliver_to = match (secret_out, args.show_secret, &s.keeper) {
+        (Some(f), _, _) => format!("--secret-out {}", f.display()),
+        (None, _, Some(k)) => format!("Keeper record {}", k.record_uid),
+        (None, true, None) => "stdout".into(),
+        (None, false, None) => "the terminal".into(),
+    };
+    let report = DryRunReport {
+        dry_run: true,
+        app: s
+            .outputs
+            .as_ref()
+            .map(|o| o.client_id.clone())
+            .unwrap_or(app),
+        adds_secret: !args.finish,
+        expires: (!args.finish).then(|| crate::clock::rfc3339(end)),
+        deliver_to: (!args.finish).then_some(deliver_to),
+        removes: if args.finish || args.remove_old {
+            s.retired_secrets.clone()
+        } else {
+            vec![]
+        },
+        current: s.secret.as_ref().map(|r| r.key_id.clone()),
+        secrets_on_app: secrets_now,
+    };
+    printer::print(args.common.output, &report)
+}
+
+/// `rotate-secret --dry-run`'s report (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+struct DryRunReport {
+    dry_run: bool,
+    /// The app's client id.
+    app: String,
+    adds_secret: bool,
+    /// When the new secret would expire (RFC 3339, seconds).
+    expires: Option<String>,
+    deliver_to: Option<String>,
+    /// Key ids this run would remove (`--finish`, `--remove-old` once delivered).
+    removes: Vec<String>,
+    /// The key id of the working secret, which stays until the new one is delivered.
+    current: Option<String>,
+    secrets_on_app: usize,
+}
+
+impl printer::Report for DryRunReport {
+    fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(
+            w,
+            "rotate-secret --dry-run (nothing written) for app {}:",
+            self.app
+        )?;
+        if let (Some(e), Some(to)) = (&self.expires, &self.deliver_to) {
+            writeln!(
+                w,
+                "  would add a client secret expiring {e}, delivered to {to}"
+            )?;
+        }
+        if self.removes.is_empty() {
+            writeln!(
+                w,
+                "  would remove no secret ({} on the app now)",
+                self.secrets_on_app
+            )?;
+        } else {
+            writeln!(
+                w,
+                "  would remove {} old secret(s): {}",
+                self.removes.len(),
+                self.removes.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }

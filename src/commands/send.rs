@@ -48,6 +48,34 @@ fn sources(inputs: Vec<std::path::PathBuf>) -> Vec<Source> {
         .collect()
 }
 
+/// Every input file that cannot be opened, named in one refusal before the Admin Console values are read or
+/// anyone signs in: a typo in a path costs no secret fetched and no token.
+fn check_inputs(inputs: &[std::path::PathBuf]) -> Result<()> {
+    let unreadable: Vec<String> = inputs
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .filter_map(|p| {
+            let why = match std::fs::metadata(p) {
+                Ok(m) if m.is_dir() => "is a directory".to_string(),
+                Ok(_) => match File::open(p) {
+                    Ok(_) => return None,
+                    Err(e) => e.to_string(),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".into(),
+                Err(e) => e.to_string(),
+            };
+            Some(format!("{}: {why}", p.display()))
+        })
+        .collect();
+    if unreadable.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(
+        format!("send cannot read its input: {}", unreadable.join("; ")),
+        "check the paths (`-` or no path reads stdin)",
+    ))
+}
+
 fn source_name(src: &Source) -> String {
     src.as_ref()
         .map(|p| p.display().to_string())
@@ -380,6 +408,7 @@ impl RoleAge {
 }
 
 pub async fn execute(args: SendArgs) -> Result<()> {
+    check_inputs(&args.inputs)?;
     let shape = input_shape(&args)?;
     if args.until.is_some() && args.format == InputFormat::Plain {
         return Err(Error::input(
@@ -429,6 +458,9 @@ pub async fn execute(args: SendArgs) -> Result<()> {
                 rfc3339(t)
             ));
         }
+    }
+    if args.dry_run {
+        return preview(&args, sources, shape, stdin, &values.endpoint_url).await;
     }
     // Right after setup, a 403 may only mean the role is new: waited through, until the role is an hour old.
     let role_age = RoleAge::of(&args, &values.endpoint_url);
@@ -686,4 +718,41 @@ impl crate::printer::Report for SendReport {
         }
         Ok(())
     }
+}
+
+/// `send --dry-run`: the inputs read as a send reads them, the batches tallied instead of posted.
+async fn preview(
+    args: &SendArgs,
+    sources: Vec<Source>,
+    shape: Shape,
+    stdin: Option<Input>,
+    endpoint_url: &str,
+) -> Result<()> {
+    let counts = Arc::new(Counts::default());
+    let (tx, mut rx) = mpsc::channel::<Batch>(4);
+    let reader = {
+        let (on_error, counts) = (args.on_error, counts.clone());
+        tokio::task::spawn_blocking(move || {
+            read_inputs(
+                sources,
+                shape,
+                stdin,
+                on_error,
+                tx,
+                counts,
+                Arc::new(AtomicBool::new(false)),
+                Arc::new(Mutex::new(FailedOut::default())),
+            )
+        })
+    };
+    let mut p = super::send_preview::Preview::new(endpoint_url);
+    while let Some(b) = rx.recv().await {
+        p.add(&b);
+    }
+    reader
+        .await
+        .map_err(|e| Error::Other(format!("reader thread: {e}")))??;
+    p.malformed = counts.malformed.load(Ordering::Relaxed);
+    p.already_streamed = counts.already_streamed.load(Ordering::Relaxed);
+    crate::printer::print(args.target.common.output, &p)
 }

@@ -300,14 +300,15 @@ pub async fn execute(args: SetupArgs, auth: Option<Auth>) -> Result<()> {
     let human = request.run.human();
     let mut inputs = request.inputs();
     let (sf, _deployment_lock, state) = open_state(&request, &inputs, &rest)?;
+    let (mut keeper, keeper_note) = keeper_target(&mut request, &mut inputs, &state, &rest).await?;
+    let (pre, the_plan) = plan(&rest, &mut inputs, &state).await?;
+    // Said once it is true: the preflight has signed in (a missing `az`, a wrong secret fail before this).
     if human {
         printer::note(format_args!(
             "keeper-azmon setup: cloud {}, signed in as {}",
             rest.profile.name, rest.auth.description
         ));
     }
-    let (mut keeper, keeper_note) = keeper_target(&mut request, &mut inputs, &state, &rest).await?;
-    let (pre, the_plan) = plan(&rest, &mut inputs, &state).await?;
     if request.run.dry_run {
         return print_dry_run(&request, &inputs, pre, keeper_note, &the_plan);
     }

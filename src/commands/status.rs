@@ -26,14 +26,22 @@ pub struct StatusReport {
 impl Report for StatusReport {
     fn human(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
         writeln!(w, "Deployment '{}' ({}):", self.deployment, self.cloud)?;
+        // The item column as wide as the longest item (Sentinel rules run past 40), so the health column aligns.
+        let width = self
+            .items
+            .iter()
+            .map(|i| i.item.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(40);
         for i in &self.items {
             let mark = if i.health == Health::Ok { "✓" } else { "✗" };
             writeln!(
                 w,
-                "  {mark} {:<40} {:<8} {}",
+                "  {mark} {:<width$} {:<8} {}",
                 i.item,
                 format!("{:?}", i.health).to_lowercase(),
-                i.detail
+                crate::resource_id::short(&i.detail)
             )?;
         }
         if let Some(st) = &self.stream {
@@ -260,17 +268,25 @@ pub async fn execute(args: StatusArgs) -> Result<()> {
         args.subscription.as_deref(),
         &s.subscription_id,
     )?;
-    let (label, profile, rest) = super::connect(&args.common, &s)?;
-    if !from_file {
-        let (Some(d), Some(sub)) = (&args.deployment, &args.subscription) else {
+    // Before signing in: without a state file, the tag to look for.
+    let by_tag = match (&args.deployment, &args.subscription) {
+        (Some(d), Some(sub)) => Some((d, sub)),
+        _ if from_file => None,
+        _ => {
             return Err(Error::input(
                 format!("no state file at {}", args.common.state.display()),
                 "pass --state with the file setup wrote, or --deployment and --subscription to find the deployment by its tag",
-            ));
-        };
-        s = crate::discover::by_tag(&rest, sub, d, &label).await?;
+            ))
+        }
+    };
+    let (label, profile, rest) = super::connect(&args.common, &s)?;
+    if !from_file {
+        if let Some((d, sub)) = by_tag {
+            s = crate::discover::by_tag(&rest, sub, d, &label).await?;
+        }
     }
-    let keeper = crate::steps::keeper::ready(&args.keeper, &s, &profile, &rest.http).await?;
+    let keeper =
+        crate::steps::keeper::ready(&args.keeper.to_keeper(), &s, &profile, &rest.http).await?;
     let look = Look::new(&rest, &s, keeper);
     let mut items = vec![];
     let mut hints = vec![];

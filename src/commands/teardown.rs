@@ -90,7 +90,8 @@ async fn keeper_vault(
     let Some(k) = state.keeper.as_ref().filter(|_| args.delete_keeper_record) else {
         return Ok(None);
     };
-    let mut vault = crate::steps::keeper::vault(&args.ksm, state, profile, http, &k.record_uid)?;
+    let mut vault =
+        crate::steps::keeper::vault(&args.ksm.to_ksm(), state, profile, http, &k.record_uid)?;
     if args.dry_run {
         return Ok(None);
     }

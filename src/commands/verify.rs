@@ -140,7 +140,7 @@ pub async fn console_values(t: &TargetArgs) -> Result<(Outputs, SecretString, Cl
     });
     if let Some(uid) = from_keeper {
         let keeper = crate::cli::KeeperArgs {
-            ksm: t.keeper.ksm.clone(),
+            ksm: t.ksm.clone(),
             keeper_record: Some(uid.clone()),
             keeper_folder: None,
         };

@@ -222,7 +222,9 @@ async fn ensure(ctx: &Ctx, app: &Application, action: Action) -> Result<(Option<
     }
     let label = format!(
         "'{}' (key id {}, expires {})",
-        i.secret_description, new.key_id, new.end_date_time
+        i.secret_description,
+        new.key_id,
+        crate::clock::to_the_second(&new.end_date_time)
     );
     Ok((Some(Made { new, previous }), label))
 }
@@ -532,7 +534,13 @@ impl kind::Resource for ClientSecret {
             } else {
                 Health::Ok
             };
-            let mut c = Checked::new(health, format!("expires {end} ({days} days)"));
+            let mut c = Checked::new(
+                health,
+                format!(
+                    "expires {} ({days} days)",
+                    crate::clock::to_the_second(&end)
+                ),
+            );
             if health != Health::Ok {
                 c.hint = Some(crate::error::Hint::RotateSecret);
             }

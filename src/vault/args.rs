@@ -50,3 +50,57 @@ pub struct KeeperArgs {
     )]
     pub keeper_folder: Option<String>,
 }
+
+/// The KSM config of a command that only reads the vault and never redeems a one-time access token (status,
+/// teardown): no `--ksm-config-out`.
+#[derive(Args, Clone, Default)]
+pub struct KsmReadArgs {
+    /// Keeper Secrets Manager config: a file or its base64 text (Keeper vault > Secrets Manager > the
+    /// application > Devices > Add Device > Configuration File). Default: the file the state names.
+    #[arg(long, env = "KSM_CONFIG", hide_env_values = true)]
+    pub ksm_config: Option<String>,
+}
+
+impl KsmReadArgs {
+    /// As the vault takes it: nowhere to save a redeemed token's config.
+    pub fn to_ksm(&self) -> KsmArgs {
+        KsmArgs {
+            ksm_config: self.ksm_config.clone(),
+            ksm_config_out: None,
+        }
+    }
+}
+
+/// Never shows the KSM config.
+impl std::fmt::Debug for KsmReadArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KsmReadArgs")
+            .field(
+                "ksm_config",
+                &self.ksm_config.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// The Keeper record of a command that reads it (status): the config and the record, no folder to create one in.
+#[derive(Args, Clone, Default, Debug)]
+pub struct KeeperReadArgs {
+    #[command(flatten)]
+    pub ksm: KsmReadArgs,
+    /// UID of the Keeper record to read the Admin Console values from (the KSM application needs at least Can
+    /// View on it). Default: the state's record.
+    #[arg(long, env = "KEEPER_AZMON_KEEPER_RECORD", allow_hyphen_values = true)]
+    pub keeper_record: Option<String>,
+}
+
+impl KeeperReadArgs {
+    /// As the vault steps take it.
+    pub fn to_keeper(&self) -> KeeperArgs {
+        KeeperArgs {
+            ksm: self.ksm.to_ksm(),
+            keeper_record: self.keeper_record.clone(),
+            keeper_folder: None,
+        }
+    }
+}

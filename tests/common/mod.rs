@@ -82,7 +82,7 @@ impl World {
         // otherwise.
         if !extra
             .iter()
-            .any(|e| *e == "--show-secret" || *e == "--secret-file")
+            .any(|e| *e == "--show-secret" || *e == "--secret-out" || *e == "--secret-file")
         {
             a.push("--show-secret".into());
         }
@@ -151,7 +151,7 @@ impl World {
             .setup(&[
                 "--output",
                 "json",
-                "--secret-file",
+                "--secret-out",
                 &secret_file.display().to_string(),
             ])
             .await;
