@@ -56,13 +56,8 @@ impl kind::Resource for Function {
         Box::pin(super::content_health(look, item))
     }
 
-    /// Its id is derived from the deployment: what the state records is the tool's.
     fn fate(&self, item: &Item, _keeping: &Keeping, _state: &State) -> Fate {
-        if item.created {
-            Fate::Delete
-        } else {
-            Fate::Leave
-        }
+        super::own_fate(item)
     }
 
     fn delete<'a>(
@@ -70,6 +65,6 @@ impl kind::Resource for Function {
         cx: &'a Deleting<'a>,
         item: &'a Item,
     ) -> BoxFuture<'a, Result<Deleted>> {
-        Box::pin(async move { Ok(Deleted::existed(api::delete(cx.rest, &item.id).await?)) })
+        super::delete_content(cx, item)
     }
 }

@@ -568,6 +568,28 @@ pub fn reads(query: &str, alias: &str) -> bool {
     })
 }
 
+/// Content at an id derived from the deployment (the function, rules, workbook, parsers, hunting queries): what
+/// the state records is the tool's, so teardown deletes it; anything else is left.
+fn own_fate(item: &kind::Item) -> kind::Fate {
+    if item.created {
+        kind::Fate::Delete
+    } else {
+        kind::Fate::Leave
+    }
+}
+
+/// Deletes a piece of content; whether it existed.
+fn delete_content<'a>(
+    cx: &'a kind::Deleting<'a>,
+    item: &'a kind::Item,
+) -> futures::future::BoxFuture<'a, Result<kind::Deleted>> {
+    Box::pin(async move {
+        Ok(kind::Deleted::existed(
+            api::delete(cx.rest, &item.id).await?,
+        ))
+    })
+}
+
 /// Whether a key names a piece of Sentinel content (not the onboarding).
 pub fn is_content(key: &Key) -> bool {
     matches!(

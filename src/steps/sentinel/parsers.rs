@@ -82,13 +82,8 @@ impl kind::Resource for Parsers {
         })
     }
 
-    /// Its id is derived from the deployment: what the state records is the tool's.
     fn fate(&self, item: &Item, _keeping: &Keeping, _state: &State) -> Fate {
-        if item.created {
-            Fate::Delete
-        } else {
-            Fate::Leave
-        }
+        super::own_fate(item)
     }
 
     fn delete<'a>(
@@ -96,6 +91,6 @@ impl kind::Resource for Parsers {
         cx: &'a Deleting<'a>,
         item: &'a Item,
     ) -> BoxFuture<'a, Result<Deleted>> {
-        Box::pin(async move { Ok(Deleted::existed(api::delete(cx.rest, &item.id).await?)) })
+        super::delete_content(cx, item)
     }
 }

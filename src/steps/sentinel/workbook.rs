@@ -55,13 +55,8 @@ impl kind::Resource for Workbook {
         Box::pin(super::content_health(look, item))
     }
 
-    /// Its id is derived from the deployment: what the state records is the tool's.
     fn fate(&self, item: &Item, _keeping: &Keeping, _state: &State) -> Fate {
-        if item.created {
-            Fate::Delete
-        } else {
-            Fate::Leave
-        }
+        super::own_fate(item)
     }
 
     fn delete<'a>(
@@ -69,6 +64,6 @@ impl kind::Resource for Workbook {
         cx: &'a Deleting<'a>,
         item: &'a Item,
     ) -> BoxFuture<'a, Result<Deleted>> {
-        Box::pin(async move { Ok(Deleted::existed(api::delete(cx.rest, &item.id).await?)) })
+        super::delete_content(cx, item)
     }
 }
