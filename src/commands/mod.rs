@@ -20,6 +20,7 @@ pub mod demo {
 pub mod import_classic;
 pub mod rotate;
 pub mod send;
+pub mod send_inputs;
 pub mod send_preview;
 pub mod setup;
 pub mod status;

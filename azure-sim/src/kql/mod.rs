@@ -4,6 +4,7 @@
 //! `take` / `limit` and `count`. Scalar expressions are in [`expr`].
 
 mod expr;
+mod functions;
 mod source;
 
 use std::collections::HashMap;

@@ -15,6 +15,8 @@ use crate::rest::Rest;
 use crate::steps::{kind, Action, Ctx, Inputs, Key, Observed, PlannedStep};
 
 pub mod asim;
+mod content;
+mod discover;
 pub mod function;
 pub mod hunting;
 pub mod onboarding;
@@ -69,6 +71,9 @@ pub const RULES: &[(&str, &str)] = &[
 const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6b5f_0a52_3c1e_4e0b_9d7a_4b1f_2c8e_aa01);
 
 pub use crate::steps::inputs::RulesState;
+pub use content::{content_id, is_content, parser_clash, search_by_alias};
+use content::{content_id_in, delete_content, own_fate, plan_saved_search, saved_search_health};
+pub use discover::discover;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -484,197 +489,12 @@ async fn ensure_workbook(ctx: &Ctx, action: Action) -> Result<String> {
     .await
 }
 
-/// Without a state file (`status`/`teardown --deployment`): the content this deployment made in `workspace_id`,
-/// found at its deterministic ids. The onboarding is not claimed: nothing says who turned Sentinel on.
-pub async fn discover(
-    rest: &Rest,
-    state: &mut crate::state::State,
-    workspace_id: &str,
-) -> Result<()> {
-    let ids = Ids::new(
-        &state.deployment,
-        &state.subscription_id,
-        &state.resource_group,
-        workspace_id,
-    );
-    let mut wanted: Vec<(Key, String, String)> = vec![
-        (
-            Key::SentinelFunction,
-            ids.function.clone(),
-            function_alias(),
-        ),
-        (
-            Key::SentinelWorkbook,
-            ids.workbook.clone(),
-            WORKBOOK_NAME.into(),
-        ),
-    ];
-    for (t, id) in &ids.rules {
-        wanted.push((Key::SentinelRule(t.to_string()), id.clone(), t.to_string()));
-    }
-    for p in asim::parsers()? {
-        let key = Key::AsimParser(p.alias.clone());
-        let id = content_id_in(&state.deployment, workspace_id, &key);
-        wanted.push((key, id, p.alias));
-    }
-    for (h, _) in asim::HUNTING {
-        let key = Key::HuntingQuery(h.to_string());
-        let id = content_id_in(&state.deployment, workspace_id, &key);
-        wanted.push((key, id, h.to_string()));
-    }
-    // Keeper's line in the custom unifying parsers: the ones the tool made sit at its ids; an admin's own that
-    // calls Keeper's parser holds the tool's line (teardown takes out only that).
-    let searches = api::saved_searches_with_properties(rest, workspace_id).await?;
-    for u in asim::unifying()? {
-        let key = Key::AsimUnifying(u.alias.clone());
-        let ours = content_id_in(&state.deployment, workspace_id, &key);
-        let found = searches.iter().find(|(_, p)| {
-            p["functionAlias"].as_str() == Some(u.alias.as_str())
-                && reads(p["query"].as_str().unwrap_or_default(), &u.parser)
-        });
-        if let Some((id, _)) = found {
-            state.resources.insert(
-                key.to_string(),
-                crate::state::Resource {
-                    id: id.clone(),
-                    name: u.alias.clone(),
-                    created: id.eq_ignore_ascii_case(&ours),
-                },
-            );
-        }
-    }
-    let found =
-        futures::future::try_join_all(wanted.iter().map(|(_, id, _)| api::get(rest, id))).await?;
-    for ((kind, id, name), f) in wanted.into_iter().zip(found) {
-        if f.is_some() {
-            state.resources.insert(
-                kind.to_string(),
-                crate::state::Resource {
-                    id,
-                    name,
-                    created: true,
-                },
-            );
-        }
-    }
-    Ok(())
-}
-
 /// Whether a KQL query names `alias` (not as part of a longer name).
 pub fn reads(query: &str, alias: &str) -> bool {
     let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     query.match_indices(alias).any(|(at, m)| {
         !ident(query[..at].chars().next_back()) && !ident(query[at + m.len()..].chars().next())
     })
-}
-
-/// Content at an id derived from the deployment (the function, rules, workbook, parsers, hunting queries): what
-/// the state records is the tool's, so teardown deletes it; anything else is left.
-fn own_fate(item: &kind::Item) -> kind::Fate {
-    if item.created {
-        kind::Fate::Delete
-    } else {
-        kind::Fate::Leave
-    }
-}
-
-/// Deletes a piece of content; whether it existed.
-fn delete_content<'a>(
-    cx: &'a kind::Deleting<'a>,
-    item: &'a kind::Item,
-) -> futures::future::BoxFuture<'a, Result<kind::Deleted>> {
-    Box::pin(async move {
-        Ok(kind::Deleted::existed(
-            api::delete(cx.rest, &item.id).await?,
-        ))
-    })
-}
-
-/// Whether a key names a piece of Sentinel content (not the onboarding).
-pub fn is_content(key: &Key) -> bool {
-    matches!(
-        key,
-        Key::SentinelFunction
-            | Key::SentinelWorkbook
-            | Key::SentinelRule(_)
-            | Key::AsimParser(_)
-            | Key::AsimUnifying(_)
-            | Key::HuntingQuery(_)
-    )
-}
-
-/// The id of a saved search the deployment makes for `key` (a parser, a custom unifying parser it makes, a hunting
-/// query): derived from the deployment, so a re-run finds it.
-pub fn content_id(inputs: &Inputs, key: &Key) -> String {
-    content_id_in(&inputs.deployment, &inputs.workspace_id(), key)
-}
-
-fn content_id_in(deployment: &str, workspace_id: &str, key: &Key) -> String {
-    let what = match key {
-        Key::AsimParser(a) | Key::AsimUnifying(a) | Key::HuntingQuery(a) => a.as_str(),
-        _ => "content",
-    };
-    api::saved_search_id(
-        workspace_id,
-        &format!(
-            "keeper-azmon-{}-{}",
-            deployment.to_ascii_lowercase(),
-            what.to_ascii_lowercase()
-        ),
-    )
-}
-
-/// An ASIM parser alias the workspace already has at another id than this deployment's: (alias, that id).
-pub fn parser_clash(inputs: &Inputs, s: &SentinelObserved) -> Option<(String, String)> {
-    let parsers = asim::parsers().ok()?;
-    parsers.into_iter().find_map(|p| {
-        let ours = content_id(inputs, &Key::AsimParser(p.alias.clone()));
-        let (id, _) = search_by_alias(s, &p.alias)?;
-        (!id.eq_ignore_ascii_case(&ours)).then_some((p.alias, id))
-    })
-}
-
-/// The workspace's saved search of a function alias (KQL names are case-sensitive): its id and properties.
-pub fn search_by_alias(s: &SentinelObserved, alias: &str) -> Option<(String, Value)> {
-    s.searches
-        .iter()
-        .find(|(_, p)| p["functionAlias"].as_str() == Some(alias))
-        .cloned()
-}
-
-/// A saved search at a known id, as a plan step: made, reused, or updated when it differs from `want`.
-fn plan_saved_search(key: &Key, id: &str, want: Value, o: &Observed) -> PlannedStep {
-    let found = o.sentinel.as_ref().and_then(|s| {
-        s.searches
-            .iter()
-            .find(|(i, _)| i.eq_ignore_ascii_case(id))
-            .map(|(_, p)| Child {
-                kind: None,
-                properties: p.clone(),
-            })
-    });
-    PlannedStep::new(
-        key.clone(),
-        action_for(found.as_ref(), &want),
-        id.to_string(),
-    )
-}
-
-/// A saved search's health: there, and as `want` says.
-async fn saved_search_health(
-    look: &kind::Look<'_>,
-    item: &kind::Item,
-    want: &Value,
-) -> Result<kind::Checked> {
-    let found = api::get(look.rest, &item.id).await?.map(|c| {
-        (!matches(&c, want)).then(|| {
-            format!(
-                "{} differs from its template in templates/sentinel/",
-                item.id
-            )
-        })
-    });
-    Ok(kind::Checked::of(item, found))
 }
 
 #[cfg(test)]
