@@ -485,7 +485,9 @@ async fn another_parser_of_the_same_name_is_refused_before_any_write() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("ASimAuthenticationKeeperEnterprise") && err.contains("other-keeper-asim"),
+        err.contains("ASimAuthenticationKeeperEnterprise")
+            && err.contains("other-keeper-asim")
+            && err.contains("hint:"),
         "{err}"
     );
     assert_eq!(w.sim.write_count(), writes, "nothing was written");
